@@ -15,7 +15,9 @@ export abstract class BaseCommand extends Command {
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
-    return super.catch(toCliError(err))
+    const cli = toCliError(err)
+    // With --json, oclif takes the exit code from `exitCode` (it reads `oclif.exit` otherwise).
+    return super.catch(Object.assign(cli, {exitCode: cli.oclif.exit}))
   }
 }
 

@@ -1,0 +1,249 @@
+/**
+ * The control plane's HTTP API, as TypeScript types shared by the server (src/server) and the CLI's client
+ * (src/control). docs/api.md describes the same contract in prose; docs/openapi.json is generated from the
+ * server's route schemas, which are checked at compile time against these types.
+ */
+
+/** The API version this file describes; `/.well-known/dbgate` reports it. */
+export const API_VERSION = 1
+
+/** The public OAuth client id the CLI uses for every grant. */
+export const CLI_CLIENT_ID = 'dbgate-cli'
+
+/** Prefix of every machine token; the rest is random. */
+export const MACHINE_TOKEN_PREFIX = 'dbg_mt_'
+
+/** OAuth grant types accepted by `POST /auth/token`. */
+export const GrantType = {
+  authorizationCode: 'authorization_code',
+  refreshToken: 'refresh_token',
+  deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',
+  machineToken: 'urn:dbgate:params:oauth:grant-type:machine-token',
+} as const
+export type GrantType = (typeof GrantType)[keyof typeof GrantType]
+
+/** Roles the control plane maps from groups (config `roles:`). */
+export type Role = 'user' | 'approver' | 'auditor' | 'admin'
+
+/** All roles, in a stable order. */
+export const ROLES: readonly Role[] = ['user', 'approver', 'auditor', 'admin']
+
+/** Whether an identity is a person (SSO login) or a service (machine token). */
+export type IdentityKind = 'user' | 'service'
+
+/** Database protocols a target can speak. */
+export type TargetProtocol = 'postgres' | 'mysql'
+
+/** `GET /.well-known/dbgate`: where everything is. All URLs are absolute, under the server's public_url. */
+export interface DiscoveryDocument {
+  issuer: string
+  api_version: 1
+  authorization_endpoint: string
+  token_endpoint: string
+  device_authorization_endpoint: string
+  jwks_uri: string
+  revocation_endpoint: string
+}
+
+/** Who a token speaks for, as returned with every token response. */
+export interface Identity {
+  /** Stable subject: the IdP's `sub` for people, `service:NAME` for machine tokens. */
+  sub: string
+  name: string
+  email?: string
+  kind: IdentityKind
+  groups: string[]
+  roles: Role[]
+}
+
+/** `POST /auth/token` with grant_type=authorization_code (form-encoded or JSON). */
+export interface AuthorizationCodeTokenRequest {
+  grant_type: 'authorization_code'
+  code: string
+  code_verifier: string
+  redirect_uri: string
+  client_id: string
+}
+
+/** `POST /auth/token` with grant_type=refresh_token. The old refresh token dies; reusing it revokes the family. */
+export interface RefreshTokenRequest {
+  grant_type: 'refresh_token'
+  refresh_token: string
+  client_id: string
+}
+
+/** `POST /auth/token` with the RFC 8628 device_code grant. */
+export interface DeviceCodeTokenRequest {
+  grant_type: 'urn:ietf:params:oauth:grant-type:device_code'
+  device_code: string
+  client_id: string
+}
+
+/** `POST /auth/token` exchanging a machine token (`dbg_mt_...`) for an access token. */
+export interface MachineTokenRequest {
+  grant_type: 'urn:dbgate:params:oauth:grant-type:machine-token'
+  machine_token: string
+  client_id?: string
+}
+
+/** Any body `POST /auth/token` accepts. */
+export type TokenRequest =
+  AuthorizationCodeTokenRequest | RefreshTokenRequest | DeviceCodeTokenRequest | MachineTokenRequest
+
+/** Successful `POST /auth/token`. */
+export interface TokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  /** Seconds until access_token expires. */
+  expires_in: number
+  /** Absent for the machine-token grant. */
+  refresh_token?: string
+  /** Only for the authorization_code grant: a JWT (aud dbgate-cli) carrying the CLI's nonce. */
+  id_token?: string
+  identity: Identity
+}
+
+/** OAuth error codes `POST /auth/token` and `POST /auth/device/code` may return (HTTP 400 or 401). */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
+  | 'access_denied'
+  | 'server_error'
+
+/** OAuth-format error body used on /auth/* endpoints (RFC 6749 §5.2, RFC 8628 §3.5). */
+export interface OAuthErrorResponse {
+  error: OAuthErrorCode
+  error_description?: string
+}
+
+/** `POST /auth/device/code` body (form-encoded or JSON). */
+export interface DeviceAuthorizationRequest {
+  client_id: string
+  scope?: string
+}
+
+/** `POST /auth/device/code` response (RFC 8628 §3.2). */
+export interface DeviceAuthorizationResponse {
+  device_code: string
+  /** Eight letters shown as "ABCD-EFGH"; matched case-insensitively, the dash optional. */
+  user_code: string
+  verification_uri: string
+  verification_uri_complete: string
+  expires_in: number
+  interval: number
+}
+
+/** `POST /auth/revoke` body (RFC 7009). Always answers 200 `{}`. */
+export interface RevocationRequest {
+  token: string
+  token_type_hint?: string
+  client_id?: string
+}
+
+/** `GET /api/v1/me`. */
+export interface MeResponse extends Identity {
+  /** When the bearer access token expires, ISO 8601. */
+  token_expires_at: string
+}
+
+/** A target as a caller sees it: where it is, never its credentials. */
+export interface TargetSummary {
+  name: string
+  protocol: TargetProtocol
+  host: string
+  port: number
+  database: string
+}
+
+/** `GET /api/v1/targets`: the targets the caller's groups may reach. */
+export interface TargetsResponse {
+  targets: TargetSummary[]
+}
+
+/** TLS settings for the control plane's own connections to a target. */
+export interface TargetTls {
+  /** disable: plain TCP; require: TLS without verification; verify-full: TLS, CA and host name checked. */
+  mode: 'disable' | 'require' | 'verify-full'
+  /** PEM of the CA to trust (verify-full). */
+  ca?: string
+  /** Host name to check instead of `host`. */
+  server_name?: string
+}
+
+/** A target as an admin sees it (still without the admin password). */
+export interface AdminTarget extends TargetSummary {
+  tls: TargetTls
+  /** Groups allowed to use the target. */
+  groups: string[]
+  /** The admin user the control plane uses to mint short-lived users; its password is never returned. */
+  admin_user: string
+  /** `config` when it comes from the config file (not deletable through the API), `api` otherwise. */
+  source: 'config' | 'api'
+  created_at: string
+}
+
+/** `POST /api/v1/admin/targets` body. Creating an existing API target replaces it. */
+export interface CreateTargetRequest {
+  name: string
+  protocol: TargetProtocol
+  host: string
+  port: number
+  database: string
+  tls?: TargetTls
+  admin: {user: string; password: string}
+  groups: string[]
+}
+
+/** `GET /api/v1/admin/targets`. */
+export interface AdminTargetsResponse {
+  targets: AdminTarget[]
+}
+
+/** A machine token's metadata; the secret itself is shown only once, at creation. */
+export interface MachineTokenInfo {
+  id: string
+  name: string
+  groups: string[]
+  created_at: string
+  /** ISO time, or null for a token that never expires. */
+  expires_at: string | null
+  revoked_at: string | null
+  last_used_at: string | null
+  /** The sub of whoever created it (`local-admin` for `dbgate server tokens create`). */
+  created_by: string
+}
+
+/** `POST /api/v1/admin/tokens` body. */
+export interface CreateMachineTokenRequest {
+  /** Letters, digits, `-`, `_`, `.`; unique among live tokens. */
+  name: string
+  groups: string[]
+  /** Lifetime in seconds; omitted means 90 days. */
+  ttl_seconds?: number
+}
+
+/** `POST /api/v1/admin/tokens` response: the only time the secret is shown. */
+export interface CreateMachineTokenResponse {
+  token: string
+  info: MachineTokenInfo
+}
+
+/** `GET /api/v1/admin/tokens`. */
+export interface MachineTokensResponse {
+  tokens: MachineTokenInfo[]
+}
+
+/** Error codes of /api/* endpoints. */
+export type ApiErrorCode =
+  'unauthorized' | 'forbidden' | 'not_found' | 'bad_request' | 'conflict' | 'payload_too_large' | 'internal'
+
+/** The body of every non-2xx answer on /api/* (and on non-OAuth endpoints). */
+export interface ApiErrorResponse {
+  error: {code: ApiErrorCode; message: string}
+}

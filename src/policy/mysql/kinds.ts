@@ -1,0 +1,168 @@
+/**
+ * Maps a statement node-sql-parser read to the operations of the policy language.
+ * Choices worth knowing: REPLACE is an insert plus a delete (it deletes the rows it collides with);
+ * INSERT ... ON DUPLICATE KEY UPDATE is an insert plus an update (WHERE present: only colliding rows);
+ * SELECT ... INTO OUTFILE/DUMPFILE is a select plus a copy; CREATE TABLE ... AS SELECT is a create plus
+ * a select; RENAME TABLE is an alter; LOAD DATA is a copy.
+ */
+import type {Kind, Operation, WhereState} from '../types.js'
+import type {Parsed} from './parser.js'
+import type {QualifiedName} from './tokens.js'
+import {type Found, isObj, walk} from './walk.js'
+import {judgeWhere} from './where.js'
+
+/** Operations of one statement, plus what the session must learn from it. */
+export interface StatementOps {
+  readonly ops: Operation[]
+  readonly literalSensitive: boolean
+  /** `USE db`: unqualified names resolve against `db` from here on. */
+  readonly schemaChange?: string
+}
+
+/** `schema.table`, unqualified names resolved against the current database. */
+export function qualify(q: QualifiedName, schema: string): string {
+  return `${q.schema ?? schema}.${q.name}`
+}
+
+/** Builds an operation with de-duplicated tables and functions. */
+export function operation(
+  kind: Kind,
+  tables: Iterable<string>,
+  functions: Iterable<string>,
+  where: WhereState = null,
+): Operation {
+  return {kind, tables: [...new Set(tables)], functions: [...new Set(functions)], where}
+}
+
+/**
+ * Tables of a walk, cross-checked with node-sql-parser's tableList. The walker knows CTE scopes and
+ * the tableList does not, so for a name some CTE defines only the walker's answer counts.
+ */
+export function tablesOf(found: Found, schema: string): string[] {
+  const out = new Set(found.tables.map((t) => qualify(t, schema)))
+  for (const entry of found.tableList) {
+    const [, db, table] = entry.split('::')
+    if (table === undefined || table === 'null') continue
+    const q = {schema: db === undefined || db === 'null' ? null : db.toLowerCase(), name: table.toLowerCase()}
+    if (q.schema === null && found.cteNames.has(q.name)) continue
+    out.add(qualify(q, schema))
+  }
+  return [...out]
+}
+
+/** Table names that node-sql-parser stores as bare strings rather than `{db, table}` objects. */
+function extraTables(ast: Record<string, unknown>): QualifiedName[] {
+  const out: QualifiedName[] = []
+  if (ast.type === 'desc' && typeof ast.table === 'string')
+    out.push({schema: null, name: ast.table.toLowerCase()})
+  if (ast.type === 'alter' && Array.isArray(ast.expr)) {
+    for (const e of ast.expr as unknown[]) {
+      if (isObj(e) && e.resource === 'table' && typeof e.table === 'string') {
+        out.push({schema: null, name: e.table.toLowerCase()})
+      }
+    }
+  }
+  if (ast.type === 'grant' && isObj(ast.on) && Array.isArray(ast.on.priv_level)) {
+    for (const p of ast.on.priv_level as unknown[]) {
+      if (!isObj(p) || typeof p.name !== 'string') continue
+      out.push({
+        schema: typeof p.prefix === 'string' ? p.prefix.toLowerCase() : null,
+        name: p.name.toLowerCase(),
+      })
+    }
+  }
+  return out
+}
+
+const SIMPLE_KINDS: Readonly<Record<string, Kind>> = {
+  alter: 'alter',
+  rename: 'alter',
+  drop: 'drop',
+  truncate: 'truncate',
+  set: 'set',
+  show: 'show',
+  desc: 'show',
+  explain: 'explain',
+  transaction: 'transaction',
+  call: 'call',
+  lock: 'lock',
+  unlock: 'lock',
+  load_data: 'copy',
+}
+
+/** Statement types whose tables the token scan double-checks (table-scan.ts). */
+const SCANNED = new Set([
+  'select',
+  'insert',
+  'replace',
+  'update',
+  'delete',
+  'create',
+  'drop',
+  'alter',
+  'truncate',
+])
+
+/**
+ * The operations of a parsed statement; a file written with INTO OUTFILE adds a copy. `scanned`
+ * are the tables the token scan found, added to what the parser saw.
+ */
+export function operationsOf(
+  parsed: Parsed,
+  schema: string,
+  scanned: readonly QualifiedName[],
+): StatementOps {
+  const ast = parsed.ast
+  if (!isObj(ast)) return {ops: [], literalSensitive: false}
+  const found = walk(ast)
+  found.tableList.push(...parsed.tableList)
+  if (SCANNED.has(String(ast.type))) {
+    found.tables.push(...scanned.filter((t) => t.schema !== null || !found.cteNames.has(t.name)))
+  }
+  const result = statementOps(ast, found, schema)
+  if (!found.writesFile) return result
+  const all = result.ops.flatMap((o) => o.tables)
+  return {...result, ops: [...result.ops, operation('copy', all, found.functions)]}
+}
+
+function statementOps(ast: Record<string, unknown>, found: Found, schema: string): StatementOps {
+  found.tables.push(...extraTables(ast))
+  const tables = tablesOf(found, schema)
+  const fns = found.functions
+  const type = String(ast.type)
+  switch (type) {
+    case 'select':
+      return {ops: [operation('select', tables, fns)], literalSensitive: false}
+    case 'insert':
+    case 'replace': {
+      const ops = [operation('insert', tables, fns)]
+      if (type === 'replace') ops.push(operation('delete', tables, fns, 'present'))
+      if (ast.on_duplicate_update) ops.push(operation('update', tables, fns, 'present'))
+      return {ops, literalSensitive: false}
+    }
+    case 'update':
+    case 'delete': {
+      const verdict = judgeWhere(ast.where)
+      return {ops: [operation(type, tables, fns, verdict.where)], literalSensitive: verdict.literalSensitive}
+    }
+    case 'create': {
+      const ops = [operation('create', tables, fns)]
+      if (ast.keyword === 'table' && isObj(ast.query_expr)) {
+        const inner = walk(ast.query_expr)
+        ops.push(operation('select', tablesOf(inner, schema), inner.functions))
+      }
+      return {ops, literalSensitive: false}
+    }
+    case 'grant': {
+      const kind = String(ast.to_from).toUpperCase() === 'FROM' ? 'revoke' : 'grant'
+      return {ops: [operation(kind, tables, fns)], literalSensitive: false}
+    }
+    case 'use': {
+      const db = typeof ast.db === 'string' ? ast.db.toLowerCase() : null
+      const ops = [operation('set', [], fns)]
+      return db === null ? {ops, literalSensitive: false} : {ops, literalSensitive: false, schemaChange: db}
+    }
+    default:
+      return {ops: [operation(SIMPLE_KINDS[type] ?? 'other', tables, fns)], literalSensitive: false}
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Statements node-sql-parser cannot read that hold or stand for other statements: PREPARE, EXECUTE,
+ * DEALLOCATE, EXPLAIN/ANALYZE of a statement, DO, CALL without parentheses, and MySQL 8's `TABLE t`
+ * and `VALUES ROW(...)`, which are rewritten to the SELECT they mean.
+ */
+import type {Token} from './lexer.js'
+import {type Recognition, recognized, synth} from './recognized.js'
+import {Cursor, isWord} from './tokens.js'
+
+/** Words that start a statement EXPLAIN can explain. */
+const EXPLAINABLE = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'TABLE', 'WITH', 'VALUES']
+
+function startsExplainable(c: Cursor): boolean {
+  const t = c.peek()
+  return EXPLAINABLE.some((w) => isWord(t, w)) || (t?.type === 'punct' && t.text === '(')
+}
+
+/** `FORMAT = name`, optional. */
+function format(c: Cursor): boolean {
+  if (!c.word('FORMAT')) return true
+  return c.sym('=') && (c.name() !== null || c.take('string') !== null)
+}
+
+/** EXPLAIN/DESCRIBE of a statement; with ANALYZE the server also runs it. */
+function recognizeExplain(c: Cursor): Recognition {
+  if (c.words('FOR', 'CONNECTION'))
+    return c.take('number') !== null && c.atEnd() ? recognized('explain') : null
+  const runs = c.word('ANALYZE')
+  if (!runs) c.oneOf('EXTENDED', 'PARTITIONS')
+  if (!format(c) || !startsExplainable(c)) return null
+  return {...recognized('explain'), inner: {tokens: c.rest(), runs}}
+}
+
+/** MariaDB's `ANALYZE [FORMAT=JSON] stmt` runs the statement and reports on it. */
+function recognizeAnalyzeStatement(c: Cursor): Recognition {
+  if (!format(c) || !startsExplainable(c) || isWord(c.peek(), 'TABLE')) return null
+  return {...recognized('explain'), inner: {tokens: c.rest(), runs: true}}
+}
+
+function recognizePrepare(c: Cursor): Recognition {
+  const name = c.name()
+  if (name === null || !c.word('FROM')) return null
+  const text = c.take('string')
+  if (text !== null) return c.atEnd() ? {...recognized('prepare'), prepare: {name, text: text.value}} : null
+  if (c.take('variable') !== null && c.atEnd()) {
+    return {refused: `PREPARE ${name} FROM a variable: the statement it prepares cannot be known`}
+  }
+  return null
+}
+
+function recognizeExecute(c: Cursor): Recognition {
+  const name = c.name()
+  if (name === null) return null
+  if (c.word('USING')) {
+    do {
+      if (c.take('variable') === null) return null
+    } while (c.sym(','))
+  }
+  return c.atEnd() ? {...recognized('execute'), execute: name} : null
+}
+
+/** `VALUES ROW(a, b), ROW(c, d)` is `SELECT a, b UNION ALL SELECT c, d`. */
+function recognizeValues(c: Cursor): Recognition {
+  const out: Token[] = []
+  do {
+    if (!c.word('ROW')) return null
+    const row = c.parenthesized()
+    if (row === null || row.length === 0) return null
+    if (out.length > 0) out.push(synth('UNION'), synth('ALL'))
+    out.push(synth('SELECT'), ...row)
+  } while (c.sym(','))
+  return c.atEnd() ? {...recognized('select'), rewrite: out} : null
+}
+
+function recognizeCall(c: Cursor): Recognition {
+  const name = c.qualified()
+  if (name === null) return null
+  const fn = name.schema === null ? name.name : `${name.schema}.${name.name}`
+  const args = c.atEnd() ? [] : c.parenthesized()
+  if (args === null || !c.atEnd()) return null
+  return {...recognized('call', [], args.length > 0 ? [args] : []), functions: [fn]}
+}
+
+/** Recognizes PREPARE, EXECUTE, DEALLOCATE, EXPLAIN stmt, ANALYZE stmt, DO, CALL, TABLE, VALUES. */
+export function recognizeStatementForm(tokens: readonly Token[]): Recognition {
+  const c = new Cursor(tokens)
+  const verb = c.oneOf(
+    'PREPARE',
+    'EXECUTE',
+    'DEALLOCATE',
+    'DROP',
+    'EXPLAIN',
+    'DESCRIBE',
+    'DESC',
+    'ANALYZE',
+    'DO',
+    'CALL',
+    'TABLE',
+    'VALUES',
+  )
+  switch (verb) {
+    case null:
+      return null
+    case 'PREPARE':
+      return recognizePrepare(c)
+    case 'EXECUTE':
+      return recognizeExecute(c)
+    case 'DEALLOCATE':
+    case 'DROP': {
+      const name = c.word('PREPARE') ? c.name() : null
+      return name !== null && c.atEnd() ? {...recognized('deallocate'), deallocate: name} : null
+    }
+    case 'EXPLAIN':
+    case 'DESCRIBE':
+    case 'DESC':
+      return recognizeExplain(c)
+    case 'ANALYZE':
+      return recognizeAnalyzeStatement(c)
+    case 'DO': {
+      const exprs: Token[][] = []
+      do {
+        const e = c.expression()
+        if (e.length === 0) return null
+        exprs.push(e)
+      } while (c.sym(','))
+      return c.atEnd() ? recognized('do', [], exprs) : null
+    }
+    case 'CALL':
+      return recognizeCall(c)
+    case 'TABLE':
+      return c.atEnd()
+        ? null
+        : {...recognized('select'), rewrite: [synth('SELECT'), synth('*', 'op'), synth('FROM'), ...c.rest()]}
+    case 'VALUES':
+      return recognizeValues(c)
+  }
+}

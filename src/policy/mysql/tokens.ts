@@ -1,0 +1,215 @@
+/** Statement splitting, canonical rendering and a cursor over the tokens of one statement. */
+import type {Token} from './lexer.js'
+
+/** Splits tokens at top-level `;` (strings and comments are already single tokens); drops empty statements. */
+export function splitStatements(tokens: readonly Token[]): Token[][] {
+  const out: Token[][] = []
+  let cur: Token[] = []
+  for (const t of tokens) {
+    if (t.type === 'punct' && t.text === ';') {
+      if (cur.length > 0) out.push(cur)
+      cur = []
+    } else {
+      cur.push(t)
+    }
+  }
+  if (cur.length > 0) out.push(cur)
+  return out
+}
+
+const TIGHT = new Set(['.', '(', ')', ','])
+
+const LITERAL_WORDS = new Set(['NULL', 'TRUE', 'FALSE', 'DEFAULT'])
+
+/** A token that can only be (part of) a literal: no name, function, variable or subquery. */
+function literalOnly(t: Token): boolean {
+  if (t.type === 'string' || t.type === 'number' || t.type === 'param') return true
+  if (t.type === 'word') return LITERAL_WORDS.has(t.value.toUpperCase())
+  return t.text === ',' || t.text === '-' || t.text === '+'
+}
+
+/**
+ * Drops the second and later rows of an `INSERT ... VALUES` whose rows hold only literals: they
+ * cannot reference a table or call a function, and node-sql-parser needs seconds for a dump's
+ * megabyte-long row lists. Rows with anything else stay, so nothing that matters is dropped.
+ */
+export function compactValues(tokens: readonly Token[]): readonly Token[] {
+  const first = tokens[0]
+  if (!isWord(first, 'INSERT') && !isWord(first, 'REPLACE')) return tokens
+  const v = tokens.findIndex((t) => isWord(t, 'VALUES') || isWord(t, 'VALUE'))
+  if (v < 0) return tokens
+  const kept: Token[] = tokens.slice(0, v + 1)
+  let i = v + 1
+  let rows = 0
+  while (tokens[i]?.text === '(') {
+    let j = i + 1
+    while (j < tokens.length && tokens[j]!.text !== ')' && literalOnly(tokens[j]!)) j++
+    if (tokens[j]?.text !== ')') return tokens
+    if (rows === 0) kept.push(...tokens.slice(i, j + 1))
+    rows++
+    i = j + 1
+    if (tokens[i]?.text !== ',' || tokens[i + 1]?.text !== '(') break
+    i++
+  }
+  if (rows < 2) return tokens
+  return [...kept, ...tokens.slice(i)]
+}
+
+/**
+ * The text node-sql-parser reads: canonical tokens, a space wherever the original had a gap, and
+ * between adjacent operators so that `--x` (minus minus x to MySQL) can never read as a comment.
+ */
+export function render(tokens: readonly Token[]): string {
+  let out = ''
+  let prev: Token | undefined
+  for (const t of tokens) {
+    if (prev !== undefined) {
+      const ops = prev.type === 'op' && t.type === 'op' && !TIGHT.has(t.text) && !TIGHT.has(prev.text)
+      if (t.gap || ops) out += ' '
+    }
+    out += t.text
+    prev = t
+  }
+  return out
+}
+
+/** Whether a token is the keyword `word` (case-insensitive; quoted identifiers are never keywords). */
+export function isWord(t: Token | undefined, word: string): boolean {
+  return t !== undefined && t.type === 'word' && t.value.toUpperCase() === word
+}
+
+/** A name as MySQL matches it here: unquoted or backticked, lower-cased. */
+export function nameOf(t: Token | undefined): string | null {
+  if (t === undefined || (t.type !== 'word' && t.type !== 'ident')) return null
+  return t.value.toLowerCase()
+}
+
+/** A possibly qualified object name: `db.name` or `name`. */
+export interface QualifiedName {
+  readonly schema: string | null
+  readonly name: string
+}
+
+/** A forward-only cursor over one statement's tokens, for the narrow recognizers. */
+export class Cursor {
+  private i = 0
+
+  constructor(readonly tokens: readonly Token[]) {}
+
+  /** The token `ahead` positions on, if any. */
+  peek(ahead = 0): Token | undefined {
+    return this.tokens[this.i + ahead]
+  }
+
+  /** Consumes and returns the next token. */
+  next(): Token | undefined {
+    const t = this.tokens[this.i]
+    if (t !== undefined) this.i++
+    return t
+  }
+
+  /** True when every token was consumed. */
+  atEnd(): boolean {
+    return this.i >= this.tokens.length
+  }
+
+  /** Current position, to slice tokens later. */
+  get index(): number {
+    return this.i
+  }
+
+  /** Consumes the next token if it is the keyword `word`. */
+  word(word: string): boolean {
+    if (!isWord(this.peek(), word)) return false
+    this.i++
+    return true
+  }
+
+  /** Consumes a sequence of keywords, all or nothing. */
+  words(...words: string[]): boolean {
+    if (!words.every((w, k) => isWord(this.peek(k), w))) return false
+    this.i += words.length
+    return true
+  }
+
+  /** Consumes the next token if it is one of `words`; returns which (upper case) or null. */
+  oneOf<const W extends string>(...words: W[]): W | null {
+    const w = words.find((x) => isWord(this.peek(), x))
+    if (w === undefined) return null
+    this.i++
+    return w
+  }
+
+  /** Consumes the punctuation or operator `text`. */
+  sym(text: string): boolean {
+    const t = this.peek()
+    if (t === undefined || (t.type !== 'punct' && t.type !== 'op') || t.text !== text) return false
+    this.i++
+    return true
+  }
+
+  /** Consumes a token of `type`, returning it. */
+  take(type: Token['type']): Token | null {
+    const t = this.peek()
+    if (t?.type !== type) return null
+    this.i++
+    return t
+  }
+
+  /** Consumes a name (word or backticked identifier), lower-cased. */
+  name(): string | null {
+    const n = nameOf(this.peek())
+    if (n !== null) this.i++
+    return n
+  }
+
+  /** Consumes `name` or `schema.name`. */
+  qualified(): QualifiedName | null {
+    const first = this.name()
+    if (first === null) return null
+    if (!this.sym('.')) return {schema: null, name: first}
+    const second = this.name()
+    return second === null ? null : {schema: first, name: second}
+  }
+
+  /** Consumes tokens up to (not including) a top-level `,` or the end: one expression. */
+  expression(): Token[] {
+    const start = this.i
+    let depth = 0
+    while (this.i < this.tokens.length) {
+      const t = this.tokens[this.i]!
+      if (t.type === 'punct' && t.text === ',' && depth === 0) break
+      if (t.type === 'punct' && t.text === '(') depth++
+      if (t.type === 'punct' && t.text === ')') depth--
+      if (depth < 0) break
+      this.i++
+    }
+    return this.tokens.slice(start, this.i)
+  }
+
+  /** Consumes `( ... )` and returns the tokens inside, or null. */
+  parenthesized(): Token[] | null {
+    if (!this.sym('(')) return null
+    const inner = this.expressionUntilClose()
+    return inner !== null && this.sym(')') ? inner : null
+  }
+
+  private expressionUntilClose(): Token[] | null {
+    const start = this.i
+    let depth = 0
+    for (; this.i < this.tokens.length; this.i++) {
+      const t = this.tokens[this.i]!
+      if (t.type !== 'punct') continue
+      if (t.text === '(') depth++
+      if (t.text === ')' && depth-- === 0) return this.tokens.slice(start, this.i)
+    }
+    return null
+  }
+
+  /** The remaining tokens, consuming them. */
+  rest(): Token[] {
+    const r = this.tokens.slice(this.i)
+    this.i = this.tokens.length
+    return r
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The operations of one statement: the statement itself plus what it runs nested in it (EXPLAIN
+ * ANALYZE's statement, PREPARE's statement, what EXECUTE runs, the query of CREATE TABLE AS, SELECT
+ * INTO, COPY (query), DECLARE CURSOR, and the elements of CREATE SCHEMA). Bodies that are only stored
+ * (views, rules, functions, policies, triggers) add their tables to the CREATE but run nothing now.
+ */
+import {type AstObject, list, obj, str, unwrap} from './ast.js'
+import {kindOf} from './kinds.js'
+import {OpBuilder, type QueryState} from './ops.js'
+import {checkSet} from './settings.js'
+import {openStatement, walk, walkFields, walkStatement, walkStatementNode, type WalkCtx} from './walk.js'
+
+/** Statements whose nested queries are stored for later, not run when the statement runs. */
+const STORED_BODIES = new Set([
+  'ViewStmt',
+  'RuleStmt',
+  'CreateFunctionStmt',
+  'AlterDefaultPrivilegesStmt',
+  'CreatePolicyStmt',
+  'AlterPolicyStmt',
+  'CreateTrigStmt',
+])
+
+/** The error of an EXECUTE whose statement is unknown: it fails closed. */
+export const UNKNOWN_PREPARED = 'EXECUTE of a prepared statement the guard has not seen'
+
+/** Adds the operations of a statement node (`{"StmtType": {...}}`) under `parent`. */
+export function buildStatement(
+  state: QueryState,
+  value: unknown,
+  parent: OpBuilder | undefined,
+  schema = state.ctx.defaultSchema,
+): void {
+  const t = unwrap(value)
+  if (!t) {
+    state.error ??= 'the Postgres parser returned a statement the guard cannot read'
+    return
+  }
+  const {type, node} = t
+  const ctx = (op: OpBuilder, executes = true): WalkCtx => ({state, op, scope: undefined, executes, schema})
+  switch (type) {
+    case 'ExplainStmt': {
+      const op = state.open('explain', parent)
+      walkFields(type, node, ctx(op), 'query')
+      if (explainRuns(node, state)) buildStatement(state, node.query, op, schema)
+      else walk(node.query, ctx(op, false))
+      return
+    }
+    case 'PrepareStmt':
+      return prepare(state, node, ctx(state.open('prepare', parent)))
+    case 'ExecuteStmt':
+      return execute(state, node, ctx(state.open('execute', parent)))
+    case 'DeallocateStmt':
+      state.open('deallocate', parent)
+      // `DEALLOCATE ALL` sets isall; a name-less DEALLOCATE is read the same way.
+      state.deallocate(node.isall === true ? undefined : str(node, 'name'))
+      return
+    case 'CreateTableAsStmt':
+    case 'CopyStmt': {
+      const op = state.open(type === 'CopyStmt' ? 'copy' : 'create', parent)
+      walkFields(type, node, ctx(op), 'query')
+      if (node.query !== undefined) buildStatement(state, node.query, op, schema)
+      return
+    }
+    case 'DeclareCursorStmt':
+      // The cursor's query is what runs (on FETCH): the DECLARE is judged as that query.
+      return buildStatement(state, node.query, parent, schema)
+    case 'CreateSchemaStmt': {
+      const op = state.open('create', parent)
+      walkFields(type, node, ctx(op), 'schemaElts')
+      // The elements run with the new schema first on the search path (CreateSchemaCommand).
+      const role = obj(node, 'authrole')
+      const created = str(node, 'schemaname') ?? (role && str(role, 'rolename')) ?? schema
+      for (const element of list(node, 'schemaElts')) buildStatement(state, element, op, created)
+      return
+    }
+    case 'SelectStmt': {
+      const into = obj(node, 'intoClause')
+      if (!into) break
+      // SELECT ... INTO t creates t from the query: a create and a select, like CREATE TABLE AS.
+      const op = state.open('create', parent)
+      walk(into, ctx(op), 'IntoClause')
+      walkStatement(type, node, ctx(state.open('select', op)), 'intoClause')
+      return
+    }
+  }
+  state.apply(checkSet(type === 'VariableSetStmt' ? node : obj(node, 'setstmt')))
+  const op = openStatement(state, kindOf(type, node), node, parent)
+  walkStatementNode(type, node, ctx(op, !STORED_BODIES.has(type)))
+}
+
+function prepare(state: QueryState, node: AstObject, w: WalkCtx): void {
+  walkFields('PrepareStmt', node, w, 'query')
+  const first = state.ops.length
+  buildStatement(state, node.query, w.op, w.schema)
+  const inner = state.ops.slice(first).map((o) => (o instanceof OpBuilder ? o.toOperation() : o))
+  state.prepare(str(node, 'name') ?? '', inner)
+}
+
+function execute(state: QueryState, node: AstObject, w: WalkCtx): void {
+  // Parameters are expressions: `EXECUTE p(pg_read_file('x'))` calls a function.
+  walkFields('ExecuteStmt', node, w)
+  const name = str(node, 'name') ?? ''
+  const operations = state.prepared(name)
+  if (!operations) {
+    state.error ??= `${UNKNOWN_PREPARED} ("${name}")`
+    return
+  }
+  for (const prepared of operations) {
+    state.ops.push(prepared)
+    w.op.addOperation(prepared)
+  }
+}
+
+const FALSE_WORDS = new Set(['false', 'off'])
+
+/**
+ * Whether EXPLAIN runs its statement: an `analyze` option that is not explicitly false (defGetBoolean
+ * reads 0, false and off as false; anything else either is true or makes PostgreSQL refuse the EXPLAIN).
+ */
+function explainRuns(node: AstObject, state: QueryState): boolean {
+  let runs = false
+  for (const item of list(node, 'options')) {
+    const option = unwrap(item)
+    if (option?.type !== 'DefElem' || str(option.node, 'defname')?.toLowerCase() !== 'analyze') continue
+    const arg = unwrap(option.node.arg)
+    if (arg === undefined) {
+      runs = true
+      continue
+    }
+    // The value of the option decided the operations: a query differing only there must not share them.
+    state.literalSensitive = true
+    const {type, node: value} = arg
+    const falseValue =
+      (type === 'Integer' && (value.ival ?? 0) === 0) ||
+      (type === 'Boolean' && value.boolval !== true) ||
+      (type === 'String' && FALSE_WORDS.has((str(value, 'sval') ?? '').toLowerCase()))
+    if (!falseValue) runs = true
+  }
+  return runs
+}

@@ -1,0 +1,374 @@
+/**
+ * Classifies the WHERE clause of an UPDATE or DELETE: `absent` when it cannot restrict the rows.
+ *
+ * The clause is evaluated with SQL's three-valued logic over five kinds of value: a constant
+ * (boolean, exact number, string, NULL), `filter` (depends on the row: a column, CURRENT OF, a
+ * volatile function) and `opaque` (the same for every row but not computed here: a parameter, a
+ * function of constants, an operator not modelled). A clause that is true or opaque is `absent`:
+ * it passes every row or none, and failing closed here means an unbounded-write rule still applies.
+ *
+ * `lit` marks values whose kind or value depended on literal values, so that two statements differing
+ * only in literals get the same `literalSensitive` (and the same classification when it is false).
+ */
+import {type AstObject, isObject, list, listItems, obj, str, stringList, unwrap} from './ast.js'
+import {
+  arithmetic,
+  compareDecimal,
+  type Decimal,
+  decimalToBoolean,
+  fromInteger,
+  parseBoolean,
+  parseDecimal,
+} from './consts.js'
+
+type Val =
+  | {readonly k: 'bool'; readonly v: boolean; readonly lit: boolean}
+  | {readonly k: 'num'; readonly v: Decimal; readonly lit: boolean}
+  | {readonly k: 'str'; readonly v: string; readonly lit: boolean}
+  | {readonly k: 'null' | 'filter' | 'opaque'; readonly lit: boolean}
+
+/** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
+export interface WhereResult {
+  readonly where: 'present' | 'absent'
+  readonly literalSensitive: boolean
+}
+
+const FILTER: Val = {k: 'filter', lit: false}
+const OPAQUE: Val = {k: 'opaque', lit: false}
+const ABSENT: WhereResult = {where: 'absent', literalSensitive: false}
+
+/** Builtins whose value changes from row to row: a WHERE on them is a (random) filter, not a constant. */
+const VOLATILE = new Set([
+  'random',
+  'random_normal',
+  'setseed',
+  'nextval',
+  'setval',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+])
+
+/** Classifies a WHERE clause (undefined: none). */
+export function classifyWhere(clause: unknown): WhereResult {
+  if (clause === undefined) return ABSENT
+  const v = truth(ev(clause))
+  const absent = (v.k === 'bool' && v.v) || v.k === 'opaque'
+  return {where: absent ? 'absent' : 'present', literalSensitive: v.lit}
+}
+
+/** True when a subtree reads the current row: a column, CURRENT OF, or a volatile function. */
+function dependsOnRow(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(dependsOnRow)
+  if (!isObject(value)) return false
+  const t = unwrap(value)
+  if (t?.type === 'ColumnRef' || t?.type === 'CurrentOfExpr') return true
+  if (t?.type === 'FuncCall') {
+    const name = stringList(list(t.node, 'funcname'))
+    const last = name?.[name.length - 1]?.toLowerCase()
+    if (last !== undefined && VOLATILE.has(last)) return true
+  }
+  for (const key in value) if (dependsOnRow(value[key])) return true
+  return false
+}
+
+function ev(value: unknown): Val {
+  const t = unwrap(value)
+  if (!t) return dependsOnRow(value) ? FILTER : OPAQUE
+  switch (t.type) {
+    case 'A_Const':
+      return constant(t.node)
+    case 'ColumnRef':
+    case 'CurrentOfExpr':
+      return FILTER
+    case 'TypeCast':
+      return cast(ev(t.node.arg), t.node)
+    case 'BoolExpr':
+      return boolExpr(t.node)
+    case 'A_Expr':
+      return aExpr(t.node)
+    case 'NullTest': {
+      const v = ev(t.node.arg)
+      if (v.k === 'filter' || v.k === 'opaque') return v
+      const isNull = v.k === 'null'
+      return {k: 'bool', v: str(t.node, 'nulltesttype') === 'IS_NULL' ? isNull : !isNull, lit: v.lit}
+    }
+    case 'BooleanTest':
+      return booleanTest(truth(ev(t.node.arg)), str(t.node, 'booltesttype'))
+    default:
+      // Parameters, functions of constants, CASE, subqueries without columns...: computed elsewhere.
+      return dependsOnRow(value) ? FILTER : OPAQUE
+  }
+}
+
+function constant(node: AstObject): Val {
+  if (node.isnull === true) return {k: 'null', lit: true}
+  const ival = node.ival
+  if (isObject(ival))
+    return {k: 'num', v: fromInteger(typeof ival.ival === 'number' ? ival.ival : 0), lit: true}
+  const fval = node.fval
+  if (isObject(fval) && typeof fval.fval === 'string') {
+    const d = parseDecimal(fval.fval, false)
+    return d ? {k: 'num', v: d, lit: true} : {k: 'opaque', lit: true}
+  }
+  const sval = node.sval
+  if (isObject(sval)) return {k: 'str', v: typeof sval.sval === 'string' ? sval.sval : '', lit: true}
+  const boolval = node.boolval
+  if (isObject(boolval)) return {k: 'bool', v: boolval.boolval === true, lit: true}
+  return {k: 'opaque', lit: true}
+}
+
+const INT_TYPES = new Set(['int2', 'int4', 'int8', 'smallint', 'integer', 'int', 'bigint'])
+const NUMERIC_TYPES = new Set(['numeric', 'decimal'])
+const TEXT_TYPES = new Set(['text', 'varchar'])
+
+function cast(v: Val, typeCast: AstObject): Val {
+  if (v.k === 'filter' || v.k === 'opaque') return v
+  const opaque: Val = {k: 'opaque', lit: v.lit}
+  const typeName = obj(typeCast, 'typeName')
+  const names = typeName ? stringList(list(typeName, 'names')) : undefined
+  if (!typeName || !names || typeName.arrayBounds !== undefined || typeName.typmods !== undefined)
+    return opaque
+  // Only the built-in types are modelled: a type of another schema could be anything.
+  if (names.length > 2 || (names.length === 2 && names[0] !== 'pg_catalog')) return opaque
+  if (v.k === 'null') return v
+  const type = names[names.length - 1] ?? ''
+  if (type === 'bool' || type === 'boolean') {
+    const b =
+      v.k === 'bool'
+        ? v.v
+        : v.k === 'str'
+          ? parseBoolean(v.v)
+          : v.k === 'num'
+            ? decimalToBoolean(v.v)
+            : undefined
+    return b === undefined ? opaque : {k: 'bool', v: b, lit: v.lit}
+  }
+  const int = INT_TYPES.has(type)
+  if (int || NUMERIC_TYPES.has(type)) {
+    const d = v.k === 'str' ? parseDecimal(v.v, int) : v.k === 'num' && (v.v.int || !int) ? v.v : undefined
+    return d ? {k: 'num', v: {...d, int}, lit: v.lit} : opaque
+  }
+  return TEXT_TYPES.has(type) && v.k === 'str' ? v : opaque
+}
+
+/** A value in a boolean context: an unknown-typed string literal is read as a boolean, as PostgreSQL does. */
+function truth(v: Val): Val {
+  switch (v.k) {
+    case 'bool':
+    case 'null':
+    case 'filter':
+    case 'opaque':
+      return v
+    case 'str': {
+      const b = parseBoolean(v.v)
+      return b === undefined ? {k: 'opaque', lit: v.lit} : {k: 'bool', v: b, lit: v.lit}
+    }
+    case 'num':
+      return {k: 'opaque', lit: v.lit}
+  }
+}
+
+function anyLit(vals: readonly Val[]): boolean {
+  return vals.some((v) => v.lit)
+}
+
+function boolExpr(node: AstObject): Val {
+  const args = list(node, 'args').map((a) => truth(ev(a)))
+  const lit = anyLit(args)
+  const has = (k: Val['k'], b?: boolean): boolean =>
+    args.some((a) => a.k === k && (b === undefined || (a.k === 'bool' && a.v === b)))
+  switch (str(node, 'boolop') ?? '') {
+    case 'AND_EXPR':
+      if (has('bool', false)) return {k: 'bool', v: false, lit}
+      if (args.every((a) => a.k === 'bool')) return {k: 'bool', v: true, lit}
+      return {k: has('filter') ? 'filter' : has('opaque') ? 'opaque' : 'null', lit}
+    case 'OR_EXPR':
+      if (has('bool', true)) return {k: 'bool', v: true, lit}
+      if (has('opaque')) return {k: 'opaque', lit}
+      return has('filter') ? {k: 'filter', lit} : has('null') ? {k: 'null', lit} : {k: 'bool', v: false, lit}
+    case 'NOT_EXPR': {
+      const a = args[0]
+      if (!a) return OPAQUE
+      return a.k === 'bool' ? {k: 'bool', v: !a.v, lit} : a
+    }
+    default:
+      return dependsOnRow(node) ? FILTER : OPAQUE
+  }
+}
+
+function booleanTest(v: Val, test: string | undefined): Val {
+  if (v.k === 'filter' || v.k === 'opaque') return v
+  if (v.k !== 'bool' && v.k !== 'null') return {k: 'opaque', lit: v.lit}
+  const b = v.k === 'bool' ? v.v : undefined
+  const results: Readonly<Record<string, boolean>> = {
+    IS_TRUE: b === true,
+    IS_NOT_TRUE: b !== true,
+    IS_FALSE: b === false,
+    IS_NOT_FALSE: b !== false,
+    IS_UNKNOWN: b === undefined,
+    IS_NOT_UNKNOWN: b !== undefined,
+  }
+  const r = test === undefined ? undefined : results[test]
+  return r === undefined ? {k: 'opaque', lit: v.lit} : {k: 'bool', v: r, lit: v.lit}
+}
+
+/**
+ * The result when some operand depends on the row: a filter. Its kind is structural unless every
+ * filter operand became one through literal values (`(a = 1 AND true) = true`).
+ */
+function filterOf(vals: readonly Val[]): Val | undefined {
+  if (!vals.some((v) => v.k === 'filter')) return undefined
+  return {k: 'filter', lit: !vals.some((v) => v.k === 'filter' && !v.lit)}
+}
+
+/** The operator of an A_Expr: `=`, `<`... (OPERATOR(pg_catalog.=) too); undefined for other schemas. */
+function operatorName(node: AstObject): string | undefined {
+  const names = stringList(list(node, 'name'))
+  if (!names || names.length === 0 || names.length > 2) return undefined
+  if (names.length === 2 && names[0] !== 'pg_catalog') return undefined
+  return names[names.length - 1]
+}
+
+function sameColumn(a: unknown, b: unknown): boolean {
+  const x = unwrap(a)
+  const y = unwrap(b)
+  if (x?.type !== 'ColumnRef' || y?.type !== 'ColumnRef') return false
+  const xs = stringList(list(x.node, 'fields'))
+  const ys = stringList(list(y.node, 'fields'))
+  return xs !== undefined && ys !== undefined && xs.length === ys.length && xs.every((s, i) => s === ys[i])
+}
+
+function aExpr(node: AstObject): Val {
+  const kind = str(node, 'kind')
+  const op = operatorName(node)
+  const l = node.lexpr === undefined ? undefined : ev(node.lexpr)
+  if (kind === 'AEXPR_IN' || kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_NOT_BETWEEN') {
+    const items = (listItems(node.rexpr) ?? []).map(ev)
+    if (!l) return OPAQUE
+    return filterOf([l, ...items]) ?? (kind === 'AEXPR_IN' ? inList(op, l, items) : between(kind, l, items))
+  }
+  const r = ev(node.rexpr)
+  // `a = a` is true for every row where a is not NULL: treated as no restriction.
+  if (
+    (op === '=' || op === '<=' || op === '>=') &&
+    kind !== 'AEXPR_DISTINCT' &&
+    sameColumn(node.lexpr, node.rexpr)
+  ) {
+    return {k: 'bool', v: true, lit: false}
+  }
+  if (kind === 'AEXPR_NOT_DISTINCT' && sameColumn(node.lexpr, node.rexpr))
+    return {k: 'bool', v: true, lit: false}
+  const filter = filterOf(l ? [l, r] : [r])
+  if (filter) return filter
+  const lit = (l?.lit ?? false) || r.lit
+  if (op === undefined) return {k: 'opaque', lit}
+  switch (kind ?? '') {
+    case 'AEXPR_OP':
+      return l ? binary(op, l, r) : unary(op, r)
+    case 'AEXPR_DISTINCT':
+    case 'AEXPR_NOT_DISTINCT': {
+      if (!l) return {k: 'opaque', lit}
+      const eq = notDistinct(l, r)
+      if (eq.k !== 'bool') return eq
+      return {k: 'bool', v: kind === 'AEXPR_DISTINCT' ? !eq.v : eq.v, lit}
+    }
+    default:
+      return {k: 'opaque', lit}
+  }
+}
+
+function unary(op: string, r: Val): Val {
+  if (r.k === 'null') return r
+  if (r.k === 'num' && (op === '-' || op === '+'))
+    return op === '+' ? r : {k: 'num', v: {...r.v, m: -r.v.m}, lit: r.lit}
+  return {k: 'opaque', lit: r.lit}
+}
+
+const COMPARE: Readonly<Record<string, (c: number) => boolean>> = {
+  '=': (c) => c === 0,
+  '<>': (c) => c !== 0,
+  '!=': (c) => c !== 0,
+  '<': (c) => c < 0,
+  '>': (c) => c > 0,
+  '<=': (c) => c <= 0,
+  '>=': (c) => c >= 0,
+}
+
+/** -1/0/1 between two constants, coercing an untyped string to the other side's type; undefined if not modelled. */
+function compare(l: Val, r: Val, op: string): number | undefined {
+  if (l.k === 'num' && r.k === 'num') return compareDecimal(l.v, r.v)
+  if (l.k === 'bool' && r.k === 'bool') return Number(l.v) - Number(r.v)
+  // Text ordering depends on the collation; equality of deterministic collations does not.
+  if (l.k === 'str' && r.k === 'str')
+    return op === '=' || op === '<>' || op === '!=' ? (l.v === r.v ? 0 : 1) : undefined
+  if (l.k === 'str' && (r.k === 'num' || r.k === 'bool')) return compare(coerce(l, r), r, op)
+  if (r.k === 'str' && (l.k === 'num' || l.k === 'bool')) return compare(l, coerce(r, l), op)
+  return undefined
+}
+
+function coerce(s: Val & {k: 'str'}, to: Val): Val {
+  // Whether the text converts depends on its value: a failure is still literal-sensitive.
+  const failed: Val = {k: 'opaque', lit: s.lit || to.lit}
+  if (to.k === 'num') {
+    const d = parseDecimal(s.v, to.v.int)
+    return d ? {k: 'num', v: d, lit: s.lit} : failed
+  }
+  const b = parseBoolean(s.v)
+  return b === undefined ? failed : {k: 'bool', v: b, lit: s.lit}
+}
+
+const STRICT = new Set(['+', '-', '*', '/', '%', '||'])
+
+function binary(op: string, l: Val, r: Val): Val {
+  const lit = l.lit || r.lit
+  if (l.k === 'opaque' || r.k === 'opaque') return {k: 'opaque', lit}
+  const test = COMPARE[op]
+  // Comparison and arithmetic operators are strict: NULL in, NULL out.
+  if (l.k === 'null' || r.k === 'null') return {k: test || STRICT.has(op) ? 'null' : 'opaque', lit}
+  if (test) {
+    const c = compare(l, r, op)
+    return c === undefined ? {k: 'opaque', lit} : {k: 'bool', v: test(c), lit}
+  }
+  if (op === '||' && l.k === 'str' && r.k === 'str') return {k: 'str', v: l.v + r.v, lit}
+  const a = l.k === 'str' && r.k === 'num' ? coerce(l, r) : l
+  const b = r.k === 'str' && l.k === 'num' ? coerce(r, l) : r
+  if (a.k !== 'num' || b.k !== 'num') return {k: 'opaque', lit}
+  const d = arithmetic(op, a.v, b.v)
+  return d ? {k: 'num', v: d, lit} : {k: 'opaque', lit}
+}
+
+function notDistinct(l: Val, r: Val): Val {
+  const lit = l.lit || r.lit
+  if (l.k === 'null' || r.k === 'null') return {k: 'bool', v: l.k === r.k, lit}
+  return binary('=', l, r)
+}
+
+function inList(op: string | undefined, l: Val, items: readonly Val[]): Val {
+  // `x IN (...)` is `x = ANY`; `x NOT IN (...)` is `x <> ALL`.
+  const negate = op === '<>'
+  const results = items.map((i) => binary('=', l, i))
+  const lit = l.lit || anyLit(items)
+  let out: Val = {k: 'bool', v: false, lit}
+  for (const res of results) {
+    if (res.k === 'bool' && res.v) return {k: 'bool', v: !negate, lit}
+    if (res.k === 'opaque') out = {k: 'opaque', lit}
+    else if (res.k === 'null' && out.k === 'bool') out = {k: 'null', lit}
+  }
+  return out.k === 'bool' ? {k: 'bool', v: negate, lit} : out
+}
+
+function between(kind: string, l: Val, items: readonly Val[]): Val {
+  const [lo, hi] = items
+  if (!lo || !hi) return {k: 'opaque', lit: l.lit}
+  const inside = boolAnd(binary('>=', l, lo), binary('<=', l, hi))
+  if (kind === 'AEXPR_BETWEEN' || inside.k !== 'bool') return inside
+  return {k: 'bool', v: !inside.v, lit: inside.lit}
+}
+
+function boolAnd(a: Val, b: Val): Val {
+  const lit = a.lit || b.lit
+  if ((a.k === 'bool' && !a.v) || (b.k === 'bool' && !b.v)) return {k: 'bool', v: false, lit}
+  if (a.k === 'bool' && b.k === 'bool') return {k: 'bool', v: true, lit}
+  return {k: a.k === 'opaque' || b.k === 'opaque' ? 'opaque' : 'null', lit}
+}

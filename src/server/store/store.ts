@@ -1,0 +1,208 @@
+import type {Identity, TargetProtocol, TargetTls} from '../../control/api-types.js'
+
+/**
+ * The control plane's one store interface. Two implementations share one SQL text (sql-store.ts) over two
+ * drivers: the embedded SQLite file (default) and PostgreSQL (several replicas). Times are epoch
+ * milliseconds; secrets are kept only as SHA-256 hashes or encrypted with the server key.
+ */
+
+/** The identity a login or token speaks for, without roles (roles are mapped from groups on every issue). */
+export type StoredIdentity = Omit<Identity, 'roles'>
+
+/** A key the control plane signs access and id tokens with. */
+export interface SigningKeyRecord {
+  kid: string
+  alg: string
+  publicJwk: string
+  /** The private JWK, encrypted with the server key. */
+  privateJwkEnc: string
+  createdAt: number
+}
+
+/** A login in progress: what the server remembers between sending the browser to the IdP and its callback. */
+export interface AuthRequestRecord {
+  /** The `state` sent to the IdP. */
+  id: string
+  kind: 'cli' | 'device'
+  /** CLI login: where to send the browser back, and the CLI's own PKCE challenge, state and nonce. */
+  cliRedirectUri: string | null
+  cliState: string | null
+  cliCodeChallenge: string | null
+  cliNonce: string | null
+  /** Device login: which device authorization this approves. */
+  deviceId: string | null
+  /** PKCE verifier and nonce of the server's own request to the IdP. */
+  idpCodeVerifier: string
+  idpNonce: string
+  expiresAt: number
+}
+
+/** A one-time authorization code handed to the CLI's loopback redirect. */
+export interface AuthCodeRecord {
+  codeHash: string
+  identity: StoredIdentity
+  redirectUri: string
+  codeChallenge: string
+  nonce: string | null
+  expiresAt: number
+  usedAt: number | null
+}
+
+/** The state of a device authorization. */
+export type DeviceStatus = 'pending' | 'approved' | 'denied' | 'consumed'
+
+/** A device authorization (RFC 8628). */
+export interface DeviceRecord {
+  id: string
+  deviceCodeHash: string
+  /** Normalised: eight letters, no dash. */
+  userCode: string
+  status: DeviceStatus
+  identity: StoredIdentity | null
+  intervalSeconds: number
+  lastPolledAt: number | null
+  expiresAt: number
+}
+
+/** A login session: one refresh-token family. Revoking it kills every refresh and access token of the family. */
+export interface SessionRecord {
+  id: string
+  identity: StoredIdentity
+  createdAt: number
+  expiresAt: number
+  revokedAt: number | null
+}
+
+/** A refresh token, by hash. */
+export interface RefreshTokenRecord {
+  tokenHash: string
+  sessionId: string
+  createdAt: number
+  expiresAt: number
+  usedAt: number | null
+}
+
+/** What happened when a refresh token was presented. */
+export type RotateOutcome =
+  {kind: 'rotated'; session: SessionRecord} | {kind: 'reused'; sessionId: string} | {kind: 'invalid'}
+
+/** A machine token's stored form. */
+export interface MachineTokenRecord {
+  id: string
+  name: string
+  tokenHash: string
+  groups: string[]
+  createdAt: number
+  expiresAt: number | null
+  revokedAt: number | null
+  lastUsedAt: number | null
+  createdBy: string
+}
+
+/** A target with its admin password encrypted. */
+export interface TargetRecord {
+  name: string
+  protocol: TargetProtocol
+  host: string
+  port: number
+  database: string
+  tls: TargetTls
+  groups: string[]
+  adminUser: string
+  adminPasswordEnc: string
+  source: 'config' | 'api'
+  createdAt: number
+}
+
+/** Everything the control plane keeps. Every method is one atomic step. */
+export interface Store {
+  /** Which backend this is, for logs and tests. */
+  readonly kind: 'sqlite' | 'postgres'
+  /** Closes connections; the store is unusable afterwards. */
+  close(): Promise<void>
+
+  /** Reads a value of the meta table. */
+  getMeta(key: string): Promise<string | undefined>
+  /** Stores a value unless the key exists; returns the value now stored (a race-free "first writer wins"). */
+  putMetaIfAbsent(key: string, value: string): Promise<string>
+
+  /** Signing keys, newest first. */
+  listSigningKeys(): Promise<SigningKeyRecord[]>
+  /** Adds a signing key (it becomes the newest). */
+  addSigningKey(key: SigningKeyRecord): Promise<void>
+
+  /** Remembers a login in progress. */
+  createAuthRequest(req: AuthRequestRecord): Promise<void>
+  /** Removes and returns a login in progress, if it exists and has not expired (one use). */
+  takeAuthRequest(id: string, now: number): Promise<AuthRequestRecord | undefined>
+
+  /** Stores a one-time authorization code. */
+  createAuthCode(code: AuthCodeRecord): Promise<void>
+  /** Marks a code used and returns it, if it was unused and unexpired; otherwise undefined. */
+  consumeAuthCode(codeHash: string, now: number): Promise<AuthCodeRecord | undefined>
+
+  /** Stores a new device authorization. */
+  createDevice(device: DeviceRecord): Promise<void>
+  /** Finds a pending, unexpired device authorization by its normalised user code. */
+  findPendingDeviceByUserCode(userCode: string, now: number): Promise<DeviceRecord | undefined>
+  /** Finds a device authorization by id. */
+  getDevice(id: string): Promise<DeviceRecord | undefined>
+  /** Finds a device authorization by the hash of its device code. */
+  findDeviceByCodeHash(hash: string): Promise<DeviceRecord | undefined>
+  /** Approves or denies a pending device authorization; false if it was not pending. */
+  decideDevice(id: string, status: 'approved' | 'denied', identity: StoredIdentity | null): Promise<boolean>
+  /** Records a poll and the interval now in force. */
+  recordDevicePoll(id: string, now: number, intervalSeconds: number): Promise<void>
+  /** Moves an approved device authorization to consumed; false if someone else got there first. */
+  consumeDevice(id: string): Promise<boolean>
+
+  /** Starts a session with its first refresh token. */
+  createSession(session: SessionRecord, first: RefreshTokenRecord): Promise<void>
+  /** Finds a session by id. */
+  getSession(id: string): Promise<SessionRecord | undefined>
+  /**
+   * Spends a refresh token and stores its successor, atomically. A token already spent revokes its session
+   * (reuse detection); an unknown, expired or revoked one is invalid.
+   */
+  rotateRefreshToken(
+    oldHash: string,
+    next: Omit<RefreshTokenRecord, 'sessionId'>,
+    now: number,
+  ): Promise<RotateOutcome>
+  /** Revokes the session a refresh token belongs to; false if the token is unknown. */
+  revokeSessionByRefreshHash(hash: string, now: number): Promise<boolean>
+
+  /** Stores a machine token; throws StoreConflictError when a live token has the same name. */
+  createMachineToken(token: MachineTokenRecord): Promise<void>
+  /** All machine tokens, newest first. */
+  listMachineTokens(): Promise<MachineTokenRecord[]>
+  /** Finds a machine token by id. */
+  getMachineToken(id: string): Promise<MachineTokenRecord | undefined>
+  /** Finds a machine token by the hash of its secret. */
+  findMachineTokenByHash(hash: string): Promise<MachineTokenRecord | undefined>
+  /** Records that a machine token was exchanged. */
+  touchMachineToken(id: string, now: number): Promise<void>
+  /** Revokes a live machine token by id, or by name; returns it, or undefined when none matched. */
+  revokeMachineToken(idOrName: string, now: number): Promise<MachineTokenRecord | undefined>
+
+  /** Inserts or replaces a target. */
+  upsertTarget(target: TargetRecord): Promise<void>
+  /** All targets, by name. */
+  listTargets(): Promise<TargetRecord[]>
+  /** One target by name. */
+  getTarget(name: string): Promise<TargetRecord | undefined>
+  /** Deletes a target; false if it did not exist. */
+  deleteTarget(name: string): Promise<boolean>
+
+  /** Deletes expired logins in progress, codes and device authorizations; returns how many rows went. */
+  purgeExpired(now: number): Promise<number>
+}
+
+/** A uniqueness rule was broken (e.g. a live machine token with the same name). */
+export class StoreConflictError extends Error {
+  /** Builds the error with a message naming what clashed. */
+  constructor(message: string) {
+    super(message)
+    this.name = 'StoreConflictError'
+  }
+}

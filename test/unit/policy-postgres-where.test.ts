@@ -1,0 +1,233 @@
+import fc from 'fast-check'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {analyzePostgres, loadPostgresParser} from '../../src/policy/postgres/analyze.js'
+
+const ctx = {defaultSchema: 'public'}
+
+function classify(where: string): {where: string | null | undefined; literalSensitive: boolean} {
+  const a = analyzePostgres(`DELETE FROM t ${where}`, ctx)
+  if (!a.ok) throw new Error(`${where}: ${a.error}`)
+  return {where: a.operations[0]?.where, literalSensitive: a.literalSensitive}
+}
+
+beforeAll(async () => {
+  await loadPostgresParser()
+})
+
+/** WHERE clauses, whether they leave the write unbounded, and whether literal values decided it. */
+const WHERES: [string, 'absent' | 'present', boolean][] = [
+  ['', 'absent', false],
+  ['WHERE true', 'absent', true],
+  ['WHERE 1=1', 'absent', true],
+  ["WHERE 'a'='a'", 'absent', true],
+  ['WHERE NOT false', 'absent', true],
+  ['WHERE true OR id = 5', 'absent', true],
+  ['WHERE id = 5 OR 1 = 1', 'absent', true],
+  ['WHERE 1<2', 'absent', true],
+  ["WHERE 't'::boolean", 'absent', true],
+  ["WHERE 'yes'", 'absent', true],
+  ["WHERE CAST('on' AS bool)", 'absent', true],
+  ['WHERE 1::boolean', 'absent', true],
+  ['WHERE (1=1) AND (2=2)', 'absent', true],
+  ['WHERE ((((true))))', 'absent', true],
+  ['WHERE NOT NOT true', 'absent', true],
+  ['WHERE NOT (id = 1 AND false)', 'absent', true],
+  ['WHERE 1 IN (1, 2)', 'absent', true],
+  ['WHERE 3 NOT IN (1, 2)', 'absent', true],
+  ['WHERE 2 BETWEEN 1 AND 3', 'absent', true],
+  ['WHERE 5 NOT BETWEEN 1 AND 3', 'absent', true],
+  ['WHERE NULL IS NULL', 'absent', true],
+  ['WHERE 1 IS NOT NULL', 'absent', true],
+  ['WHERE (1 = 1) IS TRUE', 'absent', true],
+  ['WHERE NULL IS UNKNOWN', 'absent', true],
+  ["WHERE '1' = 1", 'absent', true],
+  ["WHERE ' 7 '::int = 7", 'absent', true],
+  ['WHERE 0.30000000000000001 > 0.3', 'absent', true],
+  ['WHERE 1e2 = 100', 'absent', true],
+  ['WHERE 1 + 1 = 2', 'absent', true],
+  ['WHERE 10 / 3 = 3', 'absent', true],
+  ['WHERE -(-1) = 1', 'absent', true],
+  ["WHERE 'a' || 'b' = 'ab'", 'absent', true],
+  ['WHERE 1 IS DISTINCT FROM 2', 'absent', true],
+  ['WHERE NULL IS NOT DISTINCT FROM NULL', 'absent', true],
+  ['WHERE 1 OPERATOR(pg_catalog.=) 1', 'absent', true],
+  ["WHERE 'true'::text::boolean", 'absent', true],
+  ['WHERE id = id', 'absent', false],
+  ['WHERE t.id >= t.id', 'absent', false],
+  ['WHERE id IS NOT DISTINCT FROM id', 'absent', false],
+  // The same for every row but not computed here: fail closed.
+  ['WHERE $1', 'absent', false],
+  ['WHERE $1 = $1', 'absent', false],
+  ["WHERE now() > '2000-01-01'", 'absent', true],
+  ["WHERE current_user = 'bob'", 'absent', true],
+  ['WHERE EXISTS (SELECT 1)', 'absent', false],
+  ['WHERE (SELECT true)', 'absent', false],
+  ['WHERE EXISTS (SELECT 1 FROM other)', 'absent', false],
+  ["WHERE length('abc') = 3", 'absent', true],
+  ["WHERE 'abc' ~ 'a'", 'absent', true],
+  ['WHERE now() IS NOT NULL', 'absent', false],
+  ['WHERE 1 = 1 OR $1', 'absent', true],
+  ['WHERE true AND $1', 'absent', true],
+  ['WHERE 0.1::float8 + 0.2::float8 = 0.3', 'absent', true],
+  // Restricting clauses.
+  ['WHERE id = 5', 'present', false],
+  ['WHERE id = $1', 'present', false],
+  ['WHERE id = ANY($1)', 'present', false],
+  ["WHERE id = 5 AND status = 'x'", 'present', false],
+  ['WHERE id IN (1, 2, 3)', 'present', false],
+  ['WHERE id BETWEEN 1 AND 10', 'present', false],
+  ['WHERE id IS NOT NULL', 'present', false],
+  ['WHERE x = y', 'present', false],
+  ['WHERE a.id = b.id', 'present', false],
+  ['WHERE id IN (SELECT id FROM other)', 'present', false],
+  ['WHERE EXISTS (SELECT 1 FROM other o WHERE o.id = t.id)', 'present', false],
+  ['WHERE CURRENT OF c', 'present', false],
+  ['WHERE random() < 2', 'present', false],
+  ['WHERE lower(email) = $1', 'present', false],
+  ['WHERE id = 1 AND true', 'present', true],
+  ['WHERE false', 'present', true],
+  ['WHERE 1 = 2', 'present', true],
+  ["WHERE 'a' = 'b'", 'present', true],
+  ['WHERE NOT true', 'present', true],
+  ['WHERE NULL', 'present', true],
+  ['WHERE NULL = NULL', 'present', true],
+  ['WHERE 1 = NULL', 'present', true],
+  ['WHERE 2 BETWEEN 3 AND 4', 'present', true],
+  ['WHERE 1 NOT IN (1, 2)', 'present', true],
+  ['WHERE 1 NOT IN (2, NULL)', 'present', true],
+  ["WHERE 'f'::boolean", 'present', true],
+  ["WHERE 'of'::boolean", 'present', true],
+  ['WHERE 0::boolean', 'present', true],
+  ['WHERE 0.3 = 0.30000000000000001', 'present', true],
+  ['WHERE id = 5 OR 1 = 2', 'present', true],
+  ['WHERE NOT (id = id)', 'present', false],
+]
+
+describe('postgres analysis: WHERE of UPDATE and DELETE', () => {
+  it.each(WHERES)('DELETE FROM t %s', (where, expected, literalSensitive) => {
+    expect(classify(where)).toEqual({where: expected, literalSensitive})
+  })
+
+  it('classifies UPDATE the same way and leaves other kinds without a WHERE state', () => {
+    const update = analyzePostgres('UPDATE t SET a = 1 WHERE 1 = 1', ctx)
+    expect(update.ok && update.operations[0]?.where).toBe('absent')
+    const select = analyzePostgres('SELECT * FROM t WHERE 1 = 1', ctx)
+    expect(select.ok && select.operations[0]?.where).toBeNull()
+    expect(select.ok && select.literalSensitive).toBe(false)
+    const merge = analyzePostgres('MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE', ctx)
+    expect(merge.ok && merge.operations[0]?.where).toBeNull()
+  })
+
+  it('classifies the WHERE of each nested write on its own', () => {
+    const a = analyzePostgres(
+      'WITH d AS (DELETE FROM a WHERE true RETURNING id) UPDATE b SET x = 1 WHERE id IN (SELECT id FROM d)',
+      ctx,
+    )
+    expect(a.ok && a.operations.map((o) => `${o.kind}:${o.where}`)).toEqual([
+      'update:present',
+      'delete:absent',
+    ])
+    expect(a.ok && a.literalSensitive).toBe(true)
+  })
+
+  it('marks EXPLAIN option values as literal-sensitive', () => {
+    const a = analyzePostgres('EXPLAIN (ANALYZE false) DELETE FROM t', ctx)
+    expect(a.ok && a.literalSensitive).toBe(true)
+    const b = analyzePostgres('EXPLAIN ANALYZE DELETE FROM t', ctx)
+    expect(b.ok && b.literalSensitive).toBe(false)
+  })
+})
+
+/** A WHERE expression with `?` where a literal goes. */
+const template: fc.Arbitrary<string> = fc.letrec<{expr: string}>((tie) => ({
+  expr: fc.oneof(
+    {depthSize: 'small', withCrossShrink: true},
+    fc.constantFrom(
+      '?',
+      '?',
+      '?',
+      'id',
+      'name',
+      '$1',
+      'now()',
+      'random()',
+      'current_user',
+      '(SELECT 1)',
+      'length(?)',
+    ),
+    fc
+      .tuple(
+        fc.constantFrom(
+          'NOT (%)',
+          '(%) IS NULL',
+          '(%) IS NOT NULL',
+          '(%) IS TRUE',
+          '(%) IS NOT FALSE',
+          '-(%)',
+          '(%)::int',
+          '(%)::boolean',
+          '(%)::text',
+          '(%)::numeric',
+        ),
+        tie('expr'),
+      )
+      .map(([f, e]) => f.replace('%', e)),
+    fc
+      .tuple(
+        tie('expr'),
+        fc.constantFrom(
+          '=',
+          '<>',
+          '<',
+          '>=',
+          '+',
+          '-',
+          '*',
+          '/',
+          '%',
+          '||',
+          'AND',
+          'OR',
+          'IS DISTINCT FROM',
+          'IS NOT DISTINCT FROM',
+        ),
+        tie('expr'),
+      )
+      .map(([a, op, b]) => `(${a}) ${op} (${b})`),
+    fc
+      .tuple(tie('expr'), fc.constantFrom('IN', 'NOT IN'), tie('expr'), tie('expr'))
+      .map(([a, op, b, c]) => `(${a}) ${op} (${b}, ${c})`),
+    fc.tuple(tie('expr'), tie('expr'), tie('expr')).map(([a, b, c]) => `(${a}) BETWEEN (${b}) AND (${c})`),
+  ),
+})).expr
+
+const literal = fc.oneof(
+  fc.integer({min: -3, max: 3}).map((n) => (n < 0 ? `(${n})` : String(n))),
+  fc.constantFrom('0.3', '0.30000000000000001', '1e2', '2147483648', 'true', 'false', 'NULL'),
+  fc.constantFrom('t', 'f', 'yes', 'of', '1', ' 0 ', 'abc', '', '1.5').map((s) => `'${s}'`),
+)
+
+function fill(t: string, literals: readonly string[]): string {
+  let i = 0
+  return t.replace(/\?/g, () => literals[i++ % literals.length] ?? 'NULL')
+}
+
+describe('postgres analysis: literal sensitivity is structural', () => {
+  it('gives statements that differ only in literals the same literalSensitive, and the same WHERE when it is false', () => {
+    fc.assert(
+      fc.property(
+        template,
+        fc.array(literal, {minLength: 1, maxLength: 8}),
+        fc.array(literal, {minLength: 1, maxLength: 8}),
+        (t, l1, l2) => {
+          const a = classify(`WHERE ${fill(t, l1)}`)
+          const b = classify(`WHERE ${fill(t, l2)}`)
+          expect(a.literalSensitive).toBe(b.literalSensitive)
+          if (!a.literalSensitive) expect(a.where).toBe(b.where)
+        },
+      ),
+      {numRuns: 3000},
+    )
+  })
+})
