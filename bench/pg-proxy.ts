@@ -1,0 +1,189 @@
+/**
+ * Proxy cost, interleaved in one run: pgbench -S (simple and prepared, 8 clients) and -c 1 latency,
+ * direct, through a bare Node byte pipe (the floor for any Node proxy), through pgbouncer if
+ * installed, and through `dbgate connect` with a policy of several rules. Prints TPS, ratios vs direct
+ * and vs the Node pipe, and the proxy process's CPU per transaction.
+ * Run: `npm run bench -- pg-proxy` or `npx tsx bench/pg-proxy.ts [rounds] [seconds]`.
+ */
+import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+const PG = {host: '127.0.0.1', port: 5432, user: 'postgres'}
+const DB = `dbgate_bench_${Date.now().toString(36)}`
+const work = mkdtempSync(join(tmpdir(), 'dbgate-bench-'))
+
+interface Path {
+  readonly name: string
+  readonly port: number
+  readonly pid: number | undefined
+  stop(): void
+}
+
+function psql(sql: string, db = 'postgres'): void {
+  execFileSync('psql', ['-X', '-q', '-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', db, '-c', sql])
+}
+
+function cpuTicks(pid: number | undefined): number {
+  if (pid === undefined) return 0
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+async function waitForPort(child: ChildProcess, pattern: RegExp): Promise<number> {
+  let text = ''
+  child.stdout?.on('data', (d: Buffer) => (text += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (text += d.toString()))
+  for (let i = 0; i < 600; i++) {
+    const m = pattern.exec(text)
+    if (m) return Number(m[1])
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`no port from ${child.spawnargs.join(' ')}: ${text}`)
+}
+
+const PIPE = `
+const net = require('net')
+const s = net.createServer({noDelay: true}, (c) => {
+  const u = net.connect({host: '127.0.0.1', port: 5432})
+  c.setNoDelay(true); u.setNoDelay(true)
+  c.pipe(u); u.pipe(c)
+  c.on('error', () => u.destroy()); u.on('error', () => c.destroy())
+})
+s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port))
+`
+
+async function nodePipe(): Promise<Path> {
+  const child = spawn('node', ['-e', PIPE])
+  const port = await waitForPort(child, /port=(\d+)/)
+  return {name: 'node pipe', port, pid: child.pid, stop: () => child.kill()}
+}
+
+async function dbgate(): Promise<Path> {
+  const policy = join(work, 'policy.yaml')
+  writeFileSync(
+    policy,
+    `version: 1
+defaults: {action: allow, unparseable: deny}
+rules:
+  - {name: no-ddl, when: {kinds: [create, alter, drop, truncate]}, action: deny}
+  - {name: unbounded-writes, when: {kinds: [update, delete], where: absent}, action: deny}
+  - {name: file-functions, when: {functions: ["pg_read_file", "lo_*", "dblink*"]}, action: deny}
+  - {name: secrets, when: {tables: ["*.secrets"]}, action: review}
+`,
+  )
+  const child = spawn(
+    'node',
+    [
+      'bin/run.js',
+      'connect',
+      '--url',
+      `postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable`,
+      '--policy',
+      policy,
+    ],
+    {
+      env: {...process.env, DBGATE_STATE_DIR: join(work, 'state')},
+    },
+  )
+  const port = await waitForPort(child, /port=(\d+)/)
+  return {name: 'dbgate', port, pid: child.pid, stop: () => child.kill('SIGINT')}
+}
+
+async function pgbouncer(): Promise<Path | undefined> {
+  const bin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find(
+    (p) => spawnSync('test', ['-x', p]).status === 0,
+  )
+  if (bin === undefined) return undefined
+  const port = 6400 + Math.floor(Math.random() * 500)
+  const ini = join(work, 'pgbouncer.ini')
+  writeFileSync(join(work, 'users.txt'), '"postgres" ""\n')
+  writeFileSync(
+    ini,
+    `[databases]\n${DB} = host=127.0.0.1 port=5432 dbname=${DB}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nauth_type = trust\nauth_file = ${join(work, 'users.txt')}\npool_mode = session\nmax_client_conn = 100\ndefault_pool_size = 20\nlogfile = ${join(work, 'pgbouncer.log')}\npidfile = ${join(work, 'pgbouncer.pid')}\nunix_socket_dir =\n`,
+  )
+  // pgbouncer refuses to run as root: run it as the postgres user, with files it can write.
+  chmodSync(work, 0o777)
+  const child = spawn(bin, [ini], {uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim())})
+  await new Promise((r) => setTimeout(r, 800))
+  if (child.pid === undefined || !existsSync(`/proc/${child.pid}`) || child.exitCode !== null) {
+    console.log('pgbouncer did not start; skipping it')
+    return undefined
+  }
+  return {name: 'pgbouncer', port, pid: child.pid, stop: () => child.kill()}
+}
+
+function pgbench(port: number, args: string[]): number {
+  const r = spawnSync(
+    'pgbench',
+    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', ...args, DB],
+    {encoding: 'utf8'},
+  )
+  const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)
+  if (!m) throw new Error(`pgbench failed on port ${port}: ${r.stdout}${r.stderr}`)
+  return Number(m[1])
+}
+
+interface Sample {
+  tps: number[]
+  cpuUsPerTx: number[]
+}
+
+/** Runs the benchmark and prints its table. */
+export default async function main(rounds = 3, seconds = 10): Promise<void> {
+  psql(`create database ${DB}`)
+  execFileSync('pgbench', ['-i', '-s', '10', '-q', '-h', PG.host, '-U', PG.user, DB], {stdio: 'ignore'})
+  const direct: Path = {name: 'direct', port: PG.port, pid: undefined, stop: () => undefined}
+  const paths = [direct, await nodePipe(), await pgbouncer(), await dbgate()].filter(
+    (p): p is Path => p !== undefined,
+  )
+  const modes = [
+    {name: 'simple  -c 8', args: ['-S', '-c', '8', '-j', '2', '-T', String(seconds)]},
+    {name: 'prepared -c 8', args: ['-S', '-M', 'prepared', '-c', '8', '-j', '2', '-T', String(seconds)]},
+    {name: 'simple  -c 1', args: ['-S', '-c', '1', '-T', String(Math.max(3, seconds / 2))]},
+  ]
+  const results = new Map<string, Sample>()
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const mode of modes)
+        for (const path of paths) {
+          const before = cpuTicks(path.pid)
+          const tps = pgbench(path.port, mode.args)
+          const ticks = cpuTicks(path.pid) - before
+          const duration = Number(mode.args[mode.args.indexOf('-T') + 1])
+          const key = `${mode.name}|${path.name}`
+          const s = results.get(key) ?? {tps: [], cpuUsPerTx: []}
+          s.tps.push(tps)
+          s.cpuUsPerTx.push(path.pid === undefined ? 0 : (ticks * 10_000) / (tps * duration))
+          results.set(key, s)
+          console.log(`round ${round} ${mode.name} ${path.name.padEnd(10)} ${tps.toFixed(0)} tps`)
+        }
+    }
+  } finally {
+    for (const p of paths) p.stop()
+    await new Promise((r) => setTimeout(r, 500))
+    psql(`drop database if exists ${DB} with (force)`)
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+  console.log(
+    '\nmode           path        median TPS   vs direct   vs node pipe   proxy CPU µs/tx   latency ms',
+  )
+  for (const mode of modes) {
+    const d = median(results.get(`${mode.name}|direct`)!.tps)
+    const pipe = median(results.get(`${mode.name}|node pipe`)!.tps)
+    for (const path of paths) {
+      const s = results.get(`${mode.name}|${path.name}`)!
+      const tps = median(s.tps)
+      const clients = mode.name.endsWith('-c 1') ? 1 : 8
+      console.log(
+        `${mode.name.padEnd(14)} ${path.name.padEnd(10)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
+      )
+    }
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(Number(process.argv[2] ?? 3), Number(process.argv[3] ?? 10))
+}

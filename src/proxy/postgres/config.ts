@@ -1,0 +1,26 @@
+/** Configuration of the Postgres engine, shared by all its sessions. */
+import type {AuditSink} from '../../audit/types.js'
+import type {EvalContext, Guard, Policy} from '../../policy/index.js'
+import type {PgTarget} from './target.js'
+
+/** What every session of a Postgres engine uses. */
+export interface PgEngineConfig {
+  readonly target: PgTarget
+  readonly policy: Policy
+  readonly guard: Guard
+  /** Who the sessions act as, for rules that match identities, groups, actors and targets. */
+  readonly evalContext: EvalContext
+  readonly audit: AuditSink
+  /** The identity recorded in audit events (the OS user in standalone mode). */
+  readonly identity: string
+  /** dbgate's version, recorded in audit events. */
+  readonly clientVersion: string
+  /** Largest client message accepted, header included. */
+  readonly maxMessageBytes: number
+  /** Largest server message accepted (a DataRow can be up to 1 GB). */
+  readonly maxServerMessageBytes?: number
+  /** When set, clients must send this password (cleartext over the loopback connection). */
+  readonly localPassword?: string | undefined
+  readonly startupTimeoutMs?: number
+  readonly upstreamTimeoutMs?: number
+}

@@ -1,0 +1,137 @@
+/**
+ * How the Postgres engine asks the guard: the session facts it passes, the cases it refuses to
+ * parse at all (fail closed), and how a decision becomes the ErrorResponse the client sees.
+ */
+import type {Decision, EvalContext, Guard, Operation, Policy} from '../../policy/index.js'
+import {SqlState} from './messages.js'
+import {errorResponse} from './wire.js'
+
+/** Client encodings in which a multibyte character may contain an ASCII byte such as a quote or backslash. */
+const UNSAFE_ENCODINGS = new Set([
+  'sjis',
+  'shift_jis',
+  'big5',
+  'gbk',
+  'uhc',
+  'gb18030',
+  'johab',
+  'mskanji',
+  'win932',
+  'win936',
+  'win949',
+  'win950',
+  'cp932',
+  'cp936',
+  'cp949',
+  'cp950',
+])
+/** Single-byte encodings decoded as latin1: every byte stays one character, so the structure survives. */
+const UTF8_LIKE = new Set(['utf8', 'utf-8', 'unicode', 'sql_ascii'])
+
+/** The session facts that change how query text must be read. */
+export interface TextContext {
+  /** The server's standard_conforming_strings; the guard's parser assumes on. */
+  readonly standardConformingStrings: boolean
+  /** The server-reported client_encoding. */
+  readonly clientEncoding: string
+  /** True while earlier statements are still running (one of them may change the settings above). */
+  readonly inFlight: boolean
+}
+
+/** Query text the guard can read, or why it cannot be read safely. */
+export type SqlText =
+  | {readonly ok: true; readonly sql: string}
+  | {readonly ok: false; readonly sql: string; readonly reason: string}
+
+/** Decodes query bytes; refuses text the parser could misread. */
+export function readSql(bytes: Buffer, ctx: TextContext): SqlText {
+  const enc = ctx.clientEncoding.toLowerCase()
+  if (UNSAFE_ENCODINGS.has(enc))
+    return {
+      ok: false,
+      sql: bytes.toString('latin1'),
+      reason: `client_encoding ${ctx.clientEncoding} cannot be analyzed safely`,
+    }
+  const sql = UTF8_LIKE.has(enc) ? bytes.toString('utf8') : bytes.toString('latin1')
+  if (bytes.includes(0x5c /* backslash */)) {
+    if (!ctx.standardConformingStrings)
+      return {
+        ok: false,
+        sql,
+        reason: 'standard_conforming_strings is off, so backslashes in strings cannot be analyzed safely',
+      }
+    if (ctx.inFlight)
+      return {
+        ok: false,
+        sql,
+        reason:
+          'a statement with backslashes was pipelined behind statements that may change standard_conforming_strings',
+      }
+  }
+  return {ok: true, sql}
+}
+
+/** The decision for text the engine refused to parse: `defaults.unparseable` decides. */
+export function unparseableDecision(policy: Policy, reason: string): Decision {
+  return {
+    decision: policy.defaults.unparseable,
+    rule: null,
+    message: `the statement could not be analyzed: ${reason}`,
+    operations: [],
+    unparseable: true,
+    masking: [],
+  }
+}
+
+/** A protocol-level function call is allowed only by a rule that explicitly allows it. */
+export function decideFunctionCall(guard: Guard, name: string, ctx: EvalContext): Decision {
+  const operation: Operation = {kind: 'call', tables: [], functions: [name], where: null}
+  const decision = guard.decideOperations([operation], ctx)
+  if (decision.decision === 'allow' && decision.rule === null)
+    return {
+      ...decision,
+      decision: 'deny',
+      message: `fastpath function calls (${name}) must be allowed by a rule, not by the default action`,
+    }
+  return decision
+}
+
+function describeOperations(ops: readonly Operation[]): string | undefined {
+  if (ops.length === 0) return undefined
+  const parts = ops.slice(0, 5).map((o) => {
+    const tables = o.tables.length > 0 ? ` on ${o.tables.join(', ')}` : ''
+    const fns = o.functions.length > 0 ? ` calling ${o.functions.join(', ')}` : ''
+    return `${o.kind}${tables}${fns}`
+  })
+  return `Operations: ${parts.join('; ')}${ops.length > 5 ? '; ...' : ''}.`
+}
+
+/** Routine names dbgate puts in its own ErrorResponses, so scripts can tell them from the server's. */
+export const DENY_ROUTINE = 'dbgate_policy_deny'
+/** See DENY_ROUTINE. */
+export const REVIEW_ROUTINE = 'dbgate_policy_review'
+
+/** The user-facing message of a deny or review decision. */
+export function decisionMessage(d: Decision): string {
+  const by =
+    d.rule === null ? (d.unparseable ? 'defaults.unparseable' : 'the default action') : `rule "${d.rule}"`
+  const what = d.decision === 'review' ? 'approval required' : 'denied'
+  return `dbgate: ${what} by ${by}${d.message === null ? '' : `: ${d.message}`}`
+}
+
+/** The ErrorResponse for a deny or review decision (SQLSTATE 42501). */
+export function decisionError(d: Decision, severity: 'ERROR' | 'FATAL' = 'ERROR'): Buffer {
+  const review = d.decision === 'review'
+  return errorResponse({
+    severity,
+    code: SqlState.insufficientPrivilege,
+    message: decisionMessage(d),
+    detail: describeOperations(d.operations),
+    hint: review
+      ? 'This statement needs approval before it can run; approvals are not available in standalone mode yet.'
+      : d.rule === null
+        ? 'No rule allows this statement. Ask the owner of the dbgate policy if it should run.'
+        : `Policy rule "${d.rule}" blocks this statement. Ask the owner of the dbgate policy if it should run.`,
+    routine: review ? REVIEW_ROUTINE : DENY_ROUTINE,
+  })
+}

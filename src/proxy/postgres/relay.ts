@@ -1,0 +1,141 @@
+/**
+ * The relay: wires the client and upstream sockets to their dispatchers, applies backpressure both
+ * ways, and ends the session cleanly when either side goes away. Never throws from a socket callback.
+ */
+import type {Socket} from 'node:net'
+
+import type {PgEngineConfig} from './config.js'
+import {ClientDispatcher} from './client-dispatch.js'
+import {ReadGate} from './flow.js'
+import {SqlState} from './messages.js'
+import {RunWriter} from './run-writer.js'
+import {ServerDispatcher} from './server-dispatch.js'
+import type {SessionState} from './session-state.js'
+import {SideConnection} from './side-query.js'
+import type {UpstreamConnection} from './upstream.js'
+import {errorResponse, terminate} from './wire.js'
+
+/** The upstream connection ended while the client was still connected. */
+export class UpstreamLostError extends Error {
+  readonly sqlState = SqlState.connectionFailure
+  constructor() {
+    super('the connection to the database server was lost')
+    this.name = 'UpstreamLostError'
+  }
+}
+
+/** A running relay. */
+export interface Relay {
+  /** Resolves when the session ended normally; rejects with the error that ended it. */
+  readonly done: Promise<void>
+  /** Ends the session now, telling the client why. */
+  close(reason: string): void
+}
+
+/** Inputs of a relay. */
+export interface RelayOptions {
+  readonly client: Socket
+  readonly upstream: UpstreamConnection
+  readonly config: PgEngineConfig
+  readonly makeState: (toClient: RunWriter) => SessionState
+  /** Client bytes read during startup that belong to the relay. */
+  readonly leftover: readonly Buffer[]
+}
+
+/** Starts relaying between the client and the upstream. */
+export function relay(options: RelayOptions): Relay {
+  const {client, upstream: up, config} = options
+  const server = up.socket
+  const toServer = new RunWriter(server)
+  const toClient = new RunWriter(client)
+  const state = options.makeState(toClient)
+  const clientGate = new ReadGate(client)
+  const serverGate = new ReadGate(server)
+  const side = new SideConnection(config.target, config.upstreamTimeoutMs)
+  let finished = false
+  let resolveDone: () => void = () => undefined
+  let rejectDone: (err: unknown) => void = () => undefined
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve
+    rejectDone = reject
+  })
+
+  const finish = (error?: unknown): void => {
+    if (finished) return
+    finished = true
+    clientD.stop()
+    side.close()
+    state.pipeline.clear()
+    if (!server.destroyed) server.end(terminate())
+    client.off('data', onClientData)
+    server.off('data', onServerData)
+    if (error === undefined) {
+      if (!client.destroyed) client.end()
+      resolveDone()
+    } else rejectDone(error)
+  }
+
+  const clientD = new ClientDispatcher({
+    state,
+    policy: config.policy,
+    toServer,
+    clientGate,
+    maxMessageBytes: config.maxMessageBytes,
+    resolveFunction: (oid) => side.functionName(oid),
+    onTerminate: () => finish(),
+    onFatal: (err) => finish(err),
+  })
+  const serverD = new ServerDispatcher({
+    state,
+    toClient,
+    maxMessageBytes: config.maxServerMessageBytes ?? 1 << 30,
+    onFatal: (err) => finish(err),
+  })
+
+  const applyBackpressure = (): void => {
+    if (!toServer.writable) clientGate.hold('backpressure')
+    if (!toClient.writable) serverGate.hold('backpressure')
+  }
+  const onClientData = (chunk: Buffer): void => {
+    clientD.push(chunk)
+    applyBackpressure()
+  }
+  const onServerData = (chunk: Buffer): void => {
+    serverD.push(chunk)
+    applyBackpressure()
+  }
+  server.on('drain', () => {
+    toServer.writable = true
+    clientGate.release('backpressure')
+  })
+  client.on('drain', () => {
+    toClient.writable = true
+    serverGate.release('backpressure')
+  })
+  client.on('error', () => undefined)
+  server.on('error', () => undefined)
+  client.on('close', () => finish())
+  server.on('close', () => finish(finished ? undefined : new UpstreamLostError()))
+  client.on('data', onClientData)
+  server.on('data', onServerData)
+
+  for (const chunk of up.leftover) serverD.push(chunk)
+  for (const chunk of options.leftover) clientD.push(chunk)
+  applyBackpressure()
+  if (!clientGate.held) client.resume()
+  if (!serverGate.held) server.resume()
+  // Either side may have gone while the session was being set up: its 'close' has already fired.
+  if (client.destroyed) finish()
+  else if (server.destroyed) finish(new UpstreamLostError())
+
+  return {
+    done,
+    close(reason) {
+      if (finished) return
+      toClient.send(
+        errorResponse({severity: 'FATAL', code: '57P01', message: `terminating connection: ${reason}`}),
+      )
+      finish()
+    },
+  }
+}
