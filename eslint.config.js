@@ -124,7 +124,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js', 'vitest.config.ts'],
+    files: ['eslint.config.js', 'vitest.config.ts', 'scripts/**'],
     ...tseslint.configs.disableTypeChecked,
   },
 )

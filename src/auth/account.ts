@@ -5,6 +5,7 @@
 import {homedir} from 'node:os'
 
 import {CLI_CLIENT_ID, type Identity, type MeResponse, type Role} from '../control/api-types.js'
+import {fetchBundleKeys} from '../control/bundle.js'
 import {ControlClient} from '../control/client.js'
 import {UsageError, messageOf} from '../errors.js'
 import {browserLogin} from './browser-login.js'
@@ -80,10 +81,12 @@ export async function login(ctx: AuthContext, options: LoginOptions): Promise<Lo
   const apiUrl = resolveApiUrl(ctx)
   const client = new ControlClient({baseUrl: apiUrl})
   const discovery = await client.discover()
+  // Pinned now, over the channel the login itself trusts: later bundles must be signed by these keys.
+  const bundleKeys = await fetchBundleKeys(client)
   const store = chooseStore(ctx, apiUrl)
   const keep = (session: Parameters<typeof store.save>[0]): void => {
     store.save(session)
-    recordLogin(ctx.configDir, apiUrl, store.location)
+    recordLogin(ctx.configDir, apiUrl, store.location, bundleKeys)
   }
   let session
   switch (options.mode) {

@@ -4,11 +4,18 @@
  * to expire, and returns a client that sends a valid access token.
  */
 import type {Identity} from '../control/api-types.js'
+import type {BundleKeyRing} from '../control/bundle.js'
 import {ControlClient, normalizeApiUrl} from '../control/client.js'
 import {NotLoggedInError, UsageError} from '../errors.js'
 import type {KeychainBackend} from './keychain.js'
 import {withLock} from './lock.js'
-import {readLoginIndex, storeOfLogin, type StoreLocation, type TokenStore} from './token-store.js'
+import {
+  pinnedBundleKeys,
+  readLoginIndex,
+  storeOfLogin,
+  type StoreLocation,
+  type TokenStore,
+} from './token-store.js'
 import {exchangeMachineToken, needsRefresh, refreshSession, type StoredSession} from './tokens.js'
 
 /** What the auth layer needs from the resolved settings (src/config's Settings satisfies it). */
@@ -33,6 +40,11 @@ export interface AuthenticatedClient {
   /** ms since the epoch. */
   readonly accessTokenExpiresAt: number
   readonly source: TokenSource
+  /**
+   * The keys policy bundles must be signed with, pinned at login. Undefined with DBGATE_TOKEN (there is no
+   * login: src/control/sessions.ts fetches them once per process) and for a login made before pinning.
+   */
+  readonly bundleKeys?: BundleKeyRing | undefined
 }
 
 /** The control plane to talk to: the configured one, else the one the user last logged in to. */
@@ -102,5 +114,6 @@ export async function getAuthenticatedClient(ctx: AuthContext): Promise<Authenti
     identity: session.identity,
     accessTokenExpiresAt: session.accessTokenExpiresAt,
     source: store.location,
+    bundleKeys: pinnedBundleKeys(ctx.configDir, apiUrl),
   }
 }

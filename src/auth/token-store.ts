@@ -5,6 +5,7 @@
  */
 import {join} from 'node:path'
 
+import type {BundleKeyRing} from '../control/bundle.js'
 import {DbgateError, UsageError, messageOf} from '../errors.js'
 import {osKeychain, type KeychainBackend} from './keychain.js'
 import {readJsonFile, removeFile, writePrivateJsonFile} from './file-store.js'
@@ -154,6 +155,8 @@ export function chooseStore(ctx: StoreEnv, apiUrl: string): TokenStore {
 export interface LoginRecord {
   readonly store: StoreKind
   readonly reason?: string | undefined
+  /** The control plane's policy-bundle public keys, pinned at login (public, not secret). */
+  readonly bundle_keys?: BundleKeyRing | undefined
 }
 
 /** login.json: the API URL of the current login and, for every login, the store holding its tokens. */
@@ -176,10 +179,16 @@ export function readLoginIndex(configDir: string): LoginIndex {
   return {version: 1, current: typeof doc.current === 'string' ? doc.current : undefined, logins: doc.logins}
 }
 
-/** Records a login to `apiUrl` (now the current one) and where its tokens went. */
-export function recordLogin(configDir: string, apiUrl: string, location: StoreLocation): void {
+/** Records a login to `apiUrl` (now the current one), where its tokens went, and the bundle keys it pinned. */
+export function recordLogin(
+  configDir: string,
+  apiUrl: string,
+  location: StoreLocation,
+  bundleKeys?: BundleKeyRing,
+): void {
   const index = readLoginIndex(configDir)
-  const logins = {...index.logins, [apiUrl]: {store: location.kind, reason: location.reason}}
+  const record: LoginRecord = {store: location.kind, reason: location.reason, bundle_keys: bundleKeys}
+  const logins = {...index.logins, [apiUrl]: record}
   writePrivateJsonFile(indexPath(configDir), {version: 1, current: apiUrl, logins})
 }
 
@@ -190,6 +199,11 @@ export function forgetLogin(configDir: string, apiUrl: string): void {
   const current = index.current === apiUrl ? undefined : index.current
   if (current === undefined && Object.keys(logins).length === 0) removeFile(indexPath(configDir))
   else writePrivateJsonFile(indexPath(configDir), {version: 1, current, logins})
+}
+
+/** The bundle keys pinned when logging in to `apiUrl`, if that login pinned any. */
+export function pinnedBundleKeys(configDir: string, apiUrl: string): BundleKeyRing | undefined {
+  return readLoginIndex(configDir).logins[apiUrl]?.bundle_keys
 }
 
 /** The store holding the tokens of a login to `apiUrl`, or undefined when there was no such login. */

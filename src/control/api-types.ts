@@ -241,9 +241,125 @@ export interface MachineTokensResponse {
 
 /** Error codes of /api/* endpoints. */
 export type ApiErrorCode =
-  'unauthorized' | 'forbidden' | 'not_found' | 'bad_request' | 'conflict' | 'payload_too_large' | 'internal'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'bad_request'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'internal'
+  /** 503: the control plane could not reach a target database (to mint or revoke a user). */
+  | 'unavailable'
 
 /** The body of every non-2xx answer on /api/* (and on non-OAuth endpoints). */
 export interface ApiErrorResponse {
   error: {code: ApiErrorCode; message: string}
+}
+
+/** Who is acting in a database session: a person, an AI agent acting for a person, or a CI job. */
+export type SessionActor = 'human' | 'agent' | 'ci'
+
+/** `POST /api/v1/sessions` body. Machine tokens always get actor `ci`, whatever is asked. */
+export interface CreateSessionRequest {
+  target: string
+  /** Default `human`. */
+  actor?: 'human' | 'agent'
+  /** The agent's name (e.g. "claude-code"), for actor `agent`. */
+  agent?: string
+}
+
+/** The short-lived database user minted for one session. Kept in memory only by the CLI. */
+export interface SessionCredentials {
+  user: string
+  password: string
+  /** ISO 8601: when the database stops accepting the login unless renewed. */
+  expires_at: string
+}
+
+/** What a bundle says: the policy for one identity on one target, for a limited time. */
+export interface BundlePayload {
+  /** Format version of the bundle. */
+  v: 1
+  /** The control plane that issued it (its public URL). */
+  iss: string
+  /** The identity's `sub`. */
+  identity: string
+  groups: string[]
+  actor: SessionActor
+  /** The agent's name for actor `agent`, else null. */
+  agent: string | null
+  target: string
+  /** The name of the config policy that matched. */
+  policy_name: string
+  /** `sha256:<hex>` of the canonical JSON of `policy`. */
+  policy_version: string
+  /** The policy document (policy language version 1), as JSON. */
+  policy: Record<string, unknown>
+  /** ISO 8601. */
+  issued_at: string
+  /** ISO 8601. */
+  expires_at: string
+}
+
+/** A bundle and its Ed25519 signature over the canonical JSON (sorted keys, no spaces) of `payload`. */
+export interface SignedBundle {
+  /** The key that signed, listed at `/.well-known/dbgate-bundle-keys.json`. */
+  kid: string
+  alg: 'EdDSA'
+  payload: BundlePayload
+  /** base64url Ed25519 signature. */
+  signature: string
+}
+
+/** `POST /api/v1/sessions` answer (201). */
+export interface SessionResponse {
+  session_id: string
+  target: TargetSummary
+  credentials: SessionCredentials
+  bundle: SignedBundle
+  /** Renew (POST /api/v1/sessions/:id/renew) after this many seconds, well before expiry. */
+  renew_after_seconds: number
+}
+
+/** `POST /api/v1/sessions/:id/renew` answer. */
+export interface RenewSessionResponse {
+  session_id: string
+  /** ISO 8601: the credentials' new expiry. */
+  expires_at: string
+  /** A freshly signed bundle (it also carries a policy reloaded since the last one). */
+  bundle: SignedBundle
+  renew_after_seconds: number
+}
+
+/** `GET /api/v1/bundle?target=T[&actor=agent&agent=NAME]`: the bundle the caller would get. */
+export interface BundleResponse {
+  bundle: SignedBundle
+}
+
+/** One public key that signs bundles (an Ed25519 JWK). */
+export interface BundleKey {
+  kty: 'OKP'
+  crv: 'Ed25519'
+  x: string
+  kid: string
+  alg: 'EdDSA'
+  use: 'sig'
+}
+
+/** `GET /.well-known/dbgate-bundle-keys.json`: kid → public key. The CLI pins it at login. */
+export interface BundleKeysDocument {
+  keys: Record<string, BundleKey>
+}
+
+/** `POST /api/v1/admin/reload` answer: what the reloaded config now holds. */
+export interface ReloadResponse {
+  policies: number
+  targets: number
+  /** ISO 8601. */
+  reloaded_at: string
+}
+
+/** `DELETE /api/v1/sessions/:id` answer: false when the user could not be dropped now (the reaper will). */
+export interface EndSessionResponse {
+  revoked: boolean
 }

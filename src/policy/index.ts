@@ -6,3 +6,31 @@ export {Guard, type GuardCacheStats, type GuardOptions, type GuardVerdict} from 
 export {parsePolicy, formatPath, PolicyLanguageError, type PolicyIssue} from './language.js'
 export {compileGlob, compileTableGlob, compileFunctionGlob, type GlobMatcher} from './glob.js'
 export {normalize, normalizeMysql, normalizePostgres} from './normalize/index.js'
+export {
+  lineagePostgres,
+  lineagePostgresStatements,
+  applyLineageEffects,
+  UNKNOWN_LINEAGE,
+  type LineageSessionState,
+} from './lineage/postgres.js'
+export {LineageCache} from './lineage/cache.js'
+export type {
+  CatalogView,
+  CursorLineage,
+  LineageContext,
+  LineageEffect,
+  LineageResult,
+  LineageSession,
+  OutputColumn,
+  StatementLineage,
+} from './lineage/types.js'
+export {
+  planMasking,
+  hasColumnRules,
+  mayReadMaskedColumns,
+  NO_MASKED_READS,
+  typeCategory,
+  type DetectPlan,
+  type FieldPlan,
+  type PlanField,
+} from './masking-plan.js'

@@ -14,8 +14,10 @@ import {ApiError, OAuthError} from './http-errors.js'
 import {registerDevIdp, type DevIdp} from './oidc/dev-idp.js'
 import {adminRoutes} from './routes/admin.js'
 import {apiRoutes} from './routes/api.js'
+import {bundleKeyRoutes, reloadRoutes} from './routes/bundle-keys.js'
 import {devicePageRoutes} from './routes/device-pages.js'
 import {loginRoutes} from './routes/login.js'
+import {sessionRoutes} from './routes/sessions.js'
 import {tokenRoutes} from './routes/token.js'
 import {wellKnownRoutes} from './routes/well-known.js'
 
@@ -130,6 +132,9 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(devicePageRoutes(ctx))
   await app.register(apiRoutes(ctx))
   await app.register(adminRoutes(ctx))
+  await app.register(bundleKeyRoutes(ctx))
+  await app.register(sessionRoutes(ctx))
+  await app.register(reloadRoutes(ctx))
   if (options.devIdp) registerDevIdp(app, options.devIdp)
   return app
 }

@@ -1,4 +1,5 @@
 import {readFileSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
 
 import {parse as parseYaml} from 'yaml'
 import {z} from 'zod'
@@ -75,7 +76,35 @@ const target = z.strictObject({
   tls: tls.default({mode: 'disable'}),
   admin: z.strictObject({user: z.string().min(1), password: z.string()}),
   groups: z.array(group).default([]),
+  /** Which database role a session's minted user joins: the first entry naming one of the caller's groups. */
+  roles: z
+    .array(z.strictObject({groups: z.array(group).min(1), db_role: z.string().min(1).max(63)}))
+    .default([]),
+  /** Lifetime of minted credentials before renewal; default `sessions.credential_ttl`. */
+  credential_ttl: duration.optional(),
 })
+
+const policyEntry = z
+  .strictObject({
+    name,
+    /** Globs over target names; default every target. */
+    targets: z.array(z.string().min(1)).default(['*']),
+    /** Groups it applies to ('*' = everyone); default everyone. */
+    groups: z.array(group).default(['*']),
+    document: z.record(z.string(), z.unknown()).optional(),
+    file: z.string().min(1).optional(),
+  })
+  .refine((p) => (p.document === undefined) !== (p.file === undefined), {
+    message: 'give exactly one of document or file',
+  })
+
+const sessionsSection = z
+  .strictObject({
+    credential_ttl: duration.default(900),
+    bundle_ttl: duration.default(3600),
+    reaper_interval: duration.default(60),
+  })
+  .default({credential_ttl: 900, bundle_ttl: 3600, reaper_interval: 60})
 
 const schema = z
   .strictObject({
@@ -119,6 +148,8 @@ const schema = z
         key_rotation: 30 * 86_400,
       }),
     targets: z.array(target).default([]),
+    sessions: sessionsSection,
+    policies: z.array(policyEntry).default([]),
   })
   .superRefine((doc, ctx) => {
     if (doc.oidc && doc.dev)
@@ -128,6 +159,12 @@ const schema = z
       if (seen.has(t.name))
         ctx.addIssue({code: 'custom', path: ['targets', i, 'name'], message: 'duplicate name'})
       seen.add(t.name)
+    })
+    const policyNames = new Set<string>()
+    doc.policies.forEach((p, i) => {
+      if (policyNames.has(p.name))
+        ctx.addIssue({code: 'custom', path: ['policies', i, 'name'], message: 'duplicate name'})
+      policyNames.add(p.name)
     })
     const users = new Set<string>()
     doc.dev?.users.forEach((u, i) => {
@@ -145,6 +182,9 @@ export type DevUser = z.output<typeof devUser>
 /** A target as written in the config file. */
 export type ConfigTarget = z.output<typeof target>
 
+/** A policy entry as written in the config file (`file` resolved against the config file's directory). */
+export type ConfigPolicy = z.output<typeof policyEntry>
+
 /** The validated server configuration; durations are in seconds. */
 export interface ServerConfig {
   readonly publicUrl: string | undefined
@@ -154,6 +194,10 @@ export interface ServerConfig {
   readonly roles: Readonly<Record<Role, readonly string[]>>
   readonly tokens: Readonly<Parsed['tokens']>
   readonly targets: readonly ConfigTarget[]
+  /** Minted credentials, bundles and the reaper. */
+  readonly sessions: Readonly<Parsed['sessions']>
+  /** Policies served in signed bundles, first match wins. */
+  readonly policies: readonly ConfigPolicy[]
 }
 
 /** The users `--dev` gets when the config file names none: alice (eng, approvers), bob (eng), carol (admins). */
@@ -193,6 +237,8 @@ export function validateServerConfig(doc: unknown, file: string): ServerConfig {
     roles: Object.freeze({...d.roles}),
     tokens: Object.freeze({...d.tokens}),
     targets: Object.freeze(d.targets),
+    sessions: Object.freeze({...d.sessions}),
+    policies: Object.freeze(d.policies),
   })
 }
 
@@ -213,7 +259,12 @@ export function loadServerConfig(file: string | undefined): ServerConfig {
   }
   if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc)))
     throw new ServerConfigError(file, ['(document): must be a mapping'])
-  return validateServerConfig(doc, file)
+  const config = validateServerConfig(doc, file)
+  const base = dirname(resolve(file))
+  const policies = config.policies.map((p) =>
+    p.file === undefined ? p : {...p, file: resolve(base, p.file)},
+  )
+  return Object.freeze({...config, policies: Object.freeze(policies)})
 }
 
 /** With `--dev`: the config's dev users, or the default ones (and carol's `admins` group as admin). */

@@ -1,4 +1,8 @@
+import type {BundleIssuer} from './bundles/issue.js'
+import type {LiveConfig, ReloadOutcome} from './bundles/live-config.js'
 import type {ServerConfig} from './config.js'
+import type {Reaper} from './credentials/reaper.js'
+import type {CredentialService} from './credentials/service.js'
 import type {ServerKey} from './crypto.js'
 import type {SigningKeys} from './keys.js'
 import type {IdentityProvider} from './oidc/rp.js'
@@ -18,4 +22,14 @@ export interface ServerContext {
   readonly now: () => number
   /** The externally visible base URL, without a trailing slash (known once the server listens). */
   publicUrl(): string
+  /** The reloadable part of the config (policies, target role mappings, session settings). */
+  readonly live: LiveConfig
+  /** Signs policy bundles. */
+  readonly bundles: BundleIssuer
+  /** Mints, renews and revokes per-session database users. */
+  readonly credentials: CredentialService
+  /** Removes what ended or crashed sessions left behind. */
+  readonly reaper: Reaper
+  /** Re-reads the config file; a bad file keeps the old config (SIGHUP, POST /api/v1/admin/reload). */
+  reload(): Promise<ReloadOutcome>
 }

@@ -42,6 +42,11 @@ export function badRequest(message: string): ApiError {
   return new ApiError(400, 'bad_request', message)
 }
 
+/** 503: a target database could not be reached. */
+export function unavailable(message: string): ApiError {
+  return new ApiError(503, 'unavailable', message)
+}
+
 /** An error answered in OAuth format `{error, error_description}` (RFC 6749 §5.2) on /auth/* endpoints. */
 export class OAuthError extends Error {
   /** Builds the error; status defaults to 400. */

@@ -1,4 +1,8 @@
 import {buildApp} from './app.js'
+import type {BundleIssuer} from './bundles/issue.js'
+import type {LiveConfig} from './bundles/live-config.js'
+import type {Reaper} from './credentials/reaper.js'
+import type {CredentialService} from './credentials/service.js'
 import {validateServerConfig} from './config.js'
 import type {ServerContext} from './context.js'
 import {ServerKey} from './crypto.js'
@@ -27,6 +31,11 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     idp: inert as IdentityProvider,
     now: Date.now,
     publicUrl: () => 'http://127.0.0.1',
+    live: inert as LiveConfig,
+    bundles: inert as BundleIssuer,
+    credentials: inert as CredentialService,
+    reaper: inert as Reaper,
+    reload: unused,
   }
   const app = await buildApp(ctx, {devIdp: new DevIdp([])})
   await app.ready()

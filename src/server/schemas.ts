@@ -43,6 +43,7 @@ export const ApiErrorSchema = Type.Object(
           'conflict',
           'payload_too_large',
           'internal',
+          'unavailable',
         ].map((c) => Type.Literal(c)),
       ),
       message: Str,

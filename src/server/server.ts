@@ -8,6 +8,11 @@ import {ServerKey} from './crypto.js'
 import {SigningKeys} from './keys.js'
 import {DEV_IDP_CLIENT_ID, DEV_IDP_PATH, DevIdp} from './oidc/dev-idp.js'
 import {OidcRelyingParty, type IdentityProvider} from './oidc/rp.js'
+import {BundleIssuer} from './bundles/issue.js'
+import {LiveConfig, type ReloadOutcome} from './bundles/live-config.js'
+import {BundleSigner} from './bundles/signer.js'
+import {Reaper, type ReapReport} from './credentials/reaper.js'
+import {CredentialService} from './credentials/service.js'
 import {openStore, type StoreLocation} from './store/index.js'
 import {syncConfigTargets} from './targets.js'
 import {TokenIssuer} from './tokens.js'
@@ -28,6 +33,10 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv
   now?: () => number
   logger?: AppOptions['logger']
+  /** Re-reads the config file for a reload (SIGHUP, POST /api/v1/admin/reload); without it reload fails. */
+  loadConfig?: (() => ServerConfig) | undefined
+  /** Names the config file in errors. */
+  configFile?: string | undefined
 }
 
 /** A running control plane. */
@@ -38,6 +47,10 @@ export interface RunningServer {
   readonly app: FastifyInstance
   readonly ctx: ServerContext
   readonly devIdp: DevIdp | undefined
+  /** The reaper pass run at start (cleans up what a previous process minted). */
+  readonly firstReap: Promise<ReapReport | undefined>
+  /** Reloads policies and target role mappings from the config file (what SIGHUP should call). */
+  reload(): Promise<ReloadOutcome>
   /** Stops accepting, finishes in-flight requests, closes the store. */
   close(): Promise<void>
 }
@@ -111,6 +124,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       if (publicUrl === undefined) throw new Error('the public URL is not known before the server listens')
       return publicUrl
     }
+    const live = new LiveConfig(config, now(), options.configFile)
+    const credentials = new CredentialService({store, serverKey, live, now})
+    const reaper = new Reaper(store, credentials, now)
+    const loadConfig = options.loadConfig
     const ctx: ServerContext = {
       config,
       store,
@@ -120,6 +137,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       idp: identityProvider(config, devIdp, getPublicUrl),
       now,
       publicUrl: getPublicUrl,
+      live,
+      bundles: new BundleIssuer(live, await BundleSigner.init(store, serverKey, now()), getPublicUrl),
+      credentials,
+      reaper,
+      reload: () =>
+        live.reload(
+          loadConfig ??
+            (() => {
+              throw new Error('this server was started without a config file to reload')
+            }),
+          (next) => syncConfigTargets(store, next.targets, serverKey, now()),
+          now(),
+        ),
     }
     app = await buildApp(ctx, {devIdp, logger: options.logger})
     await app.listen({host: listen.host, port: listen.port})
@@ -134,14 +164,34 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }, 10 * 60_000)
     timer.unref()
     const running = app
+    const reap = (): Promise<ReapReport | undefined> =>
+      reaper.run().then(
+        (report) => {
+          if (report.revoked.length > 0) running.log.info({revoked: report.revoked}, 'reaper revoked users')
+          if (report.failed.length > 0)
+            running.log.warn({failed: report.failed}, 'reaper could not revoke users')
+          return report
+        },
+        (err: unknown) => {
+          running.log.error({err}, 'reaper pass failed')
+          return undefined
+        },
+      )
+    const firstReap = reap()
+    const reaperTimer = setInterval(() => void reap(), config.sessions.reaper_interval * 1000)
+    reaperTimer.unref()
     return {
       url: publicUrl,
       port,
       app: running,
       ctx,
       devIdp,
+      firstReap,
+      reload: () => ctx.reload(),
       close: async () => {
         clearInterval(timer)
+        clearInterval(reaperTimer)
+        await reaper.settle()
         await running.close()
         await store.close()
       },

@@ -58,7 +58,21 @@ export default class ServerStart extends BaseCommand {
       databaseUrl: flags['database-url'],
       listen: flags.listen,
       logger: flags['log-level'] === 'silent' ? false : {level: flags['log-level'], stream: process.stderr},
+      configFile: flags.config,
+      loadConfig: () => withDevMode(loadServerConfig(flags.config), flags.dev),
     })
+    // SIGHUP reloads policies and target role mappings; a bad file keeps the old config.
+    const onHup = (): void =>
+      void server
+        .reload()
+        .then((outcome) =>
+          this.logToStderr(
+            outcome.kind === 'reloaded'
+              ? `SIGHUP: reloaded ${outcome.policies} policies, ${outcome.targets} targets`
+              : `SIGHUP: reload refused, the old config stays:\n${outcome.error}`,
+          ),
+        )
+    process.on('SIGHUP', onHup)
     this.logToStderr(`dbgate control plane listening on ${server.url}`)
     this.logToStderr(
       `store: ${server.ctx.store.kind}${server.ctx.store.kind === 'sqlite' ? ` in ${dataDir}` : ''}`,
@@ -71,6 +85,7 @@ export default class ServerStart extends BaseCommand {
       process.once('SIGINT', () => resolve('SIGINT'))
       process.once('SIGTERM', () => resolve('SIGTERM'))
     })
+    process.off('SIGHUP', onHup)
     this.logToStderr(`${signal}: shutting down`)
     await server.close()
     return {url: server.url, store: server.ctx.store.kind, stopped: true}

@@ -12,6 +12,16 @@ function schemaFor(relname: string, defaultSchema: string): string {
   return relname.startsWith('pg_') ? 'pg_catalog' : defaultSchema
 }
 
+/** Schema and name of a RangeVar, resolved like `rangeVarName` (for callers that need the parts apart). */
+export function rangeVarParts(
+  rangeVar: AstObject,
+  defaultSchema: string,
+): {readonly schema: string; readonly name: string} | undefined {
+  const relname = str(rangeVar, 'relname')
+  if (relname === undefined) return undefined
+  return {schema: str(rangeVar, 'schemaname') ?? schemaFor(relname, defaultSchema), name: relname}
+}
+
 /** `schema.table` of a RangeVar; `db.schema.table` drops the database (Postgres refuses other databases). */
 export function rangeVarName(rangeVar: AstObject, defaultSchema: string): string | undefined {
   const relname = str(rangeVar, 'relname')

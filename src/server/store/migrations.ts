@@ -32,6 +32,16 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        database_name TEXT NOT NULL, tls TEXT NOT NULL, groups_json TEXT NOT NULL, admin_user TEXT NOT NULL,
        admin_password_enc TEXT NOT NULL, source TEXT NOT NULL, created_at BIGINT NOT NULL)`,
   ],
+  [
+    // Every minted database user is recorded here BEFORE it is created, so the reaper only ever drops
+    // users this control plane made.
+    `CREATE TABLE db_sessions (id TEXT PRIMARY KEY, owner_sub TEXT NOT NULL, identity TEXT NOT NULL,
+       actor TEXT NOT NULL, agent TEXT, target TEXT NOT NULL, protocol TEXT NOT NULL, db_user TEXT NOT NULL,
+       db_role TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+       ended_at BIGINT, revoked_at BIGINT)`,
+    `CREATE UNIQUE INDEX db_sessions_user ON db_sessions (target, db_user)`,
+    `CREATE INDEX db_sessions_due ON db_sessions (status, expires_at)`,
+  ],
 ]
 
 /** The schema version this build writes. */

@@ -1,6 +1,8 @@
 import type {TargetProtocol, TargetTls} from '../../control/api-types.js'
 import type {SqlRow, SqlValue} from './driver.js'
 import type {
+  DbSessionRecord,
+  DbSessionStatus,
   AuthCodeRecord,
   AuthRequestRecord,
   DeviceRecord,
@@ -141,5 +143,26 @@ export function targetFrom(row: SqlRow): TargetRecord {
     adminPasswordEnc: str(row, 'admin_password_enc'),
     source: str(row, 'source') === 'config' ? 'config' : 'api',
     createdAt: num(row, 'created_at'),
+  }
+}
+
+/** A db_sessions row. */
+export function dbSessionFrom(row: SqlRow): DbSessionRecord {
+  const actor = str(row, 'actor')
+  return {
+    id: str(row, 'id'),
+    ownerSub: str(row, 'owner_sub'),
+    identity: json<StoredIdentity>(row, 'identity'),
+    actor: actor === 'agent' || actor === 'ci' ? actor : 'human',
+    agent: optStr(row, 'agent'),
+    target: str(row, 'target'),
+    protocol: str(row, 'protocol') as TargetProtocol,
+    dbUser: str(row, 'db_user'),
+    dbRole: str(row, 'db_role'),
+    status: str(row, 'status') as DbSessionStatus,
+    createdAt: num(row, 'created_at'),
+    expiresAt: num(row, 'expires_at'),
+    endedAt: optNum(row, 'ended_at'),
+    revokedAt: optNum(row, 'revoked_at'),
   }
 }

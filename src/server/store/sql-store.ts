@@ -1,3 +1,4 @@
+import * as dbSessions from './db-sessions-sql.js'
 import type {SqlDriver} from './driver.js'
 import {migrate} from './migrations.js'
 import {
@@ -13,6 +14,7 @@ import {
 import type {
   AuthCodeRecord,
   AuthRequestRecord,
+  DbSessionRecord,
   DeviceRecord,
   MachineTokenRecord,
   RefreshTokenRecord,
@@ -354,6 +356,31 @@ export class SqlStore implements Store {
   async deleteTarget(name: string): Promise<boolean> {
     return (await this.db.run(`DELETE FROM targets WHERE name = ?`, [name])) === 1
   }
+
+  /** Records a session before its user exists. */
+  recordDbSession = (s: DbSessionRecord): Promise<void> => dbSessions.recordDbSession(this.db, s)
+  /** minting → active. */
+  activateDbSession = (id: string): Promise<boolean> => dbSessions.activateDbSession(this.db, id)
+  /** By id. */
+  getDbSession = (id: string): Promise<DbSessionRecord | undefined> => dbSessions.getDbSession(this.db, id)
+  /** By minted user. */
+  findDbSessionByUser = (target: string, user: string): Promise<DbSessionRecord | undefined> =>
+    dbSessions.findDbSessionByUser(this.db, target, user)
+  /** Renewal. */
+  extendDbSession = (id: string, expiresAt: number, now: number): Promise<DbSessionRecord | undefined> =>
+    dbSessions.extendDbSession(this.db, id, expiresAt, now)
+  /** Ends a session. */
+  endDbSession = (id: string, now: number): Promise<DbSessionRecord | undefined> =>
+    dbSessions.endDbSession(this.db, id, now)
+  /** The user was dropped. */
+  markDbSessionRevoked = (id: string, now: number): Promise<void> =>
+    dbSessions.markDbSessionRevoked(this.db, id, now)
+  /** What the reaper must revoke. */
+  listDueDbSessions = (now: number): Promise<DbSessionRecord[]> => dbSessions.listDueDbSessions(this.db, now)
+  /** Targets for the orphan scan. */
+  listDbSessionTargets = (since: number): Promise<string[]> => dbSessions.listDbSessionTargets(this.db, since)
+  /** Forgets long-revoked sessions. */
+  purgeDbSessions = (before: number): Promise<number> => dbSessions.purgeDbSessions(this.db, before)
 
   /** Housekeeping of short-lived rows. */
   async purgeExpired(now: number): Promise<number> {

@@ -114,6 +114,28 @@ export interface TargetRecord {
   createdAt: number
 }
 
+/** Where a minted database user is in its life: recorded, created, dropped. */
+export type DbSessionStatus = 'minting' | 'active' | 'revoked'
+
+/** A database session: the short-lived user minted for it and who owns it. */
+export interface DbSessionRecord {
+  id: string
+  ownerSub: string
+  identity: StoredIdentity
+  actor: 'human' | 'agent' | 'ci'
+  agent: string | null
+  target: string
+  protocol: TargetProtocol
+  dbUser: string
+  dbRole: string
+  status: DbSessionStatus
+  createdAt: number
+  expiresAt: number
+  /** When the owner ended it (the user is then revoked at once, or by the reaper if that failed). */
+  endedAt: number | null
+  revokedAt: number | null
+}
+
 /** Everything the control plane keeps. Every method is one atomic step. */
 export interface Store {
   /** Which backend this is, for logs and tests. */
@@ -193,6 +215,27 @@ export interface Store {
   getTarget(name: string): Promise<TargetRecord | undefined>
   /** Deletes a target; false if it did not exist. */
   deleteTarget(name: string): Promise<boolean>
+
+  /** Records a session (status minting) before its user is created; StoreConflictError on a name clash. */
+  recordDbSession(session: DbSessionRecord): Promise<void>
+  /** minting → active; false if it was not minting. */
+  activateDbSession(id: string): Promise<boolean>
+  /** One session by id. */
+  getDbSession(id: string): Promise<DbSessionRecord | undefined>
+  /** The session that minted a user on a target. */
+  findDbSessionByUser(target: string, dbUser: string): Promise<DbSessionRecord | undefined>
+  /** Moves the expiry of an active, unended, unexpired session; undefined when it is none of those. */
+  extendDbSession(id: string, expiresAt: number, now: number): Promise<DbSessionRecord | undefined>
+  /** Marks a session ended (once); returns it, or undefined if unknown. */
+  endDbSession(id: string, now: number): Promise<DbSessionRecord | undefined>
+  /** Marks a session's user as dropped. */
+  markDbSessionRevoked(id: string, now: number): Promise<void>
+  /** Sessions whose user must go: not yet revoked, and ended or expired. */
+  listDueDbSessions(now: number): Promise<DbSessionRecord[]>
+  /** Targets with a session not yet revoked, or revoked after `since` (for the orphan scan). */
+  listDbSessionTargets(since: number): Promise<string[]>
+  /** Deletes revoked sessions older than `before`; returns how many went. */
+  purgeDbSessions(before: number): Promise<number>
 
   /** Deletes expired logins in progress, codes and device authorizations; returns how many rows went. */
   purgeExpired(now: number): Promise<number>

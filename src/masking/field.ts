@@ -1,0 +1,154 @@
+/**
+ * The per-field entry points the proxy's row path and `dbgate exec` call. A field with nothing to
+ * mask comes back as the very same Buffer, so the caller can forward the original bytes; `null` means
+ * the field must become SQL NULL.
+ */
+import {prefilter} from './prefilter.js'
+import {scanLatin1} from './scan.js'
+import {ALL_BITS, bitsOf, kindOf, type RawSpan} from './spans.js'
+import {REDACTED, replacement} from './styles.js'
+import type {DetectRule, FieldMask, MaskKey, MaskStyle, SpanKind, ValueType} from './types.js'
+
+/** Strictness of styles when one merged span falls under several rules: the strictest wins. */
+const STRICTNESS: Record<MaskStyle, number> = {partial: 0, hash: 1, redact: 2, null: 3}
+const JSONB_VERSION = Buffer.from([1])
+/** The redact style's whole-value outputs, shared: a redacted column costs no allocation. */
+const REDACTED_VALUE: Record<Exclude<ValueType, 'other'>, Buffer> = {
+  text: Buffer.from(REDACTED),
+  json: Buffer.from(`"${REDACTED}"`),
+  'jsonb-binary': Buffer.from(`\x01"${REDACTED}"`, 'latin1'),
+}
+
+/**
+ * Masks one field's bytes (UTF-8 text) as `plan` says, with `key` for the hash style. Returns `input`
+ * itself when nothing was masked, another Buffer when something was (read-only: it may be shared), or
+ * null for SQL NULL. Names of the rules that masked something are added to `fired` when given.
+ */
+export function maskField(input: Buffer, plan: FieldMask, key: MaskKey, fired?: Set<string>): Buffer | null {
+  switch (plan.kind) {
+    case 'column':
+      fired?.add(plan.rule)
+      return maskColumn(input, plan.style, plan.type, key)
+    case 'detect':
+      return maskDetect(input, plan.rules, plan.type, key, fired)
+  }
+}
+
+/** `maskField` for string callers: the same string when nothing was masked, null for SQL NULL. */
+export function maskTextValue(
+  text: string,
+  plan: FieldMask,
+  key: MaskKey,
+  fired?: Set<string>,
+): string | null {
+  const bytes = Buffer.from(text, 'utf8')
+  const out = maskField(bytes, plan, key, fired)
+  return out === null ? null : out === bytes ? text : out.toString('utf8')
+}
+
+function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskKey): Buffer | null {
+  if (style === 'null' || type === 'other') return null
+  if (type === 'jsonb-binary' && input[0] !== 1) return null
+  if (style === 'redact') return REDACTED_VALUE[type]
+  const body = type === 'jsonb-binary' ? input.subarray(1) : input
+  const s = body.toString('latin1')
+  const json = type !== 'text'
+  // A JSON string column masks like the text it holds, so its hash joins with the text column's.
+  const quoted = json && /^"[^"\\]*"$/.test(s)
+  const value = quoted ? s.slice(1, -1) : s
+  const kind = style === 'partial' ? wholeKind(value, quoted ? body.subarray(1, -1) : body) : 'unknown'
+  const text = replacement(value, kind, style, key)
+  const out = json ? `"${text}"` : text
+  return Buffer.from(type === 'jsonb-binary' ? '\x01' + out : out, 'latin1')
+}
+
+/** The kind of a value that is exactly one detectable value (a column of emails), else `unknown`. */
+function wholeKind(value: string, bytes: Buffer): SpanKind | 'unknown' {
+  const bits = prefilter(bytes, ALL_BITS)
+  const spans = bits === 0 ? [] : scanLatin1(value, bits)
+  const only = spans.length === 1 ? spans[0]! : undefined
+  return only !== undefined && only.start === 0 && only.end === value.length ? kindOf(only.bits) : 'unknown'
+}
+
+function maskDetect(
+  input: Buffer,
+  rules: readonly DetectRule[],
+  type: ValueType,
+  key: MaskKey,
+  fired: Set<string> | undefined,
+): Buffer | null {
+  let wanted = 0
+  for (const r of rules) wanted |= bitsOf(r.classifiers)
+  if (type !== 'jsonb-binary') return detectIn(input, rules, wanted, type, key, fired)
+  // jsonb's binary format is a version byte then JSON text; an unknown version cannot be read: NULL.
+  if (input[0] !== 1) return null
+  const body = input.subarray(1)
+  const out = detectIn(body, rules, wanted, type, key, fired)
+  return out === body ? input : out === null ? null : Buffer.concat([JSONB_VERSION, out])
+}
+
+function detectIn(
+  bytes: Buffer,
+  rules: readonly DetectRule[],
+  wanted: number,
+  type: ValueType,
+  key: MaskKey,
+  fired: Set<string> | undefined,
+): Buffer | null {
+  const hot = prefilter(bytes, wanted)
+  if (hot === 0) return bytes
+  const s = bytes.toString('latin1')
+  const spans = scanLatin1(s, hot)
+  if (spans.length === 0) return bytes
+  const decisions = spans.map((span) => decide(span.bits, rules))
+  for (const d of decisions) for (const r of d.rules) fired?.add(r)
+  // A non-text value cannot hold a replacement string; a `null` rule nulls the whole field.
+  if (type === 'other' || decisions.some((d) => d.style === 'null')) return null
+  const inString = type !== 'text' || looksLikeJson(s) ? jsonStringStates(s, spans) : undefined
+  let out = ''
+  let pos = 0
+  spans.forEach((span, i) => {
+    const style = decisions[i]!.style as Exclude<MaskStyle, 'null'>
+    const text = replacement(s.slice(span.start, span.end), kindOf(span.bits), style, key)
+    out += s.slice(pos, span.start) + (inString !== undefined && !inString[i] ? `"${text}"` : text)
+    pos = span.end
+  })
+  return Buffer.from(out + s.slice(pos), 'latin1')
+}
+
+/** For each kind in `bits`, the first rule that asks for it; the strictest of their styles wins. */
+function decide(bits: number, rules: readonly DetectRule[]): {style: MaskStyle; rules: string[]} {
+  let style: MaskStyle = 'partial'
+  const names: string[] = []
+  for (let bit = 1; bit <= bits; bit <<= 1) {
+    if ((bits & bit) === 0) continue
+    const rule = rules.find((r) => (bitsOf(r.classifiers) & bit) !== 0)
+    if (rule === undefined) continue
+    names.push(rule.rule)
+    if (STRICTNESS[rule.style] > STRICTNESS[style]) style = rule.style
+  }
+  return {style, rules: names}
+}
+
+/** Text whose first non-blank character opens a JSON object or array. */
+function looksLikeJson(s: string): boolean {
+  const m = /\S/.exec(s)
+  return m !== null && (m[0] === '{' || m[0] === '[')
+}
+
+/** Whether each span starts inside a JSON string; a span outside one (a number) must become a string. */
+function jsonStringStates(s: string, spans: readonly RawSpan[]): boolean[] {
+  const states: boolean[] = []
+  let inString = false
+  let i = 0
+  for (const span of spans) {
+    for (; i < span.start; i++) {
+      const c = s.charCodeAt(i)
+      if (!inString) inString = c === 34
+      else if (c === 92) i++
+      else if (c === 34) inString = false
+    }
+    states.push(inString)
+  }
+  return states
+}

@@ -1,0 +1,118 @@
+/**
+ * Built-in functions whose result is computed from their arguments alone (no dynamic SQL, no reading
+ * of other relations), so lineage can follow them. Any other function (a user function, or a built-in
+ * such as query_to_xml or ts_stat that runs a query given as text) makes its result opaque: it could
+ * return anything the database holds.
+ */
+import {isObject, list, stringList, wrapperType} from '../postgres/ast.js'
+
+const PURE = new Set(
+  [
+    // strings
+    'lower upper initcap length char_length character_length octet_length bit_length concat concat_ws',
+    'substr substring left right lpad rpad ltrim rtrim btrim trim replace reverse translate repeat',
+    'split_part strpos position overlay md5 sha224 sha256 sha384 sha512 encode decode convert convert_to',
+    'convert_from to_hex ascii chr format quote_ident quote_literal quote_nullable regexp_replace',
+    'regexp_match regexp_matches regexp_split_to_array regexp_split_to_table regexp_substr regexp_count',
+    'regexp_instr regexp_like starts_with string_to_array string_to_table array_to_string normalize',
+    'is_normalized unistr to_ascii casefold text varchar bpchar like_escape similar_to_escape',
+    'similar_escape textcat textlen bit_count get_byte get_bit crc32 crc32c',
+    // numbers
+    'abs ceil ceiling floor round trunc sign sqrt cbrt power pow exp ln log log10 mod div pi degrees',
+    'radians sin cos tan asin acos atan atan2 width_bucket numeric int2 int4 int8 float4 float8 gcd lcm',
+    'factorial scale min_scale trim_scale random setseed',
+    // dates and times
+    'now clock_timestamp statement_timestamp transaction_timestamp timeofday date_trunc date_part extract',
+    'age to_char to_date to_timestamp to_number make_date make_time make_timestamp make_timestamptz',
+    'make_interval justify_days justify_hours justify_interval isfinite date_bin timezone overlaps',
+    // json
+    'to_json to_jsonb row_to_json array_to_json json_build_object jsonb_build_object json_build_array',
+    'jsonb_build_array json_object jsonb_object json_agg jsonb_agg json_agg_strict jsonb_agg_strict',
+    'json_object_agg jsonb_object_agg json_extract_path json_extract_path_text jsonb_extract_path',
+    'jsonb_extract_path_text json_array_length jsonb_array_length jsonb_set jsonb_set_lax jsonb_insert',
+    'jsonb_pretty jsonb_strip_nulls json_strip_nulls json_typeof jsonb_typeof jsonb_path_query',
+    'jsonb_path_query_first jsonb_path_query_array jsonb_path_exists jsonb_path_match json_each',
+    'json_each_text jsonb_each jsonb_each_text json_array_elements json_array_elements_text',
+    'jsonb_array_elements jsonb_array_elements_text json_object_keys jsonb_object_keys',
+    'json_populate_record jsonb_populate_record json_to_record jsonb_to_record json_populate_recordset',
+    'jsonb_populate_recordset json_to_recordset jsonb_to_recordset',
+    // arrays
+    'array_agg array_append array_prepend array_cat array_length array_lower array_upper array_dims',
+    'array_ndims array_position array_positions array_remove array_replace cardinality unnest',
+    'generate_subscripts array_fill trim_array array_reverse array_sort',
+    // aggregates and window functions
+    'count sum avg min max string_agg bool_and bool_or every stddev variance stddev_pop stddev_samp',
+    'var_pop var_samp mode percentile_cont percentile_disc corr covar_pop covar_samp regr_avgx',
+    'regr_avgy regr_count regr_intercept regr_r2 regr_slope regr_sxx regr_sxy regr_syy bit_and bit_or',
+    'bit_xor xmlagg any_value row_number rank dense_rank percent_rank cume_dist ntile lag lead',
+    'first_value last_value nth_value',
+    // text search, xml
+    'to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery ts_headline setweight',
+    'xpath xpath_exists xmlexists xml_is_well_formed xmlcomment xmltext',
+    // session facts, generators and sequences: they read no column. current_setting is not here: a
+    // setting can hold any text a statement put there with set_config.
+    'generate_series version current_database current_schema current_schemas nextval currval lastval setval',
+    'pg_backend_pid gen_random_uuid uuidv4 uuidv7 pg_typeof num_nonnulls num_nulls inet_client_addr',
+    'txid_current pg_current_xact_id pg_postmaster_start_time pg_collation_for',
+  ]
+    .join(' ')
+    .split(' '),
+)
+
+/** Statements that run code lineage cannot see. */
+const UNTRACKED_STATEMENTS = new Set(['DoStmt', 'CallStmt'])
+
+/**
+ * True when a statement runs code lineage cannot see: a function that is not a pure built-in
+ * (anywhere, WHERE included), DO or CALL. Such code could open or close cursors and prepared statements.
+ */
+export function callsUntracked(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(callsUntracked)
+  if (!isObject(value)) return false
+  const type = wrapperType(value)
+  if (type !== undefined) {
+    if (UNTRACKED_STATEMENTS.has(type)) return true
+    const node = value[type]
+    if (type === 'FuncCall' && isObject(node)) {
+      const parts = stringList(list(node, 'funcname'))
+      if (!parts || pureFunction(parts) === undefined) return true
+    }
+    return callsUntracked(node)
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'object' && v !== null && callsUntracked(v)) return true
+  }
+  return false
+}
+
+/** The name of a called function if lineage can follow it (a pure built-in), else undefined. */
+export function pureFunction(parts: readonly string[]): string | undefined {
+  const name = parts[parts.length - 1]
+  if (name === undefined) return undefined
+  // A schema-qualified call names pg_catalog or someone's own function (which could read anything).
+  if (parts.length > 1 && parts[parts.length - 2] !== 'pg_catalog') return undefined
+  return PURE.has(name) ? name : undefined
+}
+
+/** Result columns of set-returning built-ins that return more than one column, by name. */
+const RECORD_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  json_each: ['key', 'value'],
+  json_each_text: ['key', 'value'],
+  jsonb_each: ['key', 'value'],
+  jsonb_each_text: ['key', 'value'],
+}
+
+/**
+ * Column names a pure built-in returns in FROM (without a column definition list): most return one
+ * column named after the function; `unnest(a, b)` returns one per argument. Undefined when the shape
+ * depends on types lineage does not know (json_to_record without a column list).
+ */
+export function functionColumns(name: string, args: number): readonly string[] | undefined {
+  const record = RECORD_COLUMNS[name]
+  if (record) return record
+  if (name.endsWith('_to_record') || name.endsWith('_to_recordset') || name.includes('populate_record'))
+    return undefined
+  if (name === 'unnest' && args > 1) return Array.from({length: args}, () => 'unnest')
+  return [name]
+}

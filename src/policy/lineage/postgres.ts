@@ -1,0 +1,344 @@
+/**
+ * Postgres column lineage per top-level statement: what each result column is computed from. Reuses
+ * the analyzer's parser (libpg-query, loaded once) and name resolution. Anything the walker does not
+ * understand is opaque: the masking plan then masks whatever might carry a masked value.
+ */
+import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
+import {rangeVarParts} from '../postgres/names.js'
+import {parse} from '../postgres/parser.js'
+import {relationCols} from './from.js'
+import {callsUntracked} from './functions.js'
+import {type Cols, constCol, newAcc, type State} from './model.js'
+import {queryCols, selectCols} from './query.js'
+import type {
+  CatalogView,
+  CursorLineage,
+  LineageContext,
+  LineageEffect,
+  LineageResult,
+  OutputColumn,
+  StatementLineage,
+} from './types.js'
+
+/** CURSOR_OPT_HOLD of parsenodes.h: the cursor outlives its transaction. */
+const CURSOR_OPT_HOLD = 0x20
+
+/** The lineage of a statement that returns no rows. */
+const NO_ROWS: StatementLineage = {columns: [], reads: [], readsUnknown: false}
+
+/** The lineage of a result nothing is known about: every column may carry anything. */
+export const UNKNOWN_LINEAGE: StatementLineage = {columns: null, reads: [], readsUnknown: true}
+
+/** Transaction statements after which non-holdable cursors are gone. */
+const ENDS_TRANSACTION = new Set([
+  'TRANS_STMT_COMMIT',
+  'TRANS_STMT_ROLLBACK',
+  'TRANS_STMT_ROLLBACK_TO',
+  'TRANS_STMT_PREPARE',
+])
+
+/**
+ * Settings whose value cannot be arbitrary text (numbers, booleans, enums, validated names, or fixed
+ * by the server), so SHOW of them reads no column. Any other setting is opaque.
+ */
+const FIXED_SETTINGS = new Set([
+  'transaction_isolation',
+  'transaction_read_only',
+  'transaction_deferrable',
+  'default_transaction_isolation',
+  'default_transaction_read_only',
+  'server_version',
+  'server_version_num',
+  'server_encoding',
+  'client_encoding',
+  'standard_conforming_strings',
+  'integer_datetimes',
+  'is_superuser',
+  'in_hot_standby',
+  'max_identifier_length',
+  'max_connections',
+  'block_size',
+  'datestyle',
+  'intervalstyle',
+  'timezone',
+  'bytea_output',
+  'extra_float_digits',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'work_mem',
+  'lc_collate',
+  'lc_ctype',
+])
+
+/** Statement types that return rows through a path this module does not model: opaque. */
+const OPAQUE_ROWS = new Set(['CallStmt'])
+
+/** Lineage of each statement of a query. Never throws; unreadable SQL gives ok:false (treat as unknown). */
+export function lineagePostgres(sql: string, catalog: CatalogView, ctx: LineageContext): LineageResult {
+  const parsed = parse(sql)
+  if (!parsed.ok) return parsed
+  return lineagePostgresStatements(parsed.statements, catalog, ctx)
+}
+
+/**
+ * The same from statements parse() already produced, so a caller that parsed the query once (for
+ * a cache miss of the guard) can reuse the tree.
+ */
+export function lineagePostgresStatements(
+  statements: readonly unknown[],
+  catalog: CatalogView,
+  ctx: LineageContext,
+): LineageResult {
+  const run = new Run(catalog, ctx)
+  const out: StatementLineage[] = []
+  const effects: LineageEffect[][] = []
+  for (const s of statements) {
+    run.effects = []
+    out.push(run.statement(s))
+    effects.push(run.effects)
+  }
+  return {ok: true, statements: out, effects, sessionDependent: run.sessionDependent}
+}
+
+/** One query's walk: the session state as its statements change it, and the effects to report. */
+class Run {
+  /** Effects of the statement being read. */
+  effects: LineageEffect[] = []
+  sessionDependent = false
+  private readonly cursors = new Map<string, CursorLineage | null>()
+  private readonly prepared = new Map<string, StatementLineage | null>()
+  private cursorsClosed = false
+  private preparedCleared = false
+
+  constructor(
+    private readonly catalog: CatalogView,
+    private readonly ctx: LineageContext,
+  ) {}
+
+  /** The lineage of one top-level statement. */
+  statement(value: unknown): StatementLineage {
+    try {
+      const lineage = this.dispatch(value)
+      // Code lineage cannot see may close and reopen cursors or statements under names it knows.
+      if (callsUntracked(value)) this.forget()
+      return lineage
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error
+      // A tree deeper than the stack: nothing is known of its result or of what it runs.
+      this.forget()
+      return UNKNOWN_LINEAGE
+    }
+  }
+
+  private newState(): State {
+    return {
+      catalog: this.catalog,
+      schema: this.ctx.defaultSchema,
+      reads: new Set(),
+      unknown: false,
+      viewDepth: 0,
+    }
+  }
+
+  private rows(cols: (state: State) => Cols): StatementLineage {
+    const state = this.newState()
+    return finish(cols(state), state)
+  }
+
+  private dispatch(value: unknown): StatementLineage {
+    const t = unwrap(value)
+    if (!t) return UNKNOWN_LINEAGE
+    const {type, node} = t
+    switch (type) {
+      case 'SelectStmt':
+        // SELECT ... INTO creates a table and returns no rows.
+        if (obj(node, 'intoClause')) return NO_ROWS
+        return this.rows((s) => selectCols(node, {level: undefined, ctes: undefined}, s))
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt':
+        return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
+      case 'ExplainStmt':
+        // The plan shows expressions and literals of the query, never stored values.
+        return {columns: [output(constCol('QUERY PLAN'))], reads: [], readsUnknown: false}
+      case 'VariableShowStmt': {
+        const name = str(node, 'name') ?? ''
+        // A text setting can hold whatever set_config() put there, a masked value included.
+        if (!FIXED_SETTINGS.has(name)) return UNKNOWN_LINEAGE
+        return {columns: [output(constCol(name))], reads: [], readsUnknown: false}
+      }
+      case 'CopyStmt':
+        return this.copy(node)
+      case 'DeclareCursorStmt':
+        return this.declare(node)
+      case 'FetchStmt':
+        if (node.ismove === true) return NO_ROWS
+        return this.cursor(str(node, 'portalname') ?? '')?.lineage ?? UNKNOWN_LINEAGE
+      case 'ClosePortalStmt':
+        return this.close(str(node, 'portalname'))
+      case 'PrepareStmt':
+        return this.prepare(node)
+      case 'ExecuteStmt':
+        return this.prepared_(str(node, 'name') ?? '') ?? UNKNOWN_LINEAGE
+      case 'DeallocateStmt':
+        return this.deallocate(node.isall === true ? undefined : str(node, 'name'))
+      case 'TransactionStmt':
+        if (ENDS_TRANSACTION.has(str(node, 'kind') ?? '')) this.effect({kind: 'transaction-end'})
+        return NO_ROWS
+      case 'DiscardStmt':
+        if (str(node, 'target') === 'DISCARD_ALL') {
+          this.close(undefined)
+          this.deallocate(undefined)
+        }
+        return NO_ROWS
+      default:
+        return OPAQUE_ROWS.has(type) ? UNKNOWN_LINEAGE : NO_ROWS
+    }
+  }
+
+  private copy(node: AstObject): StatementLineage {
+    // COPY FROM reads from the client; COPY TO a file or program sends the client no rows.
+    if (node.is_from === true || node.filename !== undefined || node.is_program === true) return NO_ROWS
+    if (node.query !== undefined) return this.dispatch(node.query)
+    const relation = obj(node, 'relation')
+    const rel = relation && rangeVarParts(relation, this.ctx.defaultSchema)
+    if (!rel) return UNKNOWN_LINEAGE
+    const attlist = list(node, 'attlist').map((a) => str(unwrap(a)?.node ?? {}, 'sval') ?? '')
+    return this.rows((s) => {
+      const cols = relationCols(rel.schema, rel.name, s)
+      if (cols === null || attlist.length === 0) return cols
+      return attlist.map((name) => {
+        const col = cols.find((c) => c.name === name)
+        if (col) return col
+        const acc = newAcc()
+        acc.opaque = true
+        return {name, sources: acc.sources, opaque: true}
+      })
+    })
+  }
+
+  /** Drops every cursor and prepared statement known so far. */
+  forget(): void {
+    this.cursors.clear()
+    this.prepared.clear()
+    this.cursorsClosed = true
+    this.preparedCleared = true
+    this.effect({kind: 'forget'})
+  }
+
+  private effect(e: LineageEffect): void {
+    this.effects.push(e)
+    this.sessionDependent = true
+  }
+
+  private declare(node: AstObject): StatementLineage {
+    const name = str(node, 'portalname') ?? ''
+    const holdable = ((typeof node.options === 'number' ? node.options : 0) & CURSOR_OPT_HOLD) !== 0
+    const cursor: CursorLineage = {lineage: this.dispatch(node.query), holdable}
+    this.cursors.set(name, cursor)
+    this.effect({kind: 'declare', name, cursor})
+    return NO_ROWS
+  }
+
+  private cursor(name: string): CursorLineage | undefined {
+    this.sessionDependent = true
+    const local = this.cursors.get(name)
+    if (local !== undefined) return local ?? undefined
+    return this.cursorsClosed ? undefined : this.ctx.cursors?.get(name)
+  }
+
+  private close(name: string | undefined): StatementLineage {
+    if (name === undefined) {
+      this.cursors.clear()
+      this.cursorsClosed = true
+      this.effect({kind: 'close-all'})
+    } else {
+      this.cursors.set(name, null)
+      this.effect({kind: 'close', name})
+    }
+    return NO_ROWS
+  }
+
+  private prepare(node: AstObject): StatementLineage {
+    const name = str(node, 'name') ?? ''
+    const lineage = this.dispatch(node.query)
+    this.prepared.set(name, lineage)
+    this.effect({kind: 'prepare', name, lineage})
+    return NO_ROWS
+  }
+
+  private prepared_(name: string): StatementLineage | undefined {
+    this.sessionDependent = true
+    const local = this.prepared.get(name)
+    if (local !== undefined) return local ?? undefined
+    return this.preparedCleared ? undefined : this.ctx.prepared?.get(name)
+  }
+
+  private deallocate(name: string | undefined): StatementLineage {
+    if (name === undefined) {
+      this.prepared.clear()
+      this.preparedCleared = true
+      this.effect({kind: 'deallocate-all'})
+    } else {
+      this.prepared.set(name, null)
+      this.effect({kind: 'deallocate', name})
+    }
+    return NO_ROWS
+  }
+}
+
+function output(col: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {
+  return {name: col.name, sources: [...col.sources].sort(), opaque: col.opaque}
+}
+
+function finish(cols: Cols, state: State): StatementLineage {
+  return {
+    columns: cols === null ? null : cols.map(output),
+    reads: [...state.reads].sort(),
+    readsUnknown: state.unknown,
+  }
+}
+
+/** Session maps the proxy keeps, updated with each query's effects. */
+export interface LineageSessionState {
+  readonly cursors: Map<string, CursorLineage>
+  readonly prepared: Map<string, StatementLineage>
+}
+
+/**
+ * Applies a query's effects to the session's maps, in order. Call it once the query ran (an effect of a
+ * statement the server refused leaves a stale entry; a later FETCH or EXECUTE of it fails on the server).
+ */
+export function applyLineageEffects(session: LineageSessionState, effects: readonly LineageEffect[]): void {
+  for (const e of effects) {
+    switch (e.kind) {
+      case 'declare':
+        session.cursors.set(e.name, e.cursor)
+        break
+      case 'close':
+        session.cursors.delete(e.name)
+        break
+      case 'close-all':
+        session.cursors.clear()
+        break
+      case 'transaction-end':
+        for (const [name, c] of session.cursors) if (!c.holdable) session.cursors.delete(name)
+        break
+      case 'prepare':
+        session.prepared.set(e.name, e.lineage)
+        break
+      case 'deallocate':
+        session.prepared.delete(e.name)
+        break
+      case 'deallocate-all':
+        session.prepared.clear()
+        break
+      case 'forget':
+        session.cursors.clear()
+        session.prepared.clear()
+        break
+    }
+  }
+}

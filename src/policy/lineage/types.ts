@@ -1,0 +1,90 @@
+/**
+ * Column lineage: which stored columns each output column of a statement is computed from, so that a
+ * value derived from a masked column (`lower(email)`, `row_to_json(u)`) is masked like the column.
+ */
+
+/**
+ * What lineage needs to know of the database, filled by the proxy from the catalog (cached). Names are
+ * exact (as the parser folds them: unquoted identifiers lower-case).
+ */
+export interface CatalogView {
+  /** Column names, in attribute order, of a table, view or materialized view; undefined when unknown. */
+  columns(schema: string, table: string): readonly string[] | undefined
+  /**
+   * The SQL of a view (`pg_get_viewdef`), undefined for a table or an unknown name. Fetch it with an
+   * empty search_path so that every relation in it comes back schema-qualified.
+   */
+  viewDefinition?(schema: string, name: string): string | undefined
+}
+
+/** One output column of a statement. */
+export interface OutputColumn {
+  /** The column's name as PostgreSQL would likely label it; informative only (fields match by position). */
+  readonly name: string
+  /** Every stored column (`schema.table.column`) its value is computed from, sorted. */
+  readonly sources: readonly string[]
+  /** True when its lineage could not be established: it may carry anything the statement reads. */
+  readonly opaque: boolean
+}
+
+/** The lineage of one statement's result. */
+export interface StatementLineage {
+  /** Output columns in order ([] for a statement that returns no rows); null when even their number is unknown. */
+  readonly columns: readonly OutputColumn[] | null
+  /** Every column (`schema.table.column`) of every relation the statement reads, as far as it is known. */
+  readonly reads: readonly string[]
+  /** True when the statement reads something whose columns are unknown (an unknown relation, cursor, function...). */
+  readonly readsUnknown: boolean
+}
+
+/** Session state lineage depends on, kept by the proxy and updated with each result's effects. */
+export interface LineageSession {
+  /** Open cursors (DECLARE), by name. */
+  readonly cursors?: ReadonlyMap<string, CursorLineage> | undefined
+  /** Prepared statements (SQL PREPARE and named protocol-level Parse), by name. */
+  readonly prepared?: ReadonlyMap<string, StatementLineage> | undefined
+}
+
+/** What lineage reads besides the SQL. */
+export interface LineageContext extends LineageSession {
+  /** Schema of unqualified relations (first schema of the session's search_path). */
+  readonly defaultSchema: string
+}
+
+/** A declared cursor: what FETCH returns from it, and whether it survives the end of its transaction. */
+export interface CursorLineage {
+  readonly lineage: StatementLineage
+  readonly holdable: boolean
+}
+
+/** A change of session state a query makes, in the order its statements make them. */
+export type LineageEffect =
+  | {readonly kind: 'declare'; readonly name: string; readonly cursor: CursorLineage}
+  | {readonly kind: 'close'; readonly name: string}
+  | {readonly kind: 'close-all'}
+  /** COMMIT, ROLLBACK (to a savepoint too), PREPARE TRANSACTION: non-holdable cursors may be gone. */
+  | {readonly kind: 'transaction-end'}
+  | {readonly kind: 'prepare'; readonly name: string; readonly lineage: StatementLineage}
+  | {readonly kind: 'deallocate'; readonly name: string}
+  | {readonly kind: 'deallocate-all'}
+  /**
+   * The statement ran code lineage cannot see (a user function, DO, CALL) that could close and reopen
+   * cursors or prepared statements under known names: drop every remembered lineage (they become unknown).
+   */
+  | {readonly kind: 'forget'}
+
+/** The lineage of a query (one or several statements). */
+export type LineageResult =
+  | {
+      readonly ok: true
+      /** One entry per top-level statement, in order (the n-th result set belongs to the n-th statement). */
+      readonly statements: readonly StatementLineage[]
+      /**
+       * Cursor and prepared-statement changes, one list per statement: apply the n-th with
+       * `applyLineageEffects` when the n-th statement completed (CommandComplete), not before.
+       */
+      readonly effects: readonly (readonly LineageEffect[])[]
+      /** True when the result used or changed session state (cursors, prepared statements): never cache it. */
+      readonly sessionDependent: boolean
+    }
+  | {readonly ok: false; readonly error: string}

@@ -1,0 +1,206 @@
+/**
+ * The masking plan: for each field of a result, whether and how to mask it, from the masking rules
+ * that apply to this session, the field's own column (RowDescription) and the statement's lineage.
+ * Fails closed: a field whose lineage is unknown is masked whenever it might carry a masked column.
+ */
+import {anyMatch, compileGlob, type GlobMatcher} from './glob.js'
+import type {StatementLineage} from './lineage/types.js'
+import type {Classifier, MaskingRule, MaskStyle, Operation} from './types.js'
+import {pureFunction} from './lineage/functions.js'
+
+/** One field of a result as the proxy sees it. */
+export interface PlanField {
+  readonly name: string
+  /** `schema.table.column` resolved from RowDescription's table OID and column number; null when OID is 0. */
+  readonly direct: string | null
+  /**
+   * `text` when the value's text form can hold free text (text, varchar, char, name, json, jsonb, xml,
+   * unknown, arrays, records and other types dbgate does not know: see `typeCategory`); `other` for the
+   * rest (numbers, dates, booleans, uuid, bytea...), on which classifiers never run.
+   */
+  readonly typeCategory: 'text' | 'other'
+}
+
+/** A detect rule as the masker takes it (src/masking DetectRule). */
+export interface DetectPlan {
+  readonly rule: string
+  readonly classifiers: readonly Classifier[]
+  readonly style: MaskStyle
+}
+
+/**
+ * What to do with one field; the same shape as src/masking's FieldMask without `type`, which the proxy
+ * adds from the field's type and format: `maskField(bytes, {...plan, type}, key)`. null: forward untouched.
+ */
+export type FieldPlan =
+  | null
+  | {readonly kind: 'column'; readonly rule: string; readonly style: MaskStyle}
+  | {readonly kind: 'detect'; readonly rules: readonly DetectPlan[]}
+
+/** Strictness of styles (as src/masking ranks them): an uncertain field gets the strictest candidate. */
+const STRICTNESS: Readonly<Record<MaskStyle, number>> = {partial: 0, hash: 1, redact: 2, null: 3}
+
+const compiled = new WeakMap<MaskingRule, readonly GlobMatcher[]>()
+
+function matchers(rule: MaskingRule): readonly GlobMatcher[] {
+  let m = compiled.get(rule)
+  if (m === undefined) {
+    m = (rule.columns ?? []).map(compileGlob)
+    compiled.set(rule, m)
+  }
+  return m
+}
+
+/** True when some masking rule names columns (globs); only those need lineage. */
+export function hasColumnRules(rules: readonly MaskingRule[]): boolean {
+  return rules.some((r) => (r.columns?.length ?? 0) > 0)
+}
+
+function firstMatch(rules: readonly MaskingRule[], columns: Iterable<string>): MaskingRule | undefined {
+  const list = [...columns]
+  // Policy order decides between rules: the first rule that matches any of the columns.
+  return rules.find((r) => list.some((c) => anyMatch(matchers(r), c)))
+}
+
+/**
+ * The rule that masks a field whose lineage is uncertain: among the column rules that could match
+ * something the statement reads (all of them when it reads something unknown), the strictest, first
+ * in policy order on a tie. Undefined when none could: the field cannot carry a masked column.
+ */
+function strictestCandidate(
+  rules: readonly MaskingRule[],
+  lineage: StatementLineage | undefined,
+): MaskingRule | undefined {
+  const unknown = lineage === undefined || lineage.readsUnknown
+  let best: MaskingRule | undefined
+  for (const r of rules) {
+    if (!unknown && !lineage.reads.some((c) => anyMatch(matchers(r), c))) continue
+    if (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style]) best = r
+  }
+  return best
+}
+
+/**
+ * The plan for each field of a result. `rules` are the masking rules that apply to this session
+ * (Decision.masking); `lineage` is the statement's (undefined when unknown: every field is then
+ * uncertain). A field is masked whole when its own column or any of its lineage sources matches a
+ * column rule (first rule in policy order), or when its lineage is uncertain and the statement might
+ * read a masked column (strictest such rule). Otherwise text fields go to the detect rules, if any.
+ */
+export function planMasking(
+  rules: readonly MaskingRule[],
+  fields: readonly PlanField[],
+  lineage: StatementLineage | undefined,
+): FieldPlan[] {
+  const columnRules = rules.filter((r) => (r.columns?.length ?? 0) > 0)
+  const detect: DetectPlan[] = rules
+    .filter((r) => (r.detect?.length ?? 0) > 0)
+    .map((r) => ({rule: r.name, classifiers: r.detect ?? [], style: r.style}))
+  const detectPlan: FieldPlan = detect.length > 0 ? {kind: 'detect', rules: detect} : null
+  if (columnRules.length === 0) return fields.map((f) => (f.typeCategory === 'text' ? detectPlan : null))
+  // Lineage that does not line up with the fields (a misjudged `*`, rows from a rule's action) is
+  // wrong somewhere: it says nothing about any field, nor about what the statement reads.
+  const columns = lineage?.columns
+  const aligned =
+    columns !== null && columns !== undefined && columns.length === fields.length ? columns : null
+  const trusted = aligned === null && columns !== null ? undefined : lineage
+  let fallback: MaskingRule | undefined | null = null
+  return fields.map((f, i) => {
+    const col = aligned?.[i]
+    const named = col ? [...col.sources] : []
+    if (f.direct !== null) named.push(f.direct)
+    const hit = firstMatch(columnRules, named)
+    if (hit) return {kind: 'column', rule: hit.name, style: hit.style}
+    if (!col || col.opaque) {
+      if (fallback === null) fallback = strictestCandidate(columnRules, trusted)
+      if (fallback) return {kind: 'column', rule: fallback.name, style: fallback.style}
+    }
+    return f.typeCategory === 'text' ? detectPlan : null
+  })
+}
+
+/**
+ * The lineage to plan with when `mayReadMaskedColumns` said false, without computing lineage: nothing
+ * the statement reads is masked, so only direct columns and detect rules can mask a field.
+ */
+export const NO_MASKED_READS: StatementLineage = Object.freeze({
+  columns: null,
+  reads: [],
+  readsUnknown: false,
+})
+
+/**
+ * Operation kinds that can return rows whose source the operation's table list does not show (SHOW
+ * returns a setting, which set_config() can fill with any value).
+ */
+const HIDDEN_SOURCES = new Set(['execute', 'call', 'do', 'other', 'show'])
+
+/**
+ * Whether a query might return a value of a masked column, from its analysis alone: false means no
+ * field can need column masking, so lineage can be skipped (detect rules may still scan text fields).
+ * True when unsure: a table the catalog does not know, a view, a function lineage cannot see into, a
+ * statement that returns another statement's rows (FETCH, EXECUTE), or a column a rule matches.
+ */
+export function mayReadMaskedColumns(
+  rules: readonly MaskingRule[],
+  operations: readonly Operation[],
+  catalog: {
+    columns(schema: string, table: string): readonly string[] | undefined
+    viewDefinition?(schema: string, name: string): string | undefined
+  },
+): boolean {
+  const columnRules = rules.filter((r) => (r.columns?.length ?? 0) > 0)
+  if (columnRules.length === 0) return false
+  for (const op of operations) {
+    if (HIDDEN_SOURCES.has(op.kind)) return true
+    // A SELECT that names no table may be a FETCH from a cursor over anything.
+    if (op.kind === 'select' && op.tables.length === 0) return true
+    if (op.functions.some((f) => pureFunction(f.split('.')) === undefined)) return true
+    for (const table of op.tables) {
+      const dot = table.indexOf('.')
+      const schema = table.slice(0, dot)
+      const name = table.slice(dot + 1)
+      const names = catalog.columns(schema, name)
+      if (names === undefined || catalog.viewDefinition?.(schema, name) !== undefined) return true
+      if (names.some((c) => columnRules.some((r) => anyMatch(matchers(r), `${table}.${c}`)))) return true
+    }
+  }
+  return false
+}
+
+/** Type OIDs (pg_type) whose text form cannot hold free text: classifiers skip them. */
+const NON_TEXT_OIDS = new Set([
+  16, // bool
+  17, // bytea: shown as hex or escapes, not as the text it may encode
+  20, // int8
+  21, // int2
+  23, // int4
+  26, // oid
+  28, // xid
+  700, // float4
+  701, // float8
+  790, // money
+  1082, // date
+  1083, // time
+  1114, // timestamp
+  1184, // timestamptz
+  1186, // interval
+  1266, // timetz
+  1560, // bit
+  1562, // varbit
+  1700, // numeric
+  2950, // uuid
+  869, // inet
+  650, // cidr
+  829, // macaddr
+  3220, // pg_lsn
+])
+
+/**
+ * The category of a result field by its type OID: `other` only for built-in types whose values
+ * cannot spell free text; anything else (text types, json, xml, arrays, records, composites,
+ * domains and user types dbgate does not know) is `text`, so detect rules scan it.
+ */
+export function typeCategory(typeOid: number): 'text' | 'other' {
+  return NON_TEXT_OIDS.has(typeOid) ? 'other' : 'text'
+}
