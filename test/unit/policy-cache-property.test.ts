@@ -290,7 +290,6 @@ describe.each<Dialect>(['postgres', 'mysql'])('decision cache (%s)', (dialect) =
     )
     // The property means something only if the cache was used.
     expect(cached.stats.hits).toBeGreaterThan(100)
-    expect(cached.stats.bypassed).toBeGreaterThan(0)
   })
 
   it('never shares a decision between constant WHERE clauses of different truth', () => {
@@ -304,6 +303,8 @@ describe.each<Dialect>(['postgres', 'mysql'])('decision cache (%s)', (dialect) =
       }),
       {numRuns: 300},
     )
+    // Constant WHERE clauses are literal-sensitive: their shapes must have gone around the cache.
+    expect(cached.stats.bypassed).toBeGreaterThan(0)
   })
 
   it('never lets a sibling decide for a statement of another context', () => {
