@@ -7,7 +7,7 @@ import pg from 'pg'
 import {ApprovalRequiredError, DbgateError, DeniedError, ExitCode, messageOf} from '../errors.js'
 import {DENY_ROUTINE, REVIEW_ROUTINE} from '../proxy/index.js'
 import {formatCsv, formatTable, type Cell} from './output.js'
-import {startStandaloneProxy, type StandaloneOptions} from './proxy-service.js'
+import {startStandaloneProxy, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
 
 /** Output formats of exec. */
 export const EXEC_FORMATS = ['table', 'json', 'csv'] as const
@@ -37,18 +37,33 @@ function typeParser(oid: number): (value: string) => unknown {
   return pg.types.getTypeParser(oid, 'text') as (value: string) => unknown
 }
 
-/** Runs SQL (one or several statements) through a guarded in-process proxy. */
-export async function execSql(
+/** Runs SQL (one or several statements) through a guarded in-process proxy (standalone mode). */
+export function execSql(sql: string, options: Omit<StandaloneOptions, 'host' | 'port'>): Promise<ExecResult> {
+  return execThrough(sql, (listen) => startStandaloneProxy({...options, ...listen}), options.localPassword)
+}
+
+/** Where exec's internal listener binds. */
+export interface InternalListen {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * Runs SQL through the proxy `start` builds on 127.0.0.1:0, as a node-postgres client, then closes it.
+ * The one exec path: standalone (--url) and control-plane (TARGET) modes differ only in `start`.
+ */
+export async function execThrough(
   sql: string,
-  options: Omit<StandaloneOptions, 'host' | 'port'>,
+  start: (listen: InternalListen) => Promise<StandaloneProxy>,
+  localPassword?: string,
 ): Promise<ExecResult> {
-  const proxy = await startStandaloneProxy({...options, host: '127.0.0.1', port: 0})
+  const proxy = await start({host: '127.0.0.1', port: 0})
   const client = new pg.Client({
     host: proxy.listener.host,
     port: proxy.listener.port,
     user: proxy.target.user,
     database: proxy.target.database,
-    password: options.localPassword,
+    password: localPassword,
     application_name: 'dbgate exec',
     types: {getTypeParser: typeParser as typeof pg.types.getTypeParser},
   })

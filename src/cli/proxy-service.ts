@@ -19,9 +19,11 @@ import {
   describeTarget,
   parsePgUrl,
   startListener,
+  type Engine,
   type PgTarget,
   type ProxyListener,
 } from '../proxy/index.js'
+import {SessionError} from '../proxy/postgres/session.js'
 
 /** Inputs of a standalone proxy. */
 export interface StandaloneOptions {
@@ -87,33 +89,62 @@ export async function checkTarget(target: PgTarget): Promise<void> {
     if (err instanceof UpstreamRejectedError)
       throw new DbgateError('E_UPSTREAM_REJECTED', `The database refused the connection: ${err.message}`, {
         exitCode: ExitCode.error,
-        suggestions: ['Check the user, password and database in --url.'],
+        suggestions: [
+          'Standalone mode: check the user, password and database in --url.',
+          'TARGET mode: the minted login was refused; ask an admin to check the target on the control plane.',
+        ],
       })
     throw err
   }
 }
 
-/** Starts the guarded listener for a target. */
+/** Inputs of a guarded proxy, whatever supplied the upstream login and the policy. */
+export interface GuardedProxyOptions {
+  /** The upstream login, built in memory (never from a string that could be logged). */
+  readonly target: PgTarget
+  readonly policy: Policy
+  /** Who the sessions act as, for the policy's rules. */
+  readonly evalContext: EvalContext
+  /** The identity audit events record. */
+  readonly identity: string
+  readonly host: string
+  readonly port: number
+  readonly maxMessageBytes: number
+  readonly stateDir: string
+  readonly localPassword?: string | undefined
+  readonly extraAudit?: AuditSink | undefined
+  /** Asked before each new client connection; an error refuses it (in the protocol's own format). */
+  readonly admit?: (() => Error | undefined) | undefined
+}
+
+/** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
   const target = parseTarget(o.url)
   const policy = readPolicyFile(o.policyFile)
+  const identity = osIdentity()
+  const evalContext: EvalContext = {actor: 'human', identity, target: describeTarget(target)}
+  return startGuardedProxy({...o, target, policy, identity, evalContext})
+}
+
+/** Checks the upstream, then starts the listener: the one path of standalone and control-plane modes. */
+export async function startGuardedProxy(o: GuardedProxyOptions): Promise<StandaloneProxy> {
+  const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
-  const identity = osIdentity()
   const spool = new JsonlSpool(o.stateDir)
   const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
-  const evalContext: EvalContext = {actor: 'human', identity, target: describeTarget(target)}
-  const engine = new PostgresEngine({
+  const inner = new PostgresEngine({
     target,
     policy,
     guard: new Guard(policy, 'postgres'),
-    evalContext,
+    evalContext: o.evalContext,
     audit,
-    identity,
+    identity: o.identity,
     clientVersion: packageVersion(),
     maxMessageBytes: o.maxMessageBytes,
     localPassword: o.localPassword,
   })
+  const engine = o.admit === undefined ? inner : gatedEngine(inner, o.admit)
   let listener: ProxyListener
   try {
     listener = await startListener({engine, host: o.host, port: o.port})
@@ -129,6 +160,24 @@ export async function startStandaloneProxy(o: StandaloneOptions): Promise<Standa
     close: async (reason) => {
       await listener.close(reason)
       await audit.close()
+    },
+  }
+}
+
+/** An engine that refuses new connections while `admit` returns an error; open sessions go on. */
+function gatedEngine(inner: Engine, admit: () => Error | undefined): Engine {
+  return {
+    protocol: inner.protocol,
+    initializeConnection: (client, session) => {
+      const handler = inner.initializeConnection(client, session)
+      const refusal = admit()
+      if (refusal === undefined) return handler
+      return {
+        sendError: (err) => handler.sendError(err),
+        // 08004: the server rejected the connection; psql shows the message as the database's own.
+        handleConnection: () => Promise.reject(new SessionError('08004', refusal.message)),
+        close: (reason) => handler.close(reason),
+      }
     },
   }
 }

@@ -1,9 +1,10 @@
 import {spawn} from 'node:child_process'
 
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {isLoopback, startStandaloneProxy} from '../cli/proxy-service.js'
+import {isLoopback, startStandaloneProxy, type StandaloneProxy} from '../cli/proxy-service.js'
+import {agentName, proxyMode, startTargetProxy, withTargetSession} from '../cli/target-session.js'
 import {resolveSettings} from '../config/index.js'
 import {DbgateError, UsageError} from '../errors.js'
 
@@ -17,26 +18,40 @@ export interface ConnectResult {
 }
 
 export default class Connect extends BaseCommand {
-  static override description = `Open a guarded local port in front of a PostgreSQL database (standalone mode).
+  static override description = `Open a guarded local port in front of a PostgreSQL database.
 
-Every statement a client sends through the port is checked against the policy before it reaches the database; denied statements get an error (SQLSTATE 42501) and the session goes on. Prints how to connect on stderr and stays up until Ctrl-C. With "-- CLIENT ARGS", runs the client with PGHOST, PGPORT, PGUSER and PGDATABASE set and exits with the client's exit code. The upstream password is never given to the client. Every flag can also be set through its DBGATE_* environment variable.`
+With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-lived database user for this session and signs the policy that applies to you: no database password is needed anywhere, the user is renewed while the port is open and revoked when it closes. With --url and --policy, runs standalone against a URL and a local policy file. Every statement a client sends through the port is checked against the policy before it reaches the database; denied statements get an error (SQLSTATE 42501) and the session goes on. Prints how to connect on stderr and stays up until Ctrl-C. With "-- CLIENT ARGS", runs the client with PGHOST, PGPORT, PGUSER and PGDATABASE set and exits with the client's exit code. The upstream password is never given to the client. For several targets at once, run one connect per target. Every flag can also be set through its DBGATE_* environment variable.`
 
   static override examples = [
+    `<%= config.bin %> connect prod-pg`,
+    `<%= config.bin %> connect prod-pg --port 6543 -- psql -c "select current_user"`,
+    `<%= config.bin %> connect prod-pg --agent claude`,
     `<%= config.bin %> connect --url postgres://app:secret@db.internal:5432/shop --policy policy.yaml`,
-    `<%= config.bin %> connect --url postgres://app:secret@db.internal/shop --policy policy.yaml --port 6543`,
     `<%= config.bin %> connect --url postgres://app:secret@db.internal/shop --policy policy.yaml -- psql -c "select 1"`,
     `DBGATE_URL=postgres://app:secret@db.internal/shop DBGATE_POLICY=policy.yaml <%= config.bin %> connect -- pgbench -S -T 10`,
   ]
 
-  static override strict = false
+  static override args = {
+    target: Args.string({
+      description: 'Target name in the control plane (see `dbgate targets`).',
+      // oclif would otherwise read piped stdin into a missing argument.
+      ignoreStdin: true,
+    }),
+  }
 
   static override flags = {
     url: Flags.string({
-      description: 'Target: postgres://user:password@host:port/database?sslmode=...',
+      description: 'Standalone target: postgres://user:password@host:port/database?sslmode=...',
       env: 'DBGATE_URL',
-      required: true,
     }),
-    policy: Flags.string({description: 'Policy file (YAML or JSON).', env: 'DBGATE_POLICY', required: true}),
+    policy: Flags.string({description: 'Policy file (YAML or JSON), with --url.', env: 'DBGATE_POLICY'}),
+    api: Flags.string({
+      description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
+    }),
+    agent: Flags.string({
+      description: 'Name of the AI agent acting for you (actor "agent").',
+      env: 'DBGATE_AGENT',
+    }),
     port: Flags.integer({
       description: 'Local port (0 picks a free one).',
       env: 'DBGATE_PORT',
@@ -61,24 +76,76 @@ Every statement a client sends through the port is checked against the policy be
 
   /** Starts the proxy, then waits for Ctrl-C or for the client command to end. */
   async run(): Promise<ConnectResult> {
-    const {flags} = await this.parse(Connect)
-    // oclif's parsed argv may reorder repeated client flags: take the client command verbatim after `--`.
+    // The client command after `--` is taken verbatim (oclif would read its first word as TARGET).
     const dashes = this.argv.indexOf('--')
     const clientArgs = dashes < 0 ? [] : this.argv.slice(dashes + 1)
-    const settings = resolveSettings({host: flags.host, maxMessageBytes: flags['max-message-bytes']})
+    const {args, flags} = await this.parse(Connect, dashes < 0 ? this.argv : this.argv.slice(0, dashes))
+    const mode = proxyMode(args.target, flags.url, flags.policy)
+    const settings = resolveSettings({
+      api: flags.api,
+      host: flags.host,
+      maxMessageBytes: flags['max-message-bytes'],
+    })
     if (!isLoopback(settings.listenHost))
       this.logToStderr(
         `Warning: listening on ${settings.listenHost}: other machines may reach this guarded port.`,
       )
-    const proxy = await startStandaloneProxy({
-      url: flags.url,
-      policyFile: flags.policy,
+    const listen = {
       host: settings.listenHost,
       port: flags.port,
       maxMessageBytes: settings.maxMessageBytes,
       stateDir: settings.stateDir,
-      localPassword: flags['local-password'],
+    }
+    const localPassword = flags['local-password']
+    if (mode.kind === 'standalone') {
+      const proxy = await startStandaloneProxy({
+        ...listen,
+        url: mode.url,
+        policyFile: mode.policy,
+        localPassword,
+      })
+      return this.finish(await this.serve(proxy, clientArgs, localPassword))
+    }
+    const options = {
+      target: mode.target,
+      agent: agentName(flags.agent, process.env),
+      settings,
+      env: process.env,
+    }
+    const {value, revoked} = await withTargetSession(options, async (ts) => {
+      const proxy = await startTargetProxy(ts, {
+        ...listen,
+        localPassword,
+        onRenewFailed: (err) =>
+          this.logToStderr(
+            `dbgate: renewing the session on ${mode.target} failed (${err.message}); new connections are refused, open ones work until ${new Date(ts.session.credentials.expiresAt).toISOString()}. Reconnect with \`dbgate connect ${mode.target}\`.`,
+          ),
+      })
+      this.status(
+        `dbgate: session ${ts.session.sessionId} on ${mode.target} as ${ts.upstream.user} (actor ${ts.evalContext.actor}, policy ${ts.session.bundle.payload.policy_name})`,
+      )
+      return this.serve(proxy, clientArgs, localPassword)
     })
+    this.status(
+      revoked
+        ? `dbgate: database user ${value.user} revoked`
+        : `Warning: the control plane could not revoke ${value.user} now; it expires on its own.`,
+    )
+    return this.finish(value)
+  }
+
+  /** Exits with the client command's code when it failed (after everything was closed and revoked). */
+  private finish(result: ConnectResult): ConnectResult {
+    if (result.clientExitCode !== undefined && result.clientExitCode !== 0) this.exit(result.clientExitCode)
+    return result
+  }
+
+  /** Prints how to connect, then waits for Ctrl-C or runs the client; closes the proxy either way. */
+  private async serve(
+    proxy: StandaloneProxy,
+    clientArgs: readonly string[],
+    localPassword: string | undefined,
+  ): Promise<ConnectResult> {
     const {listener, target} = proxy
     const result = {host: listener.host, port: listener.port, database: target.database, user: target.user}
     this.status(
@@ -101,12 +168,11 @@ Every statement a client sends through the port is checked against the policy be
         PGPORT: String(listener.port),
         PGUSER: target.user,
         PGDATABASE: target.database,
-        ...(flags['local-password'] === undefined ? {} : {PGPASSWORD: flags['local-password']}),
+        ...(localPassword === undefined ? {} : {PGPASSWORD: localPassword}),
       })
     } finally {
       await proxy.close('the client command ended')
     }
-    if (code !== 0) this.exit(code)
     return {...result, clientExitCode: code}
   }
 }

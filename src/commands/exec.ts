@@ -1,30 +1,55 @@
 import {readFileSync} from 'node:fs'
 
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {EXEC_FORMATS, execSql, renderResults, type ExecFormat, type ExecResult} from '../cli/exec-service.js'
-import {resolveSettings} from '../config/index.js'
+import {
+  EXEC_FORMATS,
+  execSql,
+  execThrough,
+  renderResults,
+  type ExecFormat,
+  type ExecResult,
+} from '../cli/exec-service.js'
+import {agentName, proxyMode, startTargetProxy, withTargetSession} from '../cli/target-session.js'
+import {resolveSettings, type Settings} from '../config/index.js'
 import {UsageError, messageOf} from '../errors.js'
 
 export default class Exec extends BaseCommand {
-  static override description = `Run SQL through the guard once, for scripts and CI (standalone mode).
+  static override description = `Run SQL through the guard once, for scripts and CI.
 
-The statements go through the same guarded engine as "dbgate connect". Several statements may be given; each result is printed in order (json: one JSON array of row objects per line). Exit codes: 0 ok, 1 SQL error (the server's message is shown), 2 usage, 3 denied by policy (the message names the rule), 4 approval required, 6 database unreachable. Every flag can also be set through its DBGATE_* environment variable.`
+With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a short-lived database user for this run and signs the policy that applies to you; the user is revoked when the statements are done, and no database password is needed anywhere. With --url and --policy, runs standalone against a URL and a local policy file. A machine token's runs have actor "ci"; --agent NAME (or DBGATE_AGENT) makes the actor "agent" acting for the logged-in user. The statements go through the same guarded engine as "dbgate connect". Several statements may be given; each result is printed in order (json: one JSON array of row objects per line). Exit codes: 0 ok, 1 SQL error (the server's message is shown) or target unknown or not allowed (the message lists yours), 2 usage, 3 denied by policy (the message names the rule), 4 approval required, 5 not logged in, 6 database unreachable. Every flag can also be set through its DBGATE_* environment variable.`
 
   static override examples = [
+    `<%= config.bin %> exec prod-pg --sql "select id, email from users limit 5"`,
+    `DBGATE_TOKEN=dbg_mt_... <%= config.bin %> exec prod-pg --api https://dbgate.example.com --file migrate-check.sql --format json`,
+    `<%= config.bin %> exec prod-pg --agent claude --sql "select count(*) from orders"`,
     `<%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --sql "select id, email from users limit 5"`,
     `<%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --file report.sql --format csv > report.csv`,
     `echo "select count(*) from orders" | <%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --format json`,
   ]
 
+  static override args = {
+    target: Args.string({
+      description: 'Target name in the control plane (see `dbgate targets`).',
+      // oclif would otherwise read piped stdin into a missing argument: exec reads its SQL there.
+      ignoreStdin: true,
+    }),
+  }
+
   static override flags = {
     url: Flags.string({
-      description: 'Target: postgres://user:password@host:port/database?sslmode=...',
+      description: 'Standalone target: postgres://user:password@host:port/database?sslmode=...',
       env: 'DBGATE_URL',
-      required: true,
     }),
-    policy: Flags.string({description: 'Policy file (YAML or JSON).', env: 'DBGATE_POLICY', required: true}),
+    policy: Flags.string({description: 'Policy file (YAML or JSON), with --url.', env: 'DBGATE_POLICY'}),
+    api: Flags.string({
+      description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
+    }),
+    agent: Flags.string({
+      description: 'Name of the AI agent acting for you (actor "agent").',
+      env: 'DBGATE_AGENT',
+    }),
     sql: Flags.string({description: 'SQL to run (one or several statements).', exclusive: ['file']}),
     file: Flags.string({description: 'File with the SQL to run.'}),
     format: Flags.string({
@@ -42,17 +67,45 @@ The statements go through the same guarded engine as "dbgate connect". Several s
 
   /** Runs the SQL and prints the results. */
   async run(): Promise<ExecResult> {
-    const {flags} = await this.parse(Exec)
+    const {args, flags} = await this.parse(Exec)
+    const mode = proxyMode(args.target, flags.url, flags.policy)
     const sql = await readSql(flags.sql, flags.file)
-    const settings = resolveSettings({maxMessageBytes: flags['max-message-bytes']})
-    const result = await execSql(sql, {
-      url: flags.url,
-      policyFile: flags.policy,
-      maxMessageBytes: settings.maxMessageBytes,
-      stateDir: settings.stateDir,
-    })
+    const settings = resolveSettings({api: flags.api, maxMessageBytes: flags['max-message-bytes']})
+    const result =
+      mode.kind === 'target'
+        ? await this.onTarget(mode.target, sql, settings, flags.agent)
+        : await execSql(sql, {
+            url: mode.url,
+            policyFile: mode.policy,
+            maxMessageBytes: settings.maxMessageBytes,
+            stateDir: settings.stateDir,
+          })
     if (!this.jsonEnabled()) process.stdout.write(renderResults(result.results, flags.format as ExecFormat))
     return result
+  }
+
+  /** Control-plane mode: one session for this run, revoked at the end whatever happened. */
+  private async onTarget(
+    target: string,
+    sql: string,
+    settings: Settings,
+    agent: string | undefined,
+  ): Promise<ExecResult> {
+    const options = {target, agent: agentName(agent, process.env), settings, env: process.env}
+    const {value, revoked} = await withTargetSession(options, (ts) =>
+      execThrough(sql, (listen) =>
+        startTargetProxy(ts, {
+          ...listen,
+          maxMessageBytes: settings.maxMessageBytes,
+          stateDir: settings.stateDir,
+        }),
+      ),
+    )
+    if (!revoked)
+      this.logToStderr(
+        `Warning: the control plane could not revoke this run's database user now; it expires on its own.`,
+      )
+    return value
   }
 }
 

@@ -363,3 +363,61 @@ export interface ReloadResponse {
 export interface EndSessionResponse {
   revoked: boolean
 }
+
+/** `POST /api/v1/audit/devices`: registers the caller's device key (idempotent for the same key). */
+export interface RegisterAuditDeviceRequest {
+  device_id: string
+  /** base64url of the raw 32-byte Ed25519 public key. */
+  public_key: string
+}
+
+/** `POST /api/v1/audit/devices` answer. */
+export interface AuditDeviceResponse {
+  device_id: string
+  key_id: string
+  /** The last seq the server stores for the device (0 when none): where uploads continue. */
+  last_seq: number
+}
+
+/** `POST /api/v1/audit/batches`: a signed run of consecutive events (src/audit/signing.ts). */
+export interface AuditBatchRequest {
+  device_id: string
+  first_seq: number
+  last_seq: number
+  prev_hash: string
+  hashes: string[]
+  key_id: string
+  signature: string
+  /** The chained events (src/audit/event.ts ChainedEvent), in seq order. */
+  events: Record<string, unknown>[]
+}
+
+/** `POST /api/v1/audit/batches` answer: every seq up to `acked_seq` of the batch is stored. */
+export interface AuditBatchResponse {
+  acked_seq: number
+  stored: number
+  /** Seqs the server has never received before this batch (recorded as a gap, never hidden). */
+  gap: {from: number; to: number} | null
+}
+
+/** One event as `GET /api/v1/audit/events` returns it. */
+export interface AuditEventItem {
+  device_id: string
+  server_seq: number
+  event: Record<string, unknown>
+}
+
+/** `GET /api/v1/audit/events` answer: newest first; pass `next_cursor` as `cursor` for the next page. */
+export interface AuditSearchResponse {
+  events: AuditEventItem[]
+  next_cursor: string | null
+}
+
+/** `GET /api/v1/audit/verify` answer (auditor or admin). */
+export interface AuditVerifyResponse {
+  ok: boolean
+  devices: number
+  verified: number
+  /** One line per problem: which records are missing, altered, out of order, replayed or forged. */
+  problems: string[]
+}

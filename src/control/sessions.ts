@@ -117,7 +117,7 @@ export interface DbSession {
 const envKeys = new Map<string, Promise<BundleKeyRing>>()
 
 /** The keys to verify with: pinned at login, or for DBGATE_TOKEN fetched once per process and API URL. */
-async function keysFor(auth: SessionAuth): Promise<BundleKeyRing> {
+export async function bundleKeysFor(auth: SessionAuth): Promise<BundleKeyRing> {
   if (auth.bundleKeys !== undefined) return auth.bundleKeys
   if (auth.source?.kind !== 'env')
     throw new DbgateError(
@@ -144,7 +144,7 @@ function mapTargetError(target: string, err: unknown): unknown {
 /** Opens a session: mints the database user, verifies the bundle. Throws DbgateErrors only. */
 export async function openSession(auth: SessionAuth, options: OpenSessionOptions): Promise<DbSession> {
   const now = options.now ?? Date.now
-  const keys = await keysFor(auth)
+  const keys = await bundleKeysFor(auth)
   let res: SessionResponse
   try {
     res = await auth.client.post<SessionResponse>('/api/v1/sessions', {

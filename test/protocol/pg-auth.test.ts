@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {ScramServer, scramSecret} from '../../src/proxy/postgres/scram-server.js'
 import {ScramClient, ScramError, md5Password} from '../../src/proxy/postgres/scram.js'
 import {parsePgUrl} from '../../src/proxy/postgres/target.js'
 
@@ -63,5 +64,60 @@ describe('target URL', () => {
     ['postgres://u@h/d?foo=1', /unsupported URL parameter/],
   ])('refuses %s without echoing a password', (url, message) => {
     expect(() => parsePgUrl(url)).toThrow(message)
+  })
+})
+
+describe('SCRAM-SHA-256 server (local password)', () => {
+  // RFC 7677, section 3, seen from the server.
+  const secret = scramSecret('pencil', Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64'), 4096)
+  const serverNonce = '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0'
+  const clientFinal =
+    'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ='
+
+  it('answers the RFC 7677 exchange with the RFC server signature', () => {
+    const s = new ScramServer(secret, serverNonce)
+    expect(s.serverFirst('n,,n=user,r=rOprNGfwEbeRWgbNEkqO')).toBe(
+      'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
+    )
+    expect(s.serverFinal(clientFinal)).toBe('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=')
+  })
+
+  it('completes an exchange with the client side, and says null for a wrong password', () => {
+    for (const [password, ok] of [
+      ['s3cr:t ü', true],
+      ['wrong', false],
+    ] as const) {
+      const server = new ScramServer(scramSecret('s3cr:t ü'))
+      const client = new ScramClient(password)
+      const first = server.serverFirst(client.clientFirst().toString())
+      const final = server.serverFinal(client.clientFinal(first).toString())
+      expect(final !== null).toBe(ok)
+      if (final !== null) expect(() => client.verifyServerFinal(final)).not.toThrow()
+    }
+  })
+
+  it.each([
+    ['', 'malformed'],
+    ['p=tls-server-end-point,,n=,r=abc', 'channel binding'],
+    ['n,,m=ext,n=,r=abc', 'extensions'],
+    ['n,,n=user', 'nonce'],
+    ['n,,garbage', 'malformed'],
+  ])('refuses the client-first-message %j', (message, error) => {
+    expect(() => new ScramServer(secret).serverFirst(message)).toThrow(error)
+  })
+
+  it.each([
+    ['c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0', 'no proof'],
+    ['c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA', 'channel binding'],
+    ['c=biws,r=rOprNGfwEbeRWgbNEkqO-other,p=AAAA', 'nonce'],
+    ['c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA', 'proof'],
+  ])('refuses the client-final-message %j', (message, error) => {
+    const s = new ScramServer(secret, serverNonce)
+    s.serverFirst('n,,n=user,r=rOprNGfwEbeRWgbNEkqO')
+    expect(() => s.serverFinal(message)).toThrow(error)
+  })
+
+  it('refuses a client-final-message before the first', () => {
+    expect(() => new ScramServer(secret).serverFinal(clientFinal)).toThrow(ScramError)
   })
 })

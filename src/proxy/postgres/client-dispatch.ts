@@ -8,10 +8,11 @@ import {decideFunctionCall, decisionError, readSql, unparseableDecision} from '.
 import type {ReadGate} from './flow.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
-import {Expect} from './pipeline.js'
+import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
 import type {RunWriter} from './run-writer.js'
-import type {SessionState, StatementInfo} from './session-state.js'
-import {bodyOf, readyForQuery} from './wire.js'
+import type {StatementInfo} from './session-audit.js'
+import type {SessionState} from './session-state.js'
+import {bodyOf, cstringEnd, nameAt, readyForQuery} from './wire.js'
 
 /** What the client dispatcher needs from its session. */
 export interface ClientDispatcherDeps {
@@ -48,7 +49,7 @@ export class ClientDispatcher {
   private closed = false
 
   constructor(private readonly deps: ClientDispatcherDeps) {
-    this.framer = new Framer({maxMessageBytes: deps.maxMessageBytes}, this.onMessage)
+    this.framer = new Framer({maxMessageBytes: deps.maxMessageBytes}, {range: this.onMessage})
   }
 
   /** Feeds bytes from the client (the first call may carry bytes read during startup). */
@@ -74,79 +75,78 @@ export class ClientDispatcher {
     this.deps.onFatal(err)
   }
 
-  private readonly onMessage = (type: number, frame: Buffer): boolean => {
+  /** One client message, the range `buf[start, end)` of the chunk it was read in. */
+  private readonly onMessage = (type: number, buf: Buffer, start: number, end: number): boolean => {
     if (this.closed) return false
     const s = this.deps.state
-    if (s.discardUntilSync) return this.discard(type, frame)
+    if (s.discardUntilSync) return this.discard(type, buf, start, end)
     switch (type) {
       case Frontend.Query:
-        this.query(frame)
+        this.query(buf, start, end)
         return true
       case Frontend.Parse:
-        this.parse(frame)
+        this.parse(buf, start, end)
         return true
       case Frontend.Bind:
-        this.bind(frame)
+        this.bind(buf, start, end)
         return true
       case Frontend.Execute:
-        this.execute(frame)
+        this.execute(buf, start, end)
         return true
       case Frontend.Describe:
-        return this.forward(frame, Expect.Describe)
+        return this.forward(buf, start, end, ENTRY.describe)
       case Frontend.Close:
-        this.close(frame)
+        this.close(buf, start, end)
         return true
       case Frontend.Sync:
-        return this.forward(frame, Expect.Sync)
+        return this.forward(buf, start, end, ENTRY.sync)
       case Frontend.Flush:
       case Frontend.CopyData:
       case Frontend.CopyDone:
       case Frontend.CopyFail:
-        this.deps.toServer.forward(frame)
+        this.deps.toServer.forward(buf, start, end)
         return true
       case Frontend.FunctionCall:
-        return this.functionCall(frame)
+        // Decided asynchronously: it needs its own copy-free view that outlives this call.
+        return this.functionCall(buf.subarray(start, end))
       case Frontend.Terminate:
-        return this.terminate(frame)
+        return this.terminate(buf, start, end)
       default:
         throw new FrameError(`unexpected message type 0x${type.toString(16)} from the client`, '08P01')
     }
   }
 
-  private forward(frame: Buffer, expect: Expect): boolean {
-    this.deps.state.pipeline.push({expect})
-    this.deps.toServer.forward(frame)
+  private forward(buf: Buffer, start: number, end: number, expected: Entry): boolean {
+    this.deps.state.pipeline.push(expected)
+    this.deps.toServer.forward(buf, start, end)
     return true
   }
 
   /** After a denial in the extended protocol: skip to Sync like a server in error state. */
-  private discard(type: number, frame: Buffer): boolean {
+  private discard(type: number, buf: Buffer, start: number, end: number): boolean {
     const s = this.deps.state
     if (type === Frontend.Sync) {
       s.discardUntilSync = false
-      return this.forward(frame, Expect.Sync)
+      return this.forward(buf, start, end, ENTRY.sync)
     }
     // Flush lets responses to earlier messages (and so the queued denial) reach a client that waits for them.
-    if (type === Frontend.Flush) this.deps.toServer.forward(frame)
-    if (type === Frontend.Terminate) return this.terminate(frame)
+    if (type === Frontend.Flush) this.deps.toServer.forward(buf, start, end)
+    if (type === Frontend.Terminate) return this.terminate(buf, start, end)
     return true
   }
 
-  private terminate(frame: Buffer): boolean {
-    this.deps.toServer.forward(frame)
+  private terminate(buf: Buffer, start: number, end: number): boolean {
+    this.deps.toServer.forward(buf, start, end)
     this.closed = true
     this.deps.toServer.flush()
     this.deps.onTerminate()
     return false
   }
 
-  private decide(bytes: Buffer): Verdict {
+  /** Decides the query text `buf[start, end)`. */
+  private decide(buf: Buffer, start: number, end: number): Verdict {
     const s = this.deps.state
-    const text = readSql(bytes, {
-      standardConformingStrings: s.standardConformingStrings,
-      clientEncoding: s.clientEncoding,
-      inFlight: s.pipeline.length > 0,
-    })
+    const text = readSql(buf, start, end, s, s.pipeline.length > 0)
     if (!text.ok)
       return {
         sql: text.sql,
@@ -154,7 +154,7 @@ export class ClientDispatcher {
         prepares: [],
         deallocates: [],
       }
-    if (text.sql.trim() === '') return {sql: text.sql, decision: ALLOW_EMPTY, prepares: [], deallocates: []}
+    if (isBlank(text.sql)) return {sql: text.sql, decision: ALLOW_EMPTY, prepares: [], deallocates: []}
     const {decision, analysis} = s.guard.decide(text.sql, s.evalContext, {
       defaultSchema: 'public',
       prepared: s.prepared,
@@ -163,13 +163,13 @@ export class ClientDispatcher {
     return {sql: text.sql, decision, prepares: analysis.prepares, deallocates: analysis.deallocates}
   }
 
-  private query(frame: Buffer): void {
+  private query(buf: Buffer, start: number, end: number): void {
     const s = this.deps.state
-    const v = this.decide(bodyOf(frame).cstringBytes())
+    const v = this.decide(buf, start + 5, cstringEnd(buf, start + 5, end))
     if (v.decision.decision === 'allow') {
       this.remember(v)
-      s.pipeline.push({expect: Expect.Query, running: s.startRunning(v)})
-      this.deps.toServer.forward(frame)
+      s.pipeline.push(entry(Expect.Query, s.startRunning(v)))
+      this.deps.toServer.forward(buf, start, end)
       return
     }
     s.audit.statementEvent(v)
@@ -179,6 +179,7 @@ export class ClientDispatcher {
 
   /** Prepared statements of an allowed query; a name prepared twice is judged by both definitions. */
   private remember(v: Verdict): void {
+    if (v.prepares.length === 0 && v.deallocates !== 'all' && v.deallocates.length === 0) return
     const s = this.deps.state
     const merged = v.prepares.map((p) => ({
       name: p.name,
@@ -188,11 +189,11 @@ export class ClientDispatcher {
     for (const p of v.prepares) s.statements.set(p.name, v)
   }
 
-  private parse(frame: Buffer): void {
+  private parse(buf: Buffer, start: number, end: number): void {
     const s = this.deps.state
-    const r = bodyOf(frame)
-    const name = r.cstring()
-    const v = this.decide(r.cstringBytes())
+    const nameEnd = cstringEnd(buf, start + 5, end)
+    const name = nameAt(buf, start + 5, nameEnd)
+    const v = this.decide(buf, nameEnd + 1, cstringEnd(buf, nameEnd + 1, end))
     if (v.decision.decision !== 'allow') {
       s.audit.statementEvent(v)
       s.inject(() => decisionError(v.decision))
@@ -204,38 +205,38 @@ export class ClientDispatcher {
       s.prepared.set(name, [...(s.prepared.get(name) ?? []), ...v.decision.operations])
     }
     s.statements.set(name, v)
-    s.pipeline.push({expect: Expect.Parse, running: s.startRunning(v)})
-    this.deps.toServer.forward(frame)
+    s.pipeline.push(entry(Expect.Parse, s.startRunning(v)))
+    this.deps.toServer.forward(buf, start, end)
   }
 
-  private bind(frame: Buffer): void {
+  /** Bind and Execute of an already decided statement: two map operations, one object per Execute. */
+  private bind(buf: Buffer, start: number, end: number): void {
     const s = this.deps.state
-    const r = bodyOf(frame)
-    const portal = r.cstring()
-    const info = s.statements.get(r.cstring())
+    const portalEnd = cstringEnd(buf, start + 5, end)
+    const portal = nameAt(buf, start + 5, portalEnd)
+    const info = s.statements.get(nameAt(buf, portalEnd + 1, cstringEnd(buf, portalEnd + 1, end)))
     if (info !== undefined) s.portals.set(portal, info)
     else s.portals.delete(portal)
-    this.forward(frame, Expect.Bind)
+    this.forward(buf, start, end, ENTRY.bind)
   }
 
-  private execute(frame: Buffer): void {
+  private execute(buf: Buffer, start: number, end: number): void {
     const s = this.deps.state
-    const portal = bodyOf(frame).cstring()
-    const info = s.portals.get(portal)
-    s.pipeline.push({expect: Expect.Execute, running: info === undefined ? undefined : s.startRunning(info)})
-    this.deps.toServer.forward(frame)
+    const info = s.portals.get(nameAt(buf, start + 5, cstringEnd(buf, start + 5, end)))
+    s.pipeline.push(info === undefined ? ENTRY.execute : entry(Expect.Execute, s.startRunning(info)))
+    this.deps.toServer.forward(buf, start, end)
   }
 
-  private close(frame: Buffer): void {
+  private close(buf: Buffer, start: number, end: number): void {
     const s = this.deps.state
-    const r = bodyOf(frame)
+    const r = bodyOf(buf.subarray(start, end))
     const what = r.byte()
     const name = r.cstring()
     if (what === 0x53 /* 'S' */) {
       s.prepared.delete(name)
       s.statements.delete(name)
     } else s.portals.delete(name)
-    this.forward(frame, Expect.Close)
+    this.forward(buf, start, end, ENTRY.close)
   }
 
   private functionCall(frame: Buffer): boolean {
@@ -270,11 +271,20 @@ export class ClientDispatcher {
     if (this.closed) return
     const info = {sql: `-- fastpath function call: ${name}`, decision}
     if (decision.decision === 'allow') {
-      s.pipeline.push({expect: Expect.FunctionCall, running: s.startRunning(info)})
+      s.pipeline.push(entry(Expect.FunctionCall, s.startRunning(info)))
       this.deps.toServer.send(frame)
       return
     }
     s.audit.statementEvent(info)
     s.inject(() => Buffer.concat([decisionError(decision), readyForQuery(s.txStatus)]))
   }
+}
+
+/** True when the text is empty or only whitespace (an empty query); no string is allocated. */
+function isBlank(sql: string): boolean {
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql.charCodeAt(i)
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d && c !== 0x0c && c !== 0x0b) return false
+  }
+  return true
 }

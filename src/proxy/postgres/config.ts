@@ -19,8 +19,10 @@ export interface PgEngineConfig {
   readonly maxMessageBytes: number
   /** Largest server message accepted (a DataRow can be up to 1 GB). */
   readonly maxServerMessageBytes?: number
-  /** When set, clients must send this password (cleartext over the loopback connection). */
+  /** When set, clients must prove they know this password. */
   readonly localPassword?: string | undefined
+  /** How: SCRAM-SHA-256 (the default; the password never crosses the socket) or cleartext `password`. */
+  readonly localPasswordMethod?: 'scram-sha-256' | 'password' | undefined
   readonly startupTimeoutMs?: number
   readonly upstreamTimeoutMs?: number
 }

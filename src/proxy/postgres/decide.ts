@@ -28,14 +28,23 @@ const UNSAFE_ENCODINGS = new Set([
 /** Single-byte encodings decoded as latin1: every byte stays one character, so the structure survives. */
 const UTF8_LIKE = new Set(['utf8', 'utf-8', 'unicode', 'sql_ascii'])
 
+/** How query bytes in a client encoding decode: as UTF-8, byte per character, or not safely at all. */
+export type EncodingClass = 'utf8' | 'latin1' | 'unsafe'
+
+/** The class of a server-reported client_encoding; computed when it changes, not per query. */
+export function encodingClass(clientEncoding: string): EncodingClass {
+  const enc = clientEncoding.toLowerCase()
+  if (UNSAFE_ENCODINGS.has(enc)) return 'unsafe'
+  return UTF8_LIKE.has(enc) ? 'utf8' : 'latin1'
+}
+
 /** The session facts that change how query text must be read. */
 export interface TextContext {
   /** The server's standard_conforming_strings; the guard's parser assumes on. */
   readonly standardConformingStrings: boolean
-  /** The server-reported client_encoding. */
+  /** The server-reported client_encoding, and its class. */
   readonly clientEncoding: string
-  /** True while earlier statements are still running (one of them may change the settings above). */
-  readonly inFlight: boolean
+  readonly encoding: EncodingClass
 }
 
 /** Query text the guard can read, or why it cannot be read safely. */
@@ -43,24 +52,34 @@ export type SqlText =
   | {readonly ok: true; readonly sql: string}
   | {readonly ok: false; readonly sql: string; readonly reason: string}
 
-/** Decodes query bytes; refuses text the parser could misread. */
-export function readSql(bytes: Buffer, ctx: TextContext): SqlText {
-  const enc = ctx.clientEncoding.toLowerCase()
-  if (UNSAFE_ENCODINGS.has(enc))
+/**
+ * Decodes the query bytes `frame[start, end)` without copying them first, and refuses text the
+ * parser could misread. `inFlight`: earlier statements still running may change the settings.
+ */
+export function readSql(
+  frame: Buffer,
+  start: number,
+  end: number,
+  ctx: TextContext,
+  inFlight: boolean,
+): SqlText {
+  if (ctx.encoding === 'unsafe')
     return {
       ok: false,
-      sql: bytes.toString('latin1'),
+      sql: frame.toString('latin1', start, end),
       reason: `client_encoding ${ctx.clientEncoding} cannot be analyzed safely`,
     }
-  const sql = UTF8_LIKE.has(enc) ? bytes.toString('utf8') : bytes.toString('latin1')
-  if (bytes.includes(0x5c /* backslash */)) {
+  const sql =
+    ctx.encoding === 'utf8' ? frame.toString('utf8', start, end) : frame.toString('latin1', start, end)
+  // A backslash is one byte in every encoding of these classes: searching the text finds the same.
+  if (sql.includes('\\')) {
     if (!ctx.standardConformingStrings)
       return {
         ok: false,
         sql,
         reason: 'standard_conforming_strings is off, so backslashes in strings cannot be analyzed safely',
       }
-    if (ctx.inFlight)
+    if (inFlight)
       return {
         ok: false,
         sql,

@@ -21,6 +21,15 @@ export class FrameError extends Error {
  */
 export type FrameHandler = (type: number, frame: Buffer) => boolean | void
 
+/**
+ * Receives one whole message as the range `buf[start, end)`, without a subarray object per message
+ * (the relay's hot path). Same contract as FrameHandler otherwise.
+ */
+export type RangeHandler = (type: number, buf: Buffer, start: number, end: number) => boolean | void
+
+/** Either kind of handler: a function gets frames, `{range}` gets ranges. */
+export type AnyFrameHandler = FrameHandler | {readonly range: RangeHandler}
+
 /** Options of a Framer. */
 export interface FramerOptions {
   /** Largest message accepted, header included. */
@@ -43,13 +52,16 @@ export class Framer {
   /** Bytes received while stopped, in order. */
   private held: Buffer[] = []
   private stopped = false
+  private readonly handler: RangeHandler
 
-  constructor(
-    options: FramerOptions,
-    private readonly handler: FrameHandler,
-  ) {
+  constructor(options: FramerOptions, handler: AnyFrameHandler) {
     this.max = options.maxMessageBytes
     this.startup = options.startup ?? false
+    this.handler =
+      typeof handler === 'function'
+        ? (type, buf, start, end) =>
+            handler(type, start === 0 && end === buf.length ? buf : buf.subarray(start, end))
+        : handler.range
   }
 
   /** Leaves the startup phase: from now on every message has a type byte. */
@@ -128,9 +140,9 @@ export class Framer {
         return
       }
       const type = this.startup ? 0 : (chunk[off] as number)
-      const frame = chunk.subarray(off, off + total)
+      const start = off
       off += total
-      if (this.handler(type, frame) === false) this.stopped = true
+      if (this.handler(type, chunk, start, off) === false) this.stopped = true
     }
   }
 
@@ -167,7 +179,7 @@ export class Framer {
     this.partsBytes = 0
     this.need = 0
     const type = this.startup ? 0 : (whole[0] as number)
-    if (this.handler(type, whole) === false) this.stopped = true
+    if (this.handler(type, whole, 0, whole.length) === false) this.stopped = true
     return chunk.subarray(used)
   }
 

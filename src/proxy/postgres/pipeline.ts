@@ -3,8 +3,8 @@
  * that gets a response, plus synthetic responses (denials) waiting for their turn. This is how a
  * denial reaches the client after the server's answers to the messages sent before it.
  */
-import type {Decision} from '../../policy/index.js'
 import {Backend} from './messages.js'
+import type {Running} from './session-audit.js'
 
 /** What kind of response an entry waits for. */
 export enum Expect {
@@ -28,15 +28,6 @@ export enum Expect {
   Inject,
 }
 
-/** A statement being executed, for its audit event. */
-export interface Running {
-  readonly sql: string
-  readonly decision: Decision
-  readonly startedAt: number
-  rows: number | null
-  error: string | null
-}
-
 /** One expected response. */
 export interface Entry {
   readonly expect: Expect
@@ -44,6 +35,20 @@ export interface Entry {
   readonly inject?: (() => Buffer) | undefined
   /** For Query, Execute and Parse: the statement, for the audit event. */
   readonly running?: Running | undefined
+}
+
+/** Entries without a statement are immutable: one shared instance per kind, none allocated per message. */
+export const ENTRY = {
+  bind: entry(Expect.Bind),
+  close: entry(Expect.Close),
+  describe: entry(Expect.Describe),
+  sync: entry(Expect.Sync),
+  execute: entry(Expect.Execute),
+} as const
+
+/** An entry; every entry has the same shape, so the dispatchers' property reads stay monomorphic. */
+export function entry(expect: Expect, running?: Running, inject?: () => Buffer): Entry {
+  return {expect, inject, running}
 }
 
 /** True when `type` (a server message) completes an entry of kind `expect`, errors aside. */

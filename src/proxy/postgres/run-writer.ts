@@ -1,6 +1,7 @@
 /**
  * Coalesces forwarded frames into runs: consecutive frames that are adjacent in the same chunk are
- * written with one `write()` of one subarray. Reports backpressure so the reading side can pause.
+ * written with one `write()`. Frames are ranges of the chunk they were read in, so no object is
+ * made per frame; a run that is the whole chunk is written as the chunk itself.
  */
 import type {Socket} from 'node:net'
 
@@ -14,16 +15,16 @@ export class RunWriter {
 
   constructor(private readonly socket: Socket) {}
 
-  /** Adds a frame to the current run, or flushes the run and starts a new one. */
-  forward(frame: Buffer): void {
-    if (this.buf !== undefined && frame.buffer === this.buf.buffer && frame.byteOffset === this.end) {
-      this.end += frame.length
+  /** Adds the frame `buf[start, end)` to the current run, or flushes the run and starts a new one. */
+  forward(buf: Buffer, start: number, end: number): void {
+    if (buf === this.buf && start === this.end) {
+      this.end = end
       return
     }
     this.flush()
-    this.buf = frame
-    this.start = frame.byteOffset
-    this.end = frame.byteOffset + frame.length
+    this.buf = buf
+    this.start = start
+    this.end = end
   }
 
   /** Writes bytes the proxy produced, after the run so far. */
@@ -37,11 +38,7 @@ export class RunWriter {
     const buf = this.buf
     if (buf === undefined) return
     this.buf = undefined
-    const run =
-      this.start === buf.byteOffset && this.end === buf.byteOffset + buf.length
-        ? buf
-        : Buffer.from(buf.buffer, this.start, this.end - this.start)
-    this.write(run)
+    this.write(this.start === 0 && this.end === buf.length ? buf : buf.subarray(this.start, this.end))
   }
 
   private write(bytes: Buffer): void {

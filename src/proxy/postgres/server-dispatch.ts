@@ -24,7 +24,7 @@ export class ServerDispatcher {
   private readonly framer: Framer
 
   constructor(private readonly deps: ServerDispatcherDeps) {
-    this.framer = new Framer({maxMessageBytes: deps.maxMessageBytes}, this.onMessage)
+    this.framer = new Framer({maxMessageBytes: deps.maxMessageBytes}, {range: this.onMessage})
   }
 
   /** Feeds bytes from the server. */
@@ -39,27 +39,23 @@ export class ServerDispatcher {
     this.deps.toClient.flush()
   }
 
-  private readonly onMessage = (type: number, frame: Buffer): boolean => {
-    const out = this.deps.toClient
+  /** One server message, the range `buf[start, end)` of the chunk it was read in; all are forwarded. */
+  private readonly onMessage = (type: number, buf: Buffer, start: number, end: number): boolean => {
+    this.deps.toClient.forward(buf, start, end)
     switch (type) {
       case Backend.DataRow:
-        out.forward(frame)
         return true
       case Backend.CommandComplete:
-        out.forward(frame)
-        this.commandComplete(frame)
+        this.commandComplete(buf, start, end)
         return true
       case Backend.ErrorResponse:
-        out.forward(frame)
-        this.error(frame)
+        this.error(buf.subarray(start, end))
         return true
       case Backend.ReadyForQuery:
-        out.forward(frame)
-        this.ready(frame)
+        this.ready(end > start + 5 ? buf[start + 5] : undefined)
         return true
       case Backend.ParameterStatus: {
-        out.forward(frame)
-        const r = bodyOf(frame)
+        const r = bodyOf(buf.subarray(start, end))
         this.deps.state.parameterStatus(r.cstring(), r.cstring())
         return true
       }
@@ -70,11 +66,9 @@ export class ServerDispatcher {
       case Backend.NoData:
       case Backend.EmptyQueryResponse:
       case Backend.PortalSuspended:
-        out.forward(frame)
         this.complete(type)
         return true
       default:
-        out.forward(frame)
         return true
     }
   }
@@ -88,10 +82,10 @@ export class ServerDispatcher {
     s.drainInjects()
   }
 
-  private commandComplete(frame: Buffer): void {
+  private commandComplete(buf: Buffer, start: number, end: number): void {
     const head = this.deps.state.pipeline.peek()
     if (head?.running !== undefined) {
-      const rows = rowsOfTag(frame)
+      const rows = rowsOfTag(buf, start, end)
       if (rows !== null) head.running.rows = (head.running.rows ?? 0) + rows
     }
     this.complete(Backend.CommandComplete)
@@ -115,9 +109,9 @@ export class ServerDispatcher {
       s.pipeline.shift()
   }
 
-  private ready(frame: Buffer): void {
+  private ready(status: number | undefined): void {
     const s = this.deps.state
-    s.txStatus = frame[5] ?? s.txStatus
+    s.txStatus = status ?? s.txStatus
     // Entries still ahead of the one this answers were skipped by the server after an error.
     for (let head = s.pipeline.shift(); head !== undefined; head = s.pipeline.shift()) {
       if (

@@ -2,30 +2,22 @@
  * What one Postgres session knows while it relays: the responses it expects, the server settings
  * that change how SQL is read, prepared statements and portals, and how it reports to the audit sink.
  */
-import {randomUUID} from 'node:crypto'
-
-import type {AuditEvent, AuditEventType, AuditSink} from '../../audit/types.js'
-import type {Decision, EvalContext, Guard, Operation} from '../../policy/index.js'
+import type {EvalContext, Guard, Operation} from '../../policy/index.js'
+import {encodingClass, type EncodingClass, type TextContext} from './decide.js'
 import {TxStatus} from './messages.js'
-import {Expect, Pipeline, type Running} from './pipeline.js'
+import {Expect, Pipeline, entry} from './pipeline.js'
 import type {RunWriter} from './run-writer.js'
-
-/** A decided statement: its text and the decision. */
-export interface StatementInfo {
-  readonly sql: string
-  readonly decision: Decision
-}
-
-/** The constant part of every audit event of a session. */
-export type AuditBase = Omit<AuditEvent, 'id' | 'type' | 'time'>
+import type {Running, SessionAudit, StatementInfo} from './session-audit.js'
 
 /** Shared state of the two dispatchers of one session. */
-export class SessionState {
+export class SessionState implements TextContext {
   readonly pipeline = new Pipeline()
   /** Transaction status of the last ReadyForQuery the server sent. */
   txStatus: number = TxStatus.Idle
   standardConformingStrings: boolean
   clientEncoding: string
+  /** How query text in clientEncoding decodes; updated with it. */
+  encoding: EncodingClass
   /** Operations of named prepared statements (protocol Parse and SQL PREPARE share one namespace). */
   readonly prepared = new Map<string, readonly Operation[]>()
   /** What named statements and portals run, for the audit events of Execute. */
@@ -43,12 +35,13 @@ export class SessionState {
   ) {
     this.standardConformingStrings = parameters.get('standard_conforming_strings') !== 'off'
     this.clientEncoding = parameters.get('client_encoding') ?? 'UTF8'
+    this.encoding = encodingClass(this.clientEncoding)
   }
 
   /** Queues a synthetic response behind everything the server still owes; writes it now if nothing is owed. */
   inject(build: () => Buffer): void {
     if (this.pipeline.length === 0) this.toClient.send(build())
-    else this.pipeline.push({expect: Expect.Inject, inject: build})
+    else this.pipeline.push(entry(Expect.Inject, undefined, build))
   }
 
   /** Writes queued synthetic responses that have reached the head of the pipeline. */
@@ -62,7 +55,10 @@ export class SessionState {
   /** Applies a server ParameterStatus that changes how the guard must read SQL. */
   parameterStatus(name: string, value: string): void {
     if (name === 'standard_conforming_strings') this.standardConformingStrings = value !== 'off'
-    else if (name === 'client_encoding') this.clientEncoding = value
+    else if (name === 'client_encoding') {
+      this.clientEncoding = value
+      this.encoding = encodingClass(value)
+    }
   }
 
   /** Records the effects of an allowed query on the prepared-statement namespace. */
@@ -87,66 +83,14 @@ export class SessionState {
   }
 }
 
-/** Emits a session's audit events; a failing sink never takes the session down. */
-export class SessionAudit {
-  constructor(
-    private readonly audit: AuditSink,
-    private readonly auditBase: AuditBase,
-  ) {}
-
-  /** Emits a session_start or session_end event. */
-  sessionEvent(type: Extract<AuditEventType, 'session_start' | 'session_end'>, error?: string): void {
-    this.emit({
-      ...this.auditBase,
-      id: randomUUID(),
-      type,
-      time: new Date().toISOString(),
-      error: error ?? null,
-    })
-  }
-
-  /** Emits the event of a decided statement: denied ones right away, allowed ones when they finish. */
-  statementEvent(info: StatementInfo, running?: Running): void {
-    const {sql, decision} = info
-    this.emit({
-      id: randomUUID(),
-      type: 'statement',
-      time: new Date().toISOString(),
-      ...this.auditBase,
-      statement: sql,
-      kinds: unique(decision.operations, (o) => [o.kind]),
-      tables: unique(decision.operations, (o) => o.tables),
-      decision: decision.decision,
-      rule: decision.rule,
-      rows: running?.rows ?? null,
-      duration_ms:
-        running === undefined ? 0 : Math.round((performance.now() - running.startedAt) * 1000) / 1000,
-      error:
-        running?.error ?? (decision.decision === 'allow' ? null : (decision.message ?? decision.decision)),
-    })
-  }
-
-  private emit(event: AuditEvent): void {
-    try {
-      void Promise.resolve(this.audit.write(event)).catch(() => undefined)
-    } catch {
-      // An audit sink failure must not take the session down; the sink reports its own errors.
-    }
-  }
-}
-
-/** The distinct values of a field over operations; the common single-operation case allocates no Set. */
-function unique<T>(ops: readonly T[], pick: (op: T) => readonly string[]): readonly string[] {
-  if (ops.length === 1) return pick(ops[0] as T)
-  return [...new Set(ops.flatMap(pick))]
-}
-
-/** Rows affected or returned, from a CommandComplete tag ("SELECT 5", "INSERT 0 3", "UPDATE 2"). */
-export function rowsOfTag(frame: Buffer): number | null {
-  let end = frame.length - 1
-  if (frame[end] === 0) end--
-  let start = end
-  while (start >= 5 && (frame[start] as number) >= 0x30 && (frame[start] as number) <= 0x39) start--
-  if (start === end || frame[start] !== 0x20) return null
-  return Number(frame.toString('latin1', start + 1, end + 1))
+/** Rows affected or returned, from the CommandComplete `buf[start, end)` ("SELECT 5", "INSERT 0 3"). */
+export function rowsOfTag(buf: Buffer, start: number, frameEnd: number): number | null {
+  let end = frameEnd - 1
+  if (buf[end] === 0) end--
+  let first = end
+  while (first >= start + 5 && (buf[first] as number) >= 0x30 && (buf[first] as number) <= 0x39) first--
+  if (first === end || buf[first] !== 0x20) return null
+  let n = 0
+  for (let i = first + 1; i <= end; i++) n = n * 10 + (buf[i] as number) - 0x30
+  return n
 }

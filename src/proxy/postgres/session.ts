@@ -12,8 +12,11 @@ import {FrameError} from './framing.js'
 import {AuthCode, Backend, SqlState} from './messages.js'
 import {MessageReader, ReaderClosedError} from './reader.js'
 import {relay, type Relay} from './relay.js'
+import {SCRAM_SHA_256, ScramError} from './scram.js'
+import {ScramServer, scramSecret, type ScramSecret} from './scram-server.js'
 import type {PgEngineConfig} from './config.js'
-import {SessionAudit, SessionState, type AuditBase} from './session-state.js'
+import {SessionAudit, type AuditBase} from './session-audit.js'
+import {SessionState} from './session-state.js'
 import {
   classifyParameters,
   parseStartupPacket,
@@ -51,6 +54,18 @@ export class SessionError extends Error {
 }
 
 type Startup = Extract<StartupPacket, {kind: 'startup'}>
+
+/** The local password's SCRAM secret, derived once per engine configuration (PBKDF2 is slow on purpose). */
+const secrets = new WeakMap<PgEngineConfig, ScramSecret>()
+
+function secretOf(config: PgEngineConfig, password: string): ScramSecret {
+  let secret = secrets.get(config)
+  if (secret === undefined) {
+    secret = scramSecret(password)
+    secrets.set(config, secret)
+  }
+  return secret
+}
 
 /** The Postgres engine's handler of one client connection. */
 export class PgConnection implements ConnectionHandler {
@@ -120,8 +135,11 @@ export class PgConnection implements ConnectionHandler {
     const {passThrough, settings, unsupportedExtensions} = classifyParameters(startup.params)
     if (startup.minor > 0 || unsupportedExtensions.length > 0)
       this.client.write(negotiateProtocol(unsupportedExtensions))
-    if (this.config.localPassword !== undefined)
-      await this.checkPassword(reader, startup, this.config.localPassword)
+    const password = this.config.localPassword
+    if (password !== undefined) {
+      if (this.config.localPasswordMethod === 'password') await this.checkPassword(reader, startup, password)
+      else await this.checkScram(reader, startup, secretOf(this.config, password))
+    }
     this.leftover = reader.detach()
     this.reader = undefined
     if (wantsReplication(startup.params))
@@ -165,6 +183,40 @@ export class PgConnection implements ConnectionHandler {
         SqlState.invalidPassword,
         `password authentication failed for user "${startup.params.get('user') ?? ''}"`,
       )
+  }
+
+  /** SCRAM-SHA-256 with the local password: the client proves it knows the password without sending it. */
+  private async checkScram(reader: MessageReader, startup: Startup, secret: ScramSecret): Promise<void> {
+    const timeout = this.config.startupTimeoutMs ?? 30_000
+    const next = async (): Promise<Buffer> => {
+      const {type, frame} = await reader.next(timeout)
+      if (type !== 0x70 /* 'p' */)
+        throw new SessionError(SqlState.protocolViolation, 'expected a SASL response message')
+      return frame
+    }
+    this.client.write(authentication(AuthCode.SASL, Buffer.from(`${SCRAM_SHA_256}\0\0`)))
+    const initial = bodyOf(await next())
+    const mechanism = initial.cstring()
+    if (mechanism !== SCRAM_SHA_256)
+      throw new SessionError(SqlState.protocolViolation, `unsupported SASL mechanism "${mechanism}"`)
+    const length = initial.int32()
+    const server = new ScramServer(secret)
+    try {
+      const first = server.serverFirst(initial.bytes(Math.max(length, 0)).toString('utf8'))
+      this.client.write(authentication(AuthCode.SASLContinue, Buffer.from(first)))
+      const response = bodyOf(await next())
+      const final = server.serverFinal(response.bytes(response.remaining).toString('utf8'))
+      if (final === null)
+        throw new SessionError(
+          SqlState.invalidPassword,
+          `password authentication failed for user "${startup.params.get('user') ?? ''}"`,
+        )
+      this.client.write(authentication(AuthCode.SASLFinal, Buffer.from(final)))
+    } catch (err) {
+      if (err instanceof ScramError)
+        throw new SessionError(SqlState.protocolViolation, `SCRAM authentication failed: ${err.message}`)
+      throw err
+    }
   }
 
   /** Step 3: an authenticated upstream connection with the target's credentials. */

@@ -179,6 +179,18 @@ export class FieldReader {
   }
 }
 
+/** Index of the NUL ending the C string at `start`, before `limit`; throws WireError when there is none. */
+export function cstringEnd(buf: Buffer, start: number, limit: number): number {
+  const end = buf.indexOf(0, start)
+  if (end < 0 || end >= limit) throw new WireError('unterminated string in message')
+  return end
+}
+
+/** The UTF-8 C string `frame[start, end)`; the empty name (unnamed statement or portal) costs nothing. */
+export function nameAt(frame: Buffer, start: number, end: number): string {
+  return end === start ? '' : frame.toString('utf8', start, end)
+}
+
 /** A reader positioned after the header of a typed frame. */
 export function bodyOf(frame: Buffer): FieldReader {
   return new FieldReader(frame, 5)

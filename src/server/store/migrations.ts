@@ -5,7 +5,10 @@ import type {SqlDriver} from './driver.js'
  * PostgreSQL share (TEXT, BIGINT, partial indexes); times are epoch milliseconds. Never edit a shipped
  * migration: add the next one.
  */
-const MIGRATIONS: readonly (readonly string[])[] = [
+/** One DDL statement: shared text, or one text per dialect (full-text search differs). */
+type Ddl = string | {readonly sqlite: string; readonly postgres: string}
+
+const MIGRATIONS: readonly (readonly Ddl[])[] = [
   [
     `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
     `CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, public_jwk TEXT NOT NULL,
@@ -42,6 +45,35 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE UNIQUE INDEX db_sessions_user ON db_sessions (target, db_user)`,
     `CREATE INDEX db_sessions_due ON db_sessions (status, expires_at)`,
   ],
+  [
+    // The signed audit trail (src/server/audit/): device keys, the signed batch headers, the events with
+    // the server's own chain (server_seq, server_prev_hash, server_hash), and incidents (gaps, conflicts,
+    // replays, forged batches) that are recorded rather than hidden.
+    `CREATE TABLE audit_devices (device_id TEXT PRIMARY KEY, owner_sub TEXT NOT NULL, key_id TEXT NOT NULL,
+       public_key TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+    `CREATE TABLE audit_batches (device_id TEXT NOT NULL, first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL,
+       prev_hash TEXT NOT NULL, hashes_json TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+       received_at BIGINT NOT NULL, PRIMARY KEY (device_id, first_seq, last_seq))`,
+    `CREATE TABLE audit_events (device_id TEXT NOT NULL, seq BIGINT NOT NULL, batch_first_seq BIGINT NOT NULL,
+       batch_last_seq BIGINT NOT NULL, owner_sub TEXT NOT NULL, time_ms BIGINT NOT NULL, identity TEXT NOT NULL,
+       actor TEXT NOT NULL, target TEXT NOT NULL, decision TEXT, statement TEXT, tables_json TEXT NOT NULL,
+       event_json TEXT NOT NULL, hash TEXT NOT NULL, server_seq BIGINT NOT NULL UNIQUE,
+       server_prev_hash TEXT NOT NULL, server_hash TEXT NOT NULL, PRIMARY KEY (device_id, seq))`,
+    `CREATE INDEX audit_events_time ON audit_events (time_ms, server_seq)`,
+    `CREATE INDEX audit_events_identity ON audit_events (identity, time_ms)`,
+    `CREATE INDEX audit_events_owner ON audit_events (owner_sub, time_ms)`,
+    `CREATE INDEX audit_events_target ON audit_events (target, time_ms)`,
+    `CREATE INDEX audit_events_decision ON audit_events (decision, time_ms)`,
+    {
+      sqlite: `CREATE VIRTUAL TABLE audit_events_fts USING fts5(statement)`,
+      postgres: `CREATE INDEX audit_events_fts ON audit_events
+         USING GIN (to_tsvector('simple', COALESCE(statement, '')))`,
+    },
+    `CREATE TABLE audit_incidents (id TEXT PRIMARY KEY, device_id TEXT NOT NULL, owner_sub TEXT NOT NULL,
+       kind TEXT NOT NULL, first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, detail TEXT NOT NULL,
+       at BIGINT NOT NULL)`,
+    `CREATE INDEX audit_incidents_device ON audit_incidents (device_id, at)`,
+  ],
 ]
 
 /** The schema version this build writes. */
@@ -61,7 +93,8 @@ export async function migrate(driver: SqlDriver, now: number): Promise<void> {
         `the store has schema version ${current}, newer than this dbgate (${MIGRATIONS.length})`,
       )
     for (let v = current + 1; v <= MIGRATIONS.length; v++) {
-      for (const sql of MIGRATIONS[v - 1] ?? []) await tx.run(sql)
+      for (const ddl of MIGRATIONS[v - 1] ?? [])
+        await tx.run(typeof ddl === 'string' ? ddl : ddl[driver.dialect])
       await tx.run(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, [v, now])
     }
   })

@@ -1,3 +1,5 @@
+import type {ServerLink} from '../audit/server-chain.js'
+import * as audit from './audit-sql.js'
 import * as dbSessions from './db-sessions-sql.js'
 import type {SqlDriver} from './driver.js'
 import {migrate} from './migrations.js'
@@ -12,6 +14,13 @@ import {
   toJson,
 } from './rows.js'
 import type {
+  AuditBatchRecord,
+  AuditDeviceRecord,
+  AuditIncidentRecord,
+  AuditIngest,
+  AuditIngestOutcome,
+  AuditSearchQuery,
+  StoredAuditEvent,
   AuthCodeRecord,
   AuthRequestRecord,
   DbSessionRecord,
@@ -390,4 +399,29 @@ export class SqlStore implements Store {
     n += await this.db.run(`DELETE FROM devices WHERE expires_at <= ?`, [now])
     return n
   }
+
+  /** First writer wins. */
+  registerAuditDevice = (d: AuditDeviceRecord): Promise<AuditDeviceRecord> =>
+    audit.registerAuditDevice(this.db, d)
+  /** By id. */
+  getAuditDevice = (id: string): Promise<AuditDeviceRecord | undefined> => audit.getAuditDevice(this.db, id)
+  /** All devices. */
+  listAuditDevices = (): Promise<AuditDeviceRecord[]> => audit.listAuditDevices(this.db)
+  /** One atomic ingest. */
+  ingestAuditBatch = (x: AuditIngest, now: number): Promise<AuditIngestOutcome> =>
+    audit.ingestAuditBatch(this.db, x, now)
+  /** Records an incident. */
+  recordAuditIncident = (i: AuditIncidentRecord): Promise<void> => audit.recordAuditIncident(this.db, i)
+  /** Search. */
+  searchAuditEvents = (q: AuditSearchQuery): Promise<StoredAuditEvent[]> =>
+    audit.searchAuditEvents(this.db, q)
+  /** Batch headers. */
+  listAuditBatches = (id: string): Promise<AuditBatchRecord[]> => audit.listAuditBatches(this.db, id)
+  /** Events in server order. */
+  listAuditEvents = (id: string): Promise<StoredAuditEvent[]> => audit.listAuditEvents(this.db, id)
+  /** The server chain. */
+  listAuditServerChain = (): Promise<ServerLink[]> => audit.listAuditServerChain(this.db)
+  /** Incidents. */
+  listAuditIncidents = (since: number): Promise<AuditIncidentRecord[]> =>
+    audit.listAuditIncidents(this.db, since)
 }

@@ -1,4 +1,6 @@
+import type {ChainedEvent} from '../../audit/event.js'
 import type {Identity, TargetProtocol, TargetTls} from '../../control/api-types.js'
+import type {ServerLink} from '../audit/server-chain.js'
 
 /**
  * The control plane's one store interface. Two implementations share one SQL text (sql-store.ts) over two
@@ -239,6 +241,108 @@ export interface Store {
 
   /** Deletes expired logins in progress, codes and device authorizations; returns how many rows went. */
   purgeExpired(now: number): Promise<number>
+
+  /** Registers a device key unless the device exists; returns the record now stored (first writer wins). */
+  registerAuditDevice(device: AuditDeviceRecord): Promise<AuditDeviceRecord>
+  /** One audit device by id. */
+  getAuditDevice(deviceId: string): Promise<AuditDeviceRecord | undefined>
+  /** Every audit device. */
+  listAuditDevices(): Promise<AuditDeviceRecord[]>
+  /** Stores a signed, already signature-checked batch: chain checks, idempotency and the server chain, atomically. */
+  ingestAuditBatch(batch: AuditIngest, now: number): Promise<AuditIngestOutcome>
+  /** Records something wrong that was refused before it reached the store (a forged batch). */
+  recordAuditIncident(incident: AuditIncidentRecord): Promise<void>
+  /** Events matching a search, newest first. */
+  searchAuditEvents(query: AuditSearchQuery): Promise<StoredAuditEvent[]>
+  /** A device's batch headers, by first seq. */
+  listAuditBatches(deviceId: string): Promise<AuditBatchRecord[]>
+  /** A device's stored events, in server order. */
+  listAuditEvents(deviceId: string): Promise<StoredAuditEvent[]>
+  /** The whole server chain, in server order. */
+  listAuditServerChain(): Promise<ServerLink[]>
+  /** Incidents recorded at or after `since`, oldest first. */
+  listAuditIncidents(since: number): Promise<AuditIncidentRecord[]>
+}
+
+/** A device's registered audit key. */
+export interface AuditDeviceRecord {
+  deviceId: string
+  ownerSub: string
+  keyId: string
+  /** base64url of the raw 32-byte Ed25519 public key. */
+  publicKey: string
+  createdAt: number
+}
+
+/** A signed batch header as stored. */
+export interface AuditBatchRecord {
+  deviceId: string
+  firstSeq: number
+  lastSeq: number
+  prevHash: string
+  hashes: string[]
+  keyId: string
+  signature: string
+  receivedAt: number
+}
+
+/** A batch to store: its header, its owner and its events (with their hashes, checked against the header). */
+export interface AuditIngest {
+  batch: AuditBatchRecord
+  ownerSub: string
+  events: ChainedEvent[]
+}
+
+/** What storing a batch did. */
+export type AuditIngestOutcome =
+  | {kind: 'accepted'; ackedSeq: number; stored: number; gap: {from: number; to: number} | null}
+  | {kind: 'conflict'; message: string}
+
+/** What an incident records. */
+export type AuditIncidentKind =
+  'gap' | 'conflict' | 'chain_break' | 'replayed' | 'bad_signature' | 'foreign_device'
+
+/** Something wrong with an upload, kept for `audit verify`. */
+export interface AuditIncidentRecord {
+  id: string
+  deviceId: string
+  ownerSub: string
+  kind: AuditIncidentKind
+  firstSeq: number
+  lastSeq: number
+  detail: string
+  at: number
+}
+
+/** A stored event with its place in the device's and the server's chains. */
+export interface StoredAuditEvent {
+  deviceId: string
+  seq: number
+  batchFirstSeq: number
+  batchLastSeq: number
+  ownerSub: string
+  serverSeq: number
+  hash: string
+  /** The event as stored (parsed from its canonical JSON). */
+  event: ChainedEvent
+  /** The indexed columns, which `audit verify` checks against the event. */
+  columns: {identity: string; target: string; decision: string | null; statement: string | null}
+}
+
+/** A search of the trail; `ownerSub` restricts it to one identity's own devices. */
+export interface AuditSearchQuery {
+  ownerSub?: string | undefined
+  identity?: string | undefined
+  target?: string | undefined
+  table?: string | undefined
+  decision?: 'allow' | 'deny' | 'review' | undefined
+  actor?: 'human' | 'agent' | 'ci' | undefined
+  since?: number | undefined
+  until?: number | undefined
+  text?: string | undefined
+  limit: number
+  /** Continue after this (time, server_seq), exclusive. */
+  after?: {time: number; serverSeq: number} | undefined
 }
 
 /** A uniqueness rule was broken (e.g. a live machine token with the same name). */

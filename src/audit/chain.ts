@@ -1,0 +1,70 @@
+/**
+ * The per-device hash chain: every event gets the next `seq` and the SHA-256 of the previous event's
+ * canonical form, so an edit, deletion or reorder anywhere breaks the chain after it.
+ */
+import {createHash} from 'node:crypto'
+
+import {canonicalEventJson, canonicalJson, type AuditEventBody, type ChainedEvent} from './event.js'
+
+/** The `prev_hash` of the first event of a device. */
+export const GENESIS_HASH = '0'.repeat(64)
+
+/** Where a chain stands: the last event's seq and hash (0 and the genesis hash when empty). */
+export interface ChainState {
+  readonly lastSeq: number
+  readonly lastHash: string
+}
+
+/** The state of a chain with no events yet. */
+export const EMPTY_CHAIN: ChainState = Object.freeze({lastSeq: 0, lastHash: GENESIS_HASH})
+
+/** SHA-256 (hex) of the canonical JSON text of an event. */
+export function hashCanonical(canonical: string): string {
+  return createHash('sha256').update(canonical, 'utf8').digest('hex')
+}
+
+/** The hash of a chained event: SHA-256 of its canonical form. */
+export function eventHash(event: ChainedEvent): string {
+  return hashCanonical(canonicalJson(event))
+}
+
+/** One event linked into the chain, with its canonical text and hash (computed once). */
+export interface Linked {
+  readonly event: ChainedEvent
+  readonly canonical: string
+  readonly hash: string
+}
+
+/** Links `body` after `state`: the event with the next seq, its canonical text and its hash. */
+export function link(state: ChainState, body: AuditEventBody): Linked {
+  const event: ChainedEvent = {...body, seq: state.lastSeq + 1, prev_hash: state.lastHash}
+  const canonical = canonicalEventJson(event)
+  return {event, canonical, hash: hashCanonical(canonical)}
+}
+
+/** A chain that hands out seqs and hashes in call order. */
+export class HashChain {
+  private current: ChainState
+
+  /** Continues the chain from `state` (recovered from a spool's tail), or starts it. */
+  constructor(state: ChainState = EMPTY_CHAIN) {
+    this.current = state
+  }
+
+  /** The last seq and hash. */
+  get state(): ChainState {
+    return this.current
+  }
+
+  /** Chains one event. */
+  append(body: AuditEventBody): Linked {
+    const linked = link(this.current, body)
+    this.current = {lastSeq: linked.event.seq, lastHash: linked.hash}
+    return linked
+  }
+
+  /** Moves the chain back to an earlier state (after a write that did not reach the disk). */
+  rewind(state: ChainState): void {
+    this.current = state
+  }
+}

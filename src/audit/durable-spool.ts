@@ -1,0 +1,310 @@
+/**
+ * The durable audit spool: events are chained, framed and appended to segment files under
+ * `<stateDir>/audit/spool/`, and `write()` resolves only once its record is on disk (fdatasync). Writes
+ * that arrive while a sync is running are committed together by the next one (group commit), so a busy
+ * proxy pays one sync per burst, not one per statement. Segments are removed only after the control
+ * plane acknowledged every event in them.
+ */
+import {closeSync, fdatasync, fsyncSync, ftruncate, mkdirSync, openSync, renameSync} from 'node:fs'
+import {rmSync, write as fsWrite, writeFileSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+
+import {messageOf} from '../errors.js'
+import {EMPTY_CHAIN, HashChain, link, type ChainState, type Linked} from './chain.js'
+import {AuditSpoolFullError, AuditSpoolUnavailableError} from './errors.js'
+import {fromAuditEvent, type AuditEnrichment, type AuditEventBody, type ChainedEvent} from './event.js'
+import {frame, scanFrames, segmentName} from './spool-frame.js'
+import {recoverSpool, type Segment} from './spool-recover.js'
+import type {AuditEvent, AuditSink} from './types.js'
+
+const writeAsync = promisify(fsWrite)
+const datasyncAsync = promisify(fdatasync)
+const truncateAsync = promisify(ftruncate)
+
+/** Options of the durable spool. */
+export interface DurableSpoolOptions {
+  /** Bound on the bytes of unacknowledged segments; writes beyond it fail with AuditSpoolFullError. */
+  readonly maxBytes?: number | undefined
+  /** A segment is closed and a new one started once it reaches this size. */
+  readonly segmentBytes?: number | undefined
+  /** Session facts to add to the proxy's events (groups, agent, process, ...). */
+  readonly enrich?: ((event: AuditEvent) => AuditEnrichment) | undefined
+  /** false skips the sync (benchmarks only: a crash can then lose resolved writes). */
+  readonly fsync?: boolean | undefined
+}
+
+interface Pending {
+  readonly body: AuditEventBody
+  readonly resolve: (event: ChainedEvent) => void
+  readonly reject: (err: Error) => void
+}
+
+/** The default size bound: 256 MiB of events not yet acknowledged by the control plane. */
+export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
+const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
+
+/** The crash-safe, size-bounded, group-committed spool; implements the proxy's AuditSink. */
+export class DurableSpool implements AuditSink {
+  readonly dir: string
+  private readonly maxBytes: number
+  private readonly segmentBytes: number
+  private readonly enrich: ((event: AuditEvent) => AuditEnrichment) | undefined
+  private readonly sync: boolean
+  private segments: Segment[] = []
+  private fd: number | undefined
+  private readonly chain: HashChain
+  private ackedSeq = 0
+  private pending: Pending[] = []
+  private flushing: Promise<void> | undefined
+  private broken: AuditSpoolUnavailableError | undefined
+  private closed = false
+  /** Why bytes were dropped from the tail on open, if any were (a torn last record). */
+  readonly recovered: string | undefined
+
+  /** Opens (creating or recovering) the spool; never throws: an unusable spool rejects every write. */
+  constructor(stateDir: string, options: DurableSpoolOptions = {}) {
+    this.dir = join(stateDir, 'audit', 'spool')
+    this.maxBytes = options.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
+    this.enrich = options.enrich
+    this.sync = options.fsync ?? true
+    let state: ChainState = EMPTY_CHAIN
+    try {
+      mkdirSync(this.dir, {recursive: true, mode: 0o700})
+      const r = recoverSpool(this.dir)
+      this.segments = r.segments
+      this.ackedSeq = r.ackedSeq
+      state = r.state
+      this.recovered = r.dropped
+    } catch (err) {
+      this.broken = new AuditSpoolUnavailableError(this.dir, messageOf(err), err)
+    }
+    this.chain = new HashChain(state)
+  }
+
+  /** Opens the spool, throwing AuditSpoolUnavailableError at once when it cannot be used. */
+  static open(stateDir: string, options: DurableSpoolOptions = {}): DurableSpool {
+    const spool = new DurableSpool(stateDir, options)
+    if (spool.broken !== undefined) throw spool.broken
+    return spool
+  }
+
+  /** Why the spool cannot be written, if it cannot. */
+  get error(): AuditSpoolUnavailableError | undefined {
+    return this.broken
+  }
+
+  /** The last durable seq and hash. */
+  get state(): ChainState {
+    return this.chain.state
+  }
+
+  /** The last seq the control plane acknowledged. */
+  get acknowledged(): number {
+    return this.ackedSeq
+  }
+
+  /** Bytes of segments holding unacknowledged events: what counts against the size bound. */
+  get bytes(): number {
+    return this.segments.reduce((n, s) => (s.lastSeq > this.ackedSeq ? n + s.size : n), 0)
+  }
+
+  /** Records one proxy event; resolves once it is durable, rejects with an AuditSpool*Error otherwise. */
+  async write(event: AuditEvent): Promise<void> {
+    await this.append(fromAuditEvent(event, this.enrich?.(event)))
+  }
+
+  /** Chains and records one full event; resolves with the chained event once it is durable. */
+  append(body: AuditEventBody): Promise<ChainedEvent> {
+    if (this.closed) return Promise.reject(new AuditSpoolUnavailableError(this.dir, 'the spool is closed'))
+    if (this.broken !== undefined) return Promise.reject(this.broken)
+    return new Promise<ChainedEvent>((resolve, reject) => {
+      this.pending.push({body, resolve, reject})
+      this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.drain())
+    })
+  }
+
+  /** Commits groups until nothing is pending. */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending
+      this.pending = []
+      await this.commit(group)
+    }
+    this.flushing = undefined
+  }
+
+  /** Chains a group, writes it as one append, syncs once, then settles every write of the group. */
+  private async commit(group: Pending[]): Promise<void> {
+    if (this.broken !== undefined) {
+      for (const p of group) p.reject(this.broken)
+      return
+    }
+    const before = this.chain.state
+    const done: {p: Pending; linked: Linked}[] = []
+    const frames: Buffer[] = []
+    let size = this.bytes
+    for (const p of group) {
+      let linked: Linked
+      try {
+        linked = link(this.chain.state, p.body)
+      } catch (err) {
+        p.reject(err instanceof Error ? err : new TypeError(String(err)))
+        continue
+      }
+      const f = frame(Buffer.from(linked.canonical, 'utf8'))
+      if (size + f.length > this.maxBytes) {
+        p.reject(new AuditSpoolFullError(size, this.maxBytes))
+        continue
+      }
+      size += f.length
+      this.chain.rewind({lastSeq: linked.event.seq, lastHash: linked.hash})
+      done.push({p, linked})
+      frames.push(f)
+    }
+    if (done.length === 0) return
+    const firstSeq = before.lastSeq + 1
+    try {
+      await this.appendDurably(Buffer.concat(frames), firstSeq, this.chain.state.lastSeq)
+    } catch (err) {
+      this.chain.rewind(before)
+      const e = err instanceof AuditSpoolUnavailableError ? err : this.unavailable(err)
+      for (const d of done) d.p.reject(e)
+      return
+    }
+    for (const d of done) d.p.resolve(d.linked.event)
+  }
+
+  private unavailable(err: unknown): AuditSpoolUnavailableError {
+    return new AuditSpoolUnavailableError(this.dir, messageOf(err), err)
+  }
+
+  /** Appends framed records to the active segment (rotating first if it is full) and syncs them. */
+  private async appendDurably(bytes: Buffer, firstSeq: number, lastSeq: number): Promise<void> {
+    const seg = this.activeSegment(firstSeq)
+    const fd = this.fd as number
+    try {
+      for (let off = 0; off < bytes.length;) off += (await writeAsync(fd, bytes, off)).bytesWritten
+    } catch (err) {
+      // Nothing of this group is acknowledged: cut it off so the file ends on a whole record again.
+      await truncateAsync(fd, seg.size).catch(() => {
+        this.broken = this.unavailable(err)
+      })
+      throw err
+    }
+    if (this.sync) {
+      try {
+        await datasyncAsync(fd)
+      } catch (err) {
+        // After a failed sync the kernel may have dropped the pages: later syncs prove nothing. Stop.
+        this.broken = this.unavailable(err)
+        throw this.broken
+      }
+    }
+    seg.size += bytes.length
+    seg.lastSeq = lastSeq
+    this.prune()
+  }
+
+  /** Removes every fully acknowledged segment but the newest (which carries the chain's last hash). */
+  private prune(): void {
+    const last = this.segments[this.segments.length - 1]
+    const keep = this.segments.filter((s) => s === last || s.lastSeq > this.ackedSeq)
+    for (const s of this.segments) if (!keep.includes(s)) rmSync(s.path, {force: true})
+    this.segments = keep
+  }
+
+  /** The segment to append to, opening or starting one as needed. */
+  private activeSegment(firstSeq: number): Segment {
+    let seg = this.segments[this.segments.length - 1]
+    // A fully acknowledged segment is not appended to, so that it can go once its successor exists.
+    const usable =
+      seg !== undefined && (seg.size === 0 || (seg.size < this.segmentBytes && seg.lastSeq > this.ackedSeq))
+    if (usable && this.fd !== undefined) return seg as Segment
+    if (usable) {
+      this.fd = openSync((seg as Segment).path, 'a', 0o600)
+      return seg as Segment
+    }
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
+    seg = {firstSeq, lastSeq: firstSeq - 1, path: join(this.dir, segmentName(firstSeq)), size: 0}
+    this.fd = openSync(seg.path, 'a', 0o600)
+    syncDir(this.dir)
+    this.segments.push(seg)
+    return seg
+  }
+
+  /**
+   * Yields the durable events the control plane has not acknowledged, oldest first, in runs of
+   * consecutive seqs of at most `maxEvents` (the uploader signs each run as one batch).
+   */
+  async *unacknowledged(maxEvents = 500): AsyncGenerator<ChainedEvent[]> {
+    let run: ChainedEvent[] = []
+    for (const seg of [...this.segments]) {
+      if (seg.lastSeq <= this.ackedSeq) continue
+      let buf: Buffer
+      try {
+        buf = await readFile(seg.path)
+      } catch {
+        continue
+      }
+      for (const {event} of scanFrames(buf.subarray(0, seg.size)).records) {
+        if (event.seq <= this.ackedSeq) continue
+        const prev = run[run.length - 1]
+        if (run.length >= maxEvents || (prev !== undefined && event.seq !== prev.seq + 1)) {
+          yield run
+          run = []
+        }
+        run.push(event)
+      }
+    }
+    if (run.length > 0) yield run
+  }
+
+  /** Records that the control plane stored every event up to `lastSeq`; removes segments it fully covers. */
+  ack(lastSeq: number): void {
+    const seq = Math.min(lastSeq, this.chain.state.lastSeq)
+    if (seq <= this.ackedSeq) return
+    writeAtomically(join(this.dir, 'acked.json'), `${JSON.stringify({seq})}\n`)
+    this.ackedSeq = seq
+    this.prune()
+  }
+
+  /** Commits what is pending and closes the active segment; later writes reject. */
+  async close(): Promise<void> {
+    this.closed = true
+    while (this.flushing !== undefined) await this.flushing
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
+  }
+}
+
+/** Makes a new directory entry durable; some file systems refuse to sync a directory, which is harmless. */
+export function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // The file's own data is synced regardless.
+  }
+}
+
+/** Replaces a small file atomically: temporary file, sync, rename, sync the directory. */
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp`
+  writeFileSync(tmp, text, {mode: 0o600})
+  const fd = openSync(tmp, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+  syncDir(join(path, '..'))
+}

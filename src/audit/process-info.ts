@@ -1,0 +1,179 @@
+/**
+ * Who is on the other end of a local connection: the socket's inode from /proc/net/tcp{,6}, the process
+ * holding it from /proc/<pid>/fd, then its executable, command line and parents. Runs once per session
+ * start, off the hot path, caches nothing, and says why when it cannot tell rather than guessing.
+ */
+import {execFile} from 'node:child_process'
+import {readdir, readFile, readlink} from 'node:fs/promises'
+import {basename} from 'node:path'
+import {promisify} from 'node:util'
+
+import {messageOf} from '../errors.js'
+import type {ProcessFound, ProcessInfo, ProcessRef} from './event.js'
+import {normaliseAddress, parseCmdline, parsePpid, parseTcpTable, TCP_ESTABLISHED} from './proc-net.js'
+
+const execFileAsync = promisify(execFile)
+
+/** The proxy's view of an accepted connection (a net.Socket has all four). */
+export interface ConnectionEnds {
+  /** The proxy's own address and port. */
+  readonly localAddress: string
+  readonly localPort: number
+  /** The client's address and port. */
+  readonly remoteAddress: string
+  readonly remotePort: number
+}
+
+/** How far up the parent chain to go. */
+const MAX_PARENTS = 5
+
+/** Finds the local process that opened a connection to the proxy. */
+export async function findPeerProcess(
+  ends: ConnectionEnds,
+  platform: NodeJS.Platform = process.platform,
+): Promise<ProcessInfo> {
+  // A socket that already closed has no addresses any more (net.Socket clears them).
+  const known = [ends.localAddress, ends.localPort, ends.remoteAddress, ends.remotePort]
+  if (known.some((v) => v === undefined)) return {found: false, reason: 'the connection is already closed'}
+  if (platform === 'linux') return findOnLinux(ends, '/proc')
+  if (platform === 'darwin') return findOnMac(ends)
+  return {found: false, reason: `process lookup is not supported on ${platform}`}
+}
+
+/** The inode of the client's socket: the row whose local end is the client and remote end the proxy. */
+async function clientSocketInode(ends: ConnectionEnds, proc: string): Promise<number | undefined> {
+  const client = normaliseAddress(ends.remoteAddress)
+  const proxy = normaliseAddress(ends.localAddress)
+  for (const table of ['net/tcp', 'net/tcp6']) {
+    let text: string
+    try {
+      text = await readFile(`${proc}/${table}`, 'utf8')
+    } catch {
+      continue
+    }
+    const row = parseTcpTable(text).find(
+      (r) =>
+        r.localPort === ends.remotePort &&
+        r.remotePort === ends.localPort &&
+        r.localAddress === client &&
+        r.remoteAddress === proxy &&
+        r.state === TCP_ESTABLISHED,
+    )
+    if (row !== undefined && row.inode > 0) return row.inode
+  }
+  return undefined
+}
+
+/** Finds the process holding socket `inode` by reading every visible /proc/<pid>/fd. */
+async function ownerOf(inode: number, proc: string): Promise<number | undefined> {
+  const wanted = `socket:[${inode}]`
+  const pids = (await readdir(proc)).filter((n) => /^\d+$/.test(n))
+  for (const pid of pids) {
+    let fds: string[]
+    try {
+      fds = await readdir(`${proc}/${pid}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      try {
+        if ((await readlink(`${proc}/${pid}/fd/${fd}`)) === wanted) return Number(pid)
+      } catch {
+        // The fd closed while we looked.
+      }
+    }
+  }
+  return undefined
+}
+
+/** A process's executable and command line; undefined when it is gone. */
+async function describeLinux(
+  pid: number,
+  proc: string,
+): Promise<{ref: ProcessRef; ppid: number} | undefined> {
+  let status: string
+  let cmdline: string[]
+  try {
+    status = await readFile(`${proc}/${pid}/status`, 'utf8')
+    cmdline = parseCmdline(await readFile(`${proc}/${pid}/cmdline`))
+  } catch {
+    return undefined
+  }
+  const exe = await readlink(`${proc}/${pid}/exe`).catch(() => null)
+  return {ref: {pid, exe, cmdline}, ppid: parsePpid(status) ?? 0}
+}
+
+/** The Linux lookup; `proc` is the procfs mount. */
+export async function findOnLinux(ends: ConnectionEnds, proc = '/proc'): Promise<ProcessInfo> {
+  try {
+    const inode = await clientSocketInode(ends, proc)
+    const where = `${ends.remoteAddress}:${ends.remotePort} → ${ends.localAddress}:${ends.localPort}`
+    if (inode === undefined) return {found: false, reason: `no established local socket matches ${where}`}
+    const pid = await ownerOf(inode, proc)
+    if (pid === undefined) {
+      return {
+        found: false,
+        reason: `no visible process holds the socket of ${where} (exited, or another user's)`,
+      }
+    }
+    const self = await describeLinux(pid, proc)
+    if (self === undefined) return {found: false, reason: `process ${pid} exited during the lookup`}
+    const parents: ProcessRef[] = []
+    for (let ppid = self.ppid; ppid > 1 && parents.length < MAX_PARENTS;) {
+      const p = await describeLinux(ppid, proc)
+      if (p === undefined) break
+      parents.push(p.ref)
+      ppid = p.ppid
+    }
+    return {found: true, ...self.ref, parents}
+  } catch (err) {
+    return {found: false, reason: `process lookup failed: ${messageOf(err)}`}
+  }
+}
+
+/** macOS: lsof names the process whose socket's local end is the client's port; ps gives the rest. */
+async function findOnMac(ends: ConnectionEnds): Promise<ProcessInfo> {
+  const run = async (cmd: string, args: string[]) =>
+    (await execFileAsync(cmd, args, {timeout: 3000, encoding: 'utf8'})).stdout
+  try {
+    const spec = `-iTCP@${normaliseAddress(ends.remoteAddress)}:${ends.remotePort}`
+    const out = await run('lsof', ['-nP', spec, '-sTCP:ESTABLISHED', '-Fpcn'])
+    let pid: number | undefined
+    let current: number | undefined
+    for (const line of out.split('\n')) {
+      if (line.startsWith('p')) current = Number(line.slice(1))
+      const [local, remote] = line.startsWith('n') ? line.slice(1).split('->') : []
+      if (local?.endsWith(`:${ends.remotePort}`) && remote?.endsWith(`:${ends.localPort}`)) pid = current
+    }
+    if (pid === undefined) return {found: false, reason: 'lsof found no process on the client end'}
+    const chain: ProcessRef[] = []
+    for (let p = pid; p > 1 && chain.length <= MAX_PARENTS;) {
+      const [ppid, ...command] = (await run('ps', ['-o', 'ppid=,command=', '-p', String(p)]))
+        .trim()
+        .split(/\s+/)
+      if (ppid === undefined || command.length === 0) break
+      chain.push({pid: p, exe: null, cmdline: command})
+      p = Number(ppid)
+    }
+    const [self, ...parents] = chain
+    if (self === undefined) return {found: false, reason: `process ${pid} exited during the lookup`}
+    return {found: true, ...self, parents}
+  } catch (err) {
+    return {found: false, reason: `process lookup failed: ${messageOf(err)}`}
+  }
+}
+
+/** The short name of a process: its executable's base name, else argv[0]'s. */
+function nameOf(p: ProcessRef): string {
+  const path = p.exe ?? p.cmdline[0] ?? '?'
+  return basename(path)
+}
+
+/** One line for people: "psql (pid 123), started by bash (pid 100)". */
+export function describeProcess(info: ProcessInfo): string {
+  if (!info.found) return `unknown process (${info.reason})`
+  const found: ProcessFound = info
+  const parent = found.parents[0]
+  const self = `${nameOf(found)} (pid ${found.pid})`
+  return parent === undefined ? self : `${self}, started by ${nameOf(parent)} (pid ${parent.pid})`
+}

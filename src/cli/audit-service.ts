@@ -1,0 +1,98 @@
+/**
+ * What `dbgate audit search` and `dbgate audit verify` do: time parsing, the control-plane calls, and the
+ * read-only check of the local spool (it never recovers or truncates: a proxy may be writing it).
+ */
+import {readdirSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {ChainedEvent} from '../audit/event.js'
+import {parseSegmentName, scanFrames} from '../audit/spool-frame.js'
+import {verifyChain, type VerifyReport} from '../audit/verify.js'
+import {getAuthenticatedClient} from '../auth/session.js'
+import type {Settings} from '../config/index.js'
+import type {AuditSearchResponse, AuditVerifyResponse} from '../control/api-types.js'
+import {searchAudit, verifyStoredAudit, type AuditSearchFilters} from '../control/audit.js'
+import {UsageError} from '../errors.js'
+
+const UNITS: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
+
+/** `2h`, `30m`, `7d` (before `now`) or an ISO 8601 time → ISO 8601. */
+export function parseWhen(flag: string, value: string | undefined, now: number): string | undefined {
+  if (value === undefined) return undefined
+  const rel = /^(\d+)([smhdw])$/.exec(value.trim())
+  if (rel) return new Date(now - Number(rel[1]) * (UNITS[rel[2] as string] as number)).toISOString()
+  const t = Date.parse(value)
+  if (!Number.isFinite(t))
+    throw new UsageError(`--${flag} "${value}" is neither a duration (2h, 7d) nor an ISO 8601 time.`)
+  return new Date(t).toISOString()
+}
+
+/** Runs a search, following cursors until `limit` events are collected. */
+export async function searchTrail(
+  settings: Settings,
+  filters: AuditSearchFilters,
+  limit: number,
+): Promise<AuditSearchResponse> {
+  const {client} = await getAuthenticatedClient({...settings, env: process.env})
+  const events: AuditSearchResponse['events'] = []
+  let cursor: string | undefined
+  for (;;) {
+    const page = await searchAudit(client, {...filters, limit: Math.min(500, limit - events.length), cursor})
+    events.push(...page.events)
+    if (page.next_cursor === null || events.length >= limit) return {events, next_cursor: page.next_cursor}
+    cursor = page.next_cursor
+  }
+}
+
+/** The local spool's chain, read-only; a torn tail (a write in progress) is not a problem. */
+export function verifyLocalSpool(stateDir: string): VerifyReport & {events: number} {
+  const dir = join(stateDir, 'audit', 'spool')
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return {ok: true, verified: 0, problems: [], messages: [], events: 0}
+  }
+  const segments = names
+    .map((name) => ({name, first: parseSegmentName(name)}))
+    .filter((s): s is {name: string; first: number} => s.first !== undefined)
+    .sort((a, b) => a.first - b.first)
+  const events: ChainedEvent[] = []
+  const unreadable: string[] = []
+  segments.forEach((s, i) => {
+    const scan = scanFrames(readFileSync(join(dir, s.name)))
+    events.push(...scan.records.map((r) => r.event))
+    // Only the newest segment may end in a torn record (a write in progress, or a crash before recovery).
+    const torn = i === segments.length - 1 && /short|shorter/.test(scan.stopped ?? '')
+    if (scan.stopped !== undefined && !torn)
+      unreadable.push(`spool ${s.name}: unreadable from byte ${scan.validBytes} (${scan.stopped})`)
+  })
+  const report = verifyChain(events, {firstSeq: segments[0]?.first})
+  const messages = [...unreadable, ...report.messages]
+  return {...report, ok: messages.length === 0, messages, events: events.length}
+}
+
+/** What `audit verify` reports. */
+export interface AuditVerifyResult {
+  ok: boolean
+  server: AuditVerifyResponse
+  local: {ok: boolean; events: number; problems: string[]}
+}
+
+/** Verifies the stored trail (auditor or admin) and this machine's spool. */
+export async function verifyTrail(settings: Settings, since: string | undefined): Promise<AuditVerifyResult> {
+  const {client} = await getAuthenticatedClient({...settings, env: process.env})
+  const server = await verifyStoredAudit(client, since)
+  const local = verifyLocalSpool(settings.stateDir)
+  return {
+    ok: server.ok && local.ok,
+    server,
+    local: {ok: local.ok, events: local.events, problems: [...local.messages]},
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Control-plane mode of `dbgate connect TARGET` and `dbgate exec TARGET`: opens a session on a named target
+ * (a minted short-lived database user and a verified policy bundle) and starts the guarded proxy with it.
+ * The minted password lives in memory only: the upstream login is built as an object, never as a URL
+ * string that could end up in a log, and nothing here prints it.
+ */
+import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
+import type {Settings} from '../config/index.js'
+import type {BundleResponse} from '../control/api-types.js'
+import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
+import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
+import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
+import type {AuditSink} from '../audit/types.js'
+import type {Actor, EvalContext} from '../policy/index.js'
+import type {PgTarget} from '../proxy/index.js'
+import {startGuardedProxy, type StandaloneProxy} from './proxy-service.js'
+
+/** What opening a session on a target needs. */
+export interface TargetSessionOptions {
+  /** The target's name in the control plane (`dbgate targets` lists them). */
+  readonly target: string
+  /** Set when an AI agent acts for the logged-in user: the session's actor becomes `agent`. */
+  readonly agent?: string | undefined
+  readonly settings: Settings
+  readonly env: NodeJS.ProcessEnv
+}
+
+/** An open session on a target, with what the proxy needs to guard it. */
+export interface TargetSession {
+  readonly session: DbSession
+  /** The upstream login: the minted user, in memory only. */
+  readonly upstream: PgTarget
+  /** Identity, groups, actor and target, as the verified bundle states them. */
+  readonly evalContext: EvalContext
+  /** The name audit events record for this identity. */
+  readonly identity: string
+  /** Stops renewing and revokes the minted user; never throws (revoked: false if the server could not). */
+  end(): Promise<{revoked: boolean}>
+}
+
+/** The agent's name: the --agent flag, else DBGATE_AGENT; undefined when no agent is involved. */
+export function agentName(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const name = (flag ?? env.DBGATE_AGENT)?.trim()
+  return name === undefined || name === '' ? undefined : name
+}
+
+/** Opens a session on a target: authenticates, mints the user, verifies the bundle. */
+export async function openTargetSession(o: TargetSessionOptions): Promise<TargetSession> {
+  const ctx: AuthContext = {...o.settings, env: o.env}
+  const auth = await getAuthenticatedClient(ctx)
+  // The server makes every machine-token session `ci`, whatever is asked here.
+  const actor: Extract<Actor, 'human' | 'agent'> = o.agent === undefined ? 'human' : 'agent'
+  const session = await openSession(auth, {
+    target: o.target,
+    actor,
+    agent: o.agent,
+    // Access tokens live minutes, sessions longer: each renewal gets a fresh one.
+    reauthenticate: () => getAuthenticatedClient(ctx),
+  })
+  const end = (): Promise<{revoked: boolean}> => session.end().catch(() => ({revoked: false}))
+  const t = session.target
+  if (t.protocol !== 'postgres') {
+    await end()
+    throw new DbgateError(
+      'E_PROTOCOL_UNSUPPORTED',
+      `Target "${t.name}" is a ${t.protocol} database; dbgate connect and exec guard PostgreSQL targets only for now.`,
+      {exitCode: ExitCode.error},
+    )
+  }
+  const p = session.bundle.payload
+  return {
+    session,
+    upstream: {
+      host: t.host,
+      port: t.port,
+      user: session.credentials.user,
+      password: session.credentials.password,
+      database: t.database,
+      sslmode: 'prefer',
+      sslrootcert: undefined,
+    },
+    evalContext: {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target},
+    identity: auth.identity.email ?? auth.identity.sub,
+    end,
+  }
+}
+
+/** The bundle a session on the target would get now, verified like a session's (`policy test --target`). */
+export async function fetchTargetBundle(o: TargetSessionOptions): Promise<VerifiedBundle> {
+  const auth = await getAuthenticatedClient({...o.settings, env: o.env})
+  const query = new URLSearchParams({target: o.target})
+  if (o.agent !== undefined) {
+    query.set('actor', 'agent')
+    query.set('agent', o.agent)
+  }
+  const res = await auth.client.get<BundleResponse>(`/api/v1/bundle?${query.toString()}`)
+  return verifyBundle(res.bundle, {
+    keys: await bundleKeysFor(auth),
+    target: o.target,
+    identity: auth.identity.sub,
+    now: Date.now(),
+  })
+}
+
+/** Where and how the target's guarded listener runs. */
+export interface TargetProxyOptions {
+  readonly host: string
+  readonly port: number
+  readonly maxMessageBytes: number
+  readonly stateDir: string
+  readonly localPassword?: string | undefined
+  readonly extraAudit?: AuditSink | undefined
+  /** Called once if renewing fails: the proxy then refuses new connections; open ones go on until expiry. */
+  readonly onRenewFailed?: ((error: DbgateError) => void) | undefined
+}
+
+/** Starts the guarded proxy for an open session and keeps its credentials renewed. */
+export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<StandaloneProxy> {
+  const loop = ts.session.renewLoop
+  const proxy = await startGuardedProxy({
+    target: ts.upstream,
+    policy: ts.session.policy,
+    evalContext: ts.evalContext,
+    identity: ts.identity,
+    host: o.host,
+    port: o.port,
+    maxMessageBytes: o.maxMessageBytes,
+    stateDir: o.stateDir,
+    localPassword: o.localPassword,
+    extraAudit: o.extraAudit,
+    admit: () =>
+      loop.failure === undefined
+        ? undefined
+        : new Error(
+            `dbgate no longer accepts connections to ${ts.session.target.name}: ${messageOf(loop.failure)}`,
+          ),
+  })
+  loop.start({onFailed: o.onRenewFailed})
+  return proxy
+}
+
+/** Opens a session on a target, runs `use` with it, and always ends the session (revoking the user). */
+export async function withTargetSession<T>(
+  o: TargetSessionOptions,
+  use: (ts: TargetSession) => Promise<T>,
+): Promise<{value: T; revoked: boolean}> {
+  const ts = await openTargetSession(o)
+  let value: T
+  try {
+    value = await use(ts)
+  } catch (err) {
+    await ts.end()
+    throw err
+  }
+  const {revoked} = await ts.end()
+  return {value, revoked}
+}
+
+/** Standalone (--url + --policy) or control-plane (TARGET) mode; never both. */
+export type ProxyMode =
+  | {readonly kind: 'target'; readonly target: string}
+  | {readonly kind: 'standalone'; readonly url: string; readonly policy: string}
+
+/** Checks that exactly one mode was asked for. */
+export function proxyMode(
+  target: string | undefined,
+  url: string | undefined,
+  policy: string | undefined,
+): ProxyMode {
+  if (target !== undefined) {
+    if (url !== undefined || policy !== undefined)
+      throw new UsageError(
+        `Give either a TARGET (the control plane provides credentials and policy) or --url with --policy (standalone), not both.`,
+        ['Unset DBGATE_URL and DBGATE_POLICY to use a target.'],
+      )
+    return {kind: 'target', target}
+  }
+  if (url === undefined)
+    throw new UsageError('Give a TARGET (see `dbgate targets`), or --url with --policy for standalone mode.')
+  if (policy === undefined) throw new UsageError('--url needs --policy (a policy file).')
+  return {kind: 'standalone', url, policy}
+}

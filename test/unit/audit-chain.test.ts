@@ -1,0 +1,217 @@
+import {generateKeyPairSync, type KeyObject} from 'node:crypto'
+import fc from 'fast-check'
+
+import {describe, expect, it} from 'vitest'
+
+import {EMPTY_CHAIN, eventHash, GENESIS_HASH, HashChain} from '../../src/audit/chain.js'
+import {
+  canonicalEventJson,
+  canonicalJson,
+  fromAuditEvent,
+  parseChainedEvent,
+  type ChainedEvent,
+} from '../../src/audit/event.js'
+import {keyIdOf, signBatch, type SignedBatch, type SigningKey} from '../../src/audit/signing.js'
+import {verifyBatches, verifyChain} from '../../src/audit/verify.js'
+import {body} from './audit-helpers.js'
+
+function deviceKey(deviceId = 'dev-1'): {key: SigningKey; publicKey: KeyObject} {
+  const {privateKey, publicKey} = generateKeyPairSync('ed25519')
+  return {key: {deviceId, keyId: keyIdOf(publicKey), privateKey}, publicKey}
+}
+
+function chainOf(count: number): ChainedEvent[] {
+  const chain = new HashChain()
+  return Array.from({length: count}, (_, i) => chain.append(body(i + 1)).event)
+}
+
+/** Signs events in batches of `size`. */
+function batchesOf(key: SigningKey, events: ChainedEvent[], size: number): SignedBatch[] {
+  const out: SignedBatch[] = []
+  for (let i = 0; i < events.length; i += size) out.push(signBatch(key, events.slice(i, i + size)))
+  return out
+}
+
+describe('canonical JSON', () => {
+  it.each([
+    [{b: 1, a: [true, null, 'x']}, '{"a":[true,null,"x"],"b":1}'],
+    [{z: {y: 2, x: 'é\n'}, u: undefined}, '{"z":{"x":"é\\n","y":2}}'],
+    [[], '[]'],
+    [{}, '{}'],
+  ])('%j → %s', (value, text) => {
+    expect(canonicalJson(value)).toBe(text)
+  })
+
+  it('refuses NaN and bigint', () => {
+    expect(() => canonicalJson({n: Number.NaN})).toThrow(TypeError)
+    expect(() => canonicalJson({n: 1n})).toThrow(TypeError)
+  })
+
+  it('maps the proxy event into the full one', () => {
+    const full = fromAuditEvent(
+      {
+        id: 'e1',
+        type: 'statement',
+        time: '2025-01-01T00:00:00.000Z',
+        session_id: 's',
+        identity: 'bob',
+        actor: 'agent',
+        target: 'h:5432/db',
+        protocol: 'postgres',
+        database: 'db',
+        db_user: 'u',
+        statement: 'select 1',
+        kinds: ['select'],
+        decision: 'allow',
+        client_version: '0.1.0',
+      },
+      {agent: 'cursor', groups: ['dev']},
+    )
+    expect(full).toMatchObject({agent: 'cursor', groups: ['dev'], tables: [], rows: null, process: null})
+  })
+
+  it.each(['', '[]', '{"seq":0}', '{"seq":1,"prev_hash":"zz"}', 'nope'])(
+    'rejects a malformed record %j',
+    (t) => {
+      expect(() => parseChainedEvent(t)).toThrow()
+    },
+  )
+})
+
+describe('hash chain', () => {
+  it('links each event to the previous one from the genesis hash', () => {
+    const events = chainOf(3)
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3])
+    expect(events[0]!.prev_hash).toBe(GENESIS_HASH)
+    expect(events[1]!.prev_hash).toBe(eventHash(events[0]!))
+    expect(events[2]!.prev_hash).toBe(eventHash(events[1]!))
+    expect(verifyChain(events).ok).toBe(true)
+  })
+
+  it('continues from a recovered state', () => {
+    const events = chainOf(2)
+    const chain = new HashChain({lastSeq: 2, lastHash: eventHash(events[1]!)})
+    const third = chain.append(body(3)).event
+    expect(verifyChain([...events, third]).ok).toBe(true)
+    expect(new HashChain(EMPTY_CHAIN).append(body(1)).event).toEqual(events[0])
+  })
+
+  it.each<[string, (e: ChainedEvent[]) => ChainedEvent[], string[]]>([
+    [
+      'an edited field',
+      (e) => e.map((x) => (x.seq === 4 ? {...x, statement: 'drop table t'} : x)),
+      ['altered seq 4 (hash mismatch)'],
+    ],
+    ['a deleted event', (e) => e.filter((x) => x.seq !== 5), ['missing seq 5']],
+    [
+      'two swapped events',
+      (e) => [...e.slice(0, 6), e[7]!, e[6]!, ...e.slice(8)],
+      ['out of order: seq 7 after 8'],
+    ],
+    ['a repeated event', (e) => [...e, e[2]!], ['replayed batch 3']],
+  ])('names %s in the local chain', (_, tamper, messages) => {
+    expect(verifyChain(tamper(chainOf(10))).messages).toEqual(messages)
+  })
+})
+
+describe('signed batches', () => {
+  const {key, publicKey} = deviceKey()
+  const keys = new Map([[key.keyId, publicKey]])
+
+  it('accepts an untouched trail', () => {
+    const r = verifyBatches(batchesOf(key, chainOf(30), 10), keys)
+    expect(r).toMatchObject({ok: true, verified: 30, messages: []})
+  })
+
+  it('names an edited event', () => {
+    const batches = batchesOf(key, chainOf(30), 10)
+    const b = batches[1]!
+    batches[1] = {...b, events: b.events.map((e) => (e.seq === 12 ? {...e, rows: 9999} : e))}
+    expect(verifyBatches(batches, keys).messages).toEqual(['altered seq 12 (hash mismatch)'])
+  })
+
+  it('names deleted events inside a batch and a whole deleted batch', () => {
+    const batches = batchesOf(key, chainOf(40), 10)
+    const b = batches[1]!
+    batches[1] = {...b, events: b.events.filter((e) => e.seq < 13 || e.seq > 15)}
+    batches.splice(2, 1)
+    expect(verifyBatches(batches, keys).messages).toEqual(['missing seq 13-15', 'missing seq 21-30'])
+  })
+
+  it('names swapped events and swapped batches', () => {
+    const events = chainOf(30)
+    const batches = batchesOf(key, events, 10)
+    const b = batches[1]!
+    const swapped = [...b.events]
+    ;[swapped[6], swapped[7]] = [swapped[7]!, swapped[6]!]
+    batches[1] = {...b, events: swapped}
+    expect(verifyBatches(batches, keys).messages).toEqual(['out of order: seq 17 after 18'])
+    expect(verifyBatches([batches[0]!, batches[2]!, batches[1]], keys).messages).toContain(
+      'out of order: seq 11 after 30',
+    )
+  })
+
+  it('names a replayed batch', () => {
+    const batches = batchesOf(key, chainOf(9), 3)
+    expect(verifyBatches([...batches, batches[0]!], keys).messages).toEqual(['replayed batch 1-3'])
+    expect(verifyBatches([batches[0]!, batches[1]!, batches[1]!, batches[2]!], keys).messages).toEqual([
+      'replayed batch 4-6',
+    ])
+  })
+
+  it('names a batch forged with another key, and one whose signature was altered', () => {
+    const events = chainOf(30)
+    const batches = batchesOf(key, events, 10)
+    const forger = deviceKey('dev-1')
+    const forged = events.slice(19, 30).map((e) => ({...e, statement: 'select harmless'}))
+    batches[2] = signBatch(forger.key, forged.slice(0, 10))
+    expect(verifyBatches(batches, keys).messages).toEqual([
+      `bad signature on batch 20-29 (key ${forger.key.keyId})`,
+    ])
+    const sneaky = {...batches[1]!, key_id: key.keyId, hashes: batches[2].hashes.slice(0, 10)}
+    expect(verifyBatches([batches[0]!, sneaky], keys).messages[0]).toBe(
+      `bad signature on batch 11-20 (key ${key.keyId})`,
+    )
+  })
+
+  it('names a conflicting batch signed by the device for seqs it already signed', () => {
+    const events = chainOf(6)
+    const batches = batchesOf(key, events, 3)
+    const fork = new HashChain({lastSeq: 3, lastHash: eventHash(events[2]!)})
+    const other = signBatch(key, [fork.append(body(99)).event])
+    expect(verifyBatches([...batches, other], keys).messages).toEqual([
+      'conflicting batch 4 (other events already hold these seqs)',
+    ])
+  })
+
+  it('reports a trail shorter than the last seq the server acknowledged', () => {
+    const batches = batchesOf(key, chainOf(10), 5)
+    expect(verifyBatches(batches, keys, {lastSeq: 12}).messages).toEqual(['missing seq 11-12'])
+    expect(verifyBatches(batches.slice(1), keys, {firstSeq: 6}).ok).toBe(true)
+  })
+})
+
+describe('canonical event fast path', () => {
+  it('writes exactly what the general canonical JSON writes', () => {
+    const text = fc.string({unit: 'binary'})
+    const opt = fc.option(text, {nil: null})
+    fc.assert(
+      fc.property(
+        text,
+        opt,
+        fc.array(text, {maxLength: 3}),
+        fc.option(fc.double({noNaN: true, noDefaultInfinity: true}), {nil: null}),
+        (s, o, list, n) => {
+          const e = {
+            ...body(1, {statement: s, agent: o, tables: list, rows: n, error: s}),
+            seq: 1,
+            prev_hash: GENESIS_HASH,
+          }
+          expect(canonicalEventJson(e)).toBe(canonicalJson(e))
+        },
+      ),
+    )
+    const extra = {...body(2), seq: 2, prev_hash: GENESIS_HASH, extra: 'x'} as ChainedEvent
+    expect(canonicalEventJson(extra)).toBe(canonicalJson(extra))
+  })
+})
