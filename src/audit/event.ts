@@ -3,6 +3,9 @@
  * serialisation: the exact bytes that are hashed into the chain and covered by batch signatures.
  */
 import type {AuditEvent} from './types.js'
+import {canonicalJson} from './canonical-json.js'
+
+export {canonicalJson}
 
 /** What an event records. */
 export type FullEventType = 'session_start' | 'statement' | 'session_end' | 'approval'
@@ -118,39 +121,6 @@ export function fromAuditEvent(e: AuditEvent, extra: AuditEnrichment = {}): Audi
     client_version: e.client_version,
     application_name: e.application_name ?? null,
   }
-}
-
-/**
- * Canonical JSON: object keys sorted by UTF-16 code units, no whitespace, `undefined` members dropped,
- * no NaN or Infinity. The same function as the policy bundle's, kept here so audit stays light.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return 'null'
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value)
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity')
-      return JSON.stringify(value)
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v: unknown) => canonicalJson(v ?? null)).join(',')}]`
-      const keys = Object.keys(value).sort()
-      let out = '{'
-      for (const k of keys) {
-        const v = (value as Record<string, unknown>)[k]
-        if (v === undefined) continue
-        out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`
-      }
-      return `${out}}`
-    }
-    case 'bigint':
-    case 'function':
-    case 'symbol':
-    case 'undefined':
-      break
-  }
-  throw new TypeError(`canonical JSON cannot hold a ${typeof value}`)
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(['session_start', 'statement', 'session_end', 'approval'])

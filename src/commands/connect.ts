@@ -1,8 +1,9 @@
 import {spawn} from 'node:child_process'
 
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {sessionFlags, targetArg} from '../cli/proxy-flags.js'
 import {isLoopback, startStandaloneProxy, type StandaloneProxy} from '../cli/proxy-service.js'
 import {agentName, proxyMode, startTargetProxy, withTargetSession} from '../cli/target-session.js'
 import {resolveSettings} from '../config/index.js'
@@ -31,27 +32,10 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
     `DBGATE_URL=postgres://app:secret@db.internal/shop DBGATE_POLICY=policy.yaml <%= config.bin %> connect -- pgbench -S -T 10`,
   ]
 
-  static override args = {
-    target: Args.string({
-      description: 'Target name in the control plane (see `dbgate targets`).',
-      // oclif would otherwise read piped stdin into a missing argument.
-      ignoreStdin: true,
-    }),
-  }
+  static override args = {target: targetArg}
 
   static override flags = {
-    url: Flags.string({
-      description: 'Standalone target: postgres://user:password@host:port/database?sslmode=...',
-      env: 'DBGATE_URL',
-    }),
-    policy: Flags.string({description: 'Policy file (YAML or JSON), with --url.', env: 'DBGATE_POLICY'}),
-    api: Flags.string({
-      description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
-    }),
-    agent: Flags.string({
-      description: 'Name of the AI agent acting for you (actor "agent").',
-      env: 'DBGATE_AGENT',
-    }),
+    ...sessionFlags,
     port: Flags.integer({
       description: 'Local port (0 picks a free one).',
       env: 'DBGATE_PORT',

@@ -1,8 +1,9 @@
 import {readFileSync} from 'node:fs'
 
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {sessionFlags, targetArg} from '../cli/proxy-flags.js'
 import {
   EXEC_FORMATS,
   execSql,
@@ -29,27 +30,10 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
     `echo "select count(*) from orders" | <%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --format json`,
   ]
 
-  static override args = {
-    target: Args.string({
-      description: 'Target name in the control plane (see `dbgate targets`).',
-      // oclif would otherwise read piped stdin into a missing argument: exec reads its SQL there.
-      ignoreStdin: true,
-    }),
-  }
+  static override args = {target: targetArg}
 
   static override flags = {
-    url: Flags.string({
-      description: 'Standalone target: postgres://user:password@host:port/database?sslmode=...',
-      env: 'DBGATE_URL',
-    }),
-    policy: Flags.string({description: 'Policy file (YAML or JSON), with --url.', env: 'DBGATE_POLICY'}),
-    api: Flags.string({
-      description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
-    }),
-    agent: Flags.string({
-      description: 'Name of the AI agent acting for you (actor "agent").',
-      env: 'DBGATE_AGENT',
-    }),
+    ...sessionFlags,
     sql: Flags.string({description: 'SQL to run (one or several statements).', exclusive: ['file']}),
     file: Flags.string({description: 'File with the SQL to run.'}),
     format: Flags.string({

@@ -5,9 +5,12 @@
  */
 import {createHash, createPublicKey, verify, type KeyObject} from 'node:crypto'
 
+import {canonicalJson} from '../audit/canonical-json.js'
 import {DbgateError, ExitCode, messageOf} from '../errors.js'
 import {parsePolicy, type Policy} from '../policy/index.js'
 import type {BundleKey, BundlePayload, SignedBundle} from './api-types.js'
+
+export {canonicalJson}
 
 /** The public keys a login pinned: kid → Ed25519 JWK. */
 export type BundleKeyRing = Readonly<Record<string, BundleKey>>
@@ -22,35 +25,6 @@ export class BundleInvalidError extends DbgateError {
     })
     this.name = 'BundleInvalidError'
   }
-}
-
-/**
- * Canonical JSON: object keys sorted by UTF-16 code units, no whitespace, `undefined` members dropped.
- * Both sides serialise the payload with this function, so the signed bytes never depend on key order.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return 'null'
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value)
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity')
-      return JSON.stringify(value)
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-    }
-    case 'bigint':
-    case 'function':
-    case 'symbol':
-    case 'undefined':
-      break
-  }
-  throw new TypeError(`canonical JSON cannot hold a ${typeof value}`)
 }
 
 /** `sha256:<hex>` of a policy document's canonical JSON: the bundle's policy_version. */
