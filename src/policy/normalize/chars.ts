@@ -106,3 +106,14 @@ export function keyable(sql: string): boolean {
   if (sql.includes('\u0000')) return false
   return isWellFormed === undefined ? !LONE_SURROGATE.test(sql) : isWellFormed.call(sql)
 }
+
+/** End of a B'…' or X'…' literal (kept as it is), or -1 if a digit is not one the server accepts. */
+export function bitString(sql: string, q: number, hex: boolean): number {
+  const n = sql.length
+  for (let j = q + 1; j < n; j++) {
+    const c = sql.charCodeAt(j)
+    if (c === Ch.squote) return j + 1
+    if (hex ? !isHex(c) : c !== Ch.zero && c !== Ch.zero + 1) return -1
+  }
+  return -1
+}

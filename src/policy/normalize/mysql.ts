@@ -12,9 +12,9 @@
  * "…" is kept as it is because under ANSI_QUOTES it is an identifier, not a string.
  */
 import {
+  bitString,
   Ch,
   isDigit,
-  isHex,
   isIdentPart,
   isIdentStart,
   isPunct,
@@ -40,17 +40,6 @@ function quoted(sql: string, q: number, quote: number): number {
 function hasDoubledQuote(sql: string, q: number, end: number): boolean {
   const at = sql.indexOf("''", q + 1)
   return at >= 0 && at < end - 1
-}
-
-/** End of an X'…' or B'…' literal (kept as it is), or -1 if a digit is not one the server accepts. */
-function bitString(sql: string, q: number, hex: boolean): number {
-  const n = sql.length
-  for (let j = q + 1; j < n; j++) {
-    const c = sql.charCodeAt(j)
-    if (c === Ch.squote) return j + 1
-    if (hex ? !isHex(c) : c !== Ch.zero && c !== Ch.zero + 1) return -1
-  }
-  return -1
 }
 
 /** End of a line comment's body (the newline is not part of it), or -1 if a CR makes its end unclear. */

@@ -11,9 +11,9 @@
  * other characters (`0x1F`, `1_000`, `1abc` differ between server versions).
  */
 import {
+  bitString,
   Ch,
   isDigit,
-  isHex,
   isIdentPart,
   isIdentStart,
   isPunct,
@@ -49,17 +49,6 @@ function escapeString(sql: string, q: number): number {
       if (!SIMPLE_E_ESCAPES.has(sql.charAt(j + 1))) return -1
       j++
     }
-  }
-  return -1
-}
-
-/** End of a B'…' or X'…' literal (kept as it is), or -1 if a digit is not one the server accepts. */
-function bitString(sql: string, q: number, hex: boolean): number {
-  const n = sql.length
-  for (let j = q + 1; j < n; j++) {
-    const c = sql.charCodeAt(j)
-    if (c === Ch.squote) return j + 1
-    if (hex ? !isHex(c) : c !== Ch.zero && c !== Ch.zero + 1) return -1
   }
   return -1
 }
