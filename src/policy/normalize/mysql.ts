@@ -21,7 +21,9 @@ import {
   isSessionWord,
   keyable,
   readNumber,
+  NumberClass,
 } from './chars.js'
+import {ShapeScan, Span} from './shape.js'
 
 /** End of a quoted run ('…', "…" or `…`) with doubled quotes, or -1 for a backslash or no end. */
 function quoted(sql: string, q: number, quote: number): number {
@@ -65,17 +67,22 @@ function blockComment(sql: string, s: number): number {
 
 const isSpace = (c: number): boolean => c === Ch.space || c === Ch.lf || c === Ch.tab || c === Ch.cr
 
+const scratch = new ShapeScan()
+
 /** The literal-abstracted form of a MySQL query, or null when the lexer is not certain of it. */
 export function normalizeMysql(sql: string): string | null {
-  if (!keyable(sql)) return null
+  return scanMysql(sql, scratch) ? scratch.render() : null
+}
+
+/**
+ * Finds the spans of a MySQL query's key into `scan`; false when the lexer is not certain of it
+ * (then `scan` holds nothing usable).
+ */
+export function scanMysql(sql: string, scan: ShapeScan): boolean {
+  scan.reset(sql)
+  if (!keyable(sql)) return false
   const n = sql.length
-  let out = ''
-  let last = 0
   let i = 0
-  const emit = (start: number, end: number, placeholder: string): void => {
-    out += sql.slice(last, start) + placeholder
-    last = end
-  }
   while (i < n) {
     const c = sql.charCodeAt(i)
     if (isSpace(c)) {
@@ -83,58 +90,60 @@ export function normalizeMysql(sql: string): string | null {
     } else if (isIdentStart(c) || c === Ch.dollar) {
       const start = i
       while (i < n && isIdentPart(sql.charCodeAt(i))) i++
-      if (i < n && sql.charCodeAt(i) >= 128) return null
-      if (isSessionWord(sql, start, i)) return null
+      if (i < n && sql.charCodeAt(i) >= 128) return false
+      if (isSessionWord(sql, start, i)) return false
       const p = c | 0x20
       if (i - start === 1 && i < n && sql.charCodeAt(i) === Ch.squote && (p === 0x62 || p === 0x78)) {
         i = bitString(sql, i, p === 0x78)
-        if (i < 0) return null
+        if (i < 0) return false
       }
     } else if (isDigit(c)) {
       const num = readNumber(sql, i)
-      if (num === -1) return null
+      if (num === -1) return false
+      const end = Math.floor(num / 4)
+      const cls = num % 4
       // node-sql-parser reads 1e5 but fails on 1e999: numbers with an exponent are kept as they are.
-      if (num.placeholder !== '0e0') emit(i, num.end, num.placeholder)
-      i = num.end
+      if (cls !== NumberClass.exponent) scan.add(i, end, cls as 1 | 2)
+      i = end
     } else if (c === Ch.squote || c === Ch.dquote || c === Ch.backtick) {
       const end = quoted(sql, i, c)
-      if (end < 0) return null
+      if (end < 0) return false
       // '…' after @ names a variable: keep it, as any "…" and `…`. node-sql-parser fails on some
       // strings with doubled quotes ('a''b' after an introducer) and not on others: keep those too.
       if (c === Ch.squote && !(i > 0 && sql.charCodeAt(i - 1) === Ch.at) && !hasDoubledQuote(sql, i, end)) {
-        emit(i, end, "''")
+        scan.add(i, end, Span.string)
       }
       i = end
     } else if (c === Ch.hash) {
       const end = lineComment(sql, i + 1)
-      if (end < 0) return null
-      emit(i, end, '#')
+      if (end < 0) return false
+      scan.add(i, end, Span.hashComment)
       i = end
     } else if (c === Ch.minus && i + 1 < n && sql.charCodeAt(i + 1) === Ch.minus) {
       // `--` starts a comment only when a space or control character follows; `1--1` is arithmetic.
-      if (!(i + 2 < n && isSpace(sql.charCodeAt(i + 2)))) return null
+      if (!(i + 2 < n && isSpace(sql.charCodeAt(i + 2)))) return false
       const end = lineComment(sql, i + 2)
-      if (end < 0) return null
-      emit(i, end, '-- ')
+      if (end < 0) return false
+      scan.add(i, end, Span.dashComment)
       i = end
     } else if (c === Ch.slash && i + 1 < n && sql.charCodeAt(i + 1) === Ch.star) {
       const end = blockComment(sql, i)
-      if (end < 0) return null
+      if (end < 0) return false
       if (sql.charCodeAt(i + 2) === Ch.plus)
         i = end // an optimizer hint: kept as it is
       else {
-        emit(i, end, '/**/')
+        scan.add(i, end, Span.blockComment)
         i = end
       }
     } else if (c === Ch.star && i + 1 < n && sql.charCodeAt(i + 1) === Ch.slash) {
-      return null
+      return false
     } else if (c === Ch.dot && i + 1 < n && isDigit(sql.charCodeAt(i + 1))) {
-      return null
+      return false
     } else if (isPunct(c) && c !== Ch.hash) {
       i++
     } else {
-      return null
+      return false
     }
   }
-  return out + sql.slice(last)
+  return true
 }

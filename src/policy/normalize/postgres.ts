@@ -21,8 +21,20 @@ import {
   keyable,
   readNumber,
 } from './chars.js'
+import {ShapeScan, Span} from './shape.js'
 
-const SIMPLE_E_ESCAPES = new Set(['\\', "'", 'n', 'r', 't', 'b', 'f'])
+/** True for the E'' escapes whose meaning is certain: \\ \' \n \r \t \b \f. */
+function simpleEscape(c: number): boolean {
+  return (
+    c === Ch.backslash ||
+    c === Ch.squote ||
+    c === 0x6e ||
+    c === 0x72 ||
+    c === 0x74 ||
+    c === 0x62 ||
+    c === 0x66
+  )
+}
 
 /** End of a standard '…' literal starting at the quote `q`, or -1 (a backslash, or unterminated). */
 function standardString(sql: string, q: number): number {
@@ -46,7 +58,7 @@ function escapeString(sql: string, q: number): number {
       if (j + 1 < n && sql.charCodeAt(j + 1) === Ch.squote) j++
       else return j + 1
     } else if (c === Ch.backslash) {
-      if (!SIMPLE_E_ESCAPES.has(sql.charAt(j + 1))) return -1
+      if (!simpleEscape(sql.charCodeAt(j + 1))) return -1
       j++
     }
   }
@@ -100,17 +112,22 @@ function blockComment(sql: string, s: number): number {
   return -1
 }
 
+const scratch = new ShapeScan()
+
 /** The literal-abstracted form of a Postgres query, or null when the lexer is not certain of it. */
 export function normalizePostgres(sql: string): string | null {
-  if (!keyable(sql)) return null
+  return scanPostgres(sql, scratch) ? scratch.render() : null
+}
+
+/**
+ * Finds the spans of a Postgres query's key into `scan`; false when the lexer is not certain of it
+ * (then `scan` holds nothing usable).
+ */
+export function scanPostgres(sql: string, scan: ShapeScan): boolean {
+  scan.reset(sql)
+  if (!keyable(sql)) return false
   const n = sql.length
-  let out = ''
-  let last = 0
   let i = 0
-  const emit = (start: number, end: number, placeholder: string): void => {
-    out += sql.slice(last, start) + placeholder
-    last = end
-  }
   while (i < n) {
     const c = sql.charCodeAt(i)
     if (c === Ch.space || c === Ch.lf || c === Ch.tab || c === Ch.cr || c === Ch.ff) {
@@ -118,61 +135,62 @@ export function normalizePostgres(sql: string): string | null {
     } else if (isIdentStart(c)) {
       const start = i
       while (i < n && isIdentPart(sql.charCodeAt(i))) i++
-      if (i < n && sql.charCodeAt(i) >= 128) return null
-      if (isSessionWord(sql, start, i)) return null
+      if (i < n && sql.charCodeAt(i) >= 128) return false
+      if (isSessionWord(sql, start, i)) return false
       if (i - start === 1 && i < n) {
         const next = sql.charCodeAt(i)
         const p = c | 0x20
-        if (p === 0x75 && next === Ch.amp) return null // U&'…', U&"…": unicode escapes
+        if (p === 0x75 && next === Ch.amp) return false // U&'…', U&"…": unicode escapes
         if (next === Ch.squote) {
           let end: number
           if (p === Ch.lowerE) end = escapeString(sql, i)
           else if (p === 0x62 || p === 0x78) end = bitString(sql, i, p === 0x78)
           else continue // N'…' and the like: a standard string follows
-          if (end < 0) return null
-          if (p === Ch.lowerE) emit(i, end, "''")
+          if (end < 0) return false
+          if (p === Ch.lowerE) scan.add(i, end, Span.string)
           i = end
         }
       }
     } else if (isDigit(c)) {
       const num = readNumber(sql, i)
-      if (num === -1) return null
-      emit(i, num.end, num.placeholder)
-      i = num.end
+      if (num === -1) return false
+      const end = Math.floor(num / 4)
+      scan.add(i, end, (num % 4) as 1 | 2 | 3)
+      i = end
     } else if (c === Ch.squote) {
       const end = standardString(sql, i)
-      if (end < 0) return null
-      emit(i, end, "''")
+      if (end < 0) return false
+      scan.add(i, end, Span.string)
       i = end
     } else if (c === Ch.dquote) {
       i = quotedIdent(sql, i)
-      if (i < 0) return null
+      if (i < 0) return false
     } else if (c === Ch.dollar) {
       if (i + 1 < n && isDigit(sql.charCodeAt(i + 1))) {
         i++
         while (i < n && isDigit(sql.charCodeAt(i))) i++
-        if (i < n && (isIdentPart(sql.charCodeAt(i)) || sql.charCodeAt(i) >= 128)) return null
+        if (i < n && (isIdentPart(sql.charCodeAt(i)) || sql.charCodeAt(i) >= 128)) return false
       } else {
         i = dollarQuote(sql, i)
-        if (i < 0) return null
+        if (i < 0) return false
       }
     } else if (c === Ch.minus && i + 1 < n && sql.charCodeAt(i + 1) === Ch.minus) {
       let end = i + 2
       while (end < n && sql.charCodeAt(end) !== Ch.lf && sql.charCodeAt(end) !== Ch.cr) end++
-      emit(i, end, '--')
+      scan.add(i, end, Span.lineComment)
       i = end
     } else if (c === Ch.slash && i + 1 < n && sql.charCodeAt(i + 1) === Ch.star) {
       const end = blockComment(sql, i)
-      if (end < 0) return null
-      emit(i, end, '/**/')
+      if (end < 0) return false
+      scan.add(i, end, Span.blockComment)
       i = end
     } else if (c === Ch.dot && i + 1 < n && isDigit(sql.charCodeAt(i + 1))) {
-      return null
+      return false
     } else if (isPunct(c)) {
       i++
     } else {
-      return null
+      return false
     }
   }
-  return out + sql.slice(last)
+  return true
 }

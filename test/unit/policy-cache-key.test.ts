@@ -1,0 +1,224 @@
+/**
+ * The decision cache's key as the guard uses it: a hash read straight from the query plus an exact
+ * comparison with the stored key text on every hit. Statements that differ only in literals (or in
+ * the body of an ordinary comment) share a key; anything the server could read differently never does,
+ * and a hash collision never hands one statement another's decision.
+ */
+import fc from 'fast-check'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {loadParsers} from '../../src/policy/analyze.js'
+import {Guard} from '../../src/policy/guard.js'
+import {parsePolicy} from '../../src/policy/language.js'
+import {hashText, normalize, scan, ShapeScan} from '../../src/policy/normalize/index.js'
+import type {Dialect, EvalContext} from '../../src/policy/types.js'
+
+const SEED = hashText('ctx')
+
+/** The hash and text of a query's key, or null when it has none. */
+function keyOf(sql: string, dialect: Dialect): {hash: number; text: string; scan: ShapeScan} | null {
+  const s = new ShapeScan()
+  if (!scan(sql, dialect, s)) return null
+  return {hash: s.hash(SEED), text: s.render(), scan: s}
+}
+
+/** True when the guard's cache would treat `a` and `b` as one key (hash and exact text both equal). */
+function shareKey(a: string, b: string, dialect: Dialect): boolean {
+  const ka = keyOf(a, dialect)
+  const kb = keyOf(b, dialect)
+  if (ka === null || kb === null) return false
+  return ka.hash === kb.hash && kb.scan.equals(ka.text)
+}
+
+describe.each<Dialect>(['postgres', 'mysql'])('cache key (%s)', (dialect) => {
+  it.each([
+    [
+      'SELECT abalance FROM pgbench_accounts WHERE aid = 1;',
+      'SELECT abalance FROM pgbench_accounts WHERE aid = 987654;',
+    ],
+    ["select * from t where a = 'x' and b = 2.5", "select * from t where a = 'a longer one' and b = 0.001"],
+    ["insert into t values (1, 'a'), (2, 'b')", "insert into t values (30, ''), (40, 'zz')"],
+    ['select 1 /* why */ from t', 'select 22 /* another reason */ from t'],
+  ])('%j and %j share a key', (a, b) => {
+    expect(shareKey(a, b, dialect)).toBe(true)
+    expect(keyOf(a, dialect)?.text).toBe(normalize(a, dialect))
+  })
+
+  it.each([
+    ['select a from t', 'select a from T'],
+    ['select a from t', 'select A from t'],
+    ['select a from t', 'select a from "t"'],
+    ['select a from t1', 'select a from t2'],
+    ['select 1 from t', 'select 1 from t where false'],
+    ['select 1, 2', 'select 1.0, 2'],
+    ["select '1'", 'select 1'],
+    ['select 1 - 1', 'select 1 -- 1'],
+    ['select 1 -1', 'select 1 --1\n'],
+    ['select a-b', 'select a - b'],
+    ['select 1 + 1', 'select 1 ++ 1'],
+    ['select 1;', 'select 1; select 1'],
+    ['select  1', 'select 1'],
+    ["select 'a'\n'b'", "select 'a' 'b'"],
+    ['select a from t', 'select a from t '],
+  ])('%j and %j never share a key', (a, b) => {
+    expect(shareKey(a, b, dialect)).toBe(false)
+    expect(shareKey(b, a, dialect)).toBe(false)
+  })
+
+  it('gives equal key texts equal hashes and unequal ones a failed comparison, over generated queries', () => {
+    const token = fc.constantFrom(
+      'select',
+      'SELECT',
+      ' ',
+      '\n',
+      'a',
+      'A',
+      'a1',
+      '"a"',
+      '`a`',
+      ',',
+      '-',
+      '--',
+      '-- c\n',
+      '/* c */',
+      '/*+ hint */',
+      "'x'",
+      "'it''s'",
+      "E'x'",
+      '1',
+      '2.5',
+      '1e3',
+      '$1',
+      '$$x$$',
+      '$t$y$t$',
+      '#',
+      '# c\n',
+      '@v',
+      "@'v'",
+      '(',
+      ')',
+      ';',
+    )
+    const query = fc.array(token, {maxLength: 12}).map((ts) => ts.join(''))
+    fc.assert(
+      fc.property(query, query, (a, b) => {
+        const ka = keyOf(a, dialect)
+        const kb = keyOf(b, dialect)
+        if (ka === null || kb === null) return
+        // The comparison the cache makes on a hit is exactly equality of the key texts...
+        expect(kb.scan.equals(ka.text)).toBe(ka.text === kb.text)
+        expect(ka.scan.equals(kb.text)).toBe(ka.text === kb.text)
+        // ...and equal texts always land on the same slot.
+        if (ka.text === kb.text) expect(ka.hash).toBe(kb.hash)
+      }),
+      {numRuns: 2000},
+    )
+  })
+})
+
+describe('cache key (postgres only)', () => {
+  it.each([
+    ['select $$a$$', 'select $$b$$'],
+    ['select $a$x$a$', 'select $b$x$b$'],
+    ["select E'a'", "select 'a'"],
+    ["select E'a'", "select e'a'"],
+    ["select b'1'", "select b'10'"],
+    ["select X'1F'", "select X'2F'"],
+    ['select $1', 'select $2'],
+    ['select "A"', 'select "a"'],
+  ])('%j and %j never share a key', (a, b) => {
+    expect(shareKey(a, b, 'postgres')).toBe(false)
+  })
+
+  it.each([
+    ["select E'a\\nb'", "select E'\\\\'"],
+    ['select 1e5', 'select 2E-7'],
+    ['select 1 -- one\nfrom t', "select 2 -- two, with 'quotes' and /* stars\nfrom t"],
+    ['select /* a /* nested */ one */ 1', 'select /* other */ 2'],
+  ])('%j and %j share a key', (a, b) => {
+    expect(shareKey(a, b, 'postgres')).toBe(true)
+  })
+
+  it('is exact on strings with characters outside one byte, inside literals and quoted names', () => {
+    expect(shareKey('select \'é\' from "ü"', 'select \'x\' from "ü"', 'postgres')).toBe(true)
+    expect(shareKey('select \'é\' from "ü"', 'select \'é\' from "u"', 'postgres')).toBe(false)
+    expect(shareKey('select $$€$$', 'select $$€€$$', 'postgres')).toBe(false)
+  })
+})
+
+describe('cache key (mysql only)', () => {
+  it.each([
+    ['select /*+ BKA(t) */ 1 from t', 'select /*+ NO_BKA(t) */ 1 from t'],
+    ['select `a` from t', 'select `A` from t'],
+    ['select "a"', "select 'a'"],
+    ["select @'a'", "select @'b'"],
+    ['select 1e5', 'select 1e6'],
+  ])('%j and %j never share a key', (a, b) => {
+    expect(shareKey(a, b, 'mysql')).toBe(false)
+  })
+
+  it.each([
+    ['select 1 -- one\nfrom t', 'select 2 -- two\nfrom t'],
+    ['select 1 # one\nfrom t', 'select 2 # two\nfrom t'],
+  ])('%j and %j share a key', (a, b) => {
+    expect(shareKey(a, b, 'mysql')).toBe(true)
+  })
+
+  it.each(['select 1 /*! , secret */', 'select 1 /*M! , secret */', 'select 1--1', 'select 1 --x'])(
+    '%j has no key (executable comment or `--` that is not a comment)',
+    (sql) => {
+      expect(keyOf(sql, 'mysql')).toBeNull()
+    },
+  )
+})
+
+describe('guard with every key colliding', () => {
+  const policy = parsePolicy(`version: 1
+defaults: {action: allow, unparseable: deny}
+rules:
+  - {name: secrets, when: {tables: [secrets]}, action: deny}
+  - {name: no-drop, when: {kinds: [drop]}, action: deny}
+  - {name: unbounded-writes, when: {kinds: [update, delete], where: absent}, action: deny}
+`)
+  const ctx: EvalContext = {actor: 'human', identity: 'perf-helper@example.com', groups: ['dev']}
+  const statements = [
+    'SELECT a FROM orders WHERE id = 1',
+    'SELECT a FROM secrets WHERE id = 1',
+    'SELECT a FROM orders WHERE id = 2',
+    'DROP TABLE orders',
+    'DELETE FROM orders',
+    'DELETE FROM orders WHERE id = 7',
+    'SELECT a FROM Secrets WHERE id = 3',
+    'SELECT a FROM orders WHERE id = 3',
+  ]
+
+  beforeAll(async () => {
+    await loadParsers()
+  })
+
+  it.each<Dialect>(['postgres', 'mysql'])('decides each statement as the uncached path (%s)', (dialect) => {
+    const colliding = new Guard(policy, dialect, {shapeHash: () => 42})
+    const uncached = new Guard(policy, dialect, {cacheSize: 0})
+    const actx = {defaultSchema: dialect === 'postgres' ? 'public' : 'app'}
+    for (let round = 0; round < 2; round++)
+      for (const sql of statements) {
+        const got = colliding.decide(sql, ctx, actx)
+        expect(got).toEqual(uncached.decide(sql, ctx, actx))
+      }
+    expect(colliding.decide('SELECT a FROM secrets WHERE id = 9', ctx, actx).decision.decision).toBe('deny')
+    // Consecutive siblings still hit: a collision costs a miss, never a wrong answer.
+    colliding.decide('SELECT a FROM orders WHERE id = 10', ctx, actx)
+    const hits = colliding.stats.hits
+    colliding.decide('SELECT a FROM orders WHERE id = 11', ctx, actx)
+    expect(colliding.stats.hits).toBe(hits + 1)
+  })
+
+  it('never hands a decision to another context under the same hash', () => {
+    const colliding = new Guard(policy, 'postgres', {shapeHash: () => 7})
+    const actx = {defaultSchema: 'public'}
+    colliding.decide('SELECT a FROM t WHERE id = 1', ctx, actx)
+    const other = colliding.decide('SELECT a FROM t WHERE id = 2', ctx, {defaultSchema: 'secrets'})
+    expect(other.decision.decision).toBe('allow')
+    expect(colliding.stats).toEqual({hits: 0, misses: 2, bypassed: 0})
+  })
+})
