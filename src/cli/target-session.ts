@@ -6,7 +6,7 @@
  */
 import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
-import type {BundleResponse} from '../control/api-types.js'
+import type {BundleResponse, TargetTls} from '../control/api-types.js'
 import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
 import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
 import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
@@ -44,6 +44,25 @@ export function agentName(flag: string | undefined, env: NodeJS.ProcessEnv): str
   return name === undefined || name === '' ? undefined : name
 }
 
+/**
+ * The proxy's upstream TLS from the target's settings on the control plane: the same mode the control plane
+ * uses for its own connections, and for verify-full the CA it gives (PEM, in memory) and the host name to
+ * check. A control plane too old to send settings gets libpq's default, prefer.
+ */
+export function upstreamTls(
+  tls: TargetTls | undefined,
+): Pick<PgTarget, 'sslmode' | 'sslrootcert' | 'sslca' | 'sslServerName'> {
+  const none = {sslrootcert: undefined, sslca: undefined, sslServerName: undefined}
+  if (tls === undefined) return {sslmode: 'prefer', ...none}
+  switch (tls.mode) {
+    case 'disable':
+    case 'require':
+      return {sslmode: tls.mode, ...none}
+    case 'verify-full':
+      return {sslmode: 'verify-full', ...none, sslca: tls.ca, sslServerName: tls.server_name}
+  }
+}
+
 /** Opens a session on a target: authenticates, mints the user, verifies the bundle. */
 export async function openTargetSession(o: TargetSessionOptions): Promise<TargetSession> {
   const ctx: AuthContext = {...o.settings, env: o.env}
@@ -76,8 +95,7 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       user: session.credentials.user,
       password: session.credentials.password,
       database: t.database,
-      sslmode: 'prefer',
-      sslrootcert: undefined,
+      ...upstreamTls(t.tls),
     },
     evalContext: {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target},
     identity: auth.identity.email ?? auth.identity.sub,

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-member-access -- tests probe parsed JSON bodies */
+/* eslint-disable @typescript-eslint/no-unsafe-argument -- tests probe parsed JSON bodies */
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
