@@ -86,7 +86,6 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       {exitCode: ExitCode.error},
     )
   }
-  const p = session.bundle.payload
   return {
     session,
     upstream: {
@@ -97,10 +96,16 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       database: t.database,
       ...upstreamTls(t.tls),
     },
-    evalContext: {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target},
+    evalContext: evalContextOf(session.bundle),
     identity: auth.identity.email ?? auth.identity.sub,
     end,
   }
+}
+
+/** Identity, groups, actor and target as a verified bundle states them: what the policy's rules see. */
+export function evalContextOf(bundle: VerifiedBundle): EvalContext {
+  const p = bundle.payload
+  return {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target}
 }
 
 /** The bundle a session on the target would get now, verified like a session's (`policy test --target`). */
@@ -130,7 +135,12 @@ export interface TargetProxyOptions {
   readonly extraAudit?: AuditSink | undefined
   /** Called once if renewing fails: the proxy then refuses new connections; open ones go on until expiry. */
   readonly onRenewFailed?: ((error: DbgateError) => void) | undefined
+  /** Called when a renewal brought a bundle with another policy or context, now enforced. */
+  readonly onPolicyChanged?: ((bundle: VerifiedBundle) => void) | undefined
 }
+
+/** What decides a statement: the policy's version and the context its rules see. */
+const enforced = (b: VerifiedBundle): string => JSON.stringify([b.payload.policy_version, evalContextOf(b)])
 
 /** Starts the guarded proxy for an open session and keeps its credentials renewed. */
 export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<StandaloneProxy> {
@@ -153,7 +163,19 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
             `dbgate no longer accepts connections to ${ts.session.target.name}: ${messageOf(loop.failure)}`,
           ),
   })
-  loop.start({onFailed: o.onRenewFailed})
+  // Each renewal brings a freshly verified bundle: a policy reloaded on the control plane (or changed groups)
+  // applies from the next statement of every open session, not only to new connections.
+  let current = enforced(ts.session.bundle)
+  loop.start({
+    onFailed: o.onRenewFailed,
+    onRenewed: () => {
+      const bundle = ts.session.bundle
+      if (enforced(bundle) === current) return
+      current = enforced(bundle)
+      proxy.setPolicy(bundle.policy, evalContextOf(bundle))
+      o.onPolicyChanged?.(bundle)
+    },
+  })
   return proxy
 }
 
