@@ -42,7 +42,10 @@ export interface StandaloneOptions {
 export interface StandaloneProxy {
   readonly listener: ProxyListener
   readonly target: PgTarget
+  /** The policy in force now. */
   readonly policy: Policy
+  /** Enforces another policy (and context) from the next statement of every session, open ones included. */
+  setPolicy(policy: Policy, evalContext: EvalContext): void
   /** The audit spool file. */
   readonly auditFile: string
   close(reason?: string): Promise<void>
@@ -133,11 +136,19 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   await checkTarget(target)
   const spool = new JsonlSpool(o.stateDir)
   const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
+  // Sessions read these through the getters below, per statement: setPolicy swaps them for all at once.
+  let live = {policy, guard: new Guard(policy, 'postgres'), evalContext: o.evalContext}
   const inner = new PostgresEngine({
     target,
-    policy,
-    guard: new Guard(policy, 'postgres'),
-    evalContext: o.evalContext,
+    get policy() {
+      return live.policy
+    },
+    get guard() {
+      return live.guard
+    },
+    get evalContext() {
+      return live.evalContext
+    },
     audit,
     identity: o.identity,
     clientVersion: packageVersion(),
@@ -155,7 +166,12 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   return {
     listener,
     target,
-    policy,
+    get policy() {
+      return live.policy
+    },
+    setPolicy: (next, evalContext) => {
+      live = {policy: next, guard: new Guard(next, 'postgres'), evalContext}
+    },
     auditFile: spool.file,
     close: async (reason) => {
       await listener.close(reason)

@@ -6,7 +6,7 @@
  */
 import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
-import type {BundleResponse} from '../control/api-types.js'
+import type {BundleResponse, TargetTls} from '../control/api-types.js'
 import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
 import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
 import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
@@ -44,6 +44,25 @@ export function agentName(flag: string | undefined, env: NodeJS.ProcessEnv): str
   return name === undefined || name === '' ? undefined : name
 }
 
+/**
+ * The proxy's upstream TLS from the target's settings on the control plane: the same mode the control plane
+ * uses for its own connections, and for verify-full the CA it gives (PEM, in memory) and the host name to
+ * check. A control plane too old to send settings gets libpq's default, prefer.
+ */
+export function upstreamTls(
+  tls: TargetTls | undefined,
+): Pick<PgTarget, 'sslmode' | 'sslrootcert' | 'sslca' | 'sslServerName'> {
+  const none = {sslrootcert: undefined, sslca: undefined, sslServerName: undefined}
+  if (tls === undefined) return {sslmode: 'prefer', ...none}
+  switch (tls.mode) {
+    case 'disable':
+    case 'require':
+      return {sslmode: tls.mode, ...none}
+    case 'verify-full':
+      return {sslmode: 'verify-full', ...none, sslca: tls.ca, sslServerName: tls.server_name}
+  }
+}
+
 /** Opens a session on a target: authenticates, mints the user, verifies the bundle. */
 export async function openTargetSession(o: TargetSessionOptions): Promise<TargetSession> {
   const ctx: AuthContext = {...o.settings, env: o.env}
@@ -67,7 +86,6 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       {exitCode: ExitCode.error},
     )
   }
-  const p = session.bundle.payload
   return {
     session,
     upstream: {
@@ -76,13 +94,18 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       user: session.credentials.user,
       password: session.credentials.password,
       database: t.database,
-      sslmode: 'prefer',
-      sslrootcert: undefined,
+      ...upstreamTls(t.tls),
     },
-    evalContext: {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target},
+    evalContext: evalContextOf(session.bundle),
     identity: auth.identity.email ?? auth.identity.sub,
     end,
   }
+}
+
+/** Identity, groups, actor and target as a verified bundle states them: what the policy's rules see. */
+export function evalContextOf(bundle: VerifiedBundle): EvalContext {
+  const p = bundle.payload
+  return {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target}
 }
 
 /** The bundle a session on the target would get now, verified like a session's (`policy test --target`). */
@@ -112,7 +135,12 @@ export interface TargetProxyOptions {
   readonly extraAudit?: AuditSink | undefined
   /** Called once if renewing fails: the proxy then refuses new connections; open ones go on until expiry. */
   readonly onRenewFailed?: ((error: DbgateError) => void) | undefined
+  /** Called when a renewal brought a bundle with another policy or context, now enforced. */
+  readonly onPolicyChanged?: ((bundle: VerifiedBundle) => void) | undefined
 }
+
+/** What decides a statement: the policy's version and the context its rules see. */
+const enforced = (b: VerifiedBundle): string => JSON.stringify([b.payload.policy_version, evalContextOf(b)])
 
 /** Starts the guarded proxy for an open session and keeps its credentials renewed. */
 export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<StandaloneProxy> {
@@ -135,7 +163,19 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
             `dbgate no longer accepts connections to ${ts.session.target.name}: ${messageOf(loop.failure)}`,
           ),
   })
-  loop.start({onFailed: o.onRenewFailed})
+  // Each renewal brings a freshly verified bundle: a policy reloaded on the control plane (or changed groups)
+  // applies from the next statement of every open session, not only to new connections.
+  let current = enforced(ts.session.bundle)
+  loop.start({
+    onFailed: o.onRenewFailed,
+    onRenewed: () => {
+      const bundle = ts.session.bundle
+      if (enforced(bundle) === current) return
+      current = enforced(bundle)
+      proxy.setPolicy(bundle.policy, evalContextOf(bundle))
+      o.onPolicyChanged?.(bundle)
+    },
+  })
   return proxy
 }
 

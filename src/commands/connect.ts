@@ -104,6 +104,10 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
           this.logToStderr(
             `dbgate: renewing the session on ${mode.target} failed (${err.message}); new connections are refused, open ones work until ${new Date(ts.session.credentials.expiresAt).toISOString()}. Reconnect with \`dbgate connect ${mode.target}\`.`,
           ),
+        onPolicyChanged: (b) =>
+          this.status(
+            `dbgate: the control plane changed the policy: now ${b.payload.policy_name} (${b.payload.policy_version}), for every open session`,
+          ),
       })
       this.status(
         `dbgate: session ${ts.session.sessionId} on ${mode.target} as ${ts.upstream.user} (actor ${ts.evalContext.actor}, policy ${ts.session.bundle.payload.policy_name})`,

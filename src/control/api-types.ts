@@ -166,7 +166,10 @@ export interface TargetsResponse {
   targets: TargetSummary[]
 }
 
-/** TLS settings for the control plane's own connections to a target. */
+/**
+ * TLS settings of a target: for the control plane's own (admin) connections, and given to the CLI with each
+ * session so that its proxy connects upstream the same way.
+ */
 export interface TargetTls {
   /** disable: plain TCP; require: TLS without verification; verify-full: TLS, CA and host name checked. */
   mode: 'disable' | 'require' | 'verify-full'
@@ -311,10 +314,15 @@ export interface SignedBundle {
   signature: string
 }
 
+/** The target of a session: where it is and how to reach it over TLS (the CLI's upstream uses this). */
+export interface SessionTarget extends TargetSummary {
+  tls: TargetTls
+}
+
 /** `POST /api/v1/sessions` answer (201). */
 export interface SessionResponse {
   session_id: string
-  target: TargetSummary
+  target: SessionTarget
   credentials: SessionCredentials
   bundle: SignedBundle
   /** Renew (POST /api/v1/sessions/:id/renew) after this many seconds, well before expiry. */

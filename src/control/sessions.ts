@@ -12,7 +12,7 @@
  */
 import {inspect} from 'node:util'
 
-import type {Identity, RenewSessionResponse, SessionResponse, TargetSummary} from './api-types.js'
+import type {Identity, RenewSessionResponse, SessionResponse, SessionTarget} from './api-types.js'
 import {fetchBundleKeys, verifyBundle, type BundleKeyRing, type VerifiedBundle} from './bundle.js'
 import type {ControlClient} from './client.js'
 import {ControlPlaneError} from './errors.js'
@@ -101,7 +101,7 @@ export interface RenewLoop {
 /** An open session on a target. */
 export interface DbSession {
   readonly sessionId: string
-  readonly target: TargetSummary
+  readonly target: SessionTarget
   readonly credentials: SessionCredentials
   /** The verified policy of the current bundle (replaced when a renewal brings a new one). */
   readonly policy: Policy
@@ -178,7 +178,7 @@ export async function openSession(auth: SessionAuth, options: OpenSessionOptions
 
 class OpenSession implements DbSession {
   readonly sessionId: string
-  readonly target: TargetSummary
+  readonly target: SessionTarget
   readonly renewLoop: RenewLoop
   #bundle: VerifiedBundle
   #ended: Promise<{revoked: boolean}> | undefined

@@ -152,7 +152,8 @@ const TargetSummary = Type.Object({
   port: Type.Integer(),
   database: Str,
 })
-const Tls = Type.Object(
+/** A target's TLS settings (admin API, and the session answer the CLI connects with). */
+export const TlsSchema = Type.Object(
   {
     mode: Type.Union([Type.Literal('disable'), Type.Literal('require'), Type.Literal('verify-full')]),
     ca: Type.Optional(Str),
@@ -167,7 +168,7 @@ export const TargetsSchema = Type.Object({targets: Type.Array(TargetSummary)})
 const AdminTarget = Type.Composite([
   TargetSummary,
   Type.Object({
-    tls: Tls,
+    tls: TlsSchema,
     groups: Type.Array(Str),
     admin_user: Str,
     source: Type.Union([Type.Literal('config'), Type.Literal('api')]),
@@ -186,7 +187,7 @@ export const CreateTargetSchema = Type.Object(
     host: Type.String({minLength: 1, maxLength: 255}),
     port: Type.Integer({minimum: 1, maximum: 65535}),
     database: Type.String({minLength: 1, maxLength: 255}),
-    tls: Type.Optional(Tls),
+    tls: Type.Optional(TlsSchema),
     admin: Type.Object({user: Type.String({minLength: 1}), password: Str}, {additionalProperties: false}),
     groups: Type.Array(Group, {maxItems: 100}),
   },

@@ -1,4 +1,4 @@
-import type {AdminTarget, CreateTargetRequest, TargetSummary} from '../control/api-types.js'
+import type {AdminTarget, CreateTargetRequest, SessionTarget, TargetSummary} from '../control/api-types.js'
 import type {ConfigTarget} from './config.js'
 import type {ServerKey} from './crypto.js'
 import {conflict, notFound} from './http-errors.js'
@@ -15,6 +15,11 @@ const aad = (name: string): string => `target-admin:${name}`
 /** What a caller sees. */
 export function targetSummary(t: TargetRecord): TargetSummary {
   return {name: t.name, protocol: t.protocol, host: t.host, port: t.port, database: t.database}
+}
+
+/** What a session's owner gets: the summary and the TLS settings its proxy connects upstream with. */
+export function sessionTarget(t: TargetRecord): SessionTarget {
+  return {...targetSummary(t), tls: {...t.tls}}
 }
 
 /** What an admin sees (no password). */

@@ -103,7 +103,14 @@ describe('postgres: minted per-session users', () => {
     const {credentials, target: t, renew_after_seconds} = res.body
     expect(credentials.user).toMatch(/^dbg_alice_[a-z2-7]{10}$/)
     expect(credentials.password.length).toBeGreaterThanOrEqual(43)
-    expect(t).toEqual({name: 'pg-cred', protocol: 'postgres', host: '127.0.0.1', port: 5432, database: DB})
+    expect(t).toEqual({
+      name: 'pg-cred',
+      protocol: 'postgres',
+      host: '127.0.0.1',
+      port: 5432,
+      database: DB,
+      tls: {mode: 'disable'},
+    })
     expect(renew_after_seconds).toBe(1)
 
     const [auth] = await pgAdmin(

@@ -77,7 +77,10 @@ export function relay(options: RelayOptions): Relay {
 
   const clientD = new ClientDispatcher({
     state,
-    policy: config.policy,
+    // Read per statement: a control-plane session's policy can be swapped while it runs.
+    get policy() {
+      return config.policy
+    },
     toServer,
     clientGate,
     maxMessageBytes: config.maxMessageBytes,

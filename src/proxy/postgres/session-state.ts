@@ -9,6 +9,12 @@ import {Expect, Pipeline, entry} from './pipeline.js'
 import type {RunWriter} from './run-writer.js'
 import type {Running, SessionAudit, StatementInfo} from './session-audit.js'
 
+/** Where a session reads its guard and context: read per statement, so a renewed bundle applies at once. */
+export interface GuardSource {
+  readonly guard: Guard
+  readonly evalContext: EvalContext
+}
+
 /** Shared state of the two dispatchers of one session. */
 export class SessionState implements TextContext {
   readonly pipeline = new Pipeline()
@@ -27,8 +33,7 @@ export class SessionState implements TextContext {
   discardUntilSync = false
 
   constructor(
-    readonly guard: Guard,
-    readonly evalContext: EvalContext,
+    private readonly source: GuardSource,
     readonly toClient: RunWriter,
     readonly audit: SessionAudit,
     parameters: ReadonlyMap<string, string>,
@@ -36,6 +41,16 @@ export class SessionState implements TextContext {
     this.standardConformingStrings = parameters.get('standard_conforming_strings') !== 'off'
     this.clientEncoding = parameters.get('client_encoding') ?? 'UTF8'
     this.encoding = encodingClass(this.clientEncoding)
+  }
+
+  /** The guard in force now. */
+  get guard(): Guard {
+    return this.source.guard
+  }
+
+  /** Who the session acts as now. */
+  get evalContext(): EvalContext {
+    return this.source.evalContext
   }
 
   /** Queues a synthetic response behind everything the server still owes; writes it now if nothing is owed. */

@@ -247,8 +247,7 @@ export class PgConnection implements ConnectionHandler {
       client: this.client,
       upstream,
       config: this.config,
-      makeState: (toClient) =>
-        new SessionState(this.config.guard, this.config.evalContext, toClient, audit, upstream.parameters),
+      makeState: (toClient) => new SessionState(this.config, toClient, audit, upstream.parameters),
       leftover: this.leftover,
     })
     this.active = r

@@ -15,6 +15,10 @@ export interface PgTarget {
   readonly sslmode: SslMode
   /** CA bundle (PEM file path) for verify-ca / verify-full. */
   readonly sslrootcert: string | undefined
+  /** CA bundle as PEM text (a control-plane target's CA, kept in memory); wins over sslrootcert. */
+  readonly sslca?: string | undefined
+  /** Host name the certificate must name, when it is not `host` (verify-full). */
+  readonly sslServerName?: string | undefined
 }
 
 /** A URL that is not a usable postgres:// target; the message never contains the password. */

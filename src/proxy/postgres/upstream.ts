@@ -125,22 +125,23 @@ function readOneByte(socket: Socket, timeoutMs: number): Promise<number> {
 }
 
 function tlsOptions(target: PgTarget, socket: Socket): ConnectionOptions {
+  const name = target.sslServerName ?? target.host
   const base: ConnectionOptions = {
     socket,
-    servername: /^[\d.:]+$/.test(target.host) ? undefined : target.host,
+    servername: /^[\d.:]+$/.test(name) ? undefined : name,
   }
   switch (target.sslmode) {
     case 'verify-full':
     case 'verify-ca': {
-      let ca: Buffer
-      try {
-        ca = readFileSync(target.sslrootcert ?? '')
-      } catch (err) {
-        throw new UpstreamUnreachableError(`cannot read sslrootcert ${target.sslrootcert ?? ''}`, {
-          cause: err,
-        })
-      }
-      if (target.sslmode === 'verify-full') return {...base, ca, rejectUnauthorized: true, host: target.host}
+      // No CA at all (a control-plane target without one): the system's trusted roots.
+      let ca: Buffer | undefined = target.sslca === undefined ? undefined : Buffer.from(target.sslca)
+      if (ca === undefined && target.sslrootcert !== undefined)
+        try {
+          ca = readFileSync(target.sslrootcert)
+        } catch (err) {
+          throw new UpstreamUnreachableError(`cannot read sslrootcert ${target.sslrootcert}`, {cause: err})
+        }
+      if (target.sslmode === 'verify-full') return {...base, ca, rejectUnauthorized: true, host: name}
       return {...base, ca, rejectUnauthorized: true, checkServerIdentity: () => undefined}
     }
     case 'require':

@@ -53,24 +53,28 @@ export class TargetUnavailableError extends ApiError {
   }
 }
 
-/** Network-level failures and refused admin logins, as opposed to a statement the database rejected. */
+/** OpenSSL's certificate verification failures (a wrong CA, an expired or self-signed certificate). */
+const CERT_CODES = /^(ERR_TLS_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/
+
+/** Network-level failures, TLS verification failures and refused admin logins, not a rejected statement. */
 export function isConnectFailure(err: unknown): boolean {
   if (err instanceof DbgateError) return false
   const code = (err as {code?: unknown} | null)?.code
   return (
     typeof code === 'string' &&
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      'EHOSTUNREACH',
-      'ENOTFOUND',
-      'EAI_AGAIN',
-      '28P01',
-      '28000',
-      '57P03',
-      'ER_ACCESS_DENIED_ERROR',
-      'PROTOCOL_CONNECTION_LOST',
-    ].includes(code)
+    (CERT_CODES.test(code) ||
+      [
+        'ECONNREFUSED',
+        'ECONNRESET',
+        'ETIMEDOUT',
+        'EHOSTUNREACH',
+        'ENOTFOUND',
+        'EAI_AGAIN',
+        '28P01',
+        '28000',
+        '57P03',
+        'ER_ACCESS_DENIED_ERROR',
+        'PROTOCOL_CONNECTION_LOST',
+      ].includes(code))
   )
 }

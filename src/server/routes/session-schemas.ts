@@ -1,5 +1,7 @@
 import {Type, type Static, type TSchema} from '@sinclair/typebox'
 
+import {TlsSchema} from '../schemas.js'
+
 import type {
   BundleKeysDocument,
   BundleResponse,
@@ -56,6 +58,7 @@ export const SessionResponseSchema = Type.Object({
     host: Str,
     port: Type.Integer(),
     database: Str,
+    tls: TlsSchema,
   }),
   credentials: Type.Object({user: Str, password: Str, expires_at: Str}),
   bundle: SignedBundleSchema,

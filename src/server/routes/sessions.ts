@@ -12,7 +12,7 @@ import type {ServerContext} from '../context.js'
 import {renewAfter} from '../credentials/service.js'
 import {callerOf, guard} from '../guard.js'
 import {ApiErrorSchema} from '../schemas.js'
-import {targetSummary} from '../targets.js'
+import {sessionTarget} from '../targets.js'
 import type {AccessClaims} from '../tokens.js'
 import {
   BundleQuerySchema,
@@ -72,7 +72,7 @@ export function sessionRoutes(ctx: ServerContext) {
         void reply.code(201).header('cache-control', 'no-store')
         return {
           session_id: opened.record.id,
-          target: targetSummary(opened.target),
+          target: sessionTarget(opened.target),
           credentials: {
             user: opened.record.dbUser,
             password: opened.password,
