@@ -7,12 +7,14 @@
 import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
 import type {BundleResponse} from '../control/api-types.js'
+import type {ControlClient} from '../control/client.js'
 import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
 import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
 import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
 import type {AuditSink} from '../audit/types.js'
 import type {Actor, EvalContext} from '../policy/index.js'
 import type {PgTarget} from '../proxy/index.js'
+import {cachedClient, reviewHook} from './approvals-service.js'
 import {startGuardedProxy, type StandaloneProxy} from './proxy-service.js'
 
 /** What opening a session on a target needs. */
@@ -34,6 +36,10 @@ export interface TargetSession {
   readonly evalContext: EvalContext
   /** The name audit events record for this identity. */
   readonly identity: string
+  /** The agent acting for the identity, if any (approval requests name it). */
+  readonly agent: string | undefined
+  /** A control-plane client with a fresh access token (approval requests and grants). */
+  readonly client: () => Promise<ControlClient>
   /** Stops renewing and revokes the minted user; never throws (revoked: false if the server could not). */
   end(): Promise<{revoked: boolean}>
 }
@@ -81,6 +87,8 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
     },
     evalContext: {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target},
     identity: auth.identity.email ?? auth.identity.sub,
+    agent: o.agent,
+    client: cachedClient({settings: o.settings, env: o.env}),
     end,
   }
 }
@@ -112,6 +120,8 @@ export interface TargetProxyOptions {
   readonly extraAudit?: AuditSink | undefined
   /** Called once if renewing fails: the proxy then refuses new connections; open ones go on until expiry. */
   readonly onRenewFailed?: ((error: DbgateError) => void) | undefined
+  /** `exec --approval ID`: a `review` statement spends this request's grant instead of asking again. */
+  readonly approvalId?: string | undefined
 }
 
 /** Starts the guarded proxy for an open session and keeps its credentials renewed. */
@@ -128,6 +138,12 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
     stateDir: o.stateDir,
     localPassword: o.localPassword,
     extraAudit: o.extraAudit,
+    review: reviewHook({
+      target: ts.session.target.name,
+      agent: ts.agent,
+      approvalId: o.approvalId,
+      client: ts.client,
+    }),
     admit: () =>
       loop.failure === undefined
         ? undefined
