@@ -23,6 +23,7 @@ import {
   type PgTarget,
   type ProxyListener,
 } from '../proxy/index.js'
+import type {ReviewHook} from '../proxy/index.js'
 import {SessionError} from '../proxy/postgres/session.js'
 
 /** Inputs of a standalone proxy. */
@@ -118,6 +119,8 @@ export interface GuardedProxyOptions {
   readonly extraAudit?: AuditSink | undefined
   /** Asked before each new client connection; an error refuses it (in the protocol's own format). */
   readonly admit?: (() => Error | undefined) | undefined
+  /** Control-plane mode: what a `review` statement leads to (src/cli/approvals-service.ts). */
+  readonly review?: ReviewHook | undefined
 }
 
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
@@ -154,6 +157,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
     clientVersion: packageVersion(),
     maxMessageBytes: o.maxMessageBytes,
     localPassword: o.localPassword,
+    review: o.review,
   })
   const engine = o.admit === undefined ? inner : gatedEngine(inner, o.admit)
   let listener: ProxyListener

@@ -7,12 +7,14 @@
 import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
 import type {BundleResponse, TargetTls} from '../control/api-types.js'
+import type {ControlClient} from '../control/client.js'
 import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
 import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
 import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
 import type {AuditSink} from '../audit/types.js'
 import type {Actor, EvalContext} from '../policy/index.js'
 import type {PgTarget} from '../proxy/index.js'
+import {cachedClient, reviewHook} from './approvals-service.js'
 import {startGuardedProxy, type StandaloneProxy} from './proxy-service.js'
 
 /** What opening a session on a target needs. */
@@ -34,6 +36,10 @@ export interface TargetSession {
   readonly evalContext: EvalContext
   /** The name audit events record for this identity. */
   readonly identity: string
+  /** The agent acting for the identity, if any (approval requests name it). */
+  readonly agent: string | undefined
+  /** A control-plane client with a fresh access token (approval requests and grants). */
+  readonly client: () => Promise<ControlClient>
   /** Stops renewing and revokes the minted user; never throws (revoked: false if the server could not). */
   end(): Promise<{revoked: boolean}>
 }
@@ -98,6 +104,8 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
     },
     evalContext: evalContextOf(session.bundle),
     identity: auth.identity.email ?? auth.identity.sub,
+    agent: o.agent,
+    client: cachedClient({settings: o.settings, env: o.env}),
     end,
   }
 }
@@ -137,6 +145,8 @@ export interface TargetProxyOptions {
   readonly onRenewFailed?: ((error: DbgateError) => void) | undefined
   /** Called when a renewal brought a bundle with another policy or context, now enforced. */
   readonly onPolicyChanged?: ((bundle: VerifiedBundle) => void) | undefined
+  /** `exec --approval ID`: a `review` statement spends this request's grant instead of asking again. */
+  readonly approvalId?: string | undefined
 }
 
 /** What decides a statement: the policy's version and the context its rules see. */
@@ -156,6 +166,12 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
     stateDir: o.stateDir,
     localPassword: o.localPassword,
     extraAudit: o.extraAudit,
+    review: reviewHook({
+      target: ts.session.target.name,
+      agent: ts.agent,
+      approvalId: o.approvalId,
+      client: ts.client,
+    }),
     admit: () =>
       loop.failure === undefined
         ? undefined

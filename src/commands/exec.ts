@@ -19,12 +19,13 @@ import {UsageError, messageOf} from '../errors.js'
 export default class Exec extends BaseCommand {
   static override description = `Run SQL through the guard once, for scripts and CI.
 
-With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a short-lived database user for this run and signs the policy that applies to you; the user is revoked when the statements are done, and no database password is needed anywhere. With --url and --policy, runs standalone against a URL and a local policy file. A machine token's runs have actor "ci"; --agent NAME (or DBGATE_AGENT) makes the actor "agent" acting for the logged-in user. The statements go through the same guarded engine as "dbgate connect". Several statements may be given; each result is printed in order (json: one JSON array of row objects per line). Exit codes: 0 ok, 1 SQL error (the server's message is shown) or target unknown or not allowed (the message lists yours), 2 usage, 3 denied by policy (the message names the rule), 4 approval required, 5 not logged in, 6 database unreachable. Every flag can also be set through its DBGATE_* environment variable.`
+With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a short-lived database user for this run and signs the policy that applies to you; the user is revoked when the statements are done, and no database password is needed anywhere. With --url and --policy, runs standalone against a URL and a local policy file. A machine token's runs have actor "ci"; --agent NAME (or DBGATE_AGENT) makes the actor "agent" acting for the logged-in user. The statements go through the same guarded engine as "dbgate connect". Several statements may be given; each result is printed in order (json: one JSON array of row objects per line). Exit codes: 0 ok, 1 SQL error (the server's message is shown) or target unknown or not allowed (the message lists yours), 2 usage, 3 denied by policy (the message names the rule), 4 approval required (a request was created, or the --approval grant does not fit: the message says why), 5 not logged in, 6 database unreachable. Every flag can also be set through its DBGATE_* environment variable.`
 
   static override examples = [
     `<%= config.bin %> exec prod-pg --sql "select id, email from users limit 5"`,
     `DBGATE_TOKEN=dbg_mt_... <%= config.bin %> exec prod-pg --api https://dbgate.example.com --file migrate-check.sql --format json`,
     `<%= config.bin %> exec prod-pg --agent claude --sql "select count(*) from orders"`,
+    `<%= config.bin %> exec prod-pg --approval apr_Xc2... --sql "delete from orders where id = 42"`,
     `<%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --sql "select id, email from users limit 5"`,
     `<%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --file report.sql --format csv > report.csv`,
     `echo "select count(*) from orders" | <%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --format json`,
@@ -36,6 +37,10 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
     ...sessionFlags,
     sql: Flags.string({description: 'SQL to run (one or several statements).', exclusive: ['file']}),
     file: Flags.string({description: 'File with the SQL to run.'}),
+    approval: Flags.string({
+      description:
+        'Run a statement that needs approval with the grant of this approved request (`dbgate request-approval`); the SQL must be the approved statement.',
+    }),
     format: Flags.string({
       description: 'Output format.',
       options: EXEC_FORMATS,
@@ -53,11 +58,13 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
   async run(): Promise<ExecResult> {
     const {args, flags} = await this.parse(Exec)
     const mode = proxyMode(args.target, flags.url, flags.policy)
+    if (flags.approval !== undefined && mode.kind !== 'target')
+      throw new UsageError('--approval needs a TARGET: approvals live on the control plane.')
     const sql = await readSql(flags.sql, flags.file)
     const settings = resolveSettings({api: flags.api, maxMessageBytes: flags['max-message-bytes']})
     const result =
       mode.kind === 'target'
-        ? await this.onTarget(mode.target, sql, settings, flags.agent)
+        ? await this.onTarget(mode.target, sql, settings, flags.agent, flags.approval)
         : await execSql(sql, {
             url: mode.url,
             policyFile: mode.policy,
@@ -74,6 +81,7 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
     sql: string,
     settings: Settings,
     agent: string | undefined,
+    approvalId: string | undefined,
   ): Promise<ExecResult> {
     const options = {target, agent: agentName(agent, process.env), settings, env: process.env}
     const {value, revoked} = await withTargetSession(options, (ts) =>
@@ -82,6 +90,7 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
           ...listen,
           maxMessageBytes: settings.maxMessageBytes,
           stateDir: settings.stateDir,
+          approvalId,
         }),
       ),
     )

@@ -429,3 +429,108 @@ export interface AuditVerifyResponse {
   /** One line per problem: which records are missing, altered, out of order, replayed or forged. */
   problems: string[]
 }
+
+/** Where an approval request is in its life. */
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired'
+
+/** The transitions of an approval request, each an audit event. */
+export type ApprovalEventType =
+  'requested' | 'notified' | 'notify_failed' | 'approved' | 'denied' | 'expired' | 'used'
+
+/** `POST /api/v1/approvals`: ask for approval of one statement on a target. */
+export interface CreateApprovalRequest {
+  target: string
+  statement: string
+  reason: string
+  /** `agent` when an AI agent acts for the caller (machine tokens are always `ci`). */
+  actor?: 'human' | 'agent'
+  agent?: string
+  /** Who created it: `dbgate request-approval` (cli) or the guarding proxy on a `review` (proxy). */
+  source?: 'cli' | 'proxy'
+  /** The local process behind the statement, when the proxy knows it (one line). */
+  process?: string
+}
+
+/** How a request is approved and what its grant allows (the rule's `approval:` settings). */
+export interface ApprovalSettingsInfo {
+  approvers: number
+  groups: string[]
+  mode: 'hold' | 'reject'
+  uses: number
+  window_seconds: number
+  any_literals: boolean
+}
+
+/** One approver's decision. */
+export interface ApprovalVote {
+  approver: string
+  approver_name: string
+  decision: 'approve' | 'deny'
+  comment: string | null
+  at: string
+}
+
+/** One transition of a request. */
+export interface ApprovalEventItem {
+  type: ApprovalEventType
+  actor: string | null
+  detail: string | null
+  at: string
+}
+
+/** An approval request as the API shows it. */
+export interface ApprovalInfo {
+  id: string
+  status: ApprovalStatus
+  requester: string
+  requester_name: string
+  actor: SessionActor
+  agent: string | null
+  target: string
+  statement: string
+  fingerprint: string
+  decision: 'review'
+  rule: string | null
+  policy_name: string
+  reason: string
+  process: string | null
+  source: 'cli' | 'proxy'
+  settings: ApprovalSettingsInfo
+  votes: ApprovalVote[]
+  created_at: string
+  expires_at: string
+  decided_at: string | null
+  /** The grant of an approved request: uses left and until when; null before approval. */
+  grant: {uses_left: number; expires_at: string} | null
+  /** The control plane's page for this request (approve or deny in a browser). */
+  url: string
+}
+
+/** `GET /api/v1/approvals/:id`: the request and its transitions. */
+export interface ApprovalDetail extends ApprovalInfo {
+  events: ApprovalEventItem[]
+}
+
+/** `GET /api/v1/approvals`. */
+export interface ApprovalsResponse {
+  approvals: ApprovalInfo[]
+}
+
+/** `POST /api/v1/approvals/:id/approve` and `/deny`. */
+export interface ApprovalDecisionRequest {
+  comment?: string
+}
+
+/** `POST /api/v1/approvals/use`: spend one use of a grant for this exact statement. */
+export interface UseApprovalRequest {
+  target: string
+  statement: string
+  /** A given request's grant; without it, any approved grant of the caller matching the statement. */
+  id?: string
+}
+
+/** `POST /api/v1/approvals/use` answer. */
+export interface UseApprovalResponse {
+  approval: ApprovalInfo
+  uses_left: number
+}

@@ -5,7 +5,18 @@
 import {request, type Dispatcher} from 'undici'
 
 import {UsageError} from '../errors.js'
-import type {DiscoveryDocument, MeResponse, TargetsResponse} from './api-types.js'
+import type {
+  ApprovalDetail,
+  ApprovalInfo,
+  ApprovalsResponse,
+  ApprovalStatus,
+  CreateApprovalRequest,
+  DiscoveryDocument,
+  MeResponse,
+  TargetsResponse,
+  UseApprovalRequest,
+  UseApprovalResponse,
+} from './api-types.js'
 import {BadResponseError, httpError, networkError} from './errors.js'
 
 /** How long to wait for the control plane's headers or body before calling it unreachable. */
@@ -92,6 +103,32 @@ export class ControlClient {
   /** `GET /api/v1/targets`: the targets the caller may reach. */
   async targets(): Promise<TargetsResponse> {
     return this.get<TargetsResponse>('/api/v1/targets')
+  }
+
+  /** `POST /api/v1/approvals`: ask for approval of a statement. */
+  async createApproval(body: CreateApprovalRequest): Promise<ApprovalInfo> {
+    return this.post<ApprovalInfo>('/api/v1/approvals', {json: body})
+  }
+
+  /** `GET /api/v1/approvals`: the requests the caller may see. */
+  async listApprovals(status?: ApprovalStatus): Promise<ApprovalsResponse> {
+    return this.get<ApprovalsResponse>(`/api/v1/approvals${status === undefined ? '' : `?status=${status}`}`)
+  }
+
+  /** `GET /api/v1/approvals/:id`: one request with its transitions. */
+  async getApproval(id: string): Promise<ApprovalDetail> {
+    return this.get<ApprovalDetail>(`/api/v1/approvals/${encodeURIComponent(id)}`)
+  }
+
+  /** `POST /api/v1/approvals/:id/approve|deny`. */
+  async decideApproval(id: string, decision: 'approve' | 'deny', comment?: string): Promise<ApprovalInfo> {
+    const body = comment === undefined ? {} : {comment}
+    return this.post<ApprovalInfo>(`/api/v1/approvals/${encodeURIComponent(id)}/${decision}`, {json: body})
+  }
+
+  /** `POST /api/v1/approvals/use`: spend one use of a grant for this statement. */
+  async useApproval(body: UseApprovalRequest): Promise<UseApprovalResponse> {
+    return this.post<UseApprovalResponse>('/api/v1/approvals/use', {json: body})
   }
 
   /** Sends one request; the single place that turns transport and HTTP failures into DbgateErrors. */

@@ -3,7 +3,15 @@ export * from './types.js'
 export {analyze, loadParsers} from './analyze.js'
 export {evaluate, evaluateOperations} from './evaluate.js'
 export {Guard, type GuardCacheStats, type GuardOptions, type GuardVerdict} from './guard.js'
-export {parsePolicy, formatPath, PolicyLanguageError, type PolicyIssue} from './language.js'
+export {
+  parsePolicy,
+  formatPath,
+  PolicyLanguageError,
+  approvalSettingsOf,
+  policyDuration,
+  DEFAULT_APPROVAL,
+  type PolicyIssue,
+} from './language.js'
 export {compileGlob, compileTableGlob, compileFunctionGlob, type GlobMatcher} from './glob.js'
 export {normalize, normalizeMysql, normalizePostgres} from './normalize/index.js'
 export {

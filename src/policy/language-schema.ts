@@ -26,12 +26,27 @@ export const conditionSchema = z.strictObject({kinds: list(z.enum(KINDS)).option
 /** A masking rule's `when`: the same conditions without `kinds`. */
 export const maskingConditionSchema = z.strictObject(conditionShape)
 
+/** A duration: seconds, or a number with s, m, h or d. */
+const duration = z.union([z.number(), z.string()])
+
+/** A rule's `approval:` (only meaningful with `action: review`). */
+export const approvalSchema = z.strictObject({
+  approvers: z.number().int().min(1).max(10).optional(),
+  groups: list(name).optional(),
+  mode: z.enum(['hold', 'reject']).optional(),
+  uses: z.number().int().min(1).max(1000).optional(),
+  window: duration.optional(),
+  expires: duration.optional(),
+  any_literals: z.boolean().optional(),
+})
+
 /** One rule of `rules:`. */
 export const ruleSchema = z.strictObject({
   name,
   when: conditionSchema,
   action: z.enum(ACTIONS),
   message: z.string().optional(),
+  approval: approvalSchema.optional(),
 })
 
 /** One rule of `masking:`. YAML reads `style: null` as a null value: it means the `null` style. */
@@ -59,6 +74,7 @@ export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   defaults: ['action', 'unparseable'],
   'rules[]': Object.keys(ruleSchema.shape),
   'rules[].when': Object.keys(conditionSchema.shape),
+  'rules[].approval': Object.keys(approvalSchema.shape),
   'masking[]': Object.keys(maskingRuleSchema.shape),
   'masking[].when': Object.keys(maskingConditionSchema.shape),
 }
@@ -73,4 +89,5 @@ export const VALUE_NOUNS: Readonly<Record<string, string>> = {
   style: 'style',
   where: 'value',
   version: 'version',
+  mode: 'mode',
 }

@@ -7,7 +7,7 @@ import {parseDocument} from 'yaml'
 import type {z} from 'zod'
 
 import {ALLOWED_KEYS, VALUE_NOUNS, policySchema} from './language-schema.js'
-import type {Policy, Rule} from './types.js'
+import type {ApprovalSettings, Policy, Rule} from './types.js'
 
 /** One problem in a policy document. */
 export interface PolicyIssue {
@@ -45,7 +45,7 @@ export function parsePolicy(text: string): Policy {
   const parsed = policySchema.safeParse(raw)
   if (!parsed.success) throw new PolicyLanguageError(parsed.error.issues.flatMap((i) => describe(i, raw)))
   const policy = build(parsed.data)
-  const issues = crossChecks(policy)
+  const issues = [...approvalIssues(parsed.data), ...crossChecks(policy)]
   if (issues.length > 0) throw new PolicyLanguageError(issues)
   return policy
 }
@@ -174,9 +174,75 @@ function build(doc: Parsed): Policy {
       when: r.when,
       action: r.action,
       ...(r.message === undefined ? {} : {message: r.message}),
+      ...(r.approval === undefined ? {} : {approval: approvalFrom(r.approval)}),
     })),
     masking: doc.masking ?? [],
   }
+}
+
+/** What a `review` without `approval:` gets: one approver, reject mode, one use within an hour. */
+export const DEFAULT_APPROVAL: ApprovalSettings = {
+  approvers: 1,
+  groups: [],
+  mode: 'reject',
+  uses: 1,
+  window: 3600,
+  expires: 3600,
+  anyLiterals: false,
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {s: 1, m: 60, h: 3600, d: 86_400}
+
+/** Seconds of a policy duration (`90`, `90s`, `10m`, `1h`, `2d`), or undefined when it is not one. */
+export function policyDuration(v: number | string): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v > 0 ? v : undefined
+  const m = /^(\d+)\s*([smhd]?)$/.exec(v.trim())
+  if (!m) return undefined
+  const n = Number(m[1]) * (DURATION_UNITS[m[2] || 's'] ?? 1)
+  return n > 0 && Number.isSafeInteger(n) ? n : undefined
+}
+
+type ParsedApproval = NonNullable<NonNullable<Parsed['rules']>[number]['approval']>
+
+function approvalFrom(a: ParsedApproval): ApprovalSettings {
+  const d = DEFAULT_APPROVAL
+  return {
+    approvers: a.approvers ?? d.approvers,
+    groups: a.groups ?? d.groups,
+    mode: a.mode ?? d.mode,
+    uses: a.uses ?? d.uses,
+    // Invalid durations are reported by crossChecks; the fallback is never used by a valid policy.
+    window: (a.window === undefined ? undefined : policyDuration(a.window)) ?? d.window,
+    expires: (a.expires === undefined ? undefined : policyDuration(a.expires)) ?? d.expires,
+    anyLiterals: a.any_literals ?? d.anyLiterals,
+  }
+}
+
+/** The approval settings of the rule that asked for review (or the defaults: a default action, or no `approval:`). */
+export function approvalSettingsOf(policy: Policy, rule: string | null): ApprovalSettings {
+  const found = rule === null ? undefined : policy.rules.find((r) => r.name === rule)
+  return found?.approval ?? DEFAULT_APPROVAL
+}
+
+function approvalIssues(doc: Parsed): PolicyIssue[] {
+  const out: PolicyIssue[] = []
+  ;(doc.rules ?? []).forEach((r, i) => {
+    if (r.approval === undefined) return
+    if (r.action !== 'review')
+      out.push({
+        path: `rules[${i}].approval`,
+        message: 'only a rule with "action: review" takes approval settings',
+      })
+    for (const key of ['window', 'expires'] as const) {
+      const v = r.approval[key]
+      if (v !== undefined && policyDuration(v) === undefined)
+        out.push({
+          path: `rules[${i}].approval.${key}`,
+          message: `"${v}" is not a duration; write seconds or e.g. 90s, 10m, 1h, 2d`,
+        })
+    }
+  })
+  return out
 }
 
 const SEGMENTS = {tables: [1, 2], functions: [1, 2], columns: [3, 3]} as const

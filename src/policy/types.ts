@@ -88,12 +88,32 @@ export interface Condition {
   readonly actors?: readonly Actor[]
 }
 
+/** How a `review` is approved: the `approval:` of a rule, defaults filled in (docs/approvals.md). */
+export interface ApprovalSettings {
+  /** Distinct approvers needed (never the requester). */
+  readonly approvers: number
+  /** Groups whose members may approve besides holders of the approver role; empty: the role only. */
+  readonly groups: readonly string[]
+  /** `hold` keeps the statement in flight until decided; `reject` answers at once naming the request. */
+  readonly mode: 'hold' | 'reject'
+  /** How many times a grant may be used. */
+  readonly uses: number
+  /** Seconds a grant stays usable after approval. */
+  readonly window: number
+  /** Seconds a request waits for approval before it expires. */
+  readonly expires: number
+  /** When true a grant matches the statement's fingerprint with any literal values, not only its exact text. */
+  readonly anyLiterals: boolean
+}
+
 /** A rule of `rules:`. */
 export interface Rule {
   readonly name: string
   readonly when: Condition
   readonly action: Action
   readonly message?: string
+  /** Approval settings of a `review` rule. */
+  readonly approval?: ApprovalSettings
 }
 
 /** A rule of `masking:`: columns (`schema.table.column` globs) and/or value classifiers. */

@@ -13,6 +13,7 @@ import {messagePage, PAGE_HEADERS} from './html.js'
 import {ApiError, OAuthError} from './http-errors.js'
 import {registerDevIdp, type DevIdp} from './oidc/dev-idp.js'
 import {adminRoutes} from './routes/admin.js'
+import {approvalRoutes} from './routes/approvals.js'
 import {auditRoutes} from './routes/audit.js'
 import {apiRoutes} from './routes/api.js'
 import {bundleKeyRoutes, reloadRoutes} from './routes/bundle-keys.js'
@@ -137,6 +138,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(sessionRoutes(ctx))
   await app.register(reloadRoutes(ctx))
   await app.register(auditRoutes(ctx))
+  await app.register(approvalRoutes(ctx))
   if (options.devIdp) registerDevIdp(app, options.devIdp)
   return app
 }

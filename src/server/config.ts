@@ -106,6 +106,27 @@ const sessionsSection = z
   })
   .default({credential_ttl: 900, bundle_ttl: 3600, reaper_interval: 60})
 
+/** Where approval requests are announced (docs/approvals.md); each delivery is signed with `secret`. */
+const notifySink = z.strictObject({
+  name,
+  kind: z.enum(['slack', 'webhook']),
+  url: z.url({protocol: /^https?$/}),
+  secret: z.string().min(16, 'use at least 16 characters'),
+  /** Target globs whose requests go here; default every target. */
+  targets: z.array(z.string().min(1)).default(['*']),
+  /** Rule names whose requests go here; default every rule. */
+  rules: z.array(z.string().min(1)).optional(),
+})
+
+const approvalsSection = z
+  .strictObject({
+    notify: z.array(notifySink).default([]),
+    /** Attempts after the first failed delivery, with doubling delays from retry_delay. */
+    retries: z.number().int().min(0).max(10).default(4),
+    retry_delay: duration.default(1),
+  })
+  .default({notify: [], retries: 4, retry_delay: 1})
+
 const schema = z
   .strictObject({
     public_url: z.url({protocol: /^https?$/}).optional(),
@@ -150,6 +171,7 @@ const schema = z
     targets: z.array(target).default([]),
     sessions: sessionsSection,
     policies: z.array(policyEntry).default([]),
+    approvals: approvalsSection,
   })
   .superRefine((doc, ctx) => {
     if (doc.oidc && doc.dev)
@@ -182,6 +204,9 @@ export type DevUser = z.output<typeof devUser>
 /** A target as written in the config file. */
 export type ConfigTarget = z.output<typeof target>
 
+/** A notification receiver of approval requests. */
+export type NotifySink = z.output<typeof notifySink>
+
 /** A policy entry as written in the config file (`file` resolved against the config file's directory). */
 export type ConfigPolicy = z.output<typeof policyEntry>
 
@@ -198,6 +223,8 @@ export interface ServerConfig {
   readonly sessions: Readonly<Parsed['sessions']>
   /** Policies served in signed bundles, first match wins. */
   readonly policies: readonly ConfigPolicy[]
+  /** Where approval requests are announced, and how deliveries are retried. */
+  readonly approvals: Readonly<Parsed['approvals']>
 }
 
 /** The users `--dev` gets when the config file names none: alice (eng, approvers), bob (eng), carol (admins). */
@@ -239,6 +266,7 @@ export function validateServerConfig(doc: unknown, file: string): ServerConfig {
     targets: Object.freeze(d.targets),
     sessions: Object.freeze({...d.sessions}),
     policies: Object.freeze(d.policies),
+    approvals: Object.freeze(d.approvals),
   })
 }
 

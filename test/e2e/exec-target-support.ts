@@ -36,13 +36,22 @@ async function closedPort(): Promise<number> {
   return port
 }
 
-function serverConfig(db: string, role: string, downPort: number): string {
+/** What a test file adds to the world's server config: policy rules (YAML list items) and top-level sections. */
+export interface WorldOptions {
+  /** Rules appended to the `guarded` policy, indented as items of its `rules:` list (8 spaces). */
+  readonly rules?: string
+  /** Top-level config sections appended to the file. */
+  readonly extra?: string
+}
+
+function serverConfig(db: string, role: string, downPort: number, o: WorldOptions): string {
   return `
 dev:
   users:
     - {username: alice, password: alice-password, name: Alice Example, email: alice@example.com, groups: [eng]}
 roles:
   admin: [admins]
+  approver: [approvers]
   user: ['*']
 targets:
   - name: prod-pg
@@ -84,11 +93,13 @@ policies:
           when: {kinds: [drop, truncate]}
           action: deny
           message: Schema changes go through migrations.
+${o.rules ?? ''}
+${o.extra ?? ''}
 `
 }
 
 /** Creates the database, role, control plane and machine token. */
-export async function setUpTargetWorld(): Promise<TargetWorld> {
+export async function setUpTargetWorld(options: WorldOptions = {}): Promise<TargetWorld> {
   const role = uniqueName('app_rw')
   await adminQuery(`CREATE ROLE ${role} NOLOGIN`)
   const db = await createScratchDb(
@@ -99,7 +110,7 @@ export async function setUpTargetWorld(): Promise<TargetWorld> {
      GRANT SELECT, INSERT, UPDATE, DELETE ON items TO ${role};`,
   )
   await adminQuery(`GRANT CONNECT ON DATABASE ${db.name} TO ${role}`)
-  const server = await startDevServer(serverConfig(db.name, role, await closedPort()))
+  const server = await startDevServer(serverConfig(db.name, role, await closedPort(), options))
   const created = await runCli(
     [
       'server',

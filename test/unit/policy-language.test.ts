@@ -116,7 +116,10 @@ describe('parsePolicy: errors name the path and what is allowed there', () => {
     [
       'unknown key in a rule',
       rule('{}', 'actoins: deny, action: deny'),
-      {path: 'rules[2].actoins', message: 'unknown key "actoins"; allowed: name, when, action, message'},
+      {
+        path: 'rules[2].actoins',
+        message: 'unknown key "actoins"; allowed: name, when, action, message, approval',
+      },
     ],
     [
       'unknown condition',

@@ -9,6 +9,7 @@ import type {ReadGate} from './flow.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
+import {noticeResponse, reviewRefusal, runReview, type ReviewHook} from './review.js'
 import type {RunWriter} from './run-writer.js'
 import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
@@ -27,6 +28,8 @@ export interface ClientDispatcherDeps {
   readonly onTerminate: () => void
   /** The client stream is broken (malformed frame): the session must end with this error. */
   readonly onFatal: (error: unknown) => void
+  /** Control-plane mode: asks for (or spends) an approval for a simple-protocol `review` statement. */
+  readonly review?: ReviewHook | undefined
 }
 
 const ALLOW_EMPTY: Decision = {
@@ -82,8 +85,7 @@ export class ClientDispatcher {
     if (s.discardUntilSync) return this.discard(type, buf, start, end)
     switch (type) {
       case Frontend.Query:
-        this.query(buf, start, end)
-        return true
+        return this.query(buf, start, end)
       case Frontend.Parse:
         this.parse(buf, start, end)
         return true
@@ -163,18 +165,57 @@ export class ClientDispatcher {
     return {sql: text.sql, decision, prepares: analysis.prepares, deallocates: analysis.deallocates}
   }
 
-  private query(buf: Buffer, start: number, end: number): void {
+  private query(buf: Buffer, start: number, end: number): boolean {
     const s = this.deps.state
     const v = this.decide(buf, start + 5, cstringEnd(buf, start + 5, end))
     if (v.decision.decision === 'allow') {
       this.remember(v)
       s.pipeline.push(entry(Expect.Query, s.startRunning(v)))
       this.deps.toServer.forward(buf, start, end)
-      return
+      return true
     }
+    if (v.decision.decision === 'review' && this.deps.review !== undefined)
+      return this.reviewQuery(buf.subarray(start, end), v, this.deps.review)
     s.audit.statementEvent(v)
     const d = v.decision
     s.inject(() => Buffer.concat([decisionError(d), readyForQuery(s.txStatus)]))
+    return true
+  }
+
+  /** A `review` query with a hook: reading from this client pauses (others go on) until the hook answers. */
+  private reviewQuery(frame: Buffer, v: Verdict, hook: ReviewHook): boolean {
+    const s = this.deps.state
+    this.deps.toServer.flush()
+    this.deps.clientGate.hold('decision')
+    const notice = (message: string, detail?: string): void => {
+      if (!this.closed) s.inject(() => noticeResponse(message, detail))
+    }
+    void runReview(hook, {sql: v.sql, decision: v.decision}, notice)
+      .then((outcome) => {
+        if (this.closed) return
+        if (outcome.kind === 'run') {
+          this.remember(v)
+          s.pipeline.push(entry(Expect.Query, s.startRunning(v)))
+          this.deps.toServer.send(frame)
+          return
+        }
+        s.audit.statementEvent(v)
+        s.inject(() => Buffer.concat([reviewRefusal(outcome), readyForQuery(s.txStatus)]))
+      })
+      .finally(() => this.resumeAfterDecision())
+    return false
+  }
+
+  private resumeAfterDecision(): void {
+    if (this.closed) return
+    this.deps.clientGate.release('decision')
+    try {
+      this.framer.resume()
+    } catch (err) {
+      this.fail(err)
+      return
+    }
+    this.deps.toServer.flush()
   }
 
   /** Prepared statements of an allowed query; a name prepared twice is judged by both definitions. */

@@ -1,6 +1,7 @@
 /** Configuration of the Postgres engine, shared by all its sessions. */
 import type {AuditSink} from '../../audit/types.js'
 import type {EvalContext, Guard, Policy} from '../../policy/index.js'
+import type {ReviewHook} from './review.js'
 import type {PgTarget} from './target.js'
 
 /** What every session of a Postgres engine uses. */
@@ -23,6 +24,8 @@ export interface PgEngineConfig {
   readonly localPassword?: string | undefined
   /** How: SCRAM-SHA-256 (the default; the password never crosses the socket) or cleartext `password`. */
   readonly localPasswordMethod?: 'scram-sha-256' | 'password' | undefined
+  /** Control-plane mode: what a `review` statement leads to (an approval request, or a grant spent). */
+  readonly review?: ReviewHook | undefined
   readonly startupTimeoutMs?: number
   readonly upstreamTimeoutMs?: number
 }

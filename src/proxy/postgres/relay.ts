@@ -87,6 +87,7 @@ export function relay(options: RelayOptions): Relay {
     resolveFunction: (oid) => side.functionName(oid),
     onTerminate: () => finish(),
     onFatal: (err) => finish(err),
+    review: config.review,
   })
   const serverD = new ServerDispatcher({
     state,

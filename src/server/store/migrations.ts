@@ -74,6 +74,24 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
        at BIGINT NOT NULL)`,
     `CREATE INDEX audit_incidents_device ON audit_incidents (device_id, at)`,
   ],
+  [
+    // Approval requests (src/server/approvals/): the request, its grant (uses_left, grant_expires_at), each
+    // approver's vote, and every transition as an ordered event. event_count orders the events and, being
+    // updated with each one, serialises transitions of one request on PostgreSQL (row lock).
+    `CREATE TABLE approvals (id TEXT PRIMARY KEY, status TEXT NOT NULL, requester_sub TEXT NOT NULL,
+       requester_name TEXT NOT NULL, actor TEXT NOT NULL, agent TEXT, target TEXT NOT NULL,
+       statement TEXT NOT NULL, fingerprint TEXT NOT NULL, rule TEXT, policy_name TEXT NOT NULL,
+       reason TEXT NOT NULL, process TEXT, source TEXT NOT NULL, settings_json TEXT NOT NULL,
+       any_literals BIGINT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, decided_at BIGINT,
+       uses_left BIGINT NOT NULL, grant_expires_at BIGINT, event_count BIGINT NOT NULL)`,
+    `CREATE INDEX approvals_pending ON approvals (status, expires_at)`,
+    `CREATE INDEX approvals_grant ON approvals (requester_sub, target, fingerprint)`,
+    `CREATE TABLE approval_votes (approval_id TEXT NOT NULL REFERENCES approvals (id), approver_sub TEXT NOT NULL,
+       approver_name TEXT NOT NULL, decision TEXT NOT NULL, comment TEXT, at BIGINT NOT NULL,
+       PRIMARY KEY (approval_id, approver_sub))`,
+    `CREATE TABLE approval_events (approval_id TEXT NOT NULL REFERENCES approvals (id), n BIGINT NOT NULL,
+       type TEXT NOT NULL, actor_sub TEXT, detail TEXT, at BIGINT NOT NULL, PRIMARY KEY (approval_id, n))`,
+  ],
 ]
 
 /** The schema version this build writes. */

@@ -1,4 +1,12 @@
 import type {ServerLink} from '../audit/server-chain.js'
+import type {
+  ApprovalEventRecord,
+  ApprovalRecord,
+  ApprovalVoteRecord,
+  GrantQuery,
+  VoteOutcome,
+} from './approval-records.js'
+import * as approvals from './approvals-sql.js'
 import * as audit from './audit-sql.js'
 import * as dbSessions from './db-sessions-sql.js'
 import type {SqlDriver} from './driver.js'
@@ -424,4 +432,32 @@ export class SqlStore implements Store {
   /** Incidents. */
   listAuditIncidents = (since: number): Promise<AuditIncidentRecord[]> =>
     audit.listAuditIncidents(this.db, since)
+
+  // Approval requests: approvals-sql.ts.
+  /** See Store. */
+  createApproval = (a: ApprovalRecord): Promise<void> => approvals.createApproval(this.db, a)
+  /** See Store. */
+  getApproval = (id: string): Promise<ApprovalRecord | undefined> => approvals.getApproval(this.db, id)
+  /** See Store. */
+  listApprovals = (q: Parameters<Store['listApprovals']>[0]): Promise<ApprovalRecord[]> =>
+    approvals.listApprovals(this.db, q)
+  /** See Store. */
+  voteApproval = (id: string, vote: ApprovalVoteRecord, now: number): Promise<VoteOutcome> =>
+    approvals.voteApproval(this.db, id, vote, now)
+  /** See Store. */
+  expireApprovals = (now: number): Promise<string[]> => approvals.expireApprovals(this.db, now)
+  /** See Store. */
+  useGrant = (q: GrantQuery, now: number): Promise<ApprovalRecord | undefined> =>
+    approvals.useGrant(this.db, q, now)
+  /** See Store. */
+  recordApprovalEvent = (
+    id: string,
+    type: ApprovalEventRecord['type'],
+    actorSub: string | null,
+    detail: string | null,
+    at: number,
+  ): Promise<void> => approvals.recordApprovalEvent(this.db, id, type, actorSub, detail, at)
+  /** See Store. */
+  listApprovalEvents = (id: string): Promise<ApprovalEventRecord[]> =>
+    approvals.listApprovalEvents(this.db, id)
 }

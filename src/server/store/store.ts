@@ -1,6 +1,15 @@
 import type {ChainedEvent} from '../../audit/event.js'
 import type {Identity, TargetProtocol, TargetTls} from '../../control/api-types.js'
 import type {ServerLink} from '../audit/server-chain.js'
+import type {
+  ApprovalEventRecord,
+  ApprovalRecord,
+  ApprovalVoteRecord,
+  GrantQuery,
+  VoteOutcome,
+} from './approval-records.js'
+
+export type * from './approval-records.js'
 
 /**
  * The control plane's one store interface. Two implementations share one SQL text (sql-store.ts) over two
@@ -262,6 +271,33 @@ export interface Store {
   listAuditServerChain(): Promise<ServerLink[]>
   /** Incidents recorded at or after `since`, oldest first. */
   listAuditIncidents(since: number): Promise<AuditIncidentRecord[]>
+
+  /** Stores a new pending approval request (and its `requested` event). */
+  createApproval(approval: ApprovalRecord): Promise<void>
+  /** One approval request with its votes. */
+  getApproval(id: string): Promise<ApprovalRecord | undefined>
+  /** Approval requests, newest first. */
+  listApprovals(query: {
+    requesterSub?: string | undefined
+    status?: ApprovalRecord['status'] | undefined
+    limit: number
+  }): Promise<ApprovalRecord[]>
+  /** Records a vote atomically: a deny decides, enough distinct approvals grant. */
+  voteApproval(id: string, vote: ApprovalVoteRecord, now: number): Promise<VoteOutcome>
+  /** Expires pending requests past their time; returns their ids. */
+  expireApprovals(now: number): Promise<string[]>
+  /** Spends one use of a matching grant atomically; undefined when no grant matches. */
+  useGrant(query: GrantQuery, now: number): Promise<ApprovalRecord | undefined>
+  /** Records a transition (notified, notify_failed). */
+  recordApprovalEvent(
+    id: string,
+    type: ApprovalEventRecord['type'],
+    actorSub: string | null,
+    detail: string | null,
+    at: number,
+  ): Promise<void>
+  /** A request's transitions, in order. */
+  listApprovalEvents(id: string): Promise<ApprovalEventRecord[]>
 }
 
 /** A device's registered audit key. */

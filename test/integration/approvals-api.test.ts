@@ -1,0 +1,191 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- tests probe parsed JSON bodies */
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {startReceiver, type Receiver} from '../support/webhook-receiver.js'
+import {api, loginAs, startTestServer, type TestServer} from './server-harness.js'
+
+// The approval API on a real control plane: requests judged by the server's own policy, distinct approvers,
+// self-approval refused, grants bound to requester, target and statement, expiry, audit events, and signed,
+// retried notifications to local receivers standing in for Slack and a ticketing webhook.
+
+const SLACK_SECRET = 'slack-secret-approvals-0123456789'
+const HOOK_SECRET = 'hook-secret-approvals-0123456789'
+let server: TestServer
+let slack: Receiver
+let hook: Receiver
+let alice: string
+let bob: string
+let carol: string
+
+const POLICY = {
+  version: 1,
+  defaults: {action: 'allow', unparseable: 'deny'},
+  rules: [
+    {name: 'review-deletes', when: {kinds: ['delete']}, action: 'review', approval: {expires: '5m'}},
+    {
+      name: 'review-truncate',
+      when: {kinds: ['truncate']},
+      action: 'review',
+      approval: {approvers: 2, groups: ['admins'], uses: 2, window: '1h'},
+    },
+    {name: 'no-drop', when: {kinds: ['drop']}, action: 'deny'},
+  ],
+}
+
+beforeAll(async () => {
+  slack = await startReceiver(SLACK_SECRET, 1)
+  hook = await startReceiver(HOOK_SECRET)
+  server = await startTestServer({
+    policies: [{name: 'approvals-test', targets: ['*'], groups: ['*'], document: POLICY}],
+    approvals: {
+      notify: [
+        {name: 'slack', kind: 'slack', url: slack.url, secret: SLACK_SECRET},
+        {name: 'tickets', kind: 'webhook', url: hook.url, secret: HOOK_SECRET, rules: ['review-deletes']},
+      ],
+      retries: 2,
+      retry_delay: 1,
+    },
+  })
+  alice = (await loginAs(server, {username: 'alice', password: 'alice-pw'})).access_token
+  bob = (await loginAs(server, {username: 'bob', password: 'bob-pw'})).access_token
+  carol = (await loginAs(server, {username: 'carol', password: 'carol-pw'})).access_token
+}, 60_000)
+afterAll(async () => {
+  await server?.stop()
+  await slack?.close()
+  await hook?.close()
+})
+
+const create = (token: string, statement: string, reason = 'cleanup of a bad row') =>
+  api(server, '/api/v1/approvals', token, {method: 'POST', body: {target: 'pg-test', statement, reason}})
+const decide = (token: string, id: string, what: 'approve' | 'deny', comment?: string) =>
+  api(server, `/api/v1/approvals/${id}/${what}`, token, {method: 'POST', body: comment ? {comment} : {}})
+const use = (token: string, statement: string, id?: string) =>
+  api(server, '/api/v1/approvals/use', token, {
+    method: 'POST',
+    body: {target: 'pg-test', statement, ...(id ? {id} : {})},
+  })
+
+describe('approvals API', {timeout: 60_000}, () => {
+  it('request → signed notifications → approve by another user → one use → refused after', async () => {
+    const sql = 'delete from items where id = 1'
+    const created = await create(bob, sql)
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const r = created.body
+    expect(r).toMatchObject({
+      status: 'pending',
+      requester_name: 'Bob',
+      rule: 'review-deletes',
+      statement: sql,
+    })
+    expect(r.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(r.url).toBe(`${server.url}/approvals/${r.id}`)
+
+    await slack.waitFor(1)
+    await hook.waitFor(1)
+    expect(slack.attempts).toBeGreaterThanOrEqual(2) // the first delivery got a 503 and was retried
+    const msg = slack.accepted[0]!.body as any
+    expect(msg.text).toContain('Bob')
+    const blockText = JSON.stringify(msg.blocks)
+    for (const part of ['Bob', 'pg-test', 'review-deletes', 'cleanup of a bad row', sql, r.url])
+      expect(blockText).toContain(part)
+    expect(msg.blocks.find((b: any) => b.type === 'actions').elements[0].url).toBe(r.url)
+    expect(hook.accepted[0]!.body).toMatchObject({
+      type: 'approval.requested',
+      approval: {id: r.id, statement: sql},
+    })
+    expect(slack.refused).toEqual([])
+
+    expect((await use(bob, sql, r.id)).body.error.message).toContain('still pending')
+    const self = await decide(bob, r.id, 'approve')
+    expect(self.status).toBe(403)
+    expect(self.body.error.message).toContain('your own request')
+
+    const ok = await decide(alice, r.id, 'approve', 'looks fine')
+    expect(ok.status).toBe(200)
+    expect(ok.body).toMatchObject({
+      status: 'approved',
+      grant: {uses_left: 1},
+      votes: [{approver_name: 'Alice'}],
+    })
+
+    const altered = await use(bob, 'delete from items where id = 2', r.id)
+    expect(altered.status).toBe(409)
+    expect(altered.body.error.message).toContain('differs from the one approved')
+    const other = await use(alice, sql, r.id)
+    expect(other.status).toBe(403)
+    expect(other.body.error.message).toContain('another identity')
+
+    const first = await use(bob, sql)
+    expect(first.status).toBe(200)
+    expect(first.body).toMatchObject({uses_left: 0, approval: {id: r.id}})
+    const second = await use(bob, sql, r.id)
+    expect(second.status).toBe(409)
+    expect(second.body.error.message).toContain('used up')
+
+    const shown = await api(server, `/api/v1/approvals/${r.id}`, bob)
+    const types = shown.body.events.map((e: any) => e.type)
+    expect(types).toEqual(expect.arrayContaining(['requested', 'notified', 'approved', 'used']))
+    expect(types.filter((t: string) => t === 'notified')).toHaveLength(2)
+  })
+
+  it('a denied request cannot be used; the deny comment is kept', async () => {
+    const r = (await create(bob, 'delete from items where id = 7')).body
+    const denied = await decide(alice, r.id, 'deny', 'not during the freeze')
+    expect(denied.body).toMatchObject({
+      status: 'denied',
+      votes: [{decision: 'deny', comment: 'not during the freeze'}],
+    })
+    expect((await use(bob, 'delete from items where id = 7', r.id)).body.error.message).toContain('denied')
+    expect((await decide(alice, r.id, 'approve')).status).toBe(409)
+  })
+
+  it("expires after the rule's time; an expired request cannot be approved", async () => {
+    const r = (await create(bob, 'delete from items where id = 8')).body
+    server.clock.offset += 6 * 60_000
+    try {
+      const shown = await api(server, `/api/v1/approvals/${r.id}`, bob)
+      expect(shown.body.status).toBe('expired')
+      expect(shown.body.events.map((e: any) => e.type)).toContain('expired')
+      const late = await decide(alice, r.id, 'approve')
+      expect(late.status).toBe(409)
+      expect(late.body.error.message).toContain('expired')
+    } finally {
+      server.clock.offset -= 6 * 60_000
+    }
+  })
+
+  it('N distinct approvers, from the approver role or a group the rule names; two uses', async () => {
+    const sql = 'truncate items'
+    const r = (await create(bob, sql)).body
+    expect(r.settings).toMatchObject({approvers: 2, groups: ['admins'], uses: 2})
+    expect((await decide(alice, r.id, 'approve')).body.status).toBe('pending')
+    expect((await decide(alice, r.id, 'approve')).status).toBe(409)
+    expect((await decide(carol, r.id, 'approve')).body.status).toBe('approved')
+    expect((await use(bob, sql)).body.uses_left).toBe(1)
+    expect((await use(bob, sql)).body.uses_left).toBe(0)
+    expect((await use(bob, sql)).status).toBe(404)
+  })
+
+  it('only review statements make requests; approvers see all, requesters their own', async () => {
+    const allowed = await create(bob, 'select 1')
+    expect(allowed.status).toBe(400)
+    expect(allowed.body.error.message).toContain('needs no approval')
+    const denied = await create(bob, 'drop table items')
+    expect(denied.body.error.message).toContain('deny (rule "no-drop")')
+    const unknown = await api(server, '/api/v1/approvals', bob, {
+      method: 'POST',
+      body: {target: 'nope', statement: 'delete from x', reason: 'r'},
+    })
+    expect(unknown.status).toBe(404)
+    const mine = (await api(server, '/api/v1/approvals', bob)).body.approvals
+    expect(mine.length).toBeGreaterThan(0)
+    expect(mine.every((a: any) => a.requester_name === 'Bob')).toBe(true)
+    const pending = (await api(server, '/api/v1/approvals?status=approved', alice)).body.approvals
+    expect(pending.every((a: any) => a.status === 'approved')).toBe(true)
+    // Bob is no approver: he cannot decide someone else's request either.
+    const alices = (await create(alice, 'delete from items where id = 9')).body
+    const byBob = await decide(bob, alices.id, 'approve')
+    expect(byBob.status).toBe(404)
+  })
+})
