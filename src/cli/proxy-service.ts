@@ -21,8 +21,11 @@ import {
   startListener,
   type Engine,
   type PgTarget,
+  type Protocol,
   type ProxyListener,
 } from '../proxy/index.js'
+import {isMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
+import {startMysqlStandalone} from './mysql-service.js'
 import {SessionError} from '../proxy/postgres/session.js'
 
 /** Inputs of a standalone proxy. */
@@ -41,14 +44,17 @@ export interface StandaloneOptions {
 /** A running standalone proxy. */
 export interface StandaloneProxy {
   readonly listener: ProxyListener
-  readonly target: PgTarget
+  readonly target: PgTarget | MysqlTarget
+  /** The engine's wire protocol (from the URL scheme). */
+  readonly protocol: Protocol
   readonly policy: Policy
   /** The audit spool file. */
   readonly auditFile: string
   close(reason?: string): Promise<void>
 }
 
-function packageVersion(): string {
+/** dbgate's version from package.json, recorded in audit events. */
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string
@@ -119,6 +125,7 @@ export interface GuardedProxyOptions {
 
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
+  if (isMysqlUrl(o.url)) return startMysqlStandalone(o)
   const target = parseTarget(o.url)
   const policy = readPolicyFile(o.policyFile)
   const identity = osIdentity()
@@ -155,6 +162,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   return {
     listener,
     target,
+    protocol: 'postgres',
     policy,
     auditFile: spool.file,
     close: async (reason) => {
