@@ -6,6 +6,8 @@ import pg from 'pg'
 
 import {ApprovalRequiredError, DbgateError, DeniedError, ExitCode, messageOf} from '../errors.js'
 import {DENY_ROUTINE, REVIEW_ROUTINE} from '../proxy/index.js'
+import {isMysqlUrl} from '../proxy/mysql/target.js'
+import {execMysqlThrough} from './mysql-service.js'
 import {formatCsv, formatTable, type Cell} from './output.js'
 import {startStandaloneProxy, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
 
@@ -38,7 +40,16 @@ function typeParser(oid: number): (value: string) => unknown {
 }
 
 /** Runs SQL (one or several statements) through a guarded in-process proxy (standalone mode). */
-export function execSql(sql: string, options: Omit<StandaloneOptions, 'host' | 'port'>): Promise<ExecResult> {
+export async function execSql(
+  sql: string,
+  options: Omit<StandaloneOptions, 'host' | 'port'>,
+): Promise<ExecResult> {
+  if (isMysqlUrl(options.url))
+    return execMysqlThrough(
+      sql,
+      await startStandaloneProxy({...options, host: '127.0.0.1', port: 0}),
+      options.localPassword,
+    )
   return execThrough(sql, (listen) => startStandaloneProxy({...options, ...listen}), options.localPassword)
 }
 

@@ -21,9 +21,12 @@ import {
   startListener,
   type Engine,
   type PgTarget,
+  type Protocol,
   type ProxyListener,
 } from '../proxy/index.js'
 import type {ReviewHook} from '../proxy/index.js'
+import {isMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
+import {startMysqlStandalone} from './mysql-service.js'
 import {SessionError} from '../proxy/postgres/session.js'
 
 /** Inputs of a standalone proxy. */
@@ -42,17 +45,24 @@ export interface StandaloneOptions {
 /** A running standalone proxy. */
 export interface StandaloneProxy {
   readonly listener: ProxyListener
-  readonly target: PgTarget
+  readonly target: PgTarget | MysqlTarget
+  /** The engine's wire protocol (from the URL scheme). */
+  readonly protocol: Protocol
   /** The policy in force now. */
   readonly policy: Policy
-  /** Enforces another policy (and context) from the next statement of every session, open ones included. */
-  setPolicy(policy: Policy, evalContext: EvalContext): void
   /** The audit spool file. */
   readonly auditFile: string
   close(reason?: string): Promise<void>
 }
 
-function packageVersion(): string {
+/** A Postgres proxy whose policy can change while it runs (control-plane mode renews its bundle). */
+export interface GuardedProxy extends StandaloneProxy {
+  /** Enforces another policy (and context) from the next statement of every session, open ones included. */
+  setPolicy(policy: Policy, evalContext: EvalContext): void
+}
+
+/** dbgate's version from package.json, recorded in audit events. */
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string
@@ -125,6 +135,7 @@ export interface GuardedProxyOptions {
 
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
+  if (isMysqlUrl(o.url)) return startMysqlStandalone(o)
   const target = parseTarget(o.url)
   const policy = readPolicyFile(o.policyFile)
   const identity = osIdentity()
@@ -133,7 +144,7 @@ export async function startStandaloneProxy(o: StandaloneOptions): Promise<Standa
 }
 
 /** Checks the upstream, then starts the listener: the one path of standalone and control-plane modes. */
-export async function startGuardedProxy(o: GuardedProxyOptions): Promise<StandaloneProxy> {
+export async function startGuardedProxy(o: GuardedProxyOptions): Promise<GuardedProxy> {
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
@@ -170,6 +181,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   return {
     listener,
     target,
+    protocol: 'postgres',
     get policy() {
       return live.policy
     },

@@ -19,9 +19,9 @@ export interface ConnectResult {
 }
 
 export default class Connect extends BaseCommand {
-  static override description = `Open a guarded local port in front of a PostgreSQL database.
+  static override description = `Open a guarded local port in front of a PostgreSQL or MySQL/MariaDB database.
 
-With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-lived database user for this session and signs the policy that applies to you: no database password is needed anywhere, the user is renewed while the port is open and revoked when it closes. With --url and --policy, runs standalone against a URL and a local policy file. Every statement a client sends through the port is checked against the policy before it reaches the database; denied statements get an error (SQLSTATE 42501) and the session goes on. Prints how to connect on stderr and stays up until Ctrl-C. With "-- CLIENT ARGS", runs the client with PGHOST, PGPORT, PGUSER and PGDATABASE set and exits with the client's exit code. The upstream password is never given to the client. For several targets at once, run one connect per target. Every flag can also be set through its DBGATE_* environment variable.`
+With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-lived database user for this session and signs the policy that applies to you: no database password is needed anywhere, the user is renewed while the port is open and revoked when it closes. With --url and --policy, runs standalone against a URL and a local policy file. Every statement a client sends through the port is checked against the policy before it reaches the database; denied statements get an error (SQLSTATE 42501) and the session goes on. Prints how to connect on stderr and stays up until Ctrl-C. The engine follows the URL scheme (postgres:// or mysql://); MySQL denials are error 1142. With "-- CLIENT ARGS", runs the client with PGHOST, PGPORT, PGUSER and PGDATABASE set (MYSQL_HOST and MYSQL_TCP_PORT for mysql:// targets) and exits with the client's exit code. The upstream password is never given to the client. For several targets at once, run one connect per target. Every flag can also be set through its DBGATE_* environment variable.`
 
   static override examples = [
     `<%= config.bin %> connect prod-pg`,
@@ -29,6 +29,7 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
     `<%= config.bin %> connect prod-pg --agent claude`,
     `<%= config.bin %> connect --url postgres://app:secret@db.internal:5432/shop --policy policy.yaml`,
     `<%= config.bin %> connect --url postgres://app:secret@db.internal/shop --policy policy.yaml -- psql -c "select 1"`,
+    `<%= config.bin %> connect --url mysql://app:secret@db.internal:3306/shop --policy policy.yaml -- mysql`,
     `DBGATE_URL=postgres://app:secret@db.internal/shop DBGATE_POLICY=policy.yaml <%= config.bin %> connect -- pgbench -S -T 10`,
   ]
 
@@ -140,7 +141,9 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
       `dbgate: guarding ${target.host}:${target.port}/${target.database} on ${listener.host}:${listener.port}`,
     )
     this.status(
-      `Connect with: psql "host=${listener.host} port=${listener.port} user=${target.user} dbname=${target.database}"`,
+      proxy.protocol === 'mysql'
+        ? `Connect with: mysql -h ${listener.host} -P ${listener.port} -u ${target.user}${target.database === '' ? '' : ` ${target.database}`}`
+        : `Connect with: psql "host=${listener.host} port=${listener.port} user=${target.user} dbname=${target.database}"`,
     )
     if (clientArgs.length === 0) {
       this.status('Press Ctrl-C to stop.')
@@ -151,13 +154,23 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
     }
     let code: number
     try {
-      code = await runClient(clientArgs, {
-        PGHOST: listener.host,
-        PGPORT: String(listener.port),
-        PGUSER: target.user,
-        PGDATABASE: target.database,
-        ...(localPassword === undefined ? {} : {PGPASSWORD: localPassword}),
-      })
+      code = await runClient(
+        clientArgs,
+        proxy.protocol === 'mysql'
+          ? {
+              // The mysql/mariadb clients read host and port from these; the database defaults to the URL's.
+              MYSQL_HOST: listener.host,
+              MYSQL_TCP_PORT: String(listener.port),
+              ...(localPassword === undefined ? {} : {MYSQL_PWD: localPassword}),
+            }
+          : {
+              PGHOST: listener.host,
+              PGPORT: String(listener.port),
+              PGUSER: target.user,
+              PGDATABASE: target.database,
+              ...(localPassword === undefined ? {} : {PGPASSWORD: localPassword}),
+            },
+      )
     } finally {
       await proxy.close('the client command ended')
     }

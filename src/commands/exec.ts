@@ -27,6 +27,7 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
     `<%= config.bin %> exec prod-pg --agent claude --sql "select count(*) from orders"`,
     `<%= config.bin %> exec prod-pg --approval apr_Xc2... --sql "delete from orders where id = 42"`,
     `<%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --sql "select id, email from users limit 5"`,
+    `<%= config.bin %> exec --url mysql://app:secret@db.internal:3306/shop --policy policy.yaml --sql "show tables"`,
     `<%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --file report.sql --format csv > report.csv`,
     `echo "select count(*) from orders" | <%= config.bin %> exec --url postgres://app:secret@db.internal/shop --policy policy.yaml --format json`,
   ]

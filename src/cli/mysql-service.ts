@@ -1,0 +1,162 @@
+/**
+ * The MySQL half of `dbgate connect` and `dbgate exec` in standalone mode: builds the MySQL engine
+ * from a mysql:// URL and a policy file, checks the target, starts a listener, and runs SQL through
+ * it with mysql2 as the client. proxy-service.ts and exec-service.ts hand mysql:// URLs here.
+ */
+import mysql from 'mysql2/promise'
+
+import {JsonlSpool} from '../audit/spool.js'
+import {teeAuditSink} from '../audit/types.js'
+import {readPolicyFile} from '../config/policy-file.js'
+import {
+  ApprovalRequiredError,
+  DbgateError,
+  DeniedError,
+  ExitCode,
+  UnreachableError,
+  UsageError,
+  messageOf,
+} from '../errors.js'
+import {Guard, loadParsers, type EvalContext} from '../policy/index.js'
+import {startListener, type ProxyListener} from '../proxy/index.js'
+import {UpstreamRejectedError, UpstreamUnreachableError} from '../proxy/postgres/upstream.js'
+import {TargetUrlError} from '../proxy/postgres/target.js'
+import {MysqlEngine} from '../proxy/mysql/engine.js'
+import {MAX_QUERY_BYTES_DEFAULT, allowsLocalInfile} from '../proxy/mysql/policy-facts.js'
+import {describeMysqlTarget, parseMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
+import {authenticateUpstream, openUpstream} from '../proxy/mysql/upstream.js'
+import {Cap, Command} from '../proxy/mysql/protocol.js'
+import {encodePacket} from '../proxy/mysql/framing.js'
+import type {ExecResult, StatementResult} from './exec-service.js'
+import {osIdentity, packageVersion, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
+
+/** Parses a mysql:// URL into a usage error when it is wrong (the password is never echoed). */
+export function parseMysqlTarget(url: string): MysqlTarget {
+  try {
+    return parseMysqlUrl(url)
+  } catch (err) {
+    if (err instanceof TargetUrlError) throw new UsageError(`Bad --url: ${err.message}.`)
+    throw err
+  }
+}
+
+/** Logs in once to check the target is reachable and accepts the credentials. */
+export async function checkMysqlTarget(target: MysqlTarget): Promise<void> {
+  try {
+    const open = await openUpstream(target, 10_000, 1 << 24)
+    const up = await authenticateUpstream(target, open, {
+      capabilities: Cap.longPassword | Cap.transactions,
+      collation: open.greeting.collation,
+      database: target.database,
+      attributes: undefined,
+      maxPacketBytes: 1 << 24,
+      timeoutMs: 10_000,
+    })
+    up.socket.end(encodePacket(0, Buffer.from([Command.quit])))
+  } catch (err) {
+    if (err instanceof UpstreamUnreachableError)
+      throw new UnreachableError(describeMysqlTarget(target), err.message, err)
+    if (err instanceof UpstreamRejectedError)
+      throw new DbgateError('E_UPSTREAM_REJECTED', `The database refused the connection: ${err.message}`, {
+        exitCode: ExitCode.error,
+        suggestions: ['Check the user, password and database in --url.'],
+      })
+    throw err
+  }
+}
+
+/** Starts the guarded MySQL listener for a mysql:// URL and a policy file (standalone mode). */
+export async function startMysqlStandalone(o: StandaloneOptions): Promise<StandaloneProxy> {
+  const target = parseMysqlTarget(o.url)
+  const policy = readPolicyFile(o.policyFile)
+  const identity = osIdentity()
+  const evalContext: EvalContext = {actor: 'human', identity, target: describeMysqlTarget(target)}
+  await loadParsers()
+  await checkMysqlTarget(target)
+  const spool = new JsonlSpool(o.stateDir)
+  const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
+  const engine = new MysqlEngine({
+    target,
+    policy,
+    guard: new Guard(policy, 'mysql'),
+    evalContext,
+    audit,
+    identity,
+    clientVersion: packageVersion(),
+    maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
+    localPassword: o.localPassword,
+    allowLocalInfile: allowsLocalInfile(policy),
+  })
+  let listener: ProxyListener
+  try {
+    listener = await startListener({engine, host: o.host, port: o.port})
+  } catch (err) {
+    await audit.close()
+    throw err
+  }
+  return {
+    listener,
+    target,
+    protocol: 'mysql',
+    policy,
+    auditFile: spool.file,
+    close: async (reason) => {
+      await listener.close(reason)
+      await audit.close()
+    },
+  }
+}
+
+/** Runs SQL through a MySQL proxy as a mysql2 client (several statements allowed), then closes it. */
+export async function execMysqlThrough(
+  sql: string,
+  proxy: StandaloneProxy,
+  localPassword?: string,
+): Promise<ExecResult> {
+  let conn: mysql.Connection | undefined
+  try {
+    conn = await mysql.createConnection({
+      host: proxy.listener.host,
+      port: proxy.listener.port,
+      user: proxy.target.user,
+      password: localPassword,
+      multipleStatements: true,
+      supportBigNumbers: true,
+      dateStrings: true,
+    })
+    const [raw, fields] = await conn.query({sql, rowsAsArray: true})
+    const multi = Array.isArray(fields) && fields.length > 0 && Array.isArray(fields[0])
+    const parts = multi ? (raw as unknown[]) : [raw]
+    const metas = multi ? (fields as unknown[]) : [fields]
+    return {results: parts.map((p, i) => toResult(p, metas[i]))}
+  } catch (err) {
+    throw toMysqlExecError(err)
+  } finally {
+    await conn?.end().catch(() => undefined)
+    await proxy.close('dbgate exec finished')
+  }
+}
+
+function toResult(part: unknown, meta: unknown): StatementResult {
+  if (!Array.isArray(part)) {
+    const ok = part as {affectedRows?: number}
+    return {command: 'OK', rowCount: ok.affectedRows ?? null, columns: [], rows: []}
+  }
+  const columns = ((meta ?? []) as {name: string}[]).map((f) => f.name)
+  const rows = (part as unknown[][]).map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])))
+  return {command: 'SELECT', rowCount: rows.length, columns, rows}
+}
+
+function toMysqlExecError(err: unknown): unknown {
+  if (err instanceof DbgateError) return err
+  const e = err as {errno?: number; code?: string; message?: string}
+  const message = e.message ?? messageOf(err)
+  if (e.errno === 1142 && message.startsWith('dbgate: approval required'))
+    return new ApprovalRequiredError(message, [])
+  if (e.errno === 1142 && message.startsWith('dbgate: ')) return new DeniedError(message, [])
+  if (e.errno === 2003 || e.code === 'ECONNREFUSED' || e.code === 'PROTOCOL_CONNECTION_LOST')
+    return new DbgateError('E_UNREACHABLE', `The database connection failed: ${message}`, {
+      exitCode: ExitCode.unreachable,
+    })
+  return new DbgateError('E_SQL', `The database returned an error: ${message}`, {exitCode: ExitCode.error})
+}

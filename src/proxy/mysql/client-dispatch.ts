@@ -1,0 +1,266 @@
+/**
+ * Client → server: every command is decided before the server sees it. Queries and prepared
+ * statements go through the guard with the session's default schema; protocol commands that read or
+ * change schema state are decided as their SQL equivalents; commands the proxy does not know are
+ * refused, not forwarded. A denial is an ERR packet in the command's turn, and the session goes on.
+ */
+import type {Decision, EvalContext, Guard, Policy} from '../../policy/index.js'
+import type {RunWriter} from '../postgres/run-writer.js'
+import type {StatementInfo} from '../postgres/session-audit.js'
+import {decisionErr, mentionsLocalInfile, quoteIdent, readQuery, refusedText} from './decide.js'
+import {PacketFramer, payloadOf} from './framing.js'
+import {Command, ErrCode} from './protocol.js'
+import type {Entry, Expect, MysqlSessionState} from './session-state.js'
+import {errPacket} from './wire.js'
+
+/** The client broke the protocol; the session ends with this error. */
+export class ClientProtocolError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ClientProtocolError'
+  }
+}
+
+/** Options of a ClientDispatcher. */
+export interface ClientDispatcherOptions {
+  readonly state: MysqlSessionState
+  readonly guard: Guard
+  readonly policy: Policy
+  readonly evalContext: EvalContext
+  readonly toServer: RunWriter
+  readonly toClient: RunWriter
+  readonly maxPacketBytes: number
+  readonly allowLocalInfile: boolean
+  readonly onQuit: () => void
+  readonly onFatal: (err: unknown) => void
+}
+
+/** Decides and forwards the client's side of a session. */
+export class ClientDispatcher {
+  private readonly framer: PacketFramer
+  /** True while the client sends a file the server asked for (until an empty packet). */
+  private infile = false
+  private stopped = false
+
+  constructor(private readonly o: ClientDispatcherOptions) {
+    this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) =>
+      this.packet(seq, buf, start, end),
+    )
+  }
+
+  /** Feeds bytes from the client. */
+  push(chunk: Buffer): void {
+    if (this.stopped) return
+    try {
+      this.framer.push(chunk)
+      this.o.toServer.flush()
+    } catch (err) {
+      this.stopped = true
+      this.o.onFatal(err)
+    }
+  }
+
+  /** Stops handling client bytes (the session is ending). */
+  stop(): void {
+    this.stopped = true
+  }
+
+  /** The server asked for a file: the client's next packets are its contents. */
+  expectInfile(): void {
+    this.infile = true
+  }
+
+  private packet(seq: number, buf: Buffer, start: number, end: number): void {
+    if (this.stopped) return
+    if (this.infile) {
+      this.o.toServer.forward(buf, start, end)
+      if (end - start === 4) this.infile = false
+      return
+    }
+    if (buf[start + 3] !== 0)
+      throw new ClientProtocolError(`a command with sequence id ${buf[start + 3] ?? 0} instead of 0`)
+    const payload = payloadOf(buf, start, end)
+    const reply = (seq + 1) & 0xff
+    const command = payload.length === 0 ? -1 : (payload[0] as number)
+    switch (command) {
+      case Command.query:
+        return this.query(payload, reply, buf, start, end, 'result')
+      case Command.stmtPrepare:
+        return this.query(payload, reply, buf, start, end, 'prepare')
+      case Command.stmtExecute: {
+        const id = payload.length >= 10 ? payload.readUInt32LE(1) : -1
+        if (payload.length >= 6 && payload[5] !== 0)
+          return this.refuse(
+            reply,
+            ErrCode.notSupported,
+            'dbgate: server-side cursors (COM_STMT_EXECUTE with a cursor) are not supported',
+          )
+        const info = this.o.state.statements.get(id)
+        const running = info === undefined ? undefined : this.o.state.run(info.sql, info.decision)
+        return this.forward(buf, start, end, {kind: 'server', expect: 'result', running})
+      }
+      case Command.stmtSendLongData:
+        return this.o.toServer.forward(buf, start, end)
+      case Command.stmtClose:
+        if (payload.length >= 5) this.o.state.statements.delete(payload.readUInt32LE(1))
+        return this.o.toServer.forward(buf, start, end)
+      case Command.stmtReset:
+      case Command.ping:
+      case Command.setOption:
+        return this.forward(buf, start, end, {kind: 'server', expect: 'ok', running: undefined})
+      case Command.statistics:
+        return this.forward(buf, start, end, {kind: 'server', expect: 'single', running: undefined})
+      case Command.initDb:
+        return this.initDb(payload, reply, buf, start, end)
+      case Command.fieldList:
+        return this.fieldList(payload, reply, buf, start, end)
+      case Command.resetConnection:
+        return this.forward(buf, start, end, {
+          kind: 'server',
+          expect: 'ok',
+          running: undefined,
+          onSuccess: () => {
+            this.o.state.prepared.clear()
+            this.o.state.statements.clear()
+          },
+        })
+      case Command.quit:
+        this.o.toServer.forward(buf, start, end)
+        this.stopped = true
+        this.o.onQuit()
+        return
+      case Command.changeUser:
+        return this.refuse(
+          reply,
+          ErrCode.notSupported,
+          'dbgate: COM_CHANGE_USER is not supported; open a new connection as the other user',
+        )
+      default:
+        return this.refuse(
+          reply,
+          ErrCode.unknownCommand,
+          `dbgate: command 0x${(command < 0 ? 0 : command).toString(16).padStart(2, '0')} is not relayed`,
+        )
+    }
+  }
+
+  /** COM_QUERY and COM_STMT_PREPARE: the whole text decided at once. */
+  private query(
+    payload: Buffer,
+    reply: number,
+    buf: Buffer,
+    start: number,
+    end: number,
+    expect: Expect,
+  ): void {
+    const text = readQuery(payload, 1)
+    const state = this.o.state
+    let decision: Decision
+    let effects: (() => void) | undefined
+    let uncertain = false
+    if (!text.ok) decision = refusedText(this.o.policy, text.reason)
+    else {
+      const verdict = this.o.guard.decide(text.sql, this.o.evalContext, {
+        defaultSchema: state.schema,
+        prepared: state.prepared,
+      })
+      decision = verdict.decision
+      const a = verdict.analysis
+      if (a.ok && expect === 'result') {
+        const schema = a.schemaChange
+        const hasPrepares = a.prepares.length > 0 || a.deallocates === 'all' || a.deallocates.length > 0
+        if (schema !== undefined || hasPrepares)
+          effects = () => {
+            if (schema !== undefined) state.schema = schema
+            state.applyPrepares(a.prepares, a.deallocates)
+          }
+        // After an ERR part-way through several statements, a USE among them may or may not have run.
+        uncertain = schema !== undefined && a.statements > 1
+      }
+    }
+    const info: StatementInfo = {sql: text.sql, decision}
+    if (decision.decision !== 'allow') return this.deny(reply, info)
+    if (
+      !this.o.allowLocalInfile &&
+      expect === 'result' &&
+      mentionsLocalInfile(text.sql) &&
+      decision.operations.some((o) => o.kind === 'copy')
+    )
+      return this.deny(
+        reply,
+        {
+          sql: text.sql,
+          decision: {...decision, decision: 'deny', message: 'LOAD DATA LOCAL INFILE is not allowed'},
+        },
+        errPacket(
+          reply,
+          ErrCode.notAllowedCommand,
+          '42000',
+          'dbgate: LOAD DATA LOCAL INFILE is not allowed through this port',
+        ),
+      )
+    const entry: Entry =
+      expect === 'prepare'
+        ? {kind: 'server', expect, running: undefined, prepared: info}
+        : {
+            kind: 'server',
+            expect,
+            running: state.run(text.sql, decision),
+            onSuccess: effects,
+            onFailure: uncertain
+              ? () => {
+                  throw new ClientProtocolError(
+                    'a query that changes the database failed part-way; dbgate cannot tell which database is current, so the session ends',
+                  )
+                }
+              : undefined,
+          }
+    this.forward(buf, start, end, entry)
+  }
+
+  /** COM_INIT_DB, decided as `USE db`; the guard's schema follows once the server agrees. */
+  private initDb(payload: Buffer, reply: number, buf: Buffer, start: number, end: number): void {
+    const schema = payload.toString('utf8', 1)
+    const sql = `USE ${quoteIdent(schema)}`
+    const {decision} = this.o.guard.decide(sql, this.o.evalContext, {defaultSchema: this.o.state.schema})
+    if (decision.decision !== 'allow') return this.deny(reply, {sql, decision})
+    this.forward(buf, start, end, {
+      kind: 'server',
+      expect: 'ok',
+      running: this.o.state.run(sql, decision),
+      onSuccess: () => {
+        this.o.state.schema = schema
+      },
+    })
+  }
+
+  /** COM_FIELD_LIST lists a table's columns: decided as `SHOW COLUMNS FROM table`. */
+  private fieldList(payload: Buffer, reply: number, buf: Buffer, start: number, end: number): void {
+    const nul = payload.indexOf(0, 1)
+    const table = payload.toString('utf8', 1, nul < 0 ? payload.length : nul)
+    const sql = `SHOW COLUMNS FROM ${quoteIdent(table)}`
+    const {decision} = this.o.guard.decide(sql, this.o.evalContext, {defaultSchema: this.o.state.schema})
+    if (decision.decision !== 'allow') return this.deny(reply, {sql, decision})
+    this.forward(buf, start, end, {kind: 'server', expect: 'fields', running: undefined})
+  }
+
+  private forward(buf: Buffer, start: number, end: number, entry: Entry): void {
+    this.o.state.queue.push(entry)
+    this.o.toServer.forward(buf, start, end)
+  }
+
+  private deny(reply: number, info: StatementInfo, err?: Buffer): void {
+    this.o.state.audit.statementEvent(info)
+    this.local(err ?? decisionErr(reply, info.decision))
+  }
+
+  private refuse(reply: number, code: number, message: string): void {
+    this.local(errPacket(reply, code, '42000', message))
+  }
+
+  /** A reply of the proxy's own, sent now or after the responses the server still owes. */
+  private local(bytes: Buffer): void {
+    if (this.o.state.queue.length === 0) this.o.toClient.send(bytes)
+    else this.o.state.queue.push({kind: 'local', bytes})
+  }
+}

@@ -1,0 +1,29 @@
+/** Configuration of the MySQL engine, shared by all its sessions. */
+import type {AuditSink} from '../../audit/types.js'
+import type {EvalContext, Guard, Policy} from '../../policy/index.js'
+import type {MysqlTarget} from './target.js'
+
+/** What every session of a MySQL engine uses. */
+export interface MysqlEngineConfig {
+  readonly target: MysqlTarget
+  readonly policy: Policy
+  /** A guard of dialect 'mysql'. */
+  readonly guard: Guard
+  readonly evalContext: EvalContext
+  readonly audit: AuditSink
+  readonly identity: string
+  readonly clientVersion: string
+  /** Largest logical packet payload accepted from a client. */
+  readonly maxPacketBytes: number
+  /** Largest logical packet payload accepted from the server (a row can be up to 1 GB). */
+  readonly maxServerPacketBytes?: number
+  /** When set, clients must prove they know this password (mysql_native_password scramble). */
+  readonly localPassword?: string | undefined
+  /**
+   * Lets `LOAD DATA LOCAL INFILE` read client files (CLIENT_LOCAL_FILES is offered, and the server's
+   * file request is relayed for statements an explicit rule allows). Off by default.
+   */
+  readonly allowLocalInfile?: boolean
+  readonly startupTimeoutMs?: number
+  readonly upstreamTimeoutMs?: number
+}

@@ -1,0 +1,142 @@
+/**
+ * The MySQL relay: wires the client and upstream sockets to their dispatchers, applies backpressure
+ * both ways (the Postgres engine's ReadGate and RunWriter), and ends the session cleanly when either
+ * side goes away. Never throws from a socket callback.
+ */
+import type {Socket} from 'node:net'
+
+import {ReadGate} from '../postgres/flow.js'
+import {RunWriter} from '../postgres/run-writer.js'
+import {ClientDispatcher} from './client-dispatch.js'
+import type {MysqlEngineConfig} from './config.js'
+import {encodePacket} from './framing.js'
+import {Command, ErrCode} from './protocol.js'
+import {ServerDispatcher} from './server-dispatch.js'
+import type {MysqlSessionState} from './session-state.js'
+import {errPacket} from './wire.js'
+
+/** The upstream connection ended while the client was still connected. */
+export class UpstreamLostError extends Error {
+  constructor() {
+    super('the connection to the database server was lost')
+    this.name = 'UpstreamLostError'
+  }
+}
+
+/** A running relay. */
+export interface MysqlRelay {
+  /** Resolves when the session ended normally; rejects with the error that ended it. */
+  readonly done: Promise<void>
+  /** Ends the session now, telling the client why. */
+  close(reason: string): void
+}
+
+/** Inputs of a relay. */
+export interface MysqlRelayOptions {
+  readonly client: Socket
+  readonly server: Socket
+  readonly config: MysqlEngineConfig
+  readonly state: MysqlSessionState
+  /** Bytes read during the handshake that belong to the relay. */
+  readonly clientLeftover: readonly Buffer[]
+  readonly serverLeftover: readonly Buffer[]
+}
+
+/** Starts relaying between the client and the upstream. */
+export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
+  const {client, server, config, state} = o
+  const toServer = new RunWriter(server)
+  const toClient = new RunWriter(client)
+  const clientGate = new ReadGate(client)
+  const serverGate = new ReadGate(server)
+  let finished = false
+  let resolveDone: () => void = () => undefined
+  let rejectDone: (err: unknown) => void = () => undefined
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve
+    rejectDone = reject
+  })
+
+  const finish = (error?: unknown): void => {
+    if (finished) return
+    finished = true
+    clientD.stop()
+    state.queue.length = 0
+    if (!server.destroyed) server.end(encodePacket(0, Buffer.from([Command.quit])))
+    client.off('data', onClientData)
+    server.off('data', onServerData)
+    if (error === undefined) {
+      if (!client.destroyed) client.end()
+      resolveDone()
+    } else rejectDone(error)
+  }
+
+  const clientD: ClientDispatcher = new ClientDispatcher({
+    state,
+    guard: config.guard,
+    policy: config.policy,
+    evalContext: config.evalContext,
+    toServer,
+    toClient,
+    maxPacketBytes: config.maxPacketBytes,
+    allowLocalInfile: config.allowLocalInfile ?? false,
+    onQuit: () => finish(),
+    onFatal: (err) => finish(err),
+  })
+  const serverD = new ServerDispatcher({
+    state,
+    toClient,
+    maxPacketBytes: config.maxServerPacketBytes ?? 1 << 30,
+    allowInfile: (entry) =>
+      (config.allowLocalInfile ?? false) &&
+      entry.running !== undefined &&
+      entry.running.decision.rule !== null &&
+      entry.running.decision.operations.some((op) => op.kind === 'copy'),
+    onInfile: () => clientD.expectInfile(),
+    onFatal: (err) => finish(err),
+  })
+
+  const applyBackpressure = (): void => {
+    if (!toServer.writable) clientGate.hold('backpressure')
+    if (!toClient.writable) serverGate.hold('backpressure')
+  }
+  const onClientData = (chunk: Buffer): void => {
+    clientD.push(chunk)
+    applyBackpressure()
+  }
+  const onServerData = (chunk: Buffer): void => {
+    serverD.push(chunk)
+    applyBackpressure()
+  }
+  server.on('drain', () => {
+    toServer.writable = true
+    clientGate.release('backpressure')
+  })
+  client.on('drain', () => {
+    toClient.writable = true
+    serverGate.release('backpressure')
+  })
+  client.on('error', () => undefined)
+  server.on('error', () => undefined)
+  client.on('close', () => finish())
+  server.on('close', () => finish(finished ? undefined : new UpstreamLostError()))
+  client.on('data', onClientData)
+  server.on('data', onServerData)
+
+  for (const chunk of o.serverLeftover) serverD.push(chunk)
+  for (const chunk of o.clientLeftover) clientD.push(chunk)
+  applyBackpressure()
+  if (!clientGate.held) client.resume()
+  if (!serverGate.held) server.resume()
+  if (client.destroyed) finish()
+  else if (server.destroyed) finish(new UpstreamLostError())
+
+  return {
+    done,
+    close(reason) {
+      if (finished) return
+      toClient.send(errPacket(0, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`))
+      finish()
+    },
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * What the two dispatchers of a MySQL session share: the default schema the guard resolves tables
+ * against, SQL-level prepared statements, protocol-level statements by id, and the FIFO of responses
+ * the server still owes (clients may pipeline commands; a denial is answered in its turn).
+ */
+import type {Decision, Operation} from '../../policy/index.js'
+import type {Running, SessionAudit, StatementInfo} from '../postgres/session-audit.js'
+
+/** The shape of a response the server owes for one command. */
+export type Expect =
+  /** One OK or ERR (COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_STMT_RESET, COM_SET_OPTION). */
+  | 'ok'
+  /** One packet whatever it is (COM_STATISTICS). */
+  | 'single'
+  /** Result sets, OKs, an ERR, or a LOCAL INFILE request (COM_QUERY, COM_STMT_EXECUTE). */
+  | 'result'
+  /** Column definitions up to an EOF or ERR (COM_FIELD_LIST). */
+  | 'fields'
+  /** COM_STMT_PREPARE_OK and its parameter and column definitions, or ERR. */
+  | 'prepare'
+
+/** One response owed by the server, or a reply the proxy makes in its turn. */
+export type Entry =
+  | {
+      readonly kind: 'server'
+      readonly expect: Expect
+      /** The statement being run, for its audit event. */
+      readonly running: Running | undefined
+      /** Applied when the response succeeds. */
+      readonly onSuccess?: (() => void) | undefined
+      /** Applied when the response ends in an ERR; may throw to end the session. */
+      readonly onFailure?: (() => void) | undefined
+      /** The statement text of a COM_STMT_PREPARE, remembered by statement id. */
+      readonly prepared?: StatementInfo | undefined
+    }
+  | {readonly kind: 'local'; readonly bytes: Buffer}
+
+/** State shared by the client and server dispatchers of one session. */
+export class MysqlSessionState {
+  /** The schema unqualified tables resolve to (COM_INIT_DB, USE). */
+  schema: string
+  /** SQL PREPARE statements, by name, for the guard's EXECUTE analysis. */
+  readonly prepared = new Map<string, readonly Operation[]>()
+  /** Protocol-level prepared statements (allowed at prepare), by statement id, for audit. */
+  readonly statements = new Map<number, StatementInfo>()
+  /** Responses owed, oldest first. */
+  readonly queue: Entry[] = []
+
+  constructor(
+    schema: string,
+    /** The session's capabilities (the same on both sides). */
+    readonly capabilities: number,
+    readonly audit: SessionAudit,
+  ) {
+    this.schema = schema
+  }
+
+  /** Records the effects of an allowed query on the SQL prepared-statement namespace. */
+  applyPrepares(
+    prepares: readonly {name: string; operations: readonly Operation[]}[],
+    deallocates: readonly string[] | 'all',
+  ): void {
+    if (deallocates === 'all') this.prepared.clear()
+    else for (const name of deallocates) this.prepared.delete(name)
+    for (const p of prepares) this.prepared.set(p.name, p.operations)
+  }
+
+  /** Starts a statement's audit record. */
+  run(sql: string, decision: Decision): Running {
+    return {sql, decision, startedAt: performance.now(), rows: null, error: null}
+  }
+}

@@ -1,0 +1,143 @@
+import mysql from 'mysql2/promise'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {Policy} from '../../src/policy/index.js'
+import {
+  mysqlScratch,
+  mysqlTestPolicy,
+  startMysqlTestProxy,
+  type MysqlScratch,
+  type MysqlTestProxy,
+} from '../support/mysql-proxy.js'
+
+// The MySQL dialect's evasion cases, sent through the proxy to the real MariaDB: after every attempt the
+// table must still be there with its rows, and the client must have seen dbgate's ERR 1142.
+
+let db: MysqlScratch
+let proxy: MysqlTestProxy
+let c: mysql.Connection
+
+beforeAll(async () => {
+  db = await mysqlScratch('mysql_evasion')
+  await db.admin(
+    `CREATE TABLE \`${db.name}\`.items (id INT PRIMARY KEY, name VARCHAR(50));` +
+      `INSERT INTO \`${db.name}\`.items VALUES (1, 'apple'), (2, 'pear');` +
+      `CREATE TABLE \`${db.name}\`.secrets (id INT, v TEXT);` +
+      `INSERT INTO \`${db.name}\`.secrets VALUES (1, 'hidden')`,
+  )
+  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, mysqlTestPolicy(db.name))
+  c = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: proxy.port,
+    user: 'root',
+    database: db.name,
+    multipleStatements: true,
+  })
+})
+
+afterAll(async () => {
+  await c?.end()
+  await proxy?.close()
+  await db?.drop()
+})
+
+async function itemsLeft(): Promise<number> {
+  const [rows] = await db.admin(`SELECT COUNT(*) AS n FROM \`${db.name}\`.items`).then((r) => [r])
+  return Number((rows as {n: number}[])[0]?.n)
+}
+
+const DENIED: readonly [string, RegExp][] = [
+  ['SELECT 1 /*!50000 , (SELECT v FROM secrets) */', /secrets-need-review/],
+  ['SELECT 1 /*M!100000 , (SELECT v FROM secrets) */', /secrets-need-review/],
+  ['SELECT 1; /*!DROP TABLE items*/', /no-drop/],
+  ['/*!40101 DROP TABLE items */', /no-drop/],
+  ['DROP TABLE `items`', /no-drop/],
+  ['DROP TABLE `' + '${db}' + '`.`items`', /no-drop/],
+  ['DELETE FROM items WHERE 1', /no-unbounded-delete/],
+  ['DELETE FROM `items` WHERE TRUE', /no-unbounded-delete/],
+  ['UPDATE items SET name = "x" WHERE 1=1', /no-unbounded-delete/],
+  ['SELECT * FROM `secrets`', /secrets-need-review/],
+  ['SELECT v FROM items JOIN secrets USING (id)', /secrets-need-review/],
+  ["SELECT * FROM items INTO OUTFILE '/tmp/dbgate-evasion.txt'", /no-file-copy/],
+  ["LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE items", /no-file-copy/],
+  ['TRUNCATE items', /no-drop/],
+]
+
+describe('MySQL evasion cases through the proxy', () => {
+  for (const [template, rule] of DENIED) {
+    it(`denies ${template}`, async () => {
+      const sql = template.replace('${db}', db.name)
+      await expect(c.query(sql)).rejects.toMatchObject({errno: 1142, message: expect.stringMatching(rule)})
+      expect(await itemsLeft()).toBe(2)
+    })
+  }
+
+  it('decides REPLACE as the write it is', async () => {
+    const strict: Policy = {
+      ...mysqlTestPolicy(db.name),
+      rules: [{name: 'read-only', when: {kinds: ['insert', 'update', 'delete']}, action: 'deny'}],
+    }
+    const ro = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, strict)
+    const rc = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: ro.port,
+      user: 'root',
+      database: db.name,
+    })
+    try {
+      await expect(rc.query("REPLACE INTO items VALUES (1, 'evil')")).rejects.toMatchObject({
+        errno: 1142,
+        message: expect.stringMatching(/read-only/),
+      })
+      await expect(rc.execute("REPLACE INTO items VALUES (?, 'evil')", [2])).rejects.toMatchObject({
+        errno: 1142,
+      })
+      const [rows] = await rc.query('SELECT name FROM items ORDER BY id')
+      expect(rows).toEqual([{name: 'apple'}, {name: 'pear'}])
+    } finally {
+      await rc.end()
+      await ro.close()
+    }
+  })
+
+  it('refuses LOAD DATA LOCAL INFILE when only the default action allows it', async () => {
+    const open: Policy = {
+      version: 1,
+      defaults: {action: 'allow', unparseable: 'deny'},
+      rules: [],
+      masking: [],
+    }
+    const p = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, open)
+    const lc = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: p.port,
+      user: 'root',
+      database: db.name,
+      infileStreamFactory: () => {
+        throw new Error('the client was asked for a file')
+      },
+    })
+    try {
+      await expect(lc.query("LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE items")).rejects.toMatchObject(
+        {
+          errno: 1148,
+          message: expect.stringMatching(/LOAD DATA LOCAL INFILE is not allowed/),
+        },
+      )
+      await expect(
+        lc.query("LOAD DATA /* x */ /*!LOCAL*/ /* y */ INFILE '/etc/hostname' INTO TABLE items"),
+      ).rejects.toMatchObject({errno: 1148})
+      expect(await itemsLeft()).toBe(2)
+      const [rows] = await lc.query('SELECT 1 AS ok')
+      expect(rows).toEqual([{ok: 1}])
+    } finally {
+      await lc.end()
+      await p.close()
+    }
+  })
+
+  it('keeps the session usable after every denial', async () => {
+    const [rows] = await c.query('SELECT name FROM items WHERE id = 2')
+    expect(rows).toEqual([{name: 'pear'}])
+  })
+})
