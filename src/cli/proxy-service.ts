@@ -5,7 +5,7 @@
 import {readFileSync} from 'node:fs'
 import {userInfo} from 'node:os'
 
-import {JsonlSpool} from '../audit/spool.js'
+import {AuditTrail, type TrailUpload} from '../audit/trail.js'
 import {teeAuditSink, type AuditSink} from '../audit/types.js'
 import {readPolicyFile} from '../config/policy-file.js'
 import {DbgateError, ExitCode, UnreachableError, UsageError} from '../errors.js'
@@ -43,8 +43,8 @@ export interface StandaloneProxy {
   readonly listener: ProxyListener
   readonly target: PgTarget
   readonly policy: Policy
-  /** The audit spool file. */
-  readonly auditFile: string
+  /** The audit spool directory of this process's lane. */
+  readonly auditDir: string
   close(reason?: string): Promise<void>
 }
 
@@ -113,6 +113,9 @@ export interface GuardedProxyOptions {
   readonly stateDir: string
   readonly localPassword?: string | undefined
   readonly extraAudit?: AuditSink | undefined
+  /** TARGET mode: upload the trail to the control plane; the agent's name and the bundle's policy version. */
+  readonly upload?: TrailUpload | undefined
+  readonly auditFacts?: {readonly agent?: string | null; readonly policyVersion?: string | null} | undefined
   /** Asked before each new client connection; an error refuses it (in the protocol's own format). */
   readonly admit?: (() => Error | undefined) | undefined
 }
@@ -131,8 +134,8 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
-  const spool = new JsonlSpool(o.stateDir)
-  const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
+  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload})
+  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   const inner = new PostgresEngine({
     target,
     policy,
@@ -140,6 +143,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
     evalContext: o.evalContext,
     audit,
     identity: o.identity,
+    auditFacts: o.auditFacts,
     clientVersion: packageVersion(),
     maxMessageBytes: o.maxMessageBytes,
     localPassword: o.localPassword,
@@ -156,10 +160,25 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
     listener,
     target,
     policy,
-    auditFile: spool.file,
+    auditDir: trail.spool.dir,
     close: async (reason) => {
       await listener.close(reason)
       await audit.close()
+    },
+  }
+}
+
+/** The trail with another sink beside it (exec's in-memory record): durable and refusing as the trail is. */
+function alongside(trail: AuditTrail, extra: AuditSink): AuditSink {
+  const tee = teeAuditSink(extra)
+  return {
+    write: (event) => {
+      void tee.write(event)
+      return trail.write(event)
+    },
+    refusal: () => trail.refusal(),
+    close: async () => {
+      await Promise.all([trail.close(), extra.close()])
     },
   }
 }

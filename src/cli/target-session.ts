@@ -4,7 +4,7 @@
  * The minted password lives in memory only: the upstream login is built as an object, never as a URL
  * string that could end up in a log, and nothing here prints it.
  */
-import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
+import {getAuthenticatedClient, type AuthContext, type AuthenticatedClient} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
 import type {BundleResponse} from '../control/api-types.js'
 import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
@@ -13,6 +13,7 @@ import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
 import type {AuditSink} from '../audit/types.js'
 import type {Actor, EvalContext} from '../policy/index.js'
 import type {PgTarget} from '../proxy/index.js'
+import {trailUpload} from './audit-upload.js'
 import {startGuardedProxy, type StandaloneProxy} from './proxy-service.js'
 
 /** What opening a session on a target needs. */
@@ -32,8 +33,11 @@ export interface TargetSession {
   readonly upstream: PgTarget
   /** Identity, groups, actor and target, as the verified bundle states them. */
   readonly evalContext: EvalContext
-  /** The name audit events record for this identity. */
+  /** The identity's `sub`: what audit events record (the control plane accepts no other). */
   readonly identity: string
+  /** The authenticated client and its context: the audit trail uploads with them. */
+  readonly auth: AuthenticatedClient
+  readonly authContext: AuthContext
   /** Stops renewing and revokes the minted user; never throws (revoked: false if the server could not). */
   end(): Promise<{revoked: boolean}>
 }
@@ -80,7 +84,9 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       sslrootcert: undefined,
     },
     evalContext: {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target},
-    identity: auth.identity.email ?? auth.identity.sub,
+    identity: auth.identity.sub,
+    auth,
+    authContext: ctx,
     end,
   }
 }
@@ -112,12 +118,17 @@ export interface TargetProxyOptions {
   readonly extraAudit?: AuditSink | undefined
   /** Called once if renewing fails: the proxy then refuses new connections; open ones go on until expiry. */
   readonly onRenewFailed?: ((error: DbgateError) => void) | undefined
+  /** Told about each failed audit upload attempt (events stay spooled and are retried). */
+  readonly onAuditUploadError?: ((err: unknown, attempt: number) => void) | undefined
 }
 
 /** Starts the guarded proxy for an open session and keeps its credentials renewed. */
 export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<StandaloneProxy> {
   const loop = ts.session.renewLoop
+  const p = ts.session.bundle.payload
   const proxy = await startGuardedProxy({
+    upload: await trailUpload(ts.authContext, o.stateDir, ts.auth, o.onAuditUploadError),
+    auditFacts: {agent: p.agent, policyVersion: p.policy_version},
     target: ts.upstream,
     policy: ts.session.policy,
     evalContext: ts.evalContext,
