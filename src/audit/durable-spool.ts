@@ -33,7 +33,12 @@ export interface DurableSpoolOptions {
   readonly enrich?: ((event: AuditEvent) => AuditEnrichment) | undefined
   /** false skips the sync (benchmarks only: a crash can then lose resolved writes). */
   readonly fsync?: boolean | undefined
+  /** The spool directory itself; `<stateDir>/audit/spool` when not given. */
+  readonly dir?: string | undefined
 }
+
+/** Room kept free under the size bound: below it, statements that write are refused before they run. */
+const HEADROOM_BYTES = 64 * 1024
 
 interface Pending {
   readonly body: AuditEventBody
@@ -65,7 +70,7 @@ export class DurableSpool implements AuditSink {
 
   /** Opens (creating or recovering) the spool; never throws: an unusable spool rejects every write. */
   constructor(stateDir: string, options: DurableSpoolOptions = {}) {
-    this.dir = join(stateDir, 'audit', 'spool')
+    this.dir = options.dir ?? join(stateDir, 'audit', 'spool')
     this.maxBytes = options.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     this.enrich = options.enrich
@@ -94,6 +99,18 @@ export class DurableSpool implements AuditSink {
   /** Why the spool cannot be written, if it cannot. */
   get error(): AuditSpoolUnavailableError | undefined {
     return this.broken
+  }
+
+  /**
+   * Why a statement that writes must be refused now, before it runs (its event could not be recorded):
+   * the spool is unusable, or within 64 KiB of its size bound. Undefined when events can be recorded.
+   */
+  refusal(): Error | undefined {
+    if (this.broken !== undefined) return this.broken
+    if (this.closed) return new AuditSpoolUnavailableError(this.dir, 'the spool is closed')
+    const bytes = this.bytes
+    if (bytes + HEADROOM_BYTES > this.maxBytes) return new AuditSpoolFullError(bytes, this.maxBytes)
+    return undefined
   }
 
   /** The last durable seq and hash. */

@@ -33,12 +33,36 @@ export interface AuditEvent {
   readonly client_version: string
   /** The client's application_name, when it sent one. */
   readonly application_name?: string | undefined
+  /** Session facts of the signed trail (shared objects, one per session; not in the JSON-lines form). */
+  readonly groups?: readonly string[] | undefined
+  readonly agent?: string | null | undefined
+  readonly process?: AuditProcess | null | undefined
+  readonly policy_version?: string | null | undefined
+  /** Columns whose values the statement's result masked. */
+  readonly masked_columns?: readonly string[] | undefined
 }
+
+/** The local process on the other end of a session's connection (src/audit/event.ts ProcessInfo). */
+export type AuditProcess =
+  | {
+      readonly found: true
+      readonly pid: number
+      readonly exe: string | null
+      readonly cmdline: readonly string[]
+      readonly parents: readonly {
+        readonly pid: number
+        readonly exe: string | null
+        readonly cmdline: readonly string[]
+      }[]
+    }
+  | {readonly found: false; readonly reason: string}
 
 /** Where audit events go. Writes must never throw into the proxy's hot path. */
 export interface AuditSink {
-  /** Records one event. */
+  /** Records one event; a promise resolves once it is durable (the proxy holds the result until then). */
   write(event: AuditEvent): Promise<void> | void
+  /** Why a statement that writes must be refused now (events cannot be recorded); undefined when fine. */
+  refusal?(): Error | undefined
   /** Flushes and releases the sink. */
   close(): Promise<void>
 }

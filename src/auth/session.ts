@@ -23,6 +23,8 @@ export interface AuthContext {
   /** --api > DBGATE_API > config file; undefined falls back to the API URL of the last login. */
   readonly apiUrl: string | undefined
   readonly configDir: string
+  /** Where the device key's public record lives (login creates and registers the key when given). */
+  readonly stateDir?: string | undefined
   readonly env?: NodeJS.ProcessEnv | undefined
   /** Substituted by tests; the OS keychain otherwise. */
   readonly keychain?: KeychainBackend | undefined

@@ -5,8 +5,7 @@
  */
 import mysql from 'mysql2/promise'
 
-import {JsonlSpool} from '../audit/spool.js'
-import {teeAuditSink} from '../audit/types.js'
+import {AuditTrail} from '../audit/trail.js'
 import {readPolicyFile} from '../config/policy-file.js'
 import {
   ApprovalRequiredError,
@@ -28,7 +27,13 @@ import {authenticateUpstream, openUpstream} from '../proxy/mysql/upstream.js'
 import {Cap, Command} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
-import {osIdentity, packageVersion, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
+import {
+  alongside,
+  osIdentity,
+  packageVersion,
+  type StandaloneOptions,
+  type StandaloneProxy,
+} from './proxy-service.js'
 
 /** Parses a mysql:// URL into a usage error when it is wrong (the password is never echoed). */
 export function parseMysqlTarget(url: string): MysqlTarget {
@@ -73,8 +78,8 @@ export async function startMysqlStandalone(o: StandaloneOptions): Promise<Standa
   const evalContext: EvalContext = {actor: 'human', identity, target: describeMysqlTarget(target)}
   await loadParsers()
   await checkMysqlTarget(target)
-  const spool = new JsonlSpool(o.stateDir)
-  const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
+  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: undefined})
+  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   const engine = new MysqlEngine({
     target,
     policy,
@@ -99,7 +104,7 @@ export async function startMysqlStandalone(o: StandaloneOptions): Promise<Standa
     target,
     protocol: 'mysql',
     policy,
-    auditFile: spool.file,
+    auditDir: trail.spool.dir,
     close: async (reason) => {
       await listener.close(reason)
       await audit.close()

@@ -5,7 +5,7 @@
 import {readFileSync} from 'node:fs'
 import {userInfo} from 'node:os'
 
-import {JsonlSpool} from '../audit/spool.js'
+import {AuditTrail, type TrailUpload} from '../audit/trail.js'
 import {teeAuditSink, type AuditSink} from '../audit/types.js'
 import {readPolicyFile} from '../config/policy-file.js'
 import {DbgateError, ExitCode, UnreachableError, UsageError} from '../errors.js'
@@ -50,8 +50,8 @@ export interface StandaloneProxy {
   readonly protocol: Protocol
   /** The policy in force now. */
   readonly policy: Policy
-  /** The audit spool file. */
-  readonly auditFile: string
+  /** The audit spool directory of this process's lane. */
+  readonly auditDir: string
   close(reason?: string): Promise<void>
 }
 
@@ -127,6 +127,9 @@ export interface GuardedProxyOptions {
   readonly stateDir: string
   readonly localPassword?: string | undefined
   readonly extraAudit?: AuditSink | undefined
+  /** TARGET mode: upload the trail to the control plane; the agent's name and the bundle's policy version. */
+  readonly upload?: TrailUpload | undefined
+  readonly auditFacts?: {readonly agent?: string | null; readonly policyVersion?: string | null} | undefined
   /** Asked before each new client connection; an error refuses it (in the protocol's own format). */
   readonly admit?: (() => Error | undefined) | undefined
   /** Control-plane mode: what a `review` statement leads to (src/cli/approvals-service.ts). */
@@ -148,8 +151,8 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
-  const spool = new JsonlSpool(o.stateDir)
-  const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
+  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload})
+  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   // Sessions read these through the getters below, per statement: setPolicy swaps them for all at once.
   let live = {policy, guard: new Guard(policy, 'postgres'), evalContext: o.evalContext}
   const inner = new PostgresEngine({
@@ -165,6 +168,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
     },
     audit,
     identity: o.identity,
+    auditFacts: o.auditFacts,
     clientVersion: packageVersion(),
     maxMessageBytes: o.maxMessageBytes,
     localPassword: o.localPassword,
@@ -188,10 +192,25 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
     setPolicy: (next, evalContext) => {
       live = {policy: next, guard: new Guard(next, 'postgres'), evalContext}
     },
-    auditFile: spool.file,
+    auditDir: trail.spool.dir,
     close: async (reason) => {
       await listener.close(reason)
       await audit.close()
+    },
+  }
+}
+
+/** The trail with another sink beside it (exec's in-memory record): durable and refusing as the trail is. */
+export function alongside(trail: AuditTrail, extra: AuditSink): AuditSink {
+  const tee = teeAuditSink(extra)
+  return {
+    write: (event) => {
+      void tee.write(event)
+      return trail.write(event)
+    },
+    refusal: () => trail.refusal(),
+    close: async () => {
+      await Promise.all([trail.close(), extra.close()])
     },
   }
 }

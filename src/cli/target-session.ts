@@ -4,7 +4,7 @@
  * The minted password lives in memory only: the upstream login is built as an object, never as a URL
  * string that could end up in a log, and nothing here prints it.
  */
-import {getAuthenticatedClient, type AuthContext} from '../auth/session.js'
+import {getAuthenticatedClient, type AuthContext, type AuthenticatedClient} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
 import type {BundleResponse, TargetTls} from '../control/api-types.js'
 import type {ControlClient} from '../control/client.js'
@@ -15,6 +15,7 @@ import type {AuditSink} from '../audit/types.js'
 import type {Actor, EvalContext} from '../policy/index.js'
 import type {PgTarget} from '../proxy/index.js'
 import {cachedClient, reviewHook} from './approvals-service.js'
+import {trailUpload} from './audit-upload.js'
 import {startGuardedProxy, type StandaloneProxy} from './proxy-service.js'
 
 /** What opening a session on a target needs. */
@@ -34,12 +35,15 @@ export interface TargetSession {
   readonly upstream: PgTarget
   /** Identity, groups, actor and target, as the verified bundle states them. */
   readonly evalContext: EvalContext
-  /** The name audit events record for this identity. */
+  /** The identity's `sub`: what audit events record (the control plane accepts no other). */
   readonly identity: string
   /** The agent acting for the identity, if any (approval requests name it). */
   readonly agent: string | undefined
   /** A control-plane client with a fresh access token (approval requests and grants). */
   readonly client: () => Promise<ControlClient>
+  /** The authenticated client and its context: the audit trail uploads with them. */
+  readonly auth: AuthenticatedClient
+  readonly authContext: AuthContext
   /** Stops renewing and revokes the minted user; never throws (revoked: false if the server could not). */
   end(): Promise<{revoked: boolean}>
 }
@@ -103,9 +107,11 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
       ...upstreamTls(t.tls),
     },
     evalContext: evalContextOf(session.bundle),
-    identity: auth.identity.email ?? auth.identity.sub,
+    identity: auth.identity.sub,
     agent: o.agent,
     client: cachedClient({settings: o.settings, env: o.env}),
+    auth,
+    authContext: ctx,
     end,
   }
 }
@@ -147,6 +153,8 @@ export interface TargetProxyOptions {
   readonly onPolicyChanged?: ((bundle: VerifiedBundle) => void) | undefined
   /** `exec --approval ID`: a `review` statement spends this request's grant instead of asking again. */
   readonly approvalId?: string | undefined
+  /** Told about each failed audit upload attempt (events stay spooled and are retried). */
+  readonly onAuditUploadError?: ((err: unknown, attempt: number) => void) | undefined
 }
 
 /** What decides a statement: the policy's version and the context its rules see. */
@@ -155,7 +163,10 @@ const enforced = (b: VerifiedBundle): string => JSON.stringify([b.payload.policy
 /** Starts the guarded proxy for an open session and keeps its credentials renewed. */
 export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<StandaloneProxy> {
   const loop = ts.session.renewLoop
+  const p = ts.session.bundle.payload
   const proxy = await startGuardedProxy({
+    upload: await trailUpload(ts.authContext, o.stateDir, ts.auth, o.onAuditUploadError),
+    auditFacts: {agent: p.agent, policyVersion: p.policy_version},
     target: ts.upstream,
     policy: ts.session.policy,
     evalContext: ts.evalContext,

@@ -5,6 +5,8 @@
  */
 import type {Socket} from 'node:net'
 
+import type {AuditProcess} from '../audit/types.js'
+
 /** Wire protocols dbgate speaks. */
 export type Protocol = 'postgres' | 'mysql'
 
@@ -15,6 +17,8 @@ export interface SessionInfo {
   /** The client's address as `host:port`. */
   readonly clientAddress: string
   readonly startedAt: Date
+  /** The local process on the other end, looked up from the moment of accept (before the client can exit). */
+  readonly peer?: Promise<AuditProcess> | undefined
 }
 
 /** A protocol engine: a factory of connection handlers that share the engine's configuration. */

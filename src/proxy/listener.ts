@@ -5,6 +5,7 @@
 import {randomUUID} from 'node:crypto'
 import {createServer, type Server, type Socket} from 'node:net'
 
+import {findPeerProcess} from '../audit/process-info.js'
 import {DbgateError, UsageError} from '../errors.js'
 import type {ConnectionHandler, Engine} from './engine.js'
 
@@ -56,7 +57,11 @@ export async function startListener(options: ListenerOptions): Promise<ProxyList
   const host = options.host ?? '127.0.0.1'
   const sessions = new Map<Socket, ConnectionHandler>()
   const closed = new Set<Promise<void>>()
+  // Every accepted socket, until it closes: a client that never closes its end must not hold up shutdown.
+  const sockets = new Set<Socket>()
   const server = createServer({noDelay: true}, (client) => {
+    sockets.add(client)
+    client.once('close', () => sockets.delete(client))
     client.setNoDelay(true)
     client.on('error', () => undefined)
     const id = randomUUID()
@@ -64,7 +69,15 @@ export async function startListener(options: ListenerOptions): Promise<ProxyList
       id,
       clientAddress: `${client.remoteAddress ?? '?'}:${client.remotePort ?? 0}`,
       startedAt: new Date(),
+      // Now, while the client is surely still there: a short-lived client may exit before startup ends.
+      peer: findPeerProcess({
+        localAddress: client.localAddress as string,
+        localPort: client.localPort as number,
+        remoteAddress: client.remoteAddress as string,
+        remotePort: client.remotePort as number,
+      }),
     }
+    info.peer.catch(() => undefined)
     let handler: ConnectionHandler
     try {
       handler = options.engine.initializeConnection(client, info)
@@ -101,6 +114,7 @@ export async function startListener(options: ListenerOptions): Promise<ProxyList
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const handler of sessions.values()) handler.close(reason)
       await Promise.allSettled([...closed])
+      for (const socket of sockets) socket.destroy()
       await stopped
     },
   }

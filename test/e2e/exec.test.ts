@@ -1,11 +1,12 @@
 /** `dbgate exec` end to end: formats and exit codes. */
 import {spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {readSpooledEvents} from '../support/audit-spool.js'
 import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'dbgate-exec-'))
@@ -102,10 +103,7 @@ describe('dbgate exec', () => {
       'select 1',
     ])
     expect(r.code).toBe(6)
-    const events = readFileSync(join(dir, 'state', 'audit', 'events.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as {type: string; decision?: string; rule?: string})
+    const events = readSpooledEvents(join(dir, 'state'))
     expect(events.some((e) => e.type === 'statement' && e.decision === 'deny' && e.rule === 'no-ddl')).toBe(
       true,
     )

@@ -56,7 +56,7 @@ export interface TestProxy {
 export async function startTestProxy(
   url: string,
   policy: Policy = TEST_POLICY,
-  extra: {maxMessageBytes?: number; localPassword?: string} = {},
+  extra: {maxMessageBytes?: number; localPassword?: string; sink?: AuditSink} = {},
 ): Promise<TestProxy> {
   await loadParsers()
   const target = parsePgUrl(url)
@@ -66,7 +66,7 @@ export async function startTestProxy(
     policy,
     guard: new Guard(policy, 'postgres'),
     evalContext: {actor: 'human', identity: 'tester', target: 'test'},
-    audit,
+    audit: extra.sink ?? audit,
     identity: 'tester',
     clientVersion: 'test',
     maxMessageBytes: extra.maxMessageBytes ?? 64 * 1024 * 1024,

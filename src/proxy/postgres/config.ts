@@ -12,6 +12,8 @@ export interface PgEngineConfig {
   /** Who the sessions act as, for rules that match identities, groups, actors and targets. */
   readonly evalContext: EvalContext
   readonly audit: AuditSink
+  /** Facts of the signed trail that the engine cannot know (the agent's name, the policy bundle's version). */
+  readonly auditFacts?: {readonly agent?: string | null; readonly policyVersion?: string | null} | undefined
   /** The identity recorded in audit events (the OS user in standalone mode). */
   readonly identity: string
   /** dbgate's version, recorded in audit events. */

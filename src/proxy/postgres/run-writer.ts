@@ -12,6 +12,11 @@ export class RunWriter {
   private end = 0
   /** False once the socket's buffer is full; true again after 'drain'. */
   writable = true
+  /** Unsettled holds; while any is, output is queued instead of written. */
+  private holds = 0
+  /** Bumped when held output is dropped, so older holds no longer count. */
+  private generation = 0
+  private queued: Buffer[] = []
 
   constructor(private readonly socket: Socket) {}
 
@@ -41,7 +46,35 @@ export class RunWriter {
     this.write(this.start === 0 && this.end === buf.length ? buf : buf.subarray(this.start, this.end))
   }
 
+  /**
+   * Holds everything written from now on (the current run included) until `release` settles: true writes
+   * it in order once no hold is left, false drops all of it (an audit event was lost; the session ends).
+   */
+  hold(release: Promise<boolean>): void {
+    this.holds++
+    const generation = this.generation
+    void release.then((ok) => {
+      if (generation !== this.generation) return
+      if (!ok) {
+        this.generation++
+        this.holds = 0
+        this.queued = []
+        this.buf = undefined
+        return
+      }
+      if (--this.holds > 0) return
+      const queued = this.queued
+      this.queued = []
+      for (const bytes of queued) this.write(bytes)
+      this.flush()
+    })
+  }
+
   private write(bytes: Buffer): void {
+    if (this.holds > 0) {
+      this.queued.push(bytes)
+      return
+    }
     if (this.socket.destroyed) return
     if (!this.socket.write(bytes)) this.writable = false
   }

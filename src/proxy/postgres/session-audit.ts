@@ -2,11 +2,16 @@
  * A session's audit events. One event per statement is on the relay's hot path, so building one is
  * kept cheap: a plain object of a fixed shape (no spreads), the time formatted from a per-second
  * cached prefix, the kinds and tables of a decision computed once per decision (cached decisions are
- * shared objects), and no serialisation here: sinks serialise in batches, off the message path.
+ * shared objects), ids from the session id and a counter, and no serialisation here: sinks serialise
+ * in batches, off the message path.
+ *
+ * Durability: when the sink's write returns a promise (the durable spool), the session's output to the
+ * client is held until it settles, so a client never sees the end of a statement (CommandComplete,
+ * ReadyForQuery, or a denial) before its event is on disk. When the event cannot be recorded, a statement
+ * that wrote ends the session (the upstream connection goes, so an open transaction rolls back); a read's
+ * result is released and the loss reported.
  */
-import {randomUUID} from 'node:crypto'
-
-import type {AuditEvent, AuditEventType, AuditSink} from '../../audit/types.js'
+import type {AuditEvent, AuditEventType, AuditProcess, AuditSink} from '../../audit/types.js'
 import type {Decision, Operation} from '../../policy/index.js'
 
 /** A decided statement: its text and the decision. */
@@ -24,6 +29,25 @@ export interface Running extends StatementInfo {
 
 /** The constant part of every audit event of a session. */
 export type AuditBase = Omit<AuditEvent, 'id' | 'type' | 'time'>
+
+/** Where a session's output to its client can be held until an event is durable (the RunWriter). */
+export interface HoldableOutput {
+  /** Holds output until `release` settles: true writes it, false drops it (the session is ending). */
+  hold(release: Promise<boolean>): void
+}
+
+/** Told when an event could not be recorded; `wrote` when its statement ran and may have changed data. */
+export type LostEventHandler = (error: Error, wrote: boolean) => void
+
+/** Kinds that change nothing: their statements still run when the audit spool cannot record them. */
+const READ_ONLY_KINDS: ReadonlySet<string> = new Set(['select', 'show', 'explain', 'set', 'transaction'])
+
+/** True when a decision's statement may write: any kind but the read-only ones, or nothing known. */
+export function mayWrite(d: Decision): boolean {
+  if (d.operations.length === 0) return d.unparseable === true
+  for (const op of d.operations) if (!READ_ONLY_KINDS.has(op.kind)) return true
+  return false
+}
 
 interface Facts {
   readonly kinds: readonly string[]
@@ -63,16 +87,47 @@ export function isoTime(ms: number = Date.now()): string {
 
 /** Emits a session's audit events; a failing sink never takes the session down. */
 export class SessionAudit {
+  private count = 0
+  private output: HoldableOutput | undefined
+  private onLost: LostEventHandler | undefined
+  private process: AuditProcess | null
+
   constructor(
     private readonly sink: AuditSink,
     private readonly base: AuditBase,
-  ) {}
+  ) {
+    this.process = base.process ?? null
+  }
 
-  /** Emits a session_start or session_end event. */
-  sessionEvent(type: Extract<AuditEventType, 'session_start' | 'session_end'>, error?: string): void {
+  /** Holds `output` until each later event is durable; `onLost` hears of events that could not be. */
+  bind(output: HoldableOutput, onLost: LostEventHandler): void {
+    this.output = output
+    this.onLost = onLost
+  }
+
+  /** Records who is on the other end of the connection, for every later event. */
+  setProcess(process: AuditProcess): void {
+    this.process = process
+  }
+
+  /** Why a statement that writes must be refused now (the trail cannot record it). */
+  refusal(): Error | undefined {
+    return this.sink.refusal?.()
+  }
+
+  /** A unique event id: the session's id and a counter (no random bytes per statement). */
+  private nextId(): string {
+    return `${this.base.session_id}.${++this.count}`
+  }
+
+  /** Emits a session_start or session_end event; resolves (never rejects) with the sink's answer. */
+  sessionEvent(
+    type: Extract<AuditEventType, 'session_start' | 'session_end'>,
+    error?: string,
+  ): Promise<Error | undefined> {
     const b = this.base
-    this.emit({
-      id: randomUUID(),
+    return this.record({
+      id: this.nextId(),
       type,
       time: isoTime(),
       session_id: b.session_id,
@@ -85,6 +140,10 @@ export class SessionAudit {
       error: error ?? null,
       client_version: b.client_version,
       application_name: b.application_name,
+      groups: b.groups,
+      agent: b.agent,
+      process: this.process,
+      policy_version: b.policy_version,
     })
   }
 
@@ -93,8 +152,8 @@ export class SessionAudit {
     const b = this.base
     const d = info.decision
     const facts = factsOf(d)
-    this.emit({
-      id: randomUUID(),
+    const pending = this.emit({
+      id: this.nextId(),
       type: 'statement',
       time: isoTime(),
       session_id: b.session_id,
@@ -115,15 +174,45 @@ export class SessionAudit {
       error: running?.error ?? (d.decision === 'allow' ? null : (d.message ?? d.decision)),
       client_version: b.client_version,
       application_name: b.application_name,
+      groups: b.groups,
+      agent: b.agent,
+      process: this.process,
+      policy_version: b.policy_version,
     })
+    if (pending === undefined) return
+    if (this.output === undefined) {
+      pending.catch(() => undefined)
+      return
+    }
+    const wrote = running !== undefined && mayWrite(d)
+    const onLost = this.onLost
+    this.output.hold(
+      pending.then(
+        () => true,
+        (err: unknown) => {
+          onLost?.(err instanceof Error ? err : new Error(String(err)), wrote)
+          return !wrote
+        },
+      ),
+    )
   }
 
-  private emit(event: AuditEvent): void {
+  /** Writes an event and settles with the sink's error, if any (session events). */
+  private record(event: AuditEvent): Promise<Error | undefined> {
+    const pending = this.emit(event)
+    if (pending === undefined) return Promise.resolve(undefined)
+    return pending.then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    )
+  }
+
+  /** Hands an event to the sink; a promise when the sink confirms durability. Never throws. */
+  private emit(event: AuditEvent): Promise<void> | undefined {
     try {
-      const pending = this.sink.write(event)
-      if (pending !== undefined) pending.catch(() => undefined)
-    } catch {
-      // An audit sink failure must not take the session down; the sink reports its own errors.
+      return this.sink.write(event) ?? undefined
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
   }
 }

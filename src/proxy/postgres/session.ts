@@ -5,6 +5,9 @@
 import {createHash, timingSafeEqual} from 'node:crypto'
 import type {Socket} from 'node:net'
 
+import type {AuditProcess} from '../../audit/types.js'
+import {DbgateError} from '../../errors.js'
+import type {Decision, Guard} from '../../policy/index.js'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
 import type {CancelMap} from './cancel.js'
 import {decisionError} from './decide.js'
@@ -15,8 +18,8 @@ import {relay, type Relay} from './relay.js'
 import {SCRAM_SHA_256, ScramError} from './scram.js'
 import {ScramServer, scramSecret, type ScramSecret} from './scram-server.js'
 import type {PgEngineConfig} from './config.js'
-import {SessionAudit, type AuditBase} from './session-audit.js'
-import {SessionState} from './session-state.js'
+import {SessionAudit, mayWrite, type AuditBase} from './session-audit.js'
+import {SessionState, type GuardSource} from './session-state.js'
 import {
   classifyParameters,
   parseStartupPacket,
@@ -89,9 +92,9 @@ export class PgConnection implements ConnectionHandler {
     if (startup === undefined) return
     const params = await this.authorize(startup)
     const upstream = await this.connectUpstream(params)
-    this.makeClientReady(upstream)
     const audit = this.sessionAudit()
-    audit.sessionEvent('session_start')
+    await this.recordStart(audit, upstream)
+    this.makeClientReady(upstream)
     let error: unknown
     try {
       await this.relay(upstream, audit)
@@ -99,8 +102,34 @@ export class PgConnection implements ConnectionHandler {
       error = err
       throw err
     } finally {
-      audit.sessionEvent('session_end', error === undefined ? undefined : describe(error))
+      void audit.sessionEvent('session_end', error === undefined ? undefined : describe(error))
     }
+  }
+
+  /**
+   * Before the client is told it is connected: who is on the other end of the socket (looked up since
+   * accept), and a durable session_start event. A session the trail cannot record is refused.
+   */
+  private async recordStart(audit: SessionAudit, upstream: UpstreamConnection): Promise<void> {
+    audit.setProcess(await peerOf(this.info))
+    const refusal = audit.refusal() ?? (await audit.sessionEvent('session_start'))
+    if (refusal === undefined) return
+    upstream.socket.destroy()
+    throw new SessionError(
+      '08004',
+      `dbgate cannot record this session in the audit trail: ${codeAndMessage(refusal)}`,
+    )
+  }
+
+  /** An event could not be recorded: a statement that wrote ends the session, its result unseen. */
+  private lostEvent(error: Error, wrote: boolean): void {
+    if (!wrote) return
+    // After the held output is dropped: the client gets only the reason.
+    setImmediate(() =>
+      this.active?.close(
+        `the audit event of a statement that writes could not be recorded (${codeAndMessage(error)})`,
+      ),
+    )
   }
 
   /** Step 1: SSLRequest/GSSENCRequest are declined, a CancelRequest is passed on, a StartupMessage read. */
@@ -247,7 +276,10 @@ export class PgConnection implements ConnectionHandler {
       client: this.client,
       upstream,
       config: this.config,
-      makeState: (toClient) => new SessionState(this.config, toClient, audit, upstream.parameters),
+      makeState: (toClient) => {
+        audit.bind(toClient, (err, wrote) => this.lostEvent(err, wrote))
+        return new SessionState(auditedSource(this.config, audit), toClient, audit, upstream.parameters)
+      },
       leftover: this.leftover,
     })
     this.active = r
@@ -268,6 +300,9 @@ export class PgConnection implements ConnectionHandler {
       db_user: t.user,
       client_version: this.config.clientVersion,
       application_name: this.appName,
+      groups: this.config.evalContext.groups ?? [],
+      agent: this.config.auditFacts?.agent ?? null,
+      policy_version: this.config.auditFacts?.policyVersion ?? null,
     }
     this.audit = new SessionAudit(this.config.audit, base)
     return this.audit
@@ -298,6 +333,76 @@ function negotiateProtocol(unsupported: readonly string[]): Buffer {
   parts[0]?.writeInt32BE(unsupported.length, 4)
   for (const u of unsupported) parts.push(Buffer.from(`${u}\0`))
   return typed(Backend.NegotiateProtocolVersion, Buffer.concat(parts))
+}
+
+/** How long a session waits for the peer-process lookup started at accept. */
+const PEER_LOOKUP_MS = 2000
+
+/** The process on the other end of the connection, as found at accept; never rejects. */
+async function peerOf(info: SessionInfo): Promise<AuditProcess> {
+  if (info.peer === undefined) return {found: false, reason: 'the listener did not look it up'}
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<AuditProcess>((resolve) => {
+    timer = setTimeout(() => resolve({found: false, reason: 'the lookup timed out'}), PEER_LOOKUP_MS)
+  })
+  try {
+    return await Promise.race([
+      info.peer.catch((err: unknown): AuditProcess => ({found: false, reason: describe(err)})),
+      timeout,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The session's guard source: the engine's guard in force now (it changes on renewal), audited. */
+function auditedSource(config: GuardSource, audit: SessionAudit): GuardSource {
+  let base: Guard | undefined
+  let audited: Guard | undefined
+  return {
+    get guard(): Guard {
+      const g = config.guard
+      if (g !== base || audited === undefined) {
+        base = g
+        audited = auditedGuard(g, audit)
+      }
+      return audited
+    },
+    get evalContext() {
+      return config.evalContext
+    },
+  }
+}
+
+/** `E_CODE: message` of an error that has a stable code. */
+function codeAndMessage(error: Error): string {
+  return error instanceof DbgateError ? `${error.code}: ${error.message}` : error.message
+}
+
+/**
+ * The guard of a session whose statements that write are refused while the audit trail cannot record
+ * them (spool full or unwritable), with an error naming why; reads still run. Everything else is the guard.
+ */
+function auditedGuard(guard: Guard, audit: SessionAudit): Guard {
+  const refuse = (d: Decision): Decision => {
+    if (d.decision !== 'allow' || !mayWrite(d)) return d
+    const why = audit.refusal()
+    if (why === undefined) return d
+    return {
+      ...d,
+      decision: 'deny',
+      rule: 'dbgate-audit-trail',
+      message: `${codeAndMessage(why)} Statements that write are refused until the audit trail can record them`,
+    }
+  }
+  const g = Object.create(guard) as Guard
+  g.decide = (sql, ctx, actx) => {
+    const v = guard.decide(sql, ctx, actx)
+    const d = refuse(v.decision)
+    return d === v.decision ? v : {decision: d, analysis: v.analysis}
+  }
+  g.decideOperations = (ops, ctx) => refuse(guard.decideOperations(ops, ctx))
+  return g
 }
 
 function describe(error: unknown): string {

@@ -1,0 +1,136 @@
+/**
+ * The proxy's durability rule against the real server: a statement's result is released only once its
+ * audit event is durable; when events cannot be recorded, statements that write fail closed.
+ */
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import pg from 'pg'
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+
+import {AuditSpoolUnavailableError} from '../../src/audit/errors.js'
+import {AuditTrail} from '../../src/audit/trail.js'
+import type {AuditEvent, AuditSink} from '../../src/audit/types.js'
+import {verifyChain} from '../../src/audit/verify.js'
+import {readSpoolDir} from '../support/audit-spool.js'
+import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {startTestProxy, type TestProxy} from '../support/proxy.js'
+
+let db: ScratchDb
+const cleanup: (() => Promise<void>)[] = []
+const dirs: string[] = []
+
+beforeAll(async () => {
+  db = await createScratchDb('dbgate_audit_dur', 'create table t(id int);')
+})
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined)
+  await adminQuery('delete from t', db.name)
+})
+afterAll(async () => {
+  await db?.drop()
+  for (const d of dirs) rmSync(d, {recursive: true, force: true})
+})
+
+async function proxyWith(sink: AuditSink): Promise<TestProxy> {
+  const proxy = await startTestProxy(db.url, undefined, {sink})
+  cleanup.push(() => proxy.close())
+  return proxy
+}
+
+async function client(proxy: TestProxy): Promise<pg.Client> {
+  const c = new pg.Client(proxy.clientConfig)
+  c.on('error', () => undefined)
+  await c.connect()
+  cleanup.push(() => c.end())
+  return c
+}
+
+/** A sink whose statement events become durable only when the test says so (a slow disk). */
+class GatedSink implements AuditSink {
+  readonly waiting: {event: AuditEvent; release: () => void}[] = []
+  private arrived: (() => void) | undefined
+  write(event: AuditEvent): Promise<void> {
+    if (event.type !== 'statement') return Promise.resolve()
+    return new Promise((release) => {
+      this.waiting.push({event, release})
+      this.arrived?.()
+    })
+  }
+  next(): Promise<void> {
+    return this.waiting.length > 0 ? Promise.resolve() : new Promise((resolve) => (this.arrived = resolve))
+  }
+  close(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('the durability rule', () => {
+  it("holds a statement's result until its event is durable", async () => {
+    const sink = new GatedSink()
+    const c = await client(await proxyWith(sink))
+    let settled = false
+    const result = c.query("select 'held' as v").finally(() => (settled = true))
+    await sink.next()
+    expect(sink.waiting[0]?.event.statement).toBe("select 'held' as v")
+    await tick(300)
+    expect(settled).toBe(false)
+    sink.waiting[0]?.release()
+    expect((await result).rows).toEqual([{v: 'held'}])
+  })
+
+  it('ends the session when the event of a statement that wrote cannot be recorded; its transaction rolls back', async () => {
+    const failing: AuditSink = {
+      write: (e) =>
+        (e.statement ?? '').startsWith('insert')
+          ? Promise.reject(new AuditSpoolUnavailableError('/spool', 'EIO: i/o error, write'))
+          : Promise.resolve(),
+      close: () => Promise.resolve(),
+    }
+    const c = await client(await proxyWith(failing))
+    await c.query('begin')
+    const err = await c.query('insert into t values (1)').then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    expect(err?.message).toMatch(/audit event of a statement that writes could not be recorded/)
+    expect(err?.message).toContain('E_AUDIT_SPOOL_UNAVAILABLE')
+    expect((await adminQuery('select count(*)::int as n from t', db.name)).rows[0]).toEqual({n: 0})
+  })
+})
+
+describe('a full spool', () => {
+  it('refuses statements that write with an error naming why, lets reads run, and refuses new sessions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbgate-audit-full-'))
+    dirs.push(dir)
+    // 64 KiB of headroom is kept below the bound: this leaves room for a handful of events.
+    const trail = await AuditTrail.open({stateDir: dir, maxBytes: 64 * 1024 + 3000})
+    cleanup.push(() => trail.close())
+    const proxy = await proxyWith(trail)
+    const c = await client(proxy)
+    await c.query('insert into t values (1)')
+    for (let i = 0; i < 5; i++) await c.query('select count(*) from t')
+    const denied = await c.query('insert into t values (2)').then(
+      () => undefined,
+      (e: unknown) => e as Error & {code?: string},
+    )
+    expect(denied?.code).toBe('42501')
+    expect(denied?.message).toContain('E_AUDIT_SPOOL_FULL')
+    expect((await c.query('select count(*)::int as n from t')).rows).toEqual([{n: 1}])
+    const late = new pg.Client(proxy.clientConfig)
+    late.on('error', () => undefined)
+    const refused = await late.connect().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    await late.end().catch(() => undefined)
+    expect(refused?.message).toMatch(/cannot record this session in the audit trail: E_AUDIT_SPOOL_FULL/)
+    // What was recorded is one unbroken chain.
+    const events = readSpoolDir(trail.spool.dir)
+    expect(events.filter((e) => e.type === 'statement').length).toBeGreaterThanOrEqual(6)
+    expect(verifyChain(events).ok).toBe(true)
+  })
+})
