@@ -50,17 +50,28 @@ export interface DevServer {
   /** Everything the server wrote to stderr so far (for failure messages). */
   log(): string
   stop(): Promise<void>
+  /** Stops the server but keeps its config and data, for restartDevServer. */
+  halt(): Promise<void>
+}
+
+/** Starts a halted dev server again on the same port, config and data (its tokens and trail survive). */
+export function restartDevServer(old: DevServer): Promise<DevServer> {
+  return startDevServer('', {dir: old.dir, listen: new URL(old.url).host})
 }
 
 /** Starts `dbgate server start --dev` on 127.0.0.1:0 and waits for the URL it prints on stderr. */
-export async function startDevServer(config = DEV_SERVER_CONFIG): Promise<DevServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'dbgate-e2e-server-'))
+export async function startDevServer(
+  config = DEV_SERVER_CONFIG,
+  again?: {readonly dir: string; readonly listen: string},
+): Promise<DevServer> {
+  const dir = again?.dir ?? mkdtempSync(join(tmpdir(), 'dbgate-e2e-server-'))
   const configPath = join(dir, 'server.yaml')
   const dataDir = join(dir, 'data')
-  writeFileSync(configPath, config)
+  if (again === undefined) writeFileSync(configPath, config)
+  const listen = again?.listen ?? '127.0.0.1:0'
   const child = spawn(
     process.execPath,
-    [BIN, 'server', 'start', '--dev', '--config', configPath, '--data', dataDir, '--listen', '127.0.0.1:0'],
+    [BIN, 'server', 'start', '--dev', '--config', configPath, '--data', dataDir, '--listen', listen],
     {env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe']},
   )
   let stderr = ''
@@ -93,6 +104,7 @@ export async function startDevServer(config = DEV_SERVER_CONFIG): Promise<DevSer
       await stopChild(child)
       rmSync(dir, {recursive: true, force: true})
     },
+    halt: () => stopChild(child),
   }
 }
 
