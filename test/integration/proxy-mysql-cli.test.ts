@@ -12,6 +12,7 @@ import {promisify} from 'node:util'
 import mysql from 'mysql2'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {readSpooledEvents} from '../support/audit-spool.js'
 import {mysqlScratch, type MysqlScratch} from '../support/mysql-proxy.js'
 
 const run = promisify(execFile)
@@ -131,13 +132,12 @@ describe('the mysql client through dbgate connect', () => {
   })
 
   it('records the session and its statements in the audit spool', async () => {
-    await new Promise((r) => setTimeout(r, 500)) // the spool flushes every 200 ms
-    const spool = readFileSync(join(dir, 'state', 'audit', 'events.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-    const events = spool.map(
-      (l) => JSON.parse(l) as {type: string; protocol: string; decision?: string; rule?: string},
-    )
+    // The engine appends events as statements finish; the spool's group commit lands them shortly after.
+    let events = readSpooledEvents(join(dir, 'state'))
+    for (let i = 0; i < 50 && !events.some((e) => e.type === 'statement' && e.decision === 'deny'); i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      events = readSpooledEvents(join(dir, 'state'))
+    }
     expect(events.some((e) => e.type === 'session_start' && e.protocol === 'mysql')).toBe(true)
     expect(events.some((e) => e.type === 'statement' && e.decision === 'deny' && e.rule === 'no-drop')).toBe(
       true,
