@@ -240,3 +240,32 @@ rules:
     expect(colliding.stats).toEqual({hits: 0, misses: 2, bypassed: 0})
   })
 })
+
+describe('cache eviction', () => {
+  beforeAll(async () => {
+    await loadParsers()
+  })
+  const policy = parsePolicy('version: 1\ndefaults: {action: allow, unparseable: deny}\nrules: []\n')
+  const ctx: EvalContext = {actor: 'human'}
+  const actx = {defaultSchema: 'public'}
+
+  it('keeps a statement used at least every half-capacity new statements, and stays bounded', () => {
+    const guard = new Guard(policy, 'postgres', {cacheSize: 10})
+    guard.decide('select a from hot where id = 1', ctx, actx)
+    for (let i = 0; i < 60; i++) {
+      guard.decide(`select a from cold${i}`, ctx, actx)
+      if (i % 4 === 3) guard.decide(`select a from hot where id = ${i}`, ctx, actx)
+    }
+    // One miss for the hot shape, one per cold table; every later hot query hit.
+    expect(guard.stats).toEqual({hits: 15, misses: 61, bypassed: 0})
+    expect(guard.cacheEntries).toBe(10)
+  })
+
+  it('evicts a statement not used for a whole capacity of new statements', () => {
+    const guard = new Guard(policy, 'postgres', {cacheSize: 10})
+    guard.decide('select a from t where id = 1', ctx, actx)
+    for (let i = 0; i < 10; i++) guard.decide(`select a from other${i}`, ctx, actx)
+    guard.decide('select a from t where id = 2', ctx, actx)
+    expect(guard.stats).toEqual({hits: 0, misses: 12, bypassed: 0})
+  })
+})
