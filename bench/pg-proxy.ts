@@ -2,7 +2,8 @@
  * Proxy cost, interleaved in one run: pgbench -S (simple and prepared, 8 clients) and -c 1 latency,
  * direct, through a bare Node byte pipe (the floor for any Node proxy), through pgbouncer if
  * installed, and through `dbgate connect` with a policy of several rules. Prints TPS, ratios vs direct
- * and vs the Node pipe, and the proxy process's CPU per transaction.
+ * and vs the Node pipe, and the proxy process's CPU time per transaction (the steadier figure when
+ * other work shares the cores).
  * Run: `npm run bench -- pg-proxy` or `npx tsx bench/pg-proxy.ts [rounds] [seconds]`.
  * DBGATE_BENCH_BASELINE=/path/to/other/checkout/bin/run.js adds that build as a path ("dbgate base"),
  * so a change is measured against the code before it in the same interleaved run.
@@ -110,15 +111,16 @@ async function pgbouncer(): Promise<Path | undefined> {
   return {name: 'pgbouncer', port, pid: child.pid, stop: () => child.kill()}
 }
 
-function pgbench(port: number, args: string[]): number {
+function pgbench(port: number, args: string[]): {tps: number; transactions: number} {
   const r = spawnSync(
     'pgbench',
     ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', ...args, DB],
     {encoding: 'utf8'},
   )
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)
-  if (!m) throw new Error(`pgbench failed on port ${port}: ${r.stdout}${r.stderr}`)
-  return Number(m[1])
+  const n = /number of transactions actually processed: (\d+)/.exec(r.stdout)
+  if (!m || !n) throw new Error(`pgbench failed on port ${port}: ${r.stdout}${r.stderr}`)
+  return {tps: Number(m[1]), transactions: Number(n[1])}
 }
 
 interface Sample {
@@ -154,13 +156,12 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
       for (const mode of modes)
         for (const path of paths) {
           const before = cpuTicks(path.pid)
-          const tps = pgbench(path.port, mode.args)
+          const {tps, transactions} = pgbench(path.port, mode.args)
           const ticks = cpuTicks(path.pid) - before
-          const duration = Number(mode.args[mode.args.indexOf('-T') + 1])
           const key = `${mode.name}|${path.name}`
           const s = results.get(key) ?? {tps: [], cpuUsPerTx: []}
           s.tps.push(tps)
-          s.cpuUsPerTx.push(path.pid === undefined ? 0 : (ticks * 10_000) / (tps * duration))
+          s.cpuUsPerTx.push(path.pid === undefined ? 0 : (ticks * 10_000) / transactions)
           results.set(key, s)
           console.log(`round ${round} ${mode.name} ${path.name.padEnd(11)} ${tps.toFixed(0)} tps`)
         }
