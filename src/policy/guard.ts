@@ -17,6 +17,7 @@
  */
 import {analyze} from './analyze.js'
 import {evaluate, evaluateOperations} from './evaluate.js'
+import {Lru} from './lru.js'
 import {hashText, scan, ShapeScan, type ShapeKey} from './normalize/index.js'
 import type {Analysis, AnalyzeContext, Decision, Dialect, EvalContext, Operation, Policy} from './types.js'
 
@@ -52,47 +53,6 @@ interface Slot {
   readonly shape: ShapeKey
   readonly context: string
   readonly entry: Entry
-  /** The cache's placement count when the slot was last moved to the recent end. */
-  placed: number
-}
-
-/**
- * A bounded map that evicts the least recently placed slot, on top of Map's insertion order. A hit
- * moves its slot to the recent end only once the slot is half the capacity away from it: a slot used
- * at least that often is never evicted, and the hot path skips a delete and a set per hit.
- */
-class SlotCache {
-  private readonly map = new Map<number, Slot>()
-  private placements = 0
-
-  constructor(readonly capacity: number) {}
-
-  /** The slot under `hash`, moved to the recent end if it drifted far from it. */
-  get(hash: number): Slot | undefined {
-    const slot = this.map.get(hash)
-    if (slot !== undefined && this.placements - slot.placed >= this.capacity >> 1) {
-      this.map.delete(hash)
-      this.map.set(hash, slot)
-      slot.placed = ++this.placements
-    }
-    return slot
-  }
-
-  /** Stores a slot (replacing one under the same hash), evicting the oldest when full. */
-  set(hash: number, slot: Slot): void {
-    this.map.delete(hash)
-    if (this.map.size >= this.capacity) {
-      const oldest = this.map.keys().next()
-      if (oldest.done !== true) this.map.delete(oldest.value)
-    }
-    slot.placed = ++this.placements
-    this.map.set(hash, slot)
-  }
-
-  /** Number of slots held. */
-  get size(): number {
-    return this.map.size
-  }
 }
 
 /** The context part of the key, remembered with the fields it was made from (sessions reuse one). */
@@ -118,7 +78,7 @@ function deepFreeze<T>(value: T): T {
 export class Guard {
   /** Cache counters; reset only by creating a new Guard. */
   readonly stats: GuardCacheStats = {hits: 0, misses: 0, bypassed: 0}
-  private readonly cache: SlotCache | null
+  private readonly cache: Lru<number, Slot> | null
   private readonly analyzer: (sql: string, dialect: Dialect, actx: AnalyzeContext) => Analysis
   private readonly scan = new ShapeScan()
   private readonly shapeHash: ((shape: ShapeScan, seed: readonly [number, number]) => number) | undefined
@@ -130,7 +90,9 @@ export class Guard {
     options: GuardOptions = {},
   ) {
     const size = options.cacheSize ?? 10_000
-    this.cache = size > 0 ? new SlotCache(size) : null
+    // A hit reorders its slot only once it drifted half the capacity from the recent end: a slot used
+    // that often is never evicted, and a hit costs one Map lookup.
+    this.cache = size > 0 ? new Lru(size, {refreshAfter: size >> 1}) : null
     this.analyzer = options.analyzer ?? analyze
     this.shapeHash = options.shapeHash
   }
@@ -159,7 +121,7 @@ export class Guard {
     const verdict = this.cold(sql, ctx, actx)
     if (verdict.analysis.ok) {
       const entry = verdict.analysis.literalSensitive ? LITERAL_SENSITIVE : deepFreeze(verdict)
-      this.cache.set(hash, {shape: key, context: context.text, entry, placed: 0})
+      this.cache.set(hash, {shape: key, context: context.text, entry})
     }
     return verdict
   }
