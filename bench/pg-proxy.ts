@@ -2,8 +2,8 @@
  * Proxy cost, interleaved in one run: pgbench -S (simple and prepared, 8 clients) and -c 1 latency,
  * direct, through a bare Node byte pipe (the floor for any Node proxy), through pgbouncer if
  * installed, and through `dbgate connect` with a policy of several rules. Prints TPS, ratios vs direct
- * and vs the Node pipe, and the proxy process's CPU time per transaction (the steadier figure when
- * other work shares the cores).
+ * and vs the Node pipe, and the proxy process's CPU time per transaction, also as a ratio to the pipe's
+ * (the steadier figure when other work shares the cores).
  * Run: `npm run bench -- pg-proxy` or `npx tsx bench/pg-proxy.ts [rounds] [seconds]`.
  * DBGATE_BENCH_BASELINE=/path/to/other/checkout/bin/run.js adds that build as a path ("dbgate base"),
  * so a change is measured against the code before it in the same interleaved run.
@@ -173,17 +173,18 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
   console.log(
-    '\nmode           path         median TPS   vs direct   vs node pipe   proxy CPU µs/tx   latency ms',
+    '\nmode           path         median TPS   vs direct   vs node pipe   proxy CPU µs/tx   CPU vs pipe   latency ms',
   )
   for (const mode of modes) {
     const d = median(results.get(`${mode.name}|direct`)!.tps)
     const pipe = median(results.get(`${mode.name}|node pipe`)!.tps)
+    const pipeCpu = median(results.get(`${mode.name}|node pipe`)!.cpuUsPerTx)
     for (const path of paths) {
       const s = results.get(`${mode.name}|${path.name}`)!
       const tps = median(s.tps)
       const clients = mode.name.endsWith('-c 1') ? 1 : 8
       console.log(
-        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
+        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${(path.pid === undefined ? '' : (median(s.cpuUsPerTx) / pipeCpu).toFixed(2)).padStart(13)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
       )
     }
   }
