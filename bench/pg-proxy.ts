@@ -2,8 +2,11 @@
  * Proxy cost, interleaved in one run: pgbench -S (simple and prepared, 8 clients) and -c 1 latency,
  * direct, through a bare Node byte pipe (the floor for any Node proxy), through pgbouncer if
  * installed, and through `dbgate connect` with a policy of several rules. Prints TPS, ratios vs direct
- * and vs the Node pipe, and the proxy process's CPU per transaction.
+ * and vs the Node pipe, and the proxy process's CPU time per transaction, also as a ratio to the pipe's
+ * (the steadier figure when other work shares the cores).
  * Run: `npm run bench -- pg-proxy` or `npx tsx bench/pg-proxy.ts [rounds] [seconds]`.
+ * DBGATE_BENCH_BASELINE=/path/to/other/checkout/bin/run.js adds that build as a path ("dbgate base"),
+ * so a change is measured against the code before it in the same interleaved run.
  */
 import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
@@ -61,7 +64,7 @@ async function nodePipe(): Promise<Path> {
   return {name: 'node pipe', port, pid: child.pid, stop: () => child.kill()}
 }
 
-async function dbgate(): Promise<Path> {
+async function dbgate(name = 'dbgate', bin = 'bin/run.js'): Promise<Path> {
   const policy = join(work, 'policy.yaml')
   writeFileSync(
     policy,
@@ -76,20 +79,13 @@ rules:
   )
   const child = spawn(
     'node',
-    [
-      'bin/run.js',
-      'connect',
-      '--url',
-      `postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable`,
-      '--policy',
-      policy,
-    ],
+    [bin, 'connect', '--url', `postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable`, '--policy', policy],
     {
-      env: {...process.env, DBGATE_STATE_DIR: join(work, 'state')},
+      env: {...process.env, DBGATE_STATE_DIR: join(work, `state-${name.replace(/\W/g, '')}`)},
     },
   )
   const port = await waitForPort(child, /port=(\d+)/)
-  return {name: 'dbgate', port, pid: child.pid, stop: () => child.kill('SIGINT')}
+  return {name, port, pid: child.pid, stop: () => child.kill('SIGINT')}
 }
 
 async function pgbouncer(): Promise<Path | undefined> {
@@ -115,15 +111,16 @@ async function pgbouncer(): Promise<Path | undefined> {
   return {name: 'pgbouncer', port, pid: child.pid, stop: () => child.kill()}
 }
 
-function pgbench(port: number, args: string[]): number {
+function pgbench(port: number, args: string[]): {tps: number; transactions: number} {
   const r = spawnSync(
     'pgbench',
     ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', ...args, DB],
     {encoding: 'utf8'},
   )
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)
-  if (!m) throw new Error(`pgbench failed on port ${port}: ${r.stdout}${r.stderr}`)
-  return Number(m[1])
+  const n = /number of transactions actually processed: (\d+)/.exec(r.stdout)
+  if (!m || !n) throw new Error(`pgbench failed on port ${port}: ${r.stdout}${r.stderr}`)
+  return {tps: Number(m[1]), transactions: Number(n[1])}
 }
 
 interface Sample {
@@ -136,13 +133,22 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   psql(`create database ${DB}`)
   execFileSync('pgbench', ['-i', '-s', '10', '-q', '-h', PG.host, '-U', PG.user, DB], {stdio: 'ignore'})
   const direct: Path = {name: 'direct', port: PG.port, pid: undefined, stop: () => undefined}
-  const paths = [direct, await nodePipe(), await pgbouncer(), await dbgate()].filter(
-    (p): p is Path => p !== undefined,
-  )
+  const baseline = process.env.DBGATE_BENCH_BASELINE
+  const paths = [
+    direct,
+    await nodePipe(),
+    await pgbouncer(),
+    await dbgate(),
+    baseline === undefined ? undefined : await dbgate('dbgate base', baseline),
+  ].filter((p): p is Path => p !== undefined)
   const modes = [
     {name: 'simple  -c 8', args: ['-S', '-c', '8', '-j', '2', '-T', String(seconds)]},
     {name: 'prepared -c 8', args: ['-S', '-M', 'prepared', '-c', '8', '-j', '2', '-T', String(seconds)]},
     {name: 'simple  -c 1', args: ['-S', '-c', '1', '-T', String(Math.max(3, seconds / 2))]},
+    {
+      name: 'prepared -c 1',
+      args: ['-S', '-M', 'prepared', '-c', '1', '-T', String(Math.max(3, seconds / 2))],
+    },
   ]
   const results = new Map<string, Sample>()
   try {
@@ -150,15 +156,14 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
       for (const mode of modes)
         for (const path of paths) {
           const before = cpuTicks(path.pid)
-          const tps = pgbench(path.port, mode.args)
+          const {tps, transactions} = pgbench(path.port, mode.args)
           const ticks = cpuTicks(path.pid) - before
-          const duration = Number(mode.args[mode.args.indexOf('-T') + 1])
           const key = `${mode.name}|${path.name}`
           const s = results.get(key) ?? {tps: [], cpuUsPerTx: []}
           s.tps.push(tps)
-          s.cpuUsPerTx.push(path.pid === undefined ? 0 : (ticks * 10_000) / (tps * duration))
+          s.cpuUsPerTx.push(path.pid === undefined ? 0 : (ticks * 10_000) / transactions)
           results.set(key, s)
-          console.log(`round ${round} ${mode.name} ${path.name.padEnd(10)} ${tps.toFixed(0)} tps`)
+          console.log(`round ${round} ${mode.name} ${path.name.padEnd(11)} ${tps.toFixed(0)} tps`)
         }
     }
   } finally {
@@ -168,17 +173,18 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
   console.log(
-    '\nmode           path        median TPS   vs direct   vs node pipe   proxy CPU µs/tx   latency ms',
+    '\nmode           path         median TPS   vs direct   vs node pipe   proxy CPU µs/tx   CPU vs pipe   latency ms',
   )
   for (const mode of modes) {
     const d = median(results.get(`${mode.name}|direct`)!.tps)
     const pipe = median(results.get(`${mode.name}|node pipe`)!.tps)
+    const pipeCpu = median(results.get(`${mode.name}|node pipe`)!.cpuUsPerTx)
     for (const path of paths) {
       const s = results.get(`${mode.name}|${path.name}`)!
       const tps = median(s.tps)
       const clients = mode.name.endsWith('-c 1') ? 1 : 8
       console.log(
-        `${mode.name.padEnd(14)} ${path.name.padEnd(10)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
+        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${(path.pid === undefined ? '' : (median(s.cpuUsPerTx) / pipeCpu).toFixed(2)).padStart(13)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
       )
     }
   }

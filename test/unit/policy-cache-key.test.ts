@@ -10,16 +10,19 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {loadParsers} from '../../src/policy/analyze.js'
 import {Guard} from '../../src/policy/guard.js'
 import {parsePolicy} from '../../src/policy/language.js'
-import {hashText, normalize, scan, ShapeScan} from '../../src/policy/normalize/index.js'
+import {hashText, normalize, scan, ShapeScan, type ShapeKey} from '../../src/policy/normalize/index.js'
 import type {Dialect, EvalContext} from '../../src/policy/types.js'
 
 const SEED = hashText('ctx')
 
 /** The hash and text of a query's key, or null when it has none. */
-function keyOf(sql: string, dialect: Dialect): {hash: number; text: string; scan: ShapeScan} | null {
+function keyOf(
+  sql: string,
+  dialect: Dialect,
+): {hash: number; text: string; key: ShapeKey; scan: ShapeScan} | null {
   const s = new ShapeScan()
   if (!scan(sql, dialect, s)) return null
-  return {hash: s.hash(SEED), text: s.render(), scan: s}
+  return {hash: s.hash(SEED), text: s.render(), key: s.key(), scan: s}
 }
 
 /** True when the guard's cache would treat `a` and `b` as one key (hash and exact text both equal). */
@@ -27,7 +30,7 @@ function shareKey(a: string, b: string, dialect: Dialect): boolean {
   const ka = keyOf(a, dialect)
   const kb = keyOf(b, dialect)
   if (ka === null || kb === null) return false
-  return ka.hash === kb.hash && kb.scan.equals(ka.text)
+  return ka.hash === kb.hash && kb.scan.matches(ka.key)
 }
 
 describe.each<Dialect>(['postgres', 'mysql'])('cache key (%s)', (dialect) => {
@@ -83,6 +86,19 @@ describe.each<Dialect>(['postgres', 'mysql'])('cache key (%s)', (dialect) => {
       '/* c */',
       '/*+ hint */',
       "'x'",
+      "''",
+      "$$''$$",
+      '"\'\'"',
+      '/**/',
+      '0.0',
+      '0e0',
+      'E',
+      'e',
+      'N',
+      "b'1'",
+      "x'1F'",
+      '.',
+      '\t',
       "'it''s'",
       "E'x'",
       '1',
@@ -105,13 +121,15 @@ describe.each<Dialect>(['postgres', 'mysql'])('cache key (%s)', (dialect) => {
         const ka = keyOf(a, dialect)
         const kb = keyOf(b, dialect)
         if (ka === null || kb === null) return
-        // The comparison the cache makes on a hit is exactly equality of the key texts...
-        expect(kb.scan.equals(ka.text)).toBe(ka.text === kb.text)
-        expect(ka.scan.equals(kb.text)).toBe(ka.text === kb.text)
+        // The comparison the cache makes on a hit is exactly equality of the key texts (no two span
+        // structures render alike)...
+        expect(kb.scan.matches(ka.key)).toBe(ka.text === kb.text)
+        expect(ka.scan.matches(kb.key)).toBe(ka.text === kb.text)
+        expect(ka.key.text).toBe(ka.text)
         // ...and equal texts always land on the same slot.
         if (ka.text === kb.text) expect(ka.hash).toBe(kb.hash)
       }),
-      {numRuns: 2000},
+      {numRuns: 5000},
     )
   })
 })
@@ -220,5 +238,34 @@ rules:
     const other = colliding.decide('SELECT a FROM t WHERE id = 2', ctx, {defaultSchema: 'secrets'})
     expect(other.decision.decision).toBe('allow')
     expect(colliding.stats).toEqual({hits: 0, misses: 2, bypassed: 0})
+  })
+})
+
+describe('cache eviction', () => {
+  beforeAll(async () => {
+    await loadParsers()
+  })
+  const policy = parsePolicy('version: 1\ndefaults: {action: allow, unparseable: deny}\nrules: []\n')
+  const ctx: EvalContext = {actor: 'human'}
+  const actx = {defaultSchema: 'public'}
+
+  it('keeps a statement used at least every half-capacity new statements, and stays bounded', () => {
+    const guard = new Guard(policy, 'postgres', {cacheSize: 10})
+    guard.decide('select a from hot where id = 1', ctx, actx)
+    for (let i = 0; i < 60; i++) {
+      guard.decide(`select a from cold${i}`, ctx, actx)
+      if (i % 4 === 3) guard.decide(`select a from hot where id = ${i}`, ctx, actx)
+    }
+    // One miss for the hot shape, one per cold table; every later hot query hit.
+    expect(guard.stats).toEqual({hits: 15, misses: 61, bypassed: 0})
+    expect(guard.cacheEntries).toBe(10)
+  })
+
+  it('evicts a statement not used for a whole capacity of new statements', () => {
+    const guard = new Guard(policy, 'postgres', {cacheSize: 10})
+    guard.decide('select a from t where id = 1', ctx, actx)
+    for (let i = 0; i < 10; i++) guard.decide(`select a from other${i}`, ctx, actx)
+    guard.decide('select a from t where id = 2', ctx, actx)
+    expect(guard.stats).toEqual({hits: 0, misses: 12, bypassed: 0})
   })
 })

@@ -6,7 +6,7 @@ import type {ShapeScan} from './shape.js'
 
 export {normalizeMysql, scanMysql} from './mysql.js'
 export {normalizePostgres, scanPostgres} from './postgres.js'
-export {hashText, ShapeScan} from './shape.js'
+export {hashText, ShapeScan, type ShapeKey} from './shape.js'
 
 /** The literal-abstracted form of a query, or null when the dialect's lexer is not certain of it. */
 export function normalize(sql: string, dialect: Dialect): string | null {
