@@ -74,6 +74,15 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
        at BIGINT NOT NULL)`,
     `CREATE INDEX audit_incidents_device ON audit_incidents (device_id, at)`,
   ],
+  // 4 and 5 are taken by work merged separately (approvals, ...); these placeholders stand in for them.
+  [],
+  [],
+  [
+    // 6: a target's database-role mapping and credential lifetime, so targets created through the admin
+    // API can open sessions too (config targets keep reading theirs from the reloadable config).
+    `ALTER TABLE targets ADD COLUMN roles_json TEXT NOT NULL DEFAULT '[]'`,
+    `ALTER TABLE targets ADD COLUMN credential_ttl BIGINT`,
+  ],
 ]
 
 /** The schema version this build writes. */
