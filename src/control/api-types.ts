@@ -179,11 +179,23 @@ export interface TargetTls {
   server_name?: string
 }
 
+/** Which database role a session's minted user joins: the first entry naming one of the caller's groups. */
+export interface TargetRoleMapping {
+  /** Groups it applies to (`*` = everyone). */
+  groups: string[]
+  /** An existing role on the target database; minted users become members of it. */
+  db_role: string
+}
+
 /** A target as an admin sees it (still without the admin password). */
 export interface AdminTarget extends TargetSummary {
   tls: TargetTls
   /** Groups allowed to use the target. */
   groups: string[]
+  /** Database role per group; empty: no sessions. */
+  roles: TargetRoleMapping[]
+  /** Seconds minted credentials live before renewal; null: the server's default. */
+  credential_ttl: number | null
   /** The admin user the control plane uses to mint short-lived users; its password is never returned. */
   admin_user: string
   /** `config` when it comes from the config file (not deletable through the API), `api` otherwise. */
@@ -201,6 +213,10 @@ export interface CreateTargetRequest {
   tls?: TargetTls
   admin: {user: string; password: string}
   groups: string[]
+  /** Database role per group (first match); without it the target cannot open sessions. */
+  roles?: TargetRoleMapping[]
+  /** Seconds (30 to 86400); default the server's `sessions.credential_ttl`. */
+  credential_ttl?: number
 }
 
 /** `GET /api/v1/admin/targets`. */

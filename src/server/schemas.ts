@@ -162,6 +162,17 @@ export const TlsSchema = Type.Object(
   {additionalProperties: false},
 )
 
+/** A group → database role mapping of a target; the role name is escaped by every statement that uses it. */
+const RoleMapping = Type.Object(
+  {
+    groups: Type.Array(Group, {minItems: 1, maxItems: 100}),
+    // Any name PostgreSQL and MariaDB take, except control characters (a name that looks like an injection is
+    // still only ever used quoted).
+    db_role: Type.String({minLength: 1, maxLength: 63, pattern: '^[^\\u0000-\\u001f\\u007f]+$'}),
+  },
+  {additionalProperties: false},
+)
+
 /** `GET /api/v1/targets`. */
 export const TargetsSchema = Type.Object({targets: Type.Array(TargetSummary)})
 
@@ -170,6 +181,8 @@ const AdminTarget = Type.Composite([
   Type.Object({
     tls: TlsSchema,
     groups: Type.Array(Str),
+    roles: Type.Array(Type.Object({groups: Type.Array(Str), db_role: Str})),
+    credential_ttl: Type.Union([Type.Integer(), Type.Null()]),
     admin_user: Str,
     source: Type.Union([Type.Literal('config'), Type.Literal('api')]),
     created_at: Str,
@@ -190,6 +203,8 @@ export const CreateTargetSchema = Type.Object(
     tls: Type.Optional(TlsSchema),
     admin: Type.Object({user: Type.String({minLength: 1}), password: Str}, {additionalProperties: false}),
     groups: Type.Array(Group, {maxItems: 100}),
+    roles: Type.Optional(Type.Array(RoleMapping, {maxItems: 100})),
+    credential_ttl: Type.Optional(Type.Integer({minimum: 30, maximum: 86_400})),
   },
   {additionalProperties: false},
 )

@@ -1,7 +1,8 @@
 import type {AdminTarget, CreateTargetRequest, SessionTarget, TargetSummary} from '../control/api-types.js'
 import type {ConfigTarget} from './config.js'
 import type {ServerKey} from './crypto.js'
-import {conflict, notFound} from './http-errors.js'
+import {MINTED_PREFIX} from './credentials/names.js'
+import {badRequest, conflict, notFound} from './http-errors.js'
 import type {Store, TargetRecord} from './store/index.js'
 
 /**
@@ -28,6 +29,8 @@ export function adminTarget(t: TargetRecord): AdminTarget {
     ...targetSummary(t),
     tls: {...t.tls},
     groups: [...t.groups],
+    roles: t.roles.map((r) => ({groups: [...r.groups], db_role: r.db_role})),
+    credential_ttl: t.credentialTtl,
     admin_user: t.adminUser,
     source: t.source,
     created_at: new Date(t.createdAt).toISOString(),
@@ -48,6 +51,8 @@ function recordFrom(
     database: spec.database,
     tls: spec.tls ?? {mode: 'disable'},
     groups: [...new Set(spec.groups)],
+    roles: (spec.roles ?? []).map((r) => ({groups: [...new Set(r.groups)], db_role: r.db_role})),
+    credentialTtl: spec.credential_ttl ?? null,
     adminUser: spec.admin.user,
     adminPasswordEnc: key.encrypt(spec.admin.password, aad(spec.name)),
     source,
@@ -75,6 +80,10 @@ export async function putTarget(
   key: ServerKey,
   now: number,
 ): Promise<AdminTarget> {
+  for (const r of spec.roles ?? [])
+    if (r.db_role.startsWith(MINTED_PREFIX))
+      // The reaper owns that prefix; a minted user must never become the role others join.
+      throw badRequest(`roles: "${r.db_role}" starts with ${MINTED_PREFIX}, which dbgate's minted users use`)
   const existing = await store.getTarget(spec.name)
   if (existing?.source === 'config')
     throw conflict(`target "${spec.name}" comes from the config file; change it there`)

@@ -7,7 +7,7 @@ import type {Cluster} from '../support/pg-cluster.js'
 import {APP_DB, clusterTarget, setUpClusterWorld, type ClusterWorld} from './cluster-target-support.js'
 
 // A running `dbgate connect` enforces the policy of the newest bundle: a policy reloaded on the control plane
-// reaches it with the next renewal (every second here: TTL 3 s) and applies to the next statement of the
+// reaches it with the next renewal (every second here: TTL 5 s) and applies to the next statement of the
 // sessions already open, not only to new connections.
 
 let world: ClusterWorld

@@ -1,3 +1,8 @@
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliHome, runCli} from '../support/login-e2e.js'
@@ -14,6 +19,38 @@ afterAll(async () => {
   await world?.teardown()
   home.remove()
 })
+
+/**
+ * A CI runner's environment: a fresh HOME, PATH, the token and the API URL, and nothing else (no
+ * DBGATE_CONFIG_DIR, no token-store choice, no D-Bus session, so no keychain).
+ */
+function runClean(
+  args: string[],
+  home: string,
+): Promise<{code: number | null; stdout: string; stderr: string}> {
+  const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...world.ciEnv}
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/run.js'), ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  return new Promise((resolve) =>
+    child.once('close', (code) => resolve({code, stdout, stderr: flat(stderr)})),
+  )
+}
+
+/** Every file under a directory, with its content. */
+function filesUnder(dir: string): {path: string; text: string}[] {
+  return readdirSync(dir, {recursive: true, withFileTypes: true})
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const path = join(e.parentPath, e.name)
+      return {path, text: readFileSync(path, 'utf8')}
+    })
+}
 
 const exec = async (args: string[], env: Record<string, string> = {}) => {
   const r = await runCli(['exec', ...args], {...home.env, ...world.ciEnv, ...env})
@@ -106,6 +143,36 @@ describe('dbgate exec TARGET', {timeout: 60_000}, () => {
     expect(r.stderr).toContain('not logged in')
   })
 
+  it('a CI job with only DBGATE_TOKEN, in a fresh HOME with no keychain, gets JSON rows and leaves no secret', async () => {
+    const ciHome = mkdtempSync(join(tmpdir(), 'dbgate-ci-home-creds-'))
+    try {
+      const r = await runClean(
+        [
+          'exec',
+          'prod-pg',
+          '--sql',
+          'select current_user as who, count(*)::int as n from items',
+          '--format',
+          'json',
+        ],
+        ciHome,
+      )
+      expect(r.code, r.stderr).toBe(0)
+      const [row] = JSON.parse(r.stdout) as {who: string; n: number}[]
+      expect(row).toMatchObject({n: 2, who: expect.stringMatching(/^dbg_svc_ci_e2e_/)})
+      expect(await world.roleExists(row!.who)).toBe(false)
+      // Only the audit spool is written; neither the token nor any token store is on disk.
+      const files = filesUnder(ciHome)
+      expect(files.length).toBeGreaterThan(0)
+      for (const f of files) {
+        expect(f.path).not.toMatch(/token|credentials|login\.json/)
+        expect(f.text).not.toContain(world.token)
+      }
+    } finally {
+      rmSync(ciHome, {recursive: true, force: true})
+    }
+  })
+
   it('after the machine token is revoked, exits 5 with a clear message', async () => {
     const revoked = await runCli(
       ['server', 'tokens', 'revoke', world.tokenId, '--data', world.server.dataDir],
@@ -115,5 +182,14 @@ describe('dbgate exec TARGET', {timeout: 60_000}, () => {
     const r = await exec(['prod-pg', '--sql', 'select 1'])
     expect(r.code).toBe(5)
     expect(r.stderr).toContain('DBGATE_TOKEN was refused')
+    const ciHome = mkdtempSync(join(tmpdir(), 'dbgate-ci-home-creds-'))
+    try {
+      const clean = await runClean(['exec', 'prod-pg', '--sql', 'select 1', '--format', 'json'], ciHome)
+      expect(clean.code).toBe(5)
+      expect(clean.stdout).toBe('')
+      expect(clean.stderr).toContain('The machine token in DBGATE_TOKEN was refused by the control plane')
+    } finally {
+      rmSync(ciHome, {recursive: true, force: true})
+    }
   })
 })

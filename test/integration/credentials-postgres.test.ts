@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {api} from './server-harness.js'
 import {
   ALLOW_ALL,
+  dropPgRoleAndMembers,
   openSessionApi,
   pgAdmin,
   startCredServer,
@@ -85,14 +86,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop()
-  const minted = await pgAdmin<{rolname: string}>(
-    `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
-      WHERE g.rolname = $1`,
-    [RO],
-  )
   await pgAdmin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
-  for (const r of minted) await pgAdmin(`DROP ROLE IF EXISTS "${r.rolname}"`)
-  await pgAdmin(`DROP ROLE IF EXISTS ${RO}`)
+  await dropPgRoleAndMembers(RO)
   await pgAdmin(`DROP ROLE IF EXISTS ${FOREIGN}`)
 })
 

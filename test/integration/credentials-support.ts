@@ -37,6 +37,17 @@ export async function pgAdmin<T = any>(
   }
 }
 
+/** Drops a role of the local server and the minted users a failed test left in it. */
+export async function dropPgRoleAndMembers(role: string): Promise<void> {
+  const minted = await pgAdmin<{rolname: string}>(
+    `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
+      WHERE g.rolname = $1`,
+    [role],
+  )
+  for (const r of minted) await pgAdmin(`DROP ROLE IF EXISTS "${r.rolname}"`)
+  await pgAdmin(`DROP ROLE IF EXISTS "${role}"`)
+}
+
 /** Runs SQL as root on the local MariaDB. */
 export async function myAdmin<T = any>(sql: string, params: unknown[] = []): Promise<T[]> {
   const c = await mysql.createConnection({host: '127.0.0.1', port: 3306, user: 'root'})

@@ -228,6 +228,8 @@ describe.each([
       database: 'd',
       tls: {mode: 'disable' as const},
       groups: ['eng'],
+      roles: [{groups: ['eng'], db_role: 'app_ro'}],
+      credentialTtl: 120,
       adminUser: 'u',
       adminPasswordEnc: 'sealed',
       source: 'api' as const,

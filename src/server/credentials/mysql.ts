@@ -18,14 +18,18 @@ export function nativePasswordHash(password: string): string {
   return `*${createHash('sha1').update(inner).digest('hex').toUpperCase()}`
 }
 
-function ssl(tls: TargetTls): mysql.ConnectionOptions['ssl'] {
+/**
+ * mysql2's `ssl` option for a target's TLS settings. mysql2 checks the host name only with `verifyIdentity`
+ * (rejectUnauthorized alone checks the CA), and always against `host`: `server_name` is not supported here.
+ */
+export function mysqlSsl(tls: TargetTls): mysql.ConnectionOptions['ssl'] {
   switch (tls.mode) {
     case 'disable':
       return undefined
     case 'require':
       return {rejectUnauthorized: false}
     case 'verify-full':
-      return {rejectUnauthorized: true, ...(tls.ca === undefined ? {} : {ca: tls.ca})}
+      return {rejectUnauthorized: true, verifyIdentity: true, ...(tls.ca === undefined ? {} : {ca: tls.ca})}
   }
 }
 
@@ -35,7 +39,7 @@ async function withAdmin<T>(conn: AdminConnection, fn: (c: mysql.Connection) => 
     port: conn.port,
     user: conn.user,
     password: conn.password,
-    ssl: ssl(conn.tls),
+    ssl: mysqlSsl(conn.tls),
     connectTimeout: 10_000,
   })
   c.on('error', () => undefined)

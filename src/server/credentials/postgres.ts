@@ -1,5 +1,6 @@
 import {createHash, createHmac, pbkdf2Sync, randomBytes} from 'node:crypto'
-import type {ConnectionOptions} from 'node:tls'
+import {isIP} from 'node:net'
+import {checkServerIdentity, type ConnectionOptions} from 'node:tls'
 
 import pg from 'pg'
 
@@ -25,15 +26,27 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16)):
   return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`
 }
 
-/** pg's `ssl` option for a target's TLS settings. */
+/**
+ * pg's `ssl` option for a target's TLS settings. pg replaces `servername` with the host when the host is a
+ * name, so `server_name` is enforced through checkServerIdentity, which pg leaves alone.
+ */
 export function pgSsl(tls: TargetTls): false | ConnectionOptions {
   switch (tls.mode) {
     case 'disable':
       return false
     case 'require':
       return {rejectUnauthorized: false}
-    case 'verify-full':
-      return {rejectUnauthorized: true, ca: tls.ca, servername: tls.server_name}
+    case 'verify-full': {
+      const name = tls.server_name
+      if (name === undefined) return {rejectUnauthorized: true, ca: tls.ca}
+      return {
+        rejectUnauthorized: true,
+        ca: tls.ca,
+        // SNI never carries an IP address (RFC 6066).
+        ...(isIP(name) === 0 ? {servername: name} : {}),
+        checkServerIdentity: (_host, cert) => checkServerIdentity(name, cert),
+      }
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import {randomUUID} from 'node:crypto'
 
 import type {SessionActor, TargetProtocol} from '../../control/api-types.js'
 import {messageOf} from '../../errors.js'
-import {mappedRole, type LiveConfig} from '../bundles/live-config.js'
+import {mappedRole, type LiveConfig, type TargetAccess} from '../bundles/live-config.js'
 import type {ServerKey} from '../crypto.js'
 import {ApiError, conflict, forbidden, notFound} from '../http-errors.js'
 import {hasAnyRole} from '../roles.js'
@@ -69,6 +69,15 @@ export class CredentialService {
     return {host: target.host, port: target.port, database: target.database, tls: target.tls, ...creds}
   }
 
+  /** Role mapping and TTL: from the reloadable config for config targets, from the store for API targets. */
+  access(target: TargetRecord): TargetAccess {
+    if (target.source === 'config') return this.deps.live.accessFor(target.name)
+    return {
+      roles: target.roles,
+      credentialTtl: target.credentialTtl ?? this.deps.live.config.sessions.credential_ttl,
+    }
+  }
+
   /** The target a caller may use, or 404/403 naming the targets they may use. */
   async allowedTarget(caller: Pick<AccessClaims, 'groups'>, name: string): Promise<TargetRecord> {
     const all = await this.deps.store.listTargets()
@@ -88,11 +97,11 @@ export class CredentialService {
     actor: SessionActor,
     agent: string | null,
   ): Promise<OpenedSession> {
-    const access = this.deps.live.accessFor(target.name)
+    const access = this.access(target)
     const role = mappedRole(access, caller.groups)
     if (role === undefined)
       throw forbidden(
-        `target "${target.name}" maps no database role to your groups [${caller.groups.join(', ')}]; ask an admin to add one (targets[].roles in the server config)`,
+        `target "${target.name}" maps no database role to your groups [${caller.groups.join(', ')}]; ask an admin to add one (${target.source === 'config' ? 'targets[].roles in the server config' : 'roles of the target in the admin API'})`,
       )
     const now = this.deps.now()
     const expiresAt = now + access.credentialTtl * 1000
@@ -163,12 +172,12 @@ export class CredentialService {
   /** Moves the expiry to now + TTL, in the store and (PostgreSQL) in the database. */
   async renew(caller: AccessClaims, id: string): Promise<{record: DbSessionRecord; ttlSeconds: number}> {
     const s = await this.owned(caller, id)
-    const ttl = this.deps.live.accessFor(s.target).credentialTtl
+    const target = await this.deps.store.getTarget(s.target)
+    if (!target) throw notFound(`target "${s.target}" no longer exists`)
+    const ttl = this.access(target).credentialTtl
     const now = this.deps.now()
     const next = await this.deps.store.extendDbSession(id, now + ttl * 1000, now)
     if (!next) throw conflict(`session "${id}" has ended or expired; open a new one`)
-    const target = await this.deps.store.getTarget(s.target)
-    if (!target) throw notFound(`target "${s.target}" no longer exists`)
     try {
       await this.engines[target.protocol].renew(await this.adminConnection(target), s.dbUser, next.expiresAt)
     } catch (err) {

@@ -92,6 +92,12 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
     `CREATE TABLE approval_events (approval_id TEXT NOT NULL REFERENCES approvals (id), n BIGINT NOT NULL,
        type TEXT NOT NULL, actor_sub TEXT, detail TEXT, at BIGINT NOT NULL, PRIMARY KEY (approval_id, n))`,
   ],
+  [
+    // 5: a target's database-role mapping and credential lifetime, so targets created through the admin
+    // API can open sessions too (config targets keep reading theirs from the reloadable config).
+    `ALTER TABLE targets ADD COLUMN roles_json TEXT NOT NULL DEFAULT '[]'`,
+    `ALTER TABLE targets ADD COLUMN credential_ttl BIGINT`,
+  ],
 ]
 
 /** The schema version this build writes. */

@@ -1,4 +1,4 @@
-import type {TargetProtocol, TargetTls} from '../../control/api-types.js'
+import type {TargetProtocol, TargetRoleMapping, TargetTls} from '../../control/api-types.js'
 import type {SqlRow, SqlValue} from './driver.js'
 import type {
   DbSessionRecord,
@@ -139,6 +139,8 @@ export function targetFrom(row: SqlRow): TargetRecord {
     database: str(row, 'database_name'),
     tls: json<TargetTls>(row, 'tls'),
     groups: json<string[]>(row, 'groups_json'),
+    roles: json<TargetRoleMapping[]>(row, 'roles_json'),
+    credentialTtl: optNum(row, 'credential_ttl'),
     adminUser: str(row, 'admin_user'),
     adminPasswordEnc: str(row, 'admin_password_enc'),
     source: str(row, 'source') === 'config' ? 'config' : 'api',

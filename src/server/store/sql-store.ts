@@ -338,10 +338,11 @@ export class SqlStore implements Store {
   async upsertTarget(t: TargetRecord): Promise<void> {
     await this.db.run(
       `INSERT INTO targets (name, protocol, host, port, database_name, tls, groups_json, admin_user, admin_password_enc,
-         source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         source, created_at, roles_json, credential_ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host, port = excluded.port,
          database_name = excluded.database_name, tls = excluded.tls, groups_json = excluded.groups_json,
-         admin_user = excluded.admin_user, admin_password_enc = excluded.admin_password_enc, source = excluded.source`,
+         admin_user = excluded.admin_user, admin_password_enc = excluded.admin_password_enc, source = excluded.source,
+         roles_json = excluded.roles_json, credential_ttl = excluded.credential_ttl`,
       [
         t.name,
         t.protocol,
@@ -354,6 +355,8 @@ export class SqlStore implements Store {
         t.adminPasswordEnc,
         t.source,
         t.createdAt,
+        toJson(t.roles),
+        t.credentialTtl,
       ],
     )
   }

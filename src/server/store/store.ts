@@ -1,5 +1,5 @@
 import type {ChainedEvent} from '../../audit/event.js'
-import type {Identity, TargetProtocol, TargetTls} from '../../control/api-types.js'
+import type {Identity, TargetProtocol, TargetRoleMapping, TargetTls} from '../../control/api-types.js'
 import type {ServerLink} from '../audit/server-chain.js'
 import type {
   ApprovalEventRecord,
@@ -119,6 +119,10 @@ export interface TargetRecord {
   database: string
   tls: TargetTls
   groups: string[]
+  /** Database role per group, first match (`targets[].roles`). */
+  roles: TargetRoleMapping[]
+  /** Seconds; null = the server's `sessions.credential_ttl`. */
+  credentialTtl: number | null
   adminUser: string
   adminPasswordEnc: string
   source: 'config' | 'api'
