@@ -2,7 +2,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startReceiver, type Receiver} from '../support/webhook-receiver.js'
-import {api, loginAs, startTestServer, type TestServer} from './server-harness.js'
+import {api, Browser, formAction, loginAs, startTestServer, type TestServer} from './server-harness.js'
 
 // The approval API on a real control plane: requests judged by the server's own policy, distinct approvers,
 // self-approval refused, grants bound to requester, target and statement, expiry, audit events, and signed,
@@ -187,5 +187,46 @@ describe('approvals API', {timeout: 60_000}, () => {
     const alices = (await create(alice, 'delete from items where id = 9')).body
     const byBob = await decide(bob, alices.id, 'approve')
     expect(byBob.status).toBe(404)
+  })
+
+  it('the page behind SSO shows the request and takes a CSRF-checked decision; never on your own', async () => {
+    const sql = "delete from items where name = '<script>alert(1)</script>'"
+    const r = (await create(bob, sql, 'page test')).body
+    const signIn = async (username: string, password: string): Promise<{browser: Browser; html: string}> => {
+      const browser = new Browser()
+      const login = await browser.follow(r.url)
+      expect(login.url).toContain('/dev-idp')
+      const html = await login.response!.text()
+      const back = await browser.follow(formAction(html, login.url), {
+        form: {username, password, action: 'login'},
+      })
+      expect(back.url).toBe(r.url)
+      expect(back.response!.status).toBe(200)
+      return {browser, html: await back.response!.text()}
+    }
+    const {browser, html} = await signIn('alice', 'alice-pw')
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(html).not.toContain('<script>')
+    for (const part of ['Bob (', 'review-deletes', 'page test', 'pg-test', 'id="approve"'])
+      expect(html).toContain(part)
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!
+
+    const forged = await browser.request(r.url, {form: {action: 'approve', csrf: 'not-the-token'}})
+    expect(forged.status).toBe(403)
+    const noCookie = await new Browser().request(r.url, {form: {action: 'approve', csrf}})
+    expect(noCookie.status).toBe(403)
+    expect((await api(server, `/api/v1/approvals/${r.id}`, bob)).body.status).toBe('pending')
+
+    const own = await signIn('bob', 'bob-pw')
+    expect(own.html).not.toContain('id="approve"')
+    expect(own.html).toContain('This is your request: another approver must decide it.')
+
+    const approved = await browser.request(r.url, {
+      form: {action: 'approve', comment: 'ok from the page', csrf},
+    })
+    expect(approved.status).toBe(200)
+    const after = await approved.text()
+    expect(after).toContain('id="status">approved<')
+    expect(after).toContain('Alice: approve — ok from the page')
   })
 })
