@@ -74,17 +74,18 @@ export async function requestApproval(c: ApprovalCliContext, ask: ApprovalAsk): 
   })
 }
 
-/** Polls until the request is no longer pending; `onPoll` sees each answer. */
+/** Polls until the request is no longer pending (or `active` turns false); `onPoll` sees each answer. */
 export async function waitForDecision(
   client: () => Promise<ControlClient>,
   id: string,
   onPoll: (info: ApprovalInfo) => void = () => undefined,
   pollMs = POLL_MS,
+  active: () => boolean = () => true,
 ): Promise<ApprovalDetail> {
   for (;;) {
     const info = await (await client()).getApproval(id)
     onPoll(info)
-    if (info.status !== 'pending') return info
+    if (info.status !== 'pending' || !active()) return info
     await sleep(pollMs)
   }
 }
@@ -156,6 +157,9 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
       return refuse(`dbgate: request ${info.id} was denied${deniedBy(info)}`, info.id)
     if (info.status === 'expired')
       return refuse(`dbgate: request ${info.id} expired without approval; the statement did not run`, info.id)
+    // The client left while the statement was held: keep the grant for a later run.
+    if (!req.active() || info.status !== 'approved')
+      return refuse(`dbgate: the session ended before request ${info.id} was decided`, info.id)
     try {
       return {kind: 'run', approvalId: await use(req.sql, info.id)}
     } catch (err) {
@@ -197,7 +201,7 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
         `dbgate: approval required by ${by}: waiting for request ${info.id}`,
         `Approve it at ${info.url} or with: dbgate approvals approve ${info.id}. The statement runs once approved; it expires at ${info.expires_at}.`,
       )
-      return afterDecision(req, await waitForDecision(o.client, info.id, undefined, o.pollMs))
+      return afterDecision(req, await waitForDecision(o.client, info.id, undefined, o.pollMs, req.active))
     },
   }
 }

@@ -14,6 +14,8 @@ import {errorResponse, typed} from './wire.js'
 export interface ReviewRequest {
   readonly sql: string
   readonly decision: Decision
+  /** False once the client's session ended: a hold stops waiting and must not spend a grant. */
+  readonly active: () => boolean
 }
 
 /** What happens to it. */
