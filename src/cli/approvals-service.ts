@@ -96,7 +96,7 @@ export async function waitForApproval(
   id: string,
   onPoll?: (info: ApprovalInfo) => void,
 ): Promise<ApprovalDetail> {
-  const info = await waitForDecision(async () => (await clientOf(c)).client, id, onPoll)
+  const info = await waitForDecision(cachedClient(c), id, onPoll)
   if (info.status === 'denied') throw new ApprovalDeniedError(info)
   if (info.status === 'expired') throw new ApprovalExpiredError(info)
   return info

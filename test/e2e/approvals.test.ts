@@ -97,7 +97,7 @@ async function request(sql: string, env = world.ciEnv): Promise<string> {
   return (JSON.parse(r.stdout) as {id: string}).id
 }
 
-describe('approvals end to end', {timeout: 90_000}, () => {
+describe('approvals end to end', {timeout: 240_000}, () => {
   it('request → notification → approved by another identity → runs once → a second run is refused', async () => {
     await adminQuery(`INSERT INTO items VALUES (10, 'ten')`, world.db.name)
     const sql = 'delete from items where id = 10'

@@ -41,6 +41,14 @@ beforeAll(async () => {
       notify: [
         {name: 'slack', kind: 'slack', url: slack.url, secret: SLACK_SECRET},
         {name: 'tickets', kind: 'webhook', url: hook.url, secret: HOOK_SECRET, rules: ['review-deletes']},
+        // Nothing listens on port 9 here: every attempt fails, and the request records that.
+        {
+          name: 'dead',
+          kind: 'webhook',
+          url: 'http://127.0.0.1:9/hook',
+          secret: HOOK_SECRET,
+          rules: ['review-truncate'],
+        },
       ],
       retries: 2,
       retry_delay: 1,
@@ -165,6 +173,36 @@ describe('approvals API', {timeout: 60_000}, () => {
     expect((await use(bob, sql)).body.uses_left).toBe(1)
     expect((await use(bob, sql)).body.uses_left).toBe(0)
     expect((await use(bob, sql)).status).toBe(404)
+    // The dead receiver: three attempts (1 + retries 2, after 1 s and 2 s), then notify_failed.
+    let events: string[] = []
+    for (let i = 0; i < 40 && !events.includes('notify_failed'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      events = (await api(server, `/api/v1/approvals/${r.id}`, bob)).body.events.map((e: any) => e.type)
+    }
+    const failed = (await api(server, `/api/v1/approvals/${r.id}`, bob)).body.events.find(
+      (e: any) => e.type === 'notify_failed',
+    )
+    expect(failed?.detail).toContain('dead: 3 attempts')
+  })
+
+  it('malformed bodies are refused with the field named, never stored', async () => {
+    const bad = [
+      [{target: 'pg-test', statement: 'delete from items', reason: 'r', extra: 1}, 'unknown field "extra"'],
+      [{target: 'pg-test', statement: '', reason: 'r'}, 'statement'],
+      [{target: 'pg-test', statement: 'delete from items'}, 'reason'],
+      [{target: 'pg-test', statement: 7, reason: 'r'}, 'statement'],
+      [{target: 'pg-test', statement: 'x'.repeat(300 * 1024), reason: 'r'}, 'statement'],
+    ] as const
+    const before = (await api(server, '/api/v1/approvals', alice)).body.approvals.length
+    for (const [body, field] of bad) {
+      const res = await api(server, '/api/v1/approvals', bob, {method: 'POST', body})
+      expect(res.status, JSON.stringify(res.body)).toBe(400)
+      expect(res.body.error.message).toContain(field)
+    }
+    expect((await api(server, '/api/v1/approvals?status=nope', bob)).status).toBe(400)
+    expect((await api(server, '/api/v1/approvals/%3Cx%3E', bob)).status).toBe(404)
+    expect((await api(server, '/api/v1/approvals', alice)).body.approvals.length).toBe(before)
+    expect((await api(server, '/api/v1/approvals', undefined)).status).toBe(401)
   })
 
   it('only review statements make requests; approvers see all, requesters their own', async () => {
