@@ -188,6 +188,7 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
         statement: req.sql,
         reason: 'held by the dbgate proxy: the statement got review',
         source: 'proxy',
+        ...(req.process === undefined ? {} : {process: req.process.slice(0, 2000)}),
         ...(o.agent === undefined ? {} : {actor: 'agent' as const, agent: o.agent}),
       })
       const by = info.rule === null ? 'the default action' : `rule "${info.rule}"`

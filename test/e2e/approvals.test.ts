@@ -240,6 +240,8 @@ describe('approvals end to end', {timeout: 240_000}, () => {
     const other = await requester(['exec', 'prod-pg', '--sql', 'select count(*) as n from items', '--json'])
     expect(other.code, other.stderr).toBe(0)
     expect(await count('id = 20')).toBe(0)
+    const shown = await approver(['approvals', 'show', id!])
+    expect(shown.stdout).toMatch(/process: +psql \(pid \d+\)/)
     expect((await approver(['approvals', 'approve', id!])).code).toBe(0)
     const r = await psql.done
     expect(r.code, r.stderr).toBe(0)

@@ -61,6 +61,8 @@ describe('proxy review hook', {timeout: 30_000}, () => {
     const h = await nextHeld()
     expect(h.request.sql).toBe('select count(*)::int as n from secrets')
     expect(h.request.decision.rule).toBe('secrets-need-review')
+    // The client is this test process: the proxy names it for the approvers.
+    expect(h.request.process).toMatch(new RegExp(`\\(pid ${process.pid}\\)`))
     expect((await b.query('select 41 + 1 as x')).rows).toEqual([{x: 42}])
     h.resolve({kind: 'run', approvalId: 'apr_test'})
     expect((await pending).rows).toEqual([{n: 2}])
