@@ -167,6 +167,11 @@ describe('approvals end to end', {timeout: 240_000}, () => {
     expect(other.code).toBe(4)
     expect(other.stderr).toContain('another identity')
     expect(await count('id in (1, 2)')).toBe(2)
+    // Without --approval (as in a connect session), the same statement finds and spends the grant.
+    const rerun = await requester(['exec', 'prod-pg', '--sql', 'delete from items where id = 1', '--json'])
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(await count('id = 1')).toBe(0)
+    await adminQuery(`INSERT INTO items VALUES (1, 'one')`, world.db.name)
   })
 
   it('request-approval --wait exits 3 when denied, naming who and why', async () => {
