@@ -74,17 +74,18 @@ export async function requestApproval(c: ApprovalCliContext, ask: ApprovalAsk): 
   })
 }
 
-/** Polls until the request is no longer pending; `onPoll` sees each answer. */
+/** Polls until the request is no longer pending (or `active` turns false); `onPoll` sees each answer. */
 export async function waitForDecision(
   client: () => Promise<ControlClient>,
   id: string,
   onPoll: (info: ApprovalInfo) => void = () => undefined,
   pollMs = POLL_MS,
+  active: () => boolean = () => true,
 ): Promise<ApprovalDetail> {
   for (;;) {
     const info = await (await client()).getApproval(id)
     onPoll(info)
-    if (info.status !== 'pending') return info
+    if (info.status !== 'pending' || !active()) return info
     await sleep(pollMs)
   }
 }
@@ -95,7 +96,7 @@ export async function waitForApproval(
   id: string,
   onPoll?: (info: ApprovalInfo) => void,
 ): Promise<ApprovalDetail> {
-  const info = await waitForDecision(async () => (await clientOf(c)).client, id, onPoll)
+  const info = await waitForDecision(cachedClient(c), id, onPoll)
   if (info.status === 'denied') throw new ApprovalDeniedError(info)
   if (info.status === 'expired') throw new ApprovalExpiredError(info)
   return info
@@ -156,6 +157,9 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
       return refuse(`dbgate: request ${info.id} was denied${deniedBy(info)}`, info.id)
     if (info.status === 'expired')
       return refuse(`dbgate: request ${info.id} expired without approval; the statement did not run`, info.id)
+    // The client left while the statement was held: keep the grant for a later run.
+    if (!req.active() || info.status !== 'approved')
+      return refuse(`dbgate: the session ended before request ${info.id} was decided`, info.id)
     try {
       return {kind: 'run', approvalId: await use(req.sql, info.id)}
     } catch (err) {
@@ -184,6 +188,7 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
         statement: req.sql,
         reason: 'held by the dbgate proxy: the statement got review',
         source: 'proxy',
+        ...(req.process === undefined ? {} : {process: req.process.slice(0, 2000)}),
         ...(o.agent === undefined ? {} : {actor: 'agent' as const, agent: o.agent}),
       })
       const by = info.rule === null ? 'the default action' : `rule "${info.rule}"`
@@ -197,7 +202,7 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
         `dbgate: approval required by ${by}: waiting for request ${info.id}`,
         `Approve it at ${info.url} or with: dbgate approvals approve ${info.id}. The statement runs once approved; it expires at ${info.expires_at}.`,
       )
-      return afterDecision(req, await waitForDecision(o.client, info.id, undefined, o.pollMs))
+      return afterDecision(req, await waitForDecision(o.client, info.id, undefined, o.pollMs, req.active))
     },
   }
 }

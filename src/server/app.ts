@@ -13,6 +13,7 @@ import {messagePage, PAGE_HEADERS} from './html.js'
 import {ApiError, OAuthError} from './http-errors.js'
 import {registerDevIdp, type DevIdp} from './oidc/dev-idp.js'
 import {adminRoutes} from './routes/admin.js'
+import {approvalPageRoutes} from './routes/approval-pages.js'
 import {approvalRoutes} from './routes/approvals.js'
 import {auditRoutes} from './routes/audit.js'
 import {apiRoutes} from './routes/api.js'
@@ -139,6 +140,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(reloadRoutes(ctx))
   await app.register(auditRoutes(ctx))
   await app.register(approvalRoutes(ctx))
+  await app.register(approvalPageRoutes(ctx))
   if (options.devIdp) registerDevIdp(app, options.devIdp)
   return app
 }

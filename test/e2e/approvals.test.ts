@@ -97,7 +97,7 @@ async function request(sql: string, env = world.ciEnv): Promise<string> {
   return (JSON.parse(r.stdout) as {id: string}).id
 }
 
-describe('approvals end to end', {timeout: 90_000}, () => {
+describe('approvals end to end', {timeout: 240_000}, () => {
   it('request → notification → approved by another identity → runs once → a second run is refused', async () => {
     await adminQuery(`INSERT INTO items VALUES (10, 'ten')`, world.db.name)
     const sql = 'delete from items where id = 10'
@@ -167,6 +167,11 @@ describe('approvals end to end', {timeout: 90_000}, () => {
     expect(other.code).toBe(4)
     expect(other.stderr).toContain('another identity')
     expect(await count('id in (1, 2)')).toBe(2)
+    // Without --approval (as in a connect session), the same statement finds and spends the grant.
+    const rerun = await requester(['exec', 'prod-pg', '--sql', 'delete from items where id = 1', '--json'])
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(await count('id = 1')).toBe(0)
+    await adminQuery(`INSERT INTO items VALUES (1, 'one')`, world.db.name)
   })
 
   it('request-approval --wait exits 3 when denied, naming who and why', async () => {
@@ -240,6 +245,8 @@ describe('approvals end to end', {timeout: 90_000}, () => {
     const other = await requester(['exec', 'prod-pg', '--sql', 'select count(*) as n from items', '--json'])
     expect(other.code, other.stderr).toBe(0)
     expect(await count('id = 20')).toBe(0)
+    const shown = await approver(['approvals', 'show', id!])
+    expect(shown.stdout).toMatch(/process: +psql \(pid \d+\)/)
     expect((await approver(['approvals', 'approve', id!])).code).toBe(0)
     const r = await psql.done
     expect(r.code, r.stderr).toBe(0)

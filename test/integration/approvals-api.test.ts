@@ -2,7 +2,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startReceiver, type Receiver} from '../support/webhook-receiver.js'
-import {api, loginAs, startTestServer, type TestServer} from './server-harness.js'
+import {api, Browser, formAction, loginAs, startTestServer, type TestServer} from './server-harness.js'
 
 // The approval API on a real control plane: requests judged by the server's own policy, distinct approvers,
 // self-approval refused, grants bound to requester, target and statement, expiry, audit events, and signed,
@@ -41,6 +41,14 @@ beforeAll(async () => {
       notify: [
         {name: 'slack', kind: 'slack', url: slack.url, secret: SLACK_SECRET},
         {name: 'tickets', kind: 'webhook', url: hook.url, secret: HOOK_SECRET, rules: ['review-deletes']},
+        // Nothing listens on port 9 here: every attempt fails, and the request records that.
+        {
+          name: 'dead',
+          kind: 'webhook',
+          url: 'http://127.0.0.1:9/hook',
+          secret: HOOK_SECRET,
+          rules: ['review-truncate'],
+        },
       ],
       retries: 2,
       retry_delay: 1,
@@ -165,6 +173,36 @@ describe('approvals API', {timeout: 60_000}, () => {
     expect((await use(bob, sql)).body.uses_left).toBe(1)
     expect((await use(bob, sql)).body.uses_left).toBe(0)
     expect((await use(bob, sql)).status).toBe(404)
+    // The dead receiver: three attempts (1 + retries 2, after 1 s and 2 s), then notify_failed.
+    let events: string[] = []
+    for (let i = 0; i < 40 && !events.includes('notify_failed'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      events = (await api(server, `/api/v1/approvals/${r.id}`, bob)).body.events.map((e: any) => e.type)
+    }
+    const failed = (await api(server, `/api/v1/approvals/${r.id}`, bob)).body.events.find(
+      (e: any) => e.type === 'notify_failed',
+    )
+    expect(failed?.detail).toContain('dead: 3 attempts')
+  })
+
+  it('malformed bodies are refused with the field named, never stored', async () => {
+    const bad = [
+      [{target: 'pg-test', statement: 'delete from items', reason: 'r', extra: 1}, 'unknown field "extra"'],
+      [{target: 'pg-test', statement: '', reason: 'r'}, 'statement'],
+      [{target: 'pg-test', statement: 'delete from items'}, 'reason'],
+      [{target: 'pg-test', statement: 7, reason: 'r'}, 'statement'],
+      [{target: 'pg-test', statement: 'x'.repeat(300 * 1024), reason: 'r'}, 'statement'],
+    ] as const
+    const before = (await api(server, '/api/v1/approvals', alice)).body.approvals.length
+    for (const [body, field] of bad) {
+      const res = await api(server, '/api/v1/approvals', bob, {method: 'POST', body})
+      expect(res.status, JSON.stringify(res.body)).toBe(400)
+      expect(res.body.error.message).toContain(field)
+    }
+    expect((await api(server, '/api/v1/approvals?status=nope', bob)).status).toBe(400)
+    expect((await api(server, '/api/v1/approvals/%3Cx%3E', bob)).status).toBe(404)
+    expect((await api(server, '/api/v1/approvals', alice)).body.approvals.length).toBe(before)
+    expect((await api(server, '/api/v1/approvals', undefined)).status).toBe(401)
   })
 
   it('only review statements make requests; approvers see all, requesters their own', async () => {
@@ -187,5 +225,46 @@ describe('approvals API', {timeout: 60_000}, () => {
     const alices = (await create(alice, 'delete from items where id = 9')).body
     const byBob = await decide(bob, alices.id, 'approve')
     expect(byBob.status).toBe(404)
+  })
+
+  it('the page behind SSO shows the request and takes a CSRF-checked decision; never on your own', async () => {
+    const sql = "delete from items where name = '<script>alert(1)</script>'"
+    const r = (await create(bob, sql, 'page test')).body
+    const signIn = async (username: string, password: string): Promise<{browser: Browser; html: string}> => {
+      const browser = new Browser()
+      const login = await browser.follow(r.url)
+      expect(login.url).toContain('/dev-idp')
+      const html = await login.response!.text()
+      const back = await browser.follow(formAction(html, login.url), {
+        form: {username, password, action: 'login'},
+      })
+      expect(back.url).toBe(r.url)
+      expect(back.response!.status).toBe(200)
+      return {browser, html: await back.response!.text()}
+    }
+    const {browser, html} = await signIn('alice', 'alice-pw')
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(html).not.toContain('<script>')
+    for (const part of ['Bob (', 'review-deletes', 'page test', 'pg-test', 'id="approve"'])
+      expect(html).toContain(part)
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!
+
+    const forged = await browser.request(r.url, {form: {action: 'approve', csrf: 'not-the-token'}})
+    expect(forged.status).toBe(403)
+    const noCookie = await new Browser().request(r.url, {form: {action: 'approve', csrf}})
+    expect(noCookie.status).toBe(403)
+    expect((await api(server, `/api/v1/approvals/${r.id}`, bob)).body.status).toBe('pending')
+
+    const own = await signIn('bob', 'bob-pw')
+    expect(own.html).not.toContain('id="approve"')
+    expect(own.html).toContain('This is your request: another approver must decide it.')
+
+    const approved = await browser.request(r.url, {
+      form: {action: 'approve', comment: 'ok from the page', csrf},
+    })
+    expect(approved.status).toBe(200)
+    const after = await approved.text()
+    expect(after).toContain('id="status">approved<')
+    expect(after).toContain('Alice: approve — ok from the page')
   })
 })

@@ -1,7 +1,13 @@
 /** Starts the Postgres engine in-process on 127.0.0.1:0 for tests. */
 import {Guard, loadParsers, type Policy} from '../../src/policy/index.js'
 import type {AuditEvent, AuditSink} from '../../src/audit/types.js'
-import {PostgresEngine, parsePgUrl, startListener, type ProxyListener} from '../../src/proxy/index.js'
+import {
+  PostgresEngine,
+  parsePgUrl,
+  startListener,
+  type ProxyListener,
+  type ReviewHook,
+} from '../../src/proxy/index.js'
 
 /** An allow-everything policy with a few deny/review rules tests rely on. */
 export const TEST_POLICY: Policy = {
@@ -56,7 +62,7 @@ export interface TestProxy {
 export async function startTestProxy(
   url: string,
   policy: Policy = TEST_POLICY,
-  extra: {maxMessageBytes?: number; localPassword?: string; sink?: AuditSink} = {},
+  extra: {maxMessageBytes?: number; localPassword?: string; sink?: AuditSink; review?: ReviewHook} = {},
 ): Promise<TestProxy> {
   await loadParsers()
   const target = parsePgUrl(url)
@@ -71,6 +77,7 @@ export async function startTestProxy(
     clientVersion: 'test',
     maxMessageBytes: extra.maxMessageBytes ?? 64 * 1024 * 1024,
     localPassword: extra.localPassword,
+    review: extra.review,
   })
   const listener = await startListener({engine, host: '127.0.0.1', port: 0})
   return {

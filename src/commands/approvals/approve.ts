@@ -23,11 +23,14 @@ export default class ApprovalsApprove extends BaseCommand {
     }),
   }
 
+  /** What this command records; `approvals deny` is this command with `deny`. */
+  protected readonly decision: 'approve' | 'deny' = 'approve'
+
   /** Records the decision as the logged-in identity. */
   async run(): Promise<ApprovalInfo> {
     const {args, flags} = await this.parse(ApprovalsApprove)
     const ctx = {settings: resolveSettings({api: flags.api}), env: process.env}
-    const info = await decideApproval(ctx, args.id, 'approve', flags.comment)
+    const info = await decideApproval(ctx, args.id, this.decision, flags.comment)
     const count = info.votes.filter((v) => v.decision === 'approve').length
     this.status(
       info.status === 'pending'

@@ -190,7 +190,7 @@ export class ClientDispatcher {
     const notice = (message: string, detail?: string): void => {
       if (!this.closed) s.inject(() => noticeResponse(message, detail))
     }
-    void runReview(hook, {sql: v.sql, decision: v.decision}, notice)
+    void runReview(hook, {sql: v.sql, decision: v.decision, active: () => !this.closed}, notice)
       .then((outcome) => {
         if (this.closed) return
         if (outcome.kind === 'run') {

@@ -6,6 +6,7 @@ import type {Socket} from 'node:net'
 
 import type {PgEngineConfig} from './config.js'
 import {ClientDispatcher} from './client-dispatch.js'
+import {reviewWithPeer} from './review.js'
 import {ReadGate} from './flow.js'
 import {SqlState} from './messages.js'
 import {RunWriter} from './run-writer.js'
@@ -87,7 +88,7 @@ export function relay(options: RelayOptions): Relay {
     resolveFunction: (oid) => side.functionName(oid),
     onTerminate: () => finish(),
     onFatal: (err) => finish(err),
-    review: config.review,
+    review: config.review === undefined ? undefined : reviewWithPeer(config.review, client),
   })
   const serverD = new ServerDispatcher({
     state,

@@ -5,6 +5,9 @@
  * apply). While it waits (hold mode) the client's reads are paused for this session only, and NOTICEs tell
  * the client which request to approve and where.
  */
+import type {Socket} from 'node:net'
+
+import {describeProcess, findPeerProcess} from '../../audit/process-info.js'
 import type {Decision} from '../../policy/index.js'
 import {REVIEW_ROUTINE} from './decide.js'
 import {Backend, ErrorField, SqlState} from './messages.js'
@@ -14,6 +17,10 @@ import {errorResponse, typed} from './wire.js'
 export interface ReviewRequest {
   readonly sql: string
   readonly decision: Decision
+  /** False once the client's session ended: a hold stops waiting and must not spend a grant. */
+  readonly active: () => boolean
+  /** The local process behind the connection, one line, when it could be found (shown to approvers). */
+  readonly process?: string | undefined
 }
 
 /** What happens to it. */
@@ -73,5 +80,25 @@ export async function runReview(
       message: `dbgate: approval required, and the approval service failed: ${why}`,
       approvalId: null,
     }
+  }
+}
+
+/** The hook of one client connection: requests carry the process on the other end (looked up once). */
+export function reviewWithPeer(hook: ReviewHook, client: Socket): ReviewHook {
+  let peer: Promise<string | undefined> | undefined
+  const ends = {
+    localAddress: client.localAddress ?? '',
+    localPort: client.localPort ?? 0,
+    remoteAddress: client.remoteAddress ?? '',
+    remotePort: client.remotePort ?? 0,
+  }
+  return {
+    review: async (request, notice) => {
+      peer ??= findPeerProcess(ends).then(
+        (info) => (info.found ? describeProcess(info) : undefined),
+        () => undefined,
+      )
+      return hook.review({...request, process: await peer}, notice)
+    },
   }
 }

@@ -8,6 +8,7 @@ import {messagePage, PAGE_HEADERS} from '../html.js'
 import {messageOf} from '../../errors.js'
 import type {AuthRequestRecord} from '../store/index.js'
 import {AuthorizeQuerySchema} from '../schemas.js'
+import {finishPageLogin} from '../approvals/page.js'
 
 /**
  * Browser login: `GET /auth/authorize` (the CLI's request, remembered in the store, the browser sent on to
@@ -164,6 +165,8 @@ export function loginRoutes(ctx: ServerContext) {
             request.log.warn({err}, 'identity provider callback failed')
           }
         }
+        if (pending.kind === 'page')
+          return finishPageLogin(ctx, reply, pending.cliRedirectUri, identity, failure)
         if (pending.kind === 'device') {
           const deviceId = pending.deviceId ?? ''
           if (!identity) {

@@ -63,7 +63,7 @@ export function authRequestFrom(row: SqlRow): AuthRequestRecord {
   const kind = str(row, 'kind')
   return {
     id: str(row, 'id'),
-    kind: kind === 'device' ? 'device' : 'cli',
+    kind: kind === 'device' || kind === 'page' ? kind : 'cli',
     cliRedirectUri: optStr(row, 'cli_redirect_uri'),
     cliState: optStr(row, 'cli_state'),
     cliCodeChallenge: optStr(row, 'cli_code_challenge'),

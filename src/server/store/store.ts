@@ -34,7 +34,8 @@ export interface SigningKeyRecord {
 export interface AuthRequestRecord {
   /** The `state` sent to the IdP. */
   id: string
-  kind: 'cli' | 'device'
+  /** `page`: an approval page's sign-in; `cliRedirectUri` then holds the page path to return to. */
+  kind: 'cli' | 'device' | 'page'
   /** CLI login: where to send the browser back, and the CLI's own PKCE challenge, state and nonce. */
   cliRedirectUri: string | null
   cliState: string | null
