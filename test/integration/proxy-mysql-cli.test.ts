@@ -63,6 +63,9 @@ afterAll(async () => {
   await db?.drop()
 })
 
+/** Terminal escape sequences the client prints around its output. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}(\\[[0-9;]*[A-Za-z]|\\(B)`, 'g')
+
 /** Runs the interactive mysql client in a pseudo-terminal, typing `lines`; returns what it printed. */
 function interactive(lines: readonly string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -79,7 +82,7 @@ function interactive(lines: readonly string[]): Promise<string> {
     }, 50)
     child.on('close', () => {
       clearInterval(timer)
-      resolve(out.replace(/\x1b\[[0-9;]*[A-Za-z]|\x1b\(B/g, ''))
+      resolve(out.replace(ANSI, ''))
     })
   })
 }
