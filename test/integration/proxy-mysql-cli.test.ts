@@ -193,4 +193,48 @@ describe('dbgate exec with a mysql:// URL', () => {
       stderr: expect.stringMatching(/denied by rule "no-drop"[\s\S]*E_DENIED/),
     })
   })
+
+  it('reports a bad mysql:// URL (exit 2) and an unreachable server (exit 6) clearly', async () => {
+    const cli = (args: string[]): Promise<{code: number; stderr: string}> =>
+      run('node', ['bin/run.js', ...args], {
+        env: {...process.env, DBGATE_STATE_DIR: join(dir, 'state-bad')},
+      }).then(
+        () => ({code: 0, stderr: ''}),
+        (e: {code: number; stderr: string}) => e,
+      )
+    const noUser = await cli([
+      'exec',
+      '--url',
+      'mysql://127.0.0.1:3306/x',
+      '--policy',
+      policyFile,
+      '--sql',
+      'select 1',
+    ])
+    expect(noUser).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/Bad --url: the target URL has no user/),
+    })
+    const badMode = await cli([
+      'exec',
+      '--url',
+      'mysql://root@127.0.0.1/x?ssl-mode=maybe',
+      '--policy',
+      policyFile,
+      '--sql',
+      'select 1',
+    ])
+    expect(badMode).toMatchObject({code: 2, stderr: expect.stringMatching(/unknown ssl-mode "maybe"/)})
+    const down = await cli([
+      'exec',
+      '--url',
+      'mysql://root@127.0.0.1:1/x',
+      '--policy',
+      policyFile,
+      '--sql',
+      'select 1',
+    ])
+    expect(down.code).toBe(6)
+    expect(down.stderr).toMatch(/127\.0\.0\.1:1/)
+  })
 })
