@@ -139,9 +139,18 @@ describe('the mysql client through dbgate connect', () => {
       .trim()
       .split('\n')
     const events = spool.map(
-      (l) => JSON.parse(l) as {type: string; protocol: string; decision?: string; rule?: string},
+      (l) =>
+        JSON.parse(l) as {
+          type: string
+          protocol: string
+          decision?: string
+          rule?: string
+          application_name?: string
+        },
     )
     expect(events.some((e) => e.type === 'session_start' && e.protocol === 'mysql')).toBe(true)
+    // The mysql client names itself in its connection attributes.
+    expect(events.some((e) => e.type === 'session_start' && e.application_name === 'mysql')).toBe(true)
     expect(events.some((e) => e.type === 'statement' && e.decision === 'deny' && e.rule === 'no-drop')).toBe(
       true,
     )
