@@ -28,17 +28,19 @@ export interface PumpOptions {
   readonly serverLeftover: readonly Buffer[]
 }
 
-/** A running pump. */
+/** A pump wired to its sockets. */
 export interface Pump {
+  /** Dispatches the leftovers, then lets both sockets flow. */
+  start(): void
   /** Stops dispatching either side's bytes. */
   stop(): void
 }
 
 /**
- * Starts pumping and dispatches the leftovers first. A side that closed during setup has already
- * fired 'close': the caller checks `destroyed` after this returns.
+ * Wires the sockets; `start()` then dispatches the leftovers first. A side that closed during setup
+ * has already fired 'close': the caller checks `destroyed` after starting.
  */
-export function startPump(o: PumpOptions): Pump {
+export function createPump(o: PumpOptions): Pump {
   const {client, server, toClient, toServer, clientGate, serverGate} = o
   const applyBackpressure = (): void => {
     if (!toServer.writable) clientGate.hold('backpressure')
@@ -66,13 +68,14 @@ export function startPump(o: PumpOptions): Pump {
   server.on('close', o.onServerClose)
   client.on('data', onClientData)
   server.on('data', onServerData)
-
-  for (const chunk of o.serverLeftover) o.onServerData(chunk)
-  for (const chunk of o.clientLeftover) o.onClientData(chunk)
-  applyBackpressure()
-  if (!clientGate.held) client.resume()
-  if (!serverGate.held) server.resume()
   return {
+    start() {
+      for (const chunk of o.serverLeftover) o.onServerData(chunk)
+      for (const chunk of o.clientLeftover) o.onClientData(chunk)
+      applyBackpressure()
+      if (!clientGate.held) client.resume()
+      if (!serverGate.held) server.resume()
+    },
     stop() {
       client.off('data', onClientData)
       server.off('data', onServerData)

@@ -7,7 +7,7 @@ import type {Socket} from 'node:net'
 
 import {ReadGate} from '../postgres/flow.js'
 import {RunWriter} from '../postgres/run-writer.js'
-import {startPump, type Pump} from '../pump.js'
+import {createPump} from '../pump.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
 import {encodePacket} from './framing.js'
@@ -56,14 +56,13 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     rejectDone = reject
   })
 
-  let pump: Pump | undefined
   const finish = (error?: unknown): void => {
     if (finished) return
     finished = true
     clientD.stop()
     state.queue.length = 0
     if (!server.destroyed) server.end(encodePacket(0, Buffer.from([Command.quit])))
-    pump?.stop()
+    pump.stop()
     if (error === undefined) {
       if (!client.destroyed) client.end()
       resolveDone()
@@ -95,7 +94,7 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     onFatal: (err) => finish(err),
   })
 
-  pump = startPump({
+  const pump = createPump({
     client,
     server,
     toClient,
@@ -109,9 +108,9 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     clientLeftover: o.clientLeftover,
     serverLeftover: o.serverLeftover,
   })
-  if (finished) pump.stop()
+  pump.start()
   // Either side may have gone while the session was being set up: its 'close' has already fired.
-  else if (client.destroyed) finish()
+  if (client.destroyed) finish()
   else if (server.destroyed) finish(new UpstreamLostError())
 
   return {

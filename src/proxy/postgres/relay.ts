@@ -9,7 +9,7 @@ import {ClientDispatcher} from './client-dispatch.js'
 import {ReadGate} from './flow.js'
 import {SqlState} from './messages.js'
 import {RunWriter} from './run-writer.js'
-import {startPump, type Pump} from '../pump.js'
+import {createPump} from '../pump.js'
 import {ServerDispatcher} from './server-dispatch.js'
 import type {SessionState} from './session-state.js'
 import {SideConnection} from './side-query.js'
@@ -60,7 +60,6 @@ export function relay(options: RelayOptions): Relay {
     rejectDone = reject
   })
 
-  let pump: Pump | undefined
   const finish = (error?: unknown): void => {
     if (finished) return
     finished = true
@@ -68,7 +67,7 @@ export function relay(options: RelayOptions): Relay {
     side.close()
     state.pipeline.clear()
     if (!server.destroyed) server.end(terminate())
-    pump?.stop()
+    pump.stop()
     if (error === undefined) {
       if (!client.destroyed) client.end()
       resolveDone()
@@ -92,7 +91,7 @@ export function relay(options: RelayOptions): Relay {
     onFatal: (err) => finish(err),
   })
 
-  pump = startPump({
+  const pump = createPump({
     client,
     server,
     toClient,
@@ -106,9 +105,9 @@ export function relay(options: RelayOptions): Relay {
     clientLeftover: options.leftover,
     serverLeftover: up.leftover,
   })
-  if (finished) pump.stop()
+  pump.start()
   // Either side may have gone while the session was being set up: its 'close' has already fired.
-  else if (client.destroyed) finish()
+  if (client.destroyed) finish()
   else if (server.destroyed) finish(new UpstreamLostError())
 
   return {
