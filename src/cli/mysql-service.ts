@@ -5,8 +5,6 @@
  */
 import mysql from 'mysql2/promise'
 
-import {JsonlSpool} from '../audit/spool.js'
-import {teeAuditSink} from '../audit/types.js'
 import {readPolicyFile} from '../config/policy-file.js'
 import {
   ApprovalRequiredError,
@@ -18,7 +16,6 @@ import {
   messageOf,
 } from '../errors.js'
 import {Guard, loadParsers, type EvalContext} from '../policy/index.js'
-import {startListener, type ProxyListener} from '../proxy/index.js'
 import {UpstreamRejectedError, UpstreamUnreachableError} from '../proxy/postgres/upstream.js'
 import {TargetUrlError} from '../proxy/postgres/target.js'
 import {MysqlEngine} from '../proxy/mysql/engine.js'
@@ -28,7 +25,13 @@ import {authenticateUpstream, openUpstream} from '../proxy/mysql/upstream.js'
 import {Cap, Command} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
-import {osIdentity, packageVersion, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
+import {
+  osIdentity,
+  packageVersion,
+  serveEngine,
+  type StandaloneOptions,
+  type StandaloneProxy,
+} from './proxy-service.js'
 
 /** Parses a mysql:// URL into a usage error when it is wrong (the password is never echoed). */
 export function parseMysqlTarget(url: string): MysqlTarget {
@@ -73,38 +76,23 @@ export async function startMysqlStandalone(o: StandaloneOptions): Promise<Standa
   const evalContext: EvalContext = {actor: 'human', identity, target: describeMysqlTarget(target)}
   await loadParsers()
   await checkMysqlTarget(target)
-  const spool = new JsonlSpool(o.stateDir)
-  const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
-  const engine = new MysqlEngine({
-    target,
-    policy,
-    guard: new Guard(policy, 'mysql'),
-    evalContext,
-    audit,
-    identity,
-    clientVersion: packageVersion(),
-    maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
-    localPassword: o.localPassword,
-    allowLocalInfile: allowsLocalInfile(policy),
-  })
-  let listener: ProxyListener
-  try {
-    listener = await startListener({engine, host: o.host, port: o.port})
-  } catch (err) {
-    await audit.close()
-    throw err
-  }
-  return {
-    listener,
-    target,
-    protocol: 'mysql',
-    policy,
-    auditFile: spool.file,
-    close: async (reason) => {
-      await listener.close(reason)
-      await audit.close()
-    },
-  }
+  const served = await serveEngine(
+    o,
+    (audit) =>
+      new MysqlEngine({
+        target,
+        policy,
+        guard: new Guard(policy, 'mysql'),
+        evalContext,
+        audit,
+        identity,
+        clientVersion: packageVersion(),
+        maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
+        localPassword: o.localPassword,
+        allowLocalInfile: allowsLocalInfile(policy),
+      }),
+  )
+  return {...served, target, protocol: 'mysql', policy}
 }
 
 /** Runs SQL through a MySQL proxy as a mysql2 client (several statements allowed), then closes it. */

@@ -138,32 +138,47 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
+  const served = await serveEngine(o, (audit) => {
+    const inner = new PostgresEngine({
+      target,
+      policy,
+      guard: new Guard(policy, 'postgres'),
+      evalContext: o.evalContext,
+      audit,
+      identity: o.identity,
+      clientVersion: packageVersion(),
+      maxMessageBytes: o.maxMessageBytes,
+      localPassword: o.localPassword,
+    })
+    return o.admit === undefined ? inner : gatedEngine(inner, o.admit)
+  })
+  return {...served, target, protocol: 'postgres', policy}
+}
+
+/** Where a guarded listener binds and what else hears its audit events. */
+export interface ServeOptions {
+  readonly host: string
+  readonly port: number
+  readonly stateDir: string
+  readonly extraAudit?: AuditSink | undefined
+}
+
+/** Opens the audit spool and a listener for the engine built on it; `close` stops both. */
+export async function serveEngine(
+  o: ServeOptions,
+  makeEngine: (audit: AuditSink) => Engine,
+): Promise<Pick<StandaloneProxy, 'listener' | 'auditFile' | 'close'>> {
   const spool = new JsonlSpool(o.stateDir)
   const audit = o.extraAudit === undefined ? spool : teeAuditSink(spool, o.extraAudit)
-  const inner = new PostgresEngine({
-    target,
-    policy,
-    guard: new Guard(policy, 'postgres'),
-    evalContext: o.evalContext,
-    audit,
-    identity: o.identity,
-    clientVersion: packageVersion(),
-    maxMessageBytes: o.maxMessageBytes,
-    localPassword: o.localPassword,
-  })
-  const engine = o.admit === undefined ? inner : gatedEngine(inner, o.admit)
   let listener: ProxyListener
   try {
-    listener = await startListener({engine, host: o.host, port: o.port})
+    listener = await startListener({engine: makeEngine(audit), host: o.host, port: o.port})
   } catch (err) {
     await audit.close()
     throw err
   }
   return {
     listener,
-    target,
-    protocol: 'postgres',
-    policy,
     auditFile: spool.file,
     close: async (reason) => {
       await listener.close(reason)
