@@ -5,7 +5,6 @@
  */
 import mysql from 'mysql2/promise'
 
-import {AuditTrail} from '../audit/trail.js'
 import {readPolicyFile} from '../config/policy-file.js'
 import {
   ApprovalRequiredError,
@@ -17,7 +16,6 @@ import {
   messageOf,
 } from '../errors.js'
 import {Guard, loadParsers, type EvalContext} from '../policy/index.js'
-import {startListener, type ProxyListener} from '../proxy/index.js'
 import {UpstreamRejectedError, UpstreamUnreachableError} from '../proxy/postgres/upstream.js'
 import {TargetUrlError} from '../proxy/postgres/target.js'
 import {MysqlEngine} from '../proxy/mysql/engine.js'
@@ -28,9 +26,9 @@ import {Cap, Command} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
 import {
-  alongside,
   osIdentity,
   packageVersion,
+  serveEngine,
   type StandaloneOptions,
   type StandaloneProxy,
 } from './proxy-service.js'
@@ -78,38 +76,23 @@ export async function startMysqlStandalone(o: StandaloneOptions): Promise<Standa
   const evalContext: EvalContext = {actor: 'human', identity, target: describeMysqlTarget(target)}
   await loadParsers()
   await checkMysqlTarget(target)
-  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: undefined})
-  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
-  const engine = new MysqlEngine({
-    target,
-    policy,
-    guard: new Guard(policy, 'mysql'),
-    evalContext,
-    audit,
-    identity,
-    clientVersion: packageVersion(),
-    maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
-    localPassword: o.localPassword,
-    allowLocalInfile: allowsLocalInfile(policy),
-  })
-  let listener: ProxyListener
-  try {
-    listener = await startListener({engine, host: o.host, port: o.port})
-  } catch (err) {
-    await audit.close()
-    throw err
-  }
-  return {
-    listener,
-    target,
-    protocol: 'mysql',
-    policy,
-    auditDir: trail.spool.dir,
-    close: async (reason) => {
-      await listener.close(reason)
-      await audit.close()
-    },
-  }
+  const served = await serveEngine(
+    o,
+    (audit) =>
+      new MysqlEngine({
+        target,
+        policy,
+        guard: new Guard(policy, 'mysql'),
+        evalContext,
+        audit,
+        identity,
+        clientVersion: packageVersion(),
+        maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
+        localPassword: o.localPassword,
+        allowLocalInfile: allowsLocalInfile(policy),
+      }),
+  )
+  return {...served, target, protocol: 'mysql', policy}
 }
 
 /** Runs SQL through a MySQL proxy as a mysql2 client (several statements allowed), then closes it. */

@@ -151,39 +151,32 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
-  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload})
-  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   // Sessions read these through the getters below, per statement: setPolicy swaps them for all at once.
   let live = {policy, guard: new Guard(policy, 'postgres'), evalContext: o.evalContext}
-  const inner = new PostgresEngine({
-    target,
-    get policy() {
-      return live.policy
-    },
-    get guard() {
-      return live.guard
-    },
-    get evalContext() {
-      return live.evalContext
-    },
-    audit,
-    identity: o.identity,
-    auditFacts: o.auditFacts,
-    clientVersion: packageVersion(),
-    maxMessageBytes: o.maxMessageBytes,
-    localPassword: o.localPassword,
-    review: o.review,
+  const served = await serveEngine(o, (audit) => {
+    const inner = new PostgresEngine({
+      target,
+      get policy() {
+        return live.policy
+      },
+      get guard() {
+        return live.guard
+      },
+      get evalContext() {
+        return live.evalContext
+      },
+      audit,
+      identity: o.identity,
+      auditFacts: o.auditFacts,
+      clientVersion: packageVersion(),
+      maxMessageBytes: o.maxMessageBytes,
+      localPassword: o.localPassword,
+      review: o.review,
+    })
+    return o.admit === undefined ? inner : gatedEngine(inner, o.admit)
   })
-  const engine = o.admit === undefined ? inner : gatedEngine(inner, o.admit)
-  let listener: ProxyListener
-  try {
-    listener = await startListener({engine, host: o.host, port: o.port})
-  } catch (err) {
-    await audit.close()
-    throw err
-  }
   return {
-    listener,
+    ...served,
     target,
     protocol: 'postgres',
     get policy() {
@@ -192,6 +185,35 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
     setPolicy: (next, evalContext) => {
       live = {policy: next, guard: new Guard(next, 'postgres'), evalContext}
     },
+  }
+}
+
+/** Where a guarded listener binds, where its audit trail goes, and what else hears its events. */
+export interface ServeOptions {
+  readonly host: string
+  readonly port: number
+  readonly stateDir: string
+  readonly extraAudit?: AuditSink | undefined
+  /** TARGET mode: upload the trail to the control plane. */
+  readonly upload?: TrailUpload | undefined
+}
+
+/** Opens the audit trail and a listener for the engine built on it; `close` stops both. */
+export async function serveEngine(
+  o: ServeOptions,
+  makeEngine: (audit: AuditSink) => Engine,
+): Promise<Pick<StandaloneProxy, 'listener' | 'auditDir' | 'close'>> {
+  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload})
+  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
+  let listener: ProxyListener
+  try {
+    listener = await startListener({engine: makeEngine(audit), host: o.host, port: o.port})
+  } catch (err) {
+    await audit.close()
+    throw err
+  }
+  return {
+    listener,
     auditDir: trail.spool.dir,
     close: async (reason) => {
       await listener.close(reason)

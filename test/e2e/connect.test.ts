@@ -109,7 +109,7 @@ describe('dbgate connect', () => {
   })
 
   it('reports a bad URL, an unreadable policy, an unreachable target and a port in use clearly', async () => {
-    const badUrl = await dbgate(['connect', '--url', 'mysql://x@y/z', '--policy', policyFile])
+    const badUrl = await dbgate(['connect', '--url', 'redis://x@y/z', '--policy', policyFile])
     expect(badUrl.code).toBe(2)
     expect(badUrl.stderr).toContain('Bad --url')
     const noPolicy = await dbgate(['connect', '--url', db.url, '--policy', join(dir, 'missing.yaml')])

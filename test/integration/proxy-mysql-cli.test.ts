@@ -64,6 +64,9 @@ afterAll(async () => {
   await db?.drop()
 })
 
+/** Terminal escape sequences the client prints around its output. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}(\\[[0-9;]*[A-Za-z]|\\(B)`, 'g')
+
 /** Runs the interactive mysql client in a pseudo-terminal, typing `lines`; returns what it printed. */
 function interactive(lines: readonly string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -80,7 +83,7 @@ function interactive(lines: readonly string[]): Promise<string> {
     }, 50)
     child.on('close', () => {
       clearInterval(timer)
-      resolve(out.replace(/\x1b\[[0-9;]*[A-Za-z]|\x1b\(B/g, ''))
+      resolve(out.replace(ANSI, ''))
     })
   })
 }
@@ -139,6 +142,8 @@ describe('the mysql client through dbgate connect', () => {
       events = readSpooledEvents(join(dir, 'state'))
     }
     expect(events.some((e) => e.type === 'session_start' && e.protocol === 'mysql')).toBe(true)
+    // The mysql client names itself in its connection attributes.
+    expect(events.some((e) => e.type === 'session_start' && e.application_name === 'mysql')).toBe(true)
     expect(events.some((e) => e.type === 'statement' && e.decision === 'deny' && e.rule === 'no-drop')).toBe(
       true,
     )
@@ -189,5 +194,49 @@ describe('dbgate exec with a mysql:// URL', () => {
       code: 3,
       stderr: expect.stringMatching(/denied by rule "no-drop"[\s\S]*E_DENIED/),
     })
+  })
+
+  it('reports a bad mysql:// URL (exit 2) and an unreachable server (exit 6) clearly', async () => {
+    const cli = (args: string[]): Promise<{code: number; stderr: string}> =>
+      run('node', ['bin/run.js', ...args], {
+        env: {...process.env, DBGATE_STATE_DIR: join(dir, 'state-bad')},
+      }).then(
+        () => ({code: 0, stderr: ''}),
+        (e: {code: number; stderr: string}) => e,
+      )
+    const noUser = await cli([
+      'exec',
+      '--url',
+      'mysql://127.0.0.1:3306/x',
+      '--policy',
+      policyFile,
+      '--sql',
+      'select 1',
+    ])
+    expect(noUser).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/Bad --url: the target URL has no user/),
+    })
+    const badMode = await cli([
+      'exec',
+      '--url',
+      'mysql://root@127.0.0.1/x?ssl-mode=maybe',
+      '--policy',
+      policyFile,
+      '--sql',
+      'select 1',
+    ])
+    expect(badMode).toMatchObject({code: 2, stderr: expect.stringMatching(/unknown ssl-mode "maybe"/)})
+    const down = await cli([
+      'exec',
+      '--url',
+      'mysql://root@127.0.0.1:1/x',
+      '--policy',
+      policyFile,
+      '--sql',
+      'select 1',
+    ])
+    expect(down.code).toBe(6)
+    expect(down.stderr).toMatch(/127\.0\.0\.1:1/)
   })
 })

@@ -11,6 +11,7 @@ import {
   rsaEncryptPassword,
 } from '../../src/proxy/mysql/auth.js'
 import {
+  connectionAttribute,
   decodeGreeting,
   decodeHandshakeResponse,
   encodeGreeting,
@@ -107,6 +108,12 @@ describe('MySQL handshake packets', () => {
   it('reads a 1-byte auth length without CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA', () => {
     const h = {...HELLO, capabilities: HELLO.capabilities & ~Cap.pluginAuthLenenc}
     expect(decodeHandshakeResponse(encodeHandshakeResponse(h))).toEqual(h)
+  })
+
+  it('reads one connection attribute, and nothing from malformed attributes', () => {
+    expect(connectionAttribute(HELLO.attributes, '_pid')).toBe('42')
+    expect(connectionAttribute(HELLO.attributes, 'program_name')).toBeUndefined()
+    expect(connectionAttribute(Buffer.from([9, 0x61]), 'a')).toBeUndefined()
   })
 
   it('recognises an SSLRequest', () => {

@@ -135,3 +135,19 @@ export function encodeHandshakeResponse(h: HandshakeResponse, sslOnly = false): 
 export function authSwitchRequest(plugin: string, scramble: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0xfe]), Buffer.from(`${plugin}\0`), scramble, Buffer.from([0])])
 }
+
+/** The value of one connection attribute (e.g. `program_name`), if the client sent it. */
+export function connectionAttribute(attributes: Buffer | undefined, name: string): string | undefined {
+  if (attributes === undefined) return undefined
+  const r = new PayloadReader(attributes)
+  try {
+    while (r.remaining > 0) {
+      const key = r.lenencBytes().toString('utf8')
+      const value = r.lenencBytes().toString('utf8')
+      if (key === name) return value
+    }
+  } catch {
+    // Malformed attributes name nothing; the server judges them on its own.
+  }
+  return undefined
+}

@@ -1,12 +1,13 @@
 /**
  * The MySQL relay: wires the client and upstream sockets to their dispatchers, applies backpressure
- * both ways (the Postgres engine's ReadGate and RunWriter), and ends the session cleanly when either
+ * both ways (src/proxy/pump.ts, shared with the Postgres engine), and ends the session cleanly when either
  * side goes away. Never throws from a socket callback.
  */
 import type {Socket} from 'node:net'
 
 import {ReadGate} from '../postgres/flow.js'
 import {RunWriter} from '../postgres/run-writer.js'
+import {createPump} from '../pump.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
 import {encodePacket} from './framing.js'
@@ -47,8 +48,6 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
   const {client, server, config, state} = o
   const toServer = new RunWriter(server)
   const toClient = new RunWriter(client)
-  const clientGate = new ReadGate(client)
-  const serverGate = new ReadGate(server)
   let finished = false
   let resolveDone: () => void = () => undefined
   let rejectDone: (err: unknown) => void = () => undefined
@@ -63,8 +62,7 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     clientD.stop()
     state.queue.length = 0
     if (!server.destroyed) server.end(encodePacket(0, Buffer.from([Command.quit])))
-    client.off('data', onClientData)
-    server.off('data', onServerData)
+    pump.stop()
     if (error === undefined) {
       if (!client.destroyed) client.end()
       resolveDone()
@@ -96,38 +94,22 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     onFatal: (err) => finish(err),
   })
 
-  const applyBackpressure = (): void => {
-    if (!toServer.writable) clientGate.hold('backpressure')
-    if (!toClient.writable) serverGate.hold('backpressure')
-  }
-  const onClientData = (chunk: Buffer): void => {
-    clientD.push(chunk)
-    applyBackpressure()
-  }
-  const onServerData = (chunk: Buffer): void => {
-    serverD.push(chunk)
-    applyBackpressure()
-  }
-  server.on('drain', () => {
-    toServer.writable = true
-    clientGate.release('backpressure')
+  const pump = createPump({
+    client,
+    server,
+    toClient,
+    toServer,
+    clientGate: new ReadGate(client),
+    serverGate: new ReadGate(server),
+    onClientData: (chunk) => clientD.push(chunk),
+    onServerData: (chunk) => serverD.push(chunk),
+    onClientClose: () => finish(),
+    onServerClose: () => finish(finished ? undefined : new UpstreamLostError()),
+    clientLeftover: o.clientLeftover,
+    serverLeftover: o.serverLeftover,
   })
-  client.on('drain', () => {
-    toClient.writable = true
-    serverGate.release('backpressure')
-  })
-  client.on('error', () => undefined)
-  server.on('error', () => undefined)
-  client.on('close', () => finish())
-  server.on('close', () => finish(finished ? undefined : new UpstreamLostError()))
-  client.on('data', onClientData)
-  server.on('data', onServerData)
-
-  for (const chunk of o.serverLeftover) serverD.push(chunk)
-  for (const chunk of o.clientLeftover) clientD.push(chunk)
-  applyBackpressure()
-  if (!clientGate.held) client.resume()
-  if (!serverGate.held) server.resume()
+  pump.start()
+  // Either side may have gone while the session was being set up: its 'close' has already fired.
   if (client.destroyed) finish()
   else if (server.destroyed) finish(new UpstreamLostError())
 

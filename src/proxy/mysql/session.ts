@@ -17,6 +17,7 @@ import type {MysqlEngineConfig} from './config.js'
 import {PacketError, encodePacket} from './framing.js'
 import {
   authSwitchRequest,
+  connectionAttribute,
   decodeHandshakeResponse,
   encodeGreeting,
   type HandshakeResponse,
@@ -61,6 +62,8 @@ export class MysqlConnection implements ConnectionHandler {
   private closing = false
   private reader: PacketReader | undefined
   private open: OpenUpstream | undefined
+  /** The scramble of the client's greeting, for the local password. */
+  private scramble: Buffer = Buffer.alloc(0)
 
   constructor(
     private readonly client: Socket,
@@ -127,8 +130,6 @@ export class MysqlConnection implements ConnectionHandler {
     this.seq = 1
     return offered
   }
-
-  private scramble: Buffer = Buffer.alloc(0)
 
   /** Step 3: the client's HandshakeResponse41, and the local password when one is set. */
   private async authorize(offered: number): Promise<HandshakeResponse> {
@@ -216,7 +217,7 @@ export class MysqlConnection implements ConnectionHandler {
       database: hello.database ?? t.database,
       db_user: t.user,
       client_version: this.config.clientVersion,
-      application_name: undefined,
+      application_name: connectionAttribute(hello.attributes, 'program_name'),
     })
   }
 

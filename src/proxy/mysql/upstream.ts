@@ -5,9 +5,9 @@
  */
 import {readFileSync} from 'node:fs'
 import {connect as netConnect, type Socket} from 'node:net'
-import {connect as tlsConnect, type ConnectionOptions, type TLSSocket} from 'node:tls'
+import type {ConnectionOptions} from 'node:tls'
 
-import {UpstreamRejectedError, UpstreamUnreachableError} from '../postgres/upstream.js'
+import {UpstreamRejectedError, UpstreamUnreachableError, upgradeTls} from '../postgres/upstream.js'
 import {cachingSha2Scramble, nativeScramble, rsaEncryptPassword} from './auth.js'
 import {encodePacket} from './framing.js'
 import {decodeGreeting, encodeHandshakeResponse, type Greeting} from './handshake.js'
@@ -104,26 +104,6 @@ function tlsOptions(target: MysqlTarget, socket: Socket): ConnectionOptions {
   return {...base, ca, rejectUnauthorized: true, checkServerIdentity: () => undefined}
 }
 
-function upgrade(options: ConnectionOptions, timeoutMs: number): Promise<TLSSocket> {
-  return new Promise<TLSSocket>((resolve, reject) => {
-    const tls = tlsConnect(options)
-    const timer = setTimeout(() => {
-      tls.destroy()
-      reject(new UpstreamUnreachableError('timed out during the TLS handshake'))
-    }, timeoutMs)
-    tls.once('secureConnect', () => {
-      clearTimeout(timer)
-      tls.on('error', () => undefined)
-      tls.setNoDelay(true)
-      resolve(tls)
-    })
-    tls.once('error', (err: Error) => {
-      clearTimeout(timer)
-      reject(new UpstreamUnreachableError(`TLS: ${err.message}`, {cause: err}))
-    })
-  })
-}
-
 /** The first response for a plugin; unknown plugins get a native response (the server then switches). */
 function pluginResponse(plugin: string, password: string, scramble: Buffer): {plugin: string; data: Buffer} {
   if (plugin === CACHING_SHA2) return {plugin, data: cachingSha2Scramble(password, scramble)}
@@ -169,7 +149,7 @@ export async function authenticateUpstream(
       open.raw.write(encodePacket(seq++, encodeHandshakeResponse(response, true)))
       // Nothing may be read in clear text once TLS is asked for.
       reader.suspend()
-      socket = await upgrade(tlsOptions(target, open.raw), login.timeoutMs)
+      socket = await upgradeTls(tlsOptions(target, open.raw), login.timeoutMs)
       reader.resumeOn(socket)
     }
     socket.write(encodePacket(seq++, encodeHandshakeResponse(response)))

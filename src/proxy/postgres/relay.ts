@@ -10,6 +10,7 @@ import {reviewWithPeer} from './review.js'
 import {ReadGate} from './flow.js'
 import {SqlState} from './messages.js'
 import {RunWriter} from './run-writer.js'
+import {createPump} from '../pump.js'
 import {ServerDispatcher} from './server-dispatch.js'
 import type {SessionState} from './session-state.js'
 import {SideConnection} from './side-query.js'
@@ -51,7 +52,6 @@ export function relay(options: RelayOptions): Relay {
   const toClient = new RunWriter(client)
   const state = options.makeState(toClient)
   const clientGate = new ReadGate(client)
-  const serverGate = new ReadGate(server)
   const side = new SideConnection(config.target, config.upstreamTimeoutMs)
   let finished = false
   let resolveDone: () => void = () => undefined
@@ -68,8 +68,7 @@ export function relay(options: RelayOptions): Relay {
     side.close()
     state.pipeline.clear()
     if (!server.destroyed) server.end(terminate())
-    client.off('data', onClientData)
-    server.off('data', onServerData)
+    pump.stop()
     if (error === undefined) {
       if (!client.destroyed) client.end()
       resolveDone()
@@ -97,38 +96,21 @@ export function relay(options: RelayOptions): Relay {
     onFatal: (err) => finish(err),
   })
 
-  const applyBackpressure = (): void => {
-    if (!toServer.writable) clientGate.hold('backpressure')
-    if (!toClient.writable) serverGate.hold('backpressure')
-  }
-  const onClientData = (chunk: Buffer): void => {
-    clientD.push(chunk)
-    applyBackpressure()
-  }
-  const onServerData = (chunk: Buffer): void => {
-    serverD.push(chunk)
-    applyBackpressure()
-  }
-  server.on('drain', () => {
-    toServer.writable = true
-    clientGate.release('backpressure')
+  const pump = createPump({
+    client,
+    server,
+    toClient,
+    toServer,
+    clientGate,
+    serverGate: new ReadGate(server),
+    onClientData: (chunk) => clientD.push(chunk),
+    onServerData: (chunk) => serverD.push(chunk),
+    onClientClose: () => finish(),
+    onServerClose: () => finish(finished ? undefined : new UpstreamLostError()),
+    clientLeftover: options.leftover,
+    serverLeftover: up.leftover,
   })
-  client.on('drain', () => {
-    toClient.writable = true
-    serverGate.release('backpressure')
-  })
-  client.on('error', () => undefined)
-  server.on('error', () => undefined)
-  client.on('close', () => finish())
-  server.on('close', () => finish(finished ? undefined : new UpstreamLostError()))
-  client.on('data', onClientData)
-  server.on('data', onServerData)
-
-  for (const chunk of up.leftover) serverD.push(chunk)
-  for (const chunk of options.leftover) clientD.push(chunk)
-  applyBackpressure()
-  if (!clientGate.held) client.resume()
-  if (!serverGate.held) server.resume()
+  pump.start()
   // Either side may have gone while the session was being set up: its 'close' has already fired.
   if (client.destroyed) finish()
   else if (server.destroyed) finish(new UpstreamLostError())

@@ -166,24 +166,7 @@ async function secure(target: PgTarget, socket: Socket, timeoutMs: number): Prom
   }
   if (answer !== 0x53 /* 'S' */)
     throw new UpstreamUnreachableError('the server sent an invalid answer to SSLRequest')
-  const options = tlsOptions(target, socket)
-  return new Promise<TLSSocket>((resolve, reject) => {
-    const tls = tlsConnect(options)
-    const timer = setTimeout(() => {
-      tls.destroy()
-      reject(new UpstreamUnreachableError('timed out during the TLS handshake'))
-    }, timeoutMs)
-    tls.once('secureConnect', () => {
-      clearTimeout(timer)
-      tls.on('error', () => undefined)
-      tls.setNoDelay(true)
-      resolve(tls)
-    })
-    tls.once('error', (err: Error) => {
-      clearTimeout(timer)
-      reject(new UpstreamUnreachableError(`TLS: ${err.message}`, {cause: err}))
-    })
-  })
+  return upgradeTls(tlsOptions(target, socket), timeoutMs)
 }
 
 /** Opens a TCP (and TLS, per sslmode) connection without speaking the protocol: for CancelRequest. */
@@ -329,4 +312,25 @@ function answerAuth(
     default:
       throw new UpstreamRejectedError(`unsupported authentication method (code ${code})`, undefined, '28000')
   }
+}
+
+/** Runs the TLS handshake over a connected socket (both engines); UpstreamUnreachableError on failure. */
+export function upgradeTls(options: ConnectionOptions, timeoutMs: number): Promise<TLSSocket> {
+  return new Promise<TLSSocket>((resolve, reject) => {
+    const tls = tlsConnect(options)
+    const timer = setTimeout(() => {
+      tls.destroy()
+      reject(new UpstreamUnreachableError('timed out during the TLS handshake'))
+    }, timeoutMs)
+    tls.once('secureConnect', () => {
+      clearTimeout(timer)
+      tls.on('error', () => undefined)
+      tls.setNoDelay(true)
+      resolve(tls)
+    })
+    tls.once('error', (err: Error) => {
+      clearTimeout(timer)
+      reject(new UpstreamUnreachableError(`TLS: ${err.message}`, {cause: err}))
+    })
+  })
 }
