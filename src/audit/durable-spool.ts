@@ -41,9 +41,11 @@ const HEADROOM_BYTES = 64 * 1024
 
 interface Pending {
   readonly body: AuditEventBody
-  readonly resolve: (event: ChainedEvent) => void
+  readonly resolve: (linked: Linked) => void
   readonly reject: (err: Error) => void
 }
+
+const noop = (): void => undefined
 
 /** The default size bound: 256 MiB of events not yet acknowledged by the control plane. */
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
@@ -128,15 +130,19 @@ export class DurableSpool implements AuditSink {
   }
 
   /** Records one proxy event; resolves once it is durable, rejects with an AuditSpool*Error otherwise. */
-  async write(event: AuditEvent): Promise<void> {
-    await this.append(fromAuditEvent(event, this.enrich?.(event)))
+  write(event: AuditEvent): Promise<void> {
+    return this.enqueue(fromAuditEvent(event, this.enrich?.(event))).then(noop)
   }
 
   /** Chains and records one full event; resolves with the chained event once it is durable. */
   append(body: AuditEventBody): Promise<ChainedEvent> {
+    return this.enqueue(body).then((linked) => linked.event)
+  }
+
+  private enqueue(body: AuditEventBody): Promise<Linked> {
     if (this.closed) return Promise.reject(new AuditSpoolUnavailableError(this.dir, 'the spool is closed'))
     if (this.broken !== undefined) return Promise.reject(this.broken)
-    return new Promise<ChainedEvent>((resolve, reject) => {
+    return new Promise<Linked>((resolve, reject) => {
       this.pending.push({body, resolve, reject})
       this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.drain())
     })
@@ -176,7 +182,7 @@ export class DurableSpool implements AuditSink {
         continue
       }
       size += f.length
-      this.chain.rewind({lastSeq: linked.event.seq, lastHash: linked.hash})
+      this.chain.rewind({lastSeq: linked.seq, lastHash: linked.hash})
       done.push({p, linked})
       frames.push(f)
     }
@@ -190,7 +196,7 @@ export class DurableSpool implements AuditSink {
       for (const d of done) d.p.reject(e)
       return
     }
-    for (const d of done) d.p.resolve(d.linked.event)
+    for (const d of done) d.p.resolve(d.linked)
   }
 
   private unavailable(err: unknown): AuditSpoolUnavailableError {
