@@ -34,6 +34,11 @@ export interface DurableSpoolOptions {
   readonly fsync?: boolean | undefined
   /** The spool directory itself; `<stateDir>/audit/spool` when not given. */
   readonly dir?: string | undefined
+  /**
+   * Nothing uploads this spool (standalone mode): at the size bound, the oldest whole segments are
+   * removed to make room (a retention limit) instead of refusing writes.
+   */
+  readonly keepNewest?: boolean | undefined
 }
 
 /** Room kept free under the size bound: below it, statements that write are refused before they run. */
@@ -58,6 +63,7 @@ export class DurableSpool implements AuditSink {
   private readonly segmentBytes: number
   private readonly enrich: ((event: AuditEvent) => AuditEnrichment) | undefined
   private readonly sync: boolean
+  private readonly keepNewest: boolean
   private segments: Segment[] = []
   private fd: number | undefined
   private readonly chain: HashChain
@@ -76,6 +82,7 @@ export class DurableSpool implements AuditSink {
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     this.enrich = options.enrich
     this.sync = options.fsync ?? true
+    this.keepNewest = options.keepNewest ?? false
     let state: ChainState = EMPTY_CHAIN
     try {
       mkdirSync(this.dir, {recursive: true, mode: 0o700})
@@ -109,6 +116,7 @@ export class DurableSpool implements AuditSink {
   refusal(): Error | undefined {
     if (this.broken !== undefined) return this.broken
     if (this.closed) return new AuditSpoolUnavailableError(this.dir, 'the spool is closed')
+    if (this.keepNewest) return undefined
     const bytes = this.bytes
     if (bytes + HEADROOM_BYTES > this.maxBytes) return new AuditSpoolFullError(bytes, this.maxBytes)
     return undefined
@@ -164,6 +172,7 @@ export class DurableSpool implements AuditSink {
       for (const p of group) p.reject(this.broken)
       return
     }
+    if (this.keepNewest) this.makeRoom()
     const before = this.chain.state
     const done: {p: Pending; linked: Linked}[] = []
     const frames: Buffer[] = []
@@ -197,6 +206,15 @@ export class DurableSpool implements AuditSink {
       return
     }
     for (const d of done) d.p.resolve(d.linked)
+  }
+
+  /** Retention (keepNewest): removes the oldest whole segments while the spool is within 64 KiB of its bound. */
+  private makeRoom(): void {
+    while (this.segments.length > 1 && this.bytes + HEADROOM_BYTES > this.maxBytes) {
+      const oldest = this.segments.find((seg) => seg.lastSeq > this.ackedSeq)
+      if (oldest === undefined || oldest === this.segments[this.segments.length - 1]) return
+      this.ack(oldest.lastSeq)
+    }
   }
 
   private unavailable(err: unknown): AuditSpoolUnavailableError {

@@ -134,7 +134,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Standal
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
-  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload})
+  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload, retain: true})
   const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   const inner = new PostgresEngine({
     target,

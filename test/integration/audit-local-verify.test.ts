@@ -47,4 +47,25 @@ describe('verifyLocalSpool', () => {
       events: 20 + 20 + 0,
     })
   })
+
+  it('a standalone spool at its bound drops its oldest segments instead of refusing, and still verifies', async () => {
+    const dir = join(state, 'audit', 'spool-9')
+    const spool = DurableSpool.open(state, {
+      dir,
+      segmentBytes: 4096,
+      maxBytes: 64 * 1024 + 16 * 1024,
+      keepNewest: true,
+    })
+    for (let i = 0; i < 200; i++) await spool.append(body(i))
+    expect(spool.refusal()).toBeUndefined()
+    await spool.close()
+    const first = Math.min(
+      ...readdirSync(dir)
+        .filter((f) => f.startsWith('seg-'))
+        .map((f) => Number(f.slice(4, 20))),
+    )
+    expect(first).toBeGreaterThan(1)
+    const report = verifyLocalSpool(state)
+    expect(report.messages.filter((m) => m.startsWith('spool-9'))).toEqual([])
+  })
 })
