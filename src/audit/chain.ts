@@ -4,7 +4,7 @@
  */
 import {createHash} from 'node:crypto'
 
-import {canonicalEventJson, canonicalJson, type AuditEventBody, type ChainedEvent} from './event.js'
+import {canonicalChainedJson, canonicalJson, type AuditEventBody, type ChainedEvent} from './event.js'
 
 /** The `prev_hash` of the first event of a device. */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -30,16 +30,27 @@ export function eventHash(event: ChainedEvent): string {
 
 /** One event linked into the chain, with its canonical text and hash (computed once). */
 export interface Linked {
+  /** The chained event (built on first use: the proxy's path only needs its text and hash). */
   readonly event: ChainedEvent
+  readonly seq: number
   readonly canonical: string
   readonly hash: string
 }
 
 /** Links `body` after `state`: the event with the next seq, its canonical text and its hash. */
 export function link(state: ChainState, body: AuditEventBody): Linked {
-  const event: ChainedEvent = {...body, seq: state.lastSeq + 1, prev_hash: state.lastHash}
-  const canonical = canonicalEventJson(event)
-  return {event, canonical, hash: hashCanonical(canonical)}
+  const seq = state.lastSeq + 1
+  const prev = state.lastHash
+  const canonical = canonicalChainedJson(body, seq, prev)
+  let event: ChainedEvent | undefined
+  return {
+    get event() {
+      return (event ??= {...body, seq, prev_hash: prev})
+    },
+    seq,
+    canonical,
+    hash: hashCanonical(canonical),
+  }
 }
 
 /** A chain that hands out seqs and hashes in call order. */
@@ -59,7 +70,7 @@ export class HashChain {
   /** Chains one event. */
   append(body: AuditEventBody): Linked {
     const linked = link(this.current, body)
-    this.current = {lastSeq: linked.event.seq, lastHash: linked.hash}
+    this.current = {lastSeq: linked.seq, lastHash: linked.hash}
     return linked
   }
 

@@ -6,7 +6,7 @@
  * plane acknowledged every event in them.
  */
 import {closeSync, fdatasync, fsyncSync, ftruncate, mkdirSync, openSync, renameSync} from 'node:fs'
-import {rmSync, write as fsWrite, writeFileSync} from 'node:fs'
+import {rmSync, writeFileSync, writeSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
@@ -19,7 +19,6 @@ import {frame, scanFrames, segmentName} from './spool-frame.js'
 import {recoverSpool, type Segment} from './spool-recover.js'
 import type {AuditEvent, AuditSink} from './types.js'
 
-const writeAsync = promisify(fsWrite)
 const datasyncAsync = promisify(fdatasync)
 const truncateAsync = promisify(ftruncate)
 
@@ -35,6 +34,11 @@ export interface DurableSpoolOptions {
   readonly fsync?: boolean | undefined
   /** The spool directory itself; `<stateDir>/audit/spool` when not given. */
   readonly dir?: string | undefined
+  /**
+   * Nothing uploads this spool (standalone mode): at the size bound, the oldest whole segments are
+   * removed to make room (a retention limit) instead of refusing writes.
+   */
+  readonly keepNewest?: boolean | undefined
 }
 
 /** Room kept free under the size bound: below it, statements that write are refused before they run. */
@@ -42,9 +46,11 @@ const HEADROOM_BYTES = 64 * 1024
 
 interface Pending {
   readonly body: AuditEventBody
-  readonly resolve: (event: ChainedEvent) => void
+  readonly resolve: (linked: Linked) => void
   readonly reject: (err: Error) => void
 }
+
+const noop = (): void => undefined
 
 /** The default size bound: 256 MiB of events not yet acknowledged by the control plane. */
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
@@ -57,6 +63,7 @@ export class DurableSpool implements AuditSink {
   private readonly segmentBytes: number
   private readonly enrich: ((event: AuditEvent) => AuditEnrichment) | undefined
   private readonly sync: boolean
+  private readonly keepNewest: boolean
   private segments: Segment[] = []
   private fd: number | undefined
   private readonly chain: HashChain
@@ -75,6 +82,7 @@ export class DurableSpool implements AuditSink {
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     this.enrich = options.enrich
     this.sync = options.fsync ?? true
+    this.keepNewest = options.keepNewest ?? false
     let state: ChainState = EMPTY_CHAIN
     try {
       mkdirSync(this.dir, {recursive: true, mode: 0o700})
@@ -108,6 +116,7 @@ export class DurableSpool implements AuditSink {
   refusal(): Error | undefined {
     if (this.broken !== undefined) return this.broken
     if (this.closed) return new AuditSpoolUnavailableError(this.dir, 'the spool is closed')
+    if (this.keepNewest) return undefined
     const bytes = this.bytes
     if (bytes + HEADROOM_BYTES > this.maxBytes) return new AuditSpoolFullError(bytes, this.maxBytes)
     return undefined
@@ -129,15 +138,19 @@ export class DurableSpool implements AuditSink {
   }
 
   /** Records one proxy event; resolves once it is durable, rejects with an AuditSpool*Error otherwise. */
-  async write(event: AuditEvent): Promise<void> {
-    await this.append(fromAuditEvent(event, this.enrich?.(event)))
+  write(event: AuditEvent): Promise<void> {
+    return this.enqueue(fromAuditEvent(event, this.enrich?.(event))).then(noop)
   }
 
   /** Chains and records one full event; resolves with the chained event once it is durable. */
   append(body: AuditEventBody): Promise<ChainedEvent> {
+    return this.enqueue(body).then((linked) => linked.event)
+  }
+
+  private enqueue(body: AuditEventBody): Promise<Linked> {
     if (this.closed) return Promise.reject(new AuditSpoolUnavailableError(this.dir, 'the spool is closed'))
     if (this.broken !== undefined) return Promise.reject(this.broken)
-    return new Promise<ChainedEvent>((resolve, reject) => {
+    return new Promise<Linked>((resolve, reject) => {
       this.pending.push({body, resolve, reject})
       this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.drain())
     })
@@ -159,6 +172,7 @@ export class DurableSpool implements AuditSink {
       for (const p of group) p.reject(this.broken)
       return
     }
+    if (this.keepNewest) this.makeRoom()
     const before = this.chain.state
     const done: {p: Pending; linked: Linked}[] = []
     const frames: Buffer[] = []
@@ -177,7 +191,7 @@ export class DurableSpool implements AuditSink {
         continue
       }
       size += f.length
-      this.chain.rewind({lastSeq: linked.event.seq, lastHash: linked.hash})
+      this.chain.rewind({lastSeq: linked.seq, lastHash: linked.hash})
       done.push({p, linked})
       frames.push(f)
     }
@@ -191,7 +205,16 @@ export class DurableSpool implements AuditSink {
       for (const d of done) d.p.reject(e)
       return
     }
-    for (const d of done) d.p.resolve(d.linked.event)
+    for (const d of done) d.p.resolve(d.linked)
+  }
+
+  /** Retention (keepNewest): removes the oldest whole segments while the spool is within 64 KiB of its bound. */
+  private makeRoom(): void {
+    while (this.segments.length > 1 && this.bytes + HEADROOM_BYTES > this.maxBytes) {
+      const oldest = this.segments.find((seg) => seg.lastSeq > this.ackedSeq)
+      if (oldest === undefined || oldest === this.segments[this.segments.length - 1]) return
+      this.ack(oldest.lastSeq)
+    }
   }
 
   private unavailable(err: unknown): AuditSpoolUnavailableError {
@@ -203,7 +226,9 @@ export class DurableSpool implements AuditSink {
     const seg = this.activeSegment(firstSeq)
     const fd = this.fd as number
     try {
-      for (let off = 0; off < bytes.length;) off += (await writeAsync(fd, bytes, off)).bytesWritten
+      // A write into the page cache takes microseconds: done in place, it saves a thread-pool round trip
+      // per group on the path every held result waits on. Only the sync goes to the thread pool.
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off)
     } catch (err) {
       // Nothing of this group is acknowledged: cut it off so the file ends on a whole record again.
       await truncateAsync(fd, seg.size).catch(() => {

@@ -90,9 +90,12 @@ export interface AuditEnrichment {
   readonly policy_version?: string | null | undefined
 }
 
+/** Bodies built here: exactly the body's keys, so their canonical form needs no key check. */
+const exactBodies = new WeakSet<AuditEventBody>()
+
 /** Maps the proxy's current event (src/audit/types.ts) into the full one, with session facts added. */
 export function fromAuditEvent(e: AuditEvent, extra: AuditEnrichment = {}): AuditEventBody {
-  return {
+  const body: AuditEventBody = {
     id: e.id,
     type: e.type,
     time: e.time,
@@ -121,6 +124,8 @@ export function fromAuditEvent(e: AuditEvent, extra: AuditEnrichment = {}): Audi
     client_version: e.client_version,
     application_name: e.application_name ?? null,
   }
+  exactBodies.add(body)
+  return body
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(['session_start', 'statement', 'session_end', 'approval'])
@@ -183,20 +188,55 @@ const EVENT_KEYS: readonly (keyof ChainedEvent)[] = (
 ).slice()
 
 /**
+ * Canonical text of the event's object and array values, by identity: kinds and tables are shared by every
+ * event of a cached decision, groups and process by every event of a session, so each is serialised once.
+ * Events are immutable once built (readonly types), which is what makes caching by identity sound.
+ */
+const valueText = new WeakMap<object, string>()
+
+function canonicalValue(v: object): string {
+  let text = valueText.get(v)
+  if (text === undefined) {
+    text = canonicalJson(v)
+    valueText.set(v, text)
+  }
+  return text
+}
+
+/** The canonical text of one member value; undefined when only the general function can say. */
+function valueJson(v: unknown): string | undefined {
+  if (typeof v === 'string') return str(v)
+  if (v === null) return 'null'
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined
+  if (typeof v === 'object') return canonicalValue(v)
+  return undefined
+}
+
+/**
  * canonicalJson of a chained event without sorting keys at run time: a third of the general function's
  * cost at one event per statement. Falls back to it for any value it does not expect, so the text is
  * always identical (a property test holds the two together).
  */
 export function canonicalEventJson(e: ChainedEvent): string {
   if (Object.keys(e).length !== EVENT_KEYS.length) return canonicalJson(e)
+  return canonicalChained(e, e.seq, e.prev_hash) ?? canonicalJson(e)
+}
+
+/**
+ * The canonical text of `body` chained with `seq` and `prevHash`, without building the chained object (the
+ * spool's path: one event per statement). Same text as canonicalEventJson of `{...body, seq, prev_hash}`.
+ */
+export function canonicalChainedJson(body: AuditEventBody, seq: number, prevHash: string): string {
+  const text = exactBodies.has(body) ? canonicalChained(body, seq, prevHash) : undefined
+  return text ?? canonicalEventJson({...body, seq, prev_hash: prevHash})
+}
+
+function canonicalChained(e: AuditEventBody, seq: number, prevHash: string): string | undefined {
   let out = '{'
   for (const k of EVENT_KEYS) {
-    const v: unknown = e[k]
-    let text: string
-    if (typeof v === 'string') text = str(v)
-    else if (v === null) text = 'null'
-    else if (v === undefined) return canonicalJson(e)
-    else text = canonicalJson(v)
+    const v: unknown = k === 'seq' ? seq : k === 'prev_hash' ? prevHash : e[k]
+    const text = valueJson(v)
+    if (text === undefined) return undefined
     out += `${out.length === 1 ? '' : ','}"${k}":${text}`
   }
   return `${out}}`

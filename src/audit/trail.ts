@@ -36,6 +36,8 @@ export interface AuditTrailOptions {
   readonly upload?: TrailUpload | undefined
   /** The spool's size bound (bytes of events not yet acknowledged). */
   readonly maxBytes?: number | undefined
+  /** Standalone only: at the size bound, drop the oldest events instead of refusing writes. */
+  readonly retain?: boolean | undefined
   /** false skips fsync (benchmarks only). */
   readonly fsync?: boolean | undefined
   /** How long close() waits for a last upload before leaving the rest for the next run (ms). */
@@ -75,7 +77,9 @@ export class AuditTrail implements AuditSink {
     try {
       const deviceId = u === undefined ? undefined : laneDeviceId(u.key.deviceId, lane.index)
       const dir = laneSpoolDir(o.stateDir, lane.index, u?.key.deviceId)
-      const spool = DurableSpool.open(o.stateDir, {dir, maxBytes: o.maxBytes, fsync: o.fsync})
+      // Standalone spools are never uploaded: their bound is a retention limit (oldest segments go).
+      const keepNewest = u === undefined && o.retain === true
+      const spool = DurableSpool.open(o.stateDir, {dir, maxBytes: o.maxBytes, fsync: o.fsync, keepNewest})
       if (u === undefined || deviceId === undefined) return new AuditTrail(lane, spool)
       await u.register(deviceId)
       const uploader = new Uploader({

@@ -152,76 +152,126 @@ function checkEvents(b: SignedBatch, st: BatchState): number {
   return verified
 }
 
+/** Where a verification of part of a trail starts: the signed hash of the seq before its first. */
+export interface VerifySeed {
+  readonly seq: number
+  readonly hash: string
+}
+
 /**
- * Verifies a device's batches in the order they are stored: signatures (by key id), replays, chain
- * continuity between batches, each event against its signed hash, arrival order, and gaps.
+ * Verifies a device's batches fed one at a time in the order they are stored (so a long trail can be read
+ * in pages): signatures (by key id), replays, chain continuity between batches, each event against its
+ * signed hash, arrival order, and gaps. It keeps one hash per seq, not the events.
  */
-export function verifyBatches(
-  batches: readonly SignedBatch[],
-  keys: ReadonlyMap<string, KeyObject>,
-  options: VerifyOptions = {},
-): VerifyReport {
-  const st: BatchState = {
+export class BatchVerifier {
+  private readonly st: BatchState = {
     signed: new Map(),
     accounted: new Set(),
     present: new Set(),
     order: new OrderTracker(),
     problems: [],
   }
-  let verified = 0
-  let maxSeq = 0
-  for (const b of batches) {
+  private verified = 0
+  private maxSeq = 0
+
+  /** `seed`: the hash the device signed for the seq before the first one checked (a partial check). */
+  constructor(
+    private readonly keys: ReadonlyMap<string, KeyObject>,
+    private readonly options: VerifyOptions & {readonly seed?: VerifySeed | undefined} = {},
+  ) {
+    if (options.seed !== undefined) this.st.signed.set(options.seed.seq, options.seed.hash)
+  }
+
+  /** Checks the next stored batch. */
+  add(b: SignedBatch): void {
+    const st = this.st
     const len = b.last_seq - b.first_seq + 1
     if (!Number.isSafeInteger(b.first_seq) || b.first_seq < 1 || len !== b.hashes.length) {
       st.problems.push({kind: 'malformed_batch', first: b.first_seq, last: b.last_seq})
-      continue
+      return
     }
-    maxSeq = Math.max(maxSeq, b.last_seq)
-    const key = keys.get(b.key_id)
+    this.maxSeq = Math.max(this.maxSeq, b.last_seq)
+    const key = this.keys.get(b.key_id)
     if (key === undefined || !verifyBatchSignature(b, key)) {
       st.problems.push({kind: 'bad_signature', first: b.first_seq, last: b.last_seq, key: b.key_id})
       for (let s = b.first_seq; s <= b.last_seq; s++) st.accounted.add(s)
-      continue
+      return
     }
-    if (acceptHeader(b, st)) verified += checkEvents(b, st)
+    if (acceptHeader(b, st)) this.verified += checkEvents(b, st)
   }
-  const has = (s: number) => st.present.has(s) || st.accounted.has(s)
-  pushMissing(options.firstSeq ?? 1, Math.max(maxSeq, options.lastSeq ?? 0), has, st.problems)
-  return report(st.problems, verified)
+
+  /** The report, once every batch was added. */
+  finish(): VerifyReport {
+    const st = this.st
+    const has = (s: number) => st.present.has(s) || st.accounted.has(s)
+    pushMissing(
+      this.options.firstSeq ?? 1,
+      Math.max(this.maxSeq, this.options.lastSeq ?? 0),
+      has,
+      st.problems,
+    )
+    return report(st.problems, this.verified)
+  }
+}
+
+/** Verifies a device's batches, given in the order they are stored (see BatchVerifier). */
+export function verifyBatches(
+  batches: readonly SignedBatch[],
+  keys: ReadonlyMap<string, KeyObject>,
+  options: VerifyOptions = {},
+): VerifyReport {
+  const v = new BatchVerifier(keys, options)
+  for (const b of batches) v.add(b)
+  return v.finish()
 }
 
 /**
- * Verifies a bare chain (the local spool, which is not signed): duplicates, arrival order, each event's
- * hash against the `prev_hash` its successor recorded, and gaps. An edit is named by the first event
- * whose hash its successor does not confirm; the newest event has no successor to confirm it.
+ * Verifies a bare chain (the local spool, which is not signed) fed one event at a time: duplicates, arrival
+ * order, each event's hash against the `prev_hash` its successor recorded, and gaps. An edit is named by
+ * the first event whose hash its successor does not confirm; the newest event has no successor to confirm
+ * it. It keeps two hashes per seq, not the events.
  */
-export function verifyChain(events: readonly ChainedEvent[], options: VerifyOptions = {}): VerifyReport {
-  const problems: AuditProblem[] = []
-  const bySeq = new Map<number, {event: ChainedEvent; hash: string}>()
-  const order = new OrderTracker()
-  for (const e of events) {
+export class ChainVerifier {
+  private readonly problems: AuditProblem[] = []
+  private readonly bySeq = new Map<number, {prev: string; hash: string}>()
+  private readonly order = new OrderTracker()
+
+  /** Checks the next event in file order. */
+  add(e: ChainedEvent): void {
     const hash = eventHash(e)
-    const earlier = bySeq.get(e.seq)
+    const earlier = this.bySeq.get(e.seq)
     if (earlier !== undefined) {
       const kind = earlier.hash === hash ? 'replayed' : 'conflict'
-      problems.push({kind, first: e.seq, last: e.seq})
-      continue
+      this.problems.push({kind, first: e.seq, last: e.seq})
+      return
     }
-    order.see(e.seq, problems)
-    bySeq.set(e.seq, {event: e, hash})
+    this.order.see(e.seq, this.problems)
+    this.bySeq.set(e.seq, {prev: e.prev_hash, hash})
   }
-  const seqs = [...bySeq.keys()].sort((a, b) => a - b)
-  const first = options.firstSeq ?? seqs[0] ?? 1
-  const altered = new Set<number>()
-  for (const s of seqs) {
-    const cur = bySeq.get(s)
-    if (cur === undefined) continue
-    if (s === 1 && cur.event.prev_hash !== GENESIS_HASH) altered.add(s)
-    const next = bySeq.get(s + 1)
-    if (next !== undefined && next.event.prev_hash !== cur.hash) altered.add(s)
+
+  /** The report, once every event was added. */
+  finish(options: VerifyOptions = {}): VerifyReport {
+    const {bySeq, problems} = this
+    const seqs = [...bySeq.keys()].sort((a, b) => a - b)
+    const first = options.firstSeq ?? seqs[0] ?? 1
+    const altered = new Set<number>()
+    for (const s of seqs) {
+      const cur = bySeq.get(s)
+      if (cur === undefined) continue
+      if (s === 1 && cur.prev !== GENESIS_HASH) altered.add(s)
+      const next = bySeq.get(s + 1)
+      if (next !== undefined && next.prev !== cur.hash) altered.add(s)
+    }
+    for (const s of [...altered].sort((a, b) => a - b)) problems.push({kind: 'altered', seq: s})
+    const last = Math.max(seqs[seqs.length - 1] ?? 0, options.lastSeq ?? 0)
+    pushMissing(first, last, (s) => bySeq.has(s), problems)
+    return report(problems, seqs.length - altered.size)
   }
-  for (const s of [...altered].sort((a, b) => a - b)) problems.push({kind: 'altered', seq: s})
-  const last = Math.max(seqs[seqs.length - 1] ?? 0, options.lastSeq ?? 0)
-  pushMissing(first, last, (s) => bySeq.has(s), problems)
-  return report(problems, seqs.length - altered.size)
+}
+
+/** Verifies a bare chain given as a list (see ChainVerifier). */
+export function verifyChain(events: readonly ChainedEvent[], options: VerifyOptions = {}): VerifyReport {
+  const v = new ChainVerifier()
+  for (const e of events) v.add(e)
+  return v.finish(options)
 }

@@ -5,9 +5,8 @@
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {ChainedEvent} from '../audit/event.js'
 import {parseSegmentName, scanFrames} from '../audit/spool-frame.js'
-import {verifyChain, type VerifyReport} from '../audit/verify.js'
+import {ChainVerifier, type VerifyReport} from '../audit/verify.js'
 import {getAuthenticatedClient} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
 import type {AuditSearchResponse, AuditVerifyResponse} from '../control/api-types.js'
@@ -50,9 +49,26 @@ export async function searchTrail(
   }
 }
 
-/** The local spool's chain, read-only; a torn tail (a write in progress) is not a problem. */
-export function verifyLocalSpool(stateDir: string): VerifyReport & {events: number} {
-  const dir = join(stateDir, 'audit', 'spool')
+/** The spool directories under a state directory: standalone lanes and device lanes (src/audit/trail.ts). */
+function spoolDirs(stateDir: string): string[] {
+  const audit = join(stateDir, 'audit')
+  let names: string[]
+  try {
+    names = readdirSync(audit, {withFileTypes: true})
+      .filter((d) => d.isDirectory() && d.name !== 'lanes' && d.name !== 'device-lanes')
+      .map((d) => d.name)
+  } catch {
+    return []
+  }
+  return names.filter((n) => n === 'spool' || n.startsWith('spool-') || n.startsWith('device-')).sort()
+}
+
+/**
+ * One spool directory's chain, read-only and a segment at a time (a segment is at most a few MiB; the
+ * verifier keeps two hashes per event). A torn tail (a write in progress) is not a problem. With `since`
+ * (ISO 8601), only events from then on are checked.
+ */
+function verifySpoolDir(dir: string, since: number | undefined): VerifyReport & {events: number} {
   let names: string[]
   try {
     names = readdirSync(dir)
@@ -63,19 +79,45 @@ export function verifyLocalSpool(stateDir: string): VerifyReport & {events: numb
     .map((name) => ({name, first: parseSegmentName(name)}))
     .filter((s): s is {name: string; first: number} => s.first !== undefined)
     .sort((a, b) => a.first - b.first)
-  const events: ChainedEvent[] = []
+  const verifier = new ChainVerifier()
   const unreadable: string[] = []
+  let events = 0
+  let firstSeq: number | undefined
   segments.forEach((s, i) => {
     const scan = scanFrames(readFileSync(join(dir, s.name)))
-    events.push(...scan.records.map((r) => r.event))
+    for (const {event} of scan.records) {
+      if (since !== undefined && Date.parse(event.time) < since) continue
+      firstSeq ??= event.seq
+      verifier.add(event)
+      events++
+    }
     // Only the newest segment may end in a torn record (a write in progress, or a crash before recovery).
     const torn = i === segments.length - 1 && /short|shorter/.test(scan.stopped ?? '')
     if (scan.stopped !== undefined && !torn)
       unreadable.push(`spool ${s.name}: unreadable from byte ${scan.validBytes} (${scan.stopped})`)
   })
-  const report = verifyChain(events, {firstSeq: segments[0]?.first})
+  const report = verifier.finish({firstSeq: since === undefined ? segments[0]?.first : firstSeq})
   const messages = [...unreadable, ...report.messages]
-  return {...report, ok: messages.length === 0, messages, events: events.length}
+  return {...report, ok: messages.length === 0, messages, events}
+}
+
+/** Every spool of this machine, each checked as its own chain; problems are prefixed by the spool's name. */
+export function verifyLocalSpool(stateDir: string, since?: string): VerifyReport & {events: number} {
+  const sinceMs = since === undefined ? undefined : Date.parse(since)
+  const dirs = spoolDirs(stateDir)
+  let events = 0
+  let verified = 0
+  const messages: string[] = []
+  const problems: VerifyReport['problems'][number][] = []
+  for (const name of dirs) {
+    const r = verifySpoolDir(join(stateDir, 'audit', name), sinceMs)
+    events += r.events
+    verified += r.verified
+    problems.push(...r.problems)
+    // The first lane keeps the unprefixed lines it always had; other lanes name themselves.
+    messages.push(...r.messages.map((m) => (name === 'spool' ? m : `${name}: ${m}`)))
+  }
+  return {ok: messages.length === 0, verified, problems, messages, events}
 }
 
 /** What `audit verify` reports. */
@@ -89,7 +131,7 @@ export interface AuditVerifyResult {
 export async function verifyTrail(settings: Settings, since: string | undefined): Promise<AuditVerifyResult> {
   const {client} = await getAuthenticatedClient({...settings, env: process.env})
   const server = await verifyStoredAudit(client, since)
-  const local = verifyLocalSpool(settings.stateDir)
+  const local = verifyLocalSpool(settings.stateDir, since)
   return {
     ok: server.ok && local.ok,
     server,

@@ -203,7 +203,7 @@ export async function serveEngine(
   o: ServeOptions,
   makeEngine: (audit: AuditSink) => Engine,
 ): Promise<Pick<StandaloneProxy, 'listener' | 'auditDir' | 'close'>> {
-  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload})
+  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload, retain: true})
   const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   let listener: ProxyListener
   try {

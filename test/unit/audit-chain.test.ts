@@ -5,6 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {EMPTY_CHAIN, eventHash, GENESIS_HASH, HashChain} from '../../src/audit/chain.js'
 import {
+  canonicalChainedJson,
   canonicalEventJson,
   canonicalJson,
   fromAuditEvent,
@@ -213,5 +214,43 @@ describe('canonical event fast path', () => {
     )
     const extra = {...body(2), seq: 2, prev_hash: GENESIS_HASH, extra: 'x'} as ChainedEvent
     expect(canonicalEventJson(extra)).toBe(canonicalJson(extra))
+  })
+
+  it("writes the proxy's events (chained without building the chained object) as the general function does", () => {
+    const text = fc.string({unit: 'binary'})
+    fc.assert(
+      fc.property(
+        text,
+        fc.array(text, {maxLength: 3}),
+        fc.option(fc.double({noNaN: true, noDefaultInfinity: true}), {nil: undefined}),
+        fc.integer({min: 1, max: Number.MAX_SAFE_INTEGER}),
+        (s, list, n, seq) => {
+          const proxyEvent = {
+            id: 's.1',
+            type: 'statement' as const,
+            time: '2026-01-01T00:00:00.000Z',
+            session_id: s,
+            identity: s,
+            actor: 'human' as const,
+            target: 't',
+            protocol: 'postgres' as const,
+            database: 'd',
+            db_user: 'u',
+            statement: s,
+            kinds: list,
+            tables: list,
+            rows: n,
+            duration_ms: n,
+            client_version: 'v',
+            process: {found: true as const, pid: 7, exe: s, cmdline: list, parents: []},
+            groups: list,
+          }
+          const b = fromAuditEvent(proxyEvent)
+          expect(canonicalChainedJson(b, seq, GENESIS_HASH)).toBe(
+            canonicalJson({...b, seq, prev_hash: GENESIS_HASH}),
+          )
+        },
+      ),
+    )
   })
 })

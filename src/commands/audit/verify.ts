@@ -18,7 +18,9 @@ export default class AuditVerify extends BaseCommand {
     api: Flags.string({
       description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
     }),
-    since: Flags.string({description: 'Incidents recorded from this time (30m, 2h, 7d or ISO 8601).'}),
+    since: Flags.string({
+      description: 'Check only events (and incidents) from this time on (30m, 2h, 7d or ISO 8601).',
+    }),
   }
 
   /** Verifies and prints one line per problem; fails (exit 1) when anything is wrong. */

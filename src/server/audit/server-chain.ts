@@ -48,11 +48,22 @@ export function describeServerProblem(p: ServerChainProblem): string {
   }
 }
 
-/** Re-checks the server chain, links in server_seq order. */
-export function verifyServerChain(links: readonly ServerLink[]): ServerChainProblem[] {
+/** Where a check of the server chain stands: the next server_seq and the hash before it. */
+export interface ServerChainState {
+  expectSeq: number
+  prev: string
+}
+
+/**
+ * Re-checks the server chain, links in server_seq order; `state` (the whole chain by default) is advanced,
+ * so the chain can be checked a page at a time, or from a later link.
+ */
+export function verifyServerChain(
+  links: readonly ServerLink[],
+  state: ServerChainState = {expectSeq: 1, prev: SERVER_GENESIS},
+): ServerChainProblem[] {
   const problems: ServerChainProblem[] = []
-  let expectSeq = 1
-  let prev = SERVER_GENESIS
+  let {expectSeq, prev} = state
   for (const l of links) {
     if (l.serverSeq > expectSeq) problems.push({kind: 'server_missing', from: expectSeq, to: l.serverSeq - 1})
     else if (l.serverPrevHash !== prev) problems.push({kind: 'server_chain_break', serverSeq: l.serverSeq})
@@ -61,5 +72,7 @@ export function verifyServerChain(links: readonly ServerLink[]): ServerChainProb
     prev = l.serverHash
     expectSeq = l.serverSeq + 1
   }
+  state.expectSeq = expectSeq
+  state.prev = prev
   return problems
 }

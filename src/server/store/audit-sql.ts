@@ -302,28 +302,88 @@ export async function searchAuditEvents(db: SqlDriver, q: AuditSearchQuery): Pro
   return (await db.query(sql, [...params, q.limit])).map(eventFrom)
 }
 
-/** A device's batch headers. */
-export async function listAuditBatches(db: SqlExecutor, deviceId: string): Promise<AuditBatchRecord[]> {
+/** A page of batch headers: those after `(first_seq, last_seq)` = `after`, in that order. */
+export interface BatchPage {
+  readonly after: {readonly firstSeq: number; readonly lastSeq: number}
+  readonly limit: number
+}
+
+/** A device's batch headers (all, or one page). */
+export async function listAuditBatches(
+  db: SqlExecutor,
+  deviceId: string,
+  page?: BatchPage,
+): Promise<AuditBatchRecord[]> {
+  if (page === undefined) {
+    const all = `SELECT * FROM audit_batches WHERE device_id = ? ORDER BY first_seq, last_seq`
+    return (await db.query(all, [deviceId])).map(batchFrom)
+  }
+  const {firstSeq, lastSeq} = page.after
   const rows = await db.query(
-    `SELECT * FROM audit_batches WHERE device_id = ? ORDER BY first_seq, last_seq`,
-    [deviceId],
+    `SELECT * FROM audit_batches WHERE device_id = ? AND (first_seq > ? OR (first_seq = ? AND last_seq > ?))
+       ORDER BY first_seq, last_seq LIMIT ?`,
+    [deviceId, firstSeq, firstSeq, lastSeq, page.limit],
   )
   return rows.map(batchFrom)
 }
 
-/** A device's events in server order. */
-export async function listAuditEvents(db: SqlExecutor, deviceId: string): Promise<StoredAuditEvent[]> {
-  const rows = await db.query(`SELECT * FROM audit_events WHERE device_id = ? ORDER BY server_seq`, [
-    deviceId,
-  ])
+/** The header of the batch that holds `seq` (the signed hash a partial verification starts from). */
+export async function auditBatchHolding(
+  db: SqlExecutor,
+  deviceId: string,
+  seq: number,
+): Promise<AuditBatchRecord | undefined> {
+  const rows = await db.query(
+    `SELECT * FROM audit_batches WHERE device_id = ? AND first_seq <= ? AND last_seq >= ?
+       ORDER BY first_seq, last_seq LIMIT 1`,
+    [deviceId, seq, seq],
+  )
+  return rows.map(batchFrom)[0]
+}
+
+/** A device's events in server order (all, or those with `from <= seq <= to`). */
+export async function listAuditEvents(
+  db: SqlExecutor,
+  deviceId: string,
+  range?: {readonly from: number; readonly to: number},
+): Promise<StoredAuditEvent[]> {
+  const rows =
+    range === undefined
+      ? await db.query(`SELECT * FROM audit_events WHERE device_id = ? ORDER BY server_seq`, [deviceId])
+      : await db.query(
+          `SELECT * FROM audit_events WHERE device_id = ? AND seq >= ? AND seq <= ? ORDER BY server_seq`,
+          [deviceId, range.from, range.to],
+        )
   return rows.map(eventFrom)
 }
 
-/** The server chain. */
-export async function listAuditServerChain(db: SqlExecutor): Promise<ServerLink[]> {
+/** Where a verification of the events since `since` (epoch ms) starts: per device and on the server chain. */
+export async function auditStartSince(
+  db: SqlExecutor,
+  since: number,
+): Promise<{serverSeq: number | null; devices: Map<string, number>}> {
+  const first = await db.query(`SELECT MIN(server_seq) AS m FROM audit_events WHERE time_ms >= ?`, [since])
+  const m = first[0]?.m
   const rows = await db.query(
-    `SELECT server_seq, server_prev_hash, server_hash, device_id, seq, hash FROM audit_events ORDER BY server_seq`,
+    `SELECT device_id, MIN(batch_first_seq) AS s FROM audit_events WHERE time_ms >= ? GROUP BY device_id`,
+    [since],
   )
+  return {
+    serverSeq: m === null || m === undefined ? null : Number(m),
+    devices: new Map(rows.map((r) => [s(r, 'device_id'), Number(r.s)])),
+  }
+}
+
+/** The server chain (all, or `limit` links after `after`). */
+export async function listAuditServerChain(
+  db: SqlExecutor,
+  page?: {readonly after: number; readonly limit: number},
+): Promise<ServerLink[]> {
+  const cols = `SELECT server_seq, server_prev_hash, server_hash, device_id, seq, hash FROM audit_events`
+  const rows =
+    page === undefined
+      ? await db.query(`${cols} ORDER BY server_seq`)
+      : await db.query(`${cols} WHERE server_seq > ? ORDER BY server_seq LIMIT ?`, [page.after, page.limit])
   return rows.map((r) => ({
     serverSeq: n(r, 'server_seq'),
     serverPrevHash: s(r, 'server_prev_hash'),

@@ -427,11 +427,20 @@ export class SqlStore implements Store {
   searchAuditEvents = (q: AuditSearchQuery): Promise<StoredAuditEvent[]> =>
     audit.searchAuditEvents(this.db, q)
   /** Batch headers. */
-  listAuditBatches = (id: string): Promise<AuditBatchRecord[]> => audit.listAuditBatches(this.db, id)
+  listAuditBatches = (id: string, page?: audit.BatchPage): Promise<AuditBatchRecord[]> =>
+    audit.listAuditBatches(this.db, id, page)
+  /** The batch holding a seq. */
+  auditBatchHolding = (id: string, seq: number): Promise<AuditBatchRecord | undefined> =>
+    audit.auditBatchHolding(this.db, id, seq)
   /** Events in server order. */
-  listAuditEvents = (id: string): Promise<StoredAuditEvent[]> => audit.listAuditEvents(this.db, id)
+  listAuditEvents = (id: string, range?: {from: number; to: number}): Promise<StoredAuditEvent[]> =>
+    audit.listAuditEvents(this.db, id, range)
+  /** Where a verification since a time starts. */
+  auditStartSince = (since: number): Promise<{serverSeq: number | null; devices: Map<string, number>}> =>
+    audit.auditStartSince(this.db, since)
   /** The server chain. */
-  listAuditServerChain = (): Promise<ServerLink[]> => audit.listAuditServerChain(this.db)
+  listAuditServerChain = (page?: {after: number; limit: number}): Promise<ServerLink[]> =>
+    audit.listAuditServerChain(this.db, page)
   /** Incidents. */
   listAuditIncidents = (since: number): Promise<AuditIncidentRecord[]> =>
     audit.listAuditIncidents(this.db, since)

@@ -268,12 +268,19 @@ export interface Store {
   recordAuditIncident(incident: AuditIncidentRecord): Promise<void>
   /** Events matching a search, newest first. */
   searchAuditEvents(query: AuditSearchQuery): Promise<StoredAuditEvent[]>
-  /** A device's batch headers, by first seq. */
-  listAuditBatches(deviceId: string): Promise<AuditBatchRecord[]>
-  /** A device's stored events, in server order. */
-  listAuditEvents(deviceId: string): Promise<StoredAuditEvent[]>
-  /** The whole server chain, in server order. */
-  listAuditServerChain(): Promise<ServerLink[]>
+  /** A device's batch headers, by (first seq, last seq): all, or `limit` after `after`. */
+  listAuditBatches(
+    deviceId: string,
+    page?: {readonly after: {readonly firstSeq: number; readonly lastSeq: number}; readonly limit: number},
+  ): Promise<AuditBatchRecord[]>
+  /** The header of a device's batch that holds `seq`. */
+  auditBatchHolding(deviceId: string, seq: number): Promise<AuditBatchRecord | undefined>
+  /** A device's stored events, in server order: all, or those with seq in [from, to]. */
+  listAuditEvents(deviceId: string, range?: {from: number; to: number}): Promise<StoredAuditEvent[]>
+  /** Where a check of the events since `since` (epoch ms) starts: server_seq, and batch first seq per device. */
+  auditStartSince(since: number): Promise<{serverSeq: number | null; devices: Map<string, number>}>
+  /** The server chain in server order: all, or `limit` links after server_seq `after`. */
+  listAuditServerChain(page?: {after: number; limit: number}): Promise<ServerLink[]>
   /** Incidents recorded at or after `since`, oldest first. */
   listAuditIncidents(since: number): Promise<AuditIncidentRecord[]>
 
