@@ -28,6 +28,8 @@ export interface AuditEvent {
   readonly decision?: 'allow' | 'deny' | 'review' | undefined
   readonly rule?: string | null | undefined
   readonly rows?: number | null | undefined
+  /** Output columns the proxy masked, as `column:rule` (`*:rule` for values a detect rule found). */
+  readonly masked_columns?: readonly string[] | undefined
   readonly duration_ms?: number | undefined
   readonly error?: string | null | undefined
   readonly client_version: string

@@ -23,6 +23,8 @@ export interface PgEngineConfig {
   readonly localPassword?: string | undefined
   /** How: SCRAM-SHA-256 (the default; the password never crosses the socket) or cleartext `password`. */
   readonly localPasswordMethod?: 'scram-sha-256' | 'password' | undefined
+  /** Key of the `hash` masking style (HMAC-SHA256); random per process when unset. */
+  readonly maskKey?: Uint8Array | undefined
   readonly startupTimeoutMs?: number
   readonly upstreamTimeoutMs?: number
 }

@@ -7,6 +7,7 @@ import type {Socket} from 'node:net'
 import type {PgEngineConfig} from './config.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import {ReadGate} from './flow.js'
+import {MaskSession, PROCESS_MASK_KEY} from './mask-session.js'
 import {SqlState} from './messages.js'
 import {RunWriter} from './run-writer.js'
 import {ServerDispatcher} from './server-dispatch.js'
@@ -52,6 +53,11 @@ export function relay(options: RelayOptions): Relay {
   const clientGate = new ReadGate(client)
   const serverGate = new ReadGate(server)
   const side = new SideConnection(config.target, config.upstreamTimeoutMs)
+  state.masking = new MaskSession(
+    (sql) => side.query(sql),
+    config.maskKey ?? PROCESS_MASK_KEY,
+    config.policy.masking,
+  )
   let finished = false
   let resolveDone: () => void = () => undefined
   let rejectDone: (err: unknown) => void = () => undefined
@@ -64,6 +70,7 @@ export function relay(options: RelayOptions): Relay {
     if (finished) return
     finished = true
     clientD.stop()
+    serverD.stop()
     side.close()
     state.pipeline.clear()
     if (!server.destroyed) server.end(terminate())
@@ -88,6 +95,7 @@ export function relay(options: RelayOptions): Relay {
   const serverD = new ServerDispatcher({
     state,
     toClient,
+    serverGate,
     maxMessageBytes: config.maxServerMessageBytes ?? 1 << 30,
     onFatal: (err) => finish(err),
   })
