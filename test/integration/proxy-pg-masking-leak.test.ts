@@ -234,6 +234,49 @@ describe('no seeded value leaves the proxy', () => {
     expect(leaks(msgs)).toEqual([])
   })
 
+  it('scrubs notices and notifications that carry what a statement read', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, "do $$ begin raise notice 'x %', (select email from users where id = 1); end $$")),
+      ...(await simple(c, "do $$ begin raise exception '%', (select ssn from users where id = 1); end $$")),
+      ...(await simple(c, 'listen chan')),
+      ...(await simple(c, "select pg_notify('chan', email) from users")),
+      ...(await simple(c, 'select 1')),
+    ]
+    c.end()
+    expect(msgs.filter((m) => m.type === 'N').length).toBeGreaterThan(0)
+    expect(msgs.filter((m) => m.type === 'A')).toHaveLength(2)
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('masks everything a column rule could cover once search_path is changed', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(
+        c,
+        'create schema s_mask; create view s_mask.people as select id, email as e from public.users',
+      )),
+      ...(await simple(c, 'set search_path = s_mask, public')),
+      ...(await simple(c, 'select lower(e) from people')),
+      ...(await simple(c, 'select e from people')),
+      ...(await simple(c, 'drop view s_mask.people; drop schema s_mask')),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('masks large objects written from a masked column', async () => {
+    const c = await raw()
+    const made = await simple(c, "select lo_from_bytea(0, convert_to(email, 'UTF8')) from users where id = 1")
+    const oid = rows(made)[0]?.[0] ?? '0'
+    const msgs = [
+      ...(await simple(c, `select lo_get(${oid})`)),
+      ...(await simple(c, `select lo_unlink(${oid})`)),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+  })
+
   it('masks COPY TO STDOUT in text and CSV and refuses binary COPY', async () => {
     const c = await raw()
     const text = await simple(c, 'copy users to stdout')

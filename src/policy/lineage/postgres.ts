@@ -120,9 +120,11 @@ class Run {
   statement(value: unknown): StatementLineage {
     try {
       const lineage = this.dispatch(value)
-      // Code lineage cannot see may close and reopen cursors or statements under names it knows.
-      if (callsUntracked(value)) this.forget()
-      return lineage
+      if (!callsUntracked(value)) return lineage
+      // Code lineage cannot see may close and reopen cursors or statements under names it knows, and
+      // may read anything (its notices and errors can carry what it read).
+      this.forget()
+      return lineage.readsUnknown ? lineage : {...lineage, readsUnknown: true}
     } catch (error) {
       if (!(error instanceof RangeError)) throw error
       // A tree deeper than the stack: nothing is known of its result or of what it runs.

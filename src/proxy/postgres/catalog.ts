@@ -66,6 +66,15 @@ export class SessionCatalog implements CatalogView {
     this.misses.clear()
   }
 
+  /** The schemas of the role's default search_path that exist, in order. */
+  async defaultSchemas(): Promise<string[]> {
+    const rows = await this.query(
+      'RESET search_path; SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(false), chr(10))',
+    )
+    const path = rows[0]?.[0] ?? ''
+    return path === '' ? [] : path.split('\n')
+  }
+
   /** Loads relations by OID and by `schema.table` name; names not found are remembered as absent. */
   async load(oids: readonly number[], names: readonly string[]): Promise<void> {
     const conds: string[] = []

@@ -54,3 +54,15 @@ export function scrubError(frame: Buffer): Buffer {
   const type = frame[0] === Backend.NoticeResponse ? Backend.NoticeResponse : Backend.ErrorResponse
   return typed(type, Buffer.concat(parts))
 }
+
+/** A NotificationResponse with its payload redacted (the channel and sender stay). */
+export function scrubNotification(frame: Buffer): Buffer {
+  const r = bodyOf(frame)
+  const pid = r.int32()
+  const channel = r.cstringBytes()
+  r.cstringBytes()
+  const head = Buffer.allocUnsafe(4)
+  head.writeInt32BE(pid, 0)
+  const body = Buffer.concat([head, channel, Buffer.from(`\0${REDACTED}\0`, 'utf8')])
+  return typed(Backend.NotificationResponse, body)
+}

@@ -79,6 +79,15 @@ export class MaskSession {
   readonly prepared = new Map<string, StatementLineage>()
   /** Tables the session filled from masked columns: all their columns are masked like the source. */
   private readonly taints: MaskingRule[] = []
+  /** True once a statement may have read a masked column: notification payloads are then redacted. */
+  readMasked = false
+  /**
+   * Unqualified names may not resolve in the schema lineage assumes (the session set search_path, or
+   * the role's default path does not start with public): lineage is then unknown, and unknown is masked.
+   * undefined until the default path was checked.
+   */
+  private pathUnknown: boolean | undefined
+  private readonly columnRules: boolean
 
   constructor(
     side: SideQuery,
@@ -88,12 +97,14 @@ export class MaskSession {
     private readonly defaultSchema = 'public',
   ) {
     this.catalog = new SessionCatalog(side)
+    this.columnRules = allRules.some((r) => (r.columns?.length ?? 0) > 0)
     this.lineageCache = new LineageCache(this.catalog)
   }
 
   /** The masking state of an allowed statement about to run; undefined when nothing can be masked. */
   statement(sql: string, decision: Decision | undefined): MaskStatement | undefined {
     if (decision !== undefined && decision.operations.some((o) => DDL_KINDS.has(o.kind))) this.invalidate()
+    if (this.columnRules && /search_path/i.test(sql)) this.pathUnknown = true
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) return undefined
     return {
@@ -126,6 +137,12 @@ export class MaskSession {
       m.lineage = []
       return undefined
     }
+    if (this.pathUnknown === undefined) return this.checkPath(m)
+    if (this.pathUnknown) {
+      m.lineage = null
+      this.readMasked = true
+      return undefined
+    }
     this.catalog.misses.clear()
     const r = this.lineageCache.lineage(m.sql, {
       defaultSchema: this.defaultSchema,
@@ -136,7 +153,24 @@ export class MaskSession {
     m.lineage = r.ok ? r.statements : null
     m.effects = r.ok ? r.effects : []
     this.taint(m)
+    if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
     return undefined
+  }
+
+  private async checkPath(m: MaskStatement): Promise<void> {
+    m.loads++
+    try {
+      this.pathUnknown ??= (await this.catalog.defaultSchemas())[0] !== this.defaultSchema
+    } catch {
+      this.pathUnknown = true
+    }
+  }
+
+  /** True when a statement's lineage reads something a column rule masks, or something unknown. */
+  private reads(m: MaskStatement, l: StatementLineage): boolean {
+    if (l.readsUnknown) return true
+    const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
+    return l.reads.some((c) => ruleFor(columnRules, c) !== undefined)
   }
 
   /** Applies the current statement's effects (it completed) and moves to the next statement. */
@@ -150,11 +184,9 @@ export class MaskSession {
 
   /** True when the current statement may read a masked column (its errors and notices get scrubbed). */
   readsMasked(m: MaskStatement): boolean {
-    const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
-    if (columnRules.length === 0) return false
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return false
     const l = m.lineage === null ? undefined : m.lineage?.[m.index]
-    if (l === undefined || l.readsUnknown) return true
-    return l.reads.some((c) => ruleFor(columnRules, c) !== undefined)
+    return l === undefined || this.reads(m, l)
   }
 
   /**

@@ -8,7 +8,7 @@
 import type {ReadGate} from './flow.js'
 import {Framer} from './framing.js'
 import {maskCopyOut, maskCopyData} from './mask-copy.js'
-import {scrubError} from './mask-errors.js'
+import {scrubError, scrubNotification} from './mask-errors.js'
 import {ProducedOut, readRowDescription} from './mask-rows.js'
 import type {MaskStatement} from './mask-session.js'
 import {Backend, ErrorField} from './messages.js'
@@ -82,6 +82,11 @@ export class ServerDispatcher {
     } else if (type === Backend.DataRow) {
       if (this.produced.pending) this.produced.flush()
       this.deps.toClient.forward(buf, start, end)
+      return true
+    }
+    if (type === Backend.NotificationResponse && this.deps.state.masking.readMasked) {
+      // A payload can carry anything a statement read (pg_notify(c, email)).
+      this.produced.append(scrubNotification(buf.subarray(start, end)))
       return true
     }
     if (this.produced.pending) this.produced.flush()
