@@ -56,10 +56,59 @@ function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskK
   // A JSON string column masks like the text it holds, so its hash joins with the text column's.
   const quoted = json && /^"[^"\\]*"$/.test(s)
   const value = quoted ? s.slice(1, -1) : s
-  const kind = style === 'partial' ? wholeKind(value, quoted ? body.subarray(1, -1) : body) : 'unknown'
+  const kind =
+    style !== 'partial'
+      ? 'unknown'
+      : plainEmail(value)
+        ? 'email'
+        : wholeKind(value, quoted ? body.subarray(1, -1) : body)
   const text = replacement(value, kind, style, key)
   const out = json ? `"${text}"` : text
   return Buffer.from(type === 'jsonb-binary' ? '\x01' + out : out, 'latin1')
+}
+
+/**
+ * True for the common shape of an address (`local@host.tld`: letters, digits and `._%+-` before
+ * one `@`, dot-separated labels after it, a letter TLD): a column of emails skips the classifier.
+ * Anything else goes to the classifier; either way partial keeps only the first character and domain.
+ */
+function plainEmail(s: string): boolean {
+  const n = s.length
+  if (n < 5 || n > 254) return false
+  let i = 0
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 64) break
+    const ok =
+      (c >= 97 && c <= 122) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 48 && c <= 57) ||
+      c === 46 ||
+      c === 95 ||
+      c === 37 ||
+      c === 43 ||
+      c === 45
+    if (!ok) return false
+  }
+  if (i === 0 || i > 64 || i >= n - 3 || s.charCodeAt(0) === 46 || s.charCodeAt(i - 1) === 46) return false
+  let label = 0
+  let dots = 0
+  let tldLetters = true
+  for (let j = i + 1; j < n; j++) {
+    const c = s.charCodeAt(j)
+    if (c === 46) {
+      if (label === 0) return false
+      dots++
+      label = 0
+      tldLetters = true
+      continue
+    }
+    const letter = (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+    if (!letter && !(c >= 48 && c <= 57) && c !== 45) return false
+    if (!letter) tldLetters = false
+    if (++label > 63) return false
+  }
+  return dots > 0 && label >= 2 && tldLetters
 }
 
 /** The kind of a value that is exactly one detectable value (a column of emails), else `unknown`. */
