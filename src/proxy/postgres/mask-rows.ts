@@ -87,8 +87,11 @@ export class RowMasker {
     this.outs = new Array<Buffer | null | undefined>(masks.length).fill(undefined)
   }
 
-  /** The masked DataRow for `buf[start, end)`, or undefined when the original bytes can go as they are. */
-  rewrite(buf: Buffer, start: number, end: number): Buffer | undefined {
+  /**
+   * Writes the masked DataRow for `buf[start, end)` to `out` and returns true; false when the original
+   * bytes can go as they are.
+   */
+  rewrite(buf: Buffer, start: number, end: number, out: {reserve(size: number): Buffer}): boolean {
     const n = this.masks.length
     if (end - start < 7 || buf.readInt16BE(start + 5) !== n)
       throw new WireError('DataRow does not match its RowDescription')
@@ -115,38 +118,48 @@ export class RowMasker {
       if (len > 0) p += len
     }
     if (p !== end) throw new WireError('DataRow has bytes after its last field')
-    return changed ? this.build(buf, start, end, size) : undefined
+    if (changed) this.build(buf, start, end, out.reserve(size))
+    return changed
   }
 
-  private build(buf: Buffer, start: number, end: number, size: number): Buffer {
-    const out = Buffer.allocUnsafe(size)
-    buf.copy(out, 0, start, start + 7)
-    out.writeInt32BE(size - 1, 1)
-    let o = 7
+  /** Writes the row into `out` (exactly its size): the masked fields from `outs`, the rest copied. */
+  private build(buf: Buffer, start: number, end: number, out: Buffer): void {
+    // Unchanged bytes are copied in runs (header and neighbouring clean fields at once).
+    let runStart = start
+    let o = 0
     const n = this.masks.length
     for (let i = 0; i < n; i++) {
-      const s = this.starts[i] as number
-      const next = i + 1 < n ? (this.starts[i + 1] as number) : end
       const v = this.outs[i]
-      if (v === undefined) {
-        o += buf.copy(out, o, s, next)
-      } else if (v === null) {
-        o = out.writeInt32BE(-1, o)
-      } else {
+      if (v === undefined) continue
+      const s = this.starts[i] as number
+      o += copyBytes(buf, runStart, s, out, o)
+      const len = buf.readInt32BE(s)
+      runStart = s + 4 + (len > 0 ? len : 0)
+      if (v === null) o = out.writeInt32BE(-1, o)
+      else {
         o = out.writeInt32BE(v.length, o)
-        o += v.copy(out, o)
+        o += copyBytes(v, 0, v.length, out, o)
       }
     }
-    return out
+    copyBytes(buf, runStart, end, out, o)
+    out.writeInt32BE(out.length - 1, 1)
   }
+}
+
+/** `src[from, to)` into `dst` at `at`; a loop for short runs, where a native copy's call costs more. */
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  const n = to - from
+  if (n > 48) return src.copy(dst, at, from, to)
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
+  return n
 }
 
 const SLAB = 64 * 1024
 
 /**
  * Bytes the proxy produced (masked rows), gathered into slabs so a stream of masked rows costs one
- * write per slab, not one per row. Ordered with the RunWriter's runs: `before()` is called before
- * forwarding an original frame, and appending flushes the pending run first.
+ * write per slab, not one per row. Ordered with the RunWriter's runs: the caller flushes the slab
+ * before forwarding an original frame, and reserving room flushes the pending run first.
  */
 export class ProducedOut {
   private slab = Buffer.allocUnsafe(SLAB)
@@ -156,14 +169,20 @@ export class ProducedOut {
 
   /** Appends produced bytes after everything forwarded so far. */
   append(bytes: Buffer): void {
+    bytes.copy(this.reserve(bytes.length))
+  }
+
+  /** Room for `size` produced bytes after everything forwarded so far; the caller fills all of it. */
+  reserve(size: number): Buffer {
     if (this.used === 0) this.to.flush()
-    if (bytes.length > SLAB) {
+    if (this.used + size > this.slab.length) {
       this.flush()
-      this.to.send(bytes)
-      return
+      // A row larger than a slab gets a slab of its own, written at the next flush.
+      if (size > SLAB) this.slab = Buffer.allocUnsafe(size)
     }
-    if (this.used + bytes.length > SLAB) this.flush()
-    this.used += bytes.copy(this.slab, this.used)
+    const start = this.used
+    this.used += size
+    return this.slab.subarray(start, this.used)
   }
 
   /** Writes the gathered bytes (before an original frame is forwarded, and at the end of each read). */

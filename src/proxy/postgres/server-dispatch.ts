@@ -112,10 +112,7 @@ export class ServerDispatcher {
     if (pending !== undefined) return pending
     switch (type) {
       case Backend.DataRow: {
-        const out = m.rows?.rewrite(buf, start, end)
-        if (out === undefined) return false
-        this.produced.append(out)
-        return true
+        return m.rows?.rewrite(buf, start, end, this.produced) === true
       }
       case Backend.RowDescription: {
         const plan = masking.plan(m, readRowDescription(buf, start, end))
