@@ -113,7 +113,7 @@ export function fromAuditEvent(e: AuditEvent, extra: AuditEnrichment = {}): Audi
     decision: e.decision ?? null,
     rule: e.rule ?? null,
     approval_id: extra.approval_id ?? null,
-    masked_columns: extra.masked_columns ?? [],
+    masked_columns: extra.masked_columns ?? e.masked_columns ?? [],
     rows: e.rows ?? null,
     duration_ms: e.duration_ms ?? null,
     error: e.error ?? null,

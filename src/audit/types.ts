@@ -182,6 +182,10 @@ export function auditEventJson(e: AuditEvent): string {
     out.push(',"rule":')
     pushStringOrNull(out, e.rule)
   }
+  if (e.masked_columns !== undefined && e.masked_columns.length > 0) {
+    out.push(',"masked_columns":')
+    pushStrings(out, e.masked_columns)
+  }
   if (e.rows !== undefined) out.push(',"rows":', num(e.rows))
   if (e.duration_ms !== undefined) out.push(',"duration_ms":', num(e.duration_ms))
   if (e.error !== undefined) {

@@ -112,7 +112,7 @@ export class SessionAudit {
       decision: d.decision,
       rule: d.rule,
       rows: running === undefined ? null : running.rows,
-      masked_columns: running?.masked ?? [],
+      masked_columns: running?.masked,
       duration_ms:
         running === undefined ? 0 : Math.round((performance.now() - running.startedAt) * 1000) / 1000,
       error: running?.error ?? (d.decision === 'allow' ? null : (d.message ?? d.decision)),
