@@ -11,7 +11,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
 import {typed} from '../../src/proxy/postgres/wire.js'
-import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {F, RawClient, errorMessage, type RawMessage} from '../support/pg-raw.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -41,7 +41,7 @@ insert into orders values (10, 1, 100), (11, 2, 200);
 const POLICY: Policy = {
   ...TEST_POLICY,
   masking: [
-    {name: 'pii-email', columns: ['public.users.email'], style: 'partial'},
+    {name: 'pii-email', columns: ['public.users.email', 'public.people.email'], style: 'partial'},
     {name: 'pii-ids', columns: ['*.users.ssn', '*.users.card'], style: 'partial'},
     {name: 'pii-note', columns: ['public.users.note'], style: 'redact'},
     {name: 'free-text', detect: ['email', 'ssn', 'credit_card'], style: 'redact'},
@@ -275,6 +275,26 @@ describe('no seeded value leaves the proxy', () => {
     ]
     c.end()
     expect(leaks(msgs)).toEqual([])
+  })
+
+  it('follows renames and re-creations by other sessions: a cached column name never unmasks', async () => {
+    await adminQuery(
+      `create table people(id int, contact text); insert into people values (1, 'Zorro Quux')`,
+      db.name,
+    )
+    const c = await raw()
+    expect(rows(await simple(c, 'select * from people'))).toEqual([['1', 'Zorro Quux']])
+    await adminQuery('alter table people rename column contact to email', db.name)
+    expect(rows(await simple(c, 'select * from people'))).toEqual([['1', 'Z***']])
+    expect(rows(await simple(c, 'select lower(email) from people'))).toEqual([['z***']])
+    await adminQuery(
+      `drop table people; create table people(email text, id int); insert into people values ('Yolanda Vex', 2)`,
+      db.name,
+    )
+    expect(rows(await simple(c, 'select * from people'))).toEqual([['Y***', '2']])
+    expect(rows(await simple(c, 'select id, email from people'))).toEqual([['2', 'Y***']])
+    c.end()
+    await adminQuery('drop table people', db.name)
   })
 
   it('masks COPY TO STDOUT in text and CSV and refuses binary COPY', async () => {
