@@ -40,6 +40,7 @@ insert into orders values (10, 1, 100), (11, 2, 200);
 
 const POLICY: Policy = {
   ...TEST_POLICY,
+  rules: [{name: 'lower-ok', when: {functions: ['pg_catalog.lower']}, action: 'allow'}, ...TEST_POLICY.rules],
   masking: [
     {name: 'pii-email', columns: ['public.users.email', 'public.people.email'], style: 'partial'},
     {name: 'pii-ids', columns: ['*.users.ssn', '*.users.card'], style: 'partial'},
@@ -295,6 +296,18 @@ describe('no seeded value leaves the proxy', () => {
     expect(rows(await simple(c, 'select id, email from people'))).toEqual([['2', 'Y***']])
     c.end()
     await adminQuery('drop table people', db.name)
+  })
+
+  it('refuses fastpath function calls under column rules', async () => {
+    const oid = Number(
+      (await adminQuery(`select 'pg_catalog.lower(text)'::regprocedure::oid as oid`)).rows[0].oid,
+    )
+    const c = await raw()
+    c.send(F.functionCall(oid, [SENSITIVE[0]!]))
+    const msgs = await c.readUntil('Z')
+    c.end()
+    expect(msgs.map((m) => m.type).join('')).toBe('EZ')
+    expect(errorMessage(msgs[0]!)).toContain('cannot be masked')
   })
 
   it('masks COPY TO STDOUT in text and CSV and refuses binary COPY', async () => {

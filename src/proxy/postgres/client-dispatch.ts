@@ -278,6 +278,14 @@ export class ClientDispatcher {
     try {
       name = await this.deps.resolveFunction(oid)
       decision = decideFunctionCall(s.guard, name, s.evalContext)
+      // A fastpath result has no RowDescription to plan masking with: under column rules, fail closed.
+      if (decision.decision === 'allow' && decision.masking.some((r) => (r.columns?.length ?? 0) > 0))
+        decision = {
+          ...decision,
+          decision: 'deny',
+          rule: decision.masking[0]?.name ?? null,
+          message: 'fastpath function calls cannot be masked: call the function with a query instead',
+        }
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
       decision = {...unparseableDecision(this.deps.policy, reason), decision: 'deny'}
