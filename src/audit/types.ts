@@ -28,6 +28,8 @@ export interface AuditEvent {
   readonly decision?: 'allow' | 'deny' | 'review' | undefined
   readonly rule?: string | null | undefined
   readonly rows?: number | null | undefined
+  /** Output columns the proxy masked, as `column:rule` (`*:rule` for values a detect rule found). */
+  readonly masked_columns?: readonly string[] | undefined
   readonly duration_ms?: number | undefined
   readonly error?: string | null | undefined
   readonly client_version: string
@@ -38,8 +40,6 @@ export interface AuditEvent {
   readonly agent?: string | null | undefined
   readonly process?: AuditProcess | null | undefined
   readonly policy_version?: string | null | undefined
-  /** Columns whose values the statement's result masked. */
-  readonly masked_columns?: readonly string[] | undefined
 }
 
 /** The local process on the other end of a session's connection (src/audit/event.ts ProcessInfo). */
@@ -203,6 +203,10 @@ export function auditEventJson(e: AuditEvent): string {
   if (e.rule !== undefined) {
     out.push(',"rule":')
     pushStringOrNull(out, e.rule)
+  }
+  if (e.masked_columns !== undefined && e.masked_columns.length > 0) {
+    out.push(',"masked_columns":')
+    pushStrings(out, e.masked_columns)
   }
   if (e.rows !== undefined) out.push(',"rows":', num(e.rows))
   if (e.duration_ms !== undefined) out.push(',"duration_ms":', num(e.duration_ms))

@@ -136,6 +136,21 @@ export interface GuardedProxyOptions {
   readonly review?: ReviewHook | undefined
 }
 
+/**
+ * The `hash` masking style's key from DBGATE_MASK_KEY (hex or base64, at least 16 bytes); undefined
+ * when unset, and the engine then draws a random key per process (hashes join within one run only).
+ */
+function maskKeyFromEnv(): Uint8Array | undefined {
+  const value = process.env.DBGATE_MASK_KEY
+  if (value === undefined || value === '') return undefined
+  const key = /^[0-9a-f]+$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64')
+  if (key.length < 16)
+    throw new UsageError('DBGATE_MASK_KEY must hold at least 16 bytes, written in hex or base64', [
+      'generate one with: openssl rand -hex 32',
+    ])
+  return key
+}
+
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
   if (isMysqlUrl(o.url)) return startMysqlStandalone(o)
@@ -172,6 +187,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
       maxMessageBytes: o.maxMessageBytes,
       localPassword: o.localPassword,
       review: o.review,
+      maskKey: maskKeyFromEnv(),
     })
     return o.admit === undefined ? inner : gatedEngine(inner, o.admit)
   })

@@ -125,3 +125,17 @@ describe('hash', () => {
     expect(mask('"alice@example.com"', plan)).toBe(`"${mask('alice@example.com', column('hash'))}"`)
   })
 })
+
+describe('hash style key schedule', () => {
+  it('equals HMAC-SHA256 for short, block-sized and long keys', async () => {
+    const {createHmac} = await import('node:crypto')
+    const {hashOf} = await import('../../src/masking/styles.js')
+    for (const len of [16, 32, 64, 65, 100]) {
+      const key = Uint8Array.from({length: len}, (_, i) => (i * 7 + len) & 0xff)
+      for (const value of ['alice@example.com', '', '\xe9t\xe9']) {
+        const want = createHmac('sha256', key).update(value, 'latin1').digest('hex').slice(0, 16)
+        expect(hashOf(value, key)).toBe(`hash:${want}`)
+      }
+    }
+  })
+})

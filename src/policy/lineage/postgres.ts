@@ -120,9 +120,11 @@ class Run {
   statement(value: unknown): StatementLineage {
     try {
       const lineage = this.dispatch(value)
-      // Code lineage cannot see may close and reopen cursors or statements under names it knows.
-      if (callsUntracked(value)) this.forget()
-      return lineage
+      if (!callsUntracked(value)) return lineage
+      // Code lineage cannot see may close and reopen cursors or statements under names it knows, and
+      // may read anything (its notices and errors can carry what it read).
+      this.forget()
+      return lineage.readsUnknown ? lineage : {...lineage, readsUnknown: true}
     } catch (error) {
       if (!(error instanceof RangeError)) throw error
       // A tree deeper than the stack: nothing is known of its result or of what it runs.
@@ -151,14 +153,23 @@ class Run {
     if (!t) return UNKNOWN_LINEAGE
     const {type, node} = t
     switch (type) {
-      case 'SelectStmt':
+      case 'SelectStmt': {
         // SELECT ... INTO creates a table and returns no rows.
-        if (obj(node, 'intoClause')) return NO_ROWS
+        const into = obj(node, 'intoClause')
+        if (into) return this.write(obj(into, 'rel'), node, false)
         return this.rows((s) => selectCols(node, {level: undefined, ctes: undefined}, s))
+      }
+      case 'CreateTableAsStmt': {
+        const into = obj(node, 'into')
+        return this.write(into && obj(into, 'rel'), node.query, false)
+      }
       case 'InsertStmt':
       case 'UpdateStmt':
-      case 'DeleteStmt':
       case 'MergeStmt':
+        // UPDATE t SET a = b copies within the target: then the target is a source too.
+        this.write(obj(node, 'relation'), node, type !== 'InsertStmt' && hasColumnRef(node))
+        return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
+      case 'DeleteStmt':
         return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
       case 'ExplainStmt':
         // The plan shows expressions and literals of the query, never stored values.
@@ -217,6 +228,29 @@ class Run {
         return {name, sources: acc.sources, opaque: true}
       })
     })
+  }
+
+  /**
+   * A write into `target` from what `source` reads: every relation named anywhere in it (the target
+   * itself when `readsTarget`), as whole relations. Returns no rows.
+   */
+  private write(target: AstObject | undefined, source: unknown, readsTarget: boolean): StatementLineage {
+    const rel = target && rangeVarParts(target, this.ctx.defaultSchema)
+    const state = this.newState()
+    if (rel && readsTarget) relationCols(rel.schema, rel.name, state)
+    for (const rv of rangeVars(source)) {
+      const parts = rangeVarParts(rv, this.ctx.defaultSchema)
+      if (parts) relationCols(parts.schema, parts.name, state)
+    }
+    if (callsUntracked(source)) state.unknown = true
+    if (rel && (state.reads.size > 0 || state.unknown))
+      this.effect({
+        kind: 'write',
+        table: `${rel.schema}.${rel.name}`,
+        reads: [...state.reads].sort(),
+        unknown: state.unknown,
+      })
+    return NO_ROWS
   }
 
   /** Drops every cursor and prepared statement known so far. */
@@ -301,6 +335,24 @@ function finish(cols: Cols, state: State): StatementLineage {
   }
 }
 
+/** Every RangeVar in a tree (CTE names too: an unknown name only adds an unknown read, failing closed). */
+function rangeVars(value: unknown, out: AstObject[] = []): AstObject[] {
+  if (Array.isArray(value)) for (const v of value) rangeVars(v, out)
+  else if (value !== null && typeof value === 'object') {
+    const o = value as AstObject
+    for (const [k, v] of Object.entries(o)) {
+      if (k === 'RangeVar' && v !== null && typeof v === 'object') out.push(v as AstObject)
+      else rangeVars(v, out)
+    }
+  }
+  return out
+}
+
+/** True when a tree references a column anywhere. */
+function hasColumnRef(value: unknown): boolean {
+  return JSON.stringify(value).includes('"ColumnRef"')
+}
+
 /** Session maps the proxy keeps, updated with each query's effects. */
 export interface LineageSessionState {
   readonly cursors: Map<string, CursorLineage>
@@ -338,6 +390,9 @@ export function applyLineageEffects(session: LineageSessionState, effects: reado
       case 'forget':
         session.cursors.clear()
         session.prepared.clear()
+        break
+      case 'write':
+        // Tainting tables is the proxy's part: it knows which columns are masked.
         break
     }
   }

@@ -72,6 +72,18 @@ export type LineageEffect =
    * cursors or prepared statements under known names: drop every remembered lineage (they become unknown).
    */
   | {readonly kind: 'forget'}
+  /**
+   * The statement writes rows into `table` (`schema.table`) from what it reads (CREATE TABLE AS,
+   * SELECT INTO, INSERT ... SELECT, UPDATE or MERGE from other columns): `reads` are every column of the
+   * relations it reads, `unknown` when it reads something lineage cannot see. The proxy masks the
+   * table like its sources for the rest of the session.
+   */
+  | {
+      readonly kind: 'write'
+      readonly table: string
+      readonly reads: readonly string[]
+      readonly unknown: boolean
+    }
 
 /** The lineage of a query (one or several statements). */
 export type LineageResult =

@@ -170,7 +170,9 @@ export class ClientDispatcher {
     const v = this.decide(buf, start + 5, cstringEnd(buf, start + 5, end))
     if (v.decision.decision === 'allow') {
       this.remember(v)
-      s.pipeline.push(entry(Expect.Query, s.startRunning(v)))
+      s.pipeline.push(
+        entry(Expect.Query, s.startRunning(v), undefined, s.masking.statement(v.sql, v.decision)),
+      )
       this.deps.toServer.forward(buf, start, end)
       return true
     }
@@ -263,8 +265,20 @@ export class ClientDispatcher {
 
   private execute(buf: Buffer, start: number, end: number): void {
     const s = this.deps.state
-    const info = s.portals.get(nameAt(buf, start + 5, cstringEnd(buf, start + 5, end)))
-    s.pipeline.push(info === undefined ? ENTRY.execute : entry(Expect.Execute, s.startRunning(info)))
+    const portalEnd = cstringEnd(buf, start + 5, end)
+    const info = s.portals.get(nameAt(buf, start + 5, portalEnd))
+    // A portal the proxy cannot tie to a statement is masked by every rule of the policy.
+    const mask = s.masking.statement(info?.sql ?? '', info?.decision)
+    if (mask !== undefined) {
+      // The row masker needs the portal's fields and formats: ask the server, keep the answer.
+      s.pipeline.push(entry(Expect.Describe, undefined, undefined, mask, true))
+      this.deps.toServer.send(describePortal(buf, start + 5, portalEnd))
+    }
+    s.pipeline.push(
+      info === undefined && mask === undefined
+        ? ENTRY.execute
+        : entry(Expect.Execute, info && s.startRunning(info), undefined, mask),
+    )
     this.deps.toServer.forward(buf, start, end)
   }
 
@@ -305,6 +319,14 @@ export class ClientDispatcher {
     try {
       name = await this.deps.resolveFunction(oid)
       decision = decideFunctionCall(s.guard, name, s.evalContext)
+      // A fastpath result has no RowDescription to plan masking with: under column rules, fail closed.
+      if (decision.decision === 'allow' && decision.masking.some((r) => (r.columns?.length ?? 0) > 0))
+        decision = {
+          ...decision,
+          decision: 'deny',
+          rule: decision.masking[0]?.name ?? null,
+          message: 'fastpath function calls cannot be masked: call the function with a query instead',
+        }
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
       decision = {...unparseableDecision(this.deps.policy, reason), decision: 'deny'}
@@ -319,6 +341,17 @@ export class ClientDispatcher {
     s.audit.statementEvent(info)
     s.inject(() => Buffer.concat([decisionError(decision), readyForQuery(s.txStatus)]))
   }
+}
+
+/** A Describe of the portal named `buf[start, end)`. */
+function describePortal(buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(7 + end - start)
+  out[0] = Frontend.Describe
+  out.writeInt32BE(6 + end - start, 1)
+  out[5] = 0x50 // 'P'
+  buf.copy(out, 6, start, end)
+  out[out.length - 1] = 0
+  return out
 }
 
 /** True when the text is empty or only whitespace (an empty query); no string is allocated. */

@@ -28,6 +28,8 @@ export interface PgEngineConfig {
   readonly localPasswordMethod?: 'scram-sha-256' | 'password' | undefined
   /** Control-plane mode: what a `review` statement leads to (an approval request, or a grant spent). */
   readonly review?: ReviewHook | undefined
+  /** Key of the `hash` masking style (HMAC-SHA256); random per process when unset. */
+  readonly maskKey?: Uint8Array | undefined
   readonly startupTimeoutMs?: number
   readonly upstreamTimeoutMs?: number
 }

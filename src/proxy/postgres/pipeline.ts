@@ -4,6 +4,7 @@
  * denial reaches the client after the server's answers to the messages sent before it.
  */
 import {Backend} from './messages.js'
+import type {MaskStatement} from './mask-session.js'
 import type {Running} from './session-audit.js'
 
 /** What kind of response an entry waits for. */
@@ -35,6 +36,10 @@ export interface Entry {
   readonly inject?: (() => Buffer) | undefined
   /** For Query, Execute and Parse: the statement, for the audit event. */
   readonly running?: Running | undefined
+  /** For Query and Execute (and the Describe the proxy sends before such an Execute): its masking. */
+  readonly mask?: MaskStatement | undefined
+  /** The proxy sent the message itself: its response is the proxy's, never the client's. */
+  readonly internal?: boolean
 }
 
 /** Entries without a statement are immutable: one shared instance per kind, none allocated per message. */
@@ -47,8 +52,14 @@ export const ENTRY = {
 } as const
 
 /** An entry; every entry has the same shape, so the dispatchers' property reads stay monomorphic. */
-export function entry(expect: Expect, running?: Running, inject?: () => Buffer): Entry {
-  return {expect, inject, running}
+export function entry(
+  expect: Expect,
+  running?: Running,
+  inject?: () => Buffer,
+  mask?: MaskStatement,
+  internal = false,
+): Entry {
+  return {expect, inject, running, mask, internal}
 }
 
 /** True when `type` (a server message) completes an entry of kind `expect`, errors aside. */

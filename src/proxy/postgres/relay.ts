@@ -8,6 +8,7 @@ import type {PgEngineConfig} from './config.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import {reviewWithPeer} from './review.js'
 import {ReadGate} from './flow.js'
+import {MaskSession, PROCESS_MASK_KEY} from './mask-session.js'
 import {SqlState} from './messages.js'
 import {RunWriter} from './run-writer.js'
 import {createPump} from '../pump.js'
@@ -52,7 +53,13 @@ export function relay(options: RelayOptions): Relay {
   const toClient = new RunWriter(client)
   const state = options.makeState(toClient)
   const clientGate = new ReadGate(client)
+  const serverGate = new ReadGate(server)
   const side = new SideConnection(config.target, config.upstreamTimeoutMs)
+  state.masking = new MaskSession(
+    (sql) => side.query(sql),
+    config.maskKey ?? PROCESS_MASK_KEY,
+    config.policy.masking,
+  )
   let finished = false
   let resolveDone: () => void = () => undefined
   let rejectDone: (err: unknown) => void = () => undefined
@@ -65,6 +72,7 @@ export function relay(options: RelayOptions): Relay {
     if (finished) return
     finished = true
     clientD.stop()
+    serverD.stop()
     side.close()
     state.pipeline.clear()
     if (!server.destroyed) server.end(terminate())
@@ -92,6 +100,7 @@ export function relay(options: RelayOptions): Relay {
   const serverD = new ServerDispatcher({
     state,
     toClient,
+    serverGate,
     maxMessageBytes: config.maxServerMessageBytes ?? 1 << 30,
     onFatal: (err) => finish(err),
   })
@@ -102,7 +111,7 @@ export function relay(options: RelayOptions): Relay {
     toClient,
     toServer,
     clientGate,
-    serverGate: new ReadGate(server),
+    serverGate,
     onClientData: (chunk) => clientD.push(chunk),
     onServerData: (chunk) => serverD.push(chunk),
     onClientClose: () => finish(),

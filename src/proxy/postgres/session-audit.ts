@@ -25,6 +25,8 @@ export interface Running extends StatementInfo {
   readonly startedAt: number
   rows: number | null
   error: string | null
+  /** Output columns masked, as `column:rule` (`*:rule` for values a detect rule found). */
+  masked?: readonly string[] | undefined
 }
 
 /** The constant part of every audit event of a session. */
@@ -169,6 +171,7 @@ export class SessionAudit {
       decision: d.decision,
       rule: d.rule,
       rows: running === undefined ? null : running.rows,
+      masked_columns: running?.masked,
       duration_ms:
         running === undefined ? 0 : Math.round((performance.now() - running.startedAt) * 1000) / 1000,
       error: running?.error ?? (d.decision === 'allow' ? null : (d.message ?? d.decision)),

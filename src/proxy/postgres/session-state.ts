@@ -4,6 +4,7 @@
  */
 import type {EvalContext, Guard, Operation} from '../../policy/index.js'
 import {encodingClass, type EncodingClass, type TextContext} from './decide.js'
+import {MaskSession} from './mask-session.js'
 import {TxStatus} from './messages.js'
 import {Expect, Pipeline, entry} from './pipeline.js'
 import type {RunWriter} from './run-writer.js'
@@ -31,6 +32,12 @@ export class SessionState implements TextContext {
   readonly portals = new Map<string, StatementInfo>()
   /** After a denial in the extended protocol: drop client messages until Sync, as a server would. */
   discardUntilSync = false
+  /** Masking of results; the relay gives it the side connection (without one, every lookup fails closed). */
+  masking: MaskSession = new MaskSession(
+    () => Promise.reject(new Error('no catalog connection')),
+    new Uint8Array(32),
+    [],
+  )
 
   constructor(
     private readonly source: GuardSource,
@@ -94,7 +101,14 @@ export class SessionState implements TextContext {
 
   /** A statement starts running: what its audit event will need. */
   startRunning(info: StatementInfo): Running {
-    return {sql: info.sql, decision: info.decision, startedAt: performance.now(), rows: null, error: null}
+    return {
+      sql: info.sql,
+      decision: info.decision,
+      startedAt: performance.now(),
+      rows: null,
+      error: null,
+      masked: undefined,
+    }
   }
 }
 

@@ -1,0 +1,129 @@
+/**
+ * A session's view of the catalog for masking: relation columns and view definitions by name (for
+ * lineage) and by OID (for RowDescription's table OID and column number). Loaded through the side
+ * connection, cached per session. OIDs are stable identities, so a DROP/CREATE under the same name is a
+ * new OID and a miss; a rename keeps the OID, so a field whose label disagrees with the cached column
+ * name is looked up again; DDL the session runs drops everything. What cannot be loaded is unknown,
+ * and unknown fails closed in the masking plan.
+ */
+import type {CatalogView} from '../../policy/index.js'
+
+/** One relation as the catalog described it. */
+export interface CatalogRelation {
+  readonly schema: string
+  readonly name: string
+  /** Column names by attribute number (index 0 unused; dropped columns are undefined). */
+  readonly attnames: readonly (string | undefined)[]
+  /** Column names in attribute order, dropped columns left out. */
+  readonly columns: readonly string[]
+  /** The view's or materialized view's query (empty search_path: relations schema-qualified). */
+  readonly definition: string | undefined
+}
+
+/** Runs one simple query on a side connection, rows as text. */
+export type SideQuery = (sql: string) => Promise<(string | null)[][]>
+
+/** Bounds a catalog lookup: a lock the session holds must not stall it (it then fails closed). */
+const PREAMBLE = "SET search_path = ''; SET statement_timeout = 5000; SET lock_timeout = 2000; "
+
+/** Per-session catalog cache; implements the synchronous view lineage reads. */
+export class SessionCatalog implements CatalogView {
+  private readonly byOid = new Map<number, CatalogRelation>()
+  /** By `schema.table`; null: known not to exist (until the next invalidation). */
+  private readonly byName = new Map<string, CatalogRelation | null>()
+  /** Names lineage asked for that are not loaded yet. */
+  readonly misses = new Set<string>()
+
+  constructor(private readonly query: SideQuery) {}
+
+  /** Columns of a relation by name; a miss is remembered so the caller can load it. */
+  columns(schema: string, table: string): readonly string[] | undefined {
+    const key = `${schema}.${table}`
+    const rel = this.byName.get(key)
+    if (rel === undefined) this.misses.add(key)
+    return rel?.columns ?? undefined
+  }
+
+  /** A view's definition by name. */
+  viewDefinition(schema: string, name: string): string | undefined {
+    return this.byName.get(`${schema}.${name}`)?.definition ?? undefined
+  }
+
+  /** A relation by OID, if loaded. */
+  relation(oid: number): CatalogRelation | undefined {
+    return this.byOid.get(oid)
+  }
+
+  /** True when a name was looked up (found or known absent). */
+  knowsName(key: string): boolean {
+    return this.byName.has(key)
+  }
+
+  /** Drops everything (the session ran DDL, or a lookup went wrong). */
+  invalidate(): void {
+    this.byOid.clear()
+    this.byName.clear()
+    this.misses.clear()
+  }
+
+  /** The schemas of the role's default search_path that exist, in order. */
+  async defaultSchemas(): Promise<string[]> {
+    const rows = await this.query(
+      'RESET search_path; SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(false), chr(10))',
+    )
+    const path = rows[0]?.[0] ?? ''
+    return path === '' ? [] : path.split('\n')
+  }
+
+  /** Loads relations by OID and by `schema.table` name; names not found are remembered as absent. */
+  async load(oids: readonly number[], names: readonly string[]): Promise<void> {
+    const conds: string[] = []
+    if (oids.length > 0) conds.push(`c.oid IN (${oids.map((o) => `${o >>> 0}`).join(',')})`)
+    const pairs = names.map(splitName).filter((p) => p !== undefined)
+    if (pairs.length > 0)
+      conds.push(`(n.nspname, c.relname) IN (${pairs.map(([s, t]) => `(${lit(s)}, ${lit(t)})`).join(',')})`)
+    if (conds.length === 0) return
+    const rows = await this.query(
+      `${PREAMBLE}SELECT c.oid, n.nspname, c.relname, ` +
+        `CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, ` +
+        `(SELECT pg_catalog.string_agg(a.attnum || ':' || a.attname, E'\\n' ORDER BY a.attnum) ` +
+        `FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) ` +
+        `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
+        `WHERE ${conds.join(' OR ')}`,
+    )
+    for (const name of names) this.byName.set(name, null)
+    for (const row of rows) {
+      const rel = relationOf(row)
+      if (rel === undefined) continue
+      this.byOid.set(Number(row[0]), rel)
+      this.byName.set(`${rel.schema}.${rel.name}`, rel)
+    }
+    for (const name of names) this.misses.delete(name)
+  }
+}
+
+function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {
+  const [oid, schema, name, definition, attrs] = row
+  if (oid == null || schema == null || name == null) return undefined
+  const attnames: (string | undefined)[] = []
+  const columns: string[] = []
+  for (const line of (attrs ?? '').split('\n')) {
+    const colon = line.indexOf(':')
+    if (colon <= 0) continue
+    const attname = line.slice(colon + 1)
+    attnames[Number(line.slice(0, colon))] = attname
+    columns.push(attname)
+  }
+  return {schema, name, attnames, columns, definition: definition ?? undefined}
+}
+
+/** Splits `schema.table` at its first dot (lineage folds names; neither part is quoted). */
+function splitName(key: string): [string, string] | undefined {
+  const dot = key.indexOf('.')
+  return dot <= 0 ? undefined : [key.slice(0, dot), key.slice(dot + 1)]
+}
+
+/** A SQL string literal (standard_conforming_strings is on for the side connection). */
+function lit(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`
+}

@@ -1,0 +1,284 @@
+/**
+ * A session's masking: per statement, the rules that apply (the decision's, plus tables the session
+ * filled from masked columns), the statement's lineage (computed when its first response arrives, so
+ * cursors and prepared statements are as the statements before it left them), and per result set the
+ * plan that tells the row path which fields to rewrite. Anything unknown fails closed.
+ */
+import {randomBytes} from 'node:crypto'
+
+import type {MaskKey} from '../../masking/index.js'
+import {
+  LineageCache,
+  applyLineageEffects,
+  compileGlob,
+  planMasking,
+  typeCategory,
+  type CursorLineage,
+  type Decision,
+  type GlobMatcher,
+  type LineageEffect,
+  type MaskingRule,
+  type PlanField,
+  type StatementLineage,
+} from '../../policy/index.js'
+import {SessionCatalog, type SideQuery} from './catalog.js'
+import type {CopyMasker} from './mask-copy.js'
+import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
+
+/**
+ * The hash style's key when the configuration gives none: random per process, so hashed values join
+ * within one run of dbgate only.
+ */
+export const PROCESS_MASK_KEY: MaskKey = randomBytes(32)
+
+/** Masking state of one running statement (one Query, or one Execute of a portal). */
+export interface MaskStatement {
+  readonly sql: string
+  readonly rules: readonly MaskingRule[]
+  /** Per top-level statement; null when lineage is unknown; undefined until computed. */
+  lineage: readonly StatementLineage[] | null | undefined
+  effects: readonly (readonly LineageEffect[])[]
+  /** The top-level statement whose results are arriving. */
+  index: number
+  /** The current result set's row masker; undefined: rows go through as they are. */
+  rows: RowMasker | undefined
+  /** The current COPY TO STDOUT's masker. */
+  copy: CopyMasker | undefined
+  /** Catalog loads done for this statement (bounded: what is still unknown after them fails closed). */
+  loads: number
+  /** Output columns masked (`field:rule`), for the audit event. */
+  readonly masked: Set<string>
+  readonly fired: Set<string>
+}
+
+/** Operation kinds after which the session's own catalog view may be stale. */
+const DDL_KINDS = new Set(['create', 'alter', 'drop', 'comment', 'other', 'do', 'call', 'set'])
+const MAX_LOADS = 4
+
+const globs = new WeakMap<MaskingRule, readonly GlobMatcher[]>()
+
+function matchers(rule: MaskingRule): readonly GlobMatcher[] {
+  let m = globs.get(rule)
+  if (m === undefined) {
+    m = (rule.columns ?? []).map(compileGlob)
+    globs.set(rule, m)
+  }
+  return m
+}
+
+/** True when a column rule among `rules` matches `column`. */
+export function ruleFor(rules: readonly MaskingRule[], column: string): MaskingRule | undefined {
+  return rules.find((r) => matchers(r).some((m) => m(column)))
+}
+
+/** One session's masking state. */
+export class MaskSession {
+  readonly catalog: SessionCatalog
+  private readonly lineageCache: LineageCache
+  readonly cursors = new Map<string, CursorLineage>()
+  readonly prepared = new Map<string, StatementLineage>()
+  /** Tables the session filled from masked columns: all their columns are masked like the source. */
+  private readonly taints: MaskingRule[] = []
+  /** True once a statement may have read a masked column: notification payloads are then redacted. */
+  readMasked = false
+  /**
+   * Unqualified names may not resolve in the schema lineage assumes (the session set search_path, or
+   * the role's default path does not start with public): lineage is then unknown, and unknown is masked.
+   * undefined until the default path was checked.
+   */
+  private pathUnknown: boolean | undefined
+  private readonly columnRules: boolean
+
+  constructor(
+    side: SideQuery,
+    readonly key: MaskKey,
+    /** All masking rules of the policy: for a statement the proxy could not tie to a decision. */
+    private readonly allRules: readonly MaskingRule[],
+    private readonly defaultSchema = 'public',
+  ) {
+    this.catalog = new SessionCatalog(side)
+    this.columnRules = allRules.some((r) => (r.columns?.length ?? 0) > 0)
+    this.lineageCache = new LineageCache(this.catalog)
+  }
+
+  /** The masking state of an allowed statement about to run; undefined when nothing can be masked. */
+  statement(sql: string, decision: Decision | undefined): MaskStatement | undefined {
+    // A policy without masking rules costs one comparison per statement.
+    if (this.allRules.length === 0) return undefined
+    if (decision !== undefined && decision.operations.some((o) => DDL_KINDS.has(o.kind))) this.invalidate()
+    if (this.columnRules && /search_path/i.test(sql)) this.pathUnknown = true
+    const base = decision === undefined ? this.allRules : decision.masking
+    if (base.length === 0 && this.taints.length === 0) return undefined
+    return {
+      sql: decision === undefined ? '' : sql,
+      rules: this.taints.length === 0 ? base : [...base, ...this.taints],
+      lineage: undefined,
+      effects: [],
+      index: 0,
+      rows: undefined,
+      copy: undefined,
+      loads: 0,
+      masked: new Set(),
+      fired: new Set(),
+    }
+  }
+
+  /** Drops cached catalog and lineage (the session ran DDL or changed settings). */
+  invalidate(): void {
+    this.catalog.invalidate()
+    this.lineageCache.clear()
+  }
+
+  /**
+   * Makes the statement's lineage known; a Promise when the catalog must be loaded first (call again
+   * after it settles). Only statements under column rules need lineage.
+   */
+  ensureLineage(m: MaskStatement): Promise<void> | undefined {
+    if (m.lineage !== undefined) return undefined
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) {
+      m.lineage = []
+      return undefined
+    }
+    if (this.pathUnknown === undefined) return this.checkPath(m)
+    if (this.pathUnknown) {
+      m.lineage = null
+      this.readMasked = true
+      return undefined
+    }
+    this.catalog.misses.clear()
+    const r = this.lineageCache.lineage(m.sql, {
+      defaultSchema: this.defaultSchema,
+      cursors: this.cursors,
+      prepared: this.prepared,
+    })
+    if (this.catalog.misses.size > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
+    m.lineage = r.ok ? r.statements : null
+    m.effects = r.ok ? r.effects : []
+    this.taint(m)
+    if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
+    return undefined
+  }
+
+  private async checkPath(m: MaskStatement): Promise<void> {
+    m.loads++
+    try {
+      this.pathUnknown ??= (await this.catalog.defaultSchemas())[0] !== this.defaultSchema
+    } catch {
+      this.pathUnknown = true
+    }
+  }
+
+  /** True when a statement's lineage reads something a column rule masks, or something unknown. */
+  private reads(m: MaskStatement, l: StatementLineage): boolean {
+    if (l.readsUnknown) return true
+    const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
+    return l.reads.some((c) => ruleFor(columnRules, c) !== undefined)
+  }
+
+  /** Applies the current statement's effects (it completed) and moves to the next statement. */
+  completed(m: MaskStatement): void {
+    const effects = m.effects[m.index]
+    if (effects !== undefined) applyLineageEffects(this, effects)
+    m.index++
+    m.rows = undefined
+    m.copy = undefined
+  }
+
+  /** True when the current statement may read a masked column (its errors and notices get scrubbed). */
+  readsMasked(m: MaskStatement): boolean {
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return false
+    const l = m.lineage === null ? undefined : m.lineage?.[m.index]
+    return l === undefined || this.reads(m, l)
+  }
+
+  /**
+   * The row masker of a result set with these fields, undefined when no field is masked; a Promise
+   * when relations must be looked up first (call again after it settles).
+   */
+  plan(m: MaskStatement, fields: readonly ResultField[]): RowMasker | undefined | Promise<void> {
+    const pending = this.ensureLineage(m)
+    if (pending !== undefined) return pending
+    const stale = fields.filter((f) => f.tableOid !== 0 && !this.resolves(f)).map((f) => f.tableOid)
+    if (stale.length > 0 && m.loads < MAX_LOADS) return this.load(m, [...new Set(stale)], [])
+    const unresolved = new Set<number>()
+    const planFields: PlanField[] = fields.map((f, i) => {
+      const direct = this.direct(f)
+      if (direct === undefined) unresolved.add(i)
+      return {name: f.name, direct: direct ?? null, typeCategory: typeCategory(f.typeOid)}
+    })
+    const plans = planMasking(m.rules, planFields, this.lineageOf(m, unresolved, fields.length))
+    plans.forEach((p, i) => {
+      if (p?.kind === 'column') m.masked.add(`${fields[i]?.name ?? ''}:${p.rule}`)
+    })
+    const masks = fieldMasks(plans, fields)
+    return masks === null ? undefined : new RowMasker(masks, this.key, m.fired)
+  }
+
+  /** Lineage for planning; fields whose relation could not be resolved become opaque (fail closed). */
+  private lineageOf(
+    m: MaskStatement,
+    unresolved: ReadonlySet<number>,
+    n: number,
+  ): StatementLineage | undefined {
+    const l = m.lineage === null ? undefined : m.lineage?.[m.index]
+    if (l === undefined || unresolved.size === 0) return l
+    const columns = l.columns !== null && l.columns.length === n ? l.columns : undefined
+    if (columns === undefined) return {...l, readsUnknown: true}
+    return {
+      ...l,
+      columns: columns.map((c, i) => (unresolved.has(i) ? {...c, opaque: true} : c)),
+      readsUnknown: true,
+    }
+  }
+
+  /** True when the field's relation is cached and its column name agrees with the field's label. */
+  private resolves(f: ResultField): boolean {
+    const rel = this.catalog.relation(f.tableOid)
+    if (rel === undefined) return false
+    // A label that differs may be an alias, or a rename the cache missed: look again (once per statement).
+    return f.attnum <= 0 || rel.attnames[f.attnum] === f.name
+  }
+
+  /** `schema.table.column` of a field; null for a whole-row or computed field; undefined when unresolved. */
+  private direct(f: ResultField): string | null | undefined {
+    if (f.tableOid === 0) return null
+    const rel = this.catalog.relation(f.tableOid)
+    if (rel === undefined) return undefined
+    if (f.attnum <= 0) return null
+    const col = rel.attnames[f.attnum]
+    return col === undefined ? undefined : `${rel.schema}.${rel.name}.${col}`
+  }
+
+  private async load(m: MaskStatement, oids: number[], names: string[]): Promise<void> {
+    m.loads++
+    try {
+      await this.catalog.load(oids, names)
+    } catch {
+      // The lookup failed: what it was for stays unknown, and unknown is masked.
+      m.loads = MAX_LOADS
+    }
+  }
+
+  /**
+   * Tables written from data that may hold masked columns (CREATE TABLE AS, SELECT INTO, INSERT ...
+   * SELECT) are masked whole for the rest of the session, with the strictest rule involved.
+   */
+  private taint(m: MaskStatement): void {
+    for (const effects of m.effects)
+      for (const e of effects) {
+        if (e.kind !== 'write') continue
+        const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
+        const hits = e.unknown ? columnRules : columnRules.filter((r) => e.reads.some((c) => ruleFor([r], c)))
+        const strictest = hits.reduce<MaskingRule | undefined>(
+          (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
+          undefined,
+        )
+        if (strictest === undefined) continue
+        const table = e.table.slice(e.table.indexOf('.') + 1)
+        this.taints.push({name: strictest.name, columns: [`*.${table}.*`], style: strictest.style})
+        this.lineageCache.clear()
+      }
+  }
+}
+
+const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}

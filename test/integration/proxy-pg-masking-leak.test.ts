@@ -1,0 +1,399 @@
+/**
+ * The masking leak suite: seeded PII in a real PostgreSQL table, read through the proxy in every
+ * derived form we know of. No byte the client receives may contain a seeded value, nor its reverse,
+ * base64 or hex encoding; benign columns arrive unchanged.
+ */
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
+
+import pg from 'pg'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {Policy} from '../../src/policy/index.js'
+import {typed} from '../../src/proxy/postgres/wire.js'
+import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {F, RawClient, errorMessage, type RawMessage} from '../support/pg-raw.js'
+import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
+
+const SENSITIVE = [
+  'alice.smith@example.com',
+  'bob.jones@corp-mail.test',
+  '219-09-9999',
+  '078-05-1120',
+  '4111 1111 1111 1111',
+  '5500-0000-0000-0004',
+  'call alice at alice.smith@example.com, ssn 219-09-9999',
+  'card 5500000000000004 belongs to bob',
+]
+
+const SETUP = `
+create table users(id int primary key, name text, email text, ssn text, card text, note text, bio text);
+insert into users values
+  (1, 'Alice Smith', '${SENSITIVE[0]}', '${SENSITIVE[2]}', '${SENSITIVE[4]}', '${SENSITIVE[6]}', 'write to carol.white@mailbox.test'),
+  (2, 'Bob Jones', '${SENSITIVE[1]}', '${SENSITIVE[3]}', '${SENSITIVE[5]}', '${SENSITIVE[7]}', 'nothing here');
+create view v_users as select id, name, email from users;
+create view v_lower as select id, lower(email) as e from users;
+create materialized view mv_users as select id, email from users;
+create table orders(id int, user_id int, total int);
+insert into orders values (10, 1, 100), (11, 2, 200);
+`
+
+const POLICY: Policy = {
+  ...TEST_POLICY,
+  rules: [{name: 'lower-ok', when: {functions: ['pg_catalog.lower']}, action: 'allow'}, ...TEST_POLICY.rules],
+  masking: [
+    {name: 'pii-email', columns: ['public.users.email', 'public.people.email'], style: 'partial'},
+    {name: 'pii-ids', columns: ['*.users.ssn', '*.users.card'], style: 'partial'},
+    {name: 'pii-note', columns: ['public.users.note'], style: 'redact'},
+    {name: 'free-text', detect: ['email', 'ssn', 'credit_card'], style: 'redact'},
+  ],
+}
+
+/** Every form of every seeded value that must never reach the client. */
+function needles(): string[] {
+  const out: string[] = []
+  for (const v of SENSITIVE) {
+    const b = Buffer.from(v)
+    out.push(v, [...v].reverse().join(''), b.toString('base64'), b.toString('hex'))
+    // JSON and array output escape nothing in these values; CSV and COPY neither.
+  }
+  out.push('carol.white@mailbox.test')
+  return out.map((n) => n.toLowerCase())
+}
+const NEEDLES = needles()
+
+function leaks(msgs: readonly RawMessage[]): string[] {
+  const all = Buffer.concat(msgs.map((m) => m.frame))
+    .toString('latin1')
+    .toLowerCase()
+  return NEEDLES.filter((n) => all.includes(n))
+}
+
+let db: ScratchDb
+let proxy: TestProxy
+
+beforeAll(async () => {
+  db = await createScratchDb('dbgate_mask', SETUP)
+  proxy = await startTestProxy(db.url, POLICY)
+})
+afterAll(async () => {
+  await proxy?.close()
+  await db?.drop()
+})
+
+async function raw(): Promise<RawClient> {
+  return RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
+}
+
+async function simple(c: RawClient, sql: string): Promise<RawMessage[]> {
+  c.send(F.query(sql))
+  return c.readUntil('Z')
+}
+
+/** Text of the DataRow fields (null as null) of a result. */
+function rows(msgs: readonly RawMessage[]): (string | null)[][] {
+  return msgs
+    .filter((m) => m.type === 'D')
+    .map((m) => {
+      const out: (string | null)[] = []
+      let p = 7
+      for (let i = m.frame.readInt16BE(5); i > 0; i--) {
+        const len = m.frame.readInt32BE(p)
+        p += 4
+        out.push(len < 0 ? null : m.frame.toString('utf8', p, p + len))
+        if (len > 0) p += len
+      }
+      return out
+    })
+}
+
+const EXFILTRATION = [
+  'select email from users',
+  'select * from users',
+  'select lower(email) from users',
+  'select upper(email) from users',
+  "select email || '' from users",
+  'select row_to_json(u) from users u',
+  'select u from users u',
+  "select string_agg(email, ',') from users",
+  "select to_jsonb(u)->>'email' from users u",
+  'select email::varchar(100) from users',
+  'select case when id > 0 then email else name end from users',
+  'select (select email from users where id = 1)',
+  'with x as (select email from users) select * from x',
+  'with recursive r(e) as (select email from users) select e from r',
+  'select * from v_users',
+  'select e from v_lower',
+  'select * from mv_users',
+  "select encode(convert_to(email, 'UTF8'), 'base64') from users",
+  "select encode(convert_to(ssn, 'UTF8'), 'hex') from users",
+  'select reverse(email) from users',
+  "select translate(email, 'x', 'x') from users",
+  "select regexp_replace(email, '^', '') from users",
+  'select array_agg(email) from users',
+  'select array[email, name] from users',
+  'select json_agg(u) from users u',
+  'select json_agg(email) from users',
+  "select jsonb_build_object('e', email, 'n', note) from users",
+  'select ssn, card from users',
+  "select replace(card, ' ', '') from users",
+  'select substr(email, 1, 100) from users',
+  "select format('%s', email) from users",
+  'select concat(name, email, note) from users',
+  'select email from users union all select name from users',
+  'select x.e from (select email as e from users) x',
+  'select * from (select * from users) s',
+  "select coalesce(email, '') from users",
+  'select users.* from users',
+  'select (u).email from users u',
+  'select email as "name" from users',
+  'select distinct email from users',
+  'select email from users order by 1 limit 1 offset 1',
+  'select unnest(array[email, ssn]) from users',
+  'select xmlelement(name e, email) from users',
+  'select quote_literal(email) from users',
+  'select left(email, 50) from users',
+  'select t.* from users t join orders o on o.user_id = t.id',
+  "select (select string_agg(x, '') from regexp_split_to_table(email, '') x) from users",
+  "select email from users where email like '%alice%'",
+  'select note from users',
+  'select bio from users',
+  'select to_json(array[ssn]) from users',
+  "select split_part(email, '@', 1) || '@' || split_part(email, '@', 2) from users",
+]
+
+describe('no seeded value leaves the proxy', () => {
+  it.each(EXFILTRATION)('%s', async (sql) => {
+    const c = await raw()
+    const msgs = await simple(c, sql)
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('keeps benign columns unchanged and masks the rest', async () => {
+    const c = await raw()
+    const msgs = await simple(c, 'select id, name, email, ssn, card, note from users order by id')
+    c.end()
+    expect(rows(msgs)).toEqual([
+      ['1', 'Alice Smith', 'a***@example.com', '***-**-9999', '**** **** **** 1111', '[REDACTED]'],
+      ['2', 'Bob Jones', 'b***@corp-mail.test', '***-**-1120', '**** **** **** 0004', '[REDACTED]'],
+    ])
+    const event = proxy.audit.events.findLast((e) => e.statement?.includes('select id, name, email'))
+    expect(event?.masked_columns).toEqual(
+      expect.arrayContaining(['email:pii-email', 'ssn:pii-ids', 'card:pii-ids', 'note:pii-note']),
+    )
+  })
+
+  it('masks values classifiers find in free text, and nothing else', async () => {
+    const c = await raw()
+    const msgs = await simple(c, 'select id, bio from users order by id')
+    c.end()
+    expect(rows(msgs)).toEqual([
+      ['1', 'write to [REDACTED]'],
+      ['2', 'nothing here'],
+    ])
+  })
+
+  it('masks rows fetched from a cursor, and prepared statements', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'begin; declare cur cursor for select id, email from users; fetch all from cur')),
+      ...(await simple(c, 'fetch all from cur')),
+      ...(await simple(c, 'commit')),
+      ...(await simple(c, 'prepare p as select email, name from users; execute p')),
+      ...(await simple(c, 'execute p')),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs).some((r) => r[1] === 'Alice Smith')).toBe(true)
+  })
+
+  it('masks a table the session filled from a masked column', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'create temp table t1 as select id, email from users')),
+      ...(await simple(c, 'select * from t1')),
+      ...(await simple(c, 'select lower(email) from t1')),
+      ...(await simple(c, 'create temp table t2 (e text); insert into t2 select ssn from users')),
+      ...(await simple(c, 'select e from t2')),
+      ...(await simple(c, 'select email into temp t3 from users; select * from t3')),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('scrubs values an error message would echo', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'select email::int from users')),
+      ...(await simple(c, 'select ssn::date from users')),
+      ...(await simple(c, 'select card::numeric from users')),
+    ]
+    c.end()
+    expect(msgs.filter((m) => m.type === 'E')).toHaveLength(3)
+    expect(errorMessage(msgs.find((m) => m.type === 'E')!)).toContain('invalid input syntax')
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('scrubs notices and notifications that carry what a statement read', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, "do $$ begin raise notice 'x %', (select email from users where id = 1); end $$")),
+      ...(await simple(c, "do $$ begin raise exception '%', (select ssn from users where id = 1); end $$")),
+      ...(await simple(c, 'listen chan')),
+      ...(await simple(c, "select pg_notify('chan', email) from users")),
+      ...(await simple(c, 'select 1')),
+    ]
+    c.end()
+    expect(msgs.filter((m) => m.type === 'N').length).toBeGreaterThan(0)
+    expect(msgs.filter((m) => m.type === 'A')).toHaveLength(2)
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('masks everything a column rule could cover once search_path is changed', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(
+        c,
+        'create schema s_mask; create view s_mask.people as select id, email as e from public.users',
+      )),
+      ...(await simple(c, 'set search_path = s_mask, public')),
+      ...(await simple(c, 'select lower(e) from people')),
+      ...(await simple(c, 'select e from people')),
+      ...(await simple(c, 'drop view s_mask.people; drop schema s_mask')),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('masks large objects written from a masked column', async () => {
+    const c = await raw()
+    const made = await simple(c, "select lo_from_bytea(0, convert_to(email, 'UTF8')) from users where id = 1")
+    const oid = rows(made)[0]?.[0] ?? '0'
+    const msgs = [
+      ...(await simple(c, `select lo_get(${oid})`)),
+      ...(await simple(c, `select lo_unlink(${oid})`)),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+  })
+
+  it('follows renames and re-creations by other sessions: a cached column name never unmasks', async () => {
+    await adminQuery(
+      `create table people(id int, contact text); insert into people values (1, 'Zorro Quux')`,
+      db.name,
+    )
+    const c = await raw()
+    expect(rows(await simple(c, 'select * from people'))).toEqual([['1', 'Zorro Quux']])
+    await adminQuery('alter table people rename column contact to email', db.name)
+    expect(rows(await simple(c, 'select * from people'))).toEqual([['1', 'Z***']])
+    expect(rows(await simple(c, 'select lower(email) from people'))).toEqual([['z***']])
+    await adminQuery(
+      `drop table people; create table people(email text, id int); insert into people values ('Yolanda Vex', 2)`,
+      db.name,
+    )
+    expect(rows(await simple(c, 'select * from people'))).toEqual([['Y***', '2']])
+    expect(rows(await simple(c, 'select id, email from people'))).toEqual([['2', 'Y***']])
+    c.end()
+    await adminQuery('drop table people', db.name)
+  })
+
+  it('refuses fastpath function calls under column rules', async () => {
+    const oid = Number(
+      (await adminQuery(`select 'pg_catalog.lower(text)'::regprocedure::oid as oid`)).rows[0].oid,
+    )
+    const c = await raw()
+    c.send(F.functionCall(oid, [SENSITIVE[0]!]))
+    const msgs = await c.readUntil('Z')
+    c.end()
+    expect(msgs.map((m) => m.type).join('')).toBe('EZ')
+    expect(errorMessage(msgs[0]!)).toContain('cannot be masked')
+  })
+
+  it('masks COPY TO STDOUT in text and CSV and refuses binary COPY', async () => {
+    const c = await raw()
+    const text = await simple(c, 'copy users to stdout')
+    const csv = await simple(
+      c,
+      'copy (select id, name, email, note from users order by id) to stdout with (format csv)',
+    )
+    const binary = await simple(c, 'copy users to stdout with (format binary)')
+    const after = await simple(c, 'select name from users where id = 1')
+    c.end()
+    expect(leaks([...text, ...csv, ...binary])).toEqual([])
+    const copyRows = (msgs: RawMessage[]): string[] =>
+      msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))
+    expect(copyRows(csv)[0]).toBe('1,Alice Smith,"a***@example.com","[REDACTED]"\n')
+    expect(copyRows(text)[1]?.startsWith('2\tBob Jones\t')).toBe(true)
+    expect(binary.map((m) => m.type)).toContain('E')
+    expect(errorMessage(binary.find((m) => m.type === 'E')!)).toContain('binary COPY')
+    expect(rows(after)).toEqual([['Alice Smith']])
+  })
+
+  it.each([0, 1])('masks the extended protocol with result format %i', async (format) => {
+    const c = await raw()
+    const bind = typed(0x42, Buffer.concat([Buffer.from('\0\0'), Buffer.from([0, 0, 0, 0, 0, 1, 0, format])]))
+    c.send(
+      F.parse('', 'select id, name, email, ssn, row_to_json(u) as j, bio from users u order by id'),
+      bind,
+      F.execute(''),
+      F.sync(),
+    )
+    const msgs = await c.readUntil('Z')
+    c.end()
+    expect(msgs.map((m) => m.type).join('')).toBe('12DDCZ')
+    expect(leaks(msgs)).toEqual([])
+    const r = rows(msgs)
+    expect(r[0]?.[1]).toBe('Alice Smith')
+    expect(r[0]?.[2]).toBe('a***@example.com')
+    if (format === 1) {
+      expect(msgs[2]!.frame.readInt32BE(7)).toBe(4) // int4 id stays binary
+      // json in binary format is JSON text: a masked value stays a JSON string.
+      expect(r[0]?.[4]).toBe('"***"')
+    }
+  })
+})
+
+describe('clients decode masked results', () => {
+  it('node-postgres with text and binary parsers', async () => {
+    const c = new pg.Client(proxy.clientConfig)
+    await c.connect()
+    const text = await c.query('select id, name, email, ssn from users order by id')
+    expect(text.rows[0]).toEqual({id: 1, name: 'Alice Smith', email: 'a***@example.com', ssn: '***-**-9999'})
+    const bin = await c.query({
+      text: 'select id, name, email, ssn::text from users where id = $1',
+      values: [2],
+      binary: true,
+    } as pg.QueryConfig)
+    expect(bin.rows[0].name).toBe('Bob Jones')
+    expect(bin.rows[0].email).toBe('b***@corp-mail.test')
+    await c.end()
+  })
+
+  it('psql', async () => {
+    // The proxy runs in this process: psql must not block its event loop.
+    const {stdout: out} = await promisify(execFile)(
+      'psql',
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(proxy.port),
+        '-U',
+        'postgres',
+        '-d',
+        db.name,
+        '-c',
+        'select id, name, email from users order by id',
+      ],
+      {encoding: 'utf8'},
+    )
+    expect(out.trim().split('\n')).toEqual([
+      '1|Alice Smith|a***@example.com',
+      '2|Bob Jones|b***@corp-mail.test',
+    ])
+  })
+})

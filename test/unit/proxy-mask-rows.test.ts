@@ -1,0 +1,193 @@
+/** The proxy's masking parsers and rewriters, from bytes: RowDescription, DataRow, errors, notifications, COPY rows. */
+import {describe, expect, it} from 'vitest'
+
+import type {FieldMask} from '../../src/masking/index.js'
+import {maskCopyData, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
+import {scrubError, scrubNotification} from '../../src/proxy/postgres/mask-errors.js'
+import {readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
+import {errorResponse, readErrorFields, typed, WireError} from '../../src/proxy/postgres/wire.js'
+
+const i16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff])
+const i32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4)
+  b.writeInt32BE(n)
+  return b
+}
+
+function rowDescription(
+  fields: {name: string; table: number; att: number; type: number; format: number}[],
+): Buffer {
+  return typed(
+    0x54,
+    Buffer.concat([
+      i16(fields.length),
+      ...fields.flatMap((f) => [
+        Buffer.from(`${f.name}\0`),
+        i32(f.table),
+        i16(f.att),
+        i32(f.type),
+        i16(-1),
+        i32(-1),
+        i16(f.format),
+      ]),
+    ]),
+  )
+}
+
+function dataRow(values: (string | null)[]): Buffer {
+  return typed(
+    0x44,
+    Buffer.concat([
+      i16(values.length),
+      ...values.flatMap((v) => (v === null ? [i32(-1)] : [i32(Buffer.byteLength(v)), Buffer.from(v)])),
+    ]),
+  )
+}
+
+function fieldsOf(row: Buffer): (string | null)[] {
+  const out: (string | null)[] = []
+  let p = 7
+  for (let n = row.readInt16BE(5); n > 0; n--) {
+    const len = row.readInt32BE(p)
+    p += 4
+    out.push(len < 0 ? null : row.toString('utf8', p, p + len))
+    if (len > 0) p += len
+  }
+  expect(row.readInt32BE(1)).toBe(row.length - 1)
+  return out
+}
+
+const EMAIL: FieldMask = {kind: 'column', rule: 'pii', style: 'partial', type: 'text'}
+const REDACT_INT: FieldMask = {kind: 'column', rule: 'pii', style: 'redact', type: 'other'}
+const KEY = new Uint8Array(32)
+
+/** Rewrites into a fresh buffer; undefined when the row is left alone. */
+function rewrite(m: RowMasker, buf: Buffer, start: number, end: number): Buffer | undefined {
+  let out: Buffer | undefined
+  const done = m.rewrite(buf, start, end, {reserve: (size) => (out = Buffer.alloc(size))})
+  return done ? out : undefined
+}
+
+describe('RowDescription', () => {
+  it('reads names, table OIDs, column numbers, types and formats', () => {
+    const frame = rowDescription([
+      {name: 'id', table: 16384, att: 1, type: 23, format: 1},
+      {name: 'e', table: 0, att: 0, type: 25, format: 0},
+    ])
+    const padded = Buffer.concat([Buffer.from('xx'), frame, Buffer.from('yy')])
+    expect(readRowDescription(padded, 2, 2 + frame.length)).toEqual([
+      {name: 'id', tableOid: 16384, attnum: 1, typeOid: 23, format: 1},
+      {name: 'e', tableOid: 0, attnum: 0, typeOid: 25, format: 0},
+    ])
+  })
+
+  it('rejects truncated and unterminated descriptions', () => {
+    const frame = rowDescription([{name: 'id', table: 1, att: 1, type: 23, format: 0}])
+    expect(() => readRowDescription(frame, 0, frame.length - 3)).toThrow(WireError)
+    const noNul = typed(0x54, Buffer.concat([i16(1), Buffer.from('abc')]))
+    expect(() => readRowDescription(noNul, 0, noNul.length)).toThrow(WireError)
+    const negative = typed(0x54, i16(-1))
+    expect(() => readRowDescription(negative, 0, negative.length)).toThrow(WireError)
+  })
+
+  it('writes masked values as text only for text and JSON types', () => {
+    expect(valueType({typeOid: 25, format: 1}, 'column')).toBe('text')
+    expect(valueType({typeOid: 3802, format: 1}, 'column')).toBe('jsonb-binary')
+    expect(valueType({typeOid: 3802, format: 0}, 'column')).toBe('json')
+    expect(valueType({typeOid: 1009, format: 0}, 'column')).toBe('other') // text[]
+    expect(valueType({typeOid: 1009, format: 0}, 'detect')).toBe('text')
+    expect(valueType({typeOid: 1009, format: 1}, 'detect')).toBe('other')
+  })
+})
+
+describe('DataRow rewriting', () => {
+  it('leaves a row alone when nothing masked changes, rewrites only masked fields otherwise', () => {
+    const m = new RowMasker([null, EMAIL, REDACT_INT], KEY, new Set())
+    const clean = dataRow(['1', null, null])
+    expect(rewrite(m, clean, 0, clean.length)).toBeUndefined()
+    const row = dataRow(['1', 'alice.smith@example.com', '42'])
+    const chunk = Buffer.concat([Buffer.from('T'), row])
+    const out = rewrite(m, chunk, 1, chunk.length)
+    expect(out && fieldsOf(out)).toEqual(['1', 'a***@example.com', null])
+  })
+
+  it('rejects rows that do not match their description or overrun their length', () => {
+    const m = new RowMasker([null, EMAIL], KEY, new Set())
+    const three = dataRow(['1', '2', '3'])
+    expect(() => rewrite(m, three, 0, three.length)).toThrow(WireError)
+    const row = dataRow(['1', 'alice@example.com'])
+    row.writeInt32BE(1000, 7 + 4 + 1)
+    expect(() => rewrite(m, row, 0, row.length)).toThrow(WireError)
+    const short = dataRow(['1', 'x'])
+    expect(() => rewrite(m, short, 0, short.length - 1)).toThrow(WireError)
+    const trailing = Buffer.concat([dataRow(['1', 'x']), Buffer.from('zz')])
+    trailing.writeInt32BE(trailing.length - 1, 1)
+    expect(() => rewrite(m, trailing, 0, trailing.length)).toThrow(WireError)
+  })
+})
+
+describe('errors, notices and notifications', () => {
+  it('redacts quoted values and detected values, drops detail, keeps the code', () => {
+    const frame = errorResponse({
+      severity: 'ERROR',
+      code: '22P02',
+      message: 'invalid input syntax for type integer: "alice.smith@example.com"',
+      detail: 'Key (email)=(bob@corp.test) already exists.',
+    })
+    const fields = readErrorFields(scrubError(frame))
+    expect(fields.get(0x43)).toBe('22P02')
+    expect(fields.get(0x4d)).toBe('invalid input syntax for type integer: "[REDACTED]"')
+    expect(fields.has(0x44)).toBe(false)
+  })
+
+  it('replaces a message raised by user code whole', () => {
+    const frame = errorResponse({severity: 'ERROR', code: 'P0001', message: '219-09-9999'})
+    expect(readErrorFields(scrubError(frame)).get(0x4d)).not.toContain('9999')
+  })
+
+  it('rejects malformed error frames', () => {
+    expect(() => scrubError(typed(0x45, Buffer.from('Mabc')))).toThrow(WireError)
+  })
+
+  it('redacts a notification payload and keeps its channel', () => {
+    const frame = typed(0x41, Buffer.concat([i32(77), Buffer.from('chan\0alice@example.com\0')]))
+    const out = scrubNotification(frame)
+    expect(out.readInt32BE(5)).toBe(77)
+    expect(out.toString('utf8', 9)).toBe('chan\0[REDACTED]\0')
+    expect(() => scrubNotification(typed(0x41, Buffer.from([0, 0])))).toThrow(WireError)
+  })
+})
+
+describe('COPY rows', () => {
+  const copy = (csv: boolean, masks: (FieldMask | null)[]): CopyMasker => ({
+    csv,
+    masks,
+    key: KEY,
+    fired: new Set(),
+    refused: false,
+  })
+  const data = (s: string): Buffer => typed(0x64, Buffer.from(s))
+  const text = (b: Buffer): string => b.toString('utf8', 5)
+
+  it('masks text-format columns and keeps NULLs and other columns', () => {
+    const c = copy(false, [null, EMAIL])
+    const run = (s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    expect(run('1\talice.smith@example.com\n')).toBe('1\ta***@example.com\n')
+    expect(run('2\t\\N\n')).toBe('2\t\\N\n')
+  })
+
+  it('masks CSV columns with quoted commas and quotes', () => {
+    const c = copy(true, [null, EMAIL, null])
+    const line = '"a, ""b""",alice.smith@example.com,x\n'
+    expect(text(maskCopyData(c, data(line), 0, 5 + line.length))).toBe('"a, ""b""","a***@example.com",x\n')
+  })
+
+  it('redacts a row that does not split into its columns', () => {
+    const c = copy(false, [null, EMAIL])
+    const line = 'only-one-field-alice.smith@example.com\n'
+    expect(text(maskCopyData(c, data(line), 0, 5 + line.length))).toBe('\t\\N\n')
+  })
+})
