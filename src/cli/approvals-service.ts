@@ -267,6 +267,9 @@ export function describeApproval(a: ApprovalDetail): string {
     `expires:    ${a.expires_at}`,
     ...(a.grant === null ? [] : [`grant:      ${a.grant.uses_left} use(s) left until ${a.grant.expires_at}`]),
     `page:       ${a.url}`,
+    ...(a.events_intact
+      ? []
+      : ['WARNING: the stored events of this request do not hash-chain: the store was edited.']),
     '',
     a.statement,
     '',

@@ -525,6 +525,8 @@ export interface ApprovalInfo {
 /** `GET /api/v1/approvals/:id`: the request and its transitions. */
 export interface ApprovalDetail extends ApprovalInfo {
   events: ApprovalEventItem[]
+  /** False when the stored events no longer hash-chain: something edited the store. */
+  events_intact: boolean
 }
 
 /** `GET /api/v1/approvals`. */

@@ -135,6 +135,7 @@ describe('approvals API', {timeout: 60_000}, () => {
     const types = shown.body.events.map((e: any) => e.type)
     expect(types).toEqual(expect.arrayContaining(['requested', 'notified', 'approved', 'used']))
     expect(types.filter((t: string) => t === 'notified')).toHaveLength(2)
+    expect(shown.body.events_intact).toBe(true)
   })
 
   it('a denied request cannot be used; the deny comment is kept', async () => {

@@ -5,6 +5,9 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_APPROVAL} from '../../src/policy/index.js'
+import Database from 'better-sqlite3'
+
+import {approvalChainIntact} from '../../src/server/store/approval-chain.js'
 import {openStore, type ApprovalRecord, type Store} from '../../src/server/store/index.js'
 import {adminQuery, uniqueName} from '../support/pg-scratch.js'
 
@@ -82,6 +85,16 @@ describe.each(['sqlite', 'postgres'] as const)('approvals store: %s', (kind) => 
     expect(uses.filter((u) => u !== undefined)).toHaveLength(2)
     const events = await store.listApprovalEvents('apr_a')
     expect(events.map((e) => e.type)).toEqual(['requested', 'approved', 'used', 'used'])
+    expect(approvalChainIntact(events)).toBe(true)
+    const tamper = `UPDATE approval_events SET detail = 'nothing to see' WHERE approval_id = 'apr_a' AND n = 2`
+    if (kind === 'postgres') await adminQuery(tamper, db)
+    else {
+      const raw = new Database(join(dir, 'control-plane.db'))
+      raw.prepare(tamper).run()
+      raw.close()
+    }
+    expect(approvalChainIntact(await store.listApprovalEvents('apr_a'))).toBe(false)
+    expect(approvalChainIntact((await store.listApprovalEvents('apr_a')).slice(0, 1))).toBe(true)
   })
 
   it('the exact text is required unless any_literals; an expired grant is never used', async () => {

@@ -92,6 +92,7 @@ export const ApprovalDetailSchema = Type.Composite([
   ApprovalInfoSchema,
   Type.Object({
     events: Type.Array(Type.Object({type: EventType, actor: NullStr, detail: NullStr, at: Str})),
+    events_intact: Type.Boolean(),
   }),
 ])
 

@@ -1,4 +1,5 @@
 import type {ApprovalDetail, ApprovalInfo} from '../../control/api-types.js'
+import {approvalChainIntact} from '../store/approval-chain.js'
 import type {ApprovalEventRecord, ApprovalRecord} from '../store/index.js'
 
 /** Store records of approval requests as the API shows them. */
@@ -58,5 +59,6 @@ export function approvalDetail(
   return {
     ...approvalInfo(r, baseUrl),
     events: events.map((e) => ({type: e.type, actor: e.actorSub, detail: e.detail, at: iso(e.at)})),
+    events_intact: approvalChainIntact(events),
   }
 }

@@ -48,6 +48,9 @@ export interface ApprovalEventRecord {
   actorSub: string | null
   detail: string | null
   at: number
+  /** The hash of the event before it (approvalEventHash), so an edited or deleted event shows. */
+  prevHash: string
+  hash: string
 }
 
 /** What a vote did. */

@@ -1,3 +1,4 @@
+import {GENESIS_HASH} from '../../audit/chain.js'
 import type {ApprovalEventType, ApprovalStatus, SessionActor} from '../../control/api-types.js'
 import type {ApprovalSettings} from '../../policy/index.js'
 import type {
@@ -9,6 +10,7 @@ import type {
 } from './approval-records.js'
 import type {SqlDriver, SqlExecutor, SqlRow} from './driver.js'
 import {toJson} from './rows.js'
+import {approvalEventHash} from './approval-chain.js'
 
 /**
  * The SQL of approval requests, shared by both stores. Every transition runs in one transaction together
@@ -81,9 +83,21 @@ async function addEvent(
     [id],
   )
   if (!rows[0]) return
+  const seq = n(rows[0], 'event_count')
+  const prev =
+    seq === 1
+      ? GENESIS_HASH
+      : s(
+          (
+            await db.query(`SELECT hash FROM approval_events WHERE approval_id = ? AND n = ?`, [id, seq - 1])
+          )[0] ?? {hash: GENESIS_HASH},
+          'hash',
+        )
+  const event = {approvalId: id, n: seq, type, actorSub, detail, at, prevHash: prev}
   await db.run(
-    `INSERT INTO approval_events (approval_id, n, type, actor_sub, detail, at) VALUES (?, ?, ?, ?, ?, ?)`,
-    [id, n(rows[0], 'event_count'), type, actorSub, detail, at],
+    `INSERT INTO approval_events (approval_id, n, type, actor_sub, detail, at, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    [id, seq, type, actorSub, detail, at, prev, approvalEventHash(event)],
   )
 }
 
@@ -249,5 +263,7 @@ export async function listApprovalEvents(db: SqlExecutor, id: string): Promise<A
     actorSub: ns(r, 'actor_sub'),
     detail: ns(r, 'detail'),
     at: n(r, 'at'),
+    prevHash: s(r, 'prev_hash'),
+    hash: s(r, 'hash'),
   }))
 }

@@ -76,7 +76,7 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
   ],
   [
     // Approval requests (src/server/approvals/): the request, its grant (uses_left, grant_expires_at), each
-    // approver's vote, and every transition as an ordered event. event_count orders the events and, being
+    // approver's vote, and every transition as an ordered, hash-chained event. event_count orders the events and, being
     // updated with each one, serialises transitions of one request on PostgreSQL (row lock).
     `CREATE TABLE approvals (id TEXT PRIMARY KEY, status TEXT NOT NULL, requester_sub TEXT NOT NULL,
        requester_name TEXT NOT NULL, actor TEXT NOT NULL, agent TEXT, target TEXT NOT NULL,
@@ -90,7 +90,8 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
        approver_name TEXT NOT NULL, decision TEXT NOT NULL, comment TEXT, at BIGINT NOT NULL,
        PRIMARY KEY (approval_id, approver_sub))`,
     `CREATE TABLE approval_events (approval_id TEXT NOT NULL REFERENCES approvals (id), n BIGINT NOT NULL,
-       type TEXT NOT NULL, actor_sub TEXT, detail TEXT, at BIGINT NOT NULL, PRIMARY KEY (approval_id, n))`,
+       type TEXT NOT NULL, actor_sub TEXT, detail TEXT, at BIGINT NOT NULL, prev_hash TEXT NOT NULL,
+       hash TEXT NOT NULL, PRIMARY KEY (approval_id, n))`,
   ],
   [
     // 5: a target's database-role mapping and credential lifetime, so targets created through the admin
