@@ -4,11 +4,13 @@
  * with a policy of several rules. Prints queries per second and the ratios vs direct and vs the pipe.
  * Run: `npm run bench -- mysql` or `npx tsx bench/mysql.ts [rounds] [queries]`.
  */
-import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
+
+import {nodePipe, waitForPort} from './_paths.js'
 
 const DB = `dbg_bench_mysql_${Date.now().toString(36)}`
 const work = mkdtempSync(join(tmpdir(), 'dbgate-bench-mysql-'))
@@ -24,33 +26,9 @@ function sql(text: string, db?: string): void {
   execFileSync('mysql', ['-h127.0.0.1', '-P3306', '-uroot', ...(db === undefined ? [] : [db]), '-e', text])
 }
 
-async function waitForPort(child: ChildProcess, pattern: RegExp): Promise<number> {
-  let text = ''
-  child.stdout?.on('data', (d: Buffer) => (text += d.toString()))
-  child.stderr?.on('data', (d: Buffer) => (text += d.toString()))
-  for (let i = 0; i < 600; i++) {
-    const m = pattern.exec(text)
-    if (m) return Number(m[1])
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`no port from ${child.spawnargs.join(' ')}: ${text}`)
-}
-
-const PIPE = `
-const net = require('net')
-const s = net.createServer({noDelay: true}, (c) => {
-  const u = net.connect({host: '127.0.0.1', port: 3306})
-  c.setNoDelay(true); u.setNoDelay(true)
-  c.pipe(u); u.pipe(c)
-  c.on('error', () => u.destroy()); u.on('error', () => c.destroy())
-})
-s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port))
-`
-
-async function nodePipe(): Promise<Path> {
-  const child = spawn('node', ['-e', PIPE])
-  const port = await waitForPort(child, /port=(\d+)/)
-  return {name: 'node pipe', port, stop: () => child.kill()}
+async function nodePipePath(): Promise<Path> {
+  const pipe = await nodePipe(3306)
+  return {name: 'node pipe', port: pipe.port, stop: pipe.stop}
 }
 
 async function dbgate(): Promise<Path> {
@@ -116,7 +94,7 @@ export default async function main(rounds = 2, queries = 16_000): Promise<void> 
   const ids = Array.from({length: 2000}, (_, i) => ((i * 7919) % ROWS) + 1)
   writeFileSync(file, ids.map((id) => `SELECT c FROM t WHERE id = ${id}`).join(';'))
   const direct: Path = {name: 'direct', port: 3306, stop: () => undefined}
-  const paths = [direct, await nodePipe(), await dbgate()]
+  const paths = [direct, await nodePipePath(), await dbgate()]
   const results = new Map<string, number[]>()
   try {
     for (let round = 1; round <= rounds; round++)

@@ -8,11 +8,13 @@
  * DBGATE_BENCH_BASELINE=/path/to/other/checkout/bin/run.js adds that build as a path ("dbgate base"),
  * so a change is measured against the code before it in the same interleaved run.
  */
-import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
+
+import {nodePipe, waitForPort} from './_paths.js'
 
 const PG = {host: '127.0.0.1', port: 5432, user: 'postgres'}
 const DB = `dbgate_bench_${Date.now().toString(36)}`
@@ -35,33 +37,9 @@ function cpuTicks(pid: number | undefined): number {
   return Number(fields[11]) + Number(fields[12])
 }
 
-async function waitForPort(child: ChildProcess, pattern: RegExp): Promise<number> {
-  let text = ''
-  child.stdout?.on('data', (d: Buffer) => (text += d.toString()))
-  child.stderr?.on('data', (d: Buffer) => (text += d.toString()))
-  for (let i = 0; i < 600; i++) {
-    const m = pattern.exec(text)
-    if (m) return Number(m[1])
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`no port from ${child.spawnargs.join(' ')}: ${text}`)
-}
-
-const PIPE = `
-const net = require('net')
-const s = net.createServer({noDelay: true}, (c) => {
-  const u = net.connect({host: '127.0.0.1', port: 5432})
-  c.setNoDelay(true); u.setNoDelay(true)
-  c.pipe(u); u.pipe(c)
-  c.on('error', () => u.destroy()); u.on('error', () => c.destroy())
-})
-s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port))
-`
-
-async function nodePipe(): Promise<Path> {
-  const child = spawn('node', ['-e', PIPE])
-  const port = await waitForPort(child, /port=(\d+)/)
-  return {name: 'node pipe', port, pid: child.pid, stop: () => child.kill()}
+async function nodePipePath(): Promise<Path> {
+  const pipe = await nodePipe(5432)
+  return {name: 'node pipe', ...pipe}
 }
 
 async function dbgate(name = 'dbgate', bin = 'bin/run.js'): Promise<Path> {
@@ -136,7 +114,7 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   const baseline = process.env.DBGATE_BENCH_BASELINE
   const paths = [
     direct,
-    await nodePipe(),
+    await nodePipePath(),
     await pgbouncer(),
     await dbgate(),
     baseline === undefined ? undefined : await dbgate('dbgate base', baseline),

@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {encodePacket} from '../../src/proxy/mysql/framing.js'
+import {Cap} from '../../src/proxy/mysql/protocol.js'
 import {
   mysqlScratch,
   mysqlTestPolicy,
@@ -110,6 +111,35 @@ describe('MySQL engine ordering and session state', () => {
     expect(await expectErr(raw)).toMatchObject({code: 1235, message: expect.stringMatching(/cursors/)})
     raw.command(Buffer.from([0x0e]))
     expect((await raw.next()).payload[0]).toBe(0)
+    raw.socket.destroy()
+  })
+
+  it('follows results and prepare metadata with CLIENT_DEPRECATE_EOF (OK packets end them)', async () => {
+    const raw = await rawMysql(
+      proxy.port,
+      db.name,
+      '',
+      Cap.deprecateEof | Cap.multiStatements | Cap.multiResults,
+    )
+    raw.command(Buffer.concat([Buffer.from([0x03]), Buffer.from('SELECT id FROM items; SELECT 2 AS two')]))
+    const kinds: number[] = []
+    for (let i = 0; i < 6; i++) kinds.push((await raw.next()).payload[0] ?? -1)
+    // count, column, row, OK(0xFE, more results), count, column — then the second set's row and OK.
+    expect(kinds).toEqual([1, 3, 1, 0xfe, 1, 3])
+    expect((await raw.next()).payload.toString('latin1', 1)).toBe('2')
+    expect((await raw.next()).payload[0]).toBe(0xfe)
+    raw.command(Buffer.concat([Buffer.from([0x16]), Buffer.from('SELECT id FROM items WHERE id = ?')]))
+    const ok = await raw.next()
+    expect(ok.payload[0]).toBe(0)
+    expect(ok.payload.readUInt16LE(5)).toBe(1) // columns
+    expect(ok.payload.readUInt16LE(7)).toBe(1) // params
+    await raw.next() // the parameter definition
+    await raw.next() // the column definition (no EOFs with CLIENT_DEPRECATE_EOF)
+    raw.command(Buffer.from([0x0e]))
+    expect((await raw.next()).payload[0]).toBe(0) // COM_PING's OK
+    // A denial is answered at once only when no response is owed: the metadata was followed exactly.
+    raw.command(Buffer.concat([Buffer.from([0x03]), Buffer.from('DROP TABLE items')]))
+    expect(await expectErr(raw)).toMatchObject({code: 1142})
     raw.socket.destroy()
   })
 })

@@ -53,13 +53,18 @@ export const RAW_CAPABILITIES =
   Cap.transactions
 
 /** Opens a raw connection and logs in (optionally with the local password); rejects on an ERR. */
-export async function rawMysql(port: number, database: string, password = ''): Promise<RawMysql> {
+export async function rawMysql(
+  port: number,
+  database: string,
+  password = '',
+  extraCapabilities = 0,
+): Promise<RawMysql> {
   const raw = await rawMysqlGreeted(port)
   raw.write(
     encodePacket(
       1,
       encodeHandshakeResponse({
-        capabilities: RAW_CAPABILITIES & raw.greeting.capabilities,
+        capabilities: (RAW_CAPABILITIES | extraCapabilities) & raw.greeting.capabilities,
         maxPacket: 1 << 24,
         collation: 45,
         user: 'root',

@@ -6,6 +6,7 @@
 import type {Socket} from 'node:net'
 
 import {ReadGate} from '../postgres/flow.js'
+import {UpstreamLostError, type Relay} from '../postgres/relay.js'
 import {RunWriter} from '../postgres/run-writer.js'
 import {createPump} from '../pump.js'
 import {ClientDispatcher} from './client-dispatch.js'
@@ -15,22 +16,6 @@ import {Command, ErrCode} from './protocol.js'
 import {ServerDispatcher} from './server-dispatch.js'
 import type {MysqlSessionState} from './session-state.js'
 import {errPacket} from './wire.js'
-
-/** The upstream connection ended while the client was still connected. */
-export class UpstreamLostError extends Error {
-  constructor() {
-    super('the connection to the database server was lost')
-    this.name = 'UpstreamLostError'
-  }
-}
-
-/** A running relay. */
-export interface MysqlRelay {
-  /** Resolves when the session ended normally; rejects with the error that ended it. */
-  readonly done: Promise<void>
-  /** Ends the session now, telling the client why. */
-  close(reason: string): void
-}
 
 /** Inputs of a relay. */
 export interface MysqlRelayOptions {
@@ -44,7 +29,7 @@ export interface MysqlRelayOptions {
 }
 
 /** Starts relaying between the client and the upstream. */
-export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
+export function relayMysql(o: MysqlRelayOptions): Relay {
   const {client, server, config, state} = o
   const toServer = new RunWriter(server)
   const toClient = new RunWriter(client)

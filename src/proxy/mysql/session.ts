@@ -24,7 +24,8 @@ import {
 } from './handshake.js'
 import {Cap, ErrCode, NATIVE_PASSWORD, PROXY_CAPABILITIES} from './protocol.js'
 import {PacketReader, PeerClosedError} from './reader.js'
-import {relayMysql, UpstreamLostError, type MysqlRelay} from './relay.js'
+import {UpstreamLostError, type Relay} from '../postgres/relay.js'
+import {relayMysql} from './relay.js'
 import {ServerProtocolError} from './server-dispatch.js'
 import {MysqlSessionState} from './session-state.js'
 import {describeMysqlTarget} from './target.js'
@@ -58,7 +59,7 @@ function newScramble(): Buffer {
 export class MysqlConnection implements ConnectionHandler {
   /** Sequence id of the next packet to the client. */
   private seq = 0
-  private active: MysqlRelay | undefined
+  private active: Relay | undefined
   private closing = false
   private reader: PacketReader | undefined
   private open: OpenUpstream | undefined
