@@ -77,7 +77,14 @@ async function run(port: number, sql: string): Promise<{seconds: number; rows: n
     socket.on('data', (c: Buffer) => framer.push(c))
     socket.on('error', reject)
     socket.on('connect', () =>
-      socket.write(startupMessage(new Map([['user', 'postgres'], ['database', DB]]))),
+      socket.write(
+        startupMessage(
+          new Map([
+            ['user', 'postgres'],
+            ['database', DB],
+          ]),
+        ),
+      ),
     )
   })
 }

@@ -55,10 +55,12 @@ function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskK
     // value or its reverse: it has `***` where the value has none.
     const at = plainEmailAt(input)
     if (at > 0) {
-      const out = Buffer.allocUnsafe(input.length - at + 4)
+      const n = input.length - at + 4
+      const out = Buffer.allocUnsafe(n)
       out[0] = input[0] as number
-      out.write('***', 1, 'latin1')
-      input.copy(out, 4, at)
+      out[1] = out[2] = out[3] = 0x2a // '*'
+      // A byte loop: a native copy's call costs more than a domain's few bytes.
+      for (let i = 4, j = at; i < n; i++, j++) out[i] = input[j] as number
       return out
     }
   }

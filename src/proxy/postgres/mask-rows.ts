@@ -149,7 +149,7 @@ export class RowMasker {
 /** `src[from, to)` into `dst` at `at`; a loop for short runs, where a native copy's call costs more. */
 function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
   const n = to - from
-  if (n > 48) return src.copy(dst, at, from, to)
+  if (n > 256) return src.copy(dst, at, from, to)
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
   return n
 }
