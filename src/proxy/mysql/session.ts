@@ -11,6 +11,7 @@ import type {Socket} from 'node:net'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
 import {UpstreamRejectedError, UpstreamUnreachableError} from '../postgres/upstream.js'
 import {SessionAudit} from '../postgres/session-audit.js'
+import {peerOf} from '../postgres/session.js'
 import {checkNativeScramble} from './auth.js'
 import {ClientProtocolError} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
@@ -80,8 +81,17 @@ export class MysqlConnection implements ConnectionHandler {
       const hello = await this.authorize(offered)
       const upstream = await this.loginUpstream(open, hello)
       const audit = this.sessionAudit(hello)
+      // Who is on the other end (looked up since accept), and a durable session_start, before the
+      // client is told it is connected: a session the trail cannot record is refused.
+      audit.setProcess(await peerOf(this.info))
+      const refusal = audit.refusal() ?? (await audit.sessionEvent('session_start'))
+      if (refusal !== undefined)
+        throw new MysqlSessionError(
+          ErrCode.notSupported,
+          '08004',
+          `dbgate cannot record this session in the audit trail: ${refusal.message}`,
+        )
       const state = this.makeClientReady(upstream, hello, audit)
-      audit.sessionEvent('session_start')
       let error: unknown
       try {
         await this.relay(upstream, state)
@@ -89,7 +99,7 @@ export class MysqlConnection implements ConnectionHandler {
         error = err
         throw err
       } finally {
-        audit.sessionEvent('session_end', error === undefined ? undefined : describe(error))
+        void audit.sessionEvent('session_end', error === undefined ? undefined : describe(error))
       }
     } finally {
       if (this.active === undefined) open.raw.destroy()

@@ -339,7 +339,7 @@ function negotiateProtocol(unsupported: readonly string[]): Buffer {
 const PEER_LOOKUP_MS = 2000
 
 /** The process on the other end of the connection, as found at accept; never rejects. */
-async function peerOf(info: SessionInfo): Promise<AuditProcess> {
+export async function peerOf(info: SessionInfo): Promise<AuditProcess> {
   if (info.peer === undefined) return {found: false, reason: 'the listener did not look it up'}
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<AuditProcess>((resolve) => {
