@@ -2,7 +2,7 @@
  * The per-device hash chain: every event gets the next `seq` and the SHA-256 of the previous event's
  * canonical form, so an edit, deletion or reorder anywhere breaks the chain after it.
  */
-import {createHash} from 'node:crypto'
+import * as crypto from 'node:crypto'
 
 import {canonicalChainedJson, canonicalJson, type AuditEventBody, type ChainedEvent} from './event.js'
 
@@ -18,9 +18,13 @@ export interface ChainState {
 /** The state of a chain with no events yet. */
 export const EMPTY_CHAIN: ChainState = Object.freeze({lastSeq: 0, lastHash: GENESIS_HASH})
 
-/** SHA-256 (hex) of the canonical JSON text of an event. */
+/** The one-shot hash of Node >= 20.12 (twice as fast as a Hash object per event), when this Node has it. */
+const oneShot = (crypto as {hash?: (algorithm: string, data: string, encoding: 'hex') => string}).hash
+
+/** SHA-256 (hex) of the canonical JSON text of an event (UTF-8). */
 export function hashCanonical(canonical: string): string {
-  return createHash('sha256').update(canonical, 'utf8').digest('hex')
+  if (oneShot !== undefined) return oneShot('sha256', canonical, 'hex')
+  return crypto.createHash('sha256').update(canonical, 'utf8').digest('hex')
 }
 
 /** The hash of a chained event: SHA-256 of its canonical form. */
