@@ -43,9 +43,14 @@ export interface Linked {
 
 /** Links `body` after `state`: the event with the next seq, its canonical text and its hash. */
 export function link(state: ChainState, body: AuditEventBody): Linked {
+  const canonical = canonicalChainedJson(body, state.lastSeq + 1, state.lastHash)
+  return linked(state, body, canonical, hashCanonical(canonical))
+}
+
+/** The link of `body` after `state` whose canonical text and hash were computed by the caller (the spool). */
+export function linked(state: ChainState, body: AuditEventBody, canonical: string, hash: string): Linked {
   const seq = state.lastSeq + 1
   const prev = state.lastHash
-  const canonical = canonicalChainedJson(body, seq, prev)
   let event: ChainedEvent | undefined
   return {
     get event() {
@@ -53,7 +58,7 @@ export function link(state: ChainState, body: AuditEventBody): Linked {
     },
     seq,
     canonical,
-    hash: hashCanonical(canonical),
+    hash,
   }
 }
 
