@@ -49,16 +49,23 @@ export function link(state: ChainState, body: AuditEventBody): Linked {
 
 /** The link of `body` after `state` whose canonical text and hash were computed by the caller (the spool). */
 export function linked(state: ChainState, body: AuditEventBody, canonical: string, hash: string): Linked {
-  const seq = state.lastSeq + 1
-  const prev = state.lastHash
-  let event: ChainedEvent | undefined
-  return {
-    get event() {
-      return (event ??= {...body, seq, prev_hash: prev})
-    },
-    seq,
-    canonical,
-    hash,
+  return new LinkedEvent(body, state.lastSeq + 1, state.lastHash, canonical, hash)
+}
+
+/** A class rather than an object literal with a getter: one per statement, so its shape is kept fast. */
+class LinkedEvent implements Linked {
+  private built: ChainedEvent | undefined
+
+  constructor(
+    private readonly body: AuditEventBody,
+    readonly seq: number,
+    private readonly prev: string,
+    readonly canonical: string,
+    readonly hash: string,
+  ) {}
+
+  get event(): ChainedEvent {
+    return (this.built ??= {...this.body, seq: this.seq, prev_hash: this.prev})
   }
 }
 
