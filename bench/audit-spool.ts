@@ -1,7 +1,9 @@
 /**
  * Events per second through the durable audit spool: 1, 8 and 64 concurrent writers each awaiting its
  * write (as the proxy awaits a statement's event), with group commit and fdatasync, against the same
- * spool without the sync. Also the CPU cost of chaining one event (canonical JSON + SHA-256).
+ * spool without the sync. Also the CPU cost of chaining one event (canonical JSON + SHA-256): a body built
+ * by hand (the general canonical JSON, as uploads and verification see it) and the proxy's path (a body from
+ * fromAuditEvent, serialised by the unrolled writer, framed and hashed in a group buffer).
  */
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -9,6 +11,9 @@ import {join} from 'node:path'
 
 import {HashChain} from '../src/audit/chain.js'
 import {DurableSpool} from '../src/audit/durable-spool.js'
+import {canonicalChainedJson, fromAuditEvent} from '../src/audit/event.js'
+import {FrameBuilder} from '../src/audit/spool-frame.js'
+import type {AuditEvent} from '../src/audit/types.js'
 import {body} from '../test/unit/audit-helpers.js'
 
 const DURATION_MS = 1500
@@ -33,16 +38,64 @@ async function rate(writers: number, fsync: boolean): Promise<number> {
   return count / seconds
 }
 
+/** A proxy event of a pgbench -S statement, with the shared values a session and cached decision give it. */
+function proxyEvent(
+  n: number,
+  shared: Pick<AuditEvent, 'kinds' | 'tables' | 'groups' | 'process'>,
+): AuditEvent {
+  return {
+    id: `sess-1.${n}`,
+    type: 'statement',
+    time: '2026-01-01T00:00:00.123Z',
+    session_id: 'sess-1',
+    identity: 'alice@example.com',
+    actor: 'human',
+    target: 'prod-pg',
+    protocol: 'postgres',
+    database: 'app',
+    db_user: 'alice_tmp',
+    statement: `SELECT abalance FROM pgbench_accounts WHERE aid = ${n};`,
+    decision: 'allow',
+    rule: null,
+    rows: 1,
+    duration_ms: 0.4,
+    error: null,
+    client_version: '0.1.0',
+    application_name: 'pgbench',
+    agent: null,
+    policy_version: null,
+    ...shared,
+  }
+}
+
+function micros(t0: bigint, n: number): string {
+  return (Number(process.hrtime.bigint() - t0) / 1000 / n).toFixed(1)
+}
+
 /** Prints the figures. */
 export default async function run(): Promise<void> {
   const chain = new HashChain()
   const n = 20_000
   for (let i = 0; i < 2000; i++) chain.append(body(i))
-  const t0 = process.hrtime.bigint()
+  let t0 = process.hrtime.bigint()
   for (let i = 0; i < n; i++) chain.append(body(i))
-  console.log(
-    `chain one event (canonical JSON + SHA-256): ${(Number(process.hrtime.bigint() - t0) / 1000 / n).toFixed(1)} µs`,
-  )
+  console.log(`chain one hand-built event (general canonical JSON + SHA-256): ${micros(t0, n)} µs`)
+  const shared = {
+    kinds: ['select'],
+    tables: ['pgbench_accounts'],
+    groups: ['dev'],
+    process: {found: true, pid: 4242, exe: '/usr/bin/pgbench', cmdline: ['pgbench', '-S'], parents: []},
+  } as const
+  const frames = new FrameBuilder()
+  let prev = '0'.repeat(64)
+  for (const count of [2000, n]) {
+    t0 = process.hrtime.bigint()
+    for (let i = 0; i < count; i++) {
+      if (i % 8 === 0) frames.reset()
+      prev = frames.add(canonicalChainedJson(fromAuditEvent(proxyEvent(i, shared)), i + 1, prev)).hash
+    }
+  }
+  console.log(`chain one proxy event (build, canonical JSON, frame, CRC32, SHA-256): ${micros(t0, n)} µs`)
   console.log('writers   fdatasync+group commit   no sync')
   for (const writers of [1, 8, 64]) {
     const synced = await rate(writers, true)

@@ -12,10 +12,16 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 
 import {messageOf} from '../errors.js'
-import {EMPTY_CHAIN, HashChain, link, type ChainState, type Linked} from './chain.js'
+import {EMPTY_CHAIN, HashChain, linked, type ChainState, type Linked} from './chain.js'
 import {AuditSpoolFullError, AuditSpoolUnavailableError} from './errors.js'
-import {fromAuditEvent, type AuditEnrichment, type AuditEventBody, type ChainedEvent} from './event.js'
-import {frame, scanFrames, segmentName} from './spool-frame.js'
+import {
+  canonicalChainedJson,
+  fromAuditEvent,
+  type AuditEnrichment,
+  type AuditEventBody,
+  type ChainedEvent,
+} from './event.js'
+import {FrameBuilder, scanFrames, segmentName} from './spool-frame.js'
 import {recoverSpool, type Segment} from './spool-recover.js'
 import type {AuditEvent, AuditSink} from './types.js'
 
@@ -50,8 +56,6 @@ interface Pending {
   readonly reject: (err: Error) => void
 }
 
-const noop = (): void => undefined
-
 /** The default size bound: 256 MiB of events not yet acknowledged by the control plane. */
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
@@ -69,6 +73,8 @@ export class DurableSpool implements AuditSink {
   private readonly chain: HashChain
   private ackedSeq = 0
   private pending: Pending[] = []
+  /** Reused for every group: commits run one at a time and write it before their first await. */
+  private readonly frames = new FrameBuilder()
   private flushing: Promise<void> | undefined
   private broken: AuditSpoolUnavailableError | undefined
   private closed = false
@@ -139,7 +145,8 @@ export class DurableSpool implements AuditSink {
 
   /** Records one proxy event; resolves once it is durable, rejects with an AuditSpool*Error otherwise. */
   write(event: AuditEvent): Promise<void> {
-    return this.enqueue(fromAuditEvent(event, this.enrich?.(event))).then(noop)
+    // The link is the resolved value, unseen by callers of a Promise<void>: no extra promise per statement.
+    return this.enqueue(fromAuditEvent(event, this.enrich?.(event))) as Promise<unknown> as Promise<void>
   }
 
   /** Chains and records one full event; resolves with the chained event once it is durable. */
@@ -175,30 +182,33 @@ export class DurableSpool implements AuditSink {
     if (this.keepNewest) this.makeRoom()
     const before = this.chain.state
     const done: {p: Pending; linked: Linked}[] = []
-    const frames: Buffer[] = []
+    const frames = this.frames
+    frames.reset()
     let size = this.bytes
     for (const p of group) {
-      let linked: Linked
+      const state = this.chain.state
+      let canonical: string
       try {
-        linked = link(this.chain.state, p.body)
+        canonical = canonicalChainedJson(p.body, state.lastSeq + 1, state.lastHash)
       } catch (err) {
         p.reject(err instanceof Error ? err : new TypeError(String(err)))
         continue
       }
-      const f = frame(Buffer.from(linked.canonical, 'utf8'))
-      if (size + f.length > this.maxBytes) {
+      const f = frames.add(canonical)
+      if (size + f.bytes > this.maxBytes) {
+        frames.drop(f.bytes)
         p.reject(new AuditSpoolFullError(size, this.maxBytes))
         continue
       }
-      size += f.length
-      this.chain.rewind({lastSeq: linked.seq, lastHash: linked.hash})
-      done.push({p, linked})
-      frames.push(f)
+      size += f.bytes
+      const l = linked(state, p.body, canonical, f.hash)
+      this.chain.rewind({lastSeq: l.seq, lastHash: l.hash})
+      done.push({p, linked: l})
     }
     if (done.length === 0) return
     const firstSeq = before.lastSeq + 1
     try {
-      await this.appendDurably(Buffer.concat(frames), firstSeq, this.chain.state.lastSeq)
+      await this.appendDurably(frames.bytes, firstSeq, this.chain.state.lastSeq)
     } catch (err) {
       this.chain.rewind(before)
       const e = err instanceof AuditSpoolUnavailableError ? err : this.unavailable(err)

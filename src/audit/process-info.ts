@@ -67,7 +67,8 @@ async function clientSocketInode(ends: ConnectionEnds, proc: string): Promise<nu
 /** Finds the process holding socket `inode` by reading every visible /proc/<pid>/fd. */
 async function ownerOf(inode: number, proc: string): Promise<number | undefined> {
   const wanted = `socket:[${inode}]`
-  const pids = (await readdir(proc)).filter((n) => /^\d+$/.test(n))
+  // Newest first: the client is nearly always a recent process, so the scan usually ends early.
+  const pids = (await readdir(proc)).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(b) - Number(a))
   for (const pid of pids) {
     let fds: string[]
     try {

@@ -123,17 +123,25 @@ export function verifyLocalSpool(stateDir: string, since?: string): VerifyReport
 /** What `audit verify` reports. */
 export interface AuditVerifyResult {
   ok: boolean
-  server: AuditVerifyResponse
+  /** null with --local: the control plane was not asked. */
+  server: AuditVerifyResponse | null
   local: {ok: boolean; events: number; problems: string[]}
 }
 
-/** Verifies the stored trail (auditor or admin) and this machine's spool. */
-export async function verifyTrail(settings: Settings, since: string | undefined): Promise<AuditVerifyResult> {
-  const {client} = await getAuthenticatedClient({...settings, env: process.env})
-  const server = await verifyStoredAudit(client, since)
+/** Verifies the stored trail (auditor or admin) and this machine's spools; `localOnly` needs no login. */
+export async function verifyTrail(
+  settings: Settings,
+  since: string | undefined,
+  localOnly = false,
+): Promise<AuditVerifyResult> {
+  let server: AuditVerifyResponse | null = null
+  if (!localOnly) {
+    const {client} = await getAuthenticatedClient({...settings, env: process.env})
+    server = await verifyStoredAudit(client, since)
+  }
   const local = verifyLocalSpool(settings.stateDir, since)
   return {
-    ok: server.ok && local.ok,
+    ok: (server?.ok ?? true) && local.ok,
     server,
     local: {ok: local.ok, events: local.events, problems: [...local.messages]},
   }

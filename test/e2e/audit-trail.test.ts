@@ -83,5 +83,13 @@ const c = new pg.Client(); await c.connect(); await c.query("select 'from-node-a
     // One chain across both runs (the second process continued the first one's lane), and it verifies.
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
     expect(verifyChain(events).messages).toEqual([])
+    // A standalone user checks the spool without any control plane or login.
+    const check = await dbgate(['audit', 'verify', '--local', '--json'])
+    expect(check.code, check.stderr).toBe(0)
+    expect(JSON.parse(check.stdout)).toEqual({
+      ok: true,
+      server: null,
+      local: {ok: true, events: events.length, problems: []},
+    })
   })
 })

@@ -47,6 +47,28 @@ async function client(proxy: TestProxy): Promise<pg.Client> {
   return c
 }
 
+/** The bytes of the larger of a session_start and a statement event recorded by a proxy in this process. */
+async function eventBytes(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbgate-audit-size-'))
+  dirs.push(dir)
+  const trail = await AuditTrail.open({stateDir: dir})
+  try {
+    const proxy = await startTestProxy(db.url, undefined, {sink: trail})
+    const c = new pg.Client(proxy.clientConfig)
+    try {
+      await c.connect()
+      await c.query('select 1')
+    } finally {
+      await c.end()
+      await proxy.close()
+    }
+    const sizes = readSpoolDir(trail.spool.dir).map((e) => Buffer.byteLength(JSON.stringify(e)) + 8)
+    return Math.max(...sizes)
+  } finally {
+    await trail.close()
+  }
+}
+
 /** A sink whose statement events become durable only when the test says so (a slow disk). */
 class GatedSink implements AuditSink {
   readonly waiting: {event: AuditEvent; release: () => void}[] = []
@@ -106,8 +128,9 @@ describe('a full spool', () => {
   it('refuses statements that write with an error naming why, lets reads run, and refuses new sessions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbgate-audit-full-'))
     dirs.push(dir)
-    // 64 KiB of headroom is kept below the bound: this leaves room for a handful of events.
-    const trail = await AuditTrail.open({stateDir: dir, maxBytes: 64 * 1024 + 3000})
+    // 64 KiB of headroom is kept below the bound: this leaves room for four events. Their size depends on
+    // the peer process recorded in each (its parents' command lines), so it is measured first.
+    const trail = await AuditTrail.open({stateDir: dir, maxBytes: 64 * 1024 + 4 * (await eventBytes())})
     cleanup.push(() => trail.close())
     const proxy = await proxyWith(trail)
     const c = await client(proxy)

@@ -224,7 +224,8 @@ describe('canonical event fast path', () => {
         fc.array(text, {maxLength: 3}),
         fc.option(fc.double({noNaN: true, noDefaultInfinity: true}), {nil: undefined}),
         fc.integer({min: 1, max: Number.MAX_SAFE_INTEGER}),
-        (s, list, n, seq) => {
+        fc.option(text, {nil: undefined}),
+        (s, list, n, seq, o) => {
           const proxyEvent = {
             id: 's.1',
             type: 'statement' as const,
@@ -244,8 +245,14 @@ describe('canonical event fast path', () => {
             client_version: 'v',
             process: {found: true as const, pid: 7, exe: s, cmdline: list, parents: []},
             groups: list,
+            agent: o,
+            rule: o,
+            error: o,
+            application_name: o,
+            policy_version: o,
+            decision: o === undefined ? undefined : ('deny' as const),
           }
-          const b = fromAuditEvent(proxyEvent)
+          const b = fromAuditEvent(proxyEvent, {fingerprint: o, approval_id: o, masked_columns: list})
           expect(canonicalChainedJson(b, seq, GENESIS_HASH)).toBe(
             canonicalJson({...b, seq, prev_hash: GENESIS_HASH}),
           )

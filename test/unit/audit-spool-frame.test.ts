@@ -1,7 +1,8 @@
+import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 
-import {HashChain} from '../../src/audit/chain.js'
-import {frame, parseSegmentName, scanFrames, segmentName} from '../../src/audit/spool-frame.js'
+import {HashChain, hashCanonical} from '../../src/audit/chain.js'
+import {frame, FrameBuilder, parseSegmentName, scanFrames, segmentName} from '../../src/audit/spool-frame.js'
 import {body} from './audit-helpers.js'
 
 function records(count: number): Buffer {
@@ -12,6 +13,30 @@ function records(count: number): Buffer {
 }
 
 describe('spool framing', () => {
+  it('frames a group in place exactly as frame() does, with the chain hash of each record', () => {
+    const builder = new FrameBuilder()
+    fc.assert(
+      fc.property(fc.array(fc.string({unit: 'binary', maxLength: 40_000}), {maxLength: 8}), (texts) => {
+        builder.reset()
+        const hashes = texts.map((t) => builder.add(t).hash)
+        expect(builder.bytes.equals(Buffer.concat(texts.map((t) => frame(Buffer.from(t, 'utf8')))))).toBe(
+          true,
+        )
+        expect(hashes).toEqual(texts.map((t) => hashCanonical(t)))
+      }),
+      {numRuns: 200},
+    )
+  })
+
+  it('drops a framed record that did not fit, keeping the ones before it', () => {
+    const builder = new FrameBuilder()
+    builder.add('{"a":1}')
+    const second = builder.add('{"b":"é"}')
+    expect(second.bytes).toBe(8 + 10)
+    builder.drop(second.bytes)
+    expect(builder.bytes.equals(frame(Buffer.from('{"a":1}')))).toBe(true)
+  })
+
   it('reads back every record with the chain hash', () => {
     const chain = new HashChain()
     const linked = [chain.append(body(1)), chain.append(body(2))]

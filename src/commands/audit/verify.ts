@@ -12,11 +12,15 @@ export default class AuditVerify extends BaseCommand {
   static override examples = [
     '<%= config.bin %> audit verify',
     '<%= config.bin %> audit verify --since 7d --json',
+    "<%= config.bin %> audit verify --local   # standalone: only this machine's spools, no login needed",
   ]
 
   static override flags = {
     api: Flags.string({
       description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
+    }),
+    local: Flags.boolean({
+      description: "Check only this machine's spools (standalone mode: no control plane, no login).",
     }),
     since: Flags.string({
       description: 'Check only events (and incidents) from this time on (30m, 2h, 7d or ISO 8601).',
@@ -27,11 +31,13 @@ export default class AuditVerify extends BaseCommand {
   async run(): Promise<AuditVerifyResult> {
     const {flags} = await this.parse(AuditVerify)
     const settings = resolveSettings({api: flags.api})
-    const result = await verifyTrail(settings, parseWhen('since', flags.since, Date.now()))
+    const result = await verifyTrail(settings, parseWhen('since', flags.since, Date.now()), flags.local)
     if (!this.jsonEnabled()) {
       const s = result.server
-      this.log(`server: ${s.ok ? 'ok' : 'PROBLEMS'}: ${s.verified} events of ${s.devices} devices verified`)
-      for (const p of s.problems) this.log(`  ${p}`)
+      if (s !== null) {
+        this.log(`server: ${s.ok ? 'ok' : 'PROBLEMS'}: ${s.verified} events of ${s.devices} devices verified`)
+        for (const p of s.problems) this.log(`  ${p}`)
+      }
       this.log(`local spool: ${result.local.ok ? 'ok' : 'PROBLEMS'}: ${result.local.events} events`)
       for (const p of result.local.problems) this.log(`  ${p}`)
     }
