@@ -2,8 +2,8 @@ import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
-import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
-import {startTestProxy, type TestProxy} from '../support/proxy.js'
+import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
 // The proxy's review hook against the real PostgreSQL: a held statement pauses only its own session, runs
 // once the hook says so, and a refusal or a failing hook is a clear error after which the session goes on.
@@ -105,5 +105,44 @@ describe('proxy review hook', {timeout: 30_000}, () => {
     for (let i = 0; i < 100 && h.request.active(); i++) await new Promise((r) => setTimeout(r, 20))
     expect(h.request.active()).toBe(false)
     h.resolve({kind: 'run', approvalId: 'apr_late'})
+  })
+})
+
+describe('an approved statement under masking rules', {timeout: 30_000}, () => {
+  let masked: TestProxy
+  const approve: ReviewHook = {review: () => Promise.resolve({kind: 'run', approvalId: 'apr_mask'})}
+
+  beforeAll(async () => {
+    await adminQuery(
+      `CREATE TABLE secrets_people (id int, email text);
+       INSERT INTO secrets_people VALUES (1, 'alice.leak@example.com')`,
+      db.name,
+    )
+    masked = await startTestProxy(
+      db.url,
+      {
+        ...TEST_POLICY,
+        rules: [
+          ...TEST_POLICY.rules,
+          {name: 'people-need-review', when: {tables: ['public.secrets_people']}, action: 'review'},
+        ],
+        masking: [{name: 'people-email', columns: ['public.secrets_people.email'], style: 'redact'}],
+      },
+      {review: approve},
+    )
+  })
+  afterAll(async () => {
+    await masked?.close()
+  })
+
+  it('runs once approved and still masks the columns the policy masks', async () => {
+    const c = new pg.Client(masked.clientConfig)
+    c.on('error', () => undefined)
+    await c.connect()
+    const {rows} = await c.query<{id: number; email: string}>('select id, email from secrets_people')
+    await c.end()
+    expect(rows).toHaveLength(1)
+    expect(rows[0]!.id).toBe(1)
+    expect(rows[0]!.email).not.toContain('alice.leak')
   })
 })

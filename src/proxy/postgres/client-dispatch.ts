@@ -197,7 +197,10 @@ export class ClientDispatcher {
         if (this.closed) return
         if (outcome.kind === 'run') {
           this.remember(v)
-          s.pipeline.push(entry(Expect.Query, s.startRunning(v)))
+          // An approved statement is masked like any other: approval lets it run, not see masked values.
+          s.pipeline.push(
+            entry(Expect.Query, s.startRunning(v), undefined, s.masking.statement(v.sql, v.decision)),
+          )
           this.deps.toServer.send(frame)
           return
         }
