@@ -4,6 +4,7 @@
  */
 import type {Socket} from 'node:net'
 
+import type {AuditProcess} from '../../audit/types.js'
 import type {PgEngineConfig} from './config.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import {reviewWithPeer} from './review.js'
@@ -43,6 +44,8 @@ export interface RelayOptions {
   readonly makeState: (toClient: RunWriter) => SessionState
   /** Client bytes read during startup that belong to the relay. */
   readonly leftover: readonly Buffer[]
+  /** The client's process as the session found it (named in approval requests). */
+  readonly peer: AuditProcess
 }
 
 /** Starts relaying between the client and the upstream. */
@@ -95,7 +98,7 @@ export function relay(options: RelayOptions): Relay {
     resolveFunction: (oid) => side.functionName(oid),
     onTerminate: () => finish(),
     onFatal: (err) => finish(err),
-    review: config.review === undefined ? undefined : reviewWithPeer(config.review, client),
+    review: config.review === undefined ? undefined : reviewWithPeer(config.review, options.peer),
   })
   const serverD = new ServerDispatcher({
     state,

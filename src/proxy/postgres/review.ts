@@ -5,9 +5,8 @@
  * apply). While it waits (hold mode) the client's reads are paused for this session only, and NOTICEs tell
  * the client which request to approve and where.
  */
-import type {Socket} from 'node:net'
-
-import {describeProcess, findPeerProcess} from '../../audit/process-info.js'
+import {describeProcess} from '../../audit/process-info.js'
+import type {AuditProcess} from '../../audit/types.js'
 import type {Decision} from '../../policy/index.js'
 import {REVIEW_ROUTINE} from './decide.js'
 import {Backend, ErrorField, SqlState} from './messages.js'
@@ -83,22 +82,8 @@ export async function runReview(
   }
 }
 
-/** The hook of one client connection: requests carry the process on the other end (looked up once). */
-export function reviewWithPeer(hook: ReviewHook, client: Socket): ReviewHook {
-  let peer: Promise<string | undefined> | undefined
-  const ends = {
-    localAddress: client.localAddress ?? '',
-    localPort: client.localPort ?? 0,
-    remoteAddress: client.remoteAddress ?? '',
-    remotePort: client.remotePort ?? 0,
-  }
-  return {
-    review: async (request, notice) => {
-      peer ??= findPeerProcess(ends).then(
-        (info) => (info.found ? describeProcess(info) : undefined),
-        () => undefined,
-      )
-      return hook.review({...request, process: await peer}, notice)
-    },
-  }
+/** The hook of one client connection: requests name the process on the other end, found at accept. */
+export function reviewWithPeer(hook: ReviewHook, peer: AuditProcess): ReviewHook {
+  const process = peer.found ? describeProcess(peer) : undefined
+  return {review: (request, notice) => hook.review({...request, process}, notice)}
 }

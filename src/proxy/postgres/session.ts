@@ -19,6 +19,7 @@ import {SCRAM_SHA_256, ScramError} from './scram.js'
 import {ScramServer, scramSecret, type ScramSecret} from './scram-server.js'
 import type {PgEngineConfig} from './config.js'
 import {SessionAudit, mayWrite, type AuditBase} from './session-audit.js'
+import {peerOf} from '../peer.js'
 import {SessionState, type GuardSource} from './session-state.js'
 import {
   classifyParameters,
@@ -78,6 +79,8 @@ export class PgConnection implements ConnectionHandler {
   private audit: SessionAudit | undefined
   private closing = false
   private appName: string | undefined
+  /** The client's process, looked up since accept; known before the relay starts. */
+  private peer: AuditProcess = {found: false, reason: 'not looked up yet'}
 
   constructor(
     private readonly client: Socket,
@@ -111,7 +114,8 @@ export class PgConnection implements ConnectionHandler {
    * accept), and a durable session_start event. A session the trail cannot record is refused.
    */
   private async recordStart(audit: SessionAudit, upstream: UpstreamConnection): Promise<void> {
-    audit.setProcess(await peerOf(this.info))
+    this.peer = await peerOf(this.info)
+    audit.setProcess(this.peer)
     const refusal = audit.refusal() ?? (await audit.sessionEvent('session_start'))
     if (refusal === undefined) return
     upstream.socket.destroy()
@@ -281,6 +285,7 @@ export class PgConnection implements ConnectionHandler {
         return new SessionState(auditedSource(this.config, audit), toClient, audit, upstream.parameters)
       },
       leftover: this.leftover,
+      peer: this.peer,
     })
     this.active = r
     if (this.closing) r.close('dbgate is shutting down')
@@ -333,26 +338,6 @@ function negotiateProtocol(unsupported: readonly string[]): Buffer {
   parts[0]?.writeInt32BE(unsupported.length, 4)
   for (const u of unsupported) parts.push(Buffer.from(`${u}\0`))
   return typed(Backend.NegotiateProtocolVersion, Buffer.concat(parts))
-}
-
-/** How long a session waits for the peer-process lookup started at accept. */
-const PEER_LOOKUP_MS = 2000
-
-/** The process on the other end of the connection, as found at accept; never rejects. */
-export async function peerOf(info: SessionInfo): Promise<AuditProcess> {
-  if (info.peer === undefined) return {found: false, reason: 'the listener did not look it up'}
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<AuditProcess>((resolve) => {
-    timer = setTimeout(() => resolve({found: false, reason: 'the lookup timed out'}), PEER_LOOKUP_MS)
-  })
-  try {
-    return await Promise.race([
-      info.peer.catch((err: unknown): AuditProcess => ({found: false, reason: describe(err)})),
-      timeout,
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** The session's guard source: the engine's guard in force now (it changes on renewal), audited. */
