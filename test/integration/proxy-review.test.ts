@@ -1,7 +1,10 @@
+import {connect} from 'node:net'
+
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
+import {cancelRequest} from '../../src/proxy/postgres/wire.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -105,6 +108,86 @@ describe('proxy review hook', {timeout: 30_000}, () => {
     for (let i = 0; i < 100 && h.request.active(); i++) await new Promise((r) => setTimeout(r, 20))
     expect(h.request.active()).toBe(false)
     h.resolve({kind: 'run', approvalId: 'apr_late'})
+  })
+})
+
+/** What psql's Ctrl-C sends: a CancelRequest with the session's key, on a new connection to the proxy. */
+async function cancel(c: pg.Client): Promise<void> {
+  const key = c as unknown as {processID: number; secretKey: number}
+  const {host, port} = proxy.clientConfig
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, host, () => socket.end(cancelRequest(key.processID, key.secretKey)))
+    socket.on('error', reject)
+    socket.on('close', () => resolve())
+  })
+}
+
+describe('proxy review hook in the extended protocol', {timeout: 30_000}, () => {
+  it('holds a statement with parameters at Parse with a NOTICE, then runs it once the hook says run', async () => {
+    const a = await client()
+    const notices: string[] = []
+    a.on('notice', (n) => notices.push(n.message ?? ''))
+    const pending = a.query('select id from secrets where id = $1', [2])
+    const h = await nextHeld()
+    expect(h.request.sql).toBe('select id from secrets where id = $1')
+    expect(h.request.decision.rule).toBe('secrets-need-review')
+    h.resolve({kind: 'run', approvalId: 'apr_ext'})
+    expect((await pending).rows).toEqual([{id: 2}])
+    expect(notices).toEqual(['dbgate: waiting for request apr_test'])
+    expect((await a.query('select $1::int as x', [7])).rows).toEqual([{x: 7}])
+    await a.end()
+  })
+
+  it('a refused named prepared statement is an error, the rest of the batch is discarded, the session goes on', async () => {
+    const a = await client()
+    const pending = a
+      .query({name: 'held_one', text: 'select id from secrets where id = $1', values: [1]})
+      .catch((e: unknown) => e)
+    ;(await nextHeld()).resolve({
+      kind: 'refuse',
+      message: 'dbgate: approval required: request apr_y was created',
+      hint: 'Once it is approved, run it with: dbgate exec',
+      approvalId: 'apr_y',
+    })
+    expect(await pending).toMatchObject({
+      message: 'dbgate: approval required: request apr_y was created',
+      code: '42501',
+      routine: 'dbgate_policy_review',
+    })
+    // The statement was never prepared on the server: its name is free, and the session is usable.
+    expect((await a.query({name: 'held_one', text: 'select $1::int as y', values: [3]})).rows).toEqual([
+      {y: 3},
+    ])
+    await a.end()
+  })
+
+  it('a cancel (Ctrl-C) ends the hold with 57014 and the session goes on, in both protocols', async () => {
+    const a = await client()
+    for (const run of [
+      () => a.query('select * from secrets'),
+      () => a.query('select id from secrets where id = $1', [1]),
+    ]) {
+      const pending = run().catch((e: unknown) => e)
+      const h = await nextHeld()
+      await cancel(a)
+      expect(await pending).toMatchObject({code: '57014', message: 'canceling statement due to user request'})
+      // The hook is told to stop waiting: a late approval is not spent on a statement nobody waits for.
+      expect(h.request.active()).toBe(false)
+      h.resolve({kind: 'run', approvalId: 'apr_late'})
+      expect((await a.query('select 5 as five')).rows).toEqual([{five: 5}])
+    }
+    // A cancel with nothing held still reaches the server.
+    const slow = a.query('select pg_sleep(20) as slept_in_review_test').catch((e: unknown) => e)
+    for (let i = 0; i < 200; i++) {
+      const {rows} = await adminQuery(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%slept_in_review_test' AND state = 'active'`,
+      )
+      if ((rows[0] as {n: number}).n > 0) break
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    await cancel(a)
+    expect(await slow).toMatchObject({code: '57014'})
+    await a.end()
   })
 })
 

@@ -12,6 +12,8 @@ interface Upstream {
   readonly target: PgTarget
   readonly pid: number
   readonly secret: number
+  /** Set while the session handles a cancel itself (a statement held for approval never reached the server). */
+  local: (() => boolean) | undefined
 }
 
 /** A key handed to a client, and how to forget it when the session ends. */
@@ -19,6 +21,8 @@ export interface IssuedKey {
   readonly pid: number
   readonly secret: number
   release(): void
+  /** While set, a cancel with this key first goes to `handler`; `true` means it was handled, not forwarded. */
+  intercept(handler: (() => boolean) | undefined): void
 }
 
 /** The cancel keys of one engine's sessions. */
@@ -32,8 +36,16 @@ export class CancelMap {
       const secret = randomBytes(4).readInt32BE(0)
       const key = `${pid}:${secret}`
       if (this.keys.has(key)) continue
-      this.keys.set(key, {target, pid: upstreamPid, secret: upstreamSecret})
-      return {pid, secret, release: () => this.keys.delete(key)}
+      const up: Upstream = {target, pid: upstreamPid, secret: upstreamSecret, local: undefined}
+      this.keys.set(key, up)
+      return {
+        pid,
+        secret,
+        release: () => this.keys.delete(key),
+        intercept: (handler) => {
+          up.local = handler
+        },
+      }
     }
   }
 
@@ -41,6 +53,7 @@ export class CancelMap {
   async cancel(pid: number, secret: number): Promise<boolean> {
     const up = this.keys.get(`${pid}:${secret}`)
     if (up === undefined) return false
+    if (up.local?.() === true) return true
     const socket = await openTransport(up.target)
     await new Promise<void>((resolve) => {
       socket.on('error', () => resolve())

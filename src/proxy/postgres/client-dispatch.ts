@@ -9,7 +9,8 @@ import type {ReadGate} from './flow.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
-import {noticeResponse, reviewRefusal, runReview, type ReviewHook} from './review.js'
+import type {IssuedKey} from './cancel.js'
+import {holdForReview, type ReviewHook, type ReviewSession} from './review.js'
 import type {RunWriter} from './run-writer.js'
 import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
@@ -28,8 +29,10 @@ export interface ClientDispatcherDeps {
   readonly onTerminate: () => void
   /** The client stream is broken (malformed frame): the session must end with this error. */
   readonly onFatal: (error: unknown) => void
-  /** Control-plane mode: asks for (or spends) an approval for a simple-protocol `review` statement. */
+  /** Control-plane mode: asks for (or spends) an approval for a `review` statement (Query or Parse). */
   readonly review?: ReviewHook | undefined
+  /** The client's cancel key: a cancel ends the hold of a statement waiting for approval. */
+  readonly cancelKey?: IssuedKey | undefined
 }
 
 const ALLOW_EMPTY: Decision = {
@@ -87,8 +90,7 @@ export class ClientDispatcher {
       case Frontend.Query:
         return this.query(buf, start, end)
       case Frontend.Parse:
-        this.parse(buf, start, end)
-        return true
+        return this.parse(buf, start, end)
       case Frontend.Bind:
         this.bind(buf, start, end)
         return true
@@ -187,28 +189,26 @@ export class ClientDispatcher {
   /** A `review` query with a hook: reading from this client pauses (others go on) until the hook answers. */
   private reviewQuery(frame: Buffer, v: Verdict, hook: ReviewHook): boolean {
     const s = this.deps.state
-    this.deps.toServer.flush()
-    this.deps.clientGate.hold('decision')
-    const notice = (message: string, detail?: string): void => {
-      if (!this.closed) s.inject(() => noticeResponse(message, detail))
-    }
-    void runReview(hook, {sql: v.sql, decision: v.decision, active: () => !this.closed}, notice)
-      .then((outcome) => {
-        if (this.closed) return
-        if (outcome.kind === 'run') {
-          this.remember(v)
-          // An approved statement is masked like any other: approval lets it run, not see masked values.
-          s.pipeline.push(
-            entry(Expect.Query, s.startRunning(v), undefined, s.masking.statement(v.sql, v.decision)),
-          )
-          this.deps.toServer.send(frame)
-          return
-        }
-        s.audit.statementEvent(v)
-        s.inject(() => Buffer.concat([reviewRefusal(outcome), readyForQuery(s.txStatus)]))
-      })
-      .finally(() => this.resumeAfterDecision())
+    holdForReview(this.reviewSession(), hook, v, false, () => {
+      this.remember(v)
+      // An approved statement is masked like any other: approval lets it run, not see masked values.
+      s.pipeline.push(
+        entry(Expect.Query, s.startRunning(v), undefined, s.masking.statement(v.sql, v.decision)),
+      )
+      this.deps.toServer.send(frame)
+    })
     return false
+  }
+
+  private reviewSession(): ReviewSession {
+    return {
+      state: this.deps.state,
+      toServer: this.deps.toServer,
+      clientGate: this.deps.clientGate,
+      cancelKey: this.deps.cancelKey,
+      closed: () => this.closed,
+      resume: () => this.resumeAfterDecision(),
+    }
   }
 
   private resumeAfterDecision(): void {
@@ -235,24 +235,39 @@ export class ClientDispatcher {
     for (const p of v.prepares) s.statements.set(p.name, v)
   }
 
-  private parse(buf: Buffer, start: number, end: number): void {
+  private parse(buf: Buffer, start: number, end: number): boolean {
     const s = this.deps.state
     const nameEnd = cstringEnd(buf, start + 5, end)
     const name = nameAt(buf, start + 5, nameEnd)
     const v = this.decide(buf, nameEnd + 1, cstringEnd(buf, nameEnd + 1, end))
-    if (v.decision.decision !== 'allow') {
-      s.audit.statementEvent(v)
-      s.inject(() => decisionError(v.decision))
-      s.discardUntilSync = true
-      return
+    if (v.decision.decision === 'allow') {
+      this.parsed(name, v)
+      this.deps.toServer.forward(buf, start, end)
+      return true
     }
+    if (v.decision.decision === 'review' && this.deps.review !== undefined) {
+      const frame = buf.subarray(start, end)
+      holdForReview(this.reviewSession(), this.deps.review, v, true, () => {
+        this.parsed(name, v)
+        this.deps.toServer.send(frame)
+      })
+      return false
+    }
+    s.audit.statementEvent(v)
+    s.inject(() => decisionError(v.decision))
+    s.discardUntilSync = true
+    return true
+  }
+
+  /** A Parse that goes to the server: its statement is known by name for Bind, Execute and the audit. */
+  private parsed(name: string, v: Verdict): void {
+    const s = this.deps.state
     this.remember(v)
     if (name !== '') {
       s.prepared.set(name, [...(s.prepared.get(name) ?? []), ...v.decision.operations])
     }
     s.statements.set(name, v)
     s.pipeline.push(entry(Expect.Parse, s.startRunning(v)))
-    this.deps.toServer.forward(buf, start, end)
   }
 
   /** Bind and Execute of an already decided statement: two map operations, one object per Execute. */

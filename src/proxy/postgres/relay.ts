@@ -5,6 +5,7 @@
 import type {Socket} from 'node:net'
 
 import type {AuditProcess} from '../../audit/types.js'
+import type {IssuedKey} from './cancel.js'
 import type {PgEngineConfig} from './config.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import {reviewWithPeer} from './review.js'
@@ -46,6 +47,8 @@ export interface RelayOptions {
   readonly leftover: readonly Buffer[]
   /** The client's process as the session found it (named in approval requests). */
   readonly peer: AuditProcess
+  /** The client's cancel key: a cancel while a statement is held for approval ends the hold. */
+  readonly cancelKey?: IssuedKey | undefined
 }
 
 /** Starts relaying between the client and the upstream. */
@@ -99,6 +102,7 @@ export function relay(options: RelayOptions): Relay {
     onTerminate: () => finish(),
     onFatal: (err) => finish(err),
     review: config.review === undefined ? undefined : reviewWithPeer(config.review, options.peer),
+    cancelKey: options.cancelKey,
   })
   const serverD = new ServerDispatcher({
     state,

@@ -3,14 +3,21 @@
  * (control-plane mode; the CLI supplies it and talks to the control plane). The hook answers `run` (a grant
  * was spent for this exact statement) or `refuse` (with the request to approve, or why a grant did not
  * apply). While it waits (hold mode) the client's reads are paused for this session only, and NOTICEs tell
- * the client which request to approve and where.
+ * the client which request to approve and where. The same hold serves both protocols: a simple Query, and a
+ * Parse in the extended protocol (node-postgres with parameters, named prepared statements); a CancelRequest
+ * from the client ends the wait with the server's own 57014 error.
  */
 import {describeProcess} from '../../audit/process-info.js'
 import type {AuditProcess} from '../../audit/types.js'
 import type {Decision} from '../../policy/index.js'
+import type {IssuedKey} from './cancel.js'
 import {REVIEW_ROUTINE} from './decide.js'
+import type {ReadGate} from './flow.js'
 import {Backend, ErrorField, SqlState} from './messages.js'
-import {errorResponse, typed} from './wire.js'
+import type {RunWriter} from './run-writer.js'
+import type {StatementInfo} from './session-audit.js'
+import type {SessionState} from './session-state.js'
+import {errorResponse, readyForQuery, typed} from './wire.js'
 
 /** A statement that got `review`. */
 export interface ReviewRequest {
@@ -86,4 +93,74 @@ export async function runReview(
 export function reviewWithPeer(hook: ReviewHook, peer: AuditProcess): ReviewHook {
   const process = peer.found ? describeProcess(peer) : undefined
   return {review: (request, notice) => hook.review({...request, process}, notice)}
+}
+
+/** What a held statement needs from the client dispatcher of its session. */
+export interface ReviewSession {
+  readonly state: SessionState
+  readonly toServer: RunWriter
+  readonly clientGate: ReadGate
+  /** The client's cancel key; without one a cancel cannot reach a held statement. */
+  readonly cancelKey?: IssuedKey | undefined
+  /** True once the session is ending. */
+  readonly closed: () => boolean
+  /** Reads the client's next messages again (after `clientGate` was released). */
+  readonly resume: () => void
+}
+
+/** The ErrorResponse of a held statement the client cancelled, as the server words it. */
+export function cancelledByUser(): Buffer {
+  return errorResponse({severity: 'ERROR', code: '57014', message: 'canceling statement due to user request'})
+}
+
+/**
+ * Holds a `review` statement while the hook decides: reading from this client pauses (other sessions go on),
+ * `run` forwards it, a refusal or a cancel answers with an error. `extended` (a Parse) answers without
+ * ReadyForQuery and discards the client's messages until Sync, as a server in error state does; a simple
+ * Query's answer ends with ReadyForQuery. A cancelled request stays pending on the control plane: the hook
+ * sees `active() === false` and stops waiting without spending a grant.
+ */
+export function holdForReview(
+  session: ReviewSession,
+  hook: ReviewHook,
+  v: StatementInfo,
+  extended: boolean,
+  run: () => void,
+): void {
+  const s = session.state
+  let cancelled = false
+  let settled = false
+  session.toServer.flush()
+  session.clientGate.hold('decision')
+  const answer = (error: Buffer): void => {
+    s.audit.statementEvent(v)
+    if (extended) {
+      s.inject(() => error)
+      s.discardUntilSync = true
+    } else s.inject(() => Buffer.concat([error, readyForQuery(s.txStatus)]))
+  }
+  const finish = (): void => {
+    if (settled) return
+    settled = true
+    session.cancelKey?.intercept(undefined)
+    if (!session.closed()) session.resume()
+  }
+  session.cancelKey?.intercept(() => {
+    if (settled || session.closed()) return false
+    cancelled = true
+    answer(cancelledByUser())
+    finish()
+    return true
+  })
+  const notice = (message: string, detail?: string): void => {
+    if (!session.closed() && !cancelled) s.inject(() => noticeResponse(message, detail))
+  }
+  const request = {sql: v.sql, decision: v.decision, active: () => !session.closed() && !cancelled}
+  void runReview(hook, request, notice)
+    .then((outcome) => {
+      if (session.closed() || cancelled) return
+      if (outcome.kind === 'run') run()
+      else answer(reviewRefusal(outcome))
+    })
+    .finally(finish)
 }

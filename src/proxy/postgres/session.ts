@@ -9,7 +9,7 @@ import type {AuditProcess} from '../../audit/types.js'
 import {DbgateError} from '../../errors.js'
 import type {Decision, Guard} from '../../policy/index.js'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
-import type {CancelMap} from './cancel.js'
+import type {CancelMap, IssuedKey} from './cancel.js'
 import {decisionError} from './decide.js'
 import {FrameError} from './framing.js'
 import {AuthCode, Backend, SqlState} from './messages.js'
@@ -81,6 +81,8 @@ export class PgConnection implements ConnectionHandler {
   private appName: string | undefined
   /** The client's process, looked up since accept; known before the relay starts. */
   private peer: AuditProcess = {found: false, reason: 'not looked up yet'}
+  /** The cancel key handed to the client (step 4). */
+  private cancelKey: IssuedKey | undefined
 
   constructor(
     private readonly client: Socket,
@@ -263,6 +265,7 @@ export class PgConnection implements ConnectionHandler {
   /** Step 4: AuthenticationOk, the server's parameters, the proxy's cancel key, ReadyForQuery. */
   private makeClientReady(upstream: UpstreamConnection): void {
     const key = this.cancels.register(this.config.target, upstream.backendPid, upstream.backendSecret)
+    this.cancelKey = key
     this.client.once('close', () => key.release())
     this.client.write(
       Buffer.concat([
@@ -286,6 +289,7 @@ export class PgConnection implements ConnectionHandler {
       },
       leftover: this.leftover,
       peer: this.peer,
+      cancelKey: this.cancelKey,
     })
     this.active = r
     if (this.closing) r.close('dbgate is shutting down')
