@@ -8,6 +8,7 @@ import type {SigningKeys} from './keys.js'
 import type {IdentityProvider} from './oidc/rp.js'
 import type {Store} from './store/index.js'
 import type {TokenIssuer} from './tokens.js'
+import type {ApprovalExpiry} from './approvals/expiry.js'
 
 /** What every route plugin needs, built once per server (app.ts). */
 export interface ServerContext {
@@ -30,6 +31,8 @@ export interface ServerContext {
   readonly credentials: CredentialService
   /** Removes what ended or crashed sessions left behind. */
   readonly reaper: Reaper
+  /** Expires approval requests and grants at their deadline (absent where nothing runs, e.g. OpenAPI). */
+  readonly approvalExpiry?: ApprovalExpiry | undefined
   /** Re-reads the config file; a bad file keeps the old config (SIGHUP, POST /api/v1/admin/reload). */
   reload(): Promise<ReloadOutcome>
 }

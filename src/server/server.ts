@@ -16,6 +16,7 @@ import {CredentialService} from './credentials/service.js'
 import {openStore, type StoreLocation} from './store/index.js'
 import {syncConfigTargets} from './targets.js'
 import {TokenIssuer} from './tokens.js'
+import {ApprovalExpiry} from './approvals/expiry.js'
 
 /**
  * Starting and stopping the control plane: server key, store (migrated), signing keys, config targets,
@@ -127,6 +128,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const live = new LiveConfig(config, now(), options.configFile)
     const credentials = new CredentialService({store, serverKey, live, now})
     const reaper = new Reaper(store, credentials, now)
+    const approvalExpiry = new ApprovalExpiry({store, now, live, publicUrl: getPublicUrl})
     const loadConfig = options.loadConfig
     const ctx: ServerContext = {
       config,
@@ -141,6 +143,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       bundles: new BundleIssuer(live, await BundleSigner.init(store, serverKey, now()), getPublicUrl),
       credentials,
       reaper,
+      approvalExpiry,
       reload: () =>
         live.reload(
           loadConfig ??
@@ -178,6 +181,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         },
       )
     const firstReap = reap()
+    void approvalExpiry.start()
     const reaperTimer = setInterval(() => void reap(), config.sessions.reaper_interval * 1000)
     reaperTimer.unref()
     return {
@@ -191,6 +195,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       close: async () => {
         clearInterval(timer)
         clearInterval(reaperTimer)
+        await approvalExpiry.stop()
         await reaper.settle()
         await running.close()
         await store.close()

@@ -125,4 +125,20 @@ describe.each(['sqlite', 'postgres'] as const)('approvals store: %s', (kind) => 
     expect((await store.listApprovalEvents('apr_f')).map((e) => e.type)).toEqual(['requested', 'expired'])
     expect((await store.listApprovals({status: 'pending', limit: 10})).map((a) => a.id)).toEqual([])
   })
+  it('the next deadline is the earliest pending expiry or unspent grant window; a grant past it ends with an event', async () => {
+    // Left by the tests above: only apr_d's grant (1 use, window of one hour from T0 + 1) still waits.
+    expect(await store.nextApprovalDeadline()).toBe(T0 + 1 + 3_600_000)
+    await store.createApproval(request('apr_g', {expiresAt: T0 + 30_000}))
+    expect(await store.nextApprovalDeadline()).toBe(T0 + 30_000)
+    expect(await store.expireApprovals(T0 + 3_600_001)).toEqual(['apr_g'])
+    const events = await store.listApprovalEvents('apr_d')
+    expect(events.at(-1)).toMatchObject({type: 'expired', detail: 'the grant expired with 1 use(s) left'})
+    expect(approvalChainIntact(events)).toBe(true)
+    expect((await store.getApproval('apr_d'))?.usesLeft).toBe(0)
+    expect(await store.useGrant(grant('apr_d'), T0 + 2)).toBeUndefined()
+    expect(await store.nextApprovalDeadline()).toBeNull()
+    // A second sweep finds nothing more to expire and records no second event.
+    expect(await store.expireApprovals(T0 + 3_600_002)).toEqual([])
+    expect(await store.listApprovalEvents('apr_d')).toHaveLength(events.length)
+  })
 })

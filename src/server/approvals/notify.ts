@@ -95,14 +95,40 @@ async function deliver(sink: NotifySink, body: string, now: () => number): Promi
   if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`)
 }
 
-async function deliverWithRetries(ctx: ServerContext, sink: NotifySink, r: ApprovalRecord): Promise<void> {
+/** What a notification announces: a new request, or one that expired without a decision. */
+export type NotifyKind = 'requested' | 'expired'
+
+/** The Slack message of a request that expired undecided: one line, so the channel sees it is closed. */
+export function slackExpiredMessage(r: ApprovalRecord, url: string): Record<string, unknown> {
+  const text = `dbgate: request ${r.id} on ${r.target} by ${r.requesterName} expired without a decision`
+  return {
+    text,
+    blocks: [
+      {type: 'section', text: {type: 'mrkdwn', text: `${mrkdwn(text)} (<${url}|details>)`}},
+      {type: 'section', text: {type: 'mrkdwn', text: `\`\`\`${mrkdwn(clip(r.statement, 2800))}\`\`\``}},
+    ],
+  }
+}
+
+/** What a delivery needs of the control plane. */
+export type NotifyContext = Pick<ServerContext, 'store' | 'now' | 'live' | 'publicUrl'>
+
+async function deliverWithRetries(
+  ctx: NotifyContext,
+  sink: NotifySink,
+  r: ApprovalRecord,
+  kind: NotifyKind,
+): Promise<void> {
   const {retries, retry_delay: delay} = ctx.live.config.approvals
   const url = `${ctx.publicUrl()}/approvals/${encodeURIComponent(r.id)}`
   const payload =
-    sink.kind === 'slack'
-      ? slackMessage(r, url)
-      : {type: 'approval.requested', approval: approvalInfo(r, ctx.publicUrl())}
+    sink.kind === 'webhook'
+      ? {type: `approval.${kind}`, approval: approvalInfo(r, ctx.publicUrl())}
+      : kind === 'requested'
+        ? slackMessage(r, url)
+        : slackExpiredMessage(r, url)
   const body = JSON.stringify(payload)
+  const what = kind === 'requested' ? sink.name : `${sink.name}, ${kind}`
   let last = ''
   for (let attempt = 0; attempt <= retries; attempt++) {
     if (attempt > 0) await sleep(delay * 1000 * 2 ** (attempt - 1))
@@ -112,7 +138,7 @@ async function deliverWithRetries(ctx: ServerContext, sink: NotifySink, r: Appro
         r.id,
         'notified',
         null,
-        `${sink.name} (attempt ${attempt + 1})`,
+        `${what} (attempt ${attempt + 1})`,
         ctx.now(),
       )
       return
@@ -124,13 +150,17 @@ async function deliverWithRetries(ctx: ServerContext, sink: NotifySink, r: Appro
     r.id,
     'notify_failed',
     null,
-    `${sink.name}: ${retries + 1} attempts, last: ${last}`,
+    `${what}: ${retries + 1} attempts, last: ${last}`,
     ctx.now(),
   )
 }
 
-/** Sends the request to every matching sink in the background; resolves when all deliveries ended. */
-export async function notifyApproval(ctx: ServerContext, r: ApprovalRecord): Promise<void> {
+/** Sends the request (or its expiry) to every matching sink in the background; resolves when all ended. */
+export async function notifyApproval(
+  ctx: NotifyContext,
+  r: ApprovalRecord,
+  kind: NotifyKind = 'requested',
+): Promise<void> {
   const sinks = ctx.live.config.approvals.notify.filter((s) => matches(s, r))
-  await Promise.all(sinks.map((s) => deliverWithRetries(ctx, s, r).catch(() => undefined)))
+  await Promise.all(sinks.map((s) => deliverWithRetries(ctx, s, r, kind).catch(() => undefined)))
 }

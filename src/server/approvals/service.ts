@@ -51,8 +51,14 @@ export function maySee(caller: AccessClaims, r: ApprovalRecord): boolean {
   )
 }
 
+/** Expires what is due before a read or a decision (the timer usually did already), notifying as it does. */
+async function expireDue(ctx: ServerContext): Promise<void> {
+  if (ctx.approvalExpiry !== undefined) await ctx.approvalExpiry.sweep()
+  else await ctx.store.expireApprovals(ctx.now())
+}
+
 async function load(ctx: ServerContext, caller: AccessClaims, id: string): Promise<ApprovalRecord> {
-  await ctx.store.expireApprovals(ctx.now())
+  await expireDue(ctx)
   const r = await ctx.store.getApproval(id)
   if (!r || !maySee(caller, r)) throw notFound(`no approval request "${id}"`)
   return r
@@ -109,6 +115,7 @@ export async function createApproval(
     votes: [],
   }
   await ctx.store.createApproval(record)
+  ctx.approvalExpiry?.schedule(record.expiresAt)
   // Never awaited: a slow or dead receiver must not hold the request (or the held statement) up.
   void notifyApproval(ctx, record).catch(() => undefined)
   return approvalInfo(record, ctx.publicUrl())
@@ -120,7 +127,7 @@ export async function listApprovals(
   caller: AccessClaims,
   q: {status?: ApprovalStatus | undefined; limit?: number | undefined},
 ): Promise<ApprovalInfo[]> {
-  await ctx.store.expireApprovals(ctx.now())
+  await expireDue(ctx)
   const all = hasAnyRole(caller.roles, ['approver', 'auditor', 'admin'])
   const rows = await ctx.store.listApprovals({
     requesterSub: all ? undefined : caller.sub,
@@ -177,6 +184,7 @@ export async function decideApproval(
         `you already decided on request ${id}; it needs ${outcome.record.settings.approvers} distinct approvers`,
       )
     case 'recorded':
+      if (outcome.record.grantExpiresAt !== null) ctx.approvalExpiry?.schedule(outcome.record.grantExpiresAt)
       return approvalInfo(outcome.record, ctx.publicUrl())
   }
 }
@@ -214,8 +222,8 @@ export async function useApproval(
   caller: AccessClaims,
   body: UseApprovalRequest,
 ): Promise<UseApprovalResponse> {
+  await expireDue(ctx)
   const now = ctx.now()
-  await ctx.store.expireApprovals(now)
   const target = await ctx.store.getTarget(body.target)
   if (!target) throw notFound(`no target named "${body.target}"`)
   const fp = fingerprintOf(body.statement, target.protocol === 'mysql' ? 'mysql' : 'postgres')

@@ -202,7 +202,10 @@ export async function voteApproval(
   })
 }
 
-/** Marks pending requests past their expiry as expired (with their event); returns their ids. */
+/**
+ * Marks pending requests past their expiry as expired, and ends grants past their window that still had uses
+ * (uses_left = 0), each with its `expired` event; returns the ids of the requests that expired.
+ */
 export async function expireApprovals(db: SqlDriver, now: number): Promise<string[]> {
   return db.transaction(async (tx) => {
     const rows = await tx.query(
@@ -212,8 +215,32 @@ export async function expireApprovals(db: SqlDriver, now: number): Promise<strin
     )
     const ids = rows.map((r) => s(r, 'id'))
     for (const id of ids) await addEvent(tx, id, 'expired', null, null, now)
+    const grants = await tx.query(
+      `SELECT id, uses_left FROM approvals WHERE status = 'approved' AND uses_left > 0 AND grant_expires_at <= ?`,
+      [now],
+    )
+    for (const g of grants) {
+      const ended = await tx.query(
+        `UPDATE approvals SET uses_left = 0 WHERE id = ? AND uses_left > 0 RETURNING id`,
+        [s(g, 'id')],
+      )
+      if (ended.length === 0) continue
+      const left = n(g, 'uses_left')
+      await addEvent(tx, s(g, 'id'), 'expired', null, `the grant expired with ${left} use(s) left`, now)
+    }
     return ids
   })
+}
+
+/** The next time a request or a grant expires (epoch ms), or null when nothing is waiting to expire. */
+export async function nextApprovalDeadline(db: SqlExecutor): Promise<number | null> {
+  const rows = await db.query(
+    `SELECT MIN(d) AS d FROM (
+       SELECT MIN(expires_at) AS d FROM approvals WHERE status = 'pending'
+       UNION ALL
+       SELECT MIN(grant_expires_at) AS d FROM approvals WHERE status = 'approved' AND uses_left > 0) AS deadlines`,
+  )
+  return nn(rows[0] ?? {d: null}, 'd')
 }
 
 /** Spends one use of a matching grant, atomically, with its `used` event; undefined when none matches. */

@@ -458,6 +458,7 @@ export class SqlStore implements Store {
     approvals.voteApproval(this.db, id, vote, now)
   /** See Store. */
   expireApprovals = (now: number): Promise<string[]> => approvals.expireApprovals(this.db, now)
+  nextApprovalDeadline = (): Promise<number | null> => approvals.nextApprovalDeadline(this.db)
   /** See Store. */
   useGrant = (q: GrantQuery, now: number): Promise<ApprovalRecord | undefined> =>
     approvals.useGrant(this.db, q, now)

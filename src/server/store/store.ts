@@ -296,8 +296,10 @@ export interface Store {
   }): Promise<ApprovalRecord[]>
   /** Records a vote atomically: a deny decides, enough distinct approvals grant. */
   voteApproval(id: string, vote: ApprovalVoteRecord, now: number): Promise<VoteOutcome>
-  /** Expires pending requests past their time; returns their ids. */
+  /** Expires pending requests past their time and ends grants past their window; returns the requests' ids. */
   expireApprovals(now: number): Promise<string[]>
+  /** The next time a pending request or an unspent grant expires (epoch ms); null when none waits. */
+  nextApprovalDeadline(): Promise<number | null>
   /** Spends one use of a matching grant atomically; undefined when no grant matches. */
   useGrant(query: GrantQuery, now: number): Promise<ApprovalRecord | undefined>
   /** Records a transition (notified, notify_failed). */
