@@ -8,6 +8,8 @@ import type {AuditSearchResponse} from '../../control/api-types.js'
 
 /** How a process is shown in one cell. */
 function processCell(p: unknown): string {
+  // Approval transitions carry the one line the proxy described the process with.
+  if (typeof p === 'string') return p
   if (typeof p !== 'object' || p === null) return ''
   const proc = p as {
     found?: boolean
@@ -73,7 +75,8 @@ export default class AuditSearch extends BaseCommand {
         String(e.identity),
         String(e.actor),
         String(e.target),
-        String(e.decision ?? e.type),
+        // An approval transition shows as `review: approved` (requested, notified, denied, expired, used).
+        typeof e.approval_event === 'string' ? `review: ${e.approval_event}` : String(e.decision ?? e.type),
         processCell(e.process),
         Array.isArray(e.masked_columns) ? e.masked_columns.join(',') : '',
         typeof e.statement === 'string' ? e.statement : '',

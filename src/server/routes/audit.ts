@@ -17,6 +17,7 @@ import {badRequest, forbidden} from '../http-errors.js'
 import {hasAnyRole} from '../roles.js'
 import {ApiErrorSchema} from '../schemas.js'
 import type {AuditSearchQuery} from '../store/index.js'
+import {parseTrailCursor, searchTrails} from '../audit/approval-trail.js'
 
 const Str = Type.String()
 const Seq = Type.Integer({minimum: 1, maximum: Number.MAX_SAFE_INTEGER})
@@ -112,13 +113,6 @@ function time(name: string, v: string | undefined): number | undefined {
   return t
 }
 
-function cursorOf(v: string | undefined): AuditSearchQuery['after'] {
-  if (v === undefined) return undefined
-  const m = /^(\d+):(\d+)$/.exec(Buffer.from(v, 'base64url').toString('utf8'))
-  if (!m) throw badRequest('cursor is not one this server handed out')
-  return {time: Number(m[1]), serverSeq: Number(m[2])}
-}
-
 /** The search a caller may run: users only ever see their own events. */
 function searchQuery(q: SearchParams, sub: string, seesAll: boolean): AuditSearchQuery {
   const limit = q.limit === undefined ? 50 : Math.min(Math.max(Number(q.limit), 1), 500)
@@ -133,7 +127,7 @@ function searchQuery(q: SearchParams, sub: string, seesAll: boolean): AuditSearc
     until: time('until', q.until),
     text: q.text,
     limit,
-    after: cursorOf(q.cursor),
+    after: parseTrailCursor(q.cursor),
   }
 }
 
@@ -176,7 +170,8 @@ export function auditRoutes(ctx: ServerContext) {
       {
         schema: {
           tags,
-          summary: 'Search the trail, newest first (auditors and admins: everyone; users: their own)',
+          summary:
+            'Search the trail and the approval transitions, newest first (auditors and admins: everyone; users: their own)',
           security,
           querystring: SearchQuery,
           response: {200: SearchAnswer, ...errors},
@@ -185,16 +180,7 @@ export function auditRoutes(ctx: ServerContext) {
       async (request): Promise<AuditSearchResponse> => {
         const caller = callerOf(request)
         const q = searchQuery(request.query, caller.sub, hasAnyRole(caller.roles, ['auditor', 'admin']))
-        const rows = await ctx.store.searchAuditEvents(q)
-        const last = rows[rows.length - 1]
-        const next =
-          rows.length === q.limit && last !== undefined
-            ? Buffer.from(`${Date.parse(last.event.time)}:${last.serverSeq}`).toString('base64url')
-            : null
-        return {
-          events: rows.map((r) => ({device_id: r.deviceId, server_seq: r.serverSeq, event: {...r.event}})),
-          next_cursor: next,
-        }
+        return searchTrails(ctx.store, q)
       },
     )
 

@@ -42,6 +42,7 @@ import type {
   StoredIdentity,
   TargetRecord,
 } from './store.js'
+import {searchApprovalEvents, type ApprovalTrailRow} from './approval-search-sql.js'
 
 /**
  * The Store, written once in the SQL SQLite and PostgreSQL share. Every "use once" step is a single
@@ -426,6 +427,8 @@ export class SqlStore implements Store {
   /** Search. */
   searchAuditEvents = (q: AuditSearchQuery): Promise<StoredAuditEvent[]> =>
     audit.searchAuditEvents(this.db, q)
+  searchApprovalEvents = (q: AuditSearchQuery): Promise<ApprovalTrailRow[]> =>
+    searchApprovalEvents(this.db, q)
   /** Batch headers. */
   listAuditBatches = (id: string, page?: audit.BatchPage): Promise<AuditBatchRecord[]> =>
     audit.listAuditBatches(this.db, id, page)

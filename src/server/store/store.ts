@@ -8,6 +8,7 @@ import type {
   GrantQuery,
   VoteOutcome,
 } from './approval-records.js'
+import type {ApprovalTrailRow} from './approval-search-sql.js'
 
 export type * from './approval-records.js'
 
@@ -268,6 +269,8 @@ export interface Store {
   recordAuditIncident(incident: AuditIncidentRecord): Promise<void>
   /** Events matching a search, newest first. */
   searchAuditEvents(query: AuditSearchQuery): Promise<StoredAuditEvent[]>
+  /** Approval transitions under the same filters, newest first (approval-search-sql.ts). */
+  searchApprovalEvents(query: AuditSearchQuery): Promise<ApprovalTrailRow[]>
   /** A device's batch headers, by (first seq, last seq): all, or `limit` after `after`. */
   listAuditBatches(
     deviceId: string,
@@ -391,8 +394,8 @@ export interface AuditSearchQuery {
   until?: number | undefined
   text?: string | undefined
   limit: number
-  /** Continue after this (time, server_seq), exclusive. */
-  after?: {time: number; serverSeq: number} | undefined
+  /** Continue after this (time, server_seq), exclusive; `approval` when the page ended on an approval transition. */
+  after?: {time: number; serverSeq: number; approval?: {id: string; n: number} | undefined} | undefined
 }
 
 /** A uniqueness rule was broken (e.g. a live machine token with the same name). */
