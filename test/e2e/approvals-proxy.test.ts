@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliHome, runCli, spawnCli} from '../support/login-e2e.js'
 import {adminQuery} from '../support/pg-scratch.js'
 import {startReceiver, type Receiver} from '../support/webhook-receiver.js'
-import {flat, setUpTargetWorld, type TargetWorld} from './exec-target-support.js'
+import {flat, machineToken, setUpTargetWorld, type TargetWorld} from './exec-target-support.js'
 
 /**
  * Approvals beyond psql's simple protocol, end to end with the CLI, a real control plane and PostgreSQL:
@@ -21,26 +21,6 @@ const home = cliHome()
 let approverEnv: Record<string, string>
 let adminEnv: Record<string, string>
 let otherEnv: Record<string, string>
-
-async function machineToken(name: string, groups: string): Promise<Record<string, string>> {
-  const r = await runCli(
-    [
-      'server',
-      'tokens',
-      'create',
-      '--name',
-      name,
-      '--groups',
-      groups,
-      '--data',
-      world.server.dataDir,
-      '--json',
-    ],
-    {},
-  )
-  expect(r.code, r.stderr).toBe(0)
-  return {DBGATE_TOKEN: (JSON.parse(r.stdout) as {token: string}).token, DBGATE_API: world.server.url}
-}
 
 beforeAll(async () => {
   tickets = await startReceiver(SECRET)
@@ -62,9 +42,9 @@ beforeAll(async () => {
   retries: 1
   retry_delay: 1`,
   })
-  approverEnv = await machineToken('approver-px', 'approvers')
-  adminEnv = await machineToken('admin-px', 'admins')
-  otherEnv = await machineToken('other-px', 'deploy')
+  approverEnv = await machineToken(world, 'approver-px', 'approvers')
+  adminEnv = await machineToken(world, 'admin-px', 'admins')
+  otherEnv = await machineToken(world, 'other-px', 'deploy')
 }, 120_000)
 afterAll(async () => {
   await world?.teardown()

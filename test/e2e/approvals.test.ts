@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {cliHome, runCli, spawnCli} from '../support/login-e2e.js'
 import {adminQuery} from '../support/pg-scratch.js'
 import {startReceiver, type Receiver} from '../support/webhook-receiver.js'
-import {flat, setUpTargetWorld, type TargetWorld} from './exec-target-support.js'
+import {flat, machineToken, setUpTargetWorld, type TargetWorld} from './exec-target-support.js'
 
 /**
  * Approvals end to end: the CLI, a real control plane, the real PostgreSQL and psql, and local receivers
@@ -17,26 +17,6 @@ let tickets: Receiver
 const home = cliHome()
 let approverEnv: Record<string, string>
 let selfEnv: Record<string, string>
-
-async function machineToken(name: string, groups: string): Promise<Record<string, string>> {
-  const r = await runCli(
-    [
-      'server',
-      'tokens',
-      'create',
-      '--name',
-      name,
-      '--groups',
-      groups,
-      '--data',
-      world.server.dataDir,
-      '--json',
-    ],
-    {},
-  )
-  expect(r.code, r.stderr).toBe(0)
-  return {DBGATE_TOKEN: (JSON.parse(r.stdout) as {token: string}).token, DBGATE_API: world.server.url}
-}
 
 beforeAll(async () => {
   slack = await startReceiver(SECRET)
@@ -60,8 +40,8 @@ beforeAll(async () => {
   retries: 1
   retry_delay: 1`,
   })
-  approverEnv = await machineToken('approver-e2e', 'approvers')
-  selfEnv = await machineToken('self-e2e', 'deploy,approvers')
+  approverEnv = await machineToken(world, 'approver-e2e', 'approvers')
+  selfEnv = await machineToken(world, 'self-e2e', 'deploy,approvers')
 }, 120_000)
 afterAll(async () => {
   await world?.teardown()

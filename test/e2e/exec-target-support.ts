@@ -153,6 +153,31 @@ export async function setUpTargetWorld(options: WorldOptions = {}): Promise<Targ
   }
 }
 
+/** A machine token of `groups` on the world's control plane: the environment of a CI job using it. */
+export async function machineToken(
+  world: TargetWorld,
+  name: string,
+  groups: string,
+): Promise<Record<string, string>> {
+  const r = await runCli(
+    [
+      'server',
+      'tokens',
+      'create',
+      '--name',
+      name,
+      '--groups',
+      groups,
+      '--data',
+      world.server.dataDir,
+      '--json',
+    ],
+    {},
+  )
+  expect(r.code, r.stderr).toBe(0)
+  return {DBGATE_TOKEN: (JSON.parse(r.stdout) as {token: string}).token, DBGATE_API: world.server.url}
+}
+
 /** stderr as one line: oclif wraps and indents error messages (and may underline them). */
 export function flat(text: string): string {
   return (

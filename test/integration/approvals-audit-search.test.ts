@@ -1,4 +1,3 @@
-import {randomUUID} from 'node:crypto'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -11,6 +10,7 @@ import {DEFAULT_APPROVAL} from '../../src/policy/index.js'
 import {parseTrailCursor, searchTrails} from '../../src/server/audit/approval-trail.js'
 import {openStore, type AuditSearchQuery, type Store} from '../../src/server/store/index.js'
 import {adminQuery, uniqueName} from '../support/pg-scratch.js'
+import {body} from '../unit/audit-helpers.js'
 
 // The audit search over the device trail and the approval transitions together, in both store flavours:
 // one order, pages that join up through the cursor (also across ties at one millisecond), and the text
@@ -18,36 +18,8 @@ import {adminQuery, uniqueName} from '../support/pg-scratch.js'
 
 const T0 = Date.parse('2031-01-01T00:00:00Z')
 
-function statement(time: number, sql: string): AuditEventBody {
-  return {
-    id: randomUUID(),
-    type: 'statement',
-    time: new Date(time).toISOString(),
-    session_id: 's',
-    identity: 'bob',
-    groups: [],
-    actor: 'human',
-    agent: null,
-    process: null,
-    target: 'pg',
-    protocol: 'postgres',
-    database: 'd',
-    db_user: 'u',
-    statement: sql,
-    fingerprint: null,
-    kinds: ['select'],
-    tables: [],
-    decision: 'allow',
-    rule: null,
-    approval_id: null,
-    masked_columns: [],
-    rows: null,
-    duration_ms: null,
-    error: null,
-    policy_version: null,
-    client_version: 't',
-    application_name: null,
-  }
+function statement(time: number, sql: string, n: number): AuditEventBody {
+  return body(n, {time: new Date(time).toISOString(), identity: 'bob', statement: sql})
 }
 
 async function ingest(store: Store, events: ChainedEvent[]): Promise<void> {
@@ -125,7 +97,7 @@ describe.each(['sqlite', 'postgres'] as const)('audit search with approvals: %s'
     await ingest(
       store,
       [T0, T0 + 1000, T0 + 1000, T0 + 2000].map(
-        (t, i) => chain.append(statement(t, `select ${i} from t_alpha`)).event,
+        (t, i) => chain.append(statement(t, `select ${i} from t_alpha`, i)).event,
       ),
     )
     // Transitions at the same milliseconds as trail events, and two requests at one millisecond.
