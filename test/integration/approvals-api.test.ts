@@ -29,6 +29,7 @@ const POLICY = {
       approval: {approvers: 2, groups: ['admins'], uses: 2, window: '1h'},
     },
     {name: 'no-drop', when: {kinds: ['drop']}, action: 'deny'},
+    {name: 'quick-inserts', when: {kinds: ['insert']}, action: 'review', approval: {expires: '1s'}},
   ],
 }
 
@@ -267,5 +268,24 @@ describe('approvals API', {timeout: 60_000}, () => {
     const after = await approved.text()
     expect(after).toContain('id="status">approved<')
     expect(after).toContain('Alice: approve — ok from the page')
+  })
+
+  it('a request nobody decides expires at its deadline and Slack is told, signed like the request', async () => {
+    const created = await create(bob, "insert into items values (99, 'x')")
+    expect(created.status).toBe(201)
+    const id = created.body.id as string
+    const expiredMessage = () =>
+      slack.accepted.find((d) => JSON.stringify(d.body).includes(`request ${id} on pg-test by Bob expired`))
+    for (let i = 0; i < 200 && expiredMessage() === undefined; i++)
+      await new Promise((r) => setTimeout(r, 50))
+    const msg = expiredMessage()?.body as any
+    expect(msg.text).toBe(`dbgate: request ${id} on pg-test by Bob expired without a decision`)
+    // Accepted: its signature and timestamp verified (the receiver refuses anything else).
+    expect(JSON.stringify(msg.blocks)).toContain(`${server.url}/approvals/${id}`)
+    const shown = await api(server, `/api/v1/approvals/${id}`, bob)
+    expect(shown.body.status).toBe('expired')
+    expect(shown.body.events.map((e: any) => e.type)).toEqual(
+      expect.arrayContaining(['requested', 'expired']),
+    )
   })
 })
