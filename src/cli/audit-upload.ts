@@ -74,7 +74,8 @@ export async function trailUpload(
       current = await getAuthenticatedClient(ctx)
     return current.client
   }
-  const key = await ensureAuditDevice(auth.client, {stateDir, env: ctx.env, keychain: ctx.keychain})
+  const who = {sub: auth.identity.sub, email: auth.identity.email}
+  const key = await ensureAuditDevice(auth.client, {stateDir, env: ctx.env, keychain: ctx.keychain}, who)
   const status = print === undefined ? undefined : new UploadStatus(print)
   return {
     key,
