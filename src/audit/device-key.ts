@@ -2,9 +2,13 @@
  * The per-install Ed25519 device key that signs audit batches. The private key lives in the OS keychain
  * (service "dbgate", account "device-key:<device id>") through the token store's keychain backend, or,
  * when no keychain answers, in a 0600 file `<stateDir>/device-key.json`. `<stateDir>/device.json` holds
- * only public facts: the device id, key id, public key and which store holds the private key.
+ * only public facts: the device id, key id, public key, which store holds the private key, and the identity
+ * it is registered for. A device belongs to one identity: when another logs in on this install, the device
+ * is parked (`<stateDir>/devices/<device id>.json`, its file-stored private key beside it as
+ * `<device id>.key.json`) with its unuploaded spool, and restored when its identity logs in again.
  */
 import {createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject} from 'node:crypto'
+import {readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {osKeychain, type KeychainBackend} from '../auth/keychain.js'
@@ -21,6 +25,20 @@ export interface DeviceKey extends SigningKey {
   /** The raw public key, base64url: what is registered with the control plane. */
   readonly publicKeyRaw: string
   readonly store: DeviceKeyStore
+  /** The identity the control plane registered it for (recorded after the first registration). */
+  readonly owner?: DeviceOwner | undefined
+}
+
+/** Who a device is registered for. */
+export interface DeviceOwner {
+  readonly sub: string
+  readonly email?: string | undefined
+}
+
+/** A device of this install put aside while another identity is logged in. */
+export interface ParkedDevice {
+  readonly deviceId: string
+  readonly owner: DeviceOwner | undefined
 }
 
 /** What the device key needs to know about its surroundings. */
@@ -38,11 +56,15 @@ interface DeviceFile {
   readonly key_id: string
   readonly public_key: string
   readonly store: DeviceKeyStore
+  readonly owner?: DeviceOwner | undefined
 }
 
 const account = (deviceId: string) => `device-key:${deviceId}`
 const devicePath = (stateDir: string) => join(stateDir, 'device.json')
 const privatePath = (stateDir: string) => join(stateDir, 'device-key.json')
+const parkedDir = (stateDir: string) => join(stateDir, 'devices')
+const parkedPath = (stateDir: string, id: string) => join(parkedDir(stateDir), `${id}.json`)
+const parkedPrivatePath = (stateDir: string, id: string) => join(parkedDir(stateDir), `${id}.key.json`)
 
 function keyError(message: string, cause?: unknown): DbgateError {
   return new DbgateError('E_DEVICE_KEY', message, {
@@ -81,16 +103,23 @@ function loadPrivate(ctx: DeviceKeyEnv, device: DeviceFile): KeyObject {
   return key
 }
 
-/** The device key, if this install has one. */
-export function loadDeviceKey(ctx: DeviceKeyEnv): DeviceKey | undefined {
-  const doc = readJsonFile(devicePath(ctx.stateDir)) as DeviceFile | undefined
+function readDeviceFile(path: string): DeviceFile | undefined {
+  const doc = readJsonFile(path) as DeviceFile | undefined
   if (doc === undefined) return undefined
   if (
     doc.version !== 1 ||
     typeof doc.device_id !== 'string' ||
+    !/^[A-Za-z0-9-]+$/.test(doc.device_id) ||
     (doc.store !== 'keychain' && doc.store !== 'file')
   )
-    throw keyError(`${devicePath(ctx.stateDir)} is not a dbgate device file.`)
+    throw keyError(`${path} is not a dbgate device file.`)
+  return doc
+}
+
+/** The device key, if this install has one. */
+export function loadDeviceKey(ctx: DeviceKeyEnv): DeviceKey | undefined {
+  const doc = readDeviceFile(devicePath(ctx.stateDir))
+  if (doc === undefined) return undefined
   const privateKey = loadPrivate(ctx, doc)
   const publicKey = createPublicKey(privateKey)
   return {
@@ -100,7 +129,66 @@ export function loadDeviceKey(ctx: DeviceKeyEnv): DeviceKey | undefined {
     publicKey,
     publicKeyRaw: doc.public_key,
     store: doc.store,
+    owner: doc.owner,
   }
+}
+
+/** Records the identity the device is registered for (after the control plane accepted it). */
+export function recordDeviceOwner(ctx: DeviceKeyEnv, owner: DeviceOwner): void {
+  const doc = readDeviceFile(devicePath(ctx.stateDir))
+  if (doc === undefined) return
+  const next = {sub: owner.sub, ...(owner.email === undefined ? {} : {email: owner.email})}
+  writePrivateJsonFile(devicePath(ctx.stateDir), {...doc, owner: next})
+}
+
+/** Moves the current device aside (its public facts and a file-stored private key); keychain entries stay. */
+export function parkDeviceKey(ctx: DeviceKeyEnv): void {
+  const doc = readDeviceFile(devicePath(ctx.stateDir))
+  if (doc === undefined) return
+  const id = doc.device_id
+  if (doc.store === 'file') {
+    const priv = readJsonFile(privatePath(ctx.stateDir))
+    if (priv !== undefined) writePrivateJsonFile(parkedPrivatePath(ctx.stateDir, id), priv)
+  }
+  writePrivateJsonFile(parkedPath(ctx.stateDir, id), doc)
+  removeFile(devicePath(ctx.stateDir))
+  if (doc.store === 'file') removeFile(privatePath(ctx.stateDir))
+}
+
+/** The parked devices of this install. */
+export function listParkedDevices(ctx: DeviceKeyEnv): ParkedDevice[] {
+  let names: string[]
+  try {
+    names = readdirSync(parkedDir(ctx.stateDir))
+  } catch {
+    return []
+  }
+  const out: ParkedDevice[] = []
+  for (const name of names.sort()) {
+    if (!name.endsWith('.json') || name.endsWith('.key.json')) continue
+    try {
+      const doc = readDeviceFile(join(parkedDir(ctx.stateDir), name))
+      if (doc !== undefined) out.push({deviceId: doc.device_id, owner: doc.owner})
+    } catch {
+      // Not a device file: ignore it rather than fail a login.
+    }
+  }
+  return out
+}
+
+/** Makes a parked device current again (the current one must have been parked first); returns its key. */
+export function restoreDeviceKey(ctx: DeviceKeyEnv, deviceId: string): DeviceKey | undefined {
+  const doc = readDeviceFile(parkedPath(ctx.stateDir, deviceId))
+  if (doc === undefined) return undefined
+  if (doc.store === 'file') {
+    const priv = readJsonFile(parkedPrivatePath(ctx.stateDir, deviceId))
+    if (priv === undefined) return undefined
+    writePrivateJsonFile(privatePath(ctx.stateDir), priv)
+  }
+  writePrivateJsonFile(devicePath(ctx.stateDir), doc)
+  removeFile(parkedPath(ctx.stateDir, deviceId))
+  removeFile(parkedPrivatePath(ctx.stateDir, deviceId))
+  return loadDeviceKey(ctx)
 }
 
 /** The device key, generated and stored on first use (at login). */

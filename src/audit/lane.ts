@@ -59,29 +59,35 @@ function tryTake(path: string): boolean {
 
 /** Takes the first free lane under `dir`; throws AuditSpoolUnavailableError when none is free. */
 export function acquireLane(dir: string): Lane {
+  for (let index = 0; index < MAX_LANES; index++) {
+    const lane = takeLane(dir, index)
+    if (lane !== undefined) return lane
+  }
+  throw new AuditSpoolUnavailableError(dir, `all ${MAX_LANES} spool lanes are held by running processes`)
+}
+
+/** Takes lane `index` under `dir` when no running process holds it; throws AuditSpoolUnavailableError. */
+export function takeLane(dir: string, index: number): Lane | undefined {
   try {
     mkdirSync(dir, {recursive: true, mode: 0o700})
   } catch (err) {
     throw new AuditSpoolUnavailableError(dir, (err as Error).message, err)
   }
-  for (let index = 0; index < MAX_LANES; index++) {
-    const path = join(dir, `lane-${index}.lock`)
-    let taken: boolean
-    try {
-      taken = tryTake(path)
-    } catch (err) {
-      throw new AuditSpoolUnavailableError(dir, (err as Error).message, err)
-    }
-    if (!taken) continue
-    let released = false
-    const release = (): void => {
-      if (released) return
-      released = true
-      process.off('exit', release)
-      rmSync(path, {force: true})
-    }
-    process.on('exit', release)
-    return {index, release}
+  const path = join(dir, `lane-${index}.lock`)
+  let taken: boolean
+  try {
+    taken = tryTake(path)
+  } catch (err) {
+    throw new AuditSpoolUnavailableError(dir, (err as Error).message, err)
   }
-  throw new AuditSpoolUnavailableError(dir, `all ${MAX_LANES} spool lanes are held by running processes`)
+  if (!taken) return undefined
+  let released = false
+  const release = (): void => {
+    if (released) return
+    released = true
+    process.off('exit', release)
+    rmSync(path, {force: true})
+  }
+  process.on('exit', release)
+  return {index, release}
 }

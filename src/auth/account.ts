@@ -7,8 +7,8 @@ import {homedir} from 'node:os'
 import {CLI_CLIENT_ID, type Identity, type MeResponse, type Role} from '../control/api-types.js'
 import {fetchBundleKeys} from '../control/bundle.js'
 import {ControlClient} from '../control/client.js'
-import {ensureAuditDevice} from '../audit/device-registration.js'
 import {UsageError, messageOf} from '../errors.js'
+import {setUpAuditDevice, type LoginDevice} from './audit-device.js'
 import {browserLogin} from './browser-login.js'
 import {deviceLogin, type DeviceCodePrompt} from './device-flow.js'
 import {
@@ -70,30 +70,7 @@ export interface LoginResult {
   readonly accessTokenExpiresAt: string
   readonly storage: StoreLocation
   /** The device key that signs this install's audit trail, registered for the identity; or why not (yet). */
-  readonly device?:
-    {readonly id: string; readonly key_id: string; readonly store: string} | {readonly error: string}
-}
-
-/**
- * Creates (first time) and registers the device key for the identity that just logged in. A failure does
- * not fail the login: a TARGET-mode proxy registers the key again before it spools anything.
- */
-async function registerDevice(
-  ctx: AuthContext,
-  client: ControlClient,
-  accessToken: string,
-): Promise<LoginResult['device']> {
-  if (ctx.stateDir === undefined) return undefined
-  try {
-    const key = await ensureAuditDevice(client.withAccessToken(accessToken), {
-      stateDir: ctx.stateDir,
-      env: ctx.env,
-      keychain: ctx.keychain,
-    })
-    return {id: key.deviceId, key_id: key.keyId, store: key.store}
-  } catch (err) {
-    return {error: messageOf(err)}
-  }
+  readonly device?: LoginDevice | undefined
 }
 
 /** Logs in to the control plane and stores the session; returns who logged in and where tokens went. */
@@ -136,7 +113,7 @@ export async function login(ctx: AuthContext, options: LoginOptions): Promise<Lo
     identity: session.identity,
     accessTokenExpiresAt: new Date(session.accessTokenExpiresAt).toISOString(),
     storage: store.location,
-    device: await registerDevice(ctx, client, session.accessToken),
+    device: await setUpAuditDevice(ctx, client.withAccessToken(session.accessToken), session.identity),
   }
 }
 

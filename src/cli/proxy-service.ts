@@ -7,7 +7,7 @@ import {userInfo} from 'node:os'
 
 import {AuditTrail, type TrailUpload} from '../audit/trail.js'
 import {teeAuditSink, type AuditSink} from '../audit/types.js'
-import {readPolicyFile} from '../config/policy-file.js'
+import {readVersionedPolicyFile} from '../config/policy-file.js'
 import {DbgateError, ExitCode, UnreachableError, UsageError} from '../errors.js'
 import {Guard, loadParsers, type EvalContext, type Policy} from '../policy/index.js'
 import {
@@ -57,8 +57,11 @@ export interface StandaloneProxy {
 
 /** A Postgres proxy whose policy can change while it runs (control-plane mode renews its bundle). */
 export interface GuardedProxy extends StandaloneProxy {
-  /** Enforces another policy (and context) from the next statement of every session, open ones included. */
-  setPolicy(policy: Policy, evalContext: EvalContext): void
+  /**
+   * Enforces another policy (and context) from the next statement of every session, open ones included;
+   * later audit events record `policyVersion`.
+   */
+  setPolicy(policy: Policy, evalContext: EvalContext, policyVersion?: string): void
 }
 
 /** dbgate's version from package.json, recorded in audit events. */
@@ -155,10 +158,17 @@ function maskKeyFromEnv(): Uint8Array | undefined {
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
   if (isMysqlUrl(o.url)) return startMysqlStandalone(o)
   const target = parseTarget(o.url)
-  const policy = readPolicyFile(o.policyFile)
+  const {policy, version} = readVersionedPolicyFile(o.policyFile)
   const identity = osIdentity()
   const evalContext: EvalContext = {actor: 'human', identity, target: describeTarget(target)}
-  return startGuardedProxy({...o, target, policy, identity, evalContext})
+  return startGuardedProxy({
+    ...o,
+    target,
+    policy,
+    identity,
+    evalContext,
+    auditFacts: {policyVersion: version},
+  })
 }
 
 /** Checks the upstream, then starts the listener: the one path of standalone and control-plane modes. */
@@ -167,7 +177,18 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
   await loadParsers()
   await checkTarget(target)
   // Sessions read these through the getters below, per statement: setPolicy swaps them for all at once.
-  let live = {policy, guard: new Guard(policy, 'postgres'), evalContext: o.evalContext}
+  let live = {
+    policy,
+    guard: new Guard(policy, 'postgres'),
+    evalContext: o.evalContext,
+    policyVersion: o.auditFacts?.policyVersion ?? null,
+  }
+  const auditFacts = {
+    agent: o.auditFacts?.agent ?? null,
+    get policyVersion() {
+      return live.policyVersion
+    },
+  }
   const served = await serveEngine(o, (audit) => {
     const inner = new PostgresEngine({
       target,
@@ -182,7 +203,7 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
       },
       audit,
       identity: o.identity,
-      auditFacts: o.auditFacts,
+      auditFacts,
       clientVersion: packageVersion(),
       maxMessageBytes: o.maxMessageBytes,
       localPassword: o.localPassword,
@@ -198,8 +219,13 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
     get policy() {
       return live.policy
     },
-    setPolicy: (next, evalContext) => {
-      live = {policy: next, guard: new Guard(next, 'postgres'), evalContext}
+    setPolicy: (next, evalContext, policyVersion) => {
+      live = {
+        policy: next,
+        guard: new Guard(next, 'postgres'),
+        evalContext,
+        policyVersion: policyVersion ?? null,
+      }
     },
   }
 }

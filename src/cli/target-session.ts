@@ -153,8 +153,8 @@ export interface TargetProxyOptions {
   readonly onPolicyChanged?: ((bundle: VerifiedBundle) => void) | undefined
   /** `exec --approval ID`: a `review` statement spends this request's grant instead of asking again. */
   readonly approvalId?: string | undefined
-  /** Told about each failed audit upload attempt (events stay spooled and are retried). */
-  readonly onAuditUploadError?: ((err: unknown, attempt: number) => void) | undefined
+  /** Prints a status line when audit uploads start failing (events stay spooled) and when they recover. */
+  readonly onAuditStatus?: ((line: string) => void) | undefined
 }
 
 /** What decides a statement: the policy's version and the context its rules see. */
@@ -165,7 +165,7 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
   const loop = ts.session.renewLoop
   const p = ts.session.bundle.payload
   const proxy = await startGuardedProxy({
-    upload: await trailUpload(ts.authContext, o.stateDir, ts.auth, o.onAuditUploadError),
+    upload: await trailUpload(ts.authContext, o.stateDir, ts.auth, o.onAuditStatus),
     auditFacts: {agent: p.agent, policyVersion: p.policy_version},
     target: ts.upstream,
     policy: ts.session.policy,
@@ -199,7 +199,7 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
       const bundle = ts.session.bundle
       if (enforced(bundle) === current) return
       current = enforced(bundle)
-      proxy.setPolicy(bundle.policy, evalContextOf(bundle))
+      proxy.setPolicy(bundle.policy, evalContextOf(bundle), bundle.payload.policy_version)
       o.onPolicyChanged?.(bundle)
     },
   })

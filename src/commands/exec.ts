@@ -92,6 +92,7 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
           maxMessageBytes: settings.maxMessageBytes,
           stateDir: settings.stateDir,
           approvalId,
+          onAuditStatus: (line) => this.logToStderr(line),
         }),
       ),
     )

@@ -62,8 +62,33 @@ export default class Login extends BaseCommand {
       : result.identity.name
     this.status(`Logged in to ${result.apiUrl} as ${who}.`)
     this.status(`Tokens ${describeStorage(result.storage)}`)
+    for (const line of auditDeviceLines(result.device)) this.status(line)
     return result
   }
+}
+
+/** What the user should know about the audit trail of this machine after logging in. */
+function auditDeviceLines(device: LoginResult['device']): string[] {
+  if (device === undefined) return []
+  if ('error' in device)
+    return [
+      `Warning: the audit device key could not be registered now (${device.error}); dbgate connect retries.`,
+    ]
+  const events = (n: number) => `${n} audit event${n === 1 ? '' : 's'}`
+  const lines: string[] = []
+  if (device.uploaded > 0)
+    lines.push(`Uploaded ${events(device.uploaded)} recorded earlier as you on this machine.`)
+  if (device.waiting > 0)
+    lines.push(
+      `${events(device.waiting)} recorded earlier as you on this machine still wait; dbgate connect and exec upload them.`,
+    )
+  for (const o of device.others_waiting) {
+    const who = o.email ?? o.identity
+    lines.push(
+      `${events(o.events)} recorded as ${who} on this machine wait in the local spool: they are uploaded when ${who} logs in here again, never as you.`,
+    )
+  }
+  return lines
 }
 
 /** Opens the system browser; a failure only means the user opens the printed URL by hand. */

@@ -152,5 +152,24 @@ describe('the audit trail under faults', {timeout: 180_000}, () => {
     const out = await b.cli.done
     expect(out.code, out.stderr).toBe(0)
     expectEachOnce(ackedIndexes(out.stdout), await storedCounts(b.run))
+    // The user heard once that uploads failed (not once per retry) and once that they work again; the
+    // lines name no token and no statement.
+    const failed = out.stderr.match(/^dbgate: audit upload failed: .*$/gm) ?? []
+    expect(failed, out.stderr).toHaveLength(1)
+    expect(failed[0]).toMatch(/cannot reach the control plane at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/)
+    expect(failed[0]).toContain('The events stay in the local spool and are retried in the background')
+    const recovered = out.stderr.match(/^dbgate: audit uploads to the control plane work again/gm) ?? []
+    expect(recovered, out.stderr).toHaveLength(1)
+    expect(out.stderr.indexOf(recovered[0] as string)).toBeGreaterThan(
+      out.stderr.indexOf(failed[0] as string),
+    )
+    expect(out.stderr).not.toContain(world.ciEnv.DBGATE_TOKEN as string)
+    expect(out.stderr).not.toContain(`burst-${b.run}`)
+  })
+
+  it('uploads that work print no audit status line', async () => {
+    const r = await runCli(['exec', 'prod-pg', '--sql', "select 'quiet-upload'"], env())
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/audit upload/)
   })
 })

@@ -3,7 +3,8 @@
  * tells apart the local processes that connected (psql and a Node script).
  */
 import {spawn} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
@@ -91,5 +92,27 @@ const c = new pg.Client(); await c.connect(); await c.query("select 'from-node-a
       server: null,
       local: {ok: true, events: events.length, problems: []},
     })
+  })
+
+  it('records the policy file version (the start of `sha256sum FILE`), and a new one after an edit', async () => {
+    const version = (): string =>
+      `file-sha256:${createHash('sha256').update(readFileSync(policyFile)).digest('hex').slice(0, 16)}`
+    const before = version()
+    const a = await connect('psql', '-X', '-A', '-t', '-c', "select 'policy-version-a'")
+    expect(a.code, a.stderr).toBe(0)
+    writeFileSync(
+      policyFile,
+      'version: 1\ndefaults: {action: allow, unparseable: deny}\nrules: []\n# edited\n',
+    )
+    const after = version()
+    expect(after).not.toBe(before)
+    const b = await connect('psql', '-X', '-A', '-t', '-c', "select 'policy-version-b'")
+    expect(b.code, b.stderr).toBe(0)
+    const events = readSpooledEvents(state)
+    const first = statement(events, 'policy-version-a')
+    expect(first.policy_version).toBe(before)
+    expect(statement(events, 'policy-version-b').policy_version).toBe(after)
+    const start = events.find((e) => e.type === 'session_start' && e.session_id === first.session_id)
+    expect(start?.policy_version).toBe(before)
   })
 })

@@ -5,7 +5,15 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import type {KeychainBackend} from '../../src/auth/keychain.js'
-import {loadDeviceKey, loadOrCreateDeviceKey, removeDeviceKey} from '../../src/audit/device-key.js'
+import {
+  listParkedDevices,
+  loadDeviceKey,
+  loadOrCreateDeviceKey,
+  parkDeviceKey,
+  recordDeviceOwner,
+  removeDeviceKey,
+  restoreDeviceKey,
+} from '../../src/audit/device-key.js'
 import {signBatch, verifyBatchSignature} from '../../src/audit/signing.js'
 import {HashChain} from '../../src/audit/chain.js'
 import {body} from './audit-helpers.js'
@@ -93,5 +101,44 @@ describe('device key', () => {
     expect(() => loadDeviceKey({stateDir: dir, keychain})).toThrow(/missing/)
     writeFileSync(join(dir, 'device.json'), '{"version":2}')
     expect(() => loadDeviceKey({stateDir: dir, keychain})).toThrow(/not a dbgate device file/)
+  })
+
+  it.each([
+    ['keychain', {}],
+    ['file', {env: {DBGATE_TOKEN_STORE: 'file'}}],
+  ] as const)('parks a device (%s) and restores it with the same key', (_store, extra) => {
+    const dir = stateDir()
+    const ctx = {stateDir: dir, keychain: memoryKeychain(), ...extra}
+    const alice = loadOrCreateDeviceKey(ctx)
+    recordDeviceOwner(ctx, {sub: 'sub-alice', email: 'alice@example.com'})
+    parkDeviceKey(ctx)
+    expect(loadDeviceKey(ctx)).toBeUndefined()
+    const bob = loadOrCreateDeviceKey(ctx)
+    expect(bob.deviceId).not.toBe(alice.deviceId)
+    expect(listParkedDevices(ctx)).toEqual([
+      {deviceId: alice.deviceId, owner: {sub: 'sub-alice', email: 'alice@example.com'}},
+    ])
+    parkDeviceKey(ctx)
+    const back = restoreDeviceKey(ctx, alice.deviceId)
+    expect(back?.keyId).toBe(alice.keyId)
+    expect(back?.owner?.sub).toBe('sub-alice')
+    const batch = signBatch(back!, [new HashChain().append(body(1)).event])
+    expect(verifyBatchSignature(batch, alice.publicKey)).toBe(true)
+    expect(listParkedDevices(ctx).map((d) => d.deviceId)).toEqual([bob.deviceId])
+  })
+
+  it('ignores parked files that are not device files, and refuses a device id that is not one', () => {
+    const dir = stateDir()
+    const ctx = {stateDir: dir, keychain: memoryKeychain()}
+    loadOrCreateDeviceKey(ctx)
+    parkDeviceKey(ctx)
+    writeFileSync(
+      join(dir, 'devices', 'junk.json'),
+      '{"version": 1, "device_id": "../../etc", "store": "file"}',
+    )
+    writeFileSync(join(dir, 'devices', 'broken.json'), 'not json')
+    expect(listParkedDevices(ctx)).toHaveLength(1)
+    writeFileSync(join(dir, 'device.json'), '{"version": 1, "device_id": "../x", "store": "file"}')
+    expect(() => loadDeviceKey(ctx)).toThrow(/not a dbgate device file/)
   })
 })

@@ -299,6 +299,7 @@ export class PgConnection implements ConnectionHandler {
   private sessionAudit(): SessionAudit {
     if (this.audit !== undefined) return this.audit
     const t = this.config.target
+    const facts = this.config.auditFacts
     const base: AuditBase = {
       session_id: this.info.id,
       identity: this.config.identity,
@@ -311,7 +312,10 @@ export class PgConnection implements ConnectionHandler {
       application_name: this.appName,
       groups: this.config.evalContext.groups ?? [],
       agent: this.config.auditFacts?.agent ?? null,
-      policy_version: this.config.auditFacts?.policyVersion ?? null,
+      // Read per event: a policy swapped in while the session is open (TARGET renewal) brings its version.
+      get policy_version() {
+        return facts?.policyVersion ?? null
+      },
     }
     this.audit = new SessionAudit(this.config.audit, base)
     return this.audit

@@ -45,6 +45,7 @@ export async function registerDevice(
     keyId,
     publicKey: Buffer.from(publicKey, 'base64url').toString('base64url'),
     createdAt: ctx.now(),
+    ownerEmail: caller.email,
   })
   if (stored.ownerSub !== caller.sub) throw forbidden(`device ${deviceId} belongs to another identity`)
   if (stored.keyId !== keyId)

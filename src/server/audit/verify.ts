@@ -10,6 +10,7 @@ import type {KeyObject} from 'node:crypto'
 import type {SignedBatch} from '../../audit/signing.js'
 import {BatchVerifier, type VerifySeed} from '../../audit/verify.js'
 import type {AuditVerifyResponse} from '../../control/api-types.js'
+import {tableSet} from '../store/audit-sql.js'
 import type {AuditIncidentRecord, Store, StoredAuditEvent} from '../store/index.js'
 import {
   describeServerProblem,
@@ -39,7 +40,13 @@ export function describeIncident(i: AuditIncidentRecord): string {
   }
 }
 
-/** Events whose indexed columns (what search shows) differ from the stored event. */
+/** True when `sorted` (distinct, sorted) holds exactly the tables of the event. */
+function sameTables(sorted: readonly string[], tables: readonly string[]): boolean {
+  const want = tableSet(tables)
+  return sorted.length === want.length && sorted.every((t, i) => t === want[i])
+}
+
+/** Events whose indexed columns (what search filters on) differ from the stored event. */
 function columnProblems(events: readonly StoredAuditEvent[]): string[] {
   return events
     .filter(
@@ -47,7 +54,11 @@ function columnProblems(events: readonly StoredAuditEvent[]): string[] {
         e.columns.statement !== e.event.statement ||
         e.columns.identity !== e.event.identity ||
         e.columns.target !== e.event.target ||
-        e.columns.decision !== e.event.decision,
+        e.columns.decision !== e.event.decision ||
+        e.columns.actor !== e.event.actor ||
+        e.columns.timeMs !== Date.parse(e.event.time) ||
+        !sameTables(e.columns.tables, e.event.tables) ||
+        !sameTables(e.columns.tableRows, e.event.tables),
     )
     .map((e) => `device ${e.deviceId}: altered seq ${e.seq} (indexed columns differ from the event)`)
 }

@@ -62,8 +62,18 @@ function eventFrom(row: SqlRow): StoredAuditEvent {
       target: s(row, 'target'),
       decision: opt(row, 'decision'),
       statement: opt(row, 'statement'),
+      actor: s(row, 'actor'),
+      timeMs: n(row, 'time_ms'),
+      tables: tableSet(JSON.parse(s(row, 'tables_json')) as unknown),
+      tableRows: [],
     },
   }
+}
+
+/** Distinct table names, sorted (how verify compares the table columns with the event). */
+export function tableSet(tables: unknown): string[] {
+  if (!Array.isArray(tables)) return []
+  return [...new Set(tables.map(String))].sort()
 }
 
 function incidentFrom(row: SqlRow): AuditIncidentRecord {
@@ -79,14 +89,26 @@ function incidentFrom(row: SqlRow): AuditIncidentRecord {
   }
 }
 
-/** First writer wins; returns what is stored. */
+/** First writer wins; returns what is stored. Remembers the owner's email for `audit search --user EMAIL`. */
 export async function registerAuditDevice(db: SqlDriver, d: AuditDeviceRecord): Promise<AuditDeviceRecord> {
   await db.run(
     `INSERT INTO audit_devices (device_id, owner_sub, key_id, public_key, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (device_id) DO NOTHING`,
     [d.deviceId, d.ownerSub, d.keyId, d.publicKey, d.createdAt],
   )
-  return (await getAuditDevice(db, d.deviceId)) ?? d
+  const stored = (await getAuditDevice(db, d.deviceId)) ?? d
+  if (d.ownerEmail !== undefined && d.ownerEmail !== '' && stored.ownerSub === d.ownerSub)
+    await db.run(
+      `INSERT INTO audit_identities (email, sub, seen_at) VALUES (?, ?, ?) ON CONFLICT (email, sub) DO NOTHING`,
+      [d.ownerEmail.toLowerCase(), d.ownerSub, d.createdAt],
+    )
+  return stored
+}
+
+/** The identities (subs) `user` names: itself, and every sub that registered a device with it as email. */
+async function identitiesNamed(db: SqlExecutor, user: string): Promise<string[]> {
+  const rows = await db.query(`SELECT sub FROM audit_identities WHERE email = ?`, [user.toLowerCase()])
+  return [...new Set([user, ...rows.map((r) => s(r, 'sub'))])]
 }
 
 /** By id. */
@@ -256,6 +278,12 @@ async function appendEvents(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       params,
     )
+    for (const table of tableSet(e.tables))
+      await tx.run(`INSERT INTO audit_event_tables (table_name, time_ms, server_seq) VALUES (?, ?, ?)`, [
+        table,
+        Date.parse(e.time),
+        serverSeq,
+      ])
     if (dialect === 'sqlite' && e.statement !== null)
       await tx.run(`INSERT INTO audit_events_fts (rowid, statement) VALUES (?, ?)`, [serverSeq, e.statement])
     prev = link
@@ -271,8 +299,15 @@ function ftsQuery(text: string): string {
     .join(' ')
 }
 
-/** Newest first, with every filter that is set. */
-export async function searchAuditEvents(db: SqlDriver, q: AuditSearchQuery): Promise<StoredAuditEvent[]> {
+/**
+ * The search's SQL: newest first, with every filter that is set, each served by an index (time, identity,
+ * owner, target, decision, actor, the table rows, full text). `subs` are the identities `q.identity` names.
+ */
+export function auditSearchSql(
+  dialect: 'sqlite' | 'postgres',
+  q: AuditSearchQuery,
+  subs: readonly string[] = [],
+): {sql: string; params: SqlValue[]} {
   const where: string[] = []
   const params: SqlValue[] = []
   const add = (sql: string, ...values: SqlValue[]): void => {
@@ -280,17 +315,21 @@ export async function searchAuditEvents(db: SqlDriver, q: AuditSearchQuery): Pro
     params.push(...values)
   }
   if (q.ownerSub !== undefined) add(`owner_sub = ?`, q.ownerSub)
-  if (q.identity !== undefined) add(`identity = ?`, q.identity)
+  if (q.identity !== undefined) {
+    const names = subs.length > 0 ? subs : [q.identity]
+    add(`identity IN (${names.map(() => '?').join(', ')})`, ...names)
+  }
   if (q.target !== undefined) add(`target = ?`, q.target)
   if (q.decision !== undefined) add(`decision = ?`, q.decision)
   if (q.actor !== undefined) add(`actor = ?`, q.actor)
   if (q.since !== undefined) add(`time_ms >= ?`, q.since)
   if (q.until !== undefined) add(`time_ms < ?`, q.until)
-  if (q.table !== undefined) add(`tables_json LIKE ?`, `%${JSON.stringify(q.table).replace(/[%_]/g, '')}%`)
+  if (q.table !== undefined)
+    add(`server_seq IN (SELECT server_seq FROM audit_event_tables WHERE table_name = ?)`, q.table)
   if (q.after !== undefined)
     add(`(time_ms < ? OR (time_ms = ? AND server_seq < ?))`, q.after.time, q.after.time, q.after.serverSeq)
   if (q.text !== undefined && q.text.trim() !== '') {
-    if (db.dialect === 'sqlite')
+    if (dialect === 'sqlite')
       add(
         `server_seq IN (SELECT rowid FROM audit_events_fts WHERE audit_events_fts MATCH ?)`,
         ftsQuery(q.text),
@@ -299,7 +338,14 @@ export async function searchAuditEvents(db: SqlDriver, q: AuditSearchQuery): Pro
   }
   const sql = `SELECT * FROM audit_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY time_ms DESC, server_seq DESC LIMIT ?`
-  return (await db.query(sql, [...params, q.limit])).map(eventFrom)
+  return {sql, params: [...params, q.limit]}
+}
+
+/** Newest first, with every filter that is set; `identity` matches a sub or an email. */
+export async function searchAuditEvents(db: SqlDriver, q: AuditSearchQuery): Promise<StoredAuditEvent[]> {
+  const subs = q.identity === undefined ? [] : await identitiesNamed(db, q.identity)
+  const {sql, params} = auditSearchSql(db.dialect, q, subs)
+  return (await db.query(sql, params)).map(eventFrom)
 }
 
 /** A page of batch headers: those after `(first_seq, last_seq)` = `after`, in that order. */
@@ -341,20 +387,26 @@ export async function auditBatchHolding(
   return rows.map(batchFrom)[0]
 }
 
-/** A device's events in server order (all, or those with `from <= seq <= to`). */
+/** A device's events in server order (all, or those with `from <= seq <= to`), with their table rows. */
 export async function listAuditEvents(
   db: SqlExecutor,
   deviceId: string,
   range?: {readonly from: number; readonly to: number},
 ): Promise<StoredAuditEvent[]> {
-  const rows =
-    range === undefined
-      ? await db.query(`SELECT * FROM audit_events WHERE device_id = ? ORDER BY server_seq`, [deviceId])
-      : await db.query(
-          `SELECT * FROM audit_events WHERE device_id = ? AND seq >= ? AND seq <= ? ORDER BY server_seq`,
-          [deviceId, range.from, range.to],
-        )
-  return rows.map(eventFrom)
+  const where = range === undefined ? `device_id = ?` : `device_id = ? AND seq >= ? AND seq <= ?`
+  const params = range === undefined ? [deviceId] : [deviceId, range.from, range.to]
+  const events = (
+    await db.query(`SELECT * FROM audit_events WHERE ${where} ORDER BY server_seq`, params)
+  ).map(eventFrom)
+  const tables = await db.query(
+    `SELECT t.server_seq, t.table_name FROM audit_event_tables t
+       WHERE t.server_seq IN (SELECT server_seq FROM audit_events WHERE ${where})`,
+    params,
+  )
+  const bySeq = new Map(events.map((e) => [e.serverSeq, e]))
+  for (const r of tables) bySeq.get(n(r, 'server_seq'))?.columns.tableRows.push(s(r, 'table_name'))
+  for (const e of events) e.columns.tableRows.sort()
+  return events
 }
 
 /** Where a verification of the events since `since` (epoch ms) starts: per device and on the server chain. */

@@ -99,6 +99,22 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
     `ALTER TABLE targets ADD COLUMN roles_json TEXT NOT NULL DEFAULT '[]'`,
     `ALTER TABLE targets ADD COLUMN credential_ttl BIGINT`,
   ],
+  [
+    // 6: audit search by email (the subs each email registered a device as), an index for the actor filter,
+    // and one row per (table, event) for the table filter, filled for the events already stored.
+    `CREATE TABLE audit_identities (email TEXT NOT NULL, sub TEXT NOT NULL, seen_at BIGINT NOT NULL,
+       PRIMARY KEY (email, sub))`,
+    `CREATE INDEX audit_events_actor ON audit_events (actor, time_ms)`,
+    `CREATE TABLE audit_event_tables (table_name TEXT NOT NULL, time_ms BIGINT NOT NULL,
+       server_seq BIGINT NOT NULL, PRIMARY KEY (table_name, time_ms, server_seq))`,
+    `CREATE INDEX audit_event_tables_event ON audit_event_tables (server_seq)`,
+    {
+      sqlite: `INSERT INTO audit_event_tables (table_name, time_ms, server_seq)
+         SELECT DISTINCT j.value, e.time_ms, e.server_seq FROM audit_events e, json_each(e.tables_json) j`,
+      postgres: `INSERT INTO audit_event_tables (table_name, time_ms, server_seq)
+         SELECT DISTINCT t, e.time_ms, e.server_seq FROM audit_events e, json_array_elements_text(e.tables_json::json) t`,
+    },
+  ],
 ]
 
 /** The schema version this build writes. */

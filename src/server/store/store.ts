@@ -325,6 +325,8 @@ export interface AuditDeviceRecord {
   /** base64url of the raw 32-byte Ed25519 public key. */
   publicKey: string
   createdAt: number
+  /** The registering identity's email, if it has one: `audit search --user EMAIL` finds its events. */
+  ownerEmail?: string | undefined
 }
 
 /** A signed batch header as stored. */
@@ -379,7 +381,17 @@ export interface StoredAuditEvent {
   /** The event as stored (parsed from its canonical JSON). */
   event: ChainedEvent
   /** The indexed columns, which `audit verify` checks against the event. */
-  columns: {identity: string; target: string; decision: string | null; statement: string | null}
+  columns: {
+    identity: string
+    target: string
+    decision: string | null
+    statement: string | null
+    actor: string
+    timeMs: number
+    /** From tables_json and from the table filter's rows (audit_event_tables), each sorted. */
+    tables: string[]
+    tableRows: string[]
+  }
 }
 
 /** A search of the trail; `ownerSub` restricts it to one identity's own devices. */
