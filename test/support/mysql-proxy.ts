@@ -6,7 +6,7 @@ import mysql from 'mysql2/promise'
 import type {AuditSink} from '../../src/audit/types.js'
 import {Guard, loadParsers, type Policy} from '../../src/policy/index.js'
 import {MysqlEngine} from '../../src/proxy/mysql/engine.js'
-import {parseMysqlUrl} from '../../src/proxy/mysql/target.js'
+import {parseMysqlUrl, type MysqlTarget} from '../../src/proxy/mysql/target.js'
 import {startListener, type ProxyListener} from '../../src/proxy/index.js'
 import {MemoryAudit} from './proxy.js'
 
@@ -50,12 +50,18 @@ export interface MysqlTestProxy {
 export async function startMysqlTestProxy(
   url: string,
   policy: Policy,
-  extra: {maxPacketBytes?: number; localPassword?: string; sink?: AuditSink} = {},
+  extra: {
+    maxPacketBytes?: number
+    localPassword?: string
+    sink?: AuditSink
+    /** Fields of the target the URL cannot say (the CA as PEM, the TLS server name). */
+    target?: Partial<MysqlTarget>
+  } = {},
 ): Promise<MysqlTestProxy> {
   await loadParsers()
   const audit = new MemoryAudit()
   const engine = new MysqlEngine({
-    target: parseMysqlUrl(url),
+    target: {...parseMysqlUrl(url), ...extra.target},
     policy,
     guard: new Guard(policy, 'mysql'),
     evalContext: {actor: 'human', identity: 'tester', target: 'test'},

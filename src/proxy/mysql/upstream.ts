@@ -95,9 +95,10 @@ function tlsOptions(target: MysqlTarget, socket: Socket): ConnectionOptions {
   }
   if (target.sslMode !== 'verify_ca' && target.sslMode !== 'verify_identity')
     return {...base, rejectUnauthorized: false}
-  let ca: string | Buffer
+  // Neither a PEM nor a file (TARGET mode's verify-full without a CA): the system's roots.
+  let ca: string | Buffer | undefined
   try {
-    ca = target.sslCaPem ?? readFileSync(target.sslCa ?? '')
+    ca = target.sslCaPem ?? (target.sslCa === undefined ? undefined : readFileSync(target.sslCa))
   } catch (err) {
     throw new UpstreamUnreachableError(`cannot read ssl-ca ${target.sslCa ?? ''}`, {cause: err})
   }
