@@ -1,12 +1,12 @@
 /**
  * The service behind `dbgate exec`: runs SQL through the same guarded engine as `dbgate connect`,
- * on an internal 127.0.0.1:0 listener, with node-postgres as the client. One guard path for both.
+ * on an internal 127.0.0.1:0 listener, with node-postgres (or mysql2, for MySQL) as the client. One
+ * guard path for both.
  */
 import pg from 'pg'
 
 import {ApprovalRequiredError, DbgateError, DeniedError, ExitCode, messageOf} from '../errors.js'
 import {DENY_ROUTINE, REVIEW_ROUTINE} from '../proxy/index.js'
-import {isMysqlUrl} from '../proxy/mysql/target.js'
 import {execMysqlThrough} from './mysql-service.js'
 import {formatCsv, formatTable, type Cell} from './output.js'
 import {startStandaloneProxy, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
@@ -44,12 +44,6 @@ export async function execSql(
   sql: string,
   options: Omit<StandaloneOptions, 'host' | 'port'>,
 ): Promise<ExecResult> {
-  if (isMysqlUrl(options.url))
-    return execMysqlThrough(
-      sql,
-      await startStandaloneProxy({...options, host: '127.0.0.1', port: 0}),
-      options.localPassword,
-    )
   return execThrough(sql, (listen) => startStandaloneProxy({...options, ...listen}), options.localPassword)
 }
 
@@ -60,7 +54,7 @@ export interface InternalListen {
 }
 
 /**
- * Runs SQL through the proxy `start` builds on 127.0.0.1:0, as a node-postgres client, then closes it.
+ * Runs SQL through the proxy `start` builds on 127.0.0.1:0, as a client of its protocol, then closes it.
  * The one exec path: standalone (--url) and control-plane (TARGET) modes differ only in `start`.
  */
 export async function execThrough(
@@ -69,6 +63,7 @@ export async function execThrough(
   localPassword?: string,
 ): Promise<ExecResult> {
   const proxy = await start({host: '127.0.0.1', port: 0})
+  if (proxy.protocol === 'mysql') return execMysqlThrough(sql, proxy, localPassword)
   const client = new pg.Client({
     host: proxy.listener.host,
     port: proxy.listener.port,

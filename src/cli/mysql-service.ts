@@ -1,11 +1,11 @@
 /**
- * The MySQL half of `dbgate connect` and `dbgate exec` in standalone mode: builds the MySQL engine
- * from a mysql:// URL and a policy file, checks the target, starts a listener, and runs SQL through
- * it with mysql2 as the client. proxy-service.ts and exec-service.ts hand mysql:// URLs here.
+ * The MySQL half of `dbgate connect` and `dbgate exec`: builds the MySQL engine from a mysql:// URL and a
+ * policy file (standalone) or from a control-plane session (TARGET mode, target-session.ts), checks the
+ * target, starts a listener, and runs SQL through it with mysql2 as the client.
  */
 import mysql from 'mysql2/promise'
 
-import {readPolicyFile} from '../config/policy-file.js'
+import {readVersionedPolicyFile} from '../config/policy-file.js'
 import {
   ApprovalRequiredError,
   DbgateError,
@@ -15,20 +15,26 @@ import {
   UsageError,
   messageOf,
 } from '../errors.js'
-import {Guard, loadParsers, type EvalContext} from '../policy/index.js'
+import {loadParsers, type EvalContext} from '../policy/index.js'
 import {UpstreamRejectedError, UpstreamUnreachableError} from '../proxy/postgres/upstream.js'
 import {TargetUrlError} from '../proxy/postgres/target.js'
 import {MysqlEngine} from '../proxy/mysql/engine.js'
+import {MysqlSessionError} from '../proxy/mysql/session.js'
 import {MAX_QUERY_BYTES_DEFAULT, allowsLocalInfile} from '../proxy/mysql/policy-facts.js'
 import {describeMysqlTarget, parseMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
 import {authenticateUpstream, openUpstream} from '../proxy/mysql/upstream.js'
-import {Cap, Command} from '../proxy/mysql/protocol.js'
+import {Cap, Command, ErrCode} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
 import {
+  gatedEngine,
+  liveAuditFacts,
+  livePolicy,
   osIdentity,
   packageVersion,
   serveEngine,
+  type GuardedProxy,
+  type GuardedProxyOptions,
   type StandaloneOptions,
   type StandaloneProxy,
 } from './proxy-service.js'
@@ -71,28 +77,65 @@ export async function checkMysqlTarget(target: MysqlTarget): Promise<void> {
 /** Starts the guarded MySQL listener for a mysql:// URL and a policy file (standalone mode). */
 export async function startMysqlStandalone(o: StandaloneOptions): Promise<StandaloneProxy> {
   const target = parseMysqlTarget(o.url)
-  const policy = readPolicyFile(o.policyFile)
+  const {policy, version} = readVersionedPolicyFile(o.policyFile)
   const identity = osIdentity()
   const evalContext: EvalContext = {actor: 'human', identity, target: describeMysqlTarget(target)}
+  return startGuardedMysqlProxy({
+    ...o,
+    target,
+    policy,
+    identity,
+    evalContext,
+    auditFacts: {policyVersion: version},
+  })
+}
+
+/** Checks the upstream, then starts the MySQL listener: the one path of standalone and control-plane modes. */
+export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>): Promise<GuardedProxy> {
+  const {target} = o
   await loadParsers()
   await checkMysqlTarget(target)
-  const served = await serveEngine(
-    o,
-    (audit) =>
-      new MysqlEngine({
-        target,
-        policy,
-        guard: new Guard(policy, 'mysql'),
-        evalContext,
-        audit,
-        identity,
-        clientVersion: packageVersion(),
-        maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
-        localPassword: o.localPassword,
-        allowLocalInfile: allowsLocalInfile(policy),
-      }),
-  )
-  return {...served, target, protocol: 'mysql', policy}
+  const live = livePolicy(o.policy, o.evalContext, 'mysql', o.auditFacts?.policyVersion ?? null)
+  const served = await serveEngine(o, (audit) => {
+    const inner = new MysqlEngine({
+      target,
+      get policy() {
+        return live.policy
+      },
+      get guard() {
+        return live.guard
+      },
+      get evalContext() {
+        return live.evalContext
+      },
+      get allowLocalInfile() {
+        return allowsLocalInfile(live.policy)
+      },
+      audit,
+      identity: o.identity,
+      auditFacts: liveAuditFacts(o.auditFacts, live),
+      clientVersion: packageVersion(),
+      maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
+      localPassword: o.localPassword,
+    })
+    // 08004 with ER_NOT_SUPPORTED_YET, as a refused session_start: the client shows the reason.
+    return o.admit === undefined
+      ? inner
+      : gatedEngine(
+          inner,
+          o.admit,
+          (message) => new MysqlSessionError(ErrCode.notSupported, '08004', message),
+        )
+  })
+  return {
+    ...served,
+    target,
+    protocol: 'mysql',
+    get policy() {
+      return live.policy
+    },
+    setPolicy: (next, evalContext, policyVersion) => live.set(next, evalContext, policyVersion ?? null),
+  }
 }
 
 /** Runs SQL through a MySQL proxy as a mysql2 client (several statements allowed), then closes it. */

@@ -55,7 +55,7 @@ export interface StandaloneProxy {
   close(reason?: string): Promise<void>
 }
 
-/** A Postgres proxy whose policy can change while it runs (control-plane mode renews its bundle). */
+/** A proxy whose policy can change while it runs (control-plane mode renews its bundle). */
 export interface GuardedProxy extends StandaloneProxy {
   /**
    * Enforces another policy (and context) from the next statement of every session, open ones included;
@@ -116,9 +116,9 @@ export async function checkTarget(target: PgTarget): Promise<void> {
 }
 
 /** Inputs of a guarded proxy, whatever supplied the upstream login and the policy. */
-export interface GuardedProxyOptions {
+export interface GuardedProxyOptions<T extends PgTarget | MysqlTarget = PgTarget> {
   /** The upstream login, built in memory (never from a string that could be logged). */
-  readonly target: PgTarget
+  readonly target: T
   readonly policy: Policy
   /** Who the sessions act as, for the policy's rules. */
   readonly evalContext: EvalContext
@@ -143,7 +143,7 @@ export interface GuardedProxyOptions {
  * The `hash` masking style's key from DBGATE_MASK_KEY (hex or base64, at least 16 bytes); undefined
  * when unset, and the engine then draws a random key per process (hashes join within one run only).
  */
-function maskKeyFromEnv(): Uint8Array | undefined {
+export function maskKeyFromEnv(): Uint8Array | undefined {
   const value = process.env.DBGATE_MASK_KEY
   if (value === undefined || value === '') return undefined
   const key = /^[0-9a-f]+$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64')
@@ -176,19 +176,8 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
   const {target, policy} = o
   await loadParsers()
   await checkTarget(target)
-  // Sessions read these through the getters below, per statement: setPolicy swaps them for all at once.
-  let live = {
-    policy,
-    guard: new Guard(policy, 'postgres'),
-    evalContext: o.evalContext,
-    policyVersion: o.auditFacts?.policyVersion ?? null,
-  }
-  const auditFacts = {
-    agent: o.auditFacts?.agent ?? null,
-    get policyVersion() {
-      return live.policyVersion
-    },
-  }
+  const live = livePolicy(policy, o.evalContext, 'postgres', o.auditFacts?.policyVersion ?? null)
+  const auditFacts = liveAuditFacts(o.auditFacts, live)
   const served = await serveEngine(o, (audit) => {
     const inner = new PostgresEngine({
       target,
@@ -210,7 +199,10 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
       review: o.review,
       maskKey: maskKeyFromEnv(),
     })
-    return o.admit === undefined ? inner : gatedEngine(inner, o.admit)
+    // 08004: the server rejected the connection; psql shows the message as the database's own.
+    return o.admit === undefined
+      ? inner
+      : gatedEngine(inner, o.admit, (message) => new SessionError('08004', message))
   })
   return {
     ...served,
@@ -219,13 +211,59 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
     get policy() {
       return live.policy
     },
-    setPolicy: (next, evalContext, policyVersion) => {
-      live = {
-        policy: next,
-        guard: new Guard(next, 'postgres'),
-        evalContext,
-        policyVersion: policyVersion ?? null,
-      }
+    setPolicy: (next, evalContext, policyVersion) => live.set(next, evalContext, policyVersion ?? null),
+  }
+}
+
+/** The policy, guard and context in force, which `set` swaps for every session at once. */
+export interface LivePolicy {
+  readonly policy: Policy
+  readonly guard: Guard
+  readonly evalContext: EvalContext
+  /** The version audit events record: the bundle's, or the standalone policy file's digest. */
+  readonly policyVersion: string | null
+  set(policy: Policy, evalContext: EvalContext, policyVersion: string | null): void
+}
+
+/**
+ * The policy a guarded proxy's sessions read per statement (through getters on their engine config), so
+ * that a renewed bundle applies from the next statement of every open session.
+ */
+export function livePolicy(
+  policy: Policy,
+  evalContext: EvalContext,
+  dialect: Protocol,
+  policyVersion: string | null,
+): LivePolicy {
+  let live = {policy, guard: new Guard(policy, dialect), evalContext, policyVersion}
+  return {
+    get policy() {
+      return live.policy
+    },
+    get guard() {
+      return live.guard
+    },
+    get evalContext() {
+      return live.evalContext
+    },
+    get policyVersion() {
+      return live.policyVersion
+    },
+    set: (next, context, version) => {
+      live = {policy: next, guard: new Guard(next, dialect), evalContext: context, policyVersion: version}
+    },
+  }
+}
+
+/** The audit facts a session records, with the policy version read from `live` at each event. */
+export function liveAuditFacts(
+  facts: GuardedProxyOptions['auditFacts'],
+  live: Pick<LivePolicy, 'policyVersion'>,
+): {readonly agent: string | null; readonly policyVersion: string | null} {
+  return {
+    agent: facts?.agent ?? null,
+    get policyVersion() {
+      return live.policyVersion
     },
   }
 }
@@ -279,18 +317,24 @@ export function alongside(trail: AuditTrail, extra: AuditSink): AuditSink {
   }
 }
 
-/** An engine that refuses new connections while `admit` returns an error; open sessions go on. */
-function gatedEngine(inner: Engine, admit: () => Error | undefined): Engine {
+/**
+ * An engine that refuses new connections while `admit` returns an error; open sessions go on. `refusal`
+ * makes the error the engine reports in its protocol's own format.
+ */
+export function gatedEngine(
+  inner: Engine,
+  admit: () => Error | undefined,
+  refusal: (message: string) => Error,
+): Engine {
   return {
     protocol: inner.protocol,
     initializeConnection: (client, session) => {
       const handler = inner.initializeConnection(client, session)
-      const refusal = admit()
-      if (refusal === undefined) return handler
+      const refused = admit()
+      if (refused === undefined) return handler
       return {
         sendError: (err) => handler.sendError(err),
-        // 08004: the server rejected the connection; psql shows the message as the database's own.
-        handleConnection: () => Promise.reject(new SessionError('08004', refusal.message)),
+        handleConnection: () => Promise.reject(refusal(refused.message)),
         close: (reason) => handler.close(reason),
       }
     },

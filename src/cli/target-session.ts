@@ -14,9 +14,11 @@ import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
 import type {AuditSink} from '../audit/types.js'
 import type {Actor, EvalContext} from '../policy/index.js'
 import type {PgTarget} from '../proxy/index.js'
+import type {MysqlSslMode, MysqlTarget} from '../proxy/mysql/target.js'
 import {cachedClient, reviewHook} from './approvals-service.js'
 import {trailUpload} from './audit-upload.js'
-import {startGuardedProxy, type StandaloneProxy} from './proxy-service.js'
+import {startGuardedMysqlProxy} from './mysql-service.js'
+import {startGuardedProxy, type GuardedProxy, type GuardedProxyOptions} from './proxy-service.js'
 
 /** What opening a session on a target needs. */
 export interface TargetSessionOptions {
@@ -28,11 +30,16 @@ export interface TargetSessionOptions {
   readonly env: NodeJS.ProcessEnv
 }
 
+/** The upstream login of a session (the minted user, in memory only), by the target's protocol. */
+export type TargetUpstream =
+  | {readonly protocol: 'postgres'; readonly login: PgTarget}
+  | {readonly protocol: 'mysql'; readonly login: MysqlTarget}
+
 /** An open session on a target, with what the proxy needs to guard it. */
 export interface TargetSession {
   readonly session: DbSession
-  /** The upstream login: the minted user, in memory only. */
-  readonly upstream: PgTarget
+  /** The upstream login and the engine that speaks to it. */
+  readonly upstream: TargetUpstream
   /** Identity, groups, actor and target, as the verified bundle states them. */
   readonly evalContext: EvalContext
   /** The identity's `sub`: what audit events record (the control plane accepts no other). */
@@ -73,6 +80,44 @@ export function upstreamTls(
   }
 }
 
+/**
+ * The MySQL engine's upstream TLS from the same settings: disable, require (no verification) and
+ * verify-full (the CA given in memory, the host name checked) as ssl-mode disabled, required and
+ * verify_identity; a control plane too old to send settings gets the mysql client's default, preferred.
+ */
+export function mysqlUpstreamTls(
+  tls: TargetTls | undefined,
+): Pick<MysqlTarget, 'sslMode' | 'sslCa' | 'sslCaPem' | 'sslServerName'> {
+  const none = {sslCa: undefined, sslCaPem: undefined, sslServerName: undefined}
+  const mode = (m: MysqlSslMode) => ({sslMode: m, ...none})
+  if (tls === undefined) return mode('preferred')
+  switch (tls.mode) {
+    case 'disable':
+      return mode('disabled')
+    case 'require':
+      return mode('required')
+    case 'verify-full':
+      return {...mode('verify_identity'), sslCaPem: tls.ca, sslServerName: tls.server_name}
+  }
+}
+
+/** The minted login for the target's engine; throws for a protocol dbgate does not guard. */
+function upstreamOf(t: DbSession['target'], user: string, password: string): TargetUpstream {
+  const login = {host: t.host, port: t.port, user, password, database: t.database}
+  switch (t.protocol) {
+    case 'postgres':
+      return {protocol: 'postgres', login: {...login, ...upstreamTls(t.tls)}}
+    case 'mysql':
+      return {protocol: 'mysql', login: {...login, ...mysqlUpstreamTls(t.tls)}}
+    default:
+      throw new DbgateError(
+        'E_PROTOCOL_UNSUPPORTED',
+        `Target "${t.name}" is a ${String(t.protocol)} database; dbgate connect and exec guard PostgreSQL and MySQL/MariaDB targets.`,
+        {exitCode: ExitCode.error},
+      )
+  }
+}
+
 /** Opens a session on a target: authenticates, mints the user, verifies the bundle. */
 export async function openTargetSession(o: TargetSessionOptions): Promise<TargetSession> {
   const ctx: AuthContext = {...o.settings, env: o.env}
@@ -87,25 +132,16 @@ export async function openTargetSession(o: TargetSessionOptions): Promise<Target
     reauthenticate: () => getAuthenticatedClient(ctx),
   })
   const end = (): Promise<{revoked: boolean}> => session.end().catch(() => ({revoked: false}))
-  const t = session.target
-  if (t.protocol !== 'postgres') {
+  let upstream: TargetUpstream
+  try {
+    upstream = upstreamOf(session.target, session.credentials.user, session.credentials.password)
+  } catch (err) {
     await end()
-    throw new DbgateError(
-      'E_PROTOCOL_UNSUPPORTED',
-      `Target "${t.name}" is a ${t.protocol} database; dbgate connect and exec guard PostgreSQL targets only for now.`,
-      {exitCode: ExitCode.error},
-    )
+    throw err
   }
   return {
     session,
-    upstream: {
-      host: t.host,
-      port: t.port,
-      user: session.credentials.user,
-      password: session.credentials.password,
-      database: t.database,
-      ...upstreamTls(t.tls),
-    },
+    upstream,
     evalContext: evalContextOf(session.bundle),
     identity: auth.identity.sub,
     agent: o.agent,
@@ -160,14 +196,13 @@ export interface TargetProxyOptions {
 /** What decides a statement: the policy's version and the context its rules see. */
 const enforced = (b: VerifiedBundle): string => JSON.stringify([b.payload.policy_version, evalContextOf(b)])
 
-/** Starts the guarded proxy for an open session and keeps its credentials renewed. */
-export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<StandaloneProxy> {
+/** Starts the guarded proxy of the target's engine for an open session and keeps its credentials renewed. */
+export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<GuardedProxy> {
   const loop = ts.session.renewLoop
   const p = ts.session.bundle.payload
-  const proxy = await startGuardedProxy({
+  const common: Omit<GuardedProxyOptions, 'target'> = {
     upload: await trailUpload(ts.authContext, o.stateDir, ts.auth, o.onAuditStatus),
     auditFacts: {agent: p.agent, policyVersion: p.policy_version},
-    target: ts.upstream,
     policy: ts.session.policy,
     evalContext: ts.evalContext,
     identity: ts.identity,
@@ -189,7 +224,12 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
         : new Error(
             `dbgate no longer accepts connections to ${ts.session.target.name}: ${messageOf(loop.failure)}`,
           ),
-  })
+  }
+  const up = ts.upstream
+  const proxy =
+    up.protocol === 'mysql'
+      ? await startGuardedMysqlProxy({...common, target: up.login})
+      : await startGuardedProxy({...common, target: up.login})
   // Each renewal brings a freshly verified bundle: a policy reloaded on the control plane (or changed groups)
   // applies from the next statement of every open session, not only to new connections.
   let current = enforced(ts.session.bundle)

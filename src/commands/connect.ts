@@ -112,7 +112,7 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
           ),
       })
       this.status(
-        `dbgate: session ${ts.session.sessionId} on ${mode.target} as ${ts.upstream.user} (actor ${ts.evalContext.actor}, policy ${ts.session.bundle.payload.policy_name})`,
+        `dbgate: session ${ts.session.sessionId} on ${mode.target} as ${ts.upstream.login.user} (actor ${ts.evalContext.actor}, policy ${ts.session.bundle.payload.policy_name})`,
       )
       return this.serve(proxy, clientArgs, localPassword)
     })

@@ -11,9 +11,10 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {AuditSpoolUnavailableError} from '../../src/audit/errors.js'
 import {AuditTrail} from '../../src/audit/trail.js'
-import type {AuditEvent, AuditSink} from '../../src/audit/types.js'
+import type {AuditSink} from '../../src/audit/types.js'
 import {verifyChain} from '../../src/audit/verify.js'
 import {readSpoolDir} from '../support/audit-spool.js'
+import {GatedSink} from '../support/gated-sink.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -66,25 +67,6 @@ async function eventBytes(): Promise<number> {
     return Math.max(...sizes)
   } finally {
     await trail.close()
-  }
-}
-
-/** A sink whose statement events become durable only when the test says so (a slow disk). */
-class GatedSink implements AuditSink {
-  readonly waiting: {event: AuditEvent; release: () => void}[] = []
-  private arrived: (() => void) | undefined
-  write(event: AuditEvent): Promise<void> {
-    if (event.type !== 'statement') return Promise.resolve()
-    return new Promise((release) => {
-      this.waiting.push({event, release})
-      this.arrived?.()
-    })
-  }
-  next(): Promise<void> {
-    return this.waiting.length > 0 ? Promise.resolve() : new Promise((resolve) => (this.arrived = resolve))
-  }
-  close(): Promise<void> {
-    return Promise.resolve()
   }
 }
 

@@ -3,9 +3,10 @@ import {randomBytes} from 'node:crypto'
 
 import mysql from 'mysql2/promise'
 
+import type {AuditSink} from '../../src/audit/types.js'
 import {Guard, loadParsers, type Policy} from '../../src/policy/index.js'
 import {MysqlEngine} from '../../src/proxy/mysql/engine.js'
-import {parseMysqlUrl} from '../../src/proxy/mysql/target.js'
+import {parseMysqlUrl, type MysqlTarget} from '../../src/proxy/mysql/target.js'
 import {startListener, type ProxyListener} from '../../src/proxy/index.js'
 import {MemoryAudit} from './proxy.js'
 
@@ -45,20 +46,26 @@ export interface MysqlTestProxy {
   close(): Promise<void>
 }
 
-/** Starts a MySQL proxy in front of `url` with `policy`. */
+/** Starts a MySQL proxy in front of `url` with `policy`; events go to `extra.sink` when given (else `audit`). */
 export async function startMysqlTestProxy(
   url: string,
   policy: Policy,
-  extra: {maxPacketBytes?: number; localPassword?: string} = {},
+  extra: {
+    maxPacketBytes?: number
+    localPassword?: string
+    sink?: AuditSink
+    /** Fields of the target the URL cannot say (the CA as PEM, the TLS server name). */
+    target?: Partial<MysqlTarget>
+  } = {},
 ): Promise<MysqlTestProxy> {
   await loadParsers()
   const audit = new MemoryAudit()
   const engine = new MysqlEngine({
-    target: parseMysqlUrl(url),
+    target: {...parseMysqlUrl(url), ...extra.target},
     policy,
     guard: new Guard(policy, 'mysql'),
     evalContext: {actor: 'human', identity: 'tester', target: 'test'},
-    audit,
+    audit: extra.sink ?? audit,
     identity: 'tester',
     clientVersion: 'test',
     maxPacketBytes: extra.maxPacketBytes ?? 64 * 1024 * 1024,

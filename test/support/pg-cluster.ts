@@ -39,7 +39,8 @@ export interface ClusterOptions {
   readonly extraAddresses?: readonly string[]
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (bound, then closed). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
@@ -63,7 +64,7 @@ function openssl(dir: string, args: readonly string[]): void {
 }
 
 /** A CA, a server certificate it signs (SAN 127.0.0.1 and localhost), and an unrelated CA. */
-function makeCerts(dir: string): ClusterCerts {
+export function makeCerts(dir: string): ClusterCerts {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
   const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']
   openssl(

@@ -2,7 +2,7 @@ import type {PeerCertificate} from 'node:tls'
 
 import {describe, expect, it} from 'vitest'
 
-import {upstreamTls} from '../../src/cli/target-session.js'
+import {mysqlUpstreamTls, upstreamTls} from '../../src/cli/target-session.js'
 import {mysqlSsl} from '../../src/server/credentials/mysql.js'
 import {pgSsl} from '../../src/server/credentials/postgres.js'
 
@@ -16,12 +16,14 @@ describe('a target TLS setting', () => {
     expect(pgSsl({mode: 'disable'})).toBe(false)
     expect(mysqlSsl({mode: 'disable'})).toBeUndefined()
     expect(upstreamTls({mode: 'disable'})).toMatchObject({sslmode: 'disable'})
+    expect(mysqlUpstreamTls({mode: 'disable'})).toMatchObject({sslMode: 'disabled'})
   })
 
   it('require: TLS without verification', () => {
     expect(pgSsl({mode: 'require'})).toEqual({rejectUnauthorized: false})
     expect(mysqlSsl({mode: 'require'})).toEqual({rejectUnauthorized: false})
     expect(upstreamTls({mode: 'require'})).toMatchObject({sslmode: 'require', sslca: undefined})
+    expect(mysqlUpstreamTls({mode: 'require'})).toMatchObject({sslMode: 'required', sslCaPem: undefined})
   })
 
   it('verify-full: the CA and the host name are checked (mysql2 needs verifyIdentity for the name)', () => {
@@ -40,11 +42,25 @@ describe('a target TLS setting', () => {
       sslServerName: 'db.internal',
       sslrootcert: undefined,
     })
+    expect(mysqlUpstreamTls(tls)).toEqual({
+      sslMode: 'verify_identity',
+      sslCaPem: CA,
+      sslServerName: 'db.internal',
+      sslCa: undefined,
+    })
   })
 
   it('verify-full without a CA trusts the system roots, still checking the name', () => {
     expect(mysqlSsl({mode: 'verify-full'})).toEqual({rejectUnauthorized: true, verifyIdentity: true})
     expect(pgSsl({mode: 'verify-full'})).toEqual({rejectUnauthorized: true, ca: undefined})
     expect(upstreamTls({mode: 'verify-full'})).toMatchObject({sslmode: 'verify-full', sslca: undefined})
+    expect(mysqlUpstreamTls({mode: 'verify-full'})).toMatchObject({
+      sslMode: 'verify_identity',
+      sslCaPem: undefined,
+    })
+  })
+
+  it('no settings (an older control plane): the mysql client default, preferred', () => {
+    expect(mysqlUpstreamTls(undefined)).toMatchObject({sslMode: 'preferred'})
   })
 })

@@ -4,9 +4,11 @@
  * change schema state are decided as their SQL equivalents; commands the proxy does not know are
  * refused, not forwarded. A denial is an ERR packet in the command's turn, and the session goes on.
  */
-import type {Decision, EvalContext, Guard, Policy} from '../../policy/index.js'
+import type {Decision, Policy} from '../../policy/index.js'
+import type {GuardSource} from '../audited-guard.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import type {StatementInfo} from '../postgres/session-audit.js'
+import {UNKNOWN_CHARSET, resultCharsetChange} from './charset.js'
 import {decisionErr, mentionsLocalInfile, quoteIdent, readQuery, refusedText} from './decide.js'
 import {PacketFramer, payloadOf} from './framing.js'
 import {Command, ErrCode} from './protocol.js'
@@ -21,12 +23,15 @@ export class ClientProtocolError extends Error {
   }
 }
 
+/** The guard, context and policy in force: read per statement, so a renewed bundle applies at once. */
+export interface MysqlGuarding extends GuardSource {
+  readonly policy: Policy
+}
+
 /** Options of a ClientDispatcher. */
 export interface ClientDispatcherOptions {
   readonly state: MysqlSessionState
-  readonly guard: Guard
-  readonly policy: Policy
-  readonly evalContext: EvalContext
+  readonly guarding: MysqlGuarding
   readonly toServer: RunWriter
   readonly toClient: RunWriter
   readonly maxPacketBytes: number
@@ -119,11 +124,15 @@ export class ClientDispatcher {
           kind: 'server',
           expect: 'ok',
           running: undefined,
-          onSuccess: () => {
-            this.o.state.prepared.clear()
-            this.o.state.statements.clear()
-          },
+          onSuccess: () => this.o.state.reset(),
         })
+      case Command.stmtFetch:
+        // Only a cursor opened by COM_STMT_EXECUTE has rows to fetch, and such cursors are refused there.
+        return this.refuse(
+          reply,
+          ErrCode.notSupported,
+          'dbgate: COM_STMT_FETCH (server-side cursors) is not supported; execute the statement without a cursor to get its rows',
+        )
       case Command.quit:
         this.o.toServer.forward(buf, start, end)
         this.stopped = true
@@ -158,9 +167,11 @@ export class ClientDispatcher {
     let decision: Decision
     let effects: (() => void) | undefined
     let uncertain = false
-    if (!text.ok) decision = refusedText(this.o.policy, text.reason)
+    let onFailure: (() => void) | undefined
+    const g = this.o.guarding
+    if (!text.ok) decision = refusedText(g.policy, text.reason)
     else {
-      const verdict = this.o.guard.decide(text.sql, this.o.evalContext, {
+      const verdict = g.guard.decide(text.sql, g.evalContext, {
         defaultSchema: state.schema,
         prepared: state.prepared,
       })
@@ -169,13 +180,23 @@ export class ClientDispatcher {
       if (a.ok && expect === 'result') {
         const schema = a.schemaChange
         const hasPrepares = a.prepares.length > 0 || a.deallocates === 'all' || a.deallocates.length > 0
-        if (schema !== undefined || hasPrepares)
+        const charset = resultCharsetChange(
+          text.sql,
+          decision.operations.some((op) => op.kind === 'set'),
+        )
+        if (schema !== undefined || hasPrepares || charset.kind === 'set')
           effects = () => {
             if (schema !== undefined) state.schema = schema
+            if (charset.kind === 'set') state.resultCharset = charset.charset
             state.applyPrepares(a.prepares, a.deallocates)
           }
         // After an ERR part-way through several statements, a USE among them may or may not have run.
         uncertain = schema !== undefined && a.statements > 1
+        // The same for a charset change: masking could no longer read the values it rewrites.
+        if (charset.kind === 'set' && a.statements > 1)
+          onFailure = () => {
+            state.resultCharset = UNKNOWN_CHARSET
+          }
       }
     }
     const info: StatementInfo = {sql: text.sql, decision}
@@ -213,7 +234,7 @@ export class ClientDispatcher {
                     'a query that changes the database failed part-way; dbgate cannot tell which database is current, so the session ends',
                   )
                 }
-              : undefined,
+              : onFailure,
           }
     this.forward(buf, start, end, entry)
   }
@@ -222,7 +243,8 @@ export class ClientDispatcher {
   private initDb(payload: Buffer, reply: number, buf: Buffer, start: number, end: number): void {
     const schema = payload.toString('utf8', 1)
     const sql = `USE ${quoteIdent(schema)}`
-    const {decision} = this.o.guard.decide(sql, this.o.evalContext, {defaultSchema: this.o.state.schema})
+    const g = this.o.guarding
+    const {decision} = g.guard.decide(sql, g.evalContext, {defaultSchema: this.o.state.schema})
     if (decision.decision !== 'allow') return this.deny(reply, {sql, decision})
     this.forward(buf, start, end, {
       kind: 'server',
@@ -239,7 +261,8 @@ export class ClientDispatcher {
     const nul = payload.indexOf(0, 1)
     const table = payload.toString('utf8', 1, nul < 0 ? payload.length : nul)
     const sql = `SHOW COLUMNS FROM ${quoteIdent(table)}`
-    const {decision} = this.o.guard.decide(sql, this.o.evalContext, {defaultSchema: this.o.state.schema})
+    const g = this.o.guarding
+    const {decision} = g.guard.decide(sql, g.evalContext, {defaultSchema: this.o.state.schema})
     if (decision.decision !== 'allow') return this.deny(reply, {sql, decision})
     this.forward(buf, start, end, {kind: 'server', expect: 'fields', running: undefined})
   }

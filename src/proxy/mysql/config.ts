@@ -6,12 +6,17 @@ import type {MysqlTarget} from './target.js'
 /** What every session of a MySQL engine uses. */
 export interface MysqlEngineConfig {
   readonly target: MysqlTarget
+  /** The policy, guard and context are read per statement: TARGET mode swaps them on renewal. */
   readonly policy: Policy
   /** A guard of dialect 'mysql'. */
   readonly guard: Guard
   readonly evalContext: EvalContext
   readonly audit: AuditSink
   readonly identity: string
+  /** TARGET mode: the agent's name and the bundle's policy version, recorded in audit events. */
+  readonly auditFacts?:
+    | {readonly agent?: string | null | undefined; readonly policyVersion?: string | null | undefined}
+    | undefined
   readonly clientVersion: string
   /** Largest logical packet payload accepted from a client. */
   readonly maxPacketBytes: number

@@ -9,7 +9,8 @@ import {ReadGate} from '../postgres/flow.js'
 import {UpstreamLostError, type Relay} from '../postgres/relay.js'
 import {RunWriter} from '../postgres/run-writer.js'
 import {createPump} from '../pump.js'
-import {ClientDispatcher} from './client-dispatch.js'
+import type {LostEventHandler} from '../postgres/session-audit.js'
+import {ClientDispatcher, type MysqlGuarding} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
 import {encodePacket} from './framing.js'
 import {Command, ErrCode} from './protocol.js'
@@ -23,6 +24,10 @@ export interface MysqlRelayOptions {
   readonly server: Socket
   readonly config: MysqlEngineConfig
   readonly state: MysqlSessionState
+  /** The session's guard (audited: writes refused while the trail cannot record them). */
+  readonly guarding: MysqlGuarding
+  /** Told when a statement's audit event could not be recorded (its held output is then dropped). */
+  readonly onLostEvent: LostEventHandler
   /** Bytes read during the handshake that belong to the relay. */
   readonly clientLeftover: readonly Buffer[]
   readonly serverLeftover: readonly Buffer[]
@@ -33,6 +38,8 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
   const {client, server, config, state} = o
   const toServer = new RunWriter(server)
   const toClient = new RunWriter(client)
+  // The client sees the end of a statement (its last packet, or a denial) only once its event is durable.
+  state.audit.bind(toClient, o.onLostEvent)
   let finished = false
   let resolveDone: () => void = () => undefined
   let rejectDone: (err: unknown) => void = () => undefined
@@ -56,9 +63,7 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
 
   const clientD: ClientDispatcher = new ClientDispatcher({
     state,
-    guard: config.guard,
-    policy: config.policy,
-    evalContext: config.evalContext,
+    guarding: o.guarding,
     toServer,
     toClient,
     maxPacketBytes: config.maxPacketBytes,

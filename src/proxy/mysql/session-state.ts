@@ -5,6 +5,7 @@
  */
 import type {Decision, Operation} from '../../policy/index.js'
 import type {Running, SessionAudit, StatementInfo} from '../postgres/session-audit.js'
+import {UNKNOWN_CHARSET, type ResultCharset} from './charset.js'
 
 /** The shape of a response the server owes for one command. */
 export type Expect =
@@ -45,14 +46,26 @@ export class MysqlSessionState {
   readonly statements = new Map<number, StatementInfo>()
   /** Responses owed, oldest first. */
   readonly queue: Entry[] = []
+  /** The charset of result text (character_set_results): masking reads values in it. */
+  resultCharset: ResultCharset
 
   constructor(
     schema: string,
     /** The session's capabilities (the same on both sides). */
     readonly capabilities: number,
     readonly audit: SessionAudit,
+    /** The result charset the handshake set; COM_RESET_CONNECTION returns to it. */
+    readonly initialCharset: ResultCharset = UNKNOWN_CHARSET,
   ) {
     this.schema = schema
+    this.resultCharset = initialCharset
+  }
+
+  /** What COM_RESET_CONNECTION resets: prepared statements and the result charset. */
+  reset(): void {
+    this.prepared.clear()
+    this.statements.clear()
+    this.resultCharset = this.initialCharset
   }
 
   /** Records the effects of an allowed query on the SQL prepared-statement namespace. */

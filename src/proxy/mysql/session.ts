@@ -11,9 +11,11 @@ import type {Socket} from 'node:net'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
 import {UpstreamRejectedError, UpstreamUnreachableError} from '../postgres/upstream.js'
 import {SessionAudit} from '../postgres/session-audit.js'
+import {auditedSource, codeAndMessage} from '../audited-guard.js'
 import {peerOf} from '../peer.js'
 import {checkNativeScramble} from './auth.js'
-import {ClientProtocolError} from './client-dispatch.js'
+import {charsetOfCollation} from './charset.js'
+import {ClientProtocolError, type MysqlGuarding} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
 import {PacketError, encodePacket} from './framing.js'
 import {
@@ -89,7 +91,7 @@ export class MysqlConnection implements ConnectionHandler {
         throw new MysqlSessionError(
           ErrCode.notSupported,
           '08004',
-          `dbgate cannot record this session in the audit trail: ${refusal.message}`,
+          `dbgate cannot record this session in the audit trail: ${codeAndMessage(refusal)}`,
         )
       const state = this.makeClientReady(upstream, hello, audit)
       let error: unknown
@@ -196,7 +198,12 @@ export class MysqlConnection implements ConnectionHandler {
   ): MysqlSessionState {
     this.client.write(okPacket(this.seq))
     const capabilities = hello.capabilities & upstream.capabilities
-    return new MysqlSessionState(hello.database ?? this.config.target.database, capabilities, audit)
+    return new MysqlSessionState(
+      hello.database ?? this.config.target.database,
+      capabilities,
+      audit,
+      charsetOfCollation(hello.collation),
+    )
   }
 
   /** Step 6: the two dispatchers until either side ends. */
@@ -204,17 +211,43 @@ export class MysqlConnection implements ConnectionHandler {
     const clientLeftover = this.reader?.detach() ?? []
     this.reader = undefined
     this.seq = 1
+    const config = this.config
+    const source = auditedSource(config, state.audit)
+    const guarding: MysqlGuarding = {
+      get guard() {
+        return source.guard
+      },
+      get evalContext() {
+        return source.evalContext
+      },
+      get policy() {
+        return config.policy
+      },
+    }
     const r = relayMysql({
       client: this.client,
       server: upstream.socket,
-      config: this.config,
+      config,
       state,
+      guarding,
+      onLostEvent: (err, wrote) => this.lostEvent(err, wrote),
       clientLeftover,
       serverLeftover: upstream.leftover,
     })
     this.active = r
     if (this.closing) r.close('dbgate is shutting down')
     await r.done
+  }
+
+  /** A statement that wrote and whose event could not be recorded ends the session (as for Postgres). */
+  private lostEvent(error: Error, wrote: boolean): void {
+    if (!wrote) return
+    // After the held output is dropped: the client gets only the reason.
+    setImmediate(() =>
+      this.active?.close(
+        `the audit event of a statement that writes could not be recorded (${codeAndMessage(error)})`,
+      ),
+    )
   }
 
   private sessionAudit(hello: HandshakeResponse): SessionAudit {
@@ -229,6 +262,9 @@ export class MysqlConnection implements ConnectionHandler {
       db_user: t.user,
       client_version: this.config.clientVersion,
       application_name: connectionAttribute(hello.attributes, 'program_name'),
+      groups: this.config.evalContext.groups ?? [],
+      agent: this.config.auditFacts?.agent ?? null,
+      policy_version: this.config.auditFacts?.policyVersion ?? null,
     })
   }
 

@@ -17,6 +17,10 @@ export interface MysqlTarget {
   readonly sslMode: MysqlSslMode
   /** CA bundle (PEM file path) for verify_ca / verify_identity. */
   readonly sslCa: string | undefined
+  /** CA bundle as PEM text, in memory (TARGET mode: the control plane gives it); wins over sslCa. */
+  readonly sslCaPem?: string | undefined
+  /** The host name verify_identity checks, when it is not `host` (TARGET mode's server_name). */
+  readonly sslServerName?: string | undefined
 }
 
 const KNOWN_PARAMS = new Set(['ssl-mode', 'sslmode', 'ssl-ca', 'sslrootcert'])

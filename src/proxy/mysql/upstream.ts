@@ -88,19 +88,21 @@ function rejected(p: Packet): UpstreamRejectedError {
 }
 
 function tlsOptions(target: MysqlTarget, socket: Socket): ConnectionOptions {
+  const name = target.sslServerName ?? target.host
   const base: ConnectionOptions = {
     socket,
-    servername: /^[\d.:]+$/.test(target.host) ? undefined : target.host,
+    servername: /^[\d.:]+$/.test(name) ? undefined : name,
   }
   if (target.sslMode !== 'verify_ca' && target.sslMode !== 'verify_identity')
     return {...base, rejectUnauthorized: false}
-  let ca: Buffer
+  // Neither a PEM nor a file (TARGET mode's verify-full without a CA): the system's roots.
+  let ca: string | Buffer | undefined
   try {
-    ca = readFileSync(target.sslCa ?? '')
+    ca = target.sslCaPem ?? (target.sslCa === undefined ? undefined : readFileSync(target.sslCa))
   } catch (err) {
     throw new UpstreamUnreachableError(`cannot read ssl-ca ${target.sslCa ?? ''}`, {cause: err})
   }
-  if (target.sslMode === 'verify_identity') return {...base, ca, rejectUnauthorized: true, host: target.host}
+  if (target.sslMode === 'verify_identity') return {...base, ca, rejectUnauthorized: true, host: name}
   return {...base, ca, rejectUnauthorized: true, checkServerIdentity: () => undefined}
 }
 

@@ -9,12 +9,7 @@ import {TxStatus} from './messages.js'
 import {Expect, Pipeline, entry} from './pipeline.js'
 import type {RunWriter} from './run-writer.js'
 import type {Running, SessionAudit, StatementInfo} from './session-audit.js'
-
-/** Where a session reads its guard and context: read per statement, so a renewed bundle applies at once. */
-export interface GuardSource {
-  readonly guard: Guard
-  readonly evalContext: EvalContext
-}
+import type {GuardSource} from '../audited-guard.js'
 
 /** Shared state of the two dispatchers of one session. */
 export class SessionState implements TextContext {

@@ -6,8 +6,6 @@ import {createHash, timingSafeEqual} from 'node:crypto'
 import type {Socket} from 'node:net'
 
 import type {AuditProcess} from '../../audit/types.js'
-import {DbgateError} from '../../errors.js'
-import type {Decision, Guard} from '../../policy/index.js'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
 import type {CancelMap, IssuedKey} from './cancel.js'
 import {decisionError} from './decide.js'
@@ -18,9 +16,10 @@ import {relay, type Relay} from './relay.js'
 import {SCRAM_SHA_256, ScramError} from './scram.js'
 import {ScramServer, scramSecret, type ScramSecret} from './scram-server.js'
 import type {PgEngineConfig} from './config.js'
-import {SessionAudit, mayWrite, type AuditBase} from './session-audit.js'
+import {SessionAudit, type AuditBase} from './session-audit.js'
+import {auditedSource, codeAndMessage} from '../audited-guard.js'
 import {peerOf} from '../peer.js'
-import {SessionState, type GuardSource} from './session-state.js'
+import {SessionState} from './session-state.js'
 import {
   classifyParameters,
   parseStartupPacket,
@@ -346,56 +345,6 @@ function negotiateProtocol(unsupported: readonly string[]): Buffer {
   parts[0]?.writeInt32BE(unsupported.length, 4)
   for (const u of unsupported) parts.push(Buffer.from(`${u}\0`))
   return typed(Backend.NegotiateProtocolVersion, Buffer.concat(parts))
-}
-
-/** The session's guard source: the engine's guard in force now (it changes on renewal), audited. */
-function auditedSource(config: GuardSource, audit: SessionAudit): GuardSource {
-  let base: Guard | undefined
-  let audited: Guard | undefined
-  return {
-    get guard(): Guard {
-      const g = config.guard
-      if (g !== base || audited === undefined) {
-        base = g
-        audited = auditedGuard(g, audit)
-      }
-      return audited
-    },
-    get evalContext() {
-      return config.evalContext
-    },
-  }
-}
-
-/** `E_CODE: message` of an error that has a stable code. */
-function codeAndMessage(error: Error): string {
-  return error instanceof DbgateError ? `${error.code}: ${error.message}` : error.message
-}
-
-/**
- * The guard of a session whose statements that write are refused while the audit trail cannot record
- * them (spool full or unwritable), with an error naming why; reads still run. Everything else is the guard.
- */
-function auditedGuard(guard: Guard, audit: SessionAudit): Guard {
-  const refuse = (d: Decision): Decision => {
-    if (d.decision !== 'allow' || !mayWrite(d)) return d
-    const why = audit.refusal()
-    if (why === undefined) return d
-    return {
-      ...d,
-      decision: 'deny',
-      rule: 'dbgate-audit-trail',
-      message: `${codeAndMessage(why)} Statements that write are refused until the audit trail can record them`,
-    }
-  }
-  const g = Object.create(guard) as Guard
-  g.decide = (sql, ctx, actx) => {
-    const v = guard.decide(sql, ctx, actx)
-    const d = refuse(v.decision)
-    return d === v.decision ? v : {decision: d, analysis: v.analysis}
-  }
-  g.decideOperations = (ops, ctx) => refuse(guard.decideOperations(ops, ctx))
-  return g
 }
 
 function describe(error: unknown): string {

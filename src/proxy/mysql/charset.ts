@@ -1,0 +1,76 @@
+/**
+ * The character set the server sends results in (character_set_results), as a session's statements
+ * change it: masking must know it to read and rewrite text values. What the proxy cannot tell for sure
+ * is `unknown`, and masking then fails closed.
+ */
+
+/**
+ * The result charset: a charset name (lower case), null when results are not converted (each column
+ * comes in its own charset), or UNKNOWN_CHARSET when the proxy cannot tell.
+ */
+export type ResultCharset = string | null
+
+/** What the proxy cannot tell for sure (no charset has this name): masking fails closed on it. */
+export const UNKNOWN_CHARSET = 'unknown'
+
+/** Charsets of the collation ids clients commonly announce in their handshake. */
+const COLLATION_CHARSETS: ReadonlyMap<number, string> = new Map([
+  [8, 'latin1'], // latin1_swedish_ci
+  [47, 'latin1'], // latin1_bin
+  [33, 'utf8mb3'], // utf8_general_ci
+  [83, 'utf8mb3'], // utf8_bin
+  [192, 'utf8mb3'], // utf8_unicode_ci
+  [45, 'utf8mb4'], // utf8mb4_general_ci
+  [46, 'utf8mb4'], // utf8mb4_bin
+  [224, 'utf8mb4'], // utf8mb4_unicode_ci
+  [255, 'utf8mb4'], // utf8mb4_0900_ai_ci (MySQL 8)
+  [11, 'ascii'], // ascii_general_ci
+  [63, 'binary'], // binary
+])
+
+/** The result charset a handshake's collation id sets; unknown for ids not listed. */
+export function charsetOfCollation(id: number): ResultCharset {
+  return COLLATION_CHARSETS.get(id) ?? UNKNOWN_CHARSET
+}
+
+/** What a query does to the result charset. */
+export type CharsetChange = {readonly kind: 'none'} | {readonly kind: 'set'; readonly charset: ResultCharset}
+
+const NAME = String.raw`(?:'([^'\\]+)'|"([^"\\]+)"|` + '`([^`]+)`' + String.raw`|([A-Za-z0-9_]+))`
+const END = String.raw`\s*;?\s*$`
+/** SET NAMES x [COLLATE y], and SET CHARACTER SET x / SET CHARSET x (both set character_set_results). */
+const SET_NAMES = new RegExp(
+  String.raw`^\s*SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\s+${NAME}(?:\s+COLLATE\s+${NAME})?${END}`,
+  'i',
+)
+/** SET [SESSION | LOCAL | @@[session.|local.]]character_set_results = x. */
+const SET_RESULTS = new RegExp(
+  String.raw`^\s*SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.|LOCAL\.)?)?character_set_results\s*:?=\s*${NAME}${END}`,
+  'i',
+)
+/** Words without which a SET statement leaves character_set_results alone. */
+const MENTIONS = /\b(?:NAMES|CHARACTER|CHARSET|character_set_results)\b/i
+
+function nameOf(m: RegExpExecArray): {name: string; bare: boolean} {
+  return {name: (m[1] ?? m[2] ?? m[3] ?? m[4] ?? '').toLowerCase(), bare: m[4] !== undefined}
+}
+
+/**
+ * How an allowed query changes the result charset once it succeeds. `hasSet`: the guard found a SET
+ * statement in it (executable comments included); without one nothing changes. A lone SET NAMES / SET
+ * CHARACTER SET / SET character_set_results is read exactly; any other SET that mentions charsets
+ * (several assignments, several statements, DEFAULT, comments) makes the charset unknown.
+ */
+export function resultCharsetChange(sql: string, hasSet: boolean): CharsetChange {
+  if (!hasSet || !MENTIONS.test(sql)) return {kind: 'none'}
+  const names = SET_NAMES.exec(sql)
+  if (names !== null) {
+    const {name, bare} = nameOf(names)
+    return {kind: 'set', charset: bare && (name === 'default' || name === 'null') ? UNKNOWN_CHARSET : name}
+  }
+  const results = SET_RESULTS.exec(sql)
+  if (results === null) return {kind: 'set', charset: UNKNOWN_CHARSET}
+  const {name, bare} = nameOf(results)
+  if (bare && name === 'null') return {kind: 'set', charset: null}
+  return {kind: 'set', charset: bare && name === 'default' ? UNKNOWN_CHARSET : name}
+}
