@@ -5,6 +5,7 @@
  */
 import type {Decision, Operation} from '../../policy/index.js'
 import type {Running, SessionAudit, StatementInfo} from '../postgres/session-audit.js'
+import type {CatalogLookup, MysqlMaskSession, MysqlMaskStatement} from './mask-session.js'
 
 /** The shape of a response the server owes for one command. */
 export type Expect =
@@ -32,6 +33,12 @@ export type Entry =
       readonly onFailure?: (() => void) | undefined
       /** The statement text of a COM_STMT_PREPARE, remembered by statement id. */
       readonly prepared?: StatementInfo | undefined
+      /** The statement's masking state, when masking rules apply to it. */
+      readonly mask?: MysqlMaskStatement | undefined
+      /** Rows come in the binary protocol (COM_STMT_EXECUTE). */
+      readonly binary?: boolean | undefined
+      /** The proxy's own catalog lookup: its response is read, never forwarded. */
+      readonly lookup?: CatalogLookup | undefined
     }
   | {readonly kind: 'local'; readonly bytes: Buffer}
 
@@ -45,6 +52,9 @@ export class MysqlSessionState {
   readonly statements = new Map<number, StatementInfo>()
   /** Responses owed, oldest first. */
   readonly queue: Entry[] = []
+
+  /** The session's masking; set by the relay when the policy has masking rules. */
+  masking: MysqlMaskSession | undefined
 
   constructor(
     schema: string,
