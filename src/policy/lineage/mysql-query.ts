@@ -17,6 +17,7 @@ import {
   type Cols,
   type State,
 } from './model.js'
+import type {CatalogView} from './types.js'
 import {pureMysqlFunction} from './mysql-functions.js'
 
 /** A relation visible in a FROM clause. */
@@ -47,6 +48,15 @@ interface MEnv {
   readonly ctes: MCte | undefined
 }
 
+/** The catalog as MySQL lineage reads it. */
+export interface MysqlCatalogView extends CatalogView {
+  /**
+   * True when a relation whose columns are unknown is known not to be a view, so a column of it can
+   * be named `schema.table.column` (a temporary table; inside a view: a table the view names).
+   */
+  notView?(schema: string, table: string, inView: boolean): boolean
+}
+
 /** Parses a view definition (injected: the parser lives with the analyzer). */
 export type ParseView = (sql: string) => unknown
 
@@ -70,7 +80,7 @@ export class MysqlQueryLineage {
   private schema: string
 
   constructor(
-    private readonly state: State,
+    private readonly state: State & {readonly catalog: MysqlCatalogView},
     private readonly parseView: ParseView,
   ) {
     this.schema = state.schema
@@ -130,7 +140,8 @@ export class MysqlQueryLineage {
       }
       const acc = newAcc()
       this.expr(expr, inner, acc, depth)
-      out.push(col(ident(c.as) ?? '', acc))
+      const label = ident(c.as) ?? (isObj(expr) && expr.type === 'column_ref' ? ident(expr.column) : null)
+      out.push(col(label ?? '', acc))
     }
     return out
   }
@@ -184,7 +195,10 @@ export class MysqlQueryLineage {
     const names = this.state.catalog.columns(schema, table)
     if (names === undefined) {
       this.state.unknown = true
-      return {columns: null, byName: key}
+      // Only a name the catalog looked up and did not find (a temporary table) is read column by
+      // column by name; one not looked up yet may be a view over anything.
+      const named = this.state.catalog.notView?.(schema, table, this.state.viewDepth > 0) === true
+      return {columns: null, byName: named ? key : undefined}
     }
     const columns = names.map((n): Col => {
       const source = `${key}.${n}`

@@ -12,8 +12,8 @@ import {parseStatement} from '../mysql/parser.js'
 import {compactValues, render, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {unionCols, type State} from './model.js'
-import {ident, MysqlQueryLineage} from './mysql-query.js'
-import type {CatalogView, LineageEffect, OutputColumn, StatementLineage} from './types.js'
+import {ident, MysqlQueryLineage, type MysqlCatalogView} from './mysql-query.js'
+import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
 
 /** One statement's lineage, and whether it shows the diagnostics of the statement before it. */
 export interface MysqlStatementLineage extends StatementLineage {
@@ -40,7 +40,11 @@ const UNKNOWN: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: 
 const NO_DATA: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: false, diagnostics: false}
 
 /** The lineage of each statement of `sql`, with unqualified names in `defaultSchema`. Never throws. */
-export function lineageMysql(sql: string, catalog: CatalogView, defaultSchema: string): MysqlLineageResult {
+export function lineageMysql(
+  sql: string,
+  catalog: MysqlCatalogView,
+  defaultSchema: string,
+): MysqlLineageResult {
   try {
     if (sql.length > MAX_QUERY_LENGTH) return {ok: false, error: 'query too long'}
     const lexed = lexMysql(sql)
@@ -56,7 +60,7 @@ export function lineageMysql(sql: string, catalog: CatalogView, defaultSchema: s
 
 type Reading = {statements: MysqlStatementLineage[]; effects: LineageEffect[][]}
 
-function lineageOfReading(tokens: readonly Token[], catalog: CatalogView, schema: string): Reading {
+function lineageOfReading(tokens: readonly Token[], catalog: MysqlCatalogView, schema: string): Reading {
   const out: Reading = {statements: [], effects: []}
   let current = schema
   for (const stmt of splitStatements(tokens)) {
@@ -70,7 +74,13 @@ function lineageOfReading(tokens: readonly Token[], catalog: CatalogView, schema
       out.effects.push([])
       continue
     }
-    const state: State = {catalog, schema: current, reads: new Set(), unknown: false, viewDepth: 0}
+    const state: State & {readonly catalog: MysqlCatalogView} = {
+      catalog,
+      schema: current,
+      reads: new Set(),
+      unknown: false,
+      viewDepth: 0,
+    }
     const lineage = statementOf(ast, state, first, text)
     out.statements.push(lineage)
     out.effects.push(writes(ast, state, lineage))

@@ -8,13 +8,13 @@
 import type {MaskKey} from '../../masking/index.js'
 import {
   planMasking,
-  type CatalogView,
   type Decision,
   type MaskingRule,
   type PlanField,
   type StatementLineage,
 } from '../../policy/index.js'
 import {lineageMysql, type MysqlStatementLineage} from '../../policy/lineage/mysql.js'
+import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
 import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
 
@@ -40,12 +40,16 @@ const MAX_NAMES = 200
 const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
 
 /** The session's catalog cache: keys are lower-case `schema.table` (names compare case-insensitively). */
-class MysqlCatalog implements CatalogView {
+class MysqlCatalog implements MysqlCatalogView {
   /** Columns by table; null: looked up and absent (a temporary table, or no privilege). */
   readonly tables = new Map<string, readonly string[] | null>()
-  views = new Map<string, string>()
+  /** View definitions ('' when the session may not read it: unknown, masked). */
+  readonly views = new Map<string, string>()
   viewsLoaded = false
+  /** Names lineage asked for that are not loaded yet. */
   readonly misses = new Set<string>()
+  /** Views lineage expanded: looked up again before every statement that reads them. */
+  readonly used = new Set<string>()
 
   columns(schema: string, table: string): readonly string[] | undefined {
     const key = `${schema}.${table}`.toLowerCase()
@@ -55,12 +59,20 @@ class MysqlCatalog implements CatalogView {
   }
 
   viewDefinition(schema: string, name: string): string | undefined {
-    return this.views.get(`${schema}.${name}`.toLowerCase())
+    const key = `${schema}.${name}`.toLowerCase()
+    const def = this.views.get(key)
+    if (def !== undefined) this.used.add(key)
+    return def
+  }
+
+  /** Looked up and absent; or named inside a view: every view was read with that view. */
+  notView(schema: string, table: string, inView: boolean): boolean {
+    return (inView && this.viewsLoaded) || this.tables.get(`${schema}.${table}`.toLowerCase()) === null
   }
 
   clear(): void {
     this.tables.clear()
-    this.views = new Map()
+    this.views.clear()
     this.viewsLoaded = false
     this.misses.clear()
   }
@@ -76,7 +88,10 @@ export interface CatalogLookup {
   done(ok: boolean): void
 }
 
-const quote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+const VIEWS = 'SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS'
+
+/** A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES). */
+const quote = (s: string): string => `CONVERT(X'${Buffer.from(s, 'utf8').toString('hex')}' USING utf8mb4)`
 
 /** One session's masking state. */
 export class MysqlMaskSession {
@@ -118,38 +133,42 @@ export class MysqlMaskSession {
   lookup(m: MysqlMaskStatement): CatalogLookup | undefined {
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
     this.catalog.misses.clear()
+    this.catalog.used.clear()
     lineageMysql(m.sql, this.catalog, m.schema)
-    const names = [...this.catalog.misses].slice(0, MAX_NAMES)
+    // Views are read again for each statement that reads one: another session may have changed them.
+    const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
     if (names.length === 0 && this.catalog.viewsLoaded) return undefined
     return this.lookupOf(names)
   }
 
   private lookupOf(names: readonly string[]): CatalogLookup {
-    const pairs = names.map((n) => {
-      const dot = n.indexOf('.')
-      return `(${quote(n.slice(0, dot))},${quote(n.slice(dot + 1))})`
-    })
+    const pairs = names
+      .map((n) => {
+        const dot = n.indexOf('.')
+        return `(${quote(n.slice(0, dot))},${quote(n.slice(dot + 1))})`
+      })
+      .join(',')
+    const where = `WHERE (LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME)) IN (${pairs})`
     const parts: string[] = []
-    if (pairs.length > 0)
+    if (names.length > 0)
       parts.push(
-        'SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS ' +
-          `WHERE (LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME)) IN (${pairs.join(',')})`,
+        `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS ${where}`,
       )
-    const views = !this.catalog.viewsLoaded
-    if (views)
-      parts.push('SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS')
+    // Every view, each time: the views a definition names are then known from the same moment.
+    parts.push(VIEWS)
     const found = new Map<string, {name: string; cols: [number, string][]}>()
     const viewDefs = new Map<string, string>()
     return {
       sql: parts.join(' UNION ALL '),
       row: (v) => {
         const [kind, schema, table, text, pos] = v
-        if (schema == null || table == null || text == null) return
+        if (schema == null || table == null) return
         const key = `${schema}.${table}`.toLowerCase()
         if (kind === '1') {
-          viewDefs.set(key, text)
+          viewDefs.set(key, text ?? '')
           return
         }
+        if (text == null) return
         const entry = found.get(key) ?? {name: `${schema}.${table}`, cols: []}
         // Two tables whose names differ only in case share a key: their columns are then unknown.
         if (entry.name !== `${schema}.${table}`) entry.cols.push([-1, ''])
@@ -166,10 +185,9 @@ export class MysqlMaskSession {
             e === undefined || clash ? null : e.cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
           )
         }
-        if (views) {
-          this.catalog.views = viewDefs
-          this.catalog.viewsLoaded = true
-        }
+        this.catalog.views.clear()
+        for (const [k, def] of viewDefs) this.catalog.views.set(k, def)
+        this.catalog.viewsLoaded = true
       },
     }
   }
@@ -210,6 +228,7 @@ export class MysqlMaskSession {
     let lineage: StatementLineage = this.current(m)
     // Warnings and errors of the statement before can quote the values it read.
     if ((lineage as MysqlStatementLineage).diagnostics === true && this.readMasked) lineage = UNKNOWN
+    lineage = checkLabels(lineage, cols)
     const fields: PlanField[] = cols.map((c) => ({
       name: c.name,
       // Derived tables and CTEs also name themselves here; lineage has their sources.
@@ -264,6 +283,23 @@ export class MysqlMaskSession {
       this.taints.push({name: strictest.name, columns: [`${e.table}.*`], style: strictest.style})
     }
   }
+}
+
+/**
+ * A lineage column whose name differs from the column's label is wrong somewhere (the catalog went
+ * stale: another session altered the table): it is opaque, so it is masked if anything could be.
+ */
+function checkLabels(l: StatementLineage, cols: readonly ColumnDef[]): StatementLineage {
+  const lc = l.columns
+  if (lc === null || lc.length !== cols.length) return l
+  let changed = false
+  const columns = lc.map((c, i) => {
+    const label = cols[i]?.name.toLowerCase() ?? ''
+    if (c.name === '' || c.opaque || c.name === label) return c
+    changed = true
+    return {...c, opaque: true}
+  })
+  return changed ? {...l, columns} : l
 }
 
 const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}
