@@ -399,6 +399,23 @@ describe('no seeded value leaves the MySQL proxy', () => {
     expect(leaks(bytes)).toEqual([])
   })
 
+  it("leaves the client's warnings, ROW_COUNT() and FOUND_ROWS() as the server set them", async () => {
+    const {result} = await session(async (c) => {
+      await c.query('CREATE TABLE IF NOT EXISTS orders (id INT)')
+      const [warnings] = await c.query('SHOW WARNINGS')
+      await c.query('UPDATE orders SET total = total WHERE id >= 10')
+      const [count] = await c.query('SELECT ROW_COUNT() AS n')
+      await c.query('SELECT SQL_CALC_FOUND_ROWS id FROM users LIMIT 1')
+      const [found] = await c.query('SELECT FOUND_ROWS() AS n')
+      return {warnings, count, found}
+    })
+    expect(result).toEqual({
+      warnings: [{Level: 'Note', Code: 1050, Message: "Table 'orders' already exists"}],
+      count: [{n: 2}],
+      found: [{n: 2}],
+    })
+  })
+
   it('the mysql client shows masked values and benign columns as they are', async () => {
     const {stdout} = await run('mysql', [
       '-h127.0.0.1',

@@ -137,7 +137,8 @@ export class MysqlMaskSession {
     lineageMysql(m.sql, this.catalog, m.schema)
     // Views are read again for each statement that reads one: another session may have changed them.
     const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
-    if (names.length === 0 && this.catalog.viewsLoaded) return undefined
+    // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
+    if (names.length === 0) return undefined
     return this.lookupOf(names)
   }
 
