@@ -10,7 +10,7 @@ import type {RunWriter} from '../postgres/run-writer.js'
 import type {StatementInfo} from '../postgres/session-audit.js'
 import {UNKNOWN_CHARSET, resultCharsetChange} from './charset.js'
 import {decisionErr, mentionsLocalInfile, quoteIdent, readQuery, refusedText} from './decide.js'
-import {PacketFramer, payloadOf} from './framing.js'
+import {PacketFramer, encodePacket, payloadOf} from './framing.js'
 import {Command, ErrCode} from './protocol.js'
 import type {Entry, Expect, MysqlSessionState} from './session-state.js'
 import {errPacket} from './wire.js'
@@ -102,7 +102,9 @@ export class ClientDispatcher {
           )
         const info = this.o.state.statements.get(id)
         const running = info === undefined ? undefined : this.o.state.run(info.sql, info.decision)
-        return this.forward(buf, start, end, {kind: 'server', expect: 'result', running})
+        // A statement the proxy cannot tie to its text is masked by every rule (fail closed).
+        const mask = this.o.state.masking?.statement(info?.sql ?? '', info?.decision, this.o.state.schema)
+        return this.forward(buf, start, end, {kind: 'server', expect: 'result', running, mask, binary: true})
       }
       case Command.stmtSendLongData:
         return this.o.toServer.forward(buf, start, end)
@@ -227,6 +229,7 @@ export class ClientDispatcher {
             kind: 'server',
             expect,
             running: state.run(text.sql, decision),
+            mask: state.masking?.statement(text.sql, decision, state.schema),
             onSuccess: effects,
             onFailure: uncertain
               ? () => {
@@ -268,8 +271,22 @@ export class ClientDispatcher {
   }
 
   private forward(buf: Buffer, start: number, end: number, entry: Entry): void {
+    if (entry.kind === 'server' && entry.mask !== undefined) this.lookup(entry.mask)
     this.o.state.queue.push(entry)
     this.o.toServer.forward(buf, start, end)
+  }
+
+  /**
+   * Catalog facts masking needs for a statement (columns of the tables it names, view definitions) are
+   * asked for just before it, on the same connection: the answer arrives before the statement's.
+   */
+  private lookup(mask: NonNullable<Extract<Entry, {kind: 'server'}>['mask']>): void {
+    const lookup = this.o.state.masking?.lookup(mask)
+    if (lookup === undefined) return
+    this.o.state.queue.push({kind: 'server', expect: 'result', running: undefined, lookup})
+    this.o.toServer.send(
+      encodePacket(0, Buffer.concat([Buffer.from([Command.query]), Buffer.from(lookup.sql)])),
+    )
   }
 
   private deny(reply: number, info: StatementInfo, err?: Buffer): void {

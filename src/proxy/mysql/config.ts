@@ -29,6 +29,8 @@ export interface MysqlEngineConfig {
    * file request is relayed for statements an explicit rule allows). Off by default.
    */
   readonly allowLocalInfile?: boolean
+  /** The `hash` masking style's key; a random key per process when unset. */
+  readonly maskKey?: Uint8Array | undefined
   readonly startupTimeoutMs?: number
   readonly upstreamTimeoutMs?: number
 }

@@ -6,6 +6,7 @@
 import type {Socket} from 'node:net'
 
 import {ReadGate} from '../postgres/flow.js'
+import {PROCESS_MASK_KEY} from '../postgres/mask-session.js'
 import {UpstreamLostError, type Relay} from '../postgres/relay.js'
 import {RunWriter} from '../postgres/run-writer.js'
 import {createPump} from '../pump.js'
@@ -13,6 +14,7 @@ import type {LostEventHandler} from '../postgres/session-audit.js'
 import {ClientDispatcher, type MysqlGuarding} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
 import {encodePacket} from './framing.js'
+import {MysqlMaskSession} from './mask-session.js'
 import {Command, ErrCode} from './protocol.js'
 import {ServerDispatcher} from './server-dispatch.js'
 import type {MysqlSessionState} from './session-state.js'
@@ -36,6 +38,8 @@ export interface MysqlRelayOptions {
 /** Starts relaying between the client and the upstream. */
 export function relayMysql(o: MysqlRelayOptions): Relay {
   const {client, server, config, state} = o
+  if (config.policy.masking.length > 0)
+    state.masking = new MysqlMaskSession(config.policy.masking, config.maskKey ?? PROCESS_MASK_KEY)
   const toServer = new RunWriter(server)
   const toClient = new RunWriter(client)
   // The client sees the end of a statement (its last packet, or a denial) only once its event is durable.

@@ -1,14 +1,18 @@
 /**
  * Server → client: forwards packets as raw byte ranges while following the response the server owes
  * (result sets, prepare metadata, OK/ERR) so that the session knows when each command ends, how many
- * rows it returned, and whether it succeeded. Column definitions and rows pass through `column` and
- * `row`, the hooks where masking will rewrite them. A LOCAL INFILE request is relayed only when allowed.
+ * rows it returned, and whether it succeeded. Under masking, column definitions are read to plan the
+ * result set and rows with masked values are rewritten (mask-rows.ts); the proxy's own catalog
+ * lookups are answered here and never reach the client. A LOCAL INFILE request is relayed only when
+ * allowed.
  */
+import {ProducedOut} from '../postgres/mask-rows.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import {MAX_PART, PacketFramer, payloadOf} from './framing.js'
+import {readColumnDef, type ColumnDef, type MysqlRowMasker} from './mask-rows.js'
 import {Cap, Header, Status} from './protocol.js'
 import type {Entry, MysqlSessionState} from './session-state.js'
-import {PayloadReader, readErr, statusOf} from './wire.js'
+import {PayloadReader, errPacket, readErr, statusOf} from './wire.js'
 
 /** The server broke the protocol or asked for something the policy does not allow. */
 export class ServerProtocolError extends Error {
@@ -46,9 +50,16 @@ export class ServerDispatcher {
   private left = 0
   private readonly deprecateEof: boolean
   private failed = false
+  /** Column definitions of the current result set, under masking. */
+  private cols: ColumnDef[] = []
+  /** The current result set's row masker; undefined: rows go as they are. */
+  private rows: MysqlRowMasker | undefined
+  /** Masked rows, gathered into slabs. */
+  private readonly produced: ProducedOut
 
   constructor(private readonly o: ServerDispatcherOptions) {
     this.deprecateEof = (o.state.capabilities & Cap.deprecateEof) !== 0
+    this.produced = new ProducedOut(o.toClient)
     this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) => this.packet(buf, start, end))
   }
 
@@ -57,6 +68,7 @@ export class ServerDispatcher {
     if (this.failed) return
     try {
       this.framer.push(chunk)
+      this.produced.flush()
       this.o.toClient.flush()
     } catch (err) {
       this.failed = true
@@ -69,6 +81,7 @@ export class ServerDispatcher {
     if (entry === undefined || entry.kind !== 'server')
       throw new ServerProtocolError('the server sent a packet no command asked for')
     const head = end - start > 4 ? (buf[start + 4] as number) : -1
+    if (entry.lookup !== undefined) return this.lookup(entry, head, buf, start, end)
     switch (entry.expect) {
       case 'ok':
       case 'single':
@@ -126,14 +139,12 @@ export class ServerDispatcher {
           this.forward(buf, start, end)
           const payload = payloadOf(buf, start, end)
           this.countAffected(entry, payload)
+          if (entry.mask !== undefined) this.o.state.masking?.completed(entry.mask)
           if ((statusOf(payload) & Status.moreResultsExist) === 0) this.finish(entry, true)
           else this.phase = 'first'
           return
         }
-        if (head === Header.err) {
-          this.forward(buf, start, end)
-          return this.fail(entry, buf, start, end)
-        }
+        if (head === Header.err) return this.error(entry, buf, start, end)
         if (head === Header.localInfile && this.phase === 'first') {
           if (!this.o.allowInfile(entry))
             throw new ServerProtocolError(
@@ -149,12 +160,15 @@ export class ServerDispatcher {
         this.left = new PayloadReader(payloadOf(buf, start, end)).lenenc()
         this.forward(buf, start, end)
         this.phase = 'columns'
+        this.cols = []
+        this.rows = undefined
         if (this.left === 0) throw new ServerProtocolError('a result set with no columns')
         return
       case 'columns':
         if (this.left > 0) {
           this.left--
-          this.column(buf, start, end)
+          this.column(entry, buf, start, end)
+          if (this.left === 0) this.planRows(entry)
           if (this.left === 0 && this.deprecateEof) this.phase = 'rows'
           return
         }
@@ -166,14 +180,13 @@ export class ServerDispatcher {
       case 'rows':
         if (head === Header.eof && end - start - 4 < MAX_PART) {
           this.forward(buf, start, end)
+          this.rows = undefined
+          if (entry.mask !== undefined) this.o.state.masking?.completed(entry.mask)
           if ((statusOf(payloadOf(buf, start, end)) & Status.moreResultsExist) === 0) this.finish(entry, true)
           else this.phase = 'first'
           return
         }
-        if (head === Header.err) {
-          this.forward(buf, start, end)
-          return this.fail(entry, buf, start, end)
-        }
+        if (head === Header.err) return this.error(entry, buf, start, end)
         if (entry.running !== undefined) entry.running.rows = (entry.running.rows ?? 0) + 1
         this.row(buf, start, end)
         return
@@ -183,18 +196,87 @@ export class ServerDispatcher {
     }
   }
 
-  /** A column definition (org_table and org_name live here): the masking hook. */
-  private column(buf: Buffer, start: number, end: number): void {
+  /** A column definition: forwarded as it is (a masked value is valid for its type); read under masking. */
+  private column(entry: Extract<Entry, {kind: 'server'}>, buf: Buffer, start: number, end: number): void {
+    if (entry.mask !== undefined) this.cols.push(readColumnDef(payloadOf(buf, start, end)))
     this.forward(buf, start, end)
   }
 
-  /** A text or binary row: the masking hook. */
+  /** The last column definition arrived: which columns of the rows to mask. */
+  private planRows(entry: Extract<Entry, {kind: 'server'}>): void {
+    const masking = this.o.state.masking
+    if (entry.mask === undefined || masking === undefined) return
+    this.rows = masking.plan(entry.mask, this.cols, entry.binary === true)
+  }
+
+  /** A text or binary row: rewritten when a masked value is in it, else forwarded as its bytes. */
   private row(buf: Buffer, start: number, end: number): void {
-    this.forward(buf, start, end)
+    if (this.rows?.rewrite(buf, start, end, this.produced) !== true) this.forward(buf, start, end)
   }
 
   private forward(buf: Buffer, start: number, end: number): void {
+    if (this.produced.pending) this.produced.flush()
     this.o.toClient.forward(buf, start, end)
+  }
+
+  /**
+   * An ERR ending a response. Its message can quote a value the statement read (`Truncated incorrect
+   * DOUBLE value: 'ann@example.com'`): under masking it is withheld, code and SQLSTATE kept.
+   */
+  private error(entry: Extract<Entry, {kind: 'server'}>, buf: Buffer, start: number, end: number): void {
+    const mask = entry.mask
+    const masking = this.o.state.masking
+    if (mask === undefined || masking === undefined || !masking.readsMasked(mask)) {
+      this.forward(buf, start, end)
+      return this.fail(entry, buf, start, end)
+    }
+    const err = readErr(payloadOf(buf, start, end))
+    const message = `dbgate: the server's error message is withheld because the statement reads masked columns (error ${err.code})`
+    this.produced.append(errPacket(buf[start + 3] as number, err.code, err.sqlState, message))
+    if (entry.running !== undefined) entry.running.error = message
+    this.finish(entry, false)
+  }
+
+  /** The response to the proxy's own catalog lookup: read, never forwarded. */
+  private lookup(
+    entry: Extract<Entry, {kind: 'server'}>,
+    head: number,
+    buf: Buffer,
+    start: number,
+    end: number,
+  ): void {
+    const lookup = entry.lookup
+    if (lookup === undefined) return
+    const payload = payloadOf(buf, start, end)
+    const terminator = head === Header.eof && payload.length < 0xffffff
+    switch (this.phase) {
+      case 'first':
+        if (head === Header.ok || head === Header.err) {
+          lookup.done(head === Header.ok)
+          return this.finish(entry, head === Header.ok)
+        }
+        this.left = new PayloadReader(payload).lenenc()
+        this.phase = 'columns'
+        return
+      case 'columns':
+        // Column definitions, then an EOF unless CLIENT_DEPRECATE_EOF.
+        if (this.left > 0) {
+          this.left--
+          if (this.left === 0 && this.deprecateEof) this.phase = 'rows'
+        } else this.phase = 'rows'
+        return
+      case 'rows':
+        if (terminator || head === Header.err) {
+          lookup.done(terminator)
+          return this.finish(entry, terminator)
+        }
+        lookup.row(textRow(payload))
+        return
+      case 'prepareMeta':
+      case 'fields':
+      case 'infile':
+        throw new ServerProtocolError(`unexpected packet in phase ${this.phase}`)
+    }
   }
 
   private countAffected(entry: Extract<Entry, {kind: 'server'}>, payload: Buffer): void {
@@ -218,12 +300,28 @@ export class ServerDispatcher {
     state.queue.shift()
     this.phase = 'first'
     this.left = 0
+    this.rows = undefined
     if (ok) entry.onSuccess?.()
     else entry.onFailure?.()
+    if (entry.running !== undefined && entry.mask !== undefined && state.masking !== undefined)
+      entry.running.masked = state.masking.auditMasked(entry.mask)
     if (entry.running !== undefined) state.audit.statementEvent(entry.running, entry.running)
     while (state.queue[0]?.kind === 'local') {
       const local = state.queue.shift() as Extract<Entry, {kind: 'local'}>
-      this.o.toClient.send(local.bytes)
+      this.produced.append(local.bytes)
     }
   }
+}
+
+/** The values of a text-protocol row (the proxy's own lookups: short rows of names). */
+function textRow(payload: Buffer): (string | null)[] {
+  const r = new PayloadReader(payload)
+  const out: (string | null)[] = []
+  while (r.remaining > 0) {
+    if (payload[payload.length - r.remaining] === 0xfb) {
+      r.int(1)
+      out.push(null)
+    } else out.push(r.bytes(r.lenenc()).toString('utf8'))
+  }
+  return out
 }

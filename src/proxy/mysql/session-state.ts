@@ -6,6 +6,7 @@
 import type {Decision, Operation} from '../../policy/index.js'
 import type {Running, SessionAudit, StatementInfo} from '../postgres/session-audit.js'
 import {UNKNOWN_CHARSET, type ResultCharset} from './charset.js'
+import type {CatalogLookup, MysqlMaskSession, MysqlMaskStatement} from './mask-session.js'
 
 /** The shape of a response the server owes for one command. */
 export type Expect =
@@ -33,6 +34,12 @@ export type Entry =
       readonly onFailure?: (() => void) | undefined
       /** The statement text of a COM_STMT_PREPARE, remembered by statement id. */
       readonly prepared?: StatementInfo | undefined
+      /** The statement's masking state, when masking rules apply to it. */
+      readonly mask?: MysqlMaskStatement | undefined
+      /** Rows come in the binary protocol (COM_STMT_EXECUTE). */
+      readonly binary?: boolean | undefined
+      /** The proxy's own catalog lookup: its response is read, never forwarded. */
+      readonly lookup?: CatalogLookup | undefined
     }
   | {readonly kind: 'local'; readonly bytes: Buffer}
 
@@ -48,6 +55,9 @@ export class MysqlSessionState {
   readonly queue: Entry[] = []
   /** The charset of result text (character_set_results): masking reads values in it. */
   resultCharset: ResultCharset
+
+  /** The session's masking; set by the relay when the policy has masking rules. */
+  masking: MysqlMaskSession | undefined
 
   constructor(
     schema: string,

@@ -1,0 +1,57 @@
+/**
+ * MySQL and MariaDB built-in functions whose result is computed from their arguments alone, so
+ * lineage can follow them. Any other name (a stored function, or a built-in missing here) makes its
+ * result opaque and the statement's reads unknown: a stored function can return anything it can read.
+ */
+
+const PURE = new Set(
+  [
+    // strings
+    'ascii bin bit_length char char_length character_length concat concat_ws elt export_set field',
+    'find_in_set format from_base64 hex insert instr lcase left length like locate lower lpad ltrim',
+    'make_set mid oct octet_length ord position quote regexp_instr regexp_like regexp_replace',
+    'regexp_substr repeat replace reverse right rpad rtrim soundex space strcmp substr substring',
+    'substring_index to_base64 trim ucase unhex upper weight_string convert cast char_length',
+    'sformat natural_sort_key to_char chr lengthb',
+    // numbers
+    'abs acos asin atan atan2 ceil ceiling conv cos cot crc32 crc32c degrees div exp floor greatest',
+    'least ln log log10 log2 mod pi pow power radians rand round sign sin sqrt tan truncate',
+    // dates and times
+    'adddate addtime convert_tz curdate current_date current_time current_timestamp curtime',
+    'date date_add date_format date_sub datediff day dayname dayofmonth dayofweek dayofyear extract',
+    'from_days from_unixtime get_format hour last_day localtime localtimestamp makedate maketime',
+    'microsecond minute month monthname now period_add period_diff quarter sec_to_time second',
+    'str_to_date subdate subtime sysdate time time_format time_to_sec timediff timestamp timestampadd',
+    'timestampdiff to_days to_seconds unix_timestamp utc_date utc_time utc_timestamp week weekday',
+    'weekofyear year yearweek',
+    // control flow and comparison
+    'if ifnull nullif coalesce isnull interval nvl nvl2 decode_oracle',
+    // json
+    'json_array json_array_append json_array_insert json_arrayagg json_compact json_contains',
+    'json_contains_path json_depth json_detailed json_equals json_exists json_extract json_insert',
+    'json_keys json_length json_loose json_merge json_merge_patch json_merge_preserve json_normalize',
+    'json_object json_objectagg json_overlaps json_pretty json_query json_quote json_remove',
+    'json_replace json_schema_valid json_search json_set json_type json_unquote json_valid json_value',
+    'json_array_intersect json_object_filter_keys json_object_to_array json_key_value',
+    // hashing and encoding
+    'aes_decrypt aes_encrypt compress decode encode des_decrypt des_encrypt md5 sha sha1 sha2',
+    'uncompress uncompressed_length random_bytes password old_password encrypt',
+    // aggregates
+    'avg bit_and bit_or bit_xor count group_concat max min std stddev stddev_pop stddev_samp sum',
+    'var_pop var_samp variance',
+    // window functions
+    'cume_dist dense_rank first_value lag last_value lead nth_value ntile percent_rank rank row_number',
+    'percentile_cont percentile_disc median',
+    // information about the session (no table data)
+    'charset coercibility collation connection_id current_role current_user database schema user',
+    'session_user system_user version last_insert_id row_count found_rows uuid uuid_short',
+    'inet_aton inet_ntoa inet6_aton inet6_ntoa is_ipv4 is_ipv6 default values',
+  ]
+    .join(' ')
+    .split(/\s+/),
+)
+
+/** True for a built-in lineage can follow (its result depends only on its arguments). */
+export function pureMysqlFunction(name: string): boolean {
+  return PURE.has(name.toLowerCase())
+}

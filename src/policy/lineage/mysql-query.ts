@@ -1,0 +1,317 @@
+/**
+ * Lineage of a MySQL query over node-sql-parser's AST: FROM items (tables, views expanded from their
+ * definitions, derived tables, CTEs) expose columns; each output expression's sources are every
+ * column it mentions, through functions, CASE, casts and scalar subqueries. What cannot be followed
+ * (a user variable, a stored function, a table of unknown columns under `*`) is opaque.
+ */
+import {isObj} from '../mysql/walk.js'
+import {
+  addCol,
+  addRow,
+  colOf,
+  newAcc,
+  rename,
+  unionCols,
+  type Acc,
+  type Col,
+  type Cols,
+  type State,
+} from './model.js'
+import type {CatalogView} from './types.js'
+import {pureMysqlFunction} from './mysql-functions.js'
+
+/** A relation visible in a FROM clause. */
+interface MRel {
+  /** Alias or table name, lower-case. */
+  readonly name: string
+  readonly columns: Cols
+  /** `schema.table` of a base table whose columns are unknown: a named column is `schema.table.col`. */
+  readonly byName: string | undefined
+}
+
+/** One query level: its relations, and the enclosing level for correlated references. */
+interface MLevel {
+  readonly rels: readonly MRel[]
+  readonly parent: MLevel | undefined
+}
+
+/** A CTE in scope. */
+interface MCte {
+  readonly name: string
+  readonly columns: Cols
+  readonly parent: MCte | undefined
+}
+
+/** Where a query is read. */
+interface MEnv {
+  readonly level: MLevel | undefined
+  readonly ctes: MCte | undefined
+}
+
+/** The catalog as MySQL lineage reads it. */
+export interface MysqlCatalogView extends CatalogView {
+  /**
+   * True when a relation whose columns are unknown is known not to be a view, so a column of it can
+   * be named `schema.table.column` (a temporary table; inside a view: a table the view names).
+   */
+  notView?(schema: string, table: string, inView: boolean): boolean
+}
+
+/** Parses a view definition (injected: the parser lives with the analyzer). */
+export type ParseView = (sql: string) => unknown
+
+/** Views and tables whose rows hold copies of column values (statistics): never followed. */
+const VALUE_STATS = new Set(['mysql.column_stats', 'information_schema.column_statistics'])
+
+const MAX_VIEW_DEPTH = 8
+
+/** An identifier node (`"x"` or `{value: "x"}`), lower-cased; null when absent. */
+export function ident(v: unknown): string | null {
+  if (typeof v === 'string') return v.toLowerCase()
+  if (isObj(v) && typeof v.value === 'string') return v.value.toLowerCase()
+  return null
+}
+
+const col = (name: string, acc: Acc): Col => colOf(name, acc)
+
+/** The lineage walker of one statement. */
+export class MysqlQueryLineage {
+  /** The schema unqualified names resolve in (a view's own while its definition is read). */
+  private schema: string
+
+  constructor(
+    private readonly state: State & {readonly catalog: MysqlCatalogView},
+    private readonly parseView: ParseView,
+  ) {
+    this.schema = state.schema
+  }
+
+  /** Output columns of a SELECT (with its UNION branches). */
+  select(node: Record<string, unknown>, env: MEnv, depth = 0): Cols {
+    if (depth > 64) throw new RangeError('query nested too deeply')
+    const branches: Cols[] = []
+    let cur: Record<string, unknown> | undefined = node
+    let scope = env
+    // WITH applies to the whole set operation.
+    if (Array.isArray(node.with)) scope = this.ctes(node.with as unknown[], env, depth)
+    while (cur !== undefined) {
+      branches.push(this.oneSelect(cur, scope, depth))
+      cur = isObj(cur._next) ? cur._next : undefined
+    }
+    return branches.length === 1 ? (branches[0] ?? null) : unionCols(branches)
+  }
+
+  private ctes(list: readonly unknown[], env: MEnv, depth: number): MEnv {
+    let ctes = env.ctes
+    for (const c of list) {
+      if (!isObj(c)) continue
+      const name = ident(c.name) ?? ''
+      const stmt = isObj(c.stmt) && isObj(c.stmt.ast) ? c.stmt.ast : undefined
+      const names = Array.isArray(c.columns) ? c.columns.map((x) => ident(isObj(x) ? x.column : x) ?? '') : []
+      let columns: Cols = null
+      if (stmt !== undefined) {
+        // A recursive CTE's own rows are unknown on the first pass: opaque, like anything unknown.
+        const self: MCte | undefined = c.recursive === true ? {name, columns: null, parent: ctes} : ctes
+        columns = rename(this.select(stmt, {level: env.level, ctes: self}, depth + 1), names)
+      } else this.state.unknown = true
+      ctes = {name, columns, parent: ctes}
+    }
+    return {level: env.level, ctes}
+  }
+
+  private oneSelect(node: Record<string, unknown>, env: MEnv, depth: number): Cols {
+    if (node.type !== 'select') {
+      this.state.unknown = true
+      return null
+    }
+    const rels: MRel[] = []
+    for (const item of Array.isArray(node.from) ? node.from : []) rels.push(this.fromItem(item, env, depth))
+    const level: MLevel = {rels, parent: env.level}
+    const inner: MEnv = {level, ctes: env.ctes}
+    const out: Col[] = []
+    for (const c of Array.isArray(node.columns) ? node.columns : []) {
+      if (!isObj(c)) return null
+      const expr = c.expr
+      if (isObj(expr) && expr.type === 'column_ref' && expr.column === '*') {
+        const star = this.star(ident(expr.table), rels)
+        if (star === null) return null
+        out.push(...star)
+        continue
+      }
+      const acc = newAcc()
+      this.expr(expr, inner, acc, depth)
+      const label = ident(c.as) ?? (isObj(expr) && expr.type === 'column_ref' ? ident(expr.column) : null)
+      out.push(col(label ?? '', acc))
+    }
+    return out
+  }
+
+  /** `*` or `t.*`: the columns of every relation, or of one; null when some are unknown. */
+  private star(table: string | null, rels: readonly MRel[]): Cols {
+    const picked = table === null ? rels : rels.filter((r) => r.name === table)
+    if (picked.length === 0) return null
+    const out: Col[] = []
+    for (const r of picked) {
+      if (r.columns === null) {
+        this.state.unknown = true
+        return null
+      }
+      out.push(...r.columns)
+    }
+    return out
+  }
+
+  private fromItem(item: unknown, env: MEnv, depth: number): MRel {
+    if (!isObj(item)) return {name: '', columns: null, byName: undefined}
+    const alias = ident(item.as)
+    if (isObj(item.expr) && isObj(item.expr.ast)) {
+      const cols = this.select(item.expr.ast, {level: undefined, ctes: env.ctes}, depth + 1)
+      return {name: alias ?? '', columns: cols, byName: undefined}
+    }
+    const table = ident(item.table)
+    if (table === null) {
+      // A table function (JSON_TABLE) or something else the walker does not know.
+      this.state.unknown = true
+      return {name: alias ?? '', columns: null, byName: undefined}
+    }
+    const db = ident(item.db)
+    if (db === null) {
+      for (let c = env.ctes; c; c = c.parent)
+        if (c.name === table) return {name: alias ?? table, columns: c.columns, byName: undefined}
+    }
+    const schema = db ?? this.schema
+    return {name: alias ?? table, ...this.relation(schema, table)}
+  }
+
+  /** A catalog relation: a view's columns from its definition, a table's from the catalog. */
+  private relation(schema: string, table: string): {columns: Cols; byName: string | undefined} {
+    const key = `${schema}.${table}`
+    if (VALUE_STATS.has(key)) {
+      this.state.unknown = true
+      return {columns: null, byName: undefined}
+    }
+    const def = this.state.catalog.viewDefinition?.(schema, table)
+    if (def !== undefined) return {columns: this.view(schema, def), byName: undefined}
+    const names = this.state.catalog.columns(schema, table)
+    if (names === undefined) {
+      this.state.unknown = true
+      // Only a name the catalog looked up and did not find (a temporary table) is read column by
+      // column by name; one not looked up yet may be a view over anything.
+      const named = this.state.catalog.notView?.(schema, table, this.state.viewDepth > 0) === true
+      return {columns: null, byName: named ? key : undefined}
+    }
+    const columns = names.map((n): Col => {
+      const source = `${key}.${n}`
+      this.state.reads.add(source)
+      return {name: n.toLowerCase(), sources: new Set([source]), opaque: false}
+    })
+    return {columns, byName: undefined}
+  }
+
+  private view(schema: string, def: string): Cols {
+    if (this.state.viewDepth >= MAX_VIEW_DEPTH) {
+      this.state.unknown = true
+      return null
+    }
+    const ast = this.parseView(def)
+    if (!isObj(ast) || ast.type !== 'select') {
+      this.state.unknown = true
+      return null
+    }
+    this.state.viewDepth++
+    const saved = this.schema
+    try {
+      // Names inside a view resolve in the view's schema.
+      this.schema = schema
+      return this.select(ast, {level: undefined, ctes: undefined})
+    } finally {
+      this.schema = saved
+      this.state.viewDepth--
+    }
+  }
+
+  /** Adds an expression's sources to `acc`. */
+  expr(v: unknown, env: MEnv, acc: Acc, depth: number): void {
+    if (depth > 500) throw new RangeError('expression nested too deeply')
+    if (Array.isArray(v)) {
+      for (const x of v) this.expr(x, env, acc, depth + 1)
+      return
+    }
+    if (!isObj(v)) return
+    if (isObj(v.ast)) {
+      // A subquery: every column it outputs (its WHERE only filters).
+      const cols = this.select(v.ast, env, depth + 1)
+      addRow(acc, cols, this.state)
+      return
+    }
+    switch (v.type) {
+      case 'column_ref':
+        return this.columnRef(v, env, acc)
+      case 'var':
+        // A user variable can hold anything an earlier statement put there; a system variable cannot.
+        if (v.prefix !== '@@') {
+          acc.opaque = true
+          this.state.unknown = true
+        }
+        return
+      case 'function':
+      case 'aggr_func': {
+        const name = functionName(v.name)
+        if (name === null || !pureMysqlFunction(name)) {
+          acc.opaque = true
+          this.state.unknown = true
+        }
+        break
+      }
+    }
+    for (const [k, child] of Object.entries(v))
+      if (k !== 'loc' && k !== 'name') this.expr(child, env, acc, depth + 1)
+  }
+
+  private columnRef(v: Record<string, unknown>, env: MEnv, acc: Acc): void {
+    const name = ident(v.column)
+    if (name === null || name === '*') {
+      // `count(t.*)`-like forms: every column of what is in scope.
+      for (let l = env.level; l; l = l.parent) for (const r of l.rels) this.addRel(acc, r)
+      return
+    }
+    const table = ident(v.table)
+    for (let l = env.level; l; l = l.parent) {
+      const candidates = table === null ? l.rels : l.rels.filter((r) => r.name === table)
+      const hits: Col[] = []
+      let unknown = false
+      for (const r of candidates) {
+        const c = r.columns?.find((x) => x.name === name)
+        if (c !== undefined) hits.push(c)
+        else if (r.columns === null) {
+          unknown = true
+          if (r.byName !== undefined) acc.sources.add(`${r.byName}.${name}`)
+          else acc.opaque = true
+        }
+      }
+      for (const h of hits) addCol(acc, h)
+      if (hits.length > 0 || unknown) return
+      if (table !== null && candidates.length > 0) {
+        // The relation is known but has no such column: lineage is wrong somewhere.
+        acc.opaque = true
+        return
+      }
+    }
+    // Not found anywhere (an alias of the select list in HAVING, or a stale catalog).
+    acc.opaque = true
+  }
+
+  private addRel(acc: Acc, r: MRel): void {
+    if (r.columns === null) acc.opaque = true
+    else addRow(acc, r.columns, this.state)
+  }
+}
+
+/** The name of a function node, lower-case; null when it has no plain name. */
+function functionName(n: unknown): string | null {
+  if (typeof n === 'string') return n.toLowerCase()
+  if (!isObj(n) || !Array.isArray(n.name)) return null
+  if (n.schema !== undefined && n.schema !== null) return null
+  const parts = n.name.map((p) => ident(p))
+  return parts.length === 1 && parts[0] !== null ? (parts[0] ?? null) : null
+}

@@ -1,0 +1,223 @@
+/**
+ * Column lineage for MySQL and MariaDB: for each statement of a query, which stored columns each
+ * output column is computed from (mysql-query.ts walks SELECTs), what the statement reads, and which
+ * tables it fills from what it reads. Read the way the analyzer reads (its lexer, one reading per way
+ * a server could run the executable comments, node-sql-parser); readings that disagree are merged
+ * (fail closed), and a statement the parser cannot read returns rows of unknown lineage.
+ */
+import {isObj, walk} from '../mysql/walk.js'
+import {readings, tokensOf} from '../mysql/comments.js'
+import {lexMysql, type Token} from '../mysql/lexer.js'
+import {parseStatement} from '../mysql/parser.js'
+import {compactValues, render, splitStatements} from '../mysql/tokens.js'
+import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
+import {unionCols, type State} from './model.js'
+import {ident, MysqlQueryLineage, type MysqlCatalogView} from './mysql-query.js'
+import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
+
+/** One statement's lineage, and whether it shows the diagnostics of the statement before it. */
+export interface MysqlStatementLineage extends StatementLineage {
+  /** SHOW WARNINGS, SHOW ERRORS, GET DIAGNOSTICS: messages can quote values the previous statement read. */
+  readonly diagnostics: boolean
+}
+
+/** The lineage of a MySQL query. */
+export type MysqlLineageResult =
+  | {
+      readonly ok: true
+      readonly statements: readonly MysqlStatementLineage[]
+      /** `write` effects, one list per statement (tables filled from what the statement read). */
+      readonly effects: readonly (readonly LineageEffect[])[]
+    }
+  | {readonly ok: false; readonly error: string}
+
+/** Statements that return rows about the server or session, never a table's values. */
+const METADATA =
+  /^(SHOW|DESC|DESCRIBE|EXPLAIN|SET|USE|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|XA|KILL|FLUSH|HELP|LOCK|UNLOCK|DEALLOCATE|PREPARE|CHECKSUM|CHECK|OPTIMIZE|REPAIR|ANALYZE|INSTALL|UNINSTALL|RESET|PURGE|CHANGE|STOP|SIGNAL|RESIGNAL|GRANT|REVOKE|CREATE|ALTER|DROP|RENAME|TRUNCATE|DO)$/
+const DIAGNOSTICS = /^\s*(SHOW\s+(WARNINGS|ERRORS|COUNT)|GET\s+(CURRENT\s+|STACKED\s+)?DIAGNOSTICS)\b/i
+
+const UNKNOWN: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: true, diagnostics: false}
+const NO_DATA: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: false, diagnostics: false}
+
+/** The lineage of each statement of `sql`, with unqualified names in `defaultSchema`. Never throws. */
+export function lineageMysql(
+  sql: string,
+  catalog: MysqlCatalogView,
+  defaultSchema: string,
+): MysqlLineageResult {
+  try {
+    if (sql.length > MAX_QUERY_LENGTH) return {ok: false, error: 'query too long'}
+    const lexed = lexMysql(sql)
+    if (!lexed.ok) return {ok: false, error: lexed.error}
+    const all = readings(lexed.execComments)
+    if (all === null) return {ok: false, error: 'too many executable comments'}
+    const results = all.map((r) => lineageOfReading(tokensOf(lexed.tokens, r), catalog, defaultSchema))
+    return mergeReadings(results)
+  } catch (e) {
+    return {ok: false, error: e instanceof RangeError ? 'statement nested too deeply' : 'internal error'}
+  }
+}
+
+type Reading = {statements: MysqlStatementLineage[]; effects: LineageEffect[][]}
+
+function lineageOfReading(tokens: readonly Token[], catalog: MysqlCatalogView, schema: string): Reading {
+  const out: Reading = {statements: [], effects: []}
+  let current = schema
+  for (const stmt of splitStatements(tokens)) {
+    const text = render(compactValues(stmt))
+    const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
+    const parsed = parseStatement(text)
+    const ast = parsed?.ast
+    if (first === 'USE' && stmt[1] !== undefined) current = (stmt[1].value ?? stmt[1].text).toLowerCase()
+    if (!isObj(ast)) {
+      out.statements.push(unparsed(first, text))
+      out.effects.push([])
+      continue
+    }
+    const state: State & {readonly catalog: MysqlCatalogView} = {
+      catalog,
+      schema: current,
+      reads: new Set(),
+      unknown: false,
+      viewDepth: 0,
+    }
+    const lineage = statementOf(ast, state, first, text)
+    out.statements.push(lineage)
+    out.effects.push(writes(ast, state, lineage))
+  }
+  return out
+}
+
+/** A statement node-sql-parser could not read: metadata statements return no table data. */
+function unparsed(first: string, text: string): MysqlStatementLineage {
+  if (DIAGNOSTICS.test(text)) return {...NO_DATA, diagnostics: true}
+  return METADATA.test(first) ? NO_DATA : UNKNOWN
+}
+
+function statementOf(
+  ast: Record<string, unknown>,
+  state: State,
+  first: string,
+  text: string,
+): MysqlStatementLineage {
+  const walker = new MysqlQueryLineage(state, parseView)
+  if (ast.type === 'select') {
+    const cols = walker.select(ast, {level: undefined, ctes: undefined})
+    const into = isObj(ast.into) && typeof ast.into.keyword === 'string'
+    return {
+      columns: into ? [] : cols === null ? null : cols.map(outputColumn),
+      reads: [...state.reads].sort(),
+      readsUnknown: state.unknown,
+      diagnostics: false,
+    }
+  }
+  if (ast.type === 'call' || ast.type === 'execute') return UNKNOWN
+  if (DIAGNOSTICS.test(text)) return {...NO_DATA, diagnostics: true}
+  if (ast.type === 'create') {
+    // CREATE TABLE ... AS SELECT returns no rows, but fills a table from what it reads.
+    readTables(ast, state, walker)
+    return {columns: [], reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
+  }
+  if (METADATA.test(first)) return NO_DATA
+  // INSERT, UPDATE, DELETE, REPLACE: rows only through RETURNING, from anything they read.
+  readTables(ast, state, walker)
+  return {columns: null, reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
+}
+
+/** Adds every column of every relation (and subquery) a statement mentions to its reads. */
+function readTables(ast: Record<string, unknown>, state: State, walker: MysqlQueryLineage): void {
+  for (const t of walk(ast).tables) {
+    const schema = t.schema ?? state.schema
+    if (state.catalog.viewDefinition?.(schema, t.name) !== undefined) {
+      // The view's own reads come from expanding it.
+      walker.select(
+        {type: 'select', from: [{db: schema, table: t.name}], columns: []},
+        {level: undefined, ctes: undefined},
+      )
+      continue
+    }
+    const cols = state.catalog.columns(schema, t.name)
+    if (cols === undefined) state.unknown = true
+    else for (const c of cols) state.reads.add(`${schema}.${t.name}.${c}`)
+  }
+}
+
+/** CREATE TABLE ... AS SELECT, INSERT ... SELECT, REPLACE ... SELECT: the target holds what was read. */
+function writes(ast: Record<string, unknown>, state: State, l: MysqlStatementLineage): LineageEffect[] {
+  const target = writeTarget(ast)
+  if (target === null) return []
+  const [schema, table] = target
+  const selfOnly = l.reads.every((c) => c.startsWith(`${schema ?? state.schema}.${table}.`))
+  if (l.reads.length === 0 && !l.readsUnknown) return []
+  if (selfOnly && !l.readsUnknown) return []
+  return [
+    {kind: 'write', table: `${schema ?? state.schema}.${table}`, reads: l.reads, unknown: l.readsUnknown},
+  ]
+}
+
+function writeTarget(ast: Record<string, unknown>): [string | null, string] | null {
+  const first: unknown = Array.isArray(ast.table) ? (ast.table as unknown[])[0] : undefined
+  if (!isObj(first)) return null
+  const table = ident(first.table)
+  if (table === null) return null
+  if (ast.type === 'create' && ast.keyword === 'table' && (isObj(ast.as) || isObj(ast.query_expr)))
+    return [ident(first.db), table]
+  if ((ast.type === 'insert' || ast.type === 'replace') && isObj(ast.values) && ast.values.type === 'select')
+    return [ident(first.db), table]
+  if ((ast.type === 'update' || ast.type === 'insert' || ast.type === 'replace') && mentionsSelect(ast))
+    return [ident(first.db), table]
+  return null
+}
+
+function mentionsSelect(v: unknown, depth = 0): boolean {
+  if (depth > 200) return true
+  if (Array.isArray(v)) return v.some((x) => mentionsSelect(x, depth + 1))
+  if (!isObj(v)) return false
+  if (isObj(v.ast)) return true
+  if (v.type === 'select' && depth > 0) return true
+  return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsSelect(x, depth + 1))
+}
+
+function outputColumn(c: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {
+  return {name: c.name, sources: [...c.sources].sort(), opaque: c.opaque}
+}
+
+/** A view's stored definition, read like any statement; null when it cannot be read. */
+function parseView(sql: string): unknown {
+  const lexed = lexMysql(sql)
+  if (!lexed.ok || lexed.execComments.length > 0) return null
+  const stmts = splitStatements(lexed.tokens)
+  if (stmts.length !== 1 || stmts[0] === undefined) return null
+  return parseStatement(render(stmts[0]))?.ast ?? null
+}
+
+/** Readings of executable comments that disagree: union of what each says, per statement. */
+function mergeReadings(results: readonly Reading[]): MysqlLineageResult {
+  const first = results[0]
+  if (first === undefined) return {ok: false, error: 'no reading'}
+  if (results.length === 1) return {ok: true, statements: first.statements, effects: first.effects}
+  if (results.some((r) => r.statements.length !== first.statements.length))
+    return {ok: false, error: 'executable comments change the number of statements'}
+  const statements = first.statements.map((_, i): MysqlStatementLineage => {
+    const ls = results.map((r) => r.statements[i] as MysqlStatementLineage)
+    const cols = unionCols(
+      ls.map((l) =>
+        l.columns === null
+          ? null
+          : l.columns.map((c) => ({name: c.name, sources: new Set(c.sources), opaque: c.opaque})),
+      ),
+    )
+    const known = ls.every((l) => l.columns !== null)
+    return {
+      columns: known && cols !== null ? cols.map(outputColumn) : null,
+      reads: [...new Set(ls.flatMap((l) => l.reads))].sort(),
+      readsUnknown: ls.some((l) => l.readsUnknown),
+      diagnostics: ls.some((l) => l.diagnostics),
+    }
+  })
+  return {
+    ok: true,
+    statements,
+    effects: first.statements.map((_, i) => results.flatMap((r) => r.effects[i] ?? [])),
+  }
+}

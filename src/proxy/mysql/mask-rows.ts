@@ -1,0 +1,269 @@
+/**
+ * The MySQL row path of masking: column definitions (where a column comes from, and its type), and
+ * the rewriter of text-protocol rows (length-encoded strings, 0xFB for NULL) and binary-protocol rows
+ * (a NULL bitmap at bit offset 2, then type-dependent values). A masked text value becomes the style's
+ * string; a masked value of another type becomes NULL (its bitmap bit set in a binary row), so every
+ * client still decodes the row. A row none of whose masked fields changed is left alone.
+ */
+import {maskField, type FieldMask, type MaskKey, type ValueType} from '../../masking/index.js'
+import type {FieldPlan} from '../../policy/index.js'
+import {MAX_PART, encodePacket, payloadOf} from './framing.js'
+import {PayloadReader, WireError} from './wire.js'
+
+/** What masking reads of one column definition. */
+export interface ColumnDef {
+  readonly schema: string
+  /** The table a direct column comes from (a view, derived table or CTE name too); '' when computed. */
+  readonly orgTable: string
+  readonly name: string
+  readonly orgName: string
+  readonly charset: number
+  readonly type: number
+}
+
+/** Column types (protocol values) whose values are strings in both protocols. */
+const STRING_TYPES = new Set([
+  0x0f, // VARCHAR
+  0xf5, // JSON
+  0xf7, // ENUM
+  0xf8, // SET
+  0xf9, // TINY_BLOB
+  0xfa, // MEDIUM_BLOB
+  0xfb, // LONG_BLOB
+  0xfc, // BLOB
+  0xfd, // VAR_STRING
+  0xfe, // STRING
+])
+const JSON_TYPE = 0xf5
+/** Binary-protocol values that are length-encoded strings although not text (decimal, bit, geometry). */
+const LENENC_TYPES = new Set([0x00, 0xf6, 0x10, 0xff, ...STRING_TYPES])
+/** Fixed binary-protocol widths by type. */
+const FIXED: Readonly<Record<number, number>> = {
+  0x01: 1, // TINY
+  0x02: 2, // SHORT
+  0x0d: 2, // YEAR
+  0x03: 4, // LONG
+  0x09: 4, // INT24
+  0x04: 4, // FLOAT
+  0x05: 8, // DOUBLE
+  0x08: 8, // LONGLONG
+  0x06: 0, // NULL
+}
+/** Binary-protocol temporal values: a length byte, then that many bytes. */
+const TEMPORAL = new Set([0x07, 0x0a, 0x0b, 0x0c])
+
+/** Reads a column definition (protocol 4.1); throws WireError when malformed. */
+export function readColumnDef(payload: Buffer): ColumnDef {
+  const r = new PayloadReader(payload)
+  const str = (): string => r.bytes(r.lenenc()).toString('utf8')
+  str() // catalog
+  const schema = str()
+  str() // table (alias)
+  const orgTable = str()
+  const name = str()
+  const orgName = str()
+  r.lenenc() // length of the fixed fields
+  const charset = r.int(2)
+  r.int(4) // column length
+  const type = r.int(1)
+  return {schema, orgTable, name, orgName, charset, type}
+}
+
+/** `text` when the column's values can spell free text (classifiers scan them), else `other`. */
+export function columnCategory(c: Pick<ColumnDef, 'type'>): 'text' | 'other' {
+  return STRING_TYPES.has(c.type) ? 'text' : 'other'
+}
+
+/** How a masked value of this column is written: a string for string types, NULL otherwise. */
+function valueType(c: Pick<ColumnDef, 'type'>): ValueType {
+  if (c.type === JSON_TYPE) return 'json'
+  return STRING_TYPES.has(c.type) ? 'text' : 'other'
+}
+
+/** The masker's per-column instructions from the plan; null when no column needs masking. */
+export function columnMasks(
+  plans: readonly FieldPlan[],
+  cols: readonly ColumnDef[],
+): (FieldMask | null)[] | null {
+  let any = false
+  const out = plans.map((p, i): FieldMask | null => {
+    if (p === null) return null
+    any = true
+    const type = valueType(cols[i] ?? {type: 0})
+    return p.kind === 'column' ? {...p, type} : {kind: 'detect', rules: p.rules, type}
+  })
+  return any ? out : null
+}
+
+/** Where masked rows go: room reserved after everything forwarded so far (ProducedOut). */
+export interface RowOut {
+  append(bytes: Buffer): void
+}
+
+/** Rewrites the rows of one result set with some columns masked. */
+export class MysqlRowMasker {
+  private readonly outs: (Buffer | null | undefined)[]
+  private readonly starts: number[]
+  private readonly ends: number[]
+
+  constructor(
+    private readonly masks: readonly (FieldMask | null)[],
+    private readonly types: readonly number[],
+    private readonly binary: boolean,
+    private readonly key: MaskKey,
+    readonly fired: Set<string>,
+  ) {
+    this.outs = new Array<Buffer | null | undefined>(masks.length).fill(undefined)
+    this.starts = new Array<number>(masks.length).fill(0)
+    this.ends = new Array<number>(masks.length).fill(0)
+  }
+
+  /** Writes the masked row packet for `buf[start, end)` to `out` and returns true; false: forward it. */
+  rewrite(buf: Buffer, start: number, end: number, out: RowOut): boolean {
+    const payload = payloadOf(buf, start, end)
+    const changed = this.binary ? this.scanBinary(payload) : this.scanText(payload)
+    if (!changed) return false
+    const masked = this.binary ? this.buildBinary(payload) : this.buildText(payload)
+    const seq = buf[start + 3] as number
+    const partsBefore = Math.floor(payload.length / MAX_PART)
+    if (Math.floor(masked.length / MAX_PART) !== partsBefore)
+      // Another number of parts would shift the sequence ids of every packet after it.
+      throw new WireError('a masked row would need a different number of 16 MB packet parts')
+    // The sequence id of the first part: the last part's minus the number of extra parts.
+    out.append(encodePacket((seq - partsBefore) & 0xff, masked))
+    return true
+  }
+
+  private maskOne(i: number, value: Buffer): void {
+    const mask = this.masks[i]
+    if (mask == null) return
+    const out = maskField(value, mask, this.key, this.fired)
+    if (out !== value) this.outs[i] = out
+  }
+
+  /** Text row: each value a length-encoded string, or 0xFB for NULL. */
+  private scanText(p: Buffer): boolean {
+    let off = 0
+    let changed = false
+    for (let i = 0; i < this.masks.length; i++) {
+      this.outs[i] = undefined
+      this.starts[i] = off
+      if (off >= p.length) throw new WireError('a row has fewer values than its columns')
+      if (p[off] === 0xfb) {
+        off++
+        this.ends[i] = off
+        continue
+      }
+      const [len, at] = lenencAt(p, off)
+      if (at + len > p.length) throw new WireError('a row value overruns its packet')
+      off = at + len
+      this.ends[i] = off
+      if (this.masks[i] != null) {
+        this.maskOne(i, p.subarray(at, at + len))
+        if (this.outs[i] !== undefined) changed = true
+      }
+    }
+    if (off !== p.length) throw new WireError('a row has bytes after its last value')
+    return changed
+  }
+
+  private buildText(p: Buffer): Buffer {
+    const parts: Buffer[] = []
+    let run = 0
+    for (let i = 0; i < this.masks.length; i++) {
+      const v = this.outs[i]
+      if (v === undefined) continue
+      parts.push(p.subarray(run, this.starts[i]), v === null ? NULL_TEXT : lenencString(v))
+      run = this.ends[i] as number
+    }
+    parts.push(p.subarray(run))
+    return Buffer.concat(parts)
+  }
+
+  /** Binary row: 0x00, the NULL bitmap (offset 2), then each non-NULL value by its type. */
+  private scanBinary(p: Buffer): boolean {
+    const n = this.masks.length
+    const bitmap = (n + 9) >> 3
+    if (p[0] !== 0x00 || p.length < 1 + bitmap) throw new WireError('a binary row without its header')
+    let off = 1 + bitmap
+    let changed = false
+    for (let i = 0; i < n; i++) {
+      this.outs[i] = undefined
+      this.starts[i] = off
+      if (isNull(p, i)) {
+        this.ends[i] = off
+        continue
+      }
+      const type = this.types[i] as number
+      let at = off
+      let len: number
+      if (LENENC_TYPES.has(type)) [len, at] = lenencAt(p, off)
+      else if (TEMPORAL.has(type)) {
+        if (off >= p.length) throw new WireError('a binary row value overruns its packet')
+        len = p[off] as number
+        at = off + 1
+      } else {
+        const w = FIXED[type]
+        if (w === undefined) throw new WireError(`a binary row value of unknown type 0x${type.toString(16)}`)
+        len = w
+      }
+      if (at + len > p.length) throw new WireError('a binary row value overruns its packet')
+      off = at + len
+      this.ends[i] = off
+      const mask = this.masks[i]
+      if (mask == null) continue
+      // Only string types hold text; any other masked value becomes NULL whatever its bytes.
+      if (mask.type === 'other') this.outs[i] = null
+      else this.maskOne(i, p.subarray(at, at + len))
+      if (this.outs[i] !== undefined) changed = true
+    }
+    if (off !== p.length) throw new WireError('a binary row has bytes after its last value')
+    return changed
+  }
+
+  private buildBinary(p: Buffer): Buffer {
+    const n = this.masks.length
+    const head = Buffer.from(p.subarray(0, 1 + ((n + 9) >> 3)))
+    const parts: Buffer[] = [head]
+    let run = head.length
+    for (let i = 0; i < n; i++) {
+      const v = this.outs[i]
+      if (v === undefined) continue
+      parts.push(p.subarray(run, this.starts[i]))
+      if (v === null) head[1 + ((i + 2) >> 3)] = (head[1 + ((i + 2) >> 3)] as number) | (1 << ((i + 2) & 7))
+      else parts.push(lenencString(v))
+      run = this.ends[i] as number
+    }
+    parts.push(p.subarray(run))
+    return Buffer.concat(parts)
+  }
+}
+
+const NULL_TEXT = Buffer.from([0xfb])
+
+function isNull(p: Buffer, i: number): boolean {
+  return (((p[1 + ((i + 2) >> 3)] as number) >> ((i + 2) & 7)) & 1) === 1
+}
+
+/** A length-encoded integer at `off`: [value, offset after it]. */
+function lenencAt(p: Buffer, off: number): [number, number] {
+  if (off >= p.length) throw new WireError('a row value overruns its packet')
+  const r = new PayloadReader(p, off)
+  const v = r.lenenc()
+  return [v, p.length - r.remaining]
+}
+
+/** `v` as a length-encoded string. */
+export function lenencString(v: Buffer): Buffer {
+  const n = v.length
+  let head: Buffer
+  if (n < 0xfb) head = Buffer.from([n])
+  else if (n < 0x10000) head = Buffer.from([0xfc, n & 0xff, n >> 8])
+  else if (n < 0x1000000) head = Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16])
+  else {
+    head = Buffer.alloc(9)
+    head[0] = 0xfe
+    head.writeBigUInt64LE(BigInt(n), 1)
+  }
+  return Buffer.concat([head, v])
+}

@@ -1,0 +1,306 @@
+/**
+ * A MySQL session's masking: per allowed statement, the rules that apply and the statement's lineage;
+ * per result set, the plan that tells the row path which columns to rewrite. Lineage needs the
+ * catalog (columns of the tables a statement names, the definitions of views): what is missing is
+ * looked up with a query the proxy sends on the session's own connection just before the client's
+ * statement, so its answer is known when the statement's first result arrives. Unknown fails closed.
+ */
+import type {MaskKey} from '../../masking/index.js'
+import {
+  planMasking,
+  type Decision,
+  type MaskingRule,
+  type PlanField,
+  type StatementLineage,
+} from '../../policy/index.js'
+import {lineageMysql, type MysqlStatementLineage} from '../../policy/lineage/mysql.js'
+import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
+import {ruleFor} from '../postgres/mask-session.js'
+import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
+
+/** Masking state of one running statement (a COM_QUERY, or one COM_STMT_EXECUTE). */
+export interface MysqlMaskStatement {
+  readonly sql: string
+  readonly schema: string
+  readonly rules: readonly MaskingRule[]
+  /** Per statement of the query; null when unknown; undefined until computed. */
+  lineage: readonly MysqlStatementLineage[] | null | undefined
+  /** The statement whose results are arriving. */
+  index: number
+  /** Output columns masked (`column:rule`) and rules that masked a value, for the audit event. */
+  readonly masked: Set<string>
+  readonly fired: Set<string>
+}
+
+/** Operation kinds after which cached catalog facts may be stale. */
+const DDL_KINDS = new Set(['create', 'alter', 'drop', 'other', 'call'])
+/** Names per catalog lookup; more are left unknown (fail closed) until the next statement. */
+const MAX_NAMES = 200
+
+const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
+
+/** The session's catalog cache: keys are lower-case `schema.table` (names compare case-insensitively). */
+class MysqlCatalog implements MysqlCatalogView {
+  /** Columns by table; null: looked up and absent (a temporary table, or no privilege). */
+  readonly tables = new Map<string, readonly string[] | null>()
+  /** View definitions ('' when the session may not read it: unknown, masked). */
+  readonly views = new Map<string, string>()
+  viewsLoaded = false
+  /** Names lineage asked for that are not loaded yet. */
+  readonly misses = new Set<string>()
+  /** Views lineage expanded: looked up again before every statement that reads them. */
+  readonly used = new Set<string>()
+
+  columns(schema: string, table: string): readonly string[] | undefined {
+    const key = `${schema}.${table}`.toLowerCase()
+    const cols = this.tables.get(key)
+    if (cols === undefined) this.misses.add(key)
+    return cols ?? undefined
+  }
+
+  viewDefinition(schema: string, name: string): string | undefined {
+    const key = `${schema}.${name}`.toLowerCase()
+    const def = this.views.get(key)
+    if (def !== undefined) this.used.add(key)
+    return def
+  }
+
+  /** Looked up and absent; or named inside a view: every view was read with that view. */
+  notView(schema: string, table: string, inView: boolean): boolean {
+    return (inView && this.viewsLoaded) || this.tables.get(`${schema}.${table}`.toLowerCase()) === null
+  }
+
+  clear(): void {
+    this.tables.clear()
+    this.views.clear()
+    this.viewsLoaded = false
+    this.misses.clear()
+  }
+}
+
+/** A catalog lookup in flight: what it asked for, to record absent names when it completes. */
+export interface CatalogLookup {
+  /** The query text the proxy sends. */
+  readonly sql: string
+  /** One text row of its result. */
+  row(values: readonly (string | null)[]): void
+  /** The lookup ended (ok: it completed; otherwise what it asked for stays unknown). */
+  done(ok: boolean): void
+}
+
+const VIEWS = 'SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS'
+
+/** A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES). */
+const quote = (s: string): string => `CONVERT(X'${Buffer.from(s, 'utf8').toString('hex')}' USING utf8mb4)`
+
+/** One session's masking state. */
+export class MysqlMaskSession {
+  private readonly catalog = new MysqlCatalog()
+  private readonly columnRules: boolean
+  /** Tables filled from masked columns: masked whole for the rest of the session. */
+  private readonly taints: MaskingRule[] = []
+  /** Set once a statement may have read a masked column: diagnostics can quote what it read. */
+  readMasked = false
+
+  constructor(
+    private readonly allRules: readonly MaskingRule[],
+    readonly key: MaskKey,
+  ) {
+    this.columnRules = allRules.some((r) => (r.columns?.length ?? 0) > 0)
+  }
+
+  /** The masking state of an allowed statement; undefined when nothing can be masked. */
+  statement(sql: string, decision: Decision | undefined, schema: string): MysqlMaskStatement | undefined {
+    if (this.allRules.length === 0) return undefined
+    if (decision?.operations.some((o) => DDL_KINDS.has(o.kind)) === true) this.catalog.clear()
+    const base = decision === undefined ? this.allRules : decision.masking
+    if (base.length === 0 && this.taints.length === 0) return undefined
+    return {
+      sql,
+      schema: schema.toLowerCase(),
+      rules: this.taints.length === 0 ? base : [...base, ...this.taints],
+      lineage: undefined,
+      index: 0,
+      masked: new Set(),
+      fired: new Set(),
+    }
+  }
+
+  /**
+   * The catalog lookup to send before the statement, when its lineage needs names not cached yet;
+   * undefined when none is needed. Lineage is computed again when the results arrive.
+   */
+  lookup(m: MysqlMaskStatement): CatalogLookup | undefined {
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
+    this.catalog.misses.clear()
+    this.catalog.used.clear()
+    lineageMysql(m.sql, this.catalog, m.schema)
+    // Views are read again for each statement that reads one: another session may have changed them.
+    const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
+    // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
+    if (names.length === 0) return undefined
+    return this.lookupOf(names)
+  }
+
+  private lookupOf(names: readonly string[]): CatalogLookup {
+    const pairs = names
+      .map((n) => {
+        const dot = n.indexOf('.')
+        return `(${quote(n.slice(0, dot))},${quote(n.slice(dot + 1))})`
+      })
+      .join(',')
+    const where = `WHERE (LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME)) IN (${pairs})`
+    const parts: string[] = []
+    if (names.length > 0)
+      parts.push(
+        `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS ${where}`,
+      )
+    // Every view, each time: the views a definition names are then known from the same moment.
+    parts.push(VIEWS)
+    const found = new Map<string, {name: string; cols: [number, string][]}>()
+    const viewDefs = new Map<string, string>()
+    return {
+      sql: parts.join(' UNION ALL '),
+      row: (v) => {
+        const [kind, schema, table, text, pos] = v
+        if (schema == null || table == null) return
+        const key = `${schema}.${table}`.toLowerCase()
+        if (kind === '1') {
+          viewDefs.set(key, text ?? '')
+          return
+        }
+        if (text == null) return
+        const entry = found.get(key) ?? {name: `${schema}.${table}`, cols: []}
+        // Two tables whose names differ only in case share a key: their columns are then unknown.
+        if (entry.name !== `${schema}.${table}`) entry.cols.push([-1, ''])
+        entry.cols.push([Number(pos), text])
+        found.set(key, entry)
+      },
+      done: (ok) => {
+        if (!ok) return
+        for (const n of names) {
+          const e = found.get(n)
+          const clash = e?.cols.some(([p]) => p < 0) === true
+          this.catalog.tables.set(
+            n,
+            e === undefined || clash ? null : e.cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
+          )
+        }
+        this.catalog.views.clear()
+        for (const [k, def] of viewDefs) this.catalog.views.set(k, def)
+        this.catalog.viewsLoaded = true
+      },
+    }
+  }
+
+  /** The current statement's lineage (computed once, when its first result arrives). */
+  private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
+    if (m.lineage === undefined) {
+      const r = lineageMysql(m.sql, this.catalog, m.schema)
+      m.lineage = r.ok ? r.statements : null
+      // A statement of unknown shape (CALL) can return several results: later ones cannot be placed.
+      if (
+        m.lineage !== null &&
+        m.lineage.length > 1 &&
+        m.lineage.some((l) => l.columns === null && l.readsUnknown)
+      )
+        m.lineage = null
+      if (r.ok) for (const effects of r.effects) this.taint(m, effects)
+    }
+    const l = m.lineage === null ? UNKNOWN : (m.lineage[m.index] ?? UNKNOWN)
+    if (this.reads(m, l)) this.readMasked = true
+    return l
+  }
+
+  /** True when a statement's lineage reads something a column rule masks, or something unknown. */
+  private reads(m: MysqlMaskStatement, l: StatementLineage): boolean {
+    const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
+    if (columnRules.length === 0) return false
+    return l.readsUnknown || l.reads.some((c) => ruleFor(columnRules, c) !== undefined)
+  }
+
+  /** True when the current statement may read a masked column (its error text is withheld). */
+  readsMasked(m: MysqlMaskStatement): boolean {
+    return this.reads(m, this.current(m))
+  }
+
+  /** The row masker of a result set with these columns; undefined when no column is masked. */
+  plan(m: MysqlMaskStatement, cols: readonly ColumnDef[], binary: boolean): MysqlRowMasker | undefined {
+    let lineage: StatementLineage = this.current(m)
+    // Warnings and errors of the statement before can quote the values it read.
+    if ((lineage as MysqlStatementLineage).diagnostics === true && this.readMasked) lineage = UNKNOWN
+    lineage = checkLabels(lineage, cols)
+    const fields: PlanField[] = cols.map((c) => ({
+      name: c.name,
+      // Derived tables and CTEs also name themselves here; lineage has their sources.
+      direct: c.orgTable === '' ? null : `${c.schema}.${c.orgTable}.${c.orgName}`,
+      typeCategory: columnCategory(c),
+    }))
+    const plans = planMasking(m.rules, fields, lineage)
+    plans.forEach((p, i) => {
+      if (p?.kind === 'column') m.masked.add(`${cols[i]?.name ?? ''}:${p.rule}`)
+    })
+    const masks = columnMasks(plans, cols)
+    if (masks === null) return undefined
+    return new MysqlRowMasker(
+      masks,
+      cols.map((c) => c.type),
+      binary,
+      this.key,
+      m.fired,
+    )
+  }
+
+  /** The current statement of the query completed: the next result belongs to the next one. */
+  completed(m: MysqlMaskStatement): void {
+    // Computes lineage (and the tables it fills) for statements that returned no rows too.
+    this.current(m)
+    m.index++
+  }
+
+  /** What the audit event lists as masked. */
+  auditMasked(m: MysqlMaskStatement): string[] | undefined {
+    if (m.masked.size === 0 && m.fired.size === 0) return undefined
+    return [...m.masked, ...[...m.fired].map((r) => `*:${r}`)]
+  }
+
+  /** A table filled from masked (or unknown) columns is masked whole, with the strictest rule involved. */
+  private taint(
+    m: MysqlMaskStatement,
+    effects: readonly {kind: string; table?: string; reads?: readonly string[]; unknown?: boolean}[],
+  ): void {
+    const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
+    for (const e of effects) {
+      if (e.kind !== 'write' || e.table === undefined) continue
+      const hits =
+        e.unknown === true
+          ? columnRules
+          : columnRules.filter((r) => (e.reads ?? []).some((c) => ruleFor([r], c)))
+      const strictest = hits.reduce<MaskingRule | undefined>(
+        (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
+        undefined,
+      )
+      if (strictest === undefined) continue
+      this.taints.push({name: strictest.name, columns: [`${e.table}.*`], style: strictest.style})
+    }
+  }
+}
+
+/**
+ * A lineage column whose name differs from the column's label is wrong somewhere (the catalog went
+ * stale: another session altered the table): it is opaque, so it is masked if anything could be.
+ */
+function checkLabels(l: StatementLineage, cols: readonly ColumnDef[]): StatementLineage {
+  const lc = l.columns
+  if (lc === null || lc.length !== cols.length) return l
+  let changed = false
+  const columns = lc.map((c, i) => {
+    const label = cols[i]?.name.toLowerCase() ?? ''
+    if (c.name === '' || c.opaque || c.name === label) return c
+    changed = true
+    return {...c, opaque: true}
+  })
+  return changed ? {...l, columns} : l
+}
+
+const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}

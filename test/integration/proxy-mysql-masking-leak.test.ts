@@ -1,0 +1,434 @@
+/**
+ * The MySQL masking leak suite: seeded PII in a real MariaDB table, read through the proxy in every
+ * derived form we know of, with mysql2 (text and binary protocol) and the `mysql` command-line client.
+ * No byte the client receives may contain a seeded value, nor its reverse, base64 or hex encoding;
+ * benign columns arrive unchanged.
+ */
+import {execFile} from 'node:child_process'
+import net from 'node:net'
+import {promisify} from 'node:util'
+
+import mysql from 'mysql2/promise'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {Policy} from '../../src/policy/index.js'
+import {
+  mysqlScratch,
+  mysqlTestPolicy,
+  startMysqlTestProxy,
+  type MysqlScratch,
+  type MysqlTestProxy,
+} from '../support/mysql-proxy.js'
+
+const run = promisify(execFile)
+
+const SENSITIVE = [
+  'alice.smith@example.com',
+  'bob.jones@corp-mail.test',
+  '219-09-9999',
+  '078-05-1120',
+  '4111 1111 1111 1111',
+  '5500-0000-0000-0004',
+  'call alice at alice.smith@example.com, ssn 219-09-9999',
+  'card 5500000000000004 belongs to bob',
+]
+const FREE_TEXT = 'carol.white@mailbox.test'
+/** A masked value no classifier would find: only column masking keeps it in. */
+const UNDETECTABLE = 'quokka-7731-private'
+
+const SETUP = (db: string): string => `
+CREATE TABLE \`${db}\`.users (id INT PRIMARY KEY, name VARCHAR(50), email VARCHAR(100), ssn CHAR(11),
+  card VARCHAR(30), note TEXT, bio TEXT, born DATE, score DECIMAL(10,2));
+INSERT INTO \`${db}\`.users VALUES
+  (1, 'Alice Smith', '${SENSITIVE[0]}', '${SENSITIVE[2]}', '${SENSITIVE[4]}', '${SENSITIVE[6]}', 'write to ${FREE_TEXT}', '1980-01-02', 10.5),
+  (2, 'Bob Jones', '${SENSITIVE[1]}', '${SENSITIVE[3]}', '${SENSITIVE[5]}', '${SENSITIVE[7]}', 'nothing here', '1990-03-04', 20.25);
+CREATE VIEW \`${db}\`.v_users AS SELECT id, name, email AS mail FROM \`${db}\`.users;
+CREATE VIEW \`${db}\`.v_lower AS SELECT id, LOWER(email) AS e FROM \`${db}\`.users;
+CREATE VIEW \`${db}\`.v_nested AS SELECT id, mail FROM \`${db}\`.v_users;
+CREATE VIEW \`${db}\`.v_swap AS SELECT id, name FROM \`${db}\`.users;
+CREATE TABLE \`${db}\`.swap (a TEXT, b TEXT);
+INSERT INTO \`${db}\`.swap VALUES ('harmless', '${UNDETECTABLE}');
+CREATE TABLE \`${db}\`.orders (id INT, user_id INT, total INT);
+INSERT INTO \`${db}\`.orders VALUES (10, 1, 100), (11, 2, 200);
+`
+
+const policyFor = (db: string): Policy => ({
+  ...mysqlTestPolicy(db),
+  masking: [
+    {name: 'pii-email', columns: [`${db}.users.email`], style: 'partial'},
+    {name: 'pii-ids', columns: ['*.users.ssn', '*.users.card', '*.users.born'], style: 'partial'},
+    {name: 'pii-note', columns: [`${db}.users.note`], style: 'redact'},
+    {name: 'swap-b', columns: [`${db}.swap.b`], style: 'redact'},
+    {name: 'free-text', detect: ['email', 'ssn', 'credit_card'], style: 'redact'},
+  ],
+})
+
+/** Every form of every seeded value that must never reach the client. */
+function needles(): string[] {
+  const out: string[] = []
+  for (const v of [...SENSITIVE, FREE_TEXT, UNDETECTABLE]) {
+    const b = Buffer.from(v)
+    out.push(v, [...v].reverse().join(''), b.toString('base64'), b.toString('hex'))
+  }
+  // A date of birth is masked too (NULL): its text forms must not appear either.
+  out.push('1980-01-02', '1990-03-04')
+  return out.map((n) => n.toLowerCase())
+}
+const NEEDLES = needles()
+
+function leaks(bytes: Buffer): string[] {
+  const all = bytes.toString('latin1').toLowerCase()
+  return NEEDLES.filter((n) => all.includes(n))
+}
+
+let db: MysqlScratch
+let proxy: MysqlTestProxy
+
+/** A TCP tap between the client and the proxy: every byte the client receives is recorded. */
+interface Tap {
+  readonly port: number
+  received(): Buffer
+  close(): Promise<void>
+}
+
+async function tap(port: number): Promise<Tap> {
+  const chunks: Buffer[] = []
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1')
+    sockets.add(client).add(upstream)
+    client.on('data', (d) => upstream.write(d))
+    upstream.on('data', (d) => {
+      chunks.push(d)
+      client.write(d)
+    })
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    client.on('error', () => undefined)
+    upstream.on('error', () => undefined)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const addr = server.address() as net.AddressInfo
+  return {
+    port: addr.port,
+    received: () => Buffer.concat(chunks),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+async function session<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<{bytes: Buffer; result: T}> {
+  const t = await tap(proxy.port)
+  const c = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: t.port,
+    user: 'root',
+    database: db.name,
+    multipleStatements: true,
+  })
+  try {
+    const result = await fn(c)
+    return {bytes: t.received(), result}
+  } finally {
+    await c.end()
+    await t.close()
+  }
+}
+
+beforeAll(async () => {
+  db = await mysqlScratch('mask_leak')
+  await db.admin(SETUP(db.name))
+  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, policyFor(db.name))
+})
+
+afterAll(async () => {
+  await proxy?.close()
+  await db?.drop()
+})
+
+const EXFILTRATION = [
+  'SELECT email FROM users',
+  'SELECT * FROM users',
+  'SELECT users.* FROM users',
+  'SELECT LOWER(email) FROM users',
+  'SELECT UPPER(email), UCASE(ssn) FROM users',
+  "SELECT CONCAT(email, '') FROM users",
+  "SELECT CONCAT_WS('-', name, email, ssn) FROM users",
+  "SELECT JSON_OBJECT('e', email, 'n', note) FROM users",
+  'SELECT JSON_ARRAY(email, ssn, card) FROM users',
+  'SELECT JSON_ARRAYAGG(email), JSON_OBJECTAGG(name, ssn) FROM users',
+  "SELECT GROUP_CONCAT(email SEPARATOR ',') FROM users",
+  'SELECT GROUP_CONCAT(DISTINCT card ORDER BY id) FROM users',
+  'SELECT TO_BASE64(email), TO_BASE64(ssn) FROM users',
+  'SELECT HEX(email), HEX(card) FROM users',
+  'SELECT REVERSE(email), REVERSE(ssn) FROM users',
+  "SELECT REPLACE(card, ' ', ''), REPLACE(card, '-', '') FROM users",
+  "SELECT INSERT(email, 1, 0, ''), INSERT(ssn, 4, 1, '-') FROM users",
+  'SELECT CONCAT(SUBSTRING(email, 1, 5), SUBSTRING(email, 6)) FROM users',
+  'SELECT CONCAT(LEFT(ssn, 4), MID(ssn, 5, 3), RIGHT(ssn, 4)) FROM users',
+  'SELECT CAST(email AS CHAR), CAST(ssn AS BINARY) FROM users',
+  'SELECT CONVERT(email USING utf8mb4), CONVERT(card, CHAR) FROM users',
+  'SELECT CASE WHEN id > 0 THEN email ELSE name END FROM users',
+  'SELECT IF(id = 1, ssn, card), IFNULL(email, name), COALESCE(note, name) FROM users',
+  'SELECT (SELECT email FROM users WHERE id = 1)',
+  'SELECT total, (SELECT GROUP_CONCAT(ssn) FROM users) FROM orders',
+  'SELECT x.e FROM (SELECT email AS e FROM users) x',
+  'SELECT * FROM (SELECT * FROM users) s',
+  'SELECT * FROM (SELECT id, CONCAT(email, note) AS c FROM users) s',
+  'WITH x AS (SELECT email FROM users) SELECT * FROM x',
+  'WITH x(e) AS (SELECT ssn FROM users) SELECT LOWER(e) FROM x',
+  'WITH RECURSIVE r(e, n) AS (SELECT email, 1 FROM users UNION ALL SELECT e, n + 1 FROM r WHERE n < 2) SELECT e FROM r',
+  'SELECT email FROM users UNION ALL SELECT name FROM users',
+  'SELECT name FROM users UNION SELECT card FROM users',
+  'SELECT * FROM v_users',
+  'SELECT e FROM v_lower',
+  'SELECT mail, UPPER(mail) FROM v_nested',
+  'SELECT t.*, o.total FROM users t JOIN orders o ON o.user_id = t.id',
+  'SELECT MIN(email), MAX(ssn), MAX(born) FROM users',
+  'SELECT SHA2(email, 256) = SHA2(email, 256), email FROM users',
+  "SELECT AES_DECRYPT(AES_ENCRYPT(email, 'k'), 'k') FROM users",
+  'SELECT UNHEX(HEX(email)), FROM_BASE64(TO_BASE64(ssn)) FROM users',
+  "SELECT CONCAT(SUBSTRING_INDEX(email, '@', 1), '@', SUBSTRING_INDEX(email, '@', -1)) FROM users",
+  "SELECT LPAD(ssn, 20, '*'), RPAD(card, 30, '.') FROM users",
+  'SELECT email AS name FROM users',
+  'SELECT DISTINCT email FROM users ORDER BY 1 LIMIT 1 OFFSET 1',
+  'SELECT DATE_FORMAT(born, "%Y-%m-%d"), born + 0, YEAR(born) * 10000 + MONTH(born) * 100 + DAY(born) FROM users',
+  'SELECT 1 /*!50000 , (SELECT ssn FROM users LIMIT 1) */',
+  'SELECT id /*M!100000 , email */ FROM users',
+  "SELECT email FROM users WHERE email LIKE '%alice%'",
+  'SELECT note, bio FROM users',
+  'SELECT `EMAIL`, `users`.`SSN` FROM `users`',
+  'SELECT email INTO @e FROM users WHERE id = 1; SELECT @e, CONCAT(@e, "")',
+  'SET @s = (SELECT ssn FROM users WHERE id = 2); SELECT @s',
+  'SELECT @x := email FROM users',
+  'SELECT CAST(email AS SIGNED) FROM users; SHOW WARNINGS',
+  'SELECT id FROM users WHERE email = 0; SHOW WARNINGS',
+  'SELECT JSON_EXTRACT(JSON_OBJECT("e", email), "$.e") FROM users',
+  "SELECT JSON_VALUE(JSON_OBJECT('s', ssn), '$.s') FROM users",
+]
+
+describe('no seeded value leaves the MySQL proxy', () => {
+  it.each(EXFILTRATION)('%s', async (sql) => {
+    const {bytes} = await session(async (c) => {
+      try {
+        await c.query(sql)
+      } catch {
+        // A denial or a server error is fine: what matters is what reached the client.
+      }
+    })
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it.each(EXFILTRATION.filter((q) => !q.includes(';') && !q.includes('@')))(
+    'binary protocol: %s',
+    async (sql) => {
+      const {bytes} = await session(async (c) => {
+        try {
+          await c.execute(sql)
+        } catch {
+          // As above.
+        }
+      })
+      expect(leaks(bytes)).toEqual([])
+    },
+  )
+
+  it('keeps benign columns unchanged and masks the rest (text protocol)', async () => {
+    const {result} = await session(async (c) => {
+      const [rows] = await c.query(
+        'SELECT id, name, email, ssn, card, note, born, score FROM users ORDER BY id',
+      )
+      return rows
+    })
+    expect(result).toEqual([
+      {
+        id: 1,
+        name: 'Alice Smith',
+        email: 'a***@example.com',
+        ssn: '***-**-9999',
+        card: '**** **** **** 1111',
+        note: '[REDACTED]',
+        born: null,
+        score: '10.50',
+      },
+      {
+        id: 2,
+        name: 'Bob Jones',
+        email: 'b***@corp-mail.test',
+        ssn: '***-**-1120',
+        card: '**** **** **** 0004',
+        note: '[REDACTED]',
+        born: null,
+        score: '20.25',
+      },
+    ])
+    const event = proxy.audit.events.findLast((e) => e.statement?.startsWith('SELECT id, name, email, ssn'))
+    expect(event?.masked_columns).toEqual(
+      expect.arrayContaining([
+        'email:pii-email',
+        'ssn:pii-ids',
+        'card:pii-ids',
+        'note:pii-note',
+        'born:pii-ids',
+      ]),
+    )
+  })
+
+  it('decodes masked binary-protocol rows (prepared statements), NULL where the type is not text', async () => {
+    const {result} = await session(async (c) => {
+      const [rows] = await c.execute(
+        'SELECT id, name, email, born, score FROM users WHERE id >= ? ORDER BY id',
+        [1],
+      )
+      return rows
+    })
+    expect(result).toEqual([
+      {id: 1, name: 'Alice Smith', email: 'a***@example.com', born: null, score: '10.50'},
+      {id: 2, name: 'Bob Jones', email: 'b***@corp-mail.test', born: null, score: '20.25'},
+    ])
+  })
+
+  it('masks values classifiers find in free text, and nothing else', async () => {
+    const {result} = await session(async (c) => (await c.query('SELECT id, bio FROM users ORDER BY id'))[0])
+    expect(result).toEqual([
+      {id: 1, bio: 'write to [REDACTED]'},
+      {id: 2, bio: 'nothing here'},
+    ])
+  })
+
+  it('masks derived columns, and leaves columns that only filter alone', async () => {
+    const {result} = await session(async (c) => {
+      const [a] = await c.query("SELECT id, LOWER(email) AS e FROM users WHERE email LIKE 'alice%'")
+      const [b] = await c.query(
+        'SELECT o.total, u.name FROM orders o JOIN users u ON u.id = o.user_id WHERE u.ssn <> "" ORDER BY o.id',
+      )
+      return [a, b]
+    })
+    expect(result).toEqual([
+      [{id: 1, e: 'a***@example.com'}],
+      [
+        {total: 100, name: 'Alice Smith'},
+        {total: 200, name: 'Bob Jones'},
+      ],
+    ])
+  })
+
+  it('withholds server errors that may quote a masked value', async () => {
+    const {bytes, result} = await session(async (c) => {
+      await c.query("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
+      try {
+        await c.query('INSERT INTO orders (id, user_id, total) SELECT 99, 1, email FROM users')
+        return 'no error'
+      } catch (e) {
+        return (e as Error).message
+      }
+    })
+    expect(result).toMatch(/withheld because the statement reads masked columns/)
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it('masks SQL-level PREPARE/EXECUTE results (fail closed)', async () => {
+    const {bytes} = await session(async (c) => {
+      try {
+        await c.query("PREPARE s FROM 'SELECT email, ssn FROM users'")
+        await c.query('EXECUTE s')
+      } catch {
+        // Denied by the guard is fine too.
+      }
+    })
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it('masks a table filled from masked columns for the rest of the session', async () => {
+    const {bytes} = await session(async (c) => {
+      await c.query('CREATE TEMPORARY TABLE stash AS SELECT id, email, ssn FROM users')
+      await c.query('SELECT * FROM stash')
+      await c.query('SELECT CONCAT(email, ssn) FROM stash')
+    })
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it('masks rows of DELETE ... RETURNING, stored functions, HANDLER and column statistics', async () => {
+    await db.admin(
+      `CREATE TABLE \`${db.name}\`.users_copy AS SELECT * FROM \`${db.name}\`.users;` +
+        `CREATE FUNCTION \`${db.name}\`.leak() RETURNS TEXT READS SQL DATA RETURN (SELECT GROUP_CONCAT(email) FROM \`${db.name}\`.users);` +
+        `ANALYZE TABLE \`${db.name}\`.users PERSISTENT FOR ALL;`,
+    )
+    const {bytes} = await session(async (c) => {
+      const attempts = [
+        'DELETE FROM users_copy WHERE id = 1 RETURNING email, ssn',
+        'SELECT leak()',
+        'SELECT UPPER(leak())',
+        'HANDLER users OPEN; HANDLER users READ FIRST; HANDLER users CLOSE',
+        `SELECT min_value, max_value FROM mysql.column_stats WHERE db_name = '${db.name}'`,
+      ]
+      for (const sql of attempts)
+        try {
+          await c.query(sql)
+        } catch {
+          // Denied or failed: what matters is what reached the client.
+        }
+    })
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it('follows views and tables another session changes', async () => {
+    const {bytes, result} = await session(async (c) => {
+      const [before] = await c.query('SELECT * FROM v_swap')
+      // Everything the statements below name is now in the session's catalog cache.
+      await c.query('SELECT * FROM (SELECT * FROM swap) t')
+      await c.query('SELECT id, name FROM users')
+      await db.admin(
+        `CREATE OR REPLACE VIEW \`${db.name}\`.v_swap AS SELECT 1 AS id, b AS name FROM \`${db.name}\`.swap;` +
+          `CREATE VIEW \`${db.name}\`.v_late AS SELECT b AS code FROM \`${db.name}\`.swap;` +
+          `CREATE VIEW \`${db.name}\`.v_later AS SELECT code FROM \`${db.name}\`.v_late;` +
+          `ALTER TABLE \`${db.name}\`.swap MODIFY b TEXT FIRST;`,
+      )
+      await c.query('SELECT * FROM v_swap')
+      await c.query('SELECT code FROM v_later')
+      await c.query('SELECT * FROM (SELECT * FROM swap) t')
+      return before
+    })
+    expect(result).toEqual([
+      {id: 1, name: 'Alice Smith'},
+      {id: 2, name: 'Bob Jones'},
+    ])
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it("leaves the client's warnings, ROW_COUNT() and FOUND_ROWS() as the server set them", async () => {
+    const {result} = await session(async (c) => {
+      await c.query('CREATE TABLE IF NOT EXISTS orders (id INT)')
+      const [warnings] = await c.query('SHOW WARNINGS')
+      await c.query('UPDATE orders SET total = total WHERE id >= 10')
+      const [count] = await c.query('SELECT ROW_COUNT() AS n')
+      await c.query('SELECT SQL_CALC_FOUND_ROWS id FROM users LIMIT 1')
+      const [found] = await c.query('SELECT FOUND_ROWS() AS n')
+      return {warnings, count, found}
+    })
+    expect(result).toEqual({
+      warnings: [{Level: 'Note', Code: 1050, Message: "Table 'orders' already exists"}],
+      count: [{n: 2}],
+      found: [{n: 2}],
+    })
+  })
+
+  it('the mysql client shows masked values and benign columns as they are', async () => {
+    const {stdout} = await run('mysql', [
+      '-h127.0.0.1',
+      `-P${proxy.port}`,
+      '-uroot',
+      '--ssl=0',
+      '--batch',
+      db.name,
+      '-e',
+      'SELECT id, name, email, born FROM users ORDER BY id; SELECT HEX(ssn), TO_BASE64(card) FROM users; SHOW TABLES',
+    ])
+    expect(leaks(Buffer.from(stdout))).toEqual([])
+    expect(stdout).toContain('1\tAlice Smith\ta***@example.com\tNULL')
+    expect(stdout).toContain('orders')
+  })
+})
