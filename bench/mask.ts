@@ -1,20 +1,25 @@
 /**
  * Masking cost on a large result: 2M rows of (id, md5 text, email) read with one simple query,
- * interleaved over rounds, through: direct, a bare Node byte pipe, the proxy with no masking rule,
- * and the proxy with the email column masked (partial). Prints wall time per path, ratios against
- * direct, and each proxy process's peak RSS (VmHWM). The client only frames and counts the rows.
- * Run: `npm run bench -- mask` or `npx tsx bench/mask.ts [rounds] [rows]`.
+ * interleaved over rounds, through: direct, a bare Node byte pipe, `dbgate connect` (compiled, from
+ * dist/, in its own process) with no masking rule, and the same with the email column masked
+ * (partial). Prints median wall time per path and its ratio to direct, each process's CPU time per
+ * row (the steadier figure on a loaded machine) and peak RSS (VmHWM). The client only frames and
+ * counts the rows, reading as fast as it can.
+ * Run: `npm run bench -- mask` or `npm run build && npx tsx bench/mask.ts [rounds] [rows]`.
  */
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {connect} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {Framer} from '../src/proxy/postgres/framing.js'
 import {query, startupMessage} from '../src/proxy/postgres/wire.js'
+import {nodePipe, waitForPort} from './_paths.js'
 
 const DB = `dbgate_bench_mask_${Date.now().toString(36)}`
-const URL = `postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable`
+const work = mkdtempSync(join(tmpdir(), 'dbgate-bench-mask-'))
 
 interface Path {
   readonly name: string
@@ -27,30 +32,29 @@ function psql(sql: string, db = 'postgres'): void {
   execFileSync('psql', ['-X', '-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-c', sql])
 }
 
-async function spawnPath(name: string, args: string[]): Promise<Path> {
-  const child: ChildProcess = spawn('node', args, {stdio: ['ignore', 'pipe', 'pipe']})
-  let text = ''
-  child.stdout?.on('data', (d: Buffer) => (text += d.toString()))
-  child.stderr?.on('data', (d: Buffer) => (text += d.toString()))
-  for (let i = 0; i < 600; i++) {
-    const m = /port=(\d+)/.exec(text)
-    if (m) return {name, port: Number(m[1]), pid: child.pid, stop: () => child.kill()}
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  child.kill()
-  throw new Error(`${name} did not start: ${text}`)
+/** `dbgate connect` from bin/run.js (dist/), with the email column masked or no masking rule. */
+async function dbgate(name: string, masked: boolean): Promise<Path> {
+  const policy = join(work, `${masked ? 'masked' : 'plain'}.yaml`)
+  writeFileSync(
+    policy,
+    `version: 1\ndefaults: {action: allow, unparseable: deny}\nrules: []\n` +
+      (masked ? `masking:\n  - {name: email, columns: ["public.*.email"], style: partial}\n` : ''),
+  )
+  const child = spawn(
+    'node',
+    [
+      'bin/run.js',
+      'connect',
+      '--url',
+      `postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable`,
+      '--policy',
+      policy,
+    ],
+    {env: {...process.env, DBGATE_STATE_DIR: join(work, `state-${masked ? 'masked' : 'plain'}`)}},
+  )
+  const port = await waitForPort(child, /port=(\d+)/)
+  return {name, port, pid: child.pid, stop: () => child.kill('SIGINT')}
 }
-
-const PIPE = `
-const net = require('net')
-const s = net.createServer({noDelay: true}, (c) => {
-  const u = net.connect({host: '127.0.0.1', port: 5432})
-  c.setNoDelay(true); u.setNoDelay(true)
-  c.pipe(u); u.pipe(c)
-  c.on('error', () => u.destroy()); u.on('error', () => c.destroy())
-})
-s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port))
-`
 
 /** Connects, runs the query, counts DataRows until ReadyForQuery; returns seconds and rows. */
 async function run(port: number, sql: string): Promise<{seconds: number; rows: number; masked: boolean}> {
@@ -89,11 +93,20 @@ async function run(port: number, sql: string): Promise<{seconds: number; rows: n
   })
 }
 
+/** Clock ticks (10 ms) of user + system CPU a process has used. */
+function cpuTicks(pid: number | undefined): number {
+  if (pid === undefined) return 0
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return Number(fields[11]) + Number(fields[12])
+}
+
 function peakRss(pid: number | undefined): string {
   if (pid === undefined) return '-'
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? `${Math.round(Number(m[1]) / 1024)} MB` : '-'
 }
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 
 /** Runs the benchmark and prints its table. */
 export default async function main(rounds = 3, rows = 2_000_000): Promise<void> {
@@ -106,30 +119,35 @@ export default async function main(rounds = 3, rows = 2_000_000): Promise<void> 
     )
     paths.push(
       {name: 'direct', port: 5432, pid: undefined, stop: () => undefined},
-      await spawnPath('node pipe', ['-e', PIPE]),
-      await spawnPath('proxy, no masking', ['--import', 'tsx', 'bench/_mask-proxy.ts', URL, 'plain']),
-      await spawnPath('proxy, email masked', ['--import', 'tsx', 'bench/_mask-proxy.ts', URL, 'masked']),
+      {name: 'node pipe', ...(await nodePipe(5432))},
+      await dbgate('proxy, no masking', false),
+      await dbgate('proxy, email masked', true),
     )
     const times = new Map<string, number[]>(paths.map((p) => [p.name, []]))
+    const cpu = new Map<string, number[]>(paths.map((p) => [p.name, []]))
     for (let round = 0; round < rounds; round++)
       for (const p of paths) {
+        const before = cpuTicks(p.pid)
         const r = await run(p.port, 'select id, h, email from t')
+        const ticks = cpuTicks(p.pid) - before
         if (r.rows !== rows) throw new Error(`${p.name}: ${r.rows} rows`)
         if (r.masked !== (p.name === 'proxy, email masked')) throw new Error(`${p.name}: masking is wrong`)
         times.get(p.name)?.push(r.seconds)
+        cpu.get(p.name)?.push((ticks * 10_000) / rows)
       }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
     const direct = median(times.get('direct') ?? [])
-    console.log(`${rows} rows of (id, md5 text, email), ${rounds} interleaved rounds, median wall time`)
-    console.log('path                  seconds  vs direct  peak RSS')
+    console.log(`${rows} rows of (id, md5 text, email), ${rounds} interleaved rounds, medians`)
+    console.log('path                  seconds  vs direct  CPU µs/row  peak RSS')
     for (const p of paths) {
       const s = median(times.get(p.name) ?? [])
+      const us = p.pid === undefined ? '-' : median(cpu.get(p.name) ?? []).toFixed(3)
       console.log(
-        `${p.name.padEnd(21)} ${s.toFixed(2).padStart(7)}  ${(s / direct).toFixed(2).padStart(8)}x  ${peakRss(p.pid)}`,
+        `${p.name.padEnd(21)} ${s.toFixed(2).padStart(7)}  ${(s / direct).toFixed(2).padStart(8)}x  ${us.padStart(10)}  ${peakRss(p.pid)}`,
       )
     }
   } finally {
     for (const p of paths) p.stop()
+    await new Promise((r) => setTimeout(r, 500))
     psql(`drop database if exists ${DB} with (force)`)
   }
 }

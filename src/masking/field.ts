@@ -46,6 +46,95 @@ export function maskTextValue(
   return out === null ? null : out === bytes ? text : out.toString('utf8')
 }
 
+/**
+ * Where `maskFieldRange` appends masked bytes: it calls `ensure(n)`, then writes `buf` from `used` and
+ * advances `used`. `ensure` may replace `buf` (read it after the call).
+ */
+export interface ByteSink {
+  buf: Buffer
+  used: number
+  ensure(n: number): void
+}
+
+/** A growable ByteSink, reused across calls so that a field costs no allocation. */
+export class MaskOutput implements ByteSink {
+  buf: Buffer
+  used = 0
+
+  constructor(size = 4096) {
+    this.buf = Buffer.allocUnsafe(size)
+  }
+
+  /** Room for `n` more bytes at `used`. */
+  ensure(n: number): void {
+    if (this.used + n <= this.buf.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n))
+    this.buf.copy(bigger, 0, 0, this.used)
+    this.buf = bigger
+  }
+}
+
+function append(out: ByteSink, bytes: Uint8Array): void {
+  out.ensure(bytes.length)
+  out.buf.set(bytes, out.used)
+  out.used += bytes.length
+}
+
+/** `maskFieldRange`: nothing was masked, the field goes as it is. */
+export const FIELD_UNCHANGED = -2
+/** `maskFieldRange`: the field becomes SQL NULL. */
+export const FIELD_NULL = -1
+
+/**
+ * `maskField` on the range `src[start, end)` of a larger buffer (a network chunk), without a slice of
+ * it: returns FIELD_UNCHANGED when nothing was masked, FIELD_NULL for SQL NULL, else the number of
+ * masked bytes appended to `out` (when `out` is the output itself, no copy follows). The common column cases (redact, null, partial of a plain address)
+ * allocate nothing.
+ */
+export function maskFieldRange(
+  src: Buffer,
+  start: number,
+  end: number,
+  plan: FieldMask,
+  key: MaskKey,
+  fired: Set<string> | undefined,
+  out: ByteSink,
+): number {
+  if (plan.kind === 'column') {
+    fired?.add(plan.rule)
+    const {style, type} = plan
+    if (style === 'null' || type === 'other') return FIELD_NULL
+    if (type === 'jsonb-binary' && src[start] !== 1) return FIELD_NULL
+    if (style === 'redact') {
+      const v = REDACTED_VALUE[type]
+      append(out, v)
+      return v.length
+    }
+    if (style === 'partial' && type === 'text') {
+      const at = plainEmailAt(src, start, end)
+      if (at > 0) {
+        const n = end - at + 4
+        out.ensure(n)
+        const o = out.buf
+        let w = out.used
+        o[w++] = src[start] as number
+        o[w++] = 0x2a // '*'
+        o[w++] = 0x2a
+        o[w++] = 0x2a
+        for (let j = at; j < end; j++) o[w++] = src[j] as number
+        out.used = w
+        return n
+      }
+    }
+  }
+  const input = src.subarray(start, end)
+  const masked = maskField(input, plan, key, fired)
+  if (masked === input) return FIELD_UNCHANGED
+  if (masked === null) return FIELD_NULL
+  append(out, masked)
+  return masked.length
+}
+
 function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskKey): Buffer | null {
   if (style === 'null' || type === 'other') return null
   if (type === 'jsonb-binary' && input[0] !== 1) return null
@@ -53,7 +142,7 @@ function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskK
   if (style === 'partial' && type === 'text') {
     // The hot case, a column of addresses: bytes in, bytes out, no string. The output cannot hold the
     // value or its reverse: it has `***` where the value has none.
-    const at = plainEmailAt(input)
+    const at = plainEmailAt(input, 0, input.length)
     if (at > 0) {
       const n = input.length - at + 4
       const out = Buffer.allocUnsafe(n)
@@ -73,7 +162,7 @@ function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskK
   const kind =
     style !== 'partial'
       ? 'unknown'
-      : plainEmailAt(quoted ? body.subarray(1, -1) : body) > 0
+      : plainEmailAt(body, quoted ? 1 : 0, quoted ? body.length - 1 : body.length) > 0
         ? 'email'
         : wholeKind(value, quoted ? body.subarray(1, -1) : body)
   const text = replacement(value, kind, style, key)
@@ -85,46 +174,52 @@ function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskK
  * True for the common shape of an address (`local@host.tld`: letters, digits and `._%+-` before
  * one `@`, dot-separated labels after it, a letter TLD): a column of emails skips the classifier.
  * Anything else goes to the classifier; either way partial keeps only the first character and domain.
- * Returns the index of the `@`, or -1.
+ * Looks at `s[start, n)`; returns the index of the `@`, or -1.
  */
-function plainEmailAt(s: Buffer): number {
-  const n = s.length
-  if (n < 5 || n > 254) return -1
-  let i = 0
+function plainEmailAt(s: Buffer, start: number, n: number): number {
+  if (n - start < 5 || n - start > 254) return -1
+  let i = start
   for (; i < n; i++) {
-    const c = s[i] as number
-    if (c === 64) break
-    const ok =
-      (c >= 97 && c <= 122) ||
-      (c >= 65 && c <= 90) ||
-      (c >= 48 && c <= 57) ||
-      c === 46 ||
-      c === 95 ||
-      c === 37 ||
-      c === 43 ||
-      c === 45
-    if (!ok) return -1
+    const k = EMAIL_CLASS[s[i] as number] as number
+    if (k === AT) break
+    if ((k & LOCAL) === 0) return -1
   }
-  if (i === 0 || i > 64 || i >= n - 3 || s[0] === 46 || s[i - 1] === 46) return -1
+  if (i === start || i - start > 64 || i >= n - 3 || s[start] === 46 || s[i - 1] === 46) return -1
   let label = 0
   let dots = 0
   let tldLetters = true
   for (let j = i + 1; j < n; j++) {
-    const c = s[j] as number
-    if (c === 46) {
+    const k = EMAIL_CLASS[s[j] as number] as number
+    if (k === DOT) {
       if (label === 0) return -1
       dots++
       label = 0
       tldLetters = true
       continue
     }
-    const letter = (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
-    if (!letter && !(c >= 48 && c <= 57) && c !== 45) return -1
-    if (!letter) tldLetters = false
+    if ((k & HOST) === 0) return -1
+    if ((k & LETTER) === 0) tldLetters = false
     if (++label > 63) return -1
   }
   return dots > 0 && label >= 2 && tldLetters ? i : -1
 }
+
+/** Byte classes of plainEmailAt: one table look-up per byte. */
+const LOCAL = 1
+const HOST = 2
+const LETTER = 4
+const DOT = LOCAL | 8
+const AT = 16
+const EMAIL_CLASS = new Uint8Array(256)
+for (let c = 0; c < 256; c++) {
+  const letter = (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+  const digit = c >= 48 && c <= 57
+  if (letter) EMAIL_CLASS[c] = LOCAL | HOST | LETTER
+  else if (digit || c === 45) EMAIL_CLASS[c] = LOCAL | HOST
+  else if (c === 95 || c === 37 || c === 43) EMAIL_CLASS[c] = LOCAL
+}
+EMAIL_CLASS[46] = DOT
+EMAIL_CLASS[64] = AT
 
 /** The kind of a value that is exactly one detectable value (a column of emails), else `unknown`. */
 function wholeKind(value: string, bytes: Buffer): SpanKind | 'unknown' {

@@ -8,7 +8,15 @@
  * None of them looks for reversed, base64- or hex-encoded values: derived values are column masking's
  * job (lineage), and long base64/hex blobs are not secrets here (digests, ids and images look the same).
  */
-export {maskField, maskTextValue} from './field.js'
+export {
+  FIELD_NULL,
+  FIELD_UNCHANGED,
+  MaskOutput,
+  maskField,
+  maskFieldRange,
+  maskTextValue,
+  type ByteSink,
+} from './field.js'
 export {findSpans, findSpansInBytes} from './scan.js'
 export {REDACTED} from './styles.js'
 export type {

@@ -5,7 +5,15 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import {maskField, maskTextValue, type FieldMask} from '../../src/masking/index.js'
+import {
+  FIELD_NULL,
+  FIELD_UNCHANGED,
+  MaskOutput,
+  maskField,
+  maskFieldRange,
+  maskTextValue,
+  type FieldMask,
+} from '../../src/masking/index.js'
 import {ALL} from './masking-helpers.js'
 
 const KEY = Buffer.from('5f4dcc3b5aa765d61d8327deb882cf99', 'hex')
@@ -188,4 +196,48 @@ describe('malformed and hostile input', () => {
     expect(out.endsWith('[REDACTED]')).toBe(true)
     expect(out).not.toContain('alice@example.com')
   })
+})
+
+describe('maskFieldRange, the row path on a range of a network chunk', () => {
+  const plans: FieldMask[] = [
+    {kind: 'column', rule: 'r', style: 'partial', type: 'text'},
+    {kind: 'column', rule: 'r', style: 'redact', type: 'text'},
+    {kind: 'column', rule: 'r', style: 'hash', type: 'text'},
+    {kind: 'column', rule: 'r', style: 'null', type: 'text'},
+    {kind: 'column', rule: 'r', style: 'partial', type: 'json'},
+    {kind: 'column', rule: 'r', style: 'redact', type: 'jsonb-binary'},
+    {kind: 'column', rule: 'r', style: 'partial', type: 'other'},
+    detectAll(),
+    detectAll('json', 'partial'),
+  ]
+  const values = [
+    'alice.smith@example.com',
+    'a@b.co',
+    'x@y',
+    '"bob@corp-mail.test"',
+    '\x01"bob@corp-mail.test"',
+    '.dot@example.com',
+    'call 219-09-9999 or 4111 1111 1111 1111',
+    'Grüße an zoë@example.com',
+    'plain words',
+    '',
+  ]
+  it.each(plans.map((p) => [`${p.kind}/${'style' in p ? p.style : 'detect'}/${p.type}`, p] as const))(
+    'agrees with maskField and leaves the bytes around the range alone: %s',
+    (_, plan) => {
+      const out = new MaskOutput(4)
+      for (const v of values) {
+        const value = bytes(v)
+        const chunk = Buffer.concat([bytes('ab@cd.ef '), value, bytes(' 4111111111111111')])
+        const fired = new Set<string>()
+        const before = out.used
+        const r = maskFieldRange(chunk, 9, 9 + value.length, plan, KEY, fired, out)
+        const expected = maskField(value, plan, KEY)
+        if (expected === value) expect(r).toBe(FIELD_UNCHANGED)
+        else if (expected === null) expect(r).toBe(FIELD_NULL)
+        else expect(out.buf.subarray(before, before + r).toString('latin1')).toBe(expected.toString('latin1'))
+        expect(out.used).toBe(before + Math.max(r, 0))
+      }
+    },
+  )
 })

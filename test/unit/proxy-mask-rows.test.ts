@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import type {FieldMask} from '../../src/masking/index.js'
 import {maskCopyData, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
 import {scrubError, scrubNotification} from '../../src/proxy/postgres/mask-errors.js'
-import {readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
+import {ProducedOut, readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
 import {errorResponse, readErrorFields, typed, WireError} from '../../src/proxy/postgres/wire.js'
 
 const i16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff])
@@ -63,9 +63,16 @@ const KEY = new Uint8Array(32)
 
 /** Rewrites into a fresh buffer; undefined when the row is left alone. */
 function rewrite(m: RowMasker, buf: Buffer, start: number, end: number): Buffer | undefined {
-  let out: Buffer | undefined
-  const done = m.rewrite(buf, start, end, {reserve: (size) => (out = Buffer.alloc(size))})
-  return done ? out : undefined
+  // Something produced before, so the row lands at an offset of the slab, as in the proxy.
+  const sent: Buffer[] = []
+  const out = new ProducedOut({flush: () => undefined, send: (b) => sent.push(Buffer.from(b))})
+  out.append(Buffer.from('xyz'))
+  const done = m.rewrite(buf, start, end, out)
+  out.flush()
+  const all = Buffer.concat(sent)
+  expect(all.subarray(0, 3).toString()).toBe('xyz')
+  if (!done) expect(all.length).toBe(3)
+  return done ? all.subarray(3) : undefined
 }
 
 describe('RowDescription', () => {
@@ -101,6 +108,29 @@ describe('RowDescription', () => {
 })
 
 describe('DataRow rewriting', () => {
+  it('keeps rows whole and in order across slab boundaries, rows larger than a slab included', () => {
+    const m = new RowMasker([null, EMAIL, null], KEY, new Set())
+    const sent: Buffer[] = []
+    const out = new ProducedOut({flush: () => undefined, send: (b) => sent.push(Buffer.from(b))})
+    const expected: string[] = []
+    for (let i = 0; i < 3000; i++) {
+      const big = i % 997 === 0 ? 'x'.repeat(70_000) : `row ${i}`
+      const row = dataRow([String(i), `user${i}@example.com`, big])
+      expect(m.rewrite(row, 0, row.length, out)).toBe(true)
+      expected.push(`${i}|u***@example.com|${big}`)
+      if (i % 7 === 0) out.flush()
+    }
+    out.flush()
+    const all = Buffer.concat(sent)
+    const got: string[] = []
+    for (let p = 0; p < all.length;) {
+      const len = all.readInt32BE(p + 1) + 1
+      got.push(fieldsOf(all.subarray(p, p + len)).join('|'))
+      p += len
+    }
+    expect(got).toEqual(expected)
+  })
+
   it('leaves a row alone when nothing masked changes, rewrites only masked fields otherwise', () => {
     const m = new RowMasker([null, EMAIL, REDACT_INT], KEY, new Set())
     const clean = dataRow(['1', null, null])

@@ -3,9 +3,15 @@
  * and the DataRow rewriter. A row none of whose masked fields changed is left alone (the caller
  * forwards the original bytes); a changed row is rebuilt with only the masked fields replaced.
  */
-import {maskField, type FieldMask, type MaskKey, type ValueType} from '../../masking/index.js'
+import {
+  FIELD_UNCHANGED,
+  maskFieldRange,
+  type ByteSink,
+  type FieldMask,
+  type MaskKey,
+  type ValueType,
+} from '../../masking/index.js'
 import type {FieldPlan} from '../../policy/index.js'
-import type {RunWriter} from './run-writer.js'
 import {FieldReader, WireError} from './wire.js'
 
 /** One field of a RowDescription. */
@@ -72,10 +78,19 @@ export function fieldMasks(
   return any ? out : null
 }
 
-/** Rewrites DataRows with some fields masked. One per result set. */
+/**
+ * Rewrites DataRows with some fields masked. One per result set. Works on the row's bytes where they
+ * lie in the network chunk and builds the masked row in one pass straight into the output slab:
+ * unchanged byte ranges copied, masked values written in place by the masker. A row none of whose
+ * masked fields changed is taken back (the caller forwards the original). No object is made per row or
+ * per field in the common cases.
+ */
 export class RowMasker {
-  private readonly starts: number[]
-  private readonly outs: (Buffer | null | undefined)[]
+  /** Column masks always fire: their rule is recorded once, the masker then gets no set to add to. */
+  private readonly firedArg: (Set<string> | undefined)[]
+  /** A DataView of the chunk rows are read from: word-wise copies (one per network read). */
+  private src: Buffer | undefined
+  private view: DataView = new DataView(new ArrayBuffer(0))
 
   constructor(
     private readonly masks: readonly (FieldMask | null)[],
@@ -83,119 +98,168 @@ export class RowMasker {
     /** Rule names that masked something, for the audit event. */
     readonly fired: Set<string>,
   ) {
-    this.starts = new Array<number>(masks.length).fill(0)
-    this.outs = new Array<Buffer | null | undefined>(masks.length).fill(undefined)
+    this.firedArg = masks.map((m) => {
+      if (m?.kind !== 'column') return fired
+      fired.add(m.rule)
+      return undefined
+    })
   }
 
   /**
    * Writes the masked DataRow for `buf[start, end)` to `out` and returns true; false when the original
-   * bytes can go as they are.
+   * bytes can go as they are. Throws WireError when the row does not match its RowDescription.
    */
-  rewrite(buf: Buffer, start: number, end: number, out: {reserve(size: number): Buffer}): boolean {
+  rewrite(buf: Buffer, start: number, end: number, out: ProducedOut): boolean {
     const n = this.masks.length
-    if (end - start < 7 || buf.readInt16BE(start + 5) !== n)
+    if (end - start < 7 || ((buf[start + 5] as number) << 8) + (buf[start + 6] as number) !== n)
       throw new WireError('DataRow does not match its RowDescription')
+    if (buf !== this.src) {
+      this.src = buf
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.length)
+    }
+    const view = this.view
+    out.begin(end - start + 32)
+    let runStart = start
     let p = start + 7
     let changed = false
-    let size = end - start
     for (let i = 0; i < n; i++) {
-      if (p + 4 > end) throw new WireError('DataRow is truncated')
-      const len = buf.readInt32BE(p)
-      this.starts[i] = p
-      p += 4
-      if (len < -1 || (len > 0 && p + len > end)) throw new WireError('DataRow field overruns the message')
+      if (p + 4 > end) return out.abandon('DataRow is truncated')
+      const len = view.getInt32(p)
+      if (len < -1 || (len > 0 && p + 4 + len > end)) return out.abandon('DataRow field overruns the message')
       const mask = this.masks[i]
-      this.outs[i] = undefined
       if (mask != null && len >= 0) {
-        const input = buf.subarray(p, p + len)
-        const out = maskField(input, mask, this.key, this.fired)
-        if (out !== input) {
-          this.outs[i] = out
-          changed = true
-          size += (out === null ? 0 : out.length) - len
-        }
+        out.copy(buf, view, runStart, p)
+        out.ensure(4)
+        const lenAt = out.used - out.mark
+        out.used += 4
+        let r = maskFieldRange(buf, p + 4, p + 4 + len, mask, this.key, this.firedArg[i], out)
+        if (r === FIELD_UNCHANGED) {
+          out.copy(buf, view, p + 4, p + 4 + len)
+          r = len
+        } else changed = true
+        // FIELD_NULL is -1, the wire's NULL length.
+        out.view.setInt32(out.mark + lenAt, r)
+        runStart = p + 4 + len
       }
-      if (len > 0) p += len
+      p += len > 0 ? len + 4 : 4
     }
-    if (p !== end) throw new WireError('DataRow has bytes after its last field')
-    if (changed) this.build(buf, start, end, out.reserve(size))
-    return changed
-  }
-
-  /** Writes the row into `out` (exactly its size): the masked fields from `outs`, the rest copied. */
-  private build(buf: Buffer, start: number, end: number, out: Buffer): void {
-    // Unchanged bytes are copied in runs (header and neighbouring clean fields at once).
-    let runStart = start
-    let o = 0
-    const n = this.masks.length
-    for (let i = 0; i < n; i++) {
-      const v = this.outs[i]
-      if (v === undefined) continue
-      const s = this.starts[i] as number
-      o += copyBytes(buf, runStart, s, out, o)
-      const len = buf.readInt32BE(s)
-      runStart = s + 4 + (len > 0 ? len : 0)
-      if (v === null) o = out.writeInt32BE(-1, o)
-      else {
-        o = out.writeInt32BE(v.length, o)
-        o += copyBytes(v, 0, v.length, out, o)
-      }
+    if (p !== end) return out.abandon('DataRow has bytes after its last field')
+    if (!changed) {
+      out.rollback()
+      return false
     }
-    copyBytes(buf, runStart, end, out, o)
-    out.writeInt32BE(out.length - 1, 1)
+    out.copy(buf, view, runStart, end)
+    out.view.setInt32(out.mark + 1, out.used - out.mark - 1)
+    out.commit()
+    return true
   }
-}
-
-/** `src[from, to)` into `dst` at `at`; a loop for short runs, where a native copy's call costs more. */
-function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
-  const n = to - from
-  if (n > 256) return src.copy(dst, at, from, to)
-  for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number
-  return n
 }
 
 const SLAB = 64 * 1024
 
-/**
- * Bytes the proxy produced (masked rows), gathered into slabs so a stream of masked rows costs one
- * write per slab, not one per row. Ordered with the RunWriter's runs: the caller flushes the slab
- * before forwarding an original frame, and reserving room flushes the pending run first.
- */
-export class ProducedOut {
-  private slab = Buffer.allocUnsafe(SLAB)
-  private used = 0
+/** Where produced bytes are written: the client's RunWriter. */
+export interface ProducedTarget {
+  /** Writes the pending run of forwarded frames. */
+  flush(): void
+  /** Writes bytes the proxy produced, after everything forwarded so far. */
+  send(bytes: Buffer): void
+}
 
-  constructor(private readonly to: RunWriter) {}
+/**
+ * Bytes the proxy produced (masked rows, scrubbed messages), gathered into slabs so a stream of masked
+ * rows costs one write per slab or per network read, not one per row. Ordered with the RunWriter's
+ * runs: the caller flushes the slab before forwarding an original frame, and the first produced bytes
+ * after forwarded frames flush their run first. A row is built in place between `begin` and `commit`
+ * (or `rollback`); `slab[base, used)` is gathered and not yet written, before `base` the socket owns it.
+ */
+export class ProducedOut implements ByteSink {
+  buf = Buffer.allocUnsafe(SLAB)
+  /** A DataView of `buf`, for word-wise writes. */
+  view: DataView = viewOf(this.buf)
+  used = 0
+  /** Start of the row being built, -1 when none is. */
+  mark = -1
+  private base = 0
+
+  constructor(private readonly to: ProducedTarget) {}
 
   /** Appends produced bytes after everything forwarded so far. */
   append(bytes: Buffer): void {
-    bytes.copy(this.reserve(bytes.length))
+    this.begin(bytes.length)
+    this.buf.set(bytes, this.used)
+    this.used += bytes.length
+    this.commit()
   }
 
-  /** Room for `size` produced bytes after everything forwarded so far; the caller fills all of it. */
-  reserve(size: number): Buffer {
-    if (this.used === 0) this.to.flush()
-    if (this.used + size > this.slab.length) {
-      this.flush()
-      // A row larger than a slab gets a slab of its own, written at the next flush.
-      if (size > SLAB) this.slab = Buffer.allocUnsafe(size)
-    }
-    const start = this.used
-    this.used += size
-    return this.slab.subarray(start, this.used)
+  /** Starts a row at `used`, with room for `size` bytes (more can be ensured). */
+  begin(size: number): void {
+    this.mark = this.used
+    this.ensure(size)
+  }
+
+  /** Room for `n` more bytes at `used`; may move the row being built to a new slab (`buf` changes). */
+  ensure(n: number): void {
+    if (this.used + n <= this.buf.length) return
+    const from = this.mark >= 0 ? this.mark : this.used
+    if (from > this.base) this.sendRange(from)
+    const slab = Buffer.allocUnsafe(Math.max(SLAB, this.used - from + n))
+    this.buf.copy(slab, 0, from, this.used)
+    this.used -= from
+    if (this.mark >= 0) this.mark = 0
+    this.buf = slab
+    this.view = viewOf(slab)
+    this.base = 0
+  }
+
+  /** Copies `src[from, to)` (`sv` its DataView) to `used`, four bytes at a time. */
+  copy(src: Buffer, sv: DataView, from: number, to: number): void {
+    this.ensure(to - from)
+    const dst = this.buf
+    const dv = this.view
+    let w = this.used
+    let i = from
+    // Word-wise through DataViews: several times faster than a byte loop, and unlike Buffer#copy it
+    // makes no view object per call.
+    for (; i + 4 <= to; i += 4, w += 4) dv.setUint32(w, sv.getUint32(i))
+    for (; i < to; i++) dst[w++] = src[i] as number
+    this.used = w
+  }
+
+  /** Keeps the row built since `begin`. */
+  commit(): void {
+    // The first produced bytes after forwarded frames: those frames go first.
+    if (this.mark === this.base) this.to.flush()
+    this.mark = -1
+  }
+
+  /** Drops the row built since `begin`. */
+  rollback(): void {
+    this.used = this.mark
+    this.mark = -1
+  }
+
+  /** Drops the row being built and throws: the row is malformed. */
+  abandon(message: string): never {
+    this.rollback()
+    throw new WireError(message)
   }
 
   /** Writes the gathered bytes (before an original frame is forwarded, and at the end of each read). */
   flush(): void {
-    if (this.used === 0) return
-    const out = this.slab.subarray(0, this.used)
-    this.slab = Buffer.allocUnsafe(SLAB)
-    this.used = 0
-    this.to.send(out)
+    if (this.used > this.base && this.mark < 0) this.sendRange(this.used)
   }
 
   /** True when bytes are waiting. */
   get pending(): boolean {
-    return this.used > 0
+    return this.used > this.base
   }
+
+  private sendRange(to: number): void {
+    this.to.send(this.buf.subarray(this.base, to))
+    this.base = to
+  }
+}
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.length)
 }
