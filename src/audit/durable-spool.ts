@@ -1,11 +1,22 @@
 /**
  * The durable audit spool: events are chained, framed and appended to segment files under
- * `<stateDir>/audit/spool/`, and `write()` resolves only once its record is on disk (fdatasync). Writes
- * that arrive while a sync is running are committed together by the next one (group commit), so a busy
- * proxy pays one sync per burst, not one per statement. Segments are removed only after the control
- * plane acknowledged every event in them.
+ * `<stateDir>/audit/spool/`. `write()` resolves once its record is written to the segment file (durability
+ * `written`, the default: it survives the process being killed; an fdatasync follows in the background) or
+ * once it is fdatasync'd (`synced`: it also survives an OS crash or power loss). Writes that arrive in the
+ * same event-loop turn, or while a synced commit is running, are committed together (group commit), so a
+ * busy proxy pays one write and at most one sync per burst, not one per statement. Segments are removed
+ * only after the control plane acknowledged every event in them.
  */
-import {closeSync, fdatasync, fsyncSync, ftruncate, mkdirSync, openSync, renameSync} from 'node:fs'
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncate,
+  mkdirSync,
+  openSync,
+  renameSync,
+} from 'node:fs'
 import {rmSync, writeFileSync, writeSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
@@ -28,6 +39,16 @@ import type {AuditEvent, AuditSink} from './types.js'
 const datasyncAsync = promisify(fdatasync)
 const truncateAsync = promisify(ftruncate)
 
+/**
+ * When a write resolves: `written` once its record is in the segment file (write(2) done: a killed process
+ * cannot lose it; an fdatasync follows in the background, at most one in flight), `synced` once the record
+ * is fdatasync'd (an OS crash or power loss cannot lose it either).
+ */
+export type AuditDurability = 'written' | 'synced'
+
+/** The durability modes, for flags and environment variables. */
+export const AUDIT_DURABILITIES: readonly AuditDurability[] = ['written', 'synced']
+
 /** Options of the durable spool. */
 export interface DurableSpoolOptions {
   /** Bound on the bytes of unacknowledged segments; writes beyond it fail with AuditSpoolFullError. */
@@ -38,6 +59,8 @@ export interface DurableSpoolOptions {
   readonly enrich?: ((event: AuditEvent) => AuditEnrichment) | undefined
   /** false skips the sync (benchmarks only: a crash can then lose resolved writes). */
   readonly fsync?: boolean | undefined
+  /** When a write resolves (default `written`). */
+  readonly durability?: AuditDurability | undefined
   /** The spool directory itself; `<stateDir>/audit/spool` when not given. */
   readonly dir?: string | undefined
   /**
@@ -67,6 +90,8 @@ export class DurableSpool implements AuditSink {
   private readonly segmentBytes: number
   private readonly enrich: ((event: AuditEvent) => AuditEnrichment) | undefined
   private readonly sync: boolean
+  /** `written` durability: writes resolve before their sync, which runs in the background. */
+  private readonly background: boolean
   private readonly keepNewest: boolean
   private segments: Segment[] = []
   private fd: number | undefined
@@ -76,6 +101,10 @@ export class DurableSpool implements AuditSink {
   /** Reused for every group: commits run one at a time and write it before their first await. */
   private readonly frames = new FrameBuilder()
   private flushing: Promise<void> | undefined
+  /** The background fdatasync in flight (`written` durability), if any. */
+  private syncing: Promise<void> | undefined
+  /** The last seq known to be fdatasync'd: what the uploader may send. */
+  private syncedSeq = 0
   private broken: AuditSpoolUnavailableError | undefined
   private closed = false
   /** Why bytes were dropped from the tail on open, if any were (a torn last record). */
@@ -88,6 +117,7 @@ export class DurableSpool implements AuditSink {
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     this.enrich = options.enrich
     this.sync = options.fsync ?? true
+    this.background = this.sync && (options.durability ?? 'written') === 'written'
     this.keepNewest = options.keepNewest ?? false
     let state: ChainState = EMPTY_CHAIN
     try {
@@ -97,10 +127,14 @@ export class DurableSpool implements AuditSink {
       this.ackedSeq = r.ackedSeq
       state = r.state
       this.recovered = r.dropped
+      // A process killed in `written` durability may have left records the kernel has not synced yet.
+      const last = r.segments[r.segments.length - 1]
+      if (last !== undefined) syncFile(last.path)
     } catch (err) {
       this.broken = new AuditSpoolUnavailableError(this.dir, messageOf(err), err)
     }
     this.chain = new HashChain(state)
+    this.syncedSeq = state.lastSeq
   }
 
   /** Opens the spool, throwing AuditSpoolUnavailableError at once when it cannot be used. */
@@ -128,7 +162,7 @@ export class DurableSpool implements AuditSink {
     return undefined
   }
 
-  /** The last durable seq and hash. */
+  /** The last seq and hash written (in `written` durability, its sync may still be running). */
   get state(): ChainState {
     return this.chain.state
   }
@@ -143,13 +177,16 @@ export class DurableSpool implements AuditSink {
     return this.segments.reduce((n, s) => (s.lastSeq > this.ackedSeq ? n + s.size : n), 0)
   }
 
-  /** Records one proxy event; resolves once it is durable, rejects with an AuditSpool*Error otherwise. */
+  /**
+   * Records one proxy event; resolves once it is written (or synced, per the durability), rejects with an
+   * AuditSpool*Error otherwise.
+   */
   write(event: AuditEvent): Promise<void> {
     // The link is the resolved value, unseen by callers of a Promise<void>: no extra promise per statement.
     return this.enqueue(fromAuditEvent(event, this.enrich?.(event))) as Promise<unknown> as Promise<void>
   }
 
-  /** Chains and records one full event; resolves with the chained event once it is durable. */
+  /** Chains and records one full event; resolves with the chained event once it is written (or synced). */
   append(body: AuditEventBody): Promise<ChainedEvent> {
     return this.enqueue(body).then((linked) => linked.event)
   }
@@ -173,7 +210,7 @@ export class DurableSpool implements AuditSink {
     this.flushing = undefined
   }
 
-  /** Chains a group, writes it as one append, syncs once, then settles every write of the group. */
+  /** Chains a group, writes it as one append, syncs once (or starts a background sync), then settles it. */
   private async commit(group: Pending[]): Promise<void> {
     if (this.broken !== undefined) {
       for (const p of group) p.reject(this.broken)
@@ -231,9 +268,12 @@ export class DurableSpool implements AuditSink {
     return new AuditSpoolUnavailableError(this.dir, messageOf(err), err)
   }
 
-  /** Appends framed records to the active segment (rotating first if it is full) and syncs them. */
+  /**
+   * Appends framed records to the active segment (rotating first if it is full); syncs them before
+   * returning (`synced`) or starts a background sync (`written`).
+   */
   private async appendDurably(bytes: Buffer, firstSeq: number, lastSeq: number): Promise<void> {
-    const seg = this.activeSegment(firstSeq)
+    const seg = await this.activeSegment(firstSeq)
     const fd = this.fd as number
     try {
       // A write into the page cache takes microseconds: done in place, it saves a thread-pool round trip
@@ -246,6 +286,13 @@ export class DurableSpool implements AuditSink {
       })
       throw err
     }
+    if (this.background) {
+      seg.size += bytes.length
+      seg.lastSeq = lastSeq
+      this.startSync()
+      this.prune()
+      return
+    }
     if (this.sync) {
       try {
         await datasyncAsync(fd)
@@ -257,7 +304,37 @@ export class DurableSpool implements AuditSink {
     }
     seg.size += bytes.length
     seg.lastSeq = lastSeq
+    this.syncedSeq = lastSeq
     this.prune()
+  }
+
+  /**
+   * `written` durability: starts an fdatasync of what is written but not synced, unless one is in flight
+   * (its completion starts the next), so a written record waits at most about two syncs to be synced.
+   * A failed sync makes the spool unavailable, as in `synced` durability: later writes reject.
+   */
+  private startSync(): void {
+    const fd = this.fd
+    const upTo = this.chain.state.lastSeq
+    if (this.syncing !== undefined || this.broken !== undefined || fd === undefined) return
+    if (upTo <= this.syncedSeq) return
+    this.syncing = datasyncAsync(fd).then(
+      () => {
+        this.syncing = undefined
+        if (upTo > this.syncedSeq) this.syncedSeq = upTo
+        this.startSync()
+      },
+      (err: unknown) => {
+        this.syncing = undefined
+        // After a failed sync the kernel may have dropped the pages: later syncs prove nothing. Stop.
+        this.broken = this.unavailable(err)
+      },
+    )
+  }
+
+  /** Waits until no background sync is in flight: everything written is synced, or the spool is broken. */
+  private async settleSyncs(): Promise<void> {
+    while (this.syncing !== undefined) await this.syncing
   }
 
   /** Removes every fully acknowledged segment but the newest (which carries the chain's last hash). */
@@ -269,7 +346,7 @@ export class DurableSpool implements AuditSink {
   }
 
   /** The segment to append to, opening or starting one as needed. */
-  private activeSegment(firstSeq: number): Segment {
+  private async activeSegment(firstSeq: number): Promise<Segment> {
     let seg = this.segments[this.segments.length - 1]
     // A fully acknowledged segment is not appended to, so that it can go once its successor exists.
     const usable =
@@ -279,7 +356,12 @@ export class DurableSpool implements AuditSink {
       this.fd = openSync((seg as Segment).path, 'a', 0o600)
       return seg as Segment
     }
-    if (this.fd !== undefined) closeSync(this.fd)
+    if (this.fd !== undefined) {
+      // The background sync must finish on this fd before it is closed (or its number reused).
+      await this.settleSyncs()
+      if (this.broken !== undefined) throw this.broken
+      closeSync(this.fd)
+    }
     this.fd = undefined
     seg = {firstSeq, lastSeq: firstSeq - 1, path: join(this.dir, segmentName(firstSeq)), size: 0}
     this.fd = openSync(seg.path, 'a', 0o600)
@@ -294,7 +376,11 @@ export class DurableSpool implements AuditSink {
    */
   async *unacknowledged(maxEvents = 500): AsyncGenerator<ChainedEvent[]> {
     let run: ChainedEvent[] = []
+    // What is written now is uploaded once synced: wait for the syncs in flight to cover it.
+    const written = this.chain.state.lastSeq
+    while (this.syncedSeq < written && this.syncing !== undefined) await this.syncing
     for (const seg of [...this.segments]) {
+      if (seg.firstSeq > this.syncedSeq) break
       if (seg.lastSeq <= this.ackedSeq) continue
       let buf: Buffer
       try {
@@ -304,6 +390,8 @@ export class DurableSpool implements AuditSink {
       }
       for (const {event} of scanFrames(buf.subarray(0, seg.size)).records) {
         if (event.seq <= this.ackedSeq) continue
+        // Only synced events leave the machine: after an OS crash the chain resumes from the synced tail.
+        if (event.seq > this.syncedSeq) break
         const prev = run[run.length - 1]
         if (run.length >= maxEvents || (prev !== undefined && event.seq !== prev.seq + 1)) {
           yield run
@@ -324,10 +412,11 @@ export class DurableSpool implements AuditSink {
     this.prune()
   }
 
-  /** Commits what is pending and closes the active segment; later writes reject. */
+  /** Commits what is pending, waits for its sync, and closes the active segment; later writes reject. */
   async close(): Promise<void> {
     this.closed = true
     while (this.flushing !== undefined) await this.flushing
+    await this.settleSyncs()
     if (this.fd !== undefined) closeSync(this.fd)
     this.fd = undefined
   }
@@ -344,6 +433,16 @@ export function syncDir(dir: string): void {
     }
   } catch {
     // The file's own data is synced regardless.
+  }
+}
+
+/** fdatasyncs a file that exists. */
+function syncFile(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fdatasyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import {join} from 'node:path'
 
-import {DurableSpool} from './durable-spool.js'
+import {DurableSpool, type AuditDurability} from './durable-spool.js'
 import {acquireLane, type Lane} from './lane.js'
 import type {SignedBatch, SigningKey} from './signing.js'
 import type {AuditEvent, AuditSink} from './types.js'
@@ -40,6 +40,8 @@ export interface AuditTrailOptions {
   readonly retain?: boolean | undefined
   /** false skips fsync (benchmarks only). */
   readonly fsync?: boolean | undefined
+  /** When an event counts as recorded (held results are released): `written` (default) or `synced`. */
+  readonly durability?: AuditDurability | undefined
   /** How long close() waits for a last upload before leaving the rest for the next run (ms). */
   readonly closeUploadMs?: number | undefined
 }
@@ -79,7 +81,13 @@ export class AuditTrail implements AuditSink {
       const dir = laneSpoolDir(o.stateDir, lane.index, u?.key.deviceId)
       // Standalone spools are never uploaded: their bound is a retention limit (oldest segments go).
       const keepNewest = u === undefined && o.retain === true
-      const spool = DurableSpool.open(o.stateDir, {dir, maxBytes: o.maxBytes, fsync: o.fsync, keepNewest})
+      const spool = DurableSpool.open(o.stateDir, {
+        dir,
+        maxBytes: o.maxBytes,
+        fsync: o.fsync,
+        durability: o.durability,
+        keepNewest,
+      })
       if (u === undefined || deviceId === undefined) return new AuditTrail(lane, spool)
       await u.register(deviceId)
       const uploader = new Uploader({
@@ -97,7 +105,7 @@ export class AuditTrail implements AuditSink {
     }
   }
 
-  /** Records one event; resolves once it is durable. */
+  /** Records one event; resolves once it is written (or synced, per the trail's durability). */
   write(event: AuditEvent): Promise<void> {
     return this.spool.write(event)
   }

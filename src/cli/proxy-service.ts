@@ -5,6 +5,7 @@
 import {readFileSync} from 'node:fs'
 import {userInfo} from 'node:os'
 
+import {AUDIT_DURABILITIES, type AuditDurability} from '../audit/durable-spool.js'
 import {AuditTrail, type TrailUpload} from '../audit/trail.js'
 import {teeAuditSink, type AuditSink} from '../audit/types.js'
 import {readVersionedPolicyFile} from '../config/policy-file.js'
@@ -154,6 +155,21 @@ export function maskKeyFromEnv(): Uint8Array | undefined {
   return key
 }
 
+/**
+ * When an audit event counts as recorded (DBGATE_AUDIT_DURABILITY): `written` (the default) releases a
+ * held result once its event is written to the spool file, `synced` once it is fdatasync'd.
+ */
+export function auditDurabilityFromEnv(env: NodeJS.ProcessEnv = process.env): AuditDurability {
+  const value = env.DBGATE_AUDIT_DURABILITY
+  if (value === undefined || value === '') return 'written'
+  const mode = AUDIT_DURABILITIES.find((d) => d === value.toLowerCase())
+  if (mode === undefined)
+    throw new UsageError(`DBGATE_AUDIT_DURABILITY must be written or synced, got "${value}".`, [
+      'synced also survives an OS crash or power loss, at the price of one disk sync per statement',
+    ])
+  return mode
+}
+
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
   if (isMysqlUrl(o.url)) return startMysqlStandalone(o)
@@ -283,7 +299,12 @@ export async function serveEngine(
   o: ServeOptions,
   makeEngine: (audit: AuditSink) => Engine,
 ): Promise<Pick<StandaloneProxy, 'listener' | 'auditDir' | 'close'>> {
-  const trail = await AuditTrail.open({stateDir: o.stateDir, upload: o.upload, retain: true})
+  const trail = await AuditTrail.open({
+    stateDir: o.stateDir,
+    upload: o.upload,
+    retain: true,
+    durability: auditDurabilityFromEnv(),
+  })
   const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   let listener: ProxyListener
   try {

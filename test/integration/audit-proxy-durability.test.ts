@@ -2,6 +2,7 @@
  * The proxy's durability rule against the real server: a statement's result is released only once its
  * audit event is durable; when events cannot be recorded, statements that write fail closed.
  */
+import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -138,4 +139,68 @@ describe('a full spool', () => {
     expect(events.filter((e) => e.type === 'statement').length).toBeGreaterThanOrEqual(6)
     expect(verifyChain(events).ok).toBe(true)
   })
+})
+
+describe('a proxy killed with SIGKILL', () => {
+  it.each(['written', 'synced'])(
+    '%s durability: every statement whose result reached a client is in the spool',
+    async (durability) => {
+      const dir = mkdtempSync(join(tmpdir(), 'dbgate-audit-kill-'))
+      dirs.push(dir)
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, 'audit-spool-child.ts'),
+          'proxy',
+          dir,
+          db.url,
+          durability,
+        ],
+        {stdio: ['ignore', 'pipe', 'inherit']},
+      )
+      cleanup.push(() => {
+        child.kill('SIGKILL')
+        return Promise.resolve()
+      })
+      const port = await new Promise<number>((resolve, reject) => {
+        let text = ''
+        child.stdout.on('data', (d: Buffer) => {
+          text += d.toString()
+          const m = /port=(\d+)/.exec(text)
+          if (m) resolve(Number(m[1]))
+        })
+        child.once('exit', () => reject(new Error(`the proxy child exited: ${text}`)))
+      })
+      const seen: string[] = []
+      let killed = false
+      const burst = async (worker: number): Promise<void> => {
+        const c = new pg.Client({host: '127.0.0.1', port, user: 'postgres', database: db.name})
+        c.on('error', () => undefined)
+        await c.connect()
+        for (let i = 0; !killed; i++) {
+          const sql = `select ${worker * 100000 + i} as n`
+          const ok = await c.query(sql).then(
+            () => true,
+            () => false,
+          )
+          if (!ok) break
+          seen.push(sql)
+          if (seen.length >= 400 && !killed) {
+            killed = true
+            child.kill('SIGKILL')
+          }
+        }
+        await c.end().catch(() => undefined)
+      }
+      await Promise.all([1, 2, 3, 4].map((w) => burst(w)))
+      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(0)))
+      const events = readSpoolDir(join(dir, 'audit', 'spool'))
+      const recorded = new Set(events.map((e) => e.statement))
+      expect(seen.length).toBeGreaterThanOrEqual(400)
+      expect(seen.filter((sql) => !recorded.has(sql))).toEqual([])
+      expect(verifyChain(events).ok).toBe(true)
+    },
+  )
 })

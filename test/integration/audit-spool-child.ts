@@ -1,19 +1,29 @@
 /**
- * Child process of the spool crash test: appends events from `writers` concurrent loops and prints each
- * seq on its own line once its write resolved (i.e. was reported durable). The parent kills it with SIGKILL.
+ * Child process of the crash tests. `spool STATE WRITERS [DURABILITY]`: appends events from `writers`
+ * concurrent loops and prints each seq on its own line once its write resolved. `proxy STATE URL
+ * [DURABILITY]`: serves the guarded Postgres engine with its audit trail under STATE and prints
+ * `port=N`. The parent kills it with SIGKILL.
  */
-import {DurableSpool} from '../../src/audit/durable-spool.js'
+import {DurableSpool, type AuditDurability} from '../../src/audit/durable-spool.js'
+import {AuditTrail} from '../../src/audit/trail.js'
 import {body} from '../unit/audit-helpers.js'
+import {startTestProxy} from '../support/proxy.js'
 
-const [stateDir, writersArg] = process.argv.slice(2)
-const spool = DurableSpool.open(stateDir as string)
-let n = 0
+const [role, stateDir, arg, durabilityArg] = process.argv.slice(2)
+const durability = (durabilityArg ?? 'written') as AuditDurability
 
-async function loop(): Promise<void> {
-  for (;;) {
-    const e = await spool.append(body(++n))
-    process.stdout.write(`${e.seq}\n`)
+if (role === 'proxy') {
+  const trail = await AuditTrail.open({stateDir: stateDir as string, durability})
+  const proxy = await startTestProxy(arg as string, undefined, {sink: trail})
+  process.stdout.write(`port=${proxy.port}\n`)
+} else {
+  const spool = DurableSpool.open(stateDir as string, {durability})
+  let n = 0
+  const loop = async (): Promise<void> => {
+    for (;;) {
+      const e = await spool.append(body(++n))
+      process.stdout.write(`${e.seq}\n`)
+    }
   }
+  await Promise.all(Array.from({length: Number(arg ?? 4)}, () => loop()))
 }
-
-await Promise.all(Array.from({length: Number(writersArg ?? 4)}, () => loop()))

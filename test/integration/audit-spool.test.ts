@@ -104,36 +104,39 @@ describe('durable spool', () => {
     await third.close()
   })
 
-  it('keeps every write that resolved before the writer was killed with SIGKILL', async () => {
-    const dir = stateDir()
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'audit-spool-child.ts'), dir, '8'],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    const acked: number[] = []
-    let text = ''
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        text += chunk.toString()
-        const lines = text.split('\n')
-        text = lines.pop() ?? ''
-        for (const l of lines) acked.push(Number(l))
-        if (acked.length >= 300 && child.exitCode === null && !child.killed) {
-          child.kill('SIGKILL')
-          resolve()
-        }
+  it.each(['written', 'synced'])(
+    '%s: keeps every write that resolved before the writer was killed with SIGKILL',
+    async (durability) => {
+      const dir = stateDir()
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, 'audit-spool-child.ts'), 'spool', dir, '8', durability],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      )
+      const acked: number[] = []
+      let text = ''
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString()
+          const lines = text.split('\n')
+          text = lines.pop() ?? ''
+          for (const l of lines) acked.push(Number(l))
+          if (acked.length >= 300 && child.exitCode === null && !child.killed) {
+            child.kill('SIGKILL')
+            resolve()
+          }
+        })
       })
-    })
-    await new Promise((resolve) => child.once('exit', resolve))
-    const spool = DurableSpool.open(dir)
-    const seqs = new Set((await all(spool)).map((e) => e.seq))
-    expect(acked.filter((s) => !seqs.has(s))).toEqual([])
-    expect(verifyChain(await all(spool)).ok).toBe(true)
-    await spool.close()
-  })
+      await new Promise((resolve) => child.once('exit', resolve))
+      const spool = DurableSpool.open(dir)
+      const seqs = new Set((await all(spool)).map((e) => e.seq))
+      expect(acked.filter((s) => !seqs.has(s))).toEqual([])
+      expect(verifyChain(await all(spool)).ok).toBe(true)
+      await spool.close()
+    },
+  )
 
   it('rejects writes beyond the size bound with AuditSpoolFullError, and accepts again after an ack', async () => {
     const spool = DurableSpool.open(stateDir(), {maxBytes: 4000, segmentBytes: 1500})

@@ -1,0 +1,76 @@
+/**
+ * The guarded Postgres engine in this process, with the audit sink chosen by name, for benchmarks that
+ * measure the proxy's own CPU (process.cpuUsage) while pgbench runs in a child process.
+ * As a script (`tsx bench/_engine.ts MODE DB`) it serves one engine and prints `port=N`: the bench's way
+ * to run dbgate with audit off, which the CLI does not offer.
+ */
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import {AuditTrail} from '../src/audit/trail.js'
+import {nullAuditSink, type AuditSink} from '../src/audit/types.js'
+import {Guard, loadParsers, type Policy} from '../src/policy/index.js'
+import {PostgresEngine, parsePgUrl, startListener} from '../src/proxy/index.js'
+
+/** How the engine's audit trail is kept. */
+export type AuditMode = 'off' | 'written' | 'synced'
+
+/** The bench policy: several rules, as pg-proxy.ts gives `dbgate connect`. */
+export const BENCH_POLICY: Policy = {
+  version: 1,
+  defaults: {action: 'allow', unparseable: 'deny'},
+  rules: [
+    {name: 'no-ddl', when: {kinds: ['create', 'alter', 'drop', 'truncate']}, action: 'deny'},
+    {name: 'unbounded-writes', when: {kinds: ['update', 'delete'], where: 'absent'}, action: 'deny'},
+    {name: 'file-functions', when: {functions: ['pg_read_file', 'lo_*', 'dblink*']}, action: 'deny'},
+    {name: 'secrets', when: {tables: ['*.secrets']}, action: 'review'},
+  ],
+  masking: [],
+}
+
+/** A listening engine. */
+export interface BenchEngine {
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** Starts the engine on a free port, auditing as `mode` says (spool under a fresh temporary directory). */
+export async function startBenchEngine(mode: AuditMode, db: string): Promise<BenchEngine> {
+  await loadParsers()
+  const sink: AuditSink =
+    mode === 'off'
+      ? nullAuditSink
+      : await AuditTrail.open({
+          stateDir: mkdtempSync(join(tmpdir(), 'dbgate-bench-engine-')),
+          maxBytes: 4 * 1024 * 1024 * 1024,
+          durability: mode,
+        })
+  const engine = new PostgresEngine({
+    target: parsePgUrl(`postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable`),
+    policy: BENCH_POLICY,
+    guard: new Guard(BENCH_POLICY, 'postgres'),
+    evalContext: {actor: 'human', identity: 'bench', target: 'bench'},
+    audit: sink,
+    identity: 'bench',
+    clientVersion: 'bench',
+    maxMessageBytes: 64 * 1024 * 1024,
+  })
+  const listener = await startListener({engine, port: 0})
+  return {
+    port: listener.port,
+    close: async () => {
+      await listener.close()
+      await sink.close()
+    },
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [mode, db] = process.argv.slice(2)
+  const e = await startBenchEngine((mode ?? 'off') as AuditMode, db ?? 'postgres')
+  console.log(`port=${e.port}`)
+  process.on('SIGINT', () => void e.close().then(() => process.exit(0)))
+  process.on('SIGTERM', () => void e.close().then(() => process.exit(0)))
+}
