@@ -166,6 +166,28 @@ describe('approvals in the extended protocol', {timeout: 240_000}, () => {
   })
 })
 
+describe('Ctrl-C in psql', {timeout: 120_000}, () => {
+  it('SIGINT to a psql waiting on a held statement cancels it with 57014; the request stays pending', async () => {
+    const psql = spawnCli(
+      ['connect', 'prod-pg', '--', 'psql', '-X', '-c', "insert into items values (44, 'forty-four')"],
+      {...home.env, ...world.ciEnv},
+    )
+    const [, id] = await psql.waitForStderr(/waiting for request (apr_\S+)/)
+    // The process the proxy named for the approvers is psql itself: Ctrl-C is a SIGINT to it.
+    const shown = JSON.parse((await approver(['approvals', 'show', id!, '--json'])).stdout) as {
+      process: string
+    }
+    const pid = Number(/^psql \(pid (\d+)\)/.exec(shown.process)?.[1])
+    expect(pid).toBeGreaterThan(0)
+    process.kill(pid, 'SIGINT')
+    const r = await psql.done
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('ERROR:  canceling statement due to user request')
+    expect(await status(id!)).toBe('pending')
+    expect(await count('id = 44')).toBe(0)
+  })
+})
+
 describe('expiry by the control plane timer', {timeout: 120_000}, () => {
   it('a request nobody reads expires at its deadline: expired event and an approval.expired notification', async () => {
     const before = tickets.accepted.length
