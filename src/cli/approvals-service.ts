@@ -196,7 +196,9 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
         return refuse(
           `dbgate: approval required by ${by}: request ${info.id} was created (${info.url})`,
           info.id,
-          `Once it is approved, run it with: dbgate exec ${o.target} --approval ${info.id} --sql '…', or re-run the same statement in this dbgate connect session.`,
+          req.extended === true
+            ? `Once it is approved, run the same statement again through dbgate connect ${o.target}: the grant is spent when it is prepared.`
+            : `Once it is approved, run it with: dbgate exec ${o.target} --approval ${info.id} --sql '…', or re-run the same statement in this dbgate connect session.`,
         )
       notice(
         `dbgate: approval required by ${by}: waiting for request ${info.id}`,

@@ -35,7 +35,11 @@ beforeAll(async () => {
         - name: quick-updates
           when: {kinds: [update]}
           action: review
-          approval: {expires: 2s, window: 2s}`,
+          approval: {expires: 2s}
+        - name: short-grant-reads
+          when: {kinds: [select], tables: [public.items]}
+          action: review
+          approval: {window: 2s}`,
     extra: `approvals:
   notify:
     - {name: tickets, kind: webhook, url: '${tickets.url}', secret: '${SECRET}'}
@@ -92,7 +96,7 @@ describe('approvals in the extended protocol', {timeout: 240_000}, () => {
     expect(m, first.stderr).not.toBeNull()
     const id = m![1]!
     expect(first.stderr).toContain(
-      `HINT: Once it is approved, run it with: dbgate exec prod-pg --approval ${id}`,
+      'HINT: Once it is approved, run the same statement again through dbgate connect prod-pg: the grant is spent when it is prepared.',
     )
     expect(first.stderr).toContain('session goes on: {"alive":1}')
     expect(await count('id = 40')).toBe(1)
@@ -162,6 +166,28 @@ describe('approvals in the extended protocol', {timeout: 240_000}, () => {
   })
 })
 
+describe('Ctrl-C in psql', {timeout: 120_000}, () => {
+  it('SIGINT to a psql waiting on a held statement cancels it with 57014; the request stays pending', async () => {
+    const psql = spawnCli(
+      ['connect', 'prod-pg', '--', 'psql', '-X', '-c', "insert into items values (44, 'forty-four')"],
+      {...home.env, ...world.ciEnv},
+    )
+    const [, id] = await psql.waitForStderr(/waiting for request (apr_\S+)/)
+    // The process the proxy named for the approvers is psql itself: Ctrl-C is a SIGINT to it.
+    const shown = JSON.parse((await approver(['approvals', 'show', id!, '--json'])).stdout) as {
+      process: string
+    }
+    const pid = Number(/^psql \(pid (\d+)\)/.exec(shown.process)?.[1])
+    expect(pid).toBeGreaterThan(0)
+    process.kill(pid, 'SIGINT')
+    const r = await psql.done
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('ERROR:  canceling statement due to user request')
+    expect(await status(id!)).toBe('pending')
+    expect(await count('id = 44')).toBe(0)
+  })
+})
+
 describe('expiry by the control plane timer', {timeout: 120_000}, () => {
   it('a request nobody reads expires at its deadline: expired event and an approval.expired notification', async () => {
     const before = tickets.accepted.length
@@ -196,14 +222,15 @@ describe('expiry by the control plane timer', {timeout: 120_000}, () => {
   })
 
   it('an approved grant nobody uses expires at the end of its window, visible in audit search', async () => {
-    const sql = "update items set name = 'unused' where id = 1"
+    // The request waits as long as it takes the approver; the grant's window (2 s) starts at approval.
+    const sql = "select name from items where name <> 'unusedgrant'"
     const r = await requester(['request-approval', 'prod-pg', '--sql', sql, '--reason', 'r', '--json'])
     const id = (JSON.parse(r.stdout) as {id: string}).id
     expect((await approver(['approvals', 'approve', id])).code).toBe(0)
     // audit search does not sweep expiry itself: the event is the timer's.
     let events: {event: {approval_id: string; approval_event: string; detail: string | null}}[] = []
     for (let i = 0; i < 400; i++) {
-      const found = await as(adminEnv, ['audit', 'search', '--text', "name 'unused'", '--json'])
+      const found = await as(adminEnv, ['audit', 'search', '--text', 'unusedgrant', '--json'])
       events = (JSON.parse(found.stdout) as {events: typeof events}).events
       if (events.some((e) => e.event.approval_event === 'expired')) break
       await new Promise((resolve) => setTimeout(resolve, 50))

@@ -63,6 +63,7 @@ describe('proxy review hook', {timeout: 30_000}, () => {
     const pending = a.query('select count(*)::int as n from secrets')
     const h = await nextHeld()
     expect(h.request.sql).toBe('select count(*)::int as n from secrets')
+    expect(h.request.extended).toBe(false)
     expect(h.request.decision.rule).toBe('secrets-need-review')
     // The client is this test process: the proxy names it for the approvers.
     expect(h.request.process).toMatch(new RegExp(`\\(pid ${process.pid}\\)`))
@@ -130,6 +131,7 @@ describe('proxy review hook in the extended protocol', {timeout: 30_000}, () => 
     const pending = a.query('select id from secrets where id = $1', [2])
     const h = await nextHeld()
     expect(h.request.sql).toBe('select id from secrets where id = $1')
+    expect(h.request.extended).toBe(true)
     expect(h.request.decision.rule).toBe('secrets-need-review')
     h.resolve({kind: 'run', approvalId: 'apr_ext'})
     expect((await pending).rows).toEqual([{id: 2}])

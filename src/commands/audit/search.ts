@@ -26,7 +26,7 @@ function processCell(p: unknown): string {
 
 export default class AuditSearch extends BaseCommand {
   static override description =
-    'Search the audit trail, newest first. Auditors and admins see everyone; users see their own events.'
+    'Search the audit trail, newest first, with the approval transitions (requested, notified, approved, denied, expired, used) as `review` events. Auditors and admins see everyone; users see their own events and requests.'
 
   static override examples = [
     '<%= config.bin %> audit search --since 2h',

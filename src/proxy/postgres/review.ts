@@ -27,6 +27,8 @@ export interface ReviewRequest {
   readonly active: () => boolean
   /** The local process behind the connection, one line, when it could be found (shown to approvers). */
   readonly process?: string | undefined
+  /** A Parse of the extended protocol (values bound later), not a simple Query. */
+  readonly extended?: boolean | undefined
 }
 
 /** What happens to it. */
@@ -155,7 +157,7 @@ export function holdForReview(
   const notice = (message: string, detail?: string): void => {
     if (!session.closed() && !cancelled) s.inject(() => noticeResponse(message, detail))
   }
-  const request = {sql: v.sql, decision: v.decision, active: () => !session.closed() && !cancelled}
+  const request = {sql: v.sql, decision: v.decision, extended, active: () => !session.closed() && !cancelled}
   void runReview(hook, request, notice)
     .then((outcome) => {
       if (session.closed() || cancelled) return
