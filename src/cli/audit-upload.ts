@@ -11,7 +11,7 @@ import type {AuditBatchRequest} from '../control/api-types.js'
 import {uploadAuditBatch} from '../control/audit.js'
 import type {ControlClient} from '../control/client.js'
 import {ControlPlaneError, OAuthError} from '../control/errors.js'
-import {DbgateError, UnreachableError} from '../errors.js'
+import {DbgateError, NotLoggedInError, UnreachableError} from '../errors.js'
 
 /** Renew the upload's access token this long before it expires. */
 const RENEW_BEFORE_MS = 60_000
@@ -28,6 +28,8 @@ export function describeUploadFailure(err: unknown): string {
     if (err.status >= 500) return `the control plane failed (HTTP ${err.status})`
     return `the control plane refused the batch (HTTP ${err.status}, ${err.apiCode})`
   }
+  if (err instanceof NotLoggedInError)
+    return 'the control plane refused the credentials (HTTP 401: not logged in, or the session expired)'
   if (err instanceof OAuthError) return `renewing the access token was refused (${err.oauthError})`
   if (err instanceof DbgateError) return `${err.code}`
   return 'an unexpected error'

@@ -1,5 +1,6 @@
 import {generateKeyPairSync, randomUUID} from 'node:crypto'
-import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import Database from 'better-sqlite3'
@@ -9,6 +10,8 @@ import {HashChain} from '../../src/audit/chain.js'
 import {DurableSpool} from '../../src/audit/durable-spool.js'
 import type {AuditEventBody} from '../../src/audit/event.js'
 import {keyIdOf, rawPublicKey, signBatch} from '../../src/audit/signing.js'
+import {frame, scanFrames} from '../../src/audit/spool-frame.js'
+import {laneSpoolDir} from '../../src/audit/trail.js'
 import {exchangeMachineToken} from '../../src/auth/tokens.js'
 import type {AuditBatchRequest} from '../../src/control/api-types.js'
 import {registerAuditDevice, uploadAuditBatch} from '../../src/control/audit.js'
@@ -80,6 +83,14 @@ function body(identity: string, statement: string, decision: 'allow' | 'deny'): 
 
 let ciToken: string
 let auditorToken: string
+let ciSub: string
+
+/** A client for the CI identity with a fresh access token (the dev server's live 30 s). */
+async function ciClient(): Promise<ControlClient> {
+  const anonymous = new ControlClient({baseUrl: server.url})
+  const tokens = await exchangeMachineToken(anonymous, await anonymous.discover(), ciToken)
+  return anonymous.withAccessToken(tokens.access_token)
+}
 
 beforeAll(async () => {
   server = await startDevServer(CONFIG)
@@ -88,6 +99,7 @@ beforeAll(async () => {
   const anonymous = new ControlClient({baseUrl: server.url})
   const tokens = await exchangeMachineToken(anonymous, await anonymous.discover(), ciToken)
   const client = anonymous.withAccessToken(tokens.access_token)
+  ciSub = tokens.identity.sub
   const {privateKey, publicKey} = generateKeyPairSync('ed25519')
   const key = {deviceId: 'e2e-device', keyId: keyIdOf(publicKey), privateKey}
   await registerAuditDevice(client, key.deviceId, rawPublicKey(publicKey).toString('base64url'))
@@ -172,5 +184,109 @@ describe('dbgate audit', {timeout: 120_000}, () => {
     })
     expect(user.code).not.toBe(0)
     expect(user.stderr).toContain('auditor or admin')
+  })
+
+  it('verify names each kind of tampering in the store, in its lines and in --json', async () => {
+    const env = {
+      ...home.env,
+      DBGATE_STATE_DIR: mkdtempSync(join(tmpdir(), 'dbgate-e2e-')),
+      DBGATE_TOKEN: auditorToken,
+    }
+    const {privateKey, publicKey} = generateKeyPairSync('ed25519')
+    const key = {deviceId: 'e2e-tamper', keyId: keyIdOf(publicKey), privateKey}
+    const client = await ciClient()
+    await registerAuditDevice(client, key.deviceId, rawPublicKey(publicKey).toString('base64url'))
+    const chain = new HashChain()
+    const ev = Array.from({length: 10}, (_, i) => chain.append(body(ciSub, `select ${i + 1}`, 'allow')).event)
+    const send = (events: typeof ev, k = key) =>
+      uploadAuditBatch(client, signBatch(k, events) as unknown as AuditBatchRequest)
+    await send(ev.slice(0, 4))
+    await send(ev.slice(4, 8))
+    await send(ev.slice(0, 4)) // replayed
+    const forger = generateKeyPairSync('ed25519')
+    await expect(
+      send(ev.slice(8, 10), {...key, keyId: keyIdOf(forger.publicKey), privateKey: forger.privateKey}),
+    ).rejects.toMatchObject({status: 403}) // forged
+    const db = new Database(join(server.dataDir, 'control-plane.db'))
+    try {
+      const at = (seq: number) =>
+        db
+          .prepare(`SELECT event_json, server_seq FROM audit_events WHERE device_id = ? AND seq = ?`)
+          .get(key.deviceId, seq) as {
+          event_json: string
+          server_seq: number
+        }
+      const edited = JSON.stringify({...(JSON.parse(at(2).event_json) as object), statement: 'select 0'})
+      db.prepare(`UPDATE audit_events SET event_json = ? WHERE device_id = ? AND seq = 2`).run(
+        edited,
+        key.deviceId,
+      )
+      db.prepare(`DELETE FROM audit_events WHERE device_id = ? AND seq = 5`).run(key.deviceId)
+      const [a, b] = [at(7).server_seq, at(8).server_seq]
+      const set = db.prepare(`UPDATE audit_events SET server_seq = ? WHERE device_id = ? AND seq = ?`)
+      set.run(-1, key.deviceId, 7)
+      set.run(a, key.deviceId, 8)
+      set.run(b, key.deviceId, 7)
+    } finally {
+      db.close()
+    }
+    const lines = [
+      'device e2e-tamper: altered seq 2 (hash mismatch)',
+      'device e2e-tamper: missing seq 5',
+      'device e2e-tamper: out of order: seq 7 after 8',
+      'device e2e-tamper: replayed batch 1-4',
+      'device e2e-tamper: forged batch 9-10 refused',
+    ]
+    const human = await runCli(['audit', 'verify', '--api', server.url], env)
+    expect(human.code).toBe(1)
+    for (const line of lines) expect(human.stdout).toContain(`\n  ${line}`)
+    const json = await runCli(['audit', 'verify', '--json', '--api', server.url], env)
+    const report = JSON.parse(json.stdout) as {ok: boolean; server: {problems: string[]}}
+    expect(report.ok).toBe(false)
+    for (const line of lines) expect(report.server.problems.some((p) => p.startsWith(line))).toBe(true)
+  })
+
+  it('verify --local names an edited, a deleted, a swapped and a replayed spool record, in its lines and in --json', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'dbgate-e2e-local-'))
+    const env = {...home.env, DBGATE_STATE_DIR: state}
+    const tamper: Record<number, (r: Buffer[]) => Buffer[]> = {
+      0: (r) =>
+        r.map((x, i) =>
+          i === 2 ? frame(Buffer.from(x.subarray(8).toString().replace('select 3', 'select 0'))) : x,
+        ),
+      1: (r) => r.filter((_, i) => i !== 4),
+      2: (r) => [...r.slice(0, 3), r[4]!, r[3]!, ...r.slice(5)],
+      3: (r) => [...r.slice(0, 6), r[2]!, ...r.slice(6)],
+    }
+    for (const lane of [0, 1, 2, 3]) {
+      const dir = laneSpoolDir(state, lane)
+      const spool = DurableSpool.open(state, {dir})
+      for (let i = 1; i <= 8; i++) await spool.append(body('me', `select ${i}`, 'allow'))
+      await spool.close()
+      const seg = join(
+        dir,
+        readdirSync(dir).find((f) => f.startsWith('seg-'))!,
+      )
+      const records = scanFrames(readFileSync(seg)).records.map((r) =>
+        frame(Buffer.from(JSON.stringify(r.event))),
+      )
+      writeFileSync(seg, Buffer.concat(tamper[lane]!(records)))
+    }
+    const lines = [
+      'altered seq 3 (hash mismatch)',
+      'spool-1: missing seq 5',
+      'spool-2: out of order: seq 4 after 5',
+      'spool-3: replayed batch 3',
+    ]
+    const human = await runCli(['audit', 'verify', '--local'], env)
+    expect(human.code).toBe(1)
+    expect(human.stdout).toBe(`local spool: PROBLEMS: 32 events\n${lines.map((l) => `  ${l}\n`).join('')}`)
+    const json = await runCli(['audit', 'verify', '--local', '--json'], env)
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      server: null,
+      local: {ok: false, events: 32, problems: lines},
+    })
+    rmSync(state, {recursive: true, force: true})
   })
 })

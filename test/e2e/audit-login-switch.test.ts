@@ -1,4 +1,3 @@
-import {randomUUID} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -6,10 +5,10 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DurableSpool} from '../../src/audit/durable-spool.js'
-import type {AuditEventBody} from '../../src/audit/event.js'
 import {laneSpoolDir} from '../../src/audit/trail.js'
 import {Browser, formAction} from '../integration/server-harness.js'
 import {cliHome, runCli, spawnCli, startDevServer, type DevServer} from '../support/login-e2e.js'
+import {body} from '../unit/audit-helpers.js'
 
 // Two people log in, one after the other, on one machine. Events the first left unuploaded are neither lost
 // nor uploaded as the second: login says they wait, and they go up when the first logs in again.
@@ -48,38 +47,6 @@ async function login(username: string): Promise<string> {
   return r.stderr
 }
 
-function body(identity: string, statement: string): AuditEventBody {
-  return {
-    id: randomUUID(),
-    type: 'statement',
-    time: new Date().toISOString(),
-    session_id: 's1',
-    identity,
-    groups: ['eng'],
-    actor: 'human',
-    agent: null,
-    process: {found: false, reason: 'test'},
-    target: 'eng-pg',
-    protocol: 'postgres',
-    database: 'test',
-    db_user: 'u',
-    statement,
-    fingerprint: null,
-    kinds: ['select'],
-    tables: [],
-    decision: 'allow',
-    rule: null,
-    approval_id: null,
-    masked_columns: [],
-    rows: 1,
-    duration_ms: 1,
-    error: null,
-    policy_version: null,
-    client_version: 'e2e',
-    application_name: null,
-  }
-}
-
 describe('dbgate login as another identity on the same machine', {timeout: 120_000}, () => {
   it("keeps the previous identity's unuploaded events, says so, and uploads them at its next login", async () => {
     await login('alice')
@@ -89,8 +56,8 @@ describe('dbgate login as another identity on the same machine', {timeout: 120_0
     }
     // What a proxy left in alice's spool when it could not upload (the control plane was down, say).
     const spool = DurableSpool.open(state, {dir: laneSpoolDir(state, 0, device.device_id)})
-    for (const s of ['select 1 as left_behind', 'select 2 as left_behind'])
-      await spool.append(body(device.owner.sub, s))
+    for (const [i, s] of ['select 1 as left_behind', 'select 2 as left_behind'].entries())
+      await spool.append(body(i, {identity: device.owner.sub, statement: s}))
     await spool.close()
 
     const asBob = await login('bob')

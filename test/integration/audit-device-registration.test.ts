@@ -1,5 +1,4 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- tests probe parsed JSON bodies */
-import {randomUUID} from 'node:crypto'
 import {existsSync, mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -9,11 +8,11 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {loadDeviceKey} from '../../src/audit/device-key.js'
 import {ensureAuditDevice} from '../../src/audit/device-registration.js'
 import {DurableSpool} from '../../src/audit/durable-spool.js'
-import type {AuditEventBody} from '../../src/audit/event.js'
 import {laneSpoolDir} from '../../src/audit/trail.js'
 import {setUpAuditDevice, type LoginDevice} from '../../src/auth/audit-device.js'
 import type {Identity} from '../../src/control/api-types.js'
 import {ControlClient} from '../../src/control/client.js'
+import {body} from '../unit/audit-helpers.js'
 import {api, loginAs, startTestServer, type TestServer} from './server-harness.js'
 
 // The device key of an install, registered with a real control plane for whoever logged in (what
@@ -24,38 +23,6 @@ import {api, loginAs, startTestServer, type TestServer} from './server-harness.j
 function ok(d: LoginDevice | undefined): Exclude<LoginDevice, {error: string}> {
   if (d === undefined || 'error' in d) throw new Error(`no device: ${JSON.stringify(d)}`)
   return d
-}
-
-function body(identity: string, statement: string): AuditEventBody {
-  return {
-    id: randomUUID(),
-    type: 'statement',
-    time: new Date().toISOString(),
-    session_id: 's1',
-    identity,
-    groups: [],
-    actor: 'human',
-    agent: null,
-    process: {found: false, reason: 'test'},
-    target: 'pg-test',
-    protocol: 'postgres',
-    database: 'test',
-    db_user: 'u',
-    statement,
-    fingerprint: null,
-    kinds: ['select'],
-    tables: [],
-    decision: 'allow',
-    rule: null,
-    approval_id: null,
-    masked_columns: [],
-    rows: 1,
-    duration_ms: 1,
-    error: null,
-    policy_version: null,
-    client_version: 'test',
-    application_name: null,
-  }
 }
 
 describe('the audit device of an install', () => {
@@ -77,7 +44,7 @@ describe('the audit device of an install', () => {
   /** Writes events to a lane of a device's spool, as a proxy does before it can upload them. */
   const spool = async (deviceId: string, lane: number, identity: string, statements: string[]) => {
     const s = DurableSpool.open(state, {dir: laneSpoolDir(state, lane, deviceId)})
-    for (const st of statements) await s.append(body(identity, st))
+    for (const [i, st] of statements.entries()) await s.append(body(i, {identity, statement: st}))
     await s.close()
   }
   const stored = async () =>

@@ -6,44 +6,12 @@ import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {HashChain} from '../../src/audit/chain.js'
-import type {AuditEventBody} from '../../src/audit/event.js'
 import {keyIdOf, rawPublicKey, signBatch} from '../../src/audit/signing.js'
+import {body} from '../unit/audit-helpers.js'
 import {api, loginAs, startTestServer, TEST_CONFIG, type TestServer} from './server-harness.js'
 
 // `audit search --user` as an auditor types it: the email finds that person's events (the subject id still
 // works), and only theirs; the table filter's rows are checked by `audit verify` like the other columns.
-
-function body(identity: string, statement: string, tables: string[]): AuditEventBody {
-  return {
-    id: randomUUID(),
-    type: 'statement',
-    time: new Date().toISOString(),
-    session_id: 's1',
-    identity,
-    groups: ['eng'],
-    actor: 'human',
-    agent: null,
-    process: {found: false, reason: 'test'},
-    target: 'pg-test',
-    protocol: 'postgres',
-    database: 'test',
-    db_user: 'u',
-    statement,
-    fingerprint: null,
-    kinds: ['select'],
-    tables,
-    decision: 'allow',
-    rule: null,
-    approval_id: null,
-    masked_columns: [],
-    rows: 1,
-    duration_ms: 1,
-    error: null,
-    policy_version: null,
-    client_version: 'test',
-    application_name: null,
-  }
-}
 
 describe('audit search by user email', () => {
   let server: TestServer
@@ -59,7 +27,9 @@ describe('audit search by user email', () => {
     expect((await api(server, '/api/v1/audit/devices', token, {method: 'POST', body: reg})).status).toBe(200)
     const chain = new HashChain()
     const sub = t.identity.sub as string
-    const events = statements.map((s) => chain.append(body(sub, s, ['public.orders'])).event)
+    const events = statements.map(
+      (s, i) => chain.append(body(i, {identity: sub, statement: s, tables: ['public.orders']})).event,
+    )
     who[username] = {token, sub, device: key.deviceId}
     if (events.length === 0) return
     const r = await api(server, '/api/v1/audit/batches', token, {

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {describeUploadFailure, UploadStatus} from '../../src/cli/audit-upload.js'
 import {ControlPlaneError, OAuthError} from '../../src/control/errors.js'
-import {UnreachableError} from '../../src/errors.js'
+import {NotLoggedInError, UnreachableError} from '../../src/errors.js'
 
 describe('audit upload status lines', () => {
   it.each([
@@ -26,6 +26,10 @@ describe('audit upload status lines', () => {
     [
       new OAuthError(400, 'invalid_grant', 'refresh token rt_secret revoked'),
       'renewing the access token was refused (invalid_grant)',
+    ],
+    [
+      new NotLoggedInError(),
+      'the control plane refused the credentials (HTTP 401: not logged in, or the session expired)',
     ],
     [new Error('select ssn from users'), 'an unexpected error'],
   ])('names %s without its free text', (err, text) => {

@@ -38,7 +38,7 @@ export default class AuditSearch extends BaseCommand {
     api: Flags.string({
       description: 'Control plane URL (default: DBGATE_API, config.yaml, or the last login).',
     }),
-    user: Flags.string({description: 'Only events of this identity.'}),
+    user: Flags.string({description: 'Only events of this identity: an email or a subject id.'}),
     target: Flags.string({description: 'Only events on this target.'}),
     table: Flags.string({description: 'Only statements touching this table (schema.table).'}),
     decision: Flags.string({description: 'Only this policy decision.', options: ['allow', 'deny', 'review']}),
