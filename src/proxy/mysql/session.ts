@@ -252,6 +252,7 @@ export class MysqlConnection implements ConnectionHandler {
 
   private sessionAudit(hello: HandshakeResponse): SessionAudit {
     const t = this.config.target
+    const facts = this.config.auditFacts
     return new SessionAudit(this.config.audit, {
       session_id: this.info.id,
       identity: this.config.identity,
@@ -264,7 +265,10 @@ export class MysqlConnection implements ConnectionHandler {
       application_name: connectionAttribute(hello.attributes, 'program_name'),
       groups: this.config.evalContext.groups ?? [],
       agent: this.config.auditFacts?.agent ?? null,
-      policy_version: this.config.auditFacts?.policyVersion ?? null,
+      // Read per event: a policy swapped in while the session is open (TARGET renewal) brings its version.
+      get policy_version() {
+        return facts?.policyVersion ?? null
+      },
     })
   }
 
