@@ -32,6 +32,7 @@ import {
   osIdentity,
   packageVersion,
   serveEngine,
+  withLive,
   type GuardedProxy,
   type GuardedProxyOptions,
   type StandaloneOptions,
@@ -89,20 +90,8 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
   await checkMysqlTarget(target)
   const live = livePolicy(o.policy, o.evalContext, 'mysql')
   const served = await serveEngine(o, (audit) => {
-    const inner = new MysqlEngine({
+    const config = withLive(live, {
       target,
-      get policy() {
-        return live.policy
-      },
-      get guard() {
-        return live.guard
-      },
-      get evalContext() {
-        return live.evalContext
-      },
-      get allowLocalInfile() {
-        return allowsLocalInfile(live.policy)
-      },
       audit,
       identity: o.identity,
       auditFacts: o.auditFacts,
@@ -110,6 +99,12 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
       maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
       localPassword: o.localPassword,
     })
+    const inner = new MysqlEngine(
+      Object.defineProperty(config, 'allowLocalInfile', {
+        get: () => allowsLocalInfile(live.policy),
+        enumerable: true,
+      }),
+    )
     // 08004 with ER_NOT_SUPPORTED_YET, as a refused session_start: the client shows the reason.
     return o.admit === undefined
       ? inner

@@ -168,26 +168,19 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
   await checkTarget(target)
   const live = livePolicy(policy, o.evalContext, 'postgres')
   const served = await serveEngine(o, (audit) => {
-    const inner = new PostgresEngine({
-      target,
-      get policy() {
-        return live.policy
-      },
-      get guard() {
-        return live.guard
-      },
-      get evalContext() {
-        return live.evalContext
-      },
-      audit,
-      identity: o.identity,
-      auditFacts: o.auditFacts,
-      clientVersion: packageVersion(),
-      maxMessageBytes: o.maxMessageBytes,
-      localPassword: o.localPassword,
-      review: o.review,
-      maskKey: maskKeyFromEnv(),
-    })
+    const inner = new PostgresEngine(
+      withLive(live, {
+        target,
+        audit,
+        identity: o.identity,
+        auditFacts: o.auditFacts,
+        clientVersion: packageVersion(),
+        maxMessageBytes: o.maxMessageBytes,
+        localPassword: o.localPassword,
+        review: o.review,
+        maskKey: maskKeyFromEnv(),
+      }),
+    )
     // 08004: the server rejected the connection; psql shows the message as the database's own.
     return o.admit === undefined
       ? inner
@@ -210,6 +203,21 @@ export interface LivePolicy {
   readonly guard: Guard
   readonly evalContext: EvalContext
   set(policy: Policy, evalContext: EvalContext): void
+}
+
+/** An engine config whose policy, guard and context are read from `live` each time (getters). */
+export function withLive<T extends object>(
+  live: LivePolicy,
+  rest: T,
+): T & Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'> {
+  return Object.defineProperties(
+    {...rest},
+    {
+      policy: {get: () => live.policy, enumerable: true},
+      guard: {get: () => live.guard, enumerable: true},
+      evalContext: {get: () => live.evalContext, enumerable: true},
+    },
+  ) as T & Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'>
 }
 
 /**
