@@ -102,7 +102,12 @@ export class ClientDispatcher {
           )
         const info = this.o.state.statements.get(id)
         const running = info === undefined ? undefined : this.o.state.run(info.sql, info.decision)
-        return this.forward(buf, start, end, {kind: 'server', expect: 'result', running})
+        return this.forward(buf, start, end, {
+          kind: 'server',
+          expect: 'result',
+          running,
+          onSuccess: info === undefined ? undefined : this.charsetEffect(info),
+        })
       }
       case Command.stmtSendLongData:
         return this.o.toServer.forward(buf, start, end)
@@ -237,6 +242,18 @@ export class ClientDispatcher {
               : onFailure,
           }
     this.forward(buf, start, end, entry)
+  }
+
+  /** What a prepared statement's execution does to the result charset (a prepared SET NAMES). */
+  private charsetEffect(info: StatementInfo): (() => void) | undefined {
+    const change = resultCharsetChange(
+      info.sql,
+      info.decision.operations.some((op) => op.kind === 'set'),
+    )
+    if (change.kind === 'none') return undefined
+    return () => {
+      this.o.state.resultCharset = change.charset
+    }
   }
 
   /** COM_INIT_DB, decided as `USE db`; the guard's schema follows once the server agrees. */
