@@ -33,6 +33,7 @@ import {
   osIdentity,
   packageVersion,
   serveEngine,
+  withLive,
   type GuardedProxy,
   type GuardedProxyOptions,
   type StandaloneOptions,
@@ -97,20 +98,8 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
   await checkMysqlTarget(target)
   const live = livePolicy(o.policy, o.evalContext, 'mysql', o.auditFacts?.policyVersion ?? null)
   const served = await serveEngine(o, (audit) => {
-    const inner = new MysqlEngine({
+    const config = withLive(live, {
       target,
-      get policy() {
-        return live.policy
-      },
-      get guard() {
-        return live.guard
-      },
-      get evalContext() {
-        return live.evalContext
-      },
-      get allowLocalInfile() {
-        return allowsLocalInfile(live.policy)
-      },
       audit,
       identity: o.identity,
       auditFacts: liveAuditFacts(o.auditFacts, live),
@@ -118,6 +107,12 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
       maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
       localPassword: o.localPassword,
     })
+    const inner = new MysqlEngine(
+      Object.defineProperty(config, 'allowLocalInfile', {
+        get: () => allowsLocalInfile(live.policy),
+        enumerable: true,
+      }),
+    )
     // 08004 with ER_NOT_SUPPORTED_YET, as a refused session_start: the client shows the reason.
     return o.admit === undefined
       ? inner

@@ -195,26 +195,19 @@ export async function startGuardedProxy(o: GuardedProxyOptions): Promise<Guarded
   const live = livePolicy(policy, o.evalContext, 'postgres', o.auditFacts?.policyVersion ?? null)
   const auditFacts = liveAuditFacts(o.auditFacts, live)
   const served = await serveEngine(o, (audit) => {
-    const inner = new PostgresEngine({
-      target,
-      get policy() {
-        return live.policy
-      },
-      get guard() {
-        return live.guard
-      },
-      get evalContext() {
-        return live.evalContext
-      },
-      audit,
-      identity: o.identity,
-      auditFacts,
-      clientVersion: packageVersion(),
-      maxMessageBytes: o.maxMessageBytes,
-      localPassword: o.localPassword,
-      review: o.review,
-      maskKey: maskKeyFromEnv(),
-    })
+    const inner = new PostgresEngine(
+      withLive(live, {
+        target,
+        audit,
+        identity: o.identity,
+        auditFacts,
+        clientVersion: packageVersion(),
+        maxMessageBytes: o.maxMessageBytes,
+        localPassword: o.localPassword,
+        review: o.review,
+        maskKey: maskKeyFromEnv(),
+      }),
+    )
     // 08004: the server rejected the connection; psql shows the message as the database's own.
     return o.admit === undefined
       ? inner
@@ -239,6 +232,21 @@ export interface LivePolicy {
   /** The version audit events record: the bundle's, or the standalone policy file's digest. */
   readonly policyVersion: string | null
   set(policy: Policy, evalContext: EvalContext, policyVersion: string | null): void
+}
+
+/** An engine config whose policy, guard and context are read from `live` each time (getters). */
+export function withLive<T extends object>(
+  live: LivePolicy,
+  rest: T,
+): T & Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'> {
+  return Object.defineProperties(
+    {...rest},
+    {
+      policy: {get: () => live.policy, enumerable: true},
+      guard: {get: () => live.guard, enumerable: true},
+      evalContext: {get: () => live.evalContext, enumerable: true},
+    },
+  ) as T & Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'>
 }
 
 /**

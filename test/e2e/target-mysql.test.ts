@@ -208,3 +208,29 @@ describe('dbgate connect on a MariaDB target', {timeout: 90_000}, () => {
     expect(await userExists(user!)).toBe(false)
   })
 })
+
+describe('a MariaDB target whose renewal fails', {timeout: 90_000}, () => {
+  it('refuses new connections with a MySQL error naming why; the open session goes on', async () => {
+    current = config({name: 'guarded', document: GUARDED})
+    await server.ctx.reload()
+    const cli = spawnCli(['connect', 'maria-tgt'], env)
+    const [, port, user] = await cli.waitForStderr(/mysql -h \S+ -P (\d+) -u (\S+)/)
+    const held = await mysql.createConnection({host: '127.0.0.1', port: Number(port), user: user!})
+    held.on('error', () => undefined)
+    // The control plane comes back on another port: the CLI's next renewal cannot reach it.
+    server = await server.restart()
+    await cli.waitForStderr(/renewing the session on maria-tgt failed/, 20_000)
+    await expect(
+      mysql.createConnection({host: '127.0.0.1', port: Number(port), user: user!}),
+    ).rejects.toMatchObject({
+      errno: 1235,
+      sqlState: '08004',
+      message: expect.stringContaining('dbgate no longer accepts connections to maria-tgt'),
+    })
+    expect((await held.query('SELECT COUNT(*) AS n FROM items'))[0]).toEqual([{n: 2}])
+    await held.end()
+    cli.child.kill('SIGINT')
+    const done = await cli.done
+    expect(done.stderr).toContain(`could not revoke ${user!}`)
+  })
+})

@@ -30,6 +30,8 @@ describe('resultCharsetChange', () => {
     '/*!40101 SET NAMES utf8 */',
     "SET @a = 'names'",
     'SET NAMES',
+    'EXECUTE s',
+    "EXECUTE IMMEDIATE 'SET NAMES big5'",
   ])('%s makes it unknown (masking then fails closed)', (sql) => {
     expect(resultCharsetChange(sql, true)).toEqual({kind: 'set', charset: 'unknown'})
   })

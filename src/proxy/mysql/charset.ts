@@ -48,6 +48,8 @@ const SET_RESULTS = new RegExp(
   String.raw`^\s*SET\s+(?:SESSION\s+|LOCAL\s+|@@(?:SESSION\.|LOCAL\.)?)?character_set_results\s*:?=\s*${NAME}${END}`,
   'i',
 )
+/** SQL-level EXECUTE: runs a statement whose text this query does not show. */
+const EXECUTES = /\bEXECUTE\b/i
 /** Words without which a SET statement leaves character_set_results alone. */
 const MENTIONS = /\b(?:NAMES|CHARACTER|CHARSET|character_set_results)\b/i
 
@@ -57,12 +59,16 @@ function nameOf(m: RegExpExecArray): {name: string; bare: boolean} {
 
 /**
  * How an allowed query changes the result charset once it succeeds. `hasSet`: the guard found a SET
- * statement in it (executable comments included); without one nothing changes. A lone SET NAMES / SET
- * CHARACTER SET / SET character_set_results is read exactly; any other SET that mentions charsets
- * (several assignments, several statements, DEFAULT, comments) makes the charset unknown.
+ * statement in it (executable comments and prepared statements it executes included); without one
+ * nothing changes. A lone SET NAMES / SET CHARACTER SET / SET character_set_results is read exactly; any
+ * other SET that mentions charsets (several assignments, several statements, DEFAULT, comments), and a SET
+ * run by EXECUTE, make the charset unknown.
  */
 export function resultCharsetChange(sql: string, hasSet: boolean): CharsetChange {
-  if (!hasSet || !MENTIONS.test(sql)) return {kind: 'none'}
+  if (!hasSet) return {kind: 'none'}
+  // A SET that runs from a prepared statement (EXECUTE name, EXECUTE IMMEDIATE): its text is not here.
+  if (EXECUTES.test(sql)) return {kind: 'set', charset: UNKNOWN_CHARSET}
+  if (!MENTIONS.test(sql)) return {kind: 'none'}
   const names = SET_NAMES.exec(sql)
   if (names !== null) {
     const {name, bare} = nameOf(names)

@@ -104,7 +104,14 @@ export class ClientDispatcher {
         const running = info === undefined ? undefined : this.o.state.run(info.sql, info.decision)
         // A statement the proxy cannot tie to its text is masked by every rule (fail closed).
         const mask = this.o.state.masking?.statement(info?.sql ?? '', info?.decision, this.o.state.schema)
-        return this.forward(buf, start, end, {kind: 'server', expect: 'result', running, mask, binary: true})
+        return this.forward(buf, start, end, {
+          kind: 'server',
+          expect: 'result',
+          running,
+          mask,
+          binary: true,
+          onSuccess: info === undefined ? undefined : this.charsetEffect(info),
+        })
       }
       case Command.stmtSendLongData:
         return this.o.toServer.forward(buf, start, end)
@@ -240,6 +247,18 @@ export class ClientDispatcher {
               : onFailure,
           }
     this.forward(buf, start, end, entry)
+  }
+
+  /** What a prepared statement's execution does to the result charset (a prepared SET NAMES). */
+  private charsetEffect(info: StatementInfo): (() => void) | undefined {
+    const change = resultCharsetChange(
+      info.sql,
+      info.decision.operations.some((op) => op.kind === 'set'),
+    )
+    if (change.kind === 'none') return undefined
+    return () => {
+      this.o.state.resultCharset = change.charset
+    }
   }
 
   /** COM_INIT_DB, decided as `USE db`; the guard's schema follows once the server agrees. */

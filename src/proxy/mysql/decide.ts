@@ -47,7 +47,7 @@ export function quoteIdent(name: string): string {
 export function decisionErr(seq: number, d: Decision): Buffer {
   const hint =
     d.decision === 'review'
-      ? ' (approvals are not available in standalone mode yet)'
+      ? ' (approvals are not available for MySQL/MariaDB connections yet)'
       : d.rule === null
         ? ' (no rule allows this statement; ask the owner of the dbgate policy)'
         : ''
