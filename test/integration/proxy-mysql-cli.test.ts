@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 /**
  * `dbgate connect --url mysql://...` as a separate process with the real `mysql` client (interactive,
  * through a pseudo-terminal, and batch) and with mysql2 streaming a large result to a slow reader with
@@ -147,6 +148,9 @@ describe('the mysql client through dbgate connect', () => {
     expect(events.some((e) => e.type === 'statement' && e.decision === 'deny' && e.rule === 'no-drop')).toBe(
       true,
     )
+    // Standalone: the policy file's version, as `sha256sum FILE` starts.
+    const version = `file-sha256:${createHash('sha256').update(readFileSync(policyFile)).digest('hex').slice(0, 16)}`
+    expect(new Set(events.map((e) => e.policy_version))).toEqual(new Set([version]))
   })
 
   it('streams 2 million rows to a slow reader with the proxy memory bounded', async () => {
