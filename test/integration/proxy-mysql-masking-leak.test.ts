@@ -330,15 +330,19 @@ describe('no seeded value leaves the MySQL proxy', () => {
     expect(leaks(bytes)).toEqual([])
   })
 
-  it('masks SQL-level PREPARE/EXECUTE results (fail closed)', async () => {
-    const {bytes} = await session(async (c) => {
-      try {
-        await c.query("PREPARE s FROM 'SELECT email, ssn FROM users'")
-        await c.query('EXECUTE s')
-      } catch {
-        // Denied by the guard is fine too.
-      }
+  it('masks SQL-level PREPARE/EXECUTE results like the prepared text', async () => {
+    const {bytes, result} = await session(async (c) => {
+      await c.query("PREPARE s FROM 'SELECT id, name, email FROM users ORDER BY id'")
+      const [first] = await c.query('EXECUTE s')
+      await c.query("PREPARE s2 FROM 'SELECT CONCAT(ssn, card), TO_BASE64(note) FROM users'; EXECUTE s2")
+      await c.query('DEALLOCATE PREPARE s')
+      await expect(c.query('EXECUTE s')).rejects.toThrow()
+      return first
     })
+    expect(result).toEqual([
+      {id: 1, name: 'Alice Smith', email: 'a***@example.com'},
+      {id: 2, name: 'Bob Jones', email: 'b***@corp-mail.test'},
+    ])
     expect(leaks(bytes)).toEqual([])
   })
 

@@ -9,6 +9,7 @@ import type {MaskKey} from '../../masking/index.js'
 import {
   planMasking,
   type Decision,
+  type LineageEffect,
   type MaskingRule,
   type PlanField,
   type StatementLineage,
@@ -25,6 +26,8 @@ export interface MysqlMaskStatement {
   readonly rules: readonly MaskingRule[]
   /** Per statement of the query; null when unknown; undefined until computed. */
   lineage: readonly MysqlStatementLineage[] | null | undefined
+  /** Session changes (SQL PREPARE, DEALLOCATE) per statement, applied as each completes. */
+  effects: readonly (readonly LineageEffect[])[]
   /** The statement whose results are arriving. */
   index: number
   /** Output columns masked (`column:rule`) and rules that masked a value, for the audit event. */
@@ -99,6 +102,8 @@ export class MysqlMaskSession {
   private readonly columnRules: boolean
   /** Tables filled from masked columns: masked whole for the rest of the session. */
   private readonly taints: MaskingRule[] = []
+  /** SQL-level prepared statements' lineage, by lower-case name. */
+  private readonly prepared = new Map<string, MysqlStatementLineage>()
   /** Set once a statement may have read a masked column: diagnostics can quote what it read. */
   readMasked = false
 
@@ -120,6 +125,7 @@ export class MysqlMaskSession {
       schema: schema.toLowerCase(),
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
       lineage: undefined,
+      effects: [],
       index: 0,
       masked: new Set(),
       fired: new Set(),
@@ -134,7 +140,7 @@ export class MysqlMaskSession {
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
     this.catalog.misses.clear()
     this.catalog.used.clear()
-    lineageMysql(m.sql, this.catalog, m.schema)
+    lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
     // Views are read again for each statement that reads one: another session may have changed them.
     const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
     // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
@@ -196,8 +202,9 @@ export class MysqlMaskSession {
   /** The current statement's lineage (computed once, when its first result arrives). */
   private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
     if (m.lineage === undefined) {
-      const r = lineageMysql(m.sql, this.catalog, m.schema)
+      const r = lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
       m.lineage = r.ok ? r.statements : null
+      m.effects = r.ok ? r.effects : []
       // A statement of unknown shape (CALL) can return several results: later ones cannot be placed.
       if (
         m.lineage !== null &&
@@ -255,6 +262,10 @@ export class MysqlMaskSession {
   completed(m: MysqlMaskStatement): void {
     // Computes lineage (and the tables it fills) for statements that returned no rows too.
     this.current(m)
+    for (const e of m.effects[m.index] ?? []) {
+      if (e.kind === 'prepare') this.prepared.set(e.name, {diagnostics: false, ...e.lineage})
+      else if (e.kind === 'deallocate') this.prepared.delete(e.name)
+    }
     m.index++
   }
 
