@@ -26,6 +26,7 @@ import {Cap, Command} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
 import {
+  maskKeyFromEnv,
   osIdentity,
   packageVersion,
   serveEngine,
@@ -90,6 +91,7 @@ export async function startMysqlStandalone(o: StandaloneOptions): Promise<Standa
         maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
         localPassword: o.localPassword,
         allowLocalInfile: allowsLocalInfile(policy),
+        maskKey: maskKeyFromEnv(),
       }),
   )
   return {...served, target, protocol: 'mysql', policy}

@@ -140,7 +140,7 @@ export interface GuardedProxyOptions {
  * The `hash` masking style's key from DBGATE_MASK_KEY (hex or base64, at least 16 bytes); undefined
  * when unset, and the engine then draws a random key per process (hashes join within one run only).
  */
-function maskKeyFromEnv(): Uint8Array | undefined {
+export function maskKeyFromEnv(): Uint8Array | undefined {
   const value = process.env.DBGATE_MASK_KEY
   if (value === undefined || value === '') return undefined
   const key = /^[0-9a-f]+$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64')
