@@ -48,6 +48,8 @@ CREATE VIEW \`${db}\`.v_nested AS SELECT id, mail FROM \`${db}\`.v_users;
 CREATE VIEW \`${db}\`.v_swap AS SELECT id, name FROM \`${db}\`.users;
 CREATE TABLE \`${db}\`.swap (a TEXT, b TEXT);
 INSERT INTO \`${db}\`.swap VALUES ('harmless', '${UNDETECTABLE}');
+CREATE TABLE \`${db}\`.vault (id INT PRIMARY KEY, code VARCHAR(40));
+INSERT INTO \`${db}\`.vault VALUES (1, '${UNDETECTABLE}');
 CREATE TABLE \`${db}\`.orders (id INT, user_id INT, total INT);
 INSERT INTO \`${db}\`.orders VALUES (10, 1, 100), (11, 2, 200);
 `
@@ -58,7 +60,7 @@ const policyFor = (db: string): Policy => ({
     {name: 'pii-email', columns: [`${db}.users.email`], style: 'partial'},
     {name: 'pii-ids', columns: ['*.users.ssn', '*.users.card', '*.users.born'], style: 'partial'},
     {name: 'pii-note', columns: [`${db}.users.note`], style: 'redact'},
-    {name: 'swap-b', columns: [`${db}.swap.b`], style: 'redact'},
+    {name: 'swap-b', columns: [`${db}.swap.b`, `${db}.vault.code`], style: 'redact'},
     {name: 'free-text', detect: ['email', 'ssn', 'credit_card'], style: 'redact'},
   ],
 })
@@ -208,6 +210,28 @@ const EXFILTRATION = [
   'SELECT id FROM users WHERE email = 0; SHOW WARNINGS',
   'SELECT JSON_EXTRACT(JSON_OBJECT("e", email), "$.e") FROM users',
   "SELECT JSON_VALUE(JSON_OBJECT('s', ssn), '$.s') FROM users",
+  'EXPLAIN EXTENDED SELECT email, ssn FROM users WHERE id = 1; SHOW WARNINGS',
+  'EXPLAIN FORMAT=JSON SELECT email FROM users WHERE id = 1',
+  'ANALYZE FORMAT=JSON SELECT email FROM users WHERE id = 1',
+  "SET optimizer_trace = 'enabled=on'; SELECT email FROM users WHERE id = 1; SELECT * FROM information_schema.OPTIMIZER_TRACE",
+  'SELECT EXTRACTVALUE(1, CONCAT(0x7e, (SELECT email FROM users LIMIT 1)))',
+  'SELECT UPDATEXML(1, CONCAT(0x7e, (SELECT ssn FROM users LIMIT 1)), 1)',
+  'SELECT id FROM users WHERE ssn = (SELECT card FROM users WHERE id = 1) + 0',
+  // Values no classifier finds: only column masking and lineage keep them in.
+  'SELECT code, UPPER(code) FROM vault',
+  'EXPLAIN EXTENDED SELECT code FROM vault WHERE id = 1; SHOW WARNINGS',
+  'EXPLAIN FORMAT=JSON SELECT code FROM vault WHERE id = 1',
+  'ANALYZE FORMAT=JSON SELECT code FROM vault WHERE id = 1',
+  "SET optimizer_trace = 'enabled=on'; SELECT code FROM vault WHERE id = 1; SELECT * FROM information_schema.OPTIMIZER_TRACE",
+  'SELECT EXTRACTVALUE(1, CONCAT(0x7e, (SELECT code FROM vault LIMIT 1)))',
+  'SELECT code + 0 FROM vault; SHOW WARNINGS',
+  'SELECT id FROM vault WHERE code = 0; SHOW WARNINGS',
+  'SELECT id FROM vault WHERE code = 0; SELECT @@warning_count; SHOW WARNINGS',
+  'SELECT CAST(code AS INT) FROM vault; GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT; SELECT @m',
+  'SHOW CREATE TABLE users',
+  'SHOW CREATE VIEW v_users',
+  "SELECT * FROM information_schema.VIEWS WHERE TABLE_NAME LIKE 'v_%'",
+  "SELECT * FROM information_schema.COLUMNS WHERE TABLE_NAME = 'users'",
 ]
 
 describe('no seeded value leaves the MySQL proxy', () => {
@@ -429,10 +453,11 @@ describe('no seeded value leaves the MySQL proxy', () => {
       '--batch',
       db.name,
       '-e',
-      'SELECT id, name, email, born FROM users ORDER BY id; SELECT HEX(ssn), TO_BASE64(card) FROM users; SHOW TABLES',
+      'SELECT id, name, email, born FROM users ORDER BY id; SELECT HEX(ssn), TO_BASE64(card) FROM users; SHOW TABLES; DESCRIBE users',
     ])
     expect(leaks(Buffer.from(stdout))).toEqual([])
     expect(stdout).toContain('1\tAlice Smith\ta***@example.com\tNULL')
     expect(stdout).toContain('orders')
+    expect(stdout).toContain('email\tvarchar(100)\tYES')
   })
 })

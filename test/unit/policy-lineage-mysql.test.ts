@@ -124,6 +124,22 @@ describe('MySQL lineage', () => {
     expect(ok(lineageMysql('EXECUTE s', catalog(), 'app')).statements[0]?.readsUnknown).toBe(true)
   })
 
+  it('gives a plan the reads of the statement it explains, and leaves DESCRIBE of a table alone', () => {
+    for (const sql of [
+      'EXPLAIN EXTENDED SELECT id FROM users WHERE id = 1',
+      'ANALYZE FORMAT=JSON SELECT 1 FROM users',
+    ]) {
+      const l = ok(lineageMysql(sql, catalog(), 'app')).statements[0]
+      expect(l?.columns, sql).toBeNull()
+      expect(l?.reads, sql).toContain('app.users.ssn')
+    }
+    for (const sql of ['DESCRIBE users', 'ANALYZE TABLE users', 'EXPLAIN users'])
+      expect(ok(lineageMysql(sql, catalog(), 'app')).statements[0], sql).toMatchObject({
+        reads: [],
+        readsUnknown: false,
+      })
+  })
+
   it('follows SQL-level PREPARE and EXECUTE', () => {
     const r = ok(
       lineageMysql("PREPARE s FROM 'SELECT LOWER(email) FROM users'; EXECUTE s; EXECUTE t", catalog(), 'app'),

@@ -86,6 +86,16 @@ function lineageOfReading(
       out.effects.push(session.effects)
       continue
     }
+    const explained = explainedStatement(first, stmt)
+    if (explained !== undefined) {
+      // A plan can quote values (const tables are read while planning; EXPLAIN EXTENDED's note shows
+      // them): its rows and diagnostics are as sensitive as what the explained statement reads.
+      const inner = lineageOfReading(explained, catalog, current, new Map(prepared)).statements
+      const l = inner.length === 1 ? (inner[0] ?? UNKNOWN) : UNKNOWN
+      out.statements.push({columns: null, reads: l.reads, readsUnknown: l.readsUnknown, diagnostics: false})
+      out.effects.push([])
+      continue
+    }
     const parsed = parseStatement(text)
     const ast = parsed?.ast
     if (first === 'USE' && stmt[1] !== undefined) current = (stmt[1].value ?? stmt[1].text).toLowerCase()
@@ -144,6 +154,23 @@ function preparedStatement(
   const lineage = inner?.statements.length === 1 ? (inner.statements[0] ?? UNKNOWN) : UNKNOWN
   prepared.set(name, lineage)
   return {lineage: {...NO_DATA, reads: lineage.reads}, effects: [{kind: 'prepare', name, lineage}]}
+}
+
+const EXPLAINS = new Set(['EXPLAIN', 'DESC', 'DESCRIBE', 'ANALYZE'])
+const EXPLAINABLE = new Set(['SELECT', 'WITH', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'TABLE', 'VALUES'])
+
+/** The statement an EXPLAIN, DESCRIBE or ANALYZE statement plans; undefined for `DESCRIBE table`, `ANALYZE TABLE`. */
+function explainedStatement(first: string, stmt: readonly Token[]): readonly Token[] | undefined {
+  if (!EXPLAINS.has(first)) return undefined
+  // ANALYZE [NO_WRITE_TO_BINLOG | LOCAL] TABLE: table statistics, not a plan.
+  if (first === 'ANALYZE' && /^(TABLE|TABLES|NO_WRITE_TO_BINLOG|LOCAL)$/i.test(stmt[1]?.value ?? ''))
+    return undefined
+  for (let i = 1; i < Math.min(stmt.length, 8); i++) {
+    const t = stmt[i]
+    if (t === undefined) break
+    if (t.text === '(' || (t.type === 'word' && EXPLAINABLE.has(t.value.toUpperCase()))) return stmt.slice(i)
+  }
+  return undefined
 }
 
 /** A statement node-sql-parser could not read: metadata statements return no table data. */

@@ -38,17 +38,20 @@ export interface MysqlMaskStatement {
 /** Operation kinds after which cached catalog facts may be stale. */
 const DDL_KINDS = new Set(['create', 'alter', 'drop', 'other', 'call'])
 /** Names per catalog lookup; more are left unknown (fail closed) until the next statement. */
-const MAX_NAMES = 200
+const MAX_NAMES = 50
+/** Schemas whose views one lookup reads again. */
+const MAX_SCHEMAS = 16
 
 const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
 
 /** The session's catalog cache: keys are lower-case `schema.table` (names compare case-insensitively). */
 class MysqlCatalog implements MysqlCatalogView {
-  /** Columns by table; null: looked up and absent (a temporary table, or no privilege). */
+  /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
   readonly tables = new Map<string, readonly string[] | null>()
   /** View definitions ('' when the session may not read it: unknown, masked). */
   readonly views = new Map<string, string>()
-  viewsLoaded = false
+  /** Schemas whose views were all read by the last lookup (one snapshot). */
+  readonly viewSchemas = new Set<string>()
   /** Names lineage asked for that are not loaded yet. */
   readonly misses = new Set<string>()
   /** Views lineage expanded: looked up again before every statement that reads them. */
@@ -68,15 +71,18 @@ class MysqlCatalog implements MysqlCatalogView {
     return def
   }
 
-  /** Looked up and absent; or named inside a view: every view was read with that view. */
-  notView(schema: string, table: string, inView: boolean): boolean {
-    return (inView && this.viewsLoaded) || this.tables.get(`${schema}.${table}`.toLowerCase()) === null
+  /**
+   * Inside a view, a relation of a schema whose views were read with it is a table when it is not
+   * among them. Elsewhere nothing unknown is assumed a table (a name in another case may be a view).
+   */
+  notView(schema: string, _table: string, inView: boolean): boolean {
+    return inView && this.viewSchemas.has(schema.toLowerCase())
   }
 
   clear(): void {
     this.tables.clear()
     this.views.clear()
-    this.viewsLoaded = false
+    this.viewSchemas.clear()
     this.misses.clear()
   }
 }
@@ -91,10 +97,11 @@ export interface CatalogLookup {
   done(ok: boolean): void
 }
 
-const VIEWS = 'SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS'
-
-/** A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES). */
-const quote = (s: string): string => `CONVERT(X'${Buffer.from(s, 'utf8').toString('hex')}' USING utf8mb4)`
+/**
+ * A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES,
+ * ANSI_QUOTES); with an introducer, not CONVERT(), so the server still looks up only that name.
+ */
+const quote = (s: string): string => `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'`
 
 /** One session's masking state. */
 export class MysqlMaskSession {
@@ -148,22 +155,31 @@ export class MysqlMaskSession {
     return this.lookupOf(names)
   }
 
+  /**
+   * One query for the columns of `names` and the views of their schemas (and of the schemas read
+   * before): one SELECT per name or schema, each with equality on TABLE_SCHEMA (and TABLE_NAME), so
+   * that the server opens only those tables instead of every table it has.
+   */
   private lookupOf(names: readonly string[]): CatalogLookup {
-    const pairs = names
-      .map((n) => {
-        const dot = n.indexOf('.')
-        return `(${quote(n.slice(0, dot))},${quote(n.slice(dot + 1))})`
-      })
-      .join(',')
-    const where = `WHERE (LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME)) IN (${pairs})`
-    const parts: string[] = []
-    if (names.length > 0)
-      parts.push(
-        `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS ${where}`,
-      )
-    // Every view, each time: the views a definition names are then known from the same moment.
-    parts.push(VIEWS)
-    const found = new Map<string, {name: string; cols: [number, string][]}>()
+    const split = (n: string): [string, string] => {
+      const dot = n.indexOf('.')
+      return [n.slice(0, dot), n.slice(dot + 1)]
+    }
+    const schemas = [...new Set([...names.map((n) => split(n)[0]), ...this.catalog.viewSchemas])].slice(
+      0,
+      MAX_SCHEMAS,
+    )
+    const parts = [
+      ...names.map((n) => {
+        const [schema, table] = split(n)
+        return `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${quote(schema)} AND TABLE_NAME = ${quote(table)}`
+      }),
+      ...schemas.map(
+        (schema) =>
+          `SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${quote(schema)}`,
+      ),
+    ]
+    const found = new Map<string, [number, string][]>()
     const viewDefs = new Map<string, string>()
     return {
       sql: parts.join(' UNION ALL '),
@@ -171,30 +187,24 @@ export class MysqlMaskSession {
         const [kind, schema, table, text, pos] = v
         if (schema == null || table == null) return
         const key = `${schema}.${table}`.toLowerCase()
-        if (kind === '1') {
-          viewDefs.set(key, text ?? '')
-          return
-        }
-        if (text == null) return
-        const entry = found.get(key) ?? {name: `${schema}.${table}`, cols: []}
-        // Two tables whose names differ only in case share a key: their columns are then unknown.
-        if (entry.name !== `${schema}.${table}`) entry.cols.push([-1, ''])
-        entry.cols.push([Number(pos), text])
-        found.set(key, entry)
+        if (kind === '1') viewDefs.set(key, text ?? '')
+        else if (text != null) found.set(key, [...(found.get(key) ?? []), [Number(pos), text]])
       },
       done: (ok) => {
         if (!ok) return
         for (const n of names) {
-          const e = found.get(n)
-          const clash = e?.cols.some(([p]) => p < 0) === true
+          const cols = found.get(n)
           this.catalog.tables.set(
             n,
-            e === undefined || clash ? null : e.cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
+            cols === undefined ? null : cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
           )
         }
-        this.catalog.views.clear()
+        // The views of these schemas, all from this one moment.
+        for (const k of [...this.catalog.views.keys()])
+          if (schemas.includes(split(k)[0])) this.catalog.views.delete(k)
         for (const [k, def] of viewDefs) this.catalog.views.set(k, def)
-        this.catalog.viewsLoaded = true
+        this.catalog.viewSchemas.clear()
+        for (const schema of schemas) this.catalog.viewSchemas.add(schema)
       },
     }
   }
