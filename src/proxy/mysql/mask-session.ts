@@ -14,7 +14,13 @@ import {
   type PlanField,
   type StatementLineage,
 } from '../../policy/index.js'
-import {lineageMysql, type MysqlStatementLineage} from '../../policy/lineage/mysql.js'
+import {
+  lineageMysql,
+  type MysqlLineageResult,
+  type MysqlStatementLineage,
+} from '../../policy/lineage/mysql.js'
+import {Lru} from '../../policy/lru.js'
+import {normalizeMysql} from '../../policy/index.js'
 import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
 import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
@@ -30,6 +36,8 @@ export interface MysqlMaskStatement {
   effects: readonly (readonly LineageEffect[])[]
   /** The statement whose results are arriving. */
   index: number
+  /** Lineage computed when the statement was sent, when nothing was missing from the catalog. */
+  ready?: MysqlLineageResult | undefined
   /** Output columns masked (`column:rule`) and rules that masked a value, for the audit event. */
   readonly masked: Set<string>
   readonly fired: Set<string>
@@ -109,6 +117,11 @@ export class MysqlMaskSession {
   private readonly columnRules: boolean
   /** Tables filled from masked columns: masked whole for the rest of the session. */
   private readonly taints: MaskingRule[] = []
+  /**
+   * Lineage by literal-abstracted shape (lineage never depends on a literal's value), for statements
+   * complete in the catalog and touching no view; emptied whenever the catalog changes.
+   */
+  private cache = new Lru<string, MysqlLineageResult>(1_000)
   /** SQL-level prepared statements' lineage, by lower-case name. */
   private readonly prepared = new Map<string, MysqlStatementLineage>()
   /** Set once a statement may have read a masked column: diagnostics can quote what it read. */
@@ -124,7 +137,10 @@ export class MysqlMaskSession {
   /** The masking state of an allowed statement; undefined when nothing can be masked. */
   statement(sql: string, decision: Decision | undefined, schema: string): MysqlMaskStatement | undefined {
     if (this.allRules.length === 0) return undefined
-    if (decision?.operations.some((o) => DDL_KINDS.has(o.kind)) === true) this.catalog.clear()
+    if (decision?.operations.some((o) => DDL_KINDS.has(o.kind)) === true) {
+      this.catalog.clear()
+      this.cache = new Lru(1_000)
+    }
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) return undefined
     return {
@@ -145,13 +161,23 @@ export class MysqlMaskSession {
    */
   lookup(m: MysqlMaskStatement): CatalogLookup | undefined {
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
+    const key = cacheKey(m)
+    const hit = key === undefined ? undefined : this.cache.get(key)
+    if (hit !== undefined) {
+      m.ready = hit
+      return undefined
+    }
     this.catalog.misses.clear()
     this.catalog.used.clear()
-    lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
+    const r = lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
     // Views are read again for each statement that reads one: another session may have changed them.
     const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
     // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
-    if (names.length === 0) return undefined
+    if (names.length === 0) {
+      m.ready = r
+      if (key !== undefined && r.ok && !r.statements.some((l) => l.readsUnknown)) this.cache.set(key, r)
+      return undefined
+    }
     return this.lookupOf(names)
   }
 
@@ -192,6 +218,7 @@ export class MysqlMaskSession {
       },
       done: (ok) => {
         if (!ok) return
+        this.cache = new Lru(1_000)
         for (const n of names) {
           const cols = found.get(n)
           this.catalog.tables.set(
@@ -212,7 +239,7 @@ export class MysqlMaskSession {
   /** The current statement's lineage (computed once, when its first result arrives). */
   private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
     if (m.lineage === undefined) {
-      const r = lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
+      const r = m.ready ?? lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
       m.lineage = r.ok ? r.statements : null
       m.effects = r.ok ? r.effects : []
       // A statement of unknown shape (CALL) can return several results: later ones cannot be placed.
@@ -305,6 +332,13 @@ export class MysqlMaskSession {
       this.taints.push({name: strictest.name, columns: [`${e.table}.*`], style: strictest.style})
     }
   }
+}
+
+/** The cache key of a statement's lineage; undefined when it depends on session state or cannot be shaped. */
+function cacheKey(m: MysqlMaskStatement): string | undefined {
+  if (/\b(PREPARE|EXECUTE|DEALLOCATE|USE)\b/i.test(m.sql)) return undefined
+  const shape = normalizeMysql(m.sql)
+  return shape === null ? undefined : `${m.schema}\0${shape}`
 }
 
 /**
