@@ -444,6 +444,33 @@ describe('no seeded value leaves the MySQL proxy', () => {
     })
   })
 
+  it('with detect rules alone, scans every text value and leaves the rest', async () => {
+    const detectOnly = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+      ...mysqlTestPolicy(db.name),
+      masking: [{name: 'found', detect: ['email', 'ssn'], style: 'redact'}],
+    })
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: detectOnly.port,
+      user: 'root',
+      database: db.name,
+    })
+    try {
+      const [rows] = await c.query('SELECT id, name, CONCAT(email, "") AS e, bio FROM users ORDER BY id')
+      const [prepared] = await c.execute('SELECT id, ssn FROM users WHERE id = ?', [1])
+      expect([rows, prepared]).toEqual([
+        [
+          {id: 1, name: 'Alice Smith', e: '[REDACTED]', bio: 'write to [REDACTED]'},
+          {id: 2, name: 'Bob Jones', e: '[REDACTED]', bio: 'nothing here'},
+        ],
+        [{id: 1, ssn: '[REDACTED]'}],
+      ])
+    } finally {
+      await c.end()
+      await detectOnly.close()
+    }
+  })
+
   it('the mysql client shows masked values and benign columns as they are', async () => {
     const {stdout} = await run('mysql', [
       '-h127.0.0.1',

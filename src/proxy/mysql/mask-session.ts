@@ -51,6 +51,7 @@ const MAX_NAMES = 50
 const MAX_SCHEMAS = 16
 
 const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
+const NO_COLUMN_RULES: StatementLineage = {columns: null, reads: [], readsUnknown: false}
 
 /** The session's catalog cache: keys are lower-case `schema.table` (names compare case-insensitively). */
 class MysqlCatalog implements MysqlCatalogView {
@@ -238,6 +239,8 @@ export class MysqlMaskSession {
 
   /** The current statement's lineage (computed once, when its first result arrives). */
   private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
+    // Detect rules alone need no lineage: every text field is scanned whatever it comes from.
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return NO_COLUMN_RULES
     if (m.lineage === undefined) {
       const r = m.ready ?? lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
       m.lineage = r.ok ? r.statements : null
