@@ -30,6 +30,7 @@ import {
   gatedEngine,
   liveAuditFacts,
   livePolicy,
+  maskKeyFromEnv,
   osIdentity,
   packageVersion,
   serveEngine,
@@ -106,6 +107,7 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
       clientVersion: packageVersion(),
       maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
       localPassword: o.localPassword,
+      maskKey: maskKeyFromEnv(),
     })
     const inner = new MysqlEngine(
       Object.defineProperty(config, 'allowLocalInfile', {

@@ -48,6 +48,8 @@ CREATE VIEW \`${db}\`.v_nested AS SELECT id, mail FROM \`${db}\`.v_users;
 CREATE VIEW \`${db}\`.v_swap AS SELECT id, name FROM \`${db}\`.users;
 CREATE TABLE \`${db}\`.swap (a TEXT, b TEXT);
 INSERT INTO \`${db}\`.swap VALUES ('harmless', '${UNDETECTABLE}');
+CREATE TABLE \`${db}\`.vault (id INT PRIMARY KEY, code VARCHAR(40));
+INSERT INTO \`${db}\`.vault VALUES (1, '${UNDETECTABLE}');
 CREATE TABLE \`${db}\`.orders (id INT, user_id INT, total INT);
 INSERT INTO \`${db}\`.orders VALUES (10, 1, 100), (11, 2, 200);
 `
@@ -58,7 +60,7 @@ const policyFor = (db: string): Policy => ({
     {name: 'pii-email', columns: [`${db}.users.email`], style: 'partial'},
     {name: 'pii-ids', columns: ['*.users.ssn', '*.users.card', '*.users.born'], style: 'partial'},
     {name: 'pii-note', columns: [`${db}.users.note`], style: 'redact'},
-    {name: 'swap-b', columns: [`${db}.swap.b`], style: 'redact'},
+    {name: 'swap-b', columns: [`${db}.swap.b`, `${db}.vault.code`], style: 'redact'},
     {name: 'free-text', detect: ['email', 'ssn', 'credit_card'], style: 'redact'},
   ],
 })
@@ -208,6 +210,28 @@ const EXFILTRATION = [
   'SELECT id FROM users WHERE email = 0; SHOW WARNINGS',
   'SELECT JSON_EXTRACT(JSON_OBJECT("e", email), "$.e") FROM users',
   "SELECT JSON_VALUE(JSON_OBJECT('s', ssn), '$.s') FROM users",
+  'EXPLAIN EXTENDED SELECT email, ssn FROM users WHERE id = 1; SHOW WARNINGS',
+  'EXPLAIN FORMAT=JSON SELECT email FROM users WHERE id = 1',
+  'ANALYZE FORMAT=JSON SELECT email FROM users WHERE id = 1',
+  "SET optimizer_trace = 'enabled=on'; SELECT email FROM users WHERE id = 1; SELECT * FROM information_schema.OPTIMIZER_TRACE",
+  'SELECT EXTRACTVALUE(1, CONCAT(0x7e, (SELECT email FROM users LIMIT 1)))',
+  'SELECT UPDATEXML(1, CONCAT(0x7e, (SELECT ssn FROM users LIMIT 1)), 1)',
+  'SELECT id FROM users WHERE ssn = (SELECT card FROM users WHERE id = 1) + 0',
+  // Values no classifier finds: only column masking and lineage keep them in.
+  'SELECT code, UPPER(code) FROM vault',
+  'EXPLAIN EXTENDED SELECT code FROM vault WHERE id = 1; SHOW WARNINGS',
+  'EXPLAIN FORMAT=JSON SELECT code FROM vault WHERE id = 1',
+  'ANALYZE FORMAT=JSON SELECT code FROM vault WHERE id = 1',
+  "SET optimizer_trace = 'enabled=on'; SELECT code FROM vault WHERE id = 1; SELECT * FROM information_schema.OPTIMIZER_TRACE",
+  'SELECT EXTRACTVALUE(1, CONCAT(0x7e, (SELECT code FROM vault LIMIT 1)))',
+  'SELECT code + 0 FROM vault; SHOW WARNINGS',
+  'SELECT id FROM vault WHERE code = 0; SHOW WARNINGS',
+  'SELECT id FROM vault WHERE code = 0; SELECT @@warning_count; SHOW WARNINGS',
+  'SELECT CAST(code AS INT) FROM vault; GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT; SELECT @m',
+  'SHOW CREATE TABLE users',
+  'SHOW CREATE VIEW v_users',
+  "SELECT * FROM information_schema.VIEWS WHERE TABLE_NAME LIKE 'v_%'",
+  "SELECT * FROM information_schema.COLUMNS WHERE TABLE_NAME = 'users'",
 ]
 
 describe('no seeded value leaves the MySQL proxy', () => {
@@ -330,15 +354,19 @@ describe('no seeded value leaves the MySQL proxy', () => {
     expect(leaks(bytes)).toEqual([])
   })
 
-  it('masks SQL-level PREPARE/EXECUTE results (fail closed)', async () => {
-    const {bytes} = await session(async (c) => {
-      try {
-        await c.query("PREPARE s FROM 'SELECT email, ssn FROM users'")
-        await c.query('EXECUTE s')
-      } catch {
-        // Denied by the guard is fine too.
-      }
+  it('masks SQL-level PREPARE/EXECUTE results like the prepared text', async () => {
+    const {bytes, result} = await session(async (c) => {
+      await c.query("PREPARE s FROM 'SELECT id, name, email FROM users ORDER BY id'")
+      const [first] = await c.query('EXECUTE s')
+      await c.query("PREPARE s2 FROM 'SELECT CONCAT(ssn, card), TO_BASE64(note) FROM users'; EXECUTE s2")
+      await c.query('DEALLOCATE PREPARE s')
+      await expect(c.query('EXECUTE s')).rejects.toThrow()
+      return first
     })
+    expect(result).toEqual([
+      {id: 1, name: 'Alice Smith', email: 'a***@example.com'},
+      {id: 2, name: 'Bob Jones', email: 'b***@corp-mail.test'},
+    ])
     expect(leaks(bytes)).toEqual([])
   })
 
@@ -416,6 +444,33 @@ describe('no seeded value leaves the MySQL proxy', () => {
     })
   })
 
+  it('with detect rules alone, scans every text value and leaves the rest', async () => {
+    const detectOnly = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+      ...mysqlTestPolicy(db.name),
+      masking: [{name: 'found', detect: ['email', 'ssn'], style: 'redact'}],
+    })
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: detectOnly.port,
+      user: 'root',
+      database: db.name,
+    })
+    try {
+      const [rows] = await c.query('SELECT id, name, CONCAT(email, "") AS e, bio FROM users ORDER BY id')
+      const [prepared] = await c.execute('SELECT id, ssn FROM users WHERE id = ?', [1])
+      expect([rows, prepared]).toEqual([
+        [
+          {id: 1, name: 'Alice Smith', e: '[REDACTED]', bio: 'write to [REDACTED]'},
+          {id: 2, name: 'Bob Jones', e: '[REDACTED]', bio: 'nothing here'},
+        ],
+        [{id: 1, ssn: '[REDACTED]'}],
+      ])
+    } finally {
+      await c.end()
+      await detectOnly.close()
+    }
+  })
+
   it('the mysql client shows masked values and benign columns as they are', async () => {
     const {stdout} = await run('mysql', [
       '-h127.0.0.1',
@@ -425,10 +480,11 @@ describe('no seeded value leaves the MySQL proxy', () => {
       '--batch',
       db.name,
       '-e',
-      'SELECT id, name, email, born FROM users ORDER BY id; SELECT HEX(ssn), TO_BASE64(card) FROM users; SHOW TABLES',
+      'SELECT id, name, email, born FROM users ORDER BY id; SELECT HEX(ssn), TO_BASE64(card) FROM users; SHOW TABLES; DESCRIBE users',
     ])
     expect(leaks(Buffer.from(stdout))).toEqual([])
     expect(stdout).toContain('1\tAlice Smith\ta***@example.com\tNULL')
     expect(stdout).toContain('orders')
+    expect(stdout).toContain('email\tvarchar(100)\tYES')
   })
 })

@@ -72,7 +72,12 @@ function binaryRow(
 
 function rewrite(m: MysqlRowMasker, packet: Buffer): Buffer | null {
   const out: Buffer[] = []
-  return m.rewrite(packet, 0, packet.length, {append: (b) => out.push(b)}) ? Buffer.concat(out) : null
+  const reserve = (size: number): Buffer => {
+    const b = Buffer.alloc(size)
+    out.push(b)
+    return b
+  }
+  return m.rewrite(packet, 0, packet.length, {reserve}) ? Buffer.concat(out) : null
 }
 
 const masker = (masks: (FieldMask | null)[], types: number[], binary: boolean): MysqlRowMasker =>
@@ -128,6 +133,20 @@ describe('text rows', () => {
     expect(payloadOf(out!, 0, out!.length)).toEqual(
       Buffer.concat([lenencString(Buffer.from('[REDACTED]')), lenencString(Buffer.from(long))]),
     )
+  })
+
+  it('rewrites a row of several 16 MB parts with the same sequence ids, and refuses to change their number', () => {
+    const big = 'y'.repeat(0xffffff + 100)
+    const m = masker([REDACT_TEXT, null], [VARCHAR, VARCHAR], false)
+    const packet = textRow(['ann@example.com', big])
+    const out = rewrite(m, packet)!
+    expect(out[3]).toBe(3)
+    expect(out[0xffffff + 4 + 3]).toBe(4)
+    const payload = payloadOf(out, 0, out.length)
+    expect(payload.subarray(0, 11).toString('latin1')).toBe('\x0a[REDACTED]')
+    expect(payload.length).toBe(11 + 9 + big.length)
+    const shrinks = masker([null, REDACT_TEXT], [VARCHAR, VARCHAR], false)
+    expect(() => rewrite(shrinks, packet)).toThrow(WireError)
   })
 
   it('throws WireError on malformed rows', () => {

@@ -124,6 +124,39 @@ describe('MySQL lineage', () => {
     expect(ok(lineageMysql('EXECUTE s', catalog(), 'app')).statements[0]?.readsUnknown).toBe(true)
   })
 
+  it('gives a plan the reads of the statement it explains, and leaves DESCRIBE of a table alone', () => {
+    for (const sql of [
+      'EXPLAIN EXTENDED SELECT id FROM users WHERE id = 1',
+      'ANALYZE FORMAT=JSON SELECT 1 FROM users',
+    ]) {
+      const l = ok(lineageMysql(sql, catalog(), 'app')).statements[0]
+      expect(l?.columns, sql).toBeNull()
+      expect(l?.reads, sql).toContain('app.users.ssn')
+    }
+    for (const sql of ['DESCRIBE users', 'ANALYZE TABLE users', 'EXPLAIN users'])
+      expect(ok(lineageMysql(sql, catalog(), 'app')).statements[0], sql).toMatchObject({
+        reads: [],
+        readsUnknown: false,
+      })
+  })
+
+  it('follows SQL-level PREPARE and EXECUTE', () => {
+    const r = ok(
+      lineageMysql("PREPARE s FROM 'SELECT LOWER(email) FROM users'; EXECUTE s; EXECUTE t", catalog(), 'app'),
+    )
+    expect(r.statements.map((l) => l.columns?.map((c) => c.sources) ?? l.readsUnknown)).toEqual([
+      false,
+      [['app.users.email']],
+      true,
+    ])
+    expect(r.effects[0]).toEqual([expect.objectContaining({kind: 'prepare', name: 's'})])
+    const prepared = new Map([['s', {...r.statements[1]!, diagnostics: false}]])
+    const later = ok(
+      lineageMysql('EXECUTE S USING @a; DEALLOCATE PREPARE s; EXECUTE s', catalog(), 'app', prepared),
+    )
+    expect(later.statements.map((l) => l.readsUnknown)).toEqual([false, false, true])
+  })
+
   it('reports tables filled from what a statement reads', () => {
     const r = ok(lineageMysql('CREATE TEMPORARY TABLE t AS SELECT email FROM users', catalog(), 'app'))
     expect(r.effects[0]).toEqual([expect.objectContaining({kind: 'write', table: 'app.t'})])

@@ -60,8 +60,13 @@ export interface MysqlCatalogView extends CatalogView {
 /** Parses a view definition (injected: the parser lives with the analyzer). */
 export type ParseView = (sql: string) => unknown
 
-/** Views and tables whose rows hold copies of column values (statistics): never followed. */
-const VALUE_STATS = new Set(['mysql.column_stats', 'information_schema.column_statistics'])
+/** Tables whose rows hold copies of column values (statistics, traces): never followed. */
+const VALUE_STATS = new Set([
+  'mysql.column_stats',
+  'information_schema.column_statistics',
+  // The trace of the last statement shows the values of const tables it read.
+  'information_schema.optimizer_trace',
+])
 
 const MAX_VIEW_DEPTH = 8
 

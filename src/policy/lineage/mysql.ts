@@ -39,11 +39,18 @@ const DIAGNOSTICS = /^\s*(SHOW\s+(WARNINGS|ERRORS|COUNT)|GET\s+(CURRENT\s+|STACK
 const UNKNOWN: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: true, diagnostics: false}
 const NO_DATA: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: false, diagnostics: false}
 
-/** The lineage of each statement of `sql`, with unqualified names in `defaultSchema`. Never throws. */
+/** SQL-level prepared statements (PREPARE name FROM '...') the session holds, by lower-case name. */
+export type PreparedLineage = ReadonlyMap<string, MysqlStatementLineage>
+
+/**
+ * The lineage of each statement of `sql`, with unqualified names in `defaultSchema` and EXECUTE
+ * reading `prepared`. Never throws.
+ */
 export function lineageMysql(
   sql: string,
   catalog: MysqlCatalogView,
   defaultSchema: string,
+  prepared: PreparedLineage = new Map(),
 ): MysqlLineageResult {
   try {
     if (sql.length > MAX_QUERY_LENGTH) return {ok: false, error: 'query too long'}
@@ -51,7 +58,9 @@ export function lineageMysql(
     if (!lexed.ok) return {ok: false, error: lexed.error}
     const all = readings(lexed.execComments)
     if (all === null) return {ok: false, error: 'too many executable comments'}
-    const results = all.map((r) => lineageOfReading(tokensOf(lexed.tokens, r), catalog, defaultSchema))
+    const results = all.map((r) =>
+      lineageOfReading(tokensOf(lexed.tokens, r), catalog, defaultSchema, new Map(prepared)),
+    )
     return mergeReadings(results)
   } catch (e) {
     return {ok: false, error: e instanceof RangeError ? 'statement nested too deeply' : 'internal error'}
@@ -60,12 +69,33 @@ export function lineageMysql(
 
 type Reading = {statements: MysqlStatementLineage[]; effects: LineageEffect[][]}
 
-function lineageOfReading(tokens: readonly Token[], catalog: MysqlCatalogView, schema: string): Reading {
+function lineageOfReading(
+  tokens: readonly Token[],
+  catalog: MysqlCatalogView,
+  schema: string,
+  prepared: Map<string, MysqlStatementLineage>,
+): Reading {
   const out: Reading = {statements: [], effects: []}
   let current = schema
   for (const stmt of splitStatements(tokens)) {
     const text = render(compactValues(stmt))
     const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
+    const session = preparedStatement(first, stmt, catalog, current, prepared)
+    if (session !== undefined) {
+      out.statements.push(session.lineage)
+      out.effects.push(session.effects)
+      continue
+    }
+    const explained = explainedStatement(first, stmt)
+    if (explained !== undefined) {
+      // A plan can quote values (const tables are read while planning; EXPLAIN EXTENDED's note shows
+      // them): its rows and diagnostics are as sensitive as what the explained statement reads.
+      const inner = lineageOfReading(explained, catalog, current, new Map(prepared)).statements
+      const l = inner.length === 1 ? (inner[0] ?? UNKNOWN) : UNKNOWN
+      out.statements.push({columns: null, reads: l.reads, readsUnknown: l.readsUnknown, diagnostics: false})
+      out.effects.push([])
+      continue
+    }
     const parsed = parseStatement(text)
     const ast = parsed?.ast
     if (first === 'USE' && stmt[1] !== undefined) current = (stmt[1].value ?? stmt[1].text).toLowerCase()
@@ -86,6 +116,61 @@ function lineageOfReading(tokens: readonly Token[], catalog: MysqlCatalogView, s
     out.effects.push(writes(ast, state, lineage))
   }
   return out
+}
+
+/**
+ * PREPARE name FROM 'text' (the text's lineage is remembered), EXECUTE name (its rows are the prepared
+ * text's), DEALLOCATE PREPARE name; undefined for other statements. PREPARE FROM a variable is
+ * refused by the analyzer; an EXECUTE of an unknown name has unknown lineage.
+ */
+function preparedStatement(
+  first: string,
+  stmt: readonly Token[],
+  catalog: MysqlCatalogView,
+  schema: string,
+  prepared: Map<string, MysqlStatementLineage>,
+): {lineage: MysqlStatementLineage; effects: LineageEffect[]} | undefined {
+  const name = stmt[1]?.type === 'word' || stmt[1]?.type === 'ident' ? stmt[1].value.toLowerCase() : undefined
+  if (name === undefined) return undefined
+  if (first === 'EXECUTE') return {lineage: prepared.get(name) ?? UNKNOWN, effects: []}
+  const drop = (first === 'DEALLOCATE' || first === 'DROP') && /^PREPARE$/i.test(stmt[1]?.value ?? '')
+  if (drop) {
+    const target = stmt[2]?.value.toLowerCase() ?? ''
+    prepared.delete(target)
+    return {lineage: NO_DATA, effects: [{kind: 'deallocate', name: target}]}
+  }
+  if (
+    first !== 'PREPARE' ||
+    !/^FROM$/i.test(stmt[2]?.value ?? '') ||
+    stmt[3]?.type !== 'string' ||
+    stmt.length !== 4
+  )
+    return undefined
+  const lexed = lexMysql(stmt[3].value)
+  const inner =
+    lexed.ok && lexed.execComments.length === 0
+      ? lineageOfReading(lexed.tokens, catalog, schema, new Map(prepared))
+      : undefined
+  const lineage = inner?.statements.length === 1 ? (inner.statements[0] ?? UNKNOWN) : UNKNOWN
+  prepared.set(name, lineage)
+  return {lineage: {...NO_DATA, reads: lineage.reads}, effects: [{kind: 'prepare', name, lineage}]}
+}
+
+const EXPLAINS = new Set(['EXPLAIN', 'DESC', 'DESCRIBE', 'ANALYZE'])
+const EXPLAINABLE = new Set(['SELECT', 'WITH', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'TABLE', 'VALUES'])
+
+/** The statement an EXPLAIN, DESCRIBE or ANALYZE statement plans; undefined for `DESCRIBE table`, `ANALYZE TABLE`. */
+function explainedStatement(first: string, stmt: readonly Token[]): readonly Token[] | undefined {
+  if (!EXPLAINS.has(first)) return undefined
+  // ANALYZE [NO_WRITE_TO_BINLOG | LOCAL] TABLE: table statistics, not a plan.
+  if (first === 'ANALYZE' && /^(TABLE|TABLES|NO_WRITE_TO_BINLOG|LOCAL)$/i.test(stmt[1]?.value ?? ''))
+    return undefined
+  for (let i = 1; i < Math.min(stmt.length, 8); i++) {
+    const t = stmt[i]
+    if (t === undefined) break
+    if (t.text === '(' || (t.type === 'word' && EXPLAINABLE.has(t.value.toUpperCase()))) return stmt.slice(i)
+  }
+  return undefined
 }
 
 /** A statement node-sql-parser could not read: metadata statements return no table data. */

@@ -7,7 +7,7 @@
  */
 import {maskField, type FieldMask, type MaskKey, type ValueType} from '../../masking/index.js'
 import type {FieldPlan} from '../../policy/index.js'
-import {MAX_PART, encodePacket, payloadOf} from './framing.js'
+import {HEADER_BYTES, MAX_PART, encodePacket, payloadOf} from './framing.js'
 import {PayloadReader, WireError} from './wire.js'
 
 /** What masking reads of one column definition. */
@@ -97,7 +97,8 @@ export function columnMasks(
 
 /** Where masked rows go: room reserved after everything forwarded so far (ProducedOut). */
 export interface RowOut {
-  append(bytes: Buffer): void
+  /** Room for `size` bytes; the caller fills all of it. */
+  reserve(size: number): Buffer
 }
 
 /** Rewrites the rows of one result set with some columns masked. */
@@ -123,14 +124,25 @@ export class MysqlRowMasker {
     const payload = payloadOf(buf, start, end)
     const changed = this.binary ? this.scanBinary(payload) : this.scanText(payload)
     if (!changed) return false
-    const masked = this.binary ? this.buildBinary(payload) : this.buildText(payload)
+    const size = this.maskedSize(payload.length)
+    // The sequence id of the (first) part.
     const seq = buf[start + 3] as number
+    if (size < MAX_PART && payload.length < MAX_PART) {
+      // The common case, one part: written straight into the outgoing slab.
+      const dst = out.reserve(HEADER_BYTES + size)
+      dst.writeUIntLE(size, 0, 3)
+      dst[3] = seq
+      this.build(payload, dst, HEADER_BYTES)
+      return true
+    }
     const partsBefore = Math.floor(payload.length / MAX_PART)
-    if (Math.floor(masked.length / MAX_PART) !== partsBefore)
+    if (Math.floor(size / MAX_PART) !== partsBefore)
       // Another number of parts would shift the sequence ids of every packet after it.
       throw new WireError('a masked row would need a different number of 16 MB packet parts')
-    // The sequence id of the first part: the last part's minus the number of extra parts.
-    out.append(encodePacket((seq - partsBefore) & 0xff, masked))
+    const masked = Buffer.allocUnsafe(size)
+    this.build(payload, masked, 0)
+    // The same number of parts from the same first sequence id: the ids after it do not move.
+    encodePacket(seq, masked).copy(out.reserve(HEADER_BYTES * (partsBefore + 1) + size))
     return true
   }
 
@@ -154,7 +166,8 @@ export class MysqlRowMasker {
         this.ends[i] = off
         continue
       }
-      const [len, at] = lenencAt(p, off)
+      const len = lenencValue(p, off)
+      const at = off + lenencBytes(p[off] as number)
       if (at + len > p.length) throw new WireError('a row value overruns its packet')
       off = at + len
       this.ends[i] = off
@@ -165,19 +178,6 @@ export class MysqlRowMasker {
     }
     if (off !== p.length) throw new WireError('a row has bytes after its last value')
     return changed
-  }
-
-  private buildText(p: Buffer): Buffer {
-    const parts: Buffer[] = []
-    let run = 0
-    for (let i = 0; i < this.masks.length; i++) {
-      const v = this.outs[i]
-      if (v === undefined) continue
-      parts.push(p.subarray(run, this.starts[i]), v === null ? NULL_TEXT : lenencString(v))
-      run = this.ends[i] as number
-    }
-    parts.push(p.subarray(run))
-    return Buffer.concat(parts)
   }
 
   /** Binary row: 0x00, the NULL bitmap (offset 2), then each non-NULL value by its type. */
@@ -197,8 +197,11 @@ export class MysqlRowMasker {
       const type = this.types[i] as number
       let at = off
       let len: number
-      if (LENENC_TYPES.has(type)) [len, at] = lenencAt(p, off)
-      else if (TEMPORAL.has(type)) {
+      if (LENENC_TYPES.has(type)) {
+        if (off >= p.length) throw new WireError('a binary row value overruns its packet')
+        len = lenencValue(p, off)
+        at = off + lenencBytes(p[off] as number)
+      } else if (TEMPORAL.has(type)) {
         if (off >= p.length) throw new WireError('a binary row value overruns its packet')
         len = p[off] as number
         at = off + 1
@@ -221,36 +224,90 @@ export class MysqlRowMasker {
     return changed
   }
 
-  private buildBinary(p: Buffer): Buffer {
+  /** The payload size after replacing the masked values found by the last scan. */
+  private maskedSize(length: number): number {
+    let size = length
+    for (let i = 0; i < this.masks.length; i++) {
+      const v = this.outs[i]
+      if (v === undefined) continue
+      const now = v === null ? (this.binary ? 0 : 1) : lenencHeader(v.length) + v.length
+      size += now - ((this.ends[i] as number) - (this.starts[i] as number))
+    }
+    return size
+  }
+
+  /** Writes the masked payload into `dst` at `o`: unchanged runs copied, masked values replaced. */
+  private build(p: Buffer, dst: Buffer, o: number): void {
     const n = this.masks.length
-    const head = Buffer.from(p.subarray(0, 1 + ((n + 9) >> 3)))
-    const parts: Buffer[] = [head]
-    let run = head.length
+    const bitmapAt = o + 1
+    let run = 0
     for (let i = 0; i < n; i++) {
       const v = this.outs[i]
       if (v === undefined) continue
-      parts.push(p.subarray(run, this.starts[i]))
-      if (v === null) head[1 + ((i + 2) >> 3)] = (head[1 + ((i + 2) >> 3)] as number) | (1 << ((i + 2) & 7))
-      else parts.push(lenencString(v))
+      o += p.copy(dst, o, run, this.starts[i])
+      if (v === null) {
+        if (this.binary) {
+          const byte = bitmapAt + ((i + 2) >> 3)
+          // The bitmap was copied already (it precedes every value).
+          dst[byte] = (dst[byte] as number) | (1 << ((i + 2) & 7))
+        } else dst[o++] = 0xfb
+      } else {
+        o = writeLenenc(dst, o, v.length)
+        o += v.copy(dst, o)
+      }
       run = this.ends[i] as number
     }
-    parts.push(p.subarray(run))
-    return Buffer.concat(parts)
+    p.copy(dst, o, run)
   }
 }
-
-const NULL_TEXT = Buffer.from([0xfb])
 
 function isNull(p: Buffer, i: number): boolean {
   return (((p[1 + ((i + 2) >> 3)] as number) >> ((i + 2) & 7)) & 1) === 1
 }
 
-/** A length-encoded integer at `off`: [value, offset after it]. */
-function lenencAt(p: Buffer, off: number): [number, number] {
-  if (off >= p.length) throw new WireError('a row value overruns its packet')
-  const r = new PayloadReader(p, off)
-  const v = r.lenenc()
-  return [v, p.length - r.remaining]
+/** Bytes of the length-encoded integer whose first byte is `first`. */
+function lenencBytes(first: number): number {
+  return first < 0xfb ? 1 : first === 0xfc ? 3 : first === 0xfd ? 4 : 9
+}
+
+/** The length-encoded integer at `off` (`off` is inside `p`); throws WireError when invalid or cut. */
+function lenencValue(p: Buffer, off: number): number {
+  const first = p[off] as number
+  if (first < 0xfb) return first
+  const n = lenencBytes(first)
+  if (first === 0xfb || first === 0xff)
+    throw new WireError(`invalid length-encoded integer prefix 0x${first.toString(16)}`)
+  if (off + n > p.length) throw new WireError('a row value overruns its packet')
+  if (n < 9) return p.readUIntLE(off + 1, n - 1)
+  const v = p.readBigUInt64LE(off + 1)
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('length-encoded integer too large')
+  return Number(v)
+}
+
+/** Bytes of the length-encoded header of a string of `n` bytes. */
+function lenencHeader(n: number): number {
+  return n < 0xfb ? 1 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 9
+}
+
+/** Writes `n` as a length-encoded integer at `o`; returns the offset after it. */
+function writeLenenc(dst: Buffer, o: number, n: number): number {
+  if (n < 0xfb) {
+    dst[o] = n
+    return o + 1
+  }
+  if (n < 0x10000) {
+    dst[o] = 0xfc
+    dst.writeUInt16LE(n, o + 1)
+    return o + 3
+  }
+  if (n < 0x1000000) {
+    dst[o] = 0xfd
+    dst.writeUIntLE(n, o + 1, 3)
+    return o + 4
+  }
+  dst[o] = 0xfe
+  dst.writeBigUInt64LE(BigInt(n), o + 1)
+  return o + 9
 }
 
 /** `v` as a length-encoded string. */

@@ -9,11 +9,18 @@ import type {MaskKey} from '../../masking/index.js'
 import {
   planMasking,
   type Decision,
+  type LineageEffect,
   type MaskingRule,
   type PlanField,
   type StatementLineage,
 } from '../../policy/index.js'
-import {lineageMysql, type MysqlStatementLineage} from '../../policy/lineage/mysql.js'
+import {
+  lineageMysql,
+  type MysqlLineageResult,
+  type MysqlStatementLineage,
+} from '../../policy/lineage/mysql.js'
+import {Lru} from '../../policy/lru.js'
+import {normalizeMysql} from '../../policy/index.js'
 import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
 import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
@@ -25,8 +32,12 @@ export interface MysqlMaskStatement {
   readonly rules: readonly MaskingRule[]
   /** Per statement of the query; null when unknown; undefined until computed. */
   lineage: readonly MysqlStatementLineage[] | null | undefined
+  /** Session changes (SQL PREPARE, DEALLOCATE) per statement, applied as each completes. */
+  effects: readonly (readonly LineageEffect[])[]
   /** The statement whose results are arriving. */
   index: number
+  /** Lineage computed when the statement was sent, when nothing was missing from the catalog. */
+  ready?: MysqlLineageResult | undefined
   /** Output columns masked (`column:rule`) and rules that masked a value, for the audit event. */
   readonly masked: Set<string>
   readonly fired: Set<string>
@@ -35,17 +46,21 @@ export interface MysqlMaskStatement {
 /** Operation kinds after which cached catalog facts may be stale. */
 const DDL_KINDS = new Set(['create', 'alter', 'drop', 'other', 'call'])
 /** Names per catalog lookup; more are left unknown (fail closed) until the next statement. */
-const MAX_NAMES = 200
+const MAX_NAMES = 50
+/** Schemas whose views one lookup reads again. */
+const MAX_SCHEMAS = 16
 
 const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
+const NO_COLUMN_RULES: StatementLineage = {columns: null, reads: [], readsUnknown: false}
 
 /** The session's catalog cache: keys are lower-case `schema.table` (names compare case-insensitively). */
 class MysqlCatalog implements MysqlCatalogView {
-  /** Columns by table; null: looked up and absent (a temporary table, or no privilege). */
+  /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
   readonly tables = new Map<string, readonly string[] | null>()
   /** View definitions ('' when the session may not read it: unknown, masked). */
   readonly views = new Map<string, string>()
-  viewsLoaded = false
+  /** Schemas whose views were all read by the last lookup (one snapshot). */
+  readonly viewSchemas = new Set<string>()
   /** Names lineage asked for that are not loaded yet. */
   readonly misses = new Set<string>()
   /** Views lineage expanded: looked up again before every statement that reads them. */
@@ -65,15 +80,18 @@ class MysqlCatalog implements MysqlCatalogView {
     return def
   }
 
-  /** Looked up and absent; or named inside a view: every view was read with that view. */
-  notView(schema: string, table: string, inView: boolean): boolean {
-    return (inView && this.viewsLoaded) || this.tables.get(`${schema}.${table}`.toLowerCase()) === null
+  /**
+   * Inside a view, a relation of a schema whose views were read with it is a table when it is not
+   * among them. Elsewhere nothing unknown is assumed a table (a name in another case may be a view).
+   */
+  notView(schema: string, _table: string, inView: boolean): boolean {
+    return inView && this.viewSchemas.has(schema.toLowerCase())
   }
 
   clear(): void {
     this.tables.clear()
     this.views.clear()
-    this.viewsLoaded = false
+    this.viewSchemas.clear()
     this.misses.clear()
   }
 }
@@ -88,10 +106,11 @@ export interface CatalogLookup {
   done(ok: boolean): void
 }
 
-const VIEWS = 'SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS'
-
-/** A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES). */
-const quote = (s: string): string => `CONVERT(X'${Buffer.from(s, 'utf8').toString('hex')}' USING utf8mb4)`
+/**
+ * A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES,
+ * ANSI_QUOTES); with an introducer, not CONVERT(), so the server still looks up only that name.
+ */
+const quote = (s: string): string => `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'`
 
 /** One session's masking state. */
 export class MysqlMaskSession {
@@ -99,6 +118,13 @@ export class MysqlMaskSession {
   private readonly columnRules: boolean
   /** Tables filled from masked columns: masked whole for the rest of the session. */
   private readonly taints: MaskingRule[] = []
+  /**
+   * Lineage by literal-abstracted shape (lineage never depends on a literal's value), for statements
+   * complete in the catalog and touching no view; emptied whenever the catalog changes.
+   */
+  private cache = new Lru<string, MysqlLineageResult>(1_000)
+  /** SQL-level prepared statements' lineage, by lower-case name. */
+  private readonly prepared = new Map<string, MysqlStatementLineage>()
   /** Set once a statement may have read a masked column: diagnostics can quote what it read. */
   readMasked = false
 
@@ -112,7 +138,10 @@ export class MysqlMaskSession {
   /** The masking state of an allowed statement; undefined when nothing can be masked. */
   statement(sql: string, decision: Decision | undefined, schema: string): MysqlMaskStatement | undefined {
     if (this.allRules.length === 0) return undefined
-    if (decision?.operations.some((o) => DDL_KINDS.has(o.kind)) === true) this.catalog.clear()
+    if (decision?.operations.some((o) => DDL_KINDS.has(o.kind)) === true) {
+      this.catalog.clear()
+      this.cache = new Lru(1_000)
+    }
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) return undefined
     return {
@@ -120,6 +149,7 @@ export class MysqlMaskSession {
       schema: schema.toLowerCase(),
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
       lineage: undefined,
+      effects: [],
       index: 0,
       masked: new Set(),
       fired: new Set(),
@@ -132,32 +162,51 @@ export class MysqlMaskSession {
    */
   lookup(m: MysqlMaskStatement): CatalogLookup | undefined {
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
+    const key = cacheKey(m)
+    const hit = key === undefined ? undefined : this.cache.get(key)
+    if (hit !== undefined) {
+      m.ready = hit
+      return undefined
+    }
     this.catalog.misses.clear()
     this.catalog.used.clear()
-    lineageMysql(m.sql, this.catalog, m.schema)
+    const r = lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
     // Views are read again for each statement that reads one: another session may have changed them.
     const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
     // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
-    if (names.length === 0) return undefined
+    if (names.length === 0) {
+      m.ready = r
+      if (key !== undefined && r.ok && !r.statements.some((l) => l.readsUnknown)) this.cache.set(key, r)
+      return undefined
+    }
     return this.lookupOf(names)
   }
 
+  /**
+   * One query for the columns of `names` and the views of their schemas (and of the schemas read
+   * before): one SELECT per name or schema, each with equality on TABLE_SCHEMA (and TABLE_NAME), so
+   * that the server opens only those tables instead of every table it has.
+   */
   private lookupOf(names: readonly string[]): CatalogLookup {
-    const pairs = names
-      .map((n) => {
-        const dot = n.indexOf('.')
-        return `(${quote(n.slice(0, dot))},${quote(n.slice(dot + 1))})`
-      })
-      .join(',')
-    const where = `WHERE (LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME)) IN (${pairs})`
-    const parts: string[] = []
-    if (names.length > 0)
-      parts.push(
-        `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS ${where}`,
-      )
-    // Every view, each time: the views a definition names are then known from the same moment.
-    parts.push(VIEWS)
-    const found = new Map<string, {name: string; cols: [number, string][]}>()
+    const split = (n: string): [string, string] => {
+      const dot = n.indexOf('.')
+      return [n.slice(0, dot), n.slice(dot + 1)]
+    }
+    const schemas = [...new Set([...names.map((n) => split(n)[0]), ...this.catalog.viewSchemas])].slice(
+      0,
+      MAX_SCHEMAS,
+    )
+    const parts = [
+      ...names.map((n) => {
+        const [schema, table] = split(n)
+        return `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${quote(schema)} AND TABLE_NAME = ${quote(table)}`
+      }),
+      ...schemas.map(
+        (schema) =>
+          `SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${quote(schema)}`,
+      ),
+    ]
+    const found = new Map<string, [number, string][]>()
     const viewDefs = new Map<string, string>()
     return {
       sql: parts.join(' UNION ALL '),
@@ -165,39 +214,37 @@ export class MysqlMaskSession {
         const [kind, schema, table, text, pos] = v
         if (schema == null || table == null) return
         const key = `${schema}.${table}`.toLowerCase()
-        if (kind === '1') {
-          viewDefs.set(key, text ?? '')
-          return
-        }
-        if (text == null) return
-        const entry = found.get(key) ?? {name: `${schema}.${table}`, cols: []}
-        // Two tables whose names differ only in case share a key: their columns are then unknown.
-        if (entry.name !== `${schema}.${table}`) entry.cols.push([-1, ''])
-        entry.cols.push([Number(pos), text])
-        found.set(key, entry)
+        if (kind === '1') viewDefs.set(key, text ?? '')
+        else if (text != null) found.set(key, [...(found.get(key) ?? []), [Number(pos), text]])
       },
       done: (ok) => {
         if (!ok) return
+        this.cache = new Lru(1_000)
         for (const n of names) {
-          const e = found.get(n)
-          const clash = e?.cols.some(([p]) => p < 0) === true
+          const cols = found.get(n)
           this.catalog.tables.set(
             n,
-            e === undefined || clash ? null : e.cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
+            cols === undefined ? null : cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
           )
         }
-        this.catalog.views.clear()
+        // The views of these schemas, all from this one moment.
+        for (const k of [...this.catalog.views.keys()])
+          if (schemas.includes(split(k)[0])) this.catalog.views.delete(k)
         for (const [k, def] of viewDefs) this.catalog.views.set(k, def)
-        this.catalog.viewsLoaded = true
+        this.catalog.viewSchemas.clear()
+        for (const schema of schemas) this.catalog.viewSchemas.add(schema)
       },
     }
   }
 
   /** The current statement's lineage (computed once, when its first result arrives). */
   private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
+    // Detect rules alone need no lineage: every text field is scanned whatever it comes from.
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return NO_COLUMN_RULES
     if (m.lineage === undefined) {
-      const r = lineageMysql(m.sql, this.catalog, m.schema)
+      const r = m.ready ?? lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
       m.lineage = r.ok ? r.statements : null
+      m.effects = r.ok ? r.effects : []
       // A statement of unknown shape (CALL) can return several results: later ones cannot be placed.
       if (
         m.lineage !== null &&
@@ -255,6 +302,10 @@ export class MysqlMaskSession {
   completed(m: MysqlMaskStatement): void {
     // Computes lineage (and the tables it fills) for statements that returned no rows too.
     this.current(m)
+    for (const e of m.effects[m.index] ?? []) {
+      if (e.kind === 'prepare') this.prepared.set(e.name, {diagnostics: false, ...e.lineage})
+      else if (e.kind === 'deallocate') this.prepared.delete(e.name)
+    }
     m.index++
   }
 
@@ -284,6 +335,13 @@ export class MysqlMaskSession {
       this.taints.push({name: strictest.name, columns: [`${e.table}.*`], style: strictest.style})
     }
   }
+}
+
+/** The cache key of a statement's lineage; undefined when it depends on session state or cannot be shaped. */
+function cacheKey(m: MysqlMaskStatement): string | undefined {
+  if (/\b(PREPARE|EXECUTE|DEALLOCATE|USE)\b/i.test(m.sql)) return undefined
+  const shape = normalizeMysql(m.sql)
+  return shape === null ? undefined : `${m.schema}\0${shape}`
 }
 
 /**

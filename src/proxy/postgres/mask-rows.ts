@@ -191,6 +191,18 @@ export class ProducedOut implements ByteSink {
     this.commit()
   }
 
+  /**
+   * Room for `size` produced bytes after everything forwarded so far; the caller fills all of it before
+   * the next call (the MySQL row masker builds whole packets this way).
+   */
+  reserve(size: number): Buffer {
+    this.begin(size)
+    const start = this.used
+    this.used += size
+    this.commit()
+    return this.buf.subarray(start, this.used)
+  }
+
   /** Starts a row at `used`, with room for `size` bytes (more can be ensured). */
   begin(size: number): void {
     this.mark = this.used
