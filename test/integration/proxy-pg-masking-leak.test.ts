@@ -330,6 +330,53 @@ describe('no seeded value leaves the proxy', () => {
     expect(rows(after)).toEqual([['Alice Smith']])
   })
 
+  it('masks COPY with a custom delimiter, quote, escape and null string, and refuses what it cannot read', async () => {
+    const c = await raw()
+    const text = await simple(
+      c,
+      "copy (select id, name, email, ssn from users order by id) to stdout with (delimiter '|', null 'NIL')",
+    )
+    const csv = await simple(
+      c,
+      "copy (select id, email, note, null::text as n from users order by id) to stdout with (format csv, delimiter ';', quote '''', escape '\\', null 'NULL', header)",
+    )
+    const latin1 = await simple(c, "copy users to stdout with (encoding 'latin1')")
+    const after = await simple(c, 'select name from users where id = 2')
+    c.end()
+    expect(leaks([...text, ...csv, ...latin1])).toEqual([])
+    const copyRows = (msgs: RawMessage[]): string[] =>
+      msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))
+    expect(copyRows(text)).toEqual([
+      '1|Alice Smith|a***@example.com|***-**-9999\n',
+      '2|Bob Jones|b***@corp-mail.test|***-**-1120\n',
+    ])
+    expect(copyRows(csv)).toEqual([
+      'id;email;note;n\n',
+      "1;'a***@example.com';'[REDACTED]';NULL\n",
+      "2;'b***@corp-mail.test';'[REDACTED]';NULL\n",
+    ])
+    expect(errorMessage(latin1.find((m) => m.type === 'E')!)).toContain('ENCODING')
+    expect(latin1.filter((m) => m.type === 'd')).toEqual([])
+    expect(rows(after)).toEqual([['Bob Jones']])
+  })
+
+  it('masks COPY TO STDOUT run through the extended protocol', async () => {
+    const c = await raw()
+    c.send(
+      F.parse('', 'copy (select id, name, email from users order by id) to stdout with (format csv)'),
+      F.bind('', ''),
+      F.execute(''),
+      F.sync(),
+    )
+    const msgs = await c.readUntil('Z')
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+    expect(msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))).toEqual([
+      '1,Alice Smith,"a***@example.com"\n',
+      '2,Bob Jones,"b***@corp-mail.test"\n',
+    ])
+  })
+
   it.each([0, 1])('masks the extended protocol with result format %i', async (format) => {
     const c = await raw()
     const bind = typed(0x42, Buffer.concat([Buffer.from('\0\0'), Buffer.from([0, 0, 0, 0, 0, 1, 0, format])]))

@@ -2,7 +2,7 @@
 import {describe, expect, it} from 'vitest'
 
 import type {FieldMask} from '../../src/masking/index.js'
-import {maskCopyData, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
+import {maskCopyData, type CopyFormat, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
 import {scrubError, scrubNotification} from '../../src/proxy/postgres/mask-errors.js'
 import {ProducedOut, readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
 import {errorResponse, readErrorFields, typed, WireError} from '../../src/proxy/postgres/wire.js'
@@ -189,12 +189,22 @@ describe('errors, notices and notifications', () => {
 })
 
 describe('COPY rows', () => {
-  const copy = (csv: boolean, masks: (FieldMask | null)[]): CopyMasker => ({
-    csv,
+  const TEXT: CopyFormat = {
+    csv: false,
+    delimiter: '\t',
+    nullString: '\\N',
+    quote: '"',
+    escape: '"',
+    header: false,
+  }
+  const CSV: CopyFormat = {...TEXT, csv: true, delimiter: ',', nullString: ''}
+  const copy = (csv: boolean | CopyFormat, masks: (FieldMask | null)[]): CopyMasker => ({
+    format: typeof csv === 'boolean' ? (csv ? CSV : TEXT) : csv,
     masks,
     key: KEY,
     fired: new Set(),
     refused: false,
+    rows: 0,
   })
   const data = (s: string): Buffer => typed(0x64, Buffer.from(s))
   const text = (b: Buffer): string => b.toString('utf8', 5)
@@ -213,6 +223,30 @@ describe('COPY rows', () => {
     const c = copy(true, [null, EMAIL, null])
     const line = '"a, ""b""",alice.smith@example.com,x\n'
     expect(text(maskCopyData(c, data(line), 0, 5 + line.length))).toBe('"a, ""b""","a***@example.com",x\n')
+  })
+
+  it('masks text format with a custom delimiter and null string, escapes decoded and re-applied', () => {
+    const c = copy({...TEXT, delimiter: '|', nullString: 'NIL'}, [null, EMAIL, EMAIL])
+    const run = (s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    expect(run('a\\|b|alice.smith@example.com|NIL\n')).toBe('a\\|b|a***@example.com|NIL\n')
+    // An escaped delimiter inside a masked value: the whole value is masked, not a piece of it.
+    expect(run('1|x\\|alice.smith@example.com|\\N\n')).toBe('1|x***|***\n')
+  })
+
+  it('masks CSV with another delimiter, quote and escape, and passes the header row', () => {
+    const f: CopyFormat = {...CSV, delimiter: ';', quote: "'", escape: '\\', nullString: 'NULL', header: true}
+    const c = copy(f, [null, EMAIL])
+    const run = (s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    expect(run('id;email\n')).toBe('id;email\n')
+    expect(run("'a;\\'b';'bob.jones@corp-mail.test'\n")).toBe("'a;\\'b';'b***@corp-mail.test'\n")
+    expect(run('2;NULL\n')).toBe('2;NULL\n')
+    expect(run("3;'NULL'\n")).toBe("3;'***'\n")
   })
 
   it('redacts a row that does not split into its columns', () => {
