@@ -266,6 +266,53 @@ describe('no seeded value leaves the proxy', () => {
     expect(leaks(msgs)).toEqual([])
   })
 
+  it('masks what user-defined functions return, and everything after code it cannot see ran', async () => {
+    await adminQuery(
+      `create function my_copy(t text) returns text language sql as 'select t';
+       create function my_copy_pl(t text) returns text language plpgsql as 'begin return t; end';
+       create function leak() returns setof text language sql as 'select reverse(ssn) from users';
+       create table stash(v text);
+       create function stash_it() returns void language plpgsql as $$begin insert into stash select encode(convert_to(ssn, 'UTF8'), 'base64') from users; end$$;
+       create function public.lower(varchar) returns text language sql as $$select encode(convert_to(email, 'UTF8'), 'hex') from users limit 1$$`,
+      db.name,
+    )
+    try {
+      const seen: RawMessage[] = []
+      const run = async (sql: string): Promise<(string | null)[][]> => {
+        const c = await raw()
+        const msgs = await simple(c, sql)
+        c.end()
+        seen.push(...msgs)
+        return rows(msgs)
+      }
+      expect(await run('select my_copy(email) from users')).toHaveLength(2)
+      await run('select my_copy_pl(email), my_copy_pl(ssn) from users')
+      await run('select leak()')
+      await run('select * from leak()')
+      await run('select public.my_copy(card) from users')
+      // A built-in's name can resolve to a user's function with a closer argument type.
+      await run('select lower(name::varchar) from users')
+      const c = await raw()
+      const later = [
+        ...(await simple(c, 'select stash_it()')),
+        ...(await simple(c, 'select v from stash')),
+        ...(await simple(c, 'select 42 as answer')),
+      ]
+      c.end()
+      seen.push(...later)
+      expect(leaks(seen)).toEqual([])
+      // Constants still arrive: only what comes from a relation is masked.
+      expect(rows(later).at(-1)).toEqual(['42'])
+      // Without a user-defined function the same session shape is not over-masked.
+      expect(await run('select name from users order by id')).toEqual([['Alice Smith'], ['Bob Jones']])
+    } finally {
+      await adminQuery(
+        `drop function my_copy(text), my_copy_pl(text), leak(), stash_it(), public.lower(varchar); drop table stash`,
+        db.name,
+      )
+    }
+  })
+
   it('masks large objects written from a masked column', async () => {
     const c = await raw()
     const made = await simple(c, "select lo_from_bytea(0, convert_to(email, 'UTF8')) from users where id = 1")

@@ -33,6 +33,8 @@ export class SessionCatalog implements CatalogView {
   private readonly byName = new Map<string, CatalogRelation | null>()
   /** Names lineage asked for that are not loaded yet. */
   readonly misses = new Set<string>()
+  /** Function names, lower-case and unqualified: true when some function of that name is user-defined. */
+  private readonly functions = new Map<string, boolean>()
 
   constructor(private readonly query: SideQuery) {}
 
@@ -64,6 +66,29 @@ export class SessionCatalog implements CatalogView {
     this.byOid.clear()
     this.byName.clear()
     this.misses.clear()
+    this.functions.clear()
+  }
+
+  /**
+   * Whether a call of `name` (lower-case, unqualified) may run a user-defined function: one of that
+   * name exists outside pg_catalog and information_schema (it may be what an unqualified call resolves
+   * to, even for a built-in's name). undefined when not loaded yet.
+   */
+  userFunction(name: string): boolean | undefined {
+    return this.functions.get(name)
+  }
+
+  /** Loads which of these function names (lower-case, unqualified) have user-defined functions. */
+  async loadFunctions(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return
+    const rows = await this.query(
+      `${PREAMBLE}SELECT DISTINCT pg_catalog.lower(p.proname) FROM pg_catalog.pg_proc p ` +
+        `JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace ` +
+        `WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ` +
+        `AND pg_catalog.lower(p.proname) IN (${names.map(lit).join(',')})`,
+    )
+    for (const name of names) this.functions.set(name, false)
+    for (const row of rows) if (row[0] != null) this.functions.set(row[0], true)
   }
 
   /** The schemas of the role's default search_path that exist, in order. */

@@ -34,7 +34,14 @@ export const PROCESS_MASK_KEY: MaskKey = randomBytes(32)
 /** Masking state of one running statement (one Query, or one Execute of a portal). */
 export interface MaskStatement {
   readonly sql: string
-  readonly rules: readonly MaskingRule[]
+  /** The rules that apply; grows when the statement turns out to run code the proxy cannot see. */
+  rules: readonly MaskingRule[]
+  /** Functions the statement calls, as the analysis names them (`name` or `schema.name`). */
+  readonly functions: readonly string[]
+  /** DO or CALL: code the proxy cannot see. */
+  readonly runsCode: boolean
+  /** True once the called functions were checked for user-defined ones. */
+  codeChecked: boolean
   /** Per top-level statement; null when lineage is unknown; undefined until computed. */
   lineage: readonly StatementLineage[] | null | undefined
   effects: readonly (readonly LineageEffect[])[]
@@ -54,6 +61,21 @@ export interface MaskStatement {
 /** Operation kinds after which the session's own catalog view may be stale. */
 const DDL_KINDS = new Set(['create', 'alter', 'drop', 'comment', 'other', 'do', 'call', 'set'])
 const MAX_LOADS = 4
+
+/** Built-ins that run SQL given as text: as opaque as a user-defined function. */
+const RUNS_SQL = new Set([
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'ts_stat',
+  'ts_rewrite',
+])
+/** Schemas whose functions are the server's own. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema'])
+/** The glob of the rule that masks everything once unseen code ran. */
+const EVERY_COLUMN = '*.*.*'
 
 const globs = new WeakMap<MaskingRule, readonly GlobMatcher[]>()
 
@@ -109,9 +131,13 @@ export class MaskSession {
     if (this.columnRules && /search_path/i.test(sql)) this.pathUnknown = true
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) return undefined
+    const ops = decision?.operations ?? []
     return {
       sql: decision === undefined ? '' : sql,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
+      functions: ops.flatMap((o) => o.functions),
+      runsCode: ops.some((o) => o.kind === 'do' || o.kind === 'call'),
+      codeChecked: false,
       lineage: undefined,
       effects: [],
       index: 0,
@@ -139,6 +165,10 @@ export class MaskSession {
       m.lineage = []
       return undefined
     }
+    if (!m.codeChecked) {
+      const pending = this.checkCode(m)
+      if (pending !== undefined) return pending
+    }
     if (this.pathUnknown === undefined) return this.checkPath(m)
     if (this.pathUnknown) {
       m.lineage = null
@@ -157,6 +187,63 @@ export class MaskSession {
     this.taint(m)
     if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
     return undefined
+  }
+
+  /**
+   * A statement that runs code the proxy cannot see (a user-defined function, DO, CALL, a built-in
+   * that runs SQL text) may copy masked values anywhere: into its result, another table, a setting.
+   * From then on every column of every relation is masked for the rest of the session, this
+   * statement's result included (fail closed). A Promise when function names must be looked up first.
+   */
+  private checkCode(m: MaskStatement): Promise<void> | undefined {
+    const unseen = this.unseenCode(m)
+    if (Array.isArray(unseen)) return this.loadFunctions(m, unseen)
+    m.codeChecked = true
+    if (unseen) this.taintAll(m)
+    return undefined
+  }
+
+  /** True when the statement runs unseen code, false when not, or the function names to look up. */
+  private unseenCode(m: MaskStatement): boolean | string[] {
+    if (m.runsCode) return true
+    const load: string[] = []
+    for (const f of m.functions) {
+      const dot = f.lastIndexOf('.')
+      const name = f.slice(dot + 1).toLowerCase()
+      if (dot >= 0 && !SYSTEM_SCHEMAS.has(f.slice(0, dot).toLowerCase())) return true
+      if (RUNS_SQL.has(name)) return true
+      const user = this.catalog.userFunction(name)
+      // A lookup that failed or kept missing: unknown, and unknown is unseen.
+      if (user === true || (user === undefined && m.loads >= MAX_LOADS)) return true
+      if (user === undefined) load.push(name)
+    }
+    return load.length > 0 ? [...new Set(load)] : false
+  }
+
+  private async loadFunctions(m: MaskStatement, names: string[]): Promise<void> {
+    m.loads++
+    try {
+      await this.catalog.loadFunctions(names)
+    } catch {
+      m.loads = MAX_LOADS
+    }
+  }
+
+  /** Masks every column of every relation from now on, with the strictest column rule's style. */
+  private taintAll(m: MaskStatement): void {
+    this.readMasked = true
+    if (m.rules.some((r) => r.columns?.[0] === EVERY_COLUMN)) return
+    const strictest = m.rules
+      .filter((r) => (r.columns?.length ?? 0) > 0)
+      .reduce<MaskingRule | undefined>(
+        (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
+        undefined,
+      )
+    if (strictest === undefined) return
+    const rule: MaskingRule = {name: strictest.name, columns: [EVERY_COLUMN], style: strictest.style}
+    if (!this.taints.some((t) => t.columns?.[0] === EVERY_COLUMN)) this.taints.push(rule)
+    m.rules = [...m.rules, rule]
+    this.lineageCache.clear()
   }
 
   private async checkPath(m: MaskStatement): Promise<void> {
