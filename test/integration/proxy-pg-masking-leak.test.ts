@@ -448,6 +448,106 @@ describe('no seeded value leaves the proxy', () => {
   })
 })
 
+describe('search_path and the session catalog', () => {
+  beforeAll(async () => {
+    await adminQuery(
+      `create schema s_pii;
+       create view s_pii.contacts as select id, email as c from public.users;
+       create table public.contacts(id int, c text);
+       insert into public.contacts values (1, 'Benign Text')`,
+      db.name,
+    )
+  })
+  afterAll(async () => {
+    await adminQuery('drop schema s_pii cascade; drop table public.contacts', db.name)
+  })
+
+  it('resolves unqualified names on a search_path the session SETs, and only there', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'set search_path = s_pii, public')),
+      ...(await simple(c, 'select lower(c) from contacts order by id')),
+      ...(await simple(c, 'select c || c from contacts order by id')),
+    ]
+    const names = await simple(c, 'select name from users order by id')
+    const back = [
+      ...(await simple(c, 'reset search_path')),
+      ...(await simple(c, 'select lower(c) from contacts')),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs).length).toBe(4)
+    // Followed, not guessed: what the path does not make sensitive is not masked.
+    expect(rows(names)).toEqual([['Alice Smith'], ['Bob Jones']])
+    expect(rows(back)).toEqual([['benign text']])
+  })
+
+  it('follows search_path from the startup options (PGOPTIONS)', async () => {
+    const c = new pg.Client({...proxy.clientConfig, options: '-c search_path=s_pii,public'})
+    await c.connect()
+    const derived = await c.query('select lower(c) as x from contacts order by id')
+    const names = await c.query('select name from users order by id')
+    await c.end()
+    const all = JSON.stringify(derived.rows).toLowerCase()
+    expect(NEEDLES.filter((n) => all.includes(n))).toEqual([])
+    expect(derived.rows).toHaveLength(2)
+    expect(names.rows.map((r: {name: string}) => r.name)).toEqual(['Alice Smith', 'Bob Jones'])
+  })
+
+  it('keeps or undoes a search_path with its transaction', async () => {
+    const c = await raw()
+    const inside = [
+      ...(await simple(c, 'begin; set local search_path = s_pii, public')),
+      ...(await simple(c, 'select lower(c) from contacts order by id')),
+    ]
+    const afterLocal = [...(await simple(c, 'commit')), ...(await simple(c, 'select lower(c) from contacts'))]
+    const rolledBack = [
+      ...(await simple(c, 'begin; set search_path = s_pii, public; rollback')),
+      ...(await simple(c, 'select lower(c) from contacts')),
+    ]
+    const committed = [
+      ...(await simple(c, 'begin; set search_path = s_pii, public; commit')),
+      ...(await simple(c, 'select lower(c) from contacts order by id')),
+    ]
+    c.end()
+    expect(leaks([...inside, ...committed])).toEqual([])
+    expect(rows(inside)).toHaveLength(2)
+    expect(rows(committed)).toHaveLength(2)
+    expect(rows(afterLocal)).toEqual([['benign text']])
+    expect(rows(rolledBack)).toEqual([['benign text']])
+  })
+
+  it('never leaks through relations renamed or created in its own open transaction, nor after commit', async () => {
+    await adminQuery(
+      'create table renamed_src(id int, email text); insert into renamed_src select id, email from users',
+      db.name,
+    )
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'begin')),
+      // The side connection sees none of this until COMMIT.
+      ...(await simple(c, 'alter table users rename to users_tmp')),
+      ...(await simple(c, 'select lower(email) from users_tmp')),
+      ...(await simple(c, 'create view fresh as select id, email as e from users_tmp')),
+      ...(await simple(c, 'select lower(e), e from fresh')),
+      ...(await simple(c, 'alter table users_tmp rename column email to contact')),
+      ...(await simple(c, 'select contact, lower(contact) from users_tmp')),
+      ...(await simple(c, 'alter table users_tmp rename column contact to email')),
+      ...(await simple(c, 'alter table users_tmp rename to users')),
+      ...(await simple(c, 'commit')),
+      ...(await simple(c, 'select lower(e), e from fresh')),
+      ...(await simple(c, 'begin; alter table renamed_src rename to users_copy; commit')),
+      ...(await simple(c, 'select lower(email) from users_copy')),
+    ]
+    const names = await simple(c, 'select name from users order by id')
+    c.end()
+    await adminQuery('drop view fresh; drop table users_copy', db.name)
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs).length).toBe(10)
+    expect(rows(names)).toEqual([['Alice Smith'], ['Bob Jones']])
+  })
+})
+
 describe('clients decode masked results', () => {
   it('node-postgres with text and binary parsers', async () => {
     const c = new pg.Client(proxy.clientConfig)

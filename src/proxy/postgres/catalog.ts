@@ -38,8 +38,58 @@ export class SessionCatalog implements CatalogView {
 
   constructor(private readonly query: SideQuery) {}
 
+  /** Existing schemas of the session's search_path, in order; undefined until loaded for the current path. */
+  private pathSchemas: readonly string[] | undefined
+
+  /** True when the current search_path's schemas are known. */
+  get pathLoaded(): boolean {
+    return this.pathSchemas !== undefined
+  }
+
+  /** Forgets the search_path's schemas (the session's search_path changed). */
+  resetPath(): void {
+    this.pathSchemas = undefined
+  }
+
+  /**
+   * Loads the schemas a search_path names (as set_config takes it; undefined: the role's and database's
+   * default), resolved the way the server does: `$user` expanded, missing schemas left out.
+   */
+  async loadPath(path: string | undefined): Promise<void> {
+    const set =
+      path === undefined
+        ? 'RESET search_path; '
+        : `SELECT pg_catalog.set_config('search_path', ${lit(path)}, false); `
+    const rows = await this.query(
+      `${set}SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(false), chr(10))`,
+    )
+    const list = rows.at(-1)?.[0] ?? ''
+    this.pathSchemas = list === '' ? [] : list.split('\n')
+  }
+
+  /**
+   * The schema an unqualified relation name resolves to: the first schema of the search_path that
+   * has it. undefined while that is not known (the names still to load are remembered as misses).
+   */
+  schemaOf(name: string): string | undefined {
+    const schemas = this.pathSchemas
+    if (schemas === undefined) return undefined
+    let unknown = false
+    for (const schema of schemas) {
+      const key = `${schema}.${name}`
+      const rel = this.byName.get(key)
+      if (rel === undefined) {
+        this.misses.add(key)
+        unknown = true
+      } else if (rel !== null) return unknown ? undefined : schema
+    }
+    return unknown ? undefined : schemas[0]
+  }
+
   /** Columns of a relation by name; a miss is remembered so the caller can load it. */
   columns(schema: string, table: string): readonly string[] | undefined {
+    // Lineage's name for an unqualified relation whose schema is not known yet.
+    if (schema.startsWith('\u0000')) return undefined
     const key = `${schema}.${table}`
     const rel = this.byName.get(key)
     if (rel === undefined) this.misses.add(key)
@@ -89,15 +139,6 @@ export class SessionCatalog implements CatalogView {
     )
     for (const name of names) this.functions.set(name, false)
     for (const row of rows) if (row[0] != null) this.functions.set(row[0], true)
-  }
-
-  /** The schemas of the role's default search_path that exist, in order. */
-  async defaultSchemas(): Promise<string[]> {
-    const rows = await this.query(
-      'RESET search_path; SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(false), chr(10))',
-    )
-    const path = rows[0]?.[0] ?? ''
-    return path === '' ? [] : path.split('\n')
   }
 
   /** Loads relations by OID and by `schema.table` name; names not found are remembered as absent. */

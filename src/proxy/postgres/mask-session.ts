@@ -103,20 +103,26 @@ export class MaskSession {
   private readonly taints: MaskingRule[] = []
   /** True once a statement may have read a masked column: notification payloads are then redacted. */
   readMasked = false
-  /**
-   * Unqualified names may not resolve in the schema lineage assumes (the session set search_path, or
-   * the role's default path does not start with public): lineage is then unknown, and unknown is masked.
-   * undefined until the default path was checked.
-   */
-  private pathUnknown: boolean | undefined
   private readonly columnRules: boolean
+  /**
+   * The session's search_path as set_config takes it (null: the session's default, the startup value
+   * or else the role's), followed through SET, SET LOCAL, RESET and the transactions that keep or
+   * undo them. Unqualified names resolve on it. `pathUnknown`: it changed in a way the proxy cannot
+   * follow (set_config(), SET ROLE, a savepoint rollback): lineage is then unknown, and unknown is masked.
+   */
+  private sessionPath: string | null = null
+  private currentPath: string | null = null
+  private pathUnknown = false
+  /** The current transaction: the path it sets for after COMMIT, and what happened in it. */
+  private tx = newTx(null)
 
   constructor(
     side: SideQuery,
     readonly key: MaskKey,
     /** All masking rules of the policy: for a statement the proxy could not tie to a decision. */
     private readonly allRules: readonly MaskingRule[],
-    private readonly defaultSchema = 'public',
+    /** search_path from the startup packet (options=-c search_path=...), if any. */
+    private readonly startupPath?: string,
   ) {
     this.catalog = new SessionCatalog(side)
     this.columnRules = allRules.some((r) => (r.columns?.length ?? 0) > 0)
@@ -127,11 +133,20 @@ export class MaskSession {
   statement(sql: string, decision: Decision | undefined): MaskStatement | undefined {
     // A policy without masking rules costs one comparison per statement.
     if (this.allRules.length === 0) return undefined
-    if (decision !== undefined && decision.operations.some((o) => DDL_KINDS.has(o.kind))) this.invalidate()
-    if (this.columnRules && /search_path/i.test(sql)) this.pathUnknown = true
-    const base = decision === undefined ? this.allRules : decision.masking
-    if (base.length === 0 && this.taints.length === 0) return undefined
     const ops = decision?.operations ?? []
+    if (ops.some((o) => DDL_KINDS.has(o.kind))) {
+      this.invalidate()
+      this.tx.ddl = true
+    }
+    // set_config() can change search_path where no statement shows it.
+    if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.pathUnknown = true
+    const base = decision === undefined ? this.allRules : decision.masking
+    if (base.length === 0 && this.taints.length === 0) {
+      // Its effects are not followed: a path it sets, or the end of a transaction that set one, is unknown.
+      if (this.columnRules && (this.tx.changed || /search_path|reset|discard|role|authorization/i.test(sql)))
+        this.tx.partial = this.pathUnknown = true
+      return undefined
+    }
     return {
       sql: decision === undefined ? '' : sql,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
@@ -155,6 +170,54 @@ export class MaskSession {
     this.lineageCache.clear()
   }
 
+  /** An ErrorResponse arrived: the transaction failed, what it set will be undone. */
+  failed(): void {
+    this.tx.failed = true
+  }
+
+  /**
+   * ReadyForQuery with this transaction status (`I` idle, `T` in a transaction, `E` failed): at the
+   * end of a transaction the search_path it set is kept or undone, and the catalog is read again if
+   * the session ran DDL in it (the side connection saw none of it while it was open).
+   */
+  ready(status: number | undefined): void {
+    if (status === 0x45 /* 'E' */) this.tx.failed = true
+    if (status !== 0x49 /* 'I' */) return
+    const tx = this.tx
+    if (tx.changed) {
+      if (tx.partial) this.pathUnknown = true
+      else if (!tx.failed && !tx.rollback) this.sessionPath = tx.path
+      this.setPath(this.sessionPath)
+    }
+    if (tx.ddl) this.invalidate()
+    this.tx = newTx(this.sessionPath)
+  }
+
+  private setPath(path: string | null): void {
+    if (path === this.currentPath) return
+    this.currentPath = path
+    this.catalog.resetPath()
+    this.lineageCache.clear()
+  }
+
+  /** Follows search_path and transaction ends among a completed statement's effects. */
+  private followPath(effects: readonly LineageEffect[]): void {
+    for (const e of effects) {
+      if (e.kind === 'transaction-end') {
+        if (e.how === 'rollback') this.tx.rollback = true
+        if (e.how === 'partial') this.tx.partial = true
+      } else if (e.kind === 'search-path') {
+        if (e.value === undefined) {
+          this.pathUnknown = true
+          continue
+        }
+        this.tx.changed = true
+        if (!e.local) this.tx.path = e.value
+        this.setPath(e.value)
+      }
+    }
+  }
+
   /**
    * Makes the statement's lineage known; a Promise when the catalog must be loaded first (call again
    * after it settles). Only statements under column rules need lineage.
@@ -169,15 +232,15 @@ export class MaskSession {
       const pending = this.checkCode(m)
       if (pending !== undefined) return pending
     }
-    if (this.pathUnknown === undefined) return this.checkPath(m)
     if (this.pathUnknown) {
       m.lineage = null
       this.readMasked = true
       return undefined
     }
+    if (!this.catalog.pathLoaded) return this.loadPath(m)
     this.catalog.misses.clear()
     const r = this.lineageCache.lineage(m.sql, {
-      defaultSchema: this.defaultSchema,
+      defaultSchema: 'public',
       cursors: this.cursors,
       prepared: this.prepared,
     })
@@ -246,11 +309,12 @@ export class MaskSession {
     this.lineageCache.clear()
   }
 
-  private async checkPath(m: MaskStatement): Promise<void> {
+  private async loadPath(m: MaskStatement): Promise<void> {
     m.loads++
     try {
-      this.pathUnknown ??= (await this.catalog.defaultSchemas())[0] !== this.defaultSchema
+      await this.catalog.loadPath(this.currentPath ?? this.startupPath)
     } catch {
+      // A path the side connection cannot take (or no side connection): unknown, and unknown is masked.
       this.pathUnknown = true
     }
   }
@@ -265,7 +329,10 @@ export class MaskSession {
   /** Applies the current statement's effects (it completed) and moves to the next statement. */
   completed(m: MaskStatement): void {
     const effects = m.effects[m.index]
-    if (effects !== undefined) applyLineageEffects(this, effects)
+    if (effects !== undefined) {
+      applyLineageEffects(this, effects)
+      this.followPath(effects)
+    }
     m.index++
     m.rows = undefined
     m.copy = undefined
@@ -366,6 +433,18 @@ export class MaskSession {
         this.lineageCache.clear()
       }
   }
+}
+
+/** A transaction's path bookkeeping, starting from the session's path. */
+function newTx(path: string | null): {
+  path: string | null
+  changed: boolean
+  failed: boolean
+  rollback: boolean
+  partial: boolean
+  ddl: boolean
+} {
+  return {path, changed: false, failed: false, rollback: false, partial: false, ddl: false}
 }
 
 const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}
