@@ -249,6 +249,20 @@ describe('COPY rows', () => {
     expect(run("3;'NULL'\n")).toBe("3;'***'\n")
   })
 
+  it('survives malformed rows: never a piece of a masked value', () => {
+    const csv = copy(true, [null, EMAIL])
+    const txt = copy(false, [null, EMAIL])
+    const run = (c: CopyMasker, s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    // An unterminated quote swallows the delimiter: one field, so the masked column is NULL.
+    expect(run(csv, '"1,alice.smith@example.com\n')).toBe(',\n')
+    expect(run(txt, '1\talice.smith@example.com\\')).toBe('1\ta***')
+    expect(run(txt, '')).toBe('\t\\N')
+    expect(run(csv, '1,"alice.smith@example.com"x"\n')).not.toContain('alice.smith')
+  })
+
   it('redacts a row that does not split into its columns', () => {
     const c = copy(false, [null, EMAIL])
     const line = 'only-one-field-alice.smith@example.com\n'
