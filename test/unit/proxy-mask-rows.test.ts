@@ -141,6 +141,31 @@ describe('DataRow rewriting', () => {
     expect(out && fieldsOf(out)).toEqual(['1', 'a***@example.com', null])
   })
 
+  it('copies nothing until a field changes, and then the row so far, unchanged masked fields included', () => {
+    const detect: FieldMask = {
+      kind: 'detect',
+      rules: [{rule: 'd', classifiers: ['email'], style: 'redact'}],
+      type: 'text',
+    }
+    const m = new RowMasker([detect, null, EMAIL, detect], KEY, new Set())
+    const first = dataRow(['no address here', 'x', 'bob.jones@corp-mail.test', 'nothing'])
+    expect(fieldsOf(rewrite(m, first, 0, first.length)!)).toEqual([
+      'no address here',
+      'x',
+      'b***@corp-mail.test',
+      'nothing',
+    ])
+    const second = dataRow(['mail carol.white@mailbox.test', 'y', null, 'still nothing'])
+    expect(fieldsOf(rewrite(m, second, 0, second.length)!)).toEqual([
+      'mail [REDACTED]',
+      'y',
+      null,
+      'still nothing',
+    ])
+    const clean = dataRow(['plain', 'z', null, 'plain'])
+    expect(rewrite(m, clean, 0, clean.length)).toBeUndefined()
+  })
+
   it('rejects rows that do not match their description or overrun their length', () => {
     const m = new RowMasker([null, EMAIL], KEY, new Set())
     const three = dataRow(['1', '2', '3'])
