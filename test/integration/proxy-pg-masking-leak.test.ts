@@ -517,6 +517,31 @@ describe('search_path and the session catalog', () => {
     expect(rows(rolledBack)).toEqual([['benign text']])
   })
 
+  it('masks everything after DDL in its own open transaction, where the catalog it reads is stale', async () => {
+    await adminQuery('create view swap_v as select id, name from users', db.name)
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'begin')),
+      ...(await simple(
+        c,
+        "create or replace view swap_v as select id, encode(convert_to(email, 'UTF8'), 'base64') as name from users",
+      )),
+      ...(await simple(c, 'select lower(name) from swap_v')),
+      ...(await simple(c, 'select name from swap_v')),
+      ...(await simple(c, 'rollback')),
+      ...(await simple(
+        c,
+        "create or replace view swap_v as select id, encode(convert_to(ssn, 'UTF8'), 'hex') as name from users; select name || '' from swap_v",
+      )),
+    ]
+    const after = await simple(c, 'select name from users order by id')
+    c.end()
+    await adminQuery('drop view swap_v', db.name)
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs)).toHaveLength(6)
+    expect(rows(after)).toEqual([['Alice Smith'], ['Bob Jones']])
+  })
+
   it('never leaks through relations renamed or created in its own open transaction, nor after commit', async () => {
     await adminQuery(
       'create table renamed_src(id int, email text); insert into renamed_src select id, email from users',

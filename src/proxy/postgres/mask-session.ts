@@ -232,7 +232,9 @@ export class MaskSession {
       const pending = this.checkCode(m)
       if (pending !== undefined) return pending
     }
-    if (this.pathUnknown) {
+    // The side connection sees the catalog as committed: after DDL in the session's open transaction
+    // (or earlier in the same query) a name may stand for something else (CREATE OR REPLACE VIEW).
+    if (this.pathUnknown || this.tx.ddl) {
       m.lineage = null
       this.readMasked = true
       return undefined
