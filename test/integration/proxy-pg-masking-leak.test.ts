@@ -266,6 +266,53 @@ describe('no seeded value leaves the proxy', () => {
     expect(leaks(msgs)).toEqual([])
   })
 
+  it('masks what user-defined functions return, and everything after code it cannot see ran', async () => {
+    await adminQuery(
+      `create function my_copy(t text) returns text language sql as 'select t';
+       create function my_copy_pl(t text) returns text language plpgsql as 'begin return t; end';
+       create function leak() returns setof text language sql as 'select reverse(ssn) from users';
+       create table stash(v text);
+       create function stash_it() returns void language plpgsql as $$begin insert into stash select encode(convert_to(ssn, 'UTF8'), 'base64') from users; end$$;
+       create function public.lower(varchar) returns text language sql as $$select encode(convert_to(email, 'UTF8'), 'hex') from users limit 1$$`,
+      db.name,
+    )
+    try {
+      const seen: RawMessage[] = []
+      const run = async (sql: string): Promise<(string | null)[][]> => {
+        const c = await raw()
+        const msgs = await simple(c, sql)
+        c.end()
+        seen.push(...msgs)
+        return rows(msgs)
+      }
+      expect(await run('select my_copy(email) from users')).toHaveLength(2)
+      await run('select my_copy_pl(email), my_copy_pl(ssn) from users')
+      await run('select leak()')
+      await run('select * from leak()')
+      await run('select public.my_copy(card) from users')
+      // A built-in's name can resolve to a user's function with a closer argument type.
+      await run('select lower(name::varchar) from users')
+      const c = await raw()
+      const later = [
+        ...(await simple(c, 'select stash_it()')),
+        ...(await simple(c, 'select v from stash')),
+        ...(await simple(c, 'select 42 as answer')),
+      ]
+      c.end()
+      seen.push(...later)
+      expect(leaks(seen)).toEqual([])
+      // Constants still arrive: only what comes from a relation is masked.
+      expect(rows(later).at(-1)).toEqual(['42'])
+      // Without a user-defined function the same session shape is not over-masked.
+      expect(await run('select name from users order by id')).toEqual([['Alice Smith'], ['Bob Jones']])
+    } finally {
+      await adminQuery(
+        `drop function my_copy(text), my_copy_pl(text), leak(), stash_it(), public.lower(varchar); drop table stash`,
+        db.name,
+      )
+    }
+  })
+
   it('masks large objects written from a masked column', async () => {
     const c = await raw()
     const made = await simple(c, "select lo_from_bytea(0, convert_to(email, 'UTF8')) from users where id = 1")
@@ -330,6 +377,53 @@ describe('no seeded value leaves the proxy', () => {
     expect(rows(after)).toEqual([['Alice Smith']])
   })
 
+  it('masks COPY with a custom delimiter, quote, escape and null string, and refuses what it cannot read', async () => {
+    const c = await raw()
+    const text = await simple(
+      c,
+      "copy (select id, name, email, ssn from users order by id) to stdout with (delimiter '|', null 'NIL')",
+    )
+    const csv = await simple(
+      c,
+      "copy (select id, email, note, null::text as n from users order by id) to stdout with (format csv, delimiter ';', quote '''', escape '\\', null 'NULL', header)",
+    )
+    const latin1 = await simple(c, "copy users to stdout with (encoding 'latin1')")
+    const after = await simple(c, 'select name from users where id = 2')
+    c.end()
+    expect(leaks([...text, ...csv, ...latin1])).toEqual([])
+    const copyRows = (msgs: RawMessage[]): string[] =>
+      msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))
+    expect(copyRows(text)).toEqual([
+      '1|Alice Smith|a***@example.com|***-**-9999\n',
+      '2|Bob Jones|b***@corp-mail.test|***-**-1120\n',
+    ])
+    expect(copyRows(csv)).toEqual([
+      'id;email;note;n\n',
+      "1;'a***@example.com';'[REDACTED]';NULL\n",
+      "2;'b***@corp-mail.test';'[REDACTED]';NULL\n",
+    ])
+    expect(errorMessage(latin1.find((m) => m.type === 'E')!)).toContain('ENCODING')
+    expect(latin1.filter((m) => m.type === 'd')).toEqual([])
+    expect(rows(after)).toEqual([['Bob Jones']])
+  })
+
+  it('masks COPY TO STDOUT run through the extended protocol', async () => {
+    const c = await raw()
+    c.send(
+      F.parse('', 'copy (select id, name, email from users order by id) to stdout with (format csv)'),
+      F.bind('', ''),
+      F.execute(''),
+      F.sync(),
+    )
+    const msgs = await c.readUntil('Z')
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+    expect(msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))).toEqual([
+      '1,Alice Smith,"a***@example.com"\n',
+      '2,Bob Jones,"b***@corp-mail.test"\n',
+    ])
+  })
+
   it.each([0, 1])('masks the extended protocol with result format %i', async (format) => {
     const c = await raw()
     const bind = typed(0x42, Buffer.concat([Buffer.from('\0\0'), Buffer.from([0, 0, 0, 0, 0, 1, 0, format])]))
@@ -351,6 +445,131 @@ describe('no seeded value leaves the proxy', () => {
       // json in binary format is JSON text: a masked value stays a JSON string.
       expect(r[0]?.[4]).toBe('"***"')
     }
+  })
+})
+
+describe('search_path and the session catalog', () => {
+  beforeAll(async () => {
+    await adminQuery(
+      `create schema s_pii;
+       create view s_pii.contacts as select id, email as c from public.users;
+       create table public.contacts(id int, c text);
+       insert into public.contacts values (1, 'Benign Text')`,
+      db.name,
+    )
+  })
+  afterAll(async () => {
+    await adminQuery('drop schema s_pii cascade; drop table public.contacts', db.name)
+  })
+
+  it('resolves unqualified names on a search_path the session SETs, and only there', async () => {
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'set search_path = s_pii, public')),
+      ...(await simple(c, 'select lower(c) from contacts order by id')),
+      ...(await simple(c, 'select c || c from contacts order by id')),
+    ]
+    const names = await simple(c, 'select name from users order by id')
+    const back = [
+      ...(await simple(c, 'reset search_path')),
+      ...(await simple(c, 'select lower(c) from contacts')),
+    ]
+    c.end()
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs).length).toBe(4)
+    // Followed, not guessed: what the path does not make sensitive is not masked.
+    expect(rows(names)).toEqual([['Alice Smith'], ['Bob Jones']])
+    expect(rows(back)).toEqual([['benign text']])
+  })
+
+  it('follows search_path from the startup options (PGOPTIONS)', async () => {
+    const c = new pg.Client({...proxy.clientConfig, options: '-c search_path=s_pii,public'})
+    await c.connect()
+    const derived = await c.query('select lower(c) as x from contacts order by id')
+    const names = await c.query('select name from users order by id')
+    await c.end()
+    const all = JSON.stringify(derived.rows).toLowerCase()
+    expect(NEEDLES.filter((n) => all.includes(n))).toEqual([])
+    expect(derived.rows).toHaveLength(2)
+    expect(names.rows.map((r: {name: string}) => r.name)).toEqual(['Alice Smith', 'Bob Jones'])
+  })
+
+  it('keeps or undoes a search_path with its transaction', async () => {
+    const c = await raw()
+    const inside = [
+      ...(await simple(c, 'begin; set local search_path = s_pii, public')),
+      ...(await simple(c, 'select lower(c) from contacts order by id')),
+    ]
+    const afterLocal = [...(await simple(c, 'commit')), ...(await simple(c, 'select lower(c) from contacts'))]
+    const rolledBack = [
+      ...(await simple(c, 'begin; set search_path = s_pii, public; rollback')),
+      ...(await simple(c, 'select lower(c) from contacts')),
+    ]
+    const committed = [
+      ...(await simple(c, 'begin; set search_path = s_pii, public; commit')),
+      ...(await simple(c, 'select lower(c) from contacts order by id')),
+    ]
+    c.end()
+    expect(leaks([...inside, ...committed])).toEqual([])
+    expect(rows(inside)).toHaveLength(2)
+    expect(rows(committed)).toHaveLength(2)
+    expect(rows(afterLocal)).toEqual([['benign text']])
+    expect(rows(rolledBack)).toEqual([['benign text']])
+  })
+
+  it('masks everything after DDL in its own open transaction, where the catalog it reads is stale', async () => {
+    await adminQuery('create view swap_v as select id, name from users', db.name)
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'begin')),
+      ...(await simple(
+        c,
+        "create or replace view swap_v as select id, encode(convert_to(email, 'UTF8'), 'base64') as name from users",
+      )),
+      ...(await simple(c, 'select lower(name) from swap_v')),
+      ...(await simple(c, 'select name from swap_v')),
+      ...(await simple(c, 'rollback')),
+      ...(await simple(
+        c,
+        "create or replace view swap_v as select id, encode(convert_to(ssn, 'UTF8'), 'hex') as name from users; select name || '' from swap_v",
+      )),
+    ]
+    const after = await simple(c, 'select name from users order by id')
+    c.end()
+    await adminQuery('drop view swap_v', db.name)
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs)).toHaveLength(6)
+    expect(rows(after)).toEqual([['Alice Smith'], ['Bob Jones']])
+  })
+
+  it('never leaks through relations renamed or created in its own open transaction, nor after commit', async () => {
+    await adminQuery(
+      'create table renamed_src(id int, email text); insert into renamed_src select id, email from users',
+      db.name,
+    )
+    const c = await raw()
+    const msgs = [
+      ...(await simple(c, 'begin')),
+      // The side connection sees none of this until COMMIT.
+      ...(await simple(c, 'alter table users rename to users_tmp')),
+      ...(await simple(c, 'select lower(email) from users_tmp')),
+      ...(await simple(c, 'create view fresh as select id, email as e from users_tmp')),
+      ...(await simple(c, 'select lower(e), e from fresh')),
+      ...(await simple(c, 'alter table users_tmp rename column email to contact')),
+      ...(await simple(c, 'select contact, lower(contact) from users_tmp')),
+      ...(await simple(c, 'alter table users_tmp rename column contact to email')),
+      ...(await simple(c, 'alter table users_tmp rename to users')),
+      ...(await simple(c, 'commit')),
+      ...(await simple(c, 'select lower(e), e from fresh')),
+      ...(await simple(c, 'begin; alter table renamed_src rename to users_copy; commit')),
+      ...(await simple(c, 'select lower(email) from users_copy')),
+    ]
+    const names = await simple(c, 'select name from users order by id')
+    c.end()
+    await adminQuery('drop view fresh; drop table users_copy', db.name)
+    expect(leaks(msgs)).toEqual([])
+    expect(rows(msgs).length).toBe(10)
+    expect(rows(names)).toEqual([['Alice Smith'], ['Bob Jones']])
   })
 })
 

@@ -340,6 +340,39 @@ describe('schemas', () => {
     lineagePostgres('SELECT * FROM users, pg_class, other.t', spy, {defaultSchema: 'app'})
     expect(seen).toEqual(['app.users', 'pg_catalog.pg_class', 'other.t'])
   })
+
+  it('resolves unqualified names where the catalog view says the search_path finds them', () => {
+    const seen: string[] = []
+    const spy = {
+      columns: (s: string, t: string) => (seen.push(`${s}.${t}`), undefined),
+      schemaOf: (name: string) => (name === 'users' ? 's_pii' : undefined),
+    }
+    lineagePostgres('SELECT * FROM users, pg_class, other.t, unknown_yet', spy, {defaultSchema: 'app'})
+    // A name the path cannot place yet is no relation lineage knows: its columns are unknown.
+    expect(seen).toEqual(['s_pii.users', 'pg_catalog.pg_class', 'other.t', '\u0000unresolved.unknown_yet'])
+  })
+
+  it('reports search_path changes and how transactions end', () => {
+    const effects = (sql: string) => result(sql).effects.flat()
+    expect(effects('SET search_path = s_pii, "Odd""Name", public')).toEqual([
+      {kind: 'search-path', value: '"s_pii", "Odd""Name", "public"', local: false},
+    ])
+    expect(effects("SET LOCAL search_path TO '$user'")).toEqual([
+      {kind: 'search-path', value: '"$user"', local: true},
+    ])
+    expect(effects('RESET search_path; SET search_path TO DEFAULT; RESET ALL; DISCARD ALL')).toEqual(
+      expect.arrayContaining([{kind: 'search-path', value: null, local: false}]),
+    )
+    expect(effects('SET ROLE other')).toEqual([{kind: 'search-path', value: undefined, local: false}])
+    expect(effects('SET work_mem = 1000')).toEqual([])
+    expect(
+      effects('BEGIN; COMMIT; ROLLBACK; ROLLBACK TO SAVEPOINT s').filter((e) => e.kind === 'transaction-end'),
+    ).toEqual([
+      {kind: 'transaction-end', how: 'commit'},
+      {kind: 'transaction-end', how: 'rollback'},
+      {kind: 'transaction-end', how: 'partial'},
+    ])
+  })
 })
 
 describe('multi-statement queries', () => {

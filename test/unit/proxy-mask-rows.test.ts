@@ -2,7 +2,7 @@
 import {describe, expect, it} from 'vitest'
 
 import type {FieldMask} from '../../src/masking/index.js'
-import {maskCopyData, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
+import {maskCopyData, type CopyFormat, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
 import {scrubError, scrubNotification} from '../../src/proxy/postgres/mask-errors.js'
 import {ProducedOut, readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
 import {errorResponse, readErrorFields, typed, WireError} from '../../src/proxy/postgres/wire.js'
@@ -141,6 +141,31 @@ describe('DataRow rewriting', () => {
     expect(out && fieldsOf(out)).toEqual(['1', 'a***@example.com', null])
   })
 
+  it('copies nothing until a field changes, and then the row so far, unchanged masked fields included', () => {
+    const detect: FieldMask = {
+      kind: 'detect',
+      rules: [{rule: 'd', classifiers: ['email'], style: 'redact'}],
+      type: 'text',
+    }
+    const m = new RowMasker([detect, null, EMAIL, detect], KEY, new Set())
+    const first = dataRow(['no address here', 'x', 'bob.jones@corp-mail.test', 'nothing'])
+    expect(fieldsOf(rewrite(m, first, 0, first.length)!)).toEqual([
+      'no address here',
+      'x',
+      'b***@corp-mail.test',
+      'nothing',
+    ])
+    const second = dataRow(['mail carol.white@mailbox.test', 'y', null, 'still nothing'])
+    expect(fieldsOf(rewrite(m, second, 0, second.length)!)).toEqual([
+      'mail [REDACTED]',
+      'y',
+      null,
+      'still nothing',
+    ])
+    const clean = dataRow(['plain', 'z', null, 'plain'])
+    expect(rewrite(m, clean, 0, clean.length)).toBeUndefined()
+  })
+
   it('rejects rows that do not match their description or overrun their length', () => {
     const m = new RowMasker([null, EMAIL], KEY, new Set())
     const three = dataRow(['1', '2', '3'])
@@ -189,12 +214,22 @@ describe('errors, notices and notifications', () => {
 })
 
 describe('COPY rows', () => {
-  const copy = (csv: boolean, masks: (FieldMask | null)[]): CopyMasker => ({
-    csv,
+  const TEXT: CopyFormat = {
+    csv: false,
+    delimiter: '\t',
+    nullString: '\\N',
+    quote: '"',
+    escape: '"',
+    header: false,
+  }
+  const CSV: CopyFormat = {...TEXT, csv: true, delimiter: ',', nullString: ''}
+  const copy = (csv: boolean | CopyFormat, masks: (FieldMask | null)[]): CopyMasker => ({
+    format: typeof csv === 'boolean' ? (csv ? CSV : TEXT) : csv,
     masks,
     key: KEY,
     fired: new Set(),
     refused: false,
+    rows: 0,
   })
   const data = (s: string): Buffer => typed(0x64, Buffer.from(s))
   const text = (b: Buffer): string => b.toString('utf8', 5)
@@ -213,6 +248,44 @@ describe('COPY rows', () => {
     const c = copy(true, [null, EMAIL, null])
     const line = '"a, ""b""",alice.smith@example.com,x\n'
     expect(text(maskCopyData(c, data(line), 0, 5 + line.length))).toBe('"a, ""b""","a***@example.com",x\n')
+  })
+
+  it('masks text format with a custom delimiter and null string, escapes decoded and re-applied', () => {
+    const c = copy({...TEXT, delimiter: '|', nullString: 'NIL'}, [null, EMAIL, EMAIL])
+    const run = (s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    expect(run('a\\|b|alice.smith@example.com|NIL\n')).toBe('a\\|b|a***@example.com|NIL\n')
+    // An escaped delimiter inside a masked value: the whole value is masked, not a piece of it.
+    expect(run('1|x\\|alice.smith@example.com|\\N\n')).toBe('1|x***|***\n')
+  })
+
+  it('masks CSV with another delimiter, quote and escape, and passes the header row', () => {
+    const f: CopyFormat = {...CSV, delimiter: ';', quote: "'", escape: '\\', nullString: 'NULL', header: true}
+    const c = copy(f, [null, EMAIL])
+    const run = (s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    expect(run('id;email\n')).toBe('id;email\n')
+    expect(run("'a;\\'b';'bob.jones@corp-mail.test'\n")).toBe("'a;\\'b';'b***@corp-mail.test'\n")
+    expect(run('2;NULL\n')).toBe('2;NULL\n')
+    expect(run("3;'NULL'\n")).toBe("3;'***'\n")
+  })
+
+  it('survives malformed rows: never a piece of a masked value', () => {
+    const csv = copy(true, [null, EMAIL])
+    const txt = copy(false, [null, EMAIL])
+    const run = (c: CopyMasker, s: string): string => {
+      const frame = data(s)
+      return text(maskCopyData(c, frame, 0, frame.length))
+    }
+    // An unterminated quote swallows the delimiter: one field, so the masked column is NULL.
+    expect(run(csv, '"1,alice.smith@example.com\n')).toBe(',\n')
+    expect(run(txt, '1\talice.smith@example.com\\')).toBe('1\ta***')
+    expect(run(txt, '')).toBe('\t\\N')
+    expect(run(csv, '1,"alice.smith@example.com"x"\n')).not.toContain('alice.smith')
   })
 
   it('redacts a row that does not split into its columns', () => {

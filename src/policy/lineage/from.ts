@@ -23,6 +23,7 @@ import {
   type State,
 } from './model.js'
 import {queryCols} from './query.js'
+import type {CatalogView} from './types.js'
 
 /**
  * Planner statistics hold sample values of every column (most common values, histogram bounds):
@@ -87,7 +88,7 @@ function fromItem(value: unknown, env: Env, state: State, level: Building): Cols
       const relname = str(node, 'relname') ?? ''
       const cte = node.schemaname === undefined ? findCte(env.ctes, relname) : undefined
       if (cte) return add(cte.columns, alias.name ?? relname)
-      const rel = rangeVarParts(node, state.schema)
+      const rel = resolveRangeVar(node, state.catalog, state.schema)
       const schema = rel?.schema ?? ''
       return add(relationCols(schema, relname, state), alias.name ?? relname, alias.name ? undefined : schema)
     }
@@ -108,6 +109,24 @@ function fromItem(value: unknown, env: Env, state: State, level: Building): Cols
       state.unknown = true
       return add(null, alias.name)
   }
+}
+
+/** A schema no relation is in: what an unqualified name resolves to while the search path is unknown. */
+const UNRESOLVED = '\u0000unresolved'
+
+/**
+ * Schema and name of a RangeVar: an unqualified name resolves on the session's search_path when the
+ * catalog view can say (pg_ names are pg_catalog's first), else to `defaultSchema`.
+ */
+export function resolveRangeVar(
+  rv: AstObject,
+  catalog: CatalogView,
+  defaultSchema: string,
+): {readonly schema: string; readonly name: string} | undefined {
+  const parts = rangeVarParts(rv, defaultSchema)
+  if (parts === undefined || catalog.schemaOf === undefined || rv.schemaname !== undefined) return parts
+  if (parts.schema === 'pg_catalog') return parts
+  return {schema: catalog.schemaOf(parts.name) ?? UNRESOLVED, name: parts.name}
 }
 
 /** The columns of a catalog relation: a table's columns are their own sources; a view's come from its query. */

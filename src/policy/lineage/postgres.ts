@@ -4,9 +4,8 @@
  * understand is opaque: the masking plan then masks whatever might carry a masked value.
  */
 import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
-import {rangeVarParts} from '../postgres/names.js'
 import {parse} from '../postgres/parser.js'
-import {relationCols} from './from.js'
+import {relationCols, resolveRangeVar} from './from.js'
 import {callsUntracked} from './functions.js'
 import {type Cols, constCol, newAcc, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
@@ -30,11 +29,11 @@ const NO_ROWS: StatementLineage = {columns: [], reads: [], readsUnknown: false}
 export const UNKNOWN_LINEAGE: StatementLineage = {columns: null, reads: [], readsUnknown: true}
 
 /** Transaction statements after which non-holdable cursors are gone. */
-const ENDS_TRANSACTION = new Set([
-  'TRANS_STMT_COMMIT',
-  'TRANS_STMT_ROLLBACK',
-  'TRANS_STMT_ROLLBACK_TO',
-  'TRANS_STMT_PREPARE',
+const ENDS_TRANSACTION = new Map<string, 'commit' | 'rollback' | 'partial'>([
+  ['TRANS_STMT_COMMIT', 'commit'],
+  ['TRANS_STMT_ROLLBACK', 'rollback'],
+  ['TRANS_STMT_ROLLBACK_TO', 'partial'],
+  ['TRANS_STMT_PREPARE', 'partial'],
 ])
 
 /**
@@ -195,11 +194,17 @@ class Run {
         return this.prepared_(str(node, 'name') ?? '') ?? UNKNOWN_LINEAGE
       case 'DeallocateStmt':
         return this.deallocate(node.isall === true ? undefined : str(node, 'name'))
-      case 'TransactionStmt':
-        if (ENDS_TRANSACTION.has(str(node, 'kind') ?? '')) this.effect({kind: 'transaction-end'})
+      case 'TransactionStmt': {
+        const how = ENDS_TRANSACTION.get(str(node, 'kind') ?? '')
+        if (how !== undefined) this.effect({kind: 'transaction-end', how})
+        return NO_ROWS
+      }
+      case 'VariableSetStmt':
+        this.setting(node)
         return NO_ROWS
       case 'DiscardStmt':
         if (str(node, 'target') === 'DISCARD_ALL') {
+          this.effect({kind: 'search-path', value: null, local: false})
           this.close(undefined)
           this.deallocate(undefined)
         }
@@ -214,7 +219,7 @@ class Run {
     if (node.is_from === true || node.filename !== undefined || node.is_program === true) return NO_ROWS
     if (node.query !== undefined) return this.dispatch(node.query)
     const relation = obj(node, 'relation')
-    const rel = relation && rangeVarParts(relation, this.ctx.defaultSchema)
+    const rel = relation && resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
     if (!rel) return UNKNOWN_LINEAGE
     const attlist = list(node, 'attlist').map((a) => str(unwrap(a)?.node ?? {}, 'sval') ?? '')
     return this.rows((s) => {
@@ -235,11 +240,11 @@ class Run {
    * itself when `readsTarget`), as whole relations. Returns no rows.
    */
   private write(target: AstObject | undefined, source: unknown, readsTarget: boolean): StatementLineage {
-    const rel = target && rangeVarParts(target, this.ctx.defaultSchema)
+    const rel = target && resolveRangeVar(target, this.catalog, this.ctx.defaultSchema)
     const state = this.newState()
     if (rel && readsTarget) relationCols(rel.schema, rel.name, state)
     for (const rv of rangeVars(source)) {
-      const parts = rangeVarParts(rv, this.ctx.defaultSchema)
+      const parts = resolveRangeVar(rv, this.catalog, this.ctx.defaultSchema)
       if (parts) relationCols(parts.schema, parts.name, state)
     }
     if (callsUntracked(source)) state.unknown = true
@@ -251,6 +256,28 @@ class Run {
         unknown: state.unknown,
       })
     return NO_ROWS
+  }
+
+  /** A SET or RESET: search_path changes (and role changes, which change what `$user` names) are effects. */
+  private setting(node: AstObject): void {
+    const kind = str(node, 'kind')
+    const name = str(node, 'name')
+    const local = node.is_local === true
+    if (kind === 'VAR_RESET_ALL') this.effect({kind: 'search-path', value: null, local})
+    else if (name === 'role' || name === 'session_authorization')
+      this.effect({kind: 'search-path', value: undefined, local})
+    else if (name !== 'search_path') return
+    else if (kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET')
+      this.effect({kind: 'search-path', value: null, local})
+    else if (kind === 'VAR_SET_VALUE') {
+      const parts = list(node, 'args').map((a) => {
+        const c = unwrap(a)
+        const v = c?.type === 'A_Const' ? str(obj(c.node, 'sval') ?? {}, 'sval') : undefined
+        return v === undefined ? undefined : `"${v.replaceAll('"', '""')}"`
+      })
+      const value = parts.every((p) => p !== undefined) ? parts.join(', ') : undefined
+      this.effect({kind: 'search-path', value, local})
+    } else this.effect({kind: 'search-path', value: undefined, local})
   }
 
   /** Drops every cursor and prepared statement known so far. */
@@ -392,7 +419,8 @@ export function applyLineageEffects(session: LineageSessionState, effects: reado
         session.prepared.clear()
         break
       case 'write':
-        // Tainting tables is the proxy's part: it knows which columns are masked.
+      case 'search-path':
+        // Tainting tables and following search_path are the proxy's part.
         break
     }
   }

@@ -15,6 +15,11 @@ export interface CatalogView {
    * empty search_path so that every relation in it comes back schema-qualified.
    */
   viewDefinition?(schema: string, name: string): string | undefined
+  /**
+   * The schema an unqualified relation name resolves to on the session's search_path; undefined when
+   * not known (the relation is then unknown). Without it, unqualified names resolve to `defaultSchema`.
+   */
+  schemaOf?(name: string): string | undefined
 }
 
 /** One output column of a statement. */
@@ -47,7 +52,10 @@ export interface LineageSession {
 
 /** What lineage reads besides the SQL. */
 export interface LineageContext extends LineageSession {
-  /** Schema of unqualified relations (first schema of the session's search_path). */
+  /**
+   * Schema of unqualified relations when the catalog view cannot say (no `schemaOf`): the first
+   * schema of the session's search_path.
+   */
   readonly defaultSchema: string
 }
 
@@ -62,8 +70,18 @@ export type LineageEffect =
   | {readonly kind: 'declare'; readonly name: string; readonly cursor: CursorLineage}
   | {readonly kind: 'close'; readonly name: string}
   | {readonly kind: 'close-all'}
-  /** COMMIT, ROLLBACK (to a savepoint too), PREPARE TRANSACTION: non-holdable cursors may be gone. */
-  | {readonly kind: 'transaction-end'}
+  /**
+   * COMMIT, ROLLBACK (to a savepoint too), PREPARE TRANSACTION: non-holdable cursors may be gone. `how`:
+   * whether settings made in the transaction stay (commit), are undone (rollback), or some may be
+   * (partial: ROLLBACK TO SAVEPOINT, PREPARE TRANSACTION).
+   */
+  | {readonly kind: 'transaction-end'; readonly how: 'commit' | 'rollback' | 'partial'}
+  /**
+   * The statement sets search_path: `value` as set_config takes it, null for the session's default
+   * (RESET, SET ... TO DEFAULT, RESET ALL, DISCARD ALL), undefined when it cannot be known (SET ROLE
+   * changes what `$user` names). `local`: SET LOCAL, undone at the end of the transaction.
+   */
+  | {readonly kind: 'search-path'; readonly value: string | null | undefined; readonly local: boolean}
   | {readonly kind: 'prepare'; readonly name: string; readonly lineage: StatementLineage}
   | {readonly kind: 'deallocate'; readonly name: string}
   | {readonly kind: 'deallocate-all'}

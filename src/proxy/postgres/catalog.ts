@@ -33,11 +33,63 @@ export class SessionCatalog implements CatalogView {
   private readonly byName = new Map<string, CatalogRelation | null>()
   /** Names lineage asked for that are not loaded yet. */
   readonly misses = new Set<string>()
+  /** Function names, lower-case and unqualified: true when some function of that name is user-defined. */
+  private readonly functions = new Map<string, boolean>()
 
   constructor(private readonly query: SideQuery) {}
 
+  /** Existing schemas of the session's search_path, in order; undefined until loaded for the current path. */
+  private pathSchemas: readonly string[] | undefined
+
+  /** True when the current search_path's schemas are known. */
+  get pathLoaded(): boolean {
+    return this.pathSchemas !== undefined
+  }
+
+  /** Forgets the search_path's schemas (the session's search_path changed). */
+  resetPath(): void {
+    this.pathSchemas = undefined
+  }
+
+  /**
+   * Loads the schemas a search_path names (as set_config takes it; undefined: the role's and database's
+   * default), resolved the way the server does: `$user` expanded, missing schemas left out.
+   */
+  async loadPath(path: string | undefined): Promise<void> {
+    const set =
+      path === undefined
+        ? 'RESET search_path; '
+        : `SELECT pg_catalog.set_config('search_path', ${lit(path)}, false); `
+    const rows = await this.query(
+      `${set}SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(false), chr(10))`,
+    )
+    const list = rows.at(-1)?.[0] ?? ''
+    this.pathSchemas = list === '' ? [] : list.split('\n')
+  }
+
+  /**
+   * The schema an unqualified relation name resolves to: the first schema of the search_path that
+   * has it. undefined while that is not known (the names still to load are remembered as misses).
+   */
+  schemaOf(name: string): string | undefined {
+    const schemas = this.pathSchemas
+    if (schemas === undefined) return undefined
+    let unknown = false
+    for (const schema of schemas) {
+      const key = `${schema}.${name}`
+      const rel = this.byName.get(key)
+      if (rel === undefined) {
+        this.misses.add(key)
+        unknown = true
+      } else if (rel !== null) return unknown ? undefined : schema
+    }
+    return unknown ? undefined : schemas[0]
+  }
+
   /** Columns of a relation by name; a miss is remembered so the caller can load it. */
   columns(schema: string, table: string): readonly string[] | undefined {
+    // Lineage's name for an unqualified relation whose schema is not known yet.
+    if (schema.startsWith('\u0000')) return undefined
     const key = `${schema}.${table}`
     const rel = this.byName.get(key)
     if (rel === undefined) this.misses.add(key)
@@ -64,15 +116,29 @@ export class SessionCatalog implements CatalogView {
     this.byOid.clear()
     this.byName.clear()
     this.misses.clear()
+    this.functions.clear()
   }
 
-  /** The schemas of the role's default search_path that exist, in order. */
-  async defaultSchemas(): Promise<string[]> {
+  /**
+   * Whether a call of `name` (lower-case, unqualified) may run a user-defined function: one of that
+   * name exists outside pg_catalog and information_schema (it may be what an unqualified call resolves
+   * to, even for a built-in's name). undefined when not loaded yet.
+   */
+  userFunction(name: string): boolean | undefined {
+    return this.functions.get(name)
+  }
+
+  /** Loads which of these function names (lower-case, unqualified) have user-defined functions. */
+  async loadFunctions(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return
     const rows = await this.query(
-      'RESET search_path; SELECT pg_catalog.array_to_string(pg_catalog.current_schemas(false), chr(10))',
+      `${PREAMBLE}SELECT DISTINCT pg_catalog.lower(p.proname) FROM pg_catalog.pg_proc p ` +
+        `JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace ` +
+        `WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ` +
+        `AND pg_catalog.lower(p.proname) IN (${names.map(lit).join(',')})`,
     )
-    const path = rows[0]?.[0] ?? ''
-    return path === '' ? [] : path.split('\n')
+    for (const name of names) this.functions.set(name, false)
+    for (const row of rows) if (row[0] != null) this.functions.set(row[0], true)
   }
 
   /** Loads relations by OID and by `schema.table` name; names not found are remembered as absent. */

@@ -121,6 +121,7 @@ export class RowMasker {
     out.begin(end - start + 32)
     let runStart = start
     let p = start + 7
+    // Nothing is copied until a field changes: a row that stays as it is costs no copy.
     let changed = false
     for (let i = 0; i < n; i++) {
       if (p + 4 > end) return out.abandon('DataRow is truncated')
@@ -128,18 +129,29 @@ export class RowMasker {
       if (len < -1 || (len > 0 && p + 4 + len > end)) return out.abandon('DataRow field overruns the message')
       const mask = this.masks[i]
       if (mask != null && len >= 0) {
-        out.copy(buf, view, runStart, p)
+        if (changed) out.copy(buf, view, runStart, p)
+        else {
+          // Room for the row so far, filled in if this field changes.
+          out.ensure(p - start + 4)
+          out.used = out.mark + (p - start)
+        }
         out.ensure(4)
         const lenAt = out.used - out.mark
         out.used += 4
         let r = maskFieldRange(buf, p + 4, p + 4 + len, mask, this.key, this.firedArg[i], out)
-        if (r === FIELD_UNCHANGED) {
-          out.copy(buf, view, p + 4, p + 4 + len)
-          r = len
-        } else changed = true
-        // FIELD_NULL is -1, the wire's NULL length.
-        out.view.setInt32(out.mark + lenAt, r)
-        runStart = p + 4 + len
+        if (r === FIELD_UNCHANGED && !changed) out.used = out.mark
+        else {
+          if (r === FIELD_UNCHANGED) {
+            out.copy(buf, view, p + 4, p + 4 + len)
+            r = len
+          } else if (!changed) {
+            out.copyAt(buf, view, start, p, out.mark)
+            changed = true
+          }
+          // FIELD_NULL is -1, the wire's NULL length.
+          out.view.setInt32(out.mark + lenAt, r)
+          runStart = p + 4 + len
+        }
       }
       p += len > 0 ? len + 4 : 4
     }
@@ -223,18 +235,26 @@ export class ProducedOut implements ByteSink {
     this.base = 0
   }
 
-  /** Copies `src[from, to)` (`sv` its DataView) to `used`, four bytes at a time. */
+  /** Copies `src[from, to)` (`sv` its DataView) to `used`. */
   copy(src: Buffer, sv: DataView, from: number, to: number): void {
     this.ensure(to - from)
+    this.used = this.copyAt(src, sv, from, to, this.used)
+  }
+
+  /**
+   * Copies `src[from, to)` into `buf` at `at` (room the caller ensured), four bytes at a time; returns
+   * the offset after it.
+   */
+  copyAt(src: Buffer, sv: DataView, from: number, to: number, at: number): number {
     const dst = this.buf
     const dv = this.view
-    let w = this.used
+    let w = at
     let i = from
     // Word-wise through DataViews: several times faster than a byte loop, and unlike Buffer#copy it
     // makes no view object per call.
     for (; i + 4 <= to; i += 4, w += 4) dv.setUint32(w, sv.getUint32(i))
     for (; i < to; i++) dst[w++] = src[i] as number
-    this.used = w
+    return w
   }
 
   /** Keeps the row built since `begin`. */

@@ -34,7 +34,14 @@ export const PROCESS_MASK_KEY: MaskKey = randomBytes(32)
 /** Masking state of one running statement (one Query, or one Execute of a portal). */
 export interface MaskStatement {
   readonly sql: string
-  readonly rules: readonly MaskingRule[]
+  /** The rules that apply; grows when the statement turns out to run code the proxy cannot see. */
+  rules: readonly MaskingRule[]
+  /** Functions the statement calls, as the analysis names them (`name` or `schema.name`). */
+  readonly functions: readonly string[]
+  /** DO or CALL: code the proxy cannot see. */
+  readonly runsCode: boolean
+  /** True once the called functions were checked for user-defined ones. */
+  codeChecked: boolean
   /** Per top-level statement; null when lineage is unknown; undefined until computed. */
   lineage: readonly StatementLineage[] | null | undefined
   effects: readonly (readonly LineageEffect[])[]
@@ -54,6 +61,21 @@ export interface MaskStatement {
 /** Operation kinds after which the session's own catalog view may be stale. */
 const DDL_KINDS = new Set(['create', 'alter', 'drop', 'comment', 'other', 'do', 'call', 'set'])
 const MAX_LOADS = 4
+
+/** Built-ins that run SQL given as text: as opaque as a user-defined function. */
+const RUNS_SQL = new Set([
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'ts_stat',
+  'ts_rewrite',
+])
+/** Schemas whose functions are the server's own. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema'])
+/** The glob of the rule that masks everything once unseen code ran. */
+const EVERY_COLUMN = '*.*.*'
 
 const globs = new WeakMap<MaskingRule, readonly GlobMatcher[]>()
 
@@ -81,20 +103,26 @@ export class MaskSession {
   private readonly taints: MaskingRule[] = []
   /** True once a statement may have read a masked column: notification payloads are then redacted. */
   readMasked = false
-  /**
-   * Unqualified names may not resolve in the schema lineage assumes (the session set search_path, or
-   * the role's default path does not start with public): lineage is then unknown, and unknown is masked.
-   * undefined until the default path was checked.
-   */
-  private pathUnknown: boolean | undefined
   private readonly columnRules: boolean
+  /**
+   * The session's search_path as set_config takes it (null: the session's default, the startup value
+   * or else the role's), followed through SET, SET LOCAL, RESET and the transactions that keep or
+   * undo them. Unqualified names resolve on it. `pathUnknown`: it changed in a way the proxy cannot
+   * follow (set_config(), SET ROLE, a savepoint rollback): lineage is then unknown, and unknown is masked.
+   */
+  private sessionPath: string | null = null
+  private currentPath: string | null = null
+  private pathUnknown = false
+  /** The current transaction: the path it sets for after COMMIT, and what happened in it. */
+  private tx = newTx(null)
 
   constructor(
     side: SideQuery,
     readonly key: MaskKey,
     /** All masking rules of the policy: for a statement the proxy could not tie to a decision. */
     private readonly allRules: readonly MaskingRule[],
-    private readonly defaultSchema = 'public',
+    /** search_path from the startup packet (options=-c search_path=...), if any. */
+    private readonly startupPath?: string,
   ) {
     this.catalog = new SessionCatalog(side)
     this.columnRules = allRules.some((r) => (r.columns?.length ?? 0) > 0)
@@ -105,13 +133,26 @@ export class MaskSession {
   statement(sql: string, decision: Decision | undefined): MaskStatement | undefined {
     // A policy without masking rules costs one comparison per statement.
     if (this.allRules.length === 0) return undefined
-    if (decision !== undefined && decision.operations.some((o) => DDL_KINDS.has(o.kind))) this.invalidate()
-    if (this.columnRules && /search_path/i.test(sql)) this.pathUnknown = true
+    const ops = decision?.operations ?? []
+    if (ops.some((o) => DDL_KINDS.has(o.kind))) {
+      this.invalidate()
+      this.tx.ddl = true
+    }
+    // set_config() can change search_path where no statement shows it.
+    if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.pathUnknown = true
     const base = decision === undefined ? this.allRules : decision.masking
-    if (base.length === 0 && this.taints.length === 0) return undefined
+    if (base.length === 0 && this.taints.length === 0) {
+      // Its effects are not followed: a path it sets, or the end of a transaction that set one, is unknown.
+      if (this.columnRules && (this.tx.changed || /search_path|reset|discard|role|authorization/i.test(sql)))
+        this.tx.partial = this.pathUnknown = true
+      return undefined
+    }
     return {
       sql: decision === undefined ? '' : sql,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
+      functions: ops.flatMap((o) => o.functions),
+      runsCode: ops.some((o) => o.kind === 'do' || o.kind === 'call'),
+      codeChecked: false,
       lineage: undefined,
       effects: [],
       index: 0,
@@ -129,6 +170,54 @@ export class MaskSession {
     this.lineageCache.clear()
   }
 
+  /** An ErrorResponse arrived: the transaction failed, what it set will be undone. */
+  failed(): void {
+    this.tx.failed = true
+  }
+
+  /**
+   * ReadyForQuery with this transaction status (`I` idle, `T` in a transaction, `E` failed): at the
+   * end of a transaction the search_path it set is kept or undone, and the catalog is read again if
+   * the session ran DDL in it (the side connection saw none of it while it was open).
+   */
+  ready(status: number | undefined): void {
+    if (status === 0x45 /* 'E' */) this.tx.failed = true
+    if (status !== 0x49 /* 'I' */) return
+    const tx = this.tx
+    if (tx.changed) {
+      if (tx.partial) this.pathUnknown = true
+      else if (!tx.failed && !tx.rollback) this.sessionPath = tx.path
+      this.setPath(this.sessionPath)
+    }
+    if (tx.ddl) this.invalidate()
+    this.tx = newTx(this.sessionPath)
+  }
+
+  private setPath(path: string | null): void {
+    if (path === this.currentPath) return
+    this.currentPath = path
+    this.catalog.resetPath()
+    this.lineageCache.clear()
+  }
+
+  /** Follows search_path and transaction ends among a completed statement's effects. */
+  private followPath(effects: readonly LineageEffect[]): void {
+    for (const e of effects) {
+      if (e.kind === 'transaction-end') {
+        if (e.how === 'rollback') this.tx.rollback = true
+        if (e.how === 'partial') this.tx.partial = true
+      } else if (e.kind === 'search-path') {
+        if (e.value === undefined) {
+          this.pathUnknown = true
+          continue
+        }
+        this.tx.changed = true
+        if (!e.local) this.tx.path = e.value
+        this.setPath(e.value)
+      }
+    }
+  }
+
   /**
    * Makes the statement's lineage known; a Promise when the catalog must be loaded first (call again
    * after it settles). Only statements under column rules need lineage.
@@ -139,15 +228,21 @@ export class MaskSession {
       m.lineage = []
       return undefined
     }
-    if (this.pathUnknown === undefined) return this.checkPath(m)
-    if (this.pathUnknown) {
+    if (!m.codeChecked) {
+      const pending = this.checkCode(m)
+      if (pending !== undefined) return pending
+    }
+    // The side connection sees the catalog as committed: after DDL in the session's open transaction
+    // (or earlier in the same query) a name may stand for something else (CREATE OR REPLACE VIEW).
+    if (this.pathUnknown || this.tx.ddl) {
       m.lineage = null
       this.readMasked = true
       return undefined
     }
+    if (!this.catalog.pathLoaded) return this.loadPath(m)
     this.catalog.misses.clear()
     const r = this.lineageCache.lineage(m.sql, {
-      defaultSchema: this.defaultSchema,
+      defaultSchema: 'public',
       cursors: this.cursors,
       prepared: this.prepared,
     })
@@ -159,11 +254,69 @@ export class MaskSession {
     return undefined
   }
 
-  private async checkPath(m: MaskStatement): Promise<void> {
+  /**
+   * A statement that runs code the proxy cannot see (a user-defined function, DO, CALL, a built-in
+   * that runs SQL text) may copy masked values anywhere: into its result, another table, a setting.
+   * From then on every column of every relation is masked for the rest of the session, this
+   * statement's result included (fail closed). A Promise when function names must be looked up first.
+   */
+  private checkCode(m: MaskStatement): Promise<void> | undefined {
+    const unseen = this.unseenCode(m)
+    if (Array.isArray(unseen)) return this.loadFunctions(m, unseen)
+    m.codeChecked = true
+    if (unseen) this.taintAll(m)
+    return undefined
+  }
+
+  /** True when the statement runs unseen code, false when not, or the function names to look up. */
+  private unseenCode(m: MaskStatement): boolean | string[] {
+    if (m.runsCode) return true
+    const load: string[] = []
+    for (const f of m.functions) {
+      const dot = f.lastIndexOf('.')
+      const name = f.slice(dot + 1).toLowerCase()
+      if (dot >= 0 && !SYSTEM_SCHEMAS.has(f.slice(0, dot).toLowerCase())) return true
+      if (RUNS_SQL.has(name)) return true
+      const user = this.catalog.userFunction(name)
+      // A lookup that failed or kept missing: unknown, and unknown is unseen.
+      if (user === true || (user === undefined && m.loads >= MAX_LOADS)) return true
+      if (user === undefined) load.push(name)
+    }
+    return load.length > 0 ? [...new Set(load)] : false
+  }
+
+  private async loadFunctions(m: MaskStatement, names: string[]): Promise<void> {
     m.loads++
     try {
-      this.pathUnknown ??= (await this.catalog.defaultSchemas())[0] !== this.defaultSchema
+      await this.catalog.loadFunctions(names)
     } catch {
+      m.loads = MAX_LOADS
+    }
+  }
+
+  /** Masks every column of every relation from now on, with the strictest column rule's style. */
+  private taintAll(m: MaskStatement): void {
+    this.readMasked = true
+    if (m.rules.some((r) => r.columns?.[0] === EVERY_COLUMN)) return
+    const strictest = m.rules
+      .filter((r) => (r.columns?.length ?? 0) > 0)
+      .reduce<MaskingRule | undefined>(
+        (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
+        undefined,
+      )
+    if (strictest === undefined) return
+    const rule: MaskingRule = {name: strictest.name, columns: [EVERY_COLUMN], style: strictest.style}
+    if (!this.taints.some((t) => t.columns?.[0] === EVERY_COLUMN)) this.taints.push(rule)
+    m.rules = [...m.rules, rule]
+    this.lineageCache.clear()
+  }
+
+  private async loadPath(m: MaskStatement): Promise<void> {
+    m.loads++
+    try {
+      await this.catalog.loadPath(this.currentPath ?? this.startupPath)
+    } catch {
+      // A path the side connection cannot take (or no side connection): unknown, and unknown is masked.
       this.pathUnknown = true
     }
   }
@@ -178,7 +331,10 @@ export class MaskSession {
   /** Applies the current statement's effects (it completed) and moves to the next statement. */
   completed(m: MaskStatement): void {
     const effects = m.effects[m.index]
-    if (effects !== undefined) applyLineageEffects(this, effects)
+    if (effects !== undefined) {
+      applyLineageEffects(this, effects)
+      this.followPath(effects)
+    }
     m.index++
     m.rows = undefined
     m.copy = undefined
@@ -279,6 +435,18 @@ export class MaskSession {
         this.lineageCache.clear()
       }
   }
+}
+
+/** A transaction's path bookkeeping, starting from the session's path. */
+function newTx(path: string | null): {
+  path: string | null
+  changed: boolean
+  failed: boolean
+  rollback: boolean
+  partial: boolean
+  ddl: boolean
+} {
+  return {path, changed: false, failed: false, rollback: false, partial: false, ddl: false}
 }
 
 const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}

@@ -65,6 +65,7 @@ export function relay(options: RelayOptions): Relay {
     (sql) => side.query(sql),
     config.maskKey ?? PROCESS_MASK_KEY,
     config.policy.masking,
+    startupSetting(up.startup, 'search_path'),
   )
   let finished = false
   let resolveDone: () => void = () => undefined
@@ -141,4 +142,10 @@ export function relay(options: RelayOptions): Relay {
       finish()
     },
   }
+}
+
+/** A setting from the startup parameters (`search-path` spelt with a dash is the same setting). */
+function startupSetting(params: ReadonlyMap<string, string> | undefined, name: string): string | undefined {
+  for (const [key, value] of params ?? []) if (key.toLowerCase().replaceAll('-', '_') === name) return value
+  return undefined
 }

@@ -242,6 +242,7 @@ export class ServerDispatcher {
 
   private error(frame: Buffer): void {
     const s = this.deps.state
+    s.masking.failed()
     const head = s.pipeline.peek()
     if (head === undefined) return
     if (head.running !== undefined)
@@ -261,6 +262,7 @@ export class ServerDispatcher {
   private ready(status: number | undefined): void {
     const s = this.deps.state
     s.txStatus = status ?? s.txStatus
+    s.masking.ready(status)
     // Entries still ahead of the one this answers were skipped by the server after an error.
     for (let head = s.pipeline.shift(); head !== undefined; head = s.pipeline.shift()) {
       if (

@@ -55,6 +55,8 @@ export interface UpstreamConnection {
   readonly backendSecret: number
   /** Bytes that arrived after ReadyForQuery (normally none). */
   readonly leftover: readonly Buffer[]
+  /** The startup parameters sent (settings such as search_path included). */
+  readonly startup?: ReadonlyMap<string, string>
 }
 
 /** Options of connectUpstream. */
@@ -199,7 +201,7 @@ export async function connectUpstream(
     socket.write(startupMessage(params))
     const ready = await authenticate(target, reader, socket, timeoutMs)
     const leftover = reader.detach()
-    return {socket, ...ready, leftover}
+    return {socket, ...ready, leftover, startup: params}
   } catch (err) {
     reader.detach()
     socket.destroy()
