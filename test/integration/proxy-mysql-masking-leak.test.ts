@@ -471,6 +471,52 @@ describe('no seeded value leaves the MySQL proxy', () => {
     }
   })
 
+  it('withholds text it cannot read: results in UTF-16/UTF-32, unconverted, or after an unreadable SET', async () => {
+    const detectOnly = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+      ...mysqlTestPolicy(db.name),
+      masking: [{name: 'found', detect: ['email', 'ssn'], style: 'redact'}],
+    })
+    const t = await tap(detectOnly.port)
+    const c = await mysql.createConnection({host: '127.0.0.1', port: t.port, user: 'root', database: db.name})
+    try {
+      const out: unknown[] = []
+      for (const set of [
+        'SET character_set_results = utf16',
+        'SET character_set_results = utf32',
+        'SET character_set_results = NULL',
+        'SET NAMES utf8mb4, character_set_results = ucs2',
+      ]) {
+        await c.query(set)
+        // Names and numbers come in that charset too (mysql2 cannot read them): the bio values only.
+        const [rows] = await c.query({sql: 'SELECT id, bio FROM users ORDER BY id', rowsAsArray: true})
+        out.push((rows as unknown[][]).map((r) => r[1]))
+      }
+      // Back to a charset masking reads: values are scanned again.
+      await c.query('SET NAMES utf8mb4')
+      const [rows] = await c.query({sql: 'SELECT id, bio FROM users ORDER BY id', rowsAsArray: true})
+      out.push(rows)
+      const withheld = [null, null]
+      expect(out).toEqual([
+        withheld,
+        withheld,
+        withheld,
+        withheld,
+        [
+          [1, 'write to [REDACTED]'],
+          [2, 'nothing here'],
+        ],
+      ])
+      const received = t.received()
+      expect(leaks(received)).toEqual([])
+      // In UTF-16/UTF-32 an ASCII value travels with NUL bytes between its characters.
+      expect(leaks(Buffer.from(received.toString('latin1').replace(/\0/g, ''), 'latin1'))).toEqual([])
+    } finally {
+      await c.end()
+      await t.close()
+      await detectOnly.close()
+    }
+  })
+
   it('the mysql client shows masked values and benign columns as they are', async () => {
     const {stdout} = await run('mysql', [
       '-h127.0.0.1',

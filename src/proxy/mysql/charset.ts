@@ -80,3 +80,44 @@ export function resultCharsetChange(sql: string, hasSet: boolean): CharsetChange
   if (bare && name === 'null') return {kind: 'set', charset: null}
   return {kind: 'set', charset: bare && name === 'default' ? UNKNOWN_CHARSET : name}
 }
+
+/**
+ * Result charsets masking can read and write: ASCII bytes mean ASCII characters in them (so classifiers
+ * find addresses and digits) and the styles' ASCII strings are valid text. UCS-2, UTF-16 and UTF-32,
+ * results left unconverted (null, `binary`: each column in its own charset) and unknown are not.
+ */
+const MASKABLE_CHARSETS: ReadonlySet<string> = new Set([
+  'utf8mb4',
+  'utf8mb3',
+  'utf8',
+  'ascii',
+  'latin1',
+  'latin2',
+  'latin5',
+  'latin7',
+  'cp1250',
+  'cp1251',
+  'cp1256',
+  'cp1257',
+  'cp850',
+  'cp852',
+  'cp866',
+  'koi8r',
+  'koi8u',
+  'greek',
+  'hebrew',
+  'armscii8',
+  'dec8',
+  'hp8',
+  'keybcs2',
+  'macce',
+  'macroman',
+  'swe7',
+  'tis620',
+  'geostd8',
+])
+
+/** True when masking can read and rewrite text results in this charset (see MASKABLE_CHARSETS). */
+export function maskableCharset(charset: ResultCharset): boolean {
+  return charset !== null && MASKABLE_CHARSETS.has(charset)
+}

@@ -272,7 +272,13 @@ export class MysqlMaskSession {
   }
 
   /** The row masker of a result set with these columns; undefined when no column is masked. */
-  plan(m: MysqlMaskStatement, cols: readonly ColumnDef[], binary: boolean): MysqlRowMasker | undefined {
+  plan(
+    m: MysqlMaskStatement,
+    cols: readonly ColumnDef[],
+    binary: boolean,
+    /** False when text results come in a charset masking cannot read (charset.ts `maskableCharset`). */
+    readableText = true,
+  ): MysqlRowMasker | undefined {
     let lineage: StatementLineage = this.current(m)
     // Warnings and errors of the statement before can quote the values it read.
     if ((lineage as MysqlStatementLineage).diagnostics === true && this.readMasked) lineage = UNKNOWN
@@ -283,7 +289,15 @@ export class MysqlMaskSession {
       direct: c.orgTable === '' ? null : `${c.schema}.${c.orgTable}.${c.orgName}`,
       typeCategory: columnCategory(c),
     }))
-    const plans = planMasking(m.rules, fields, lineage)
+    let plans = planMasking(m.rules, fields, lineage)
+    // Text the classifiers cannot read, nor the styles write: every text value is withheld (fail closed).
+    const unreadable = m.rules[0]
+    if (!readableText && unreadable !== undefined)
+      plans = plans.map((p, i) =>
+        fields[i]?.typeCategory === 'text'
+          ? {kind: 'column', rule: p?.kind === 'column' ? p.rule : unreadable.name, style: 'null'}
+          : p,
+      )
     plans.forEach((p, i) => {
       if (p?.kind === 'column') m.masked.add(`${cols[i]?.name ?? ''}:${p.rule}`)
     })

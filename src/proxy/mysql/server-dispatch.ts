@@ -7,6 +7,7 @@
  * allowed.
  */
 import {ProducedOut} from '../postgres/mask-rows.js'
+import {maskableCharset} from './charset.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import {MAX_PART, PacketFramer, payloadOf} from './framing.js'
 import {readColumnDef, type ColumnDef, type MysqlRowMasker} from './mask-rows.js'
@@ -206,7 +207,12 @@ export class ServerDispatcher {
   private planRows(entry: Extract<Entry, {kind: 'server'}>): void {
     const masking = this.o.state.masking
     if (entry.mask === undefined || masking === undefined) return
-    this.rows = masking.plan(entry.mask, this.cols, entry.binary === true)
+    this.rows = masking.plan(
+      entry.mask,
+      this.cols,
+      entry.binary === true,
+      maskableCharset(this.o.state.resultCharset),
+    )
   }
 
   /** A text or binary row: rewritten when a masked value is in it, else forwarded as its bytes. */
