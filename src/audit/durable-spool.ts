@@ -220,18 +220,15 @@ export class DurableSpool implements AuditSink {
   }
 
   private enqueue(body: AuditEventBody, settle: Settle, wantsLink: boolean): void {
-    if (this.closed) return settle(new AuditSpoolUnavailableError(this.dir, 'the spool is closed'), undefined)
-    if (this.broken !== undefined) return settle(this.broken, undefined)
-    if (this.background && this.flushing === undefined) {
-      // `written`: the record is written in place, one write(2) of about a kilobyte into the page cache.
-      // Waiting for the event loop's turn to group records cost more (an extra loop iteration and a held
-      // result per statement) than it saved: a proxy's turn rarely ends more than one statement.
-      const committing = this.commit([{body, settle, wantsLink}])
-      if (committing !== undefined) this.flushing = committing.then(() => this.drain())
-      return
-    }
+    // Failures are told asynchronously too, so a writer never hears of its event inside its own call.
+    const refused = this.closed
+      ? new AuditSpoolUnavailableError(this.dir, 'the spool is closed')
+      : this.broken
+    if (refused !== undefined) return queueMicrotask(() => settle(refused, undefined))
     this.pending.push({body, settle, wantsLink})
     // One commit per event-loop turn (or per sync, `synced`): what is recorded meanwhile goes into one write.
+    // Measured against writing each record in place (`written`): grouping cost less CPU per transaction,
+    // as several sessions' statements end in one turn under load.
     this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.drain())
   }
 
