@@ -15,7 +15,7 @@ import {Guard, loadParsers, type Policy} from '../src/policy/index.js'
 import {PostgresEngine, parsePgUrl, startListener} from '../src/proxy/index.js'
 
 /** How the engine's audit trail is kept. */
-export type AuditMode = 'off' | 'written' | 'synced'
+export type AuditMode = 'off' | 'written' | 'synced' | 'nosync'
 
 /** The bench policy: several rules, as pg-proxy.ts gives `dbgate connect`. */
 export const BENCH_POLICY: Policy = {
@@ -45,7 +45,8 @@ export async function startBenchEngine(mode: AuditMode, db: string): Promise<Ben
       : await AuditTrail.open({
           stateDir: mkdtempSync(join(tmpdir(), 'dbgate-bench-engine-')),
           maxBytes: 4 * 1024 * 1024 * 1024,
-          durability: mode,
+          durability: mode === 'nosync' ? 'written' : mode,
+          fsync: mode !== 'nosync',
         })
   const engine = new PostgresEngine({
     target: parsePgUrl(`postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable`),

@@ -1,9 +1,11 @@
 /**
  * Proxy cost, interleaved in one run: pgbench -S (simple and prepared, 8 clients) and -c 1 latency,
  * direct, through a bare Node byte pipe (the floor for any Node proxy), through pgbouncer if
- * installed, and through `dbgate connect` with a policy of several rules. Prints TPS, ratios vs direct
- * and vs the Node pipe, and the proxy process's CPU time per transaction, also as a ratio to the pipe's
- * (the steadier figure when other work shares the cores).
+ * installed, and through `dbgate connect` with a policy of several rules: audit `written` (the
+ * default), audit `synced` (DBGATE_AUDIT_DURABILITY=synced), and the same engine with audit off (a
+ * child serving the engine with a null sink, bench/_engine.ts: the CLI has no way to turn audit off).
+ * Prints TPS, ratios vs direct, vs the Node pipe and vs audit off, and the proxy process's CPU time per
+ * transaction, also as a ratio to the pipe's (the steadier figure when other work shares the cores).
  * Run: `npm run bench -- pg-proxy` or `npx tsx bench/pg-proxy.ts [rounds] [seconds]`.
  * DBGATE_BENCH_BASELINE=/path/to/other/checkout/bin/run.js adds that build as a path ("dbgate base"),
  * so a change is measured against the code before it in the same interleaved run.
@@ -42,7 +44,7 @@ async function nodePipePath(): Promise<Path> {
   return {name: 'node pipe', ...pipe}
 }
 
-async function dbgate(name = 'dbgate', bin = 'bin/run.js'): Promise<Path> {
+async function dbgate(name = 'dbgate', bin = 'bin/run.js', env: Record<string, string> = {}): Promise<Path> {
   const policy = join(work, 'policy.yaml')
   writeFileSync(
     policy,
@@ -59,11 +61,24 @@ rules:
     'node',
     [bin, 'connect', '--url', `postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable`, '--policy', policy],
     {
-      env: {...process.env, DBGATE_STATE_DIR: join(work, `state-${name.replace(/\W/g, '')}`)},
+      env: {...process.env, ...env, DBGATE_STATE_DIR: join(work, `state-${name.replace(/\W/g, '')}`)},
     },
   )
   const port = await waitForPort(child, /port=(\d+)/)
   return {name, port, pid: child.pid, stop: () => child.kill('SIGINT')}
+}
+
+/** The engine with audit off, in a child process (tsx, from src/). */
+async function auditOff(): Promise<Path> {
+  const child = spawn(process.execPath, [
+    '--import',
+    'tsx',
+    join(import.meta.dirname, '_engine.ts'),
+    'off',
+    DB,
+  ])
+  const port = await waitForPort(child, /port=(\d+)/)
+  return {name: 'dbgate off', port, pid: child.pid, stop: () => child.kill('SIGINT')}
 }
 
 async function pgbouncer(): Promise<Path | undefined> {
@@ -117,6 +132,8 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
     await nodePipePath(),
     await pgbouncer(),
     await dbgate(),
+    await dbgate('dbgate sync', 'bin/run.js', {DBGATE_AUDIT_DURABILITY: 'synced'}),
+    await auditOff(),
     baseline === undefined ? undefined : await dbgate('dbgate base', baseline),
   ].filter((p): p is Path => p !== undefined)
   const modes = [
@@ -151,18 +168,19 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
   console.log(
-    '\nmode           path         median TPS   vs direct   vs node pipe   proxy CPU µs/tx   CPU vs pipe   latency ms',
+    '\nmode           path         median TPS   vs direct   vs node pipe   vs audit off   proxy CPU µs/tx   CPU vs pipe   latency ms',
   )
   for (const mode of modes) {
     const d = median(results.get(`${mode.name}|direct`)!.tps)
     const pipe = median(results.get(`${mode.name}|node pipe`)!.tps)
     const pipeCpu = median(results.get(`${mode.name}|node pipe`)!.cpuUsPerTx)
+    const off = median(results.get(`${mode.name}|dbgate off`)!.tps)
     for (const path of paths) {
       const s = results.get(`${mode.name}|${path.name}`)!
       const tps = median(s.tps)
       const clients = mode.name.endsWith('-c 1') ? 1 : 8
       console.log(
-        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${(path.pid === undefined ? '' : (median(s.cpuUsPerTx) / pipeCpu).toFixed(2)).padStart(13)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
+        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${(tps / off).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${(path.pid === undefined ? '' : (median(s.cpuUsPerTx) / pipeCpu).toFixed(2)).padStart(13)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
       )
     }
   }

@@ -90,42 +90,74 @@ export interface AuditEnrichment {
   readonly policy_version?: string | null | undefined
 }
 
-/** Bodies built here: exactly the body's keys, so their canonical form needs no key check. */
-const exactBodies = new WeakSet<AuditEventBody>()
+/**
+ * A body built by fromAuditEvent: exactly the body's keys, so its canonical form needs no key check. A
+ * class rather than a brand in a WeakSet (one WeakSet insertion per statement showed in profiles); a copy
+ * made by spreading is a plain object again, so extra keys added to a copy are never skipped.
+ */
+class ExactBody implements AuditEventBody {
+  readonly id: AuditEventBody['id']
+  readonly type: AuditEventBody['type']
+  readonly time: AuditEventBody['time']
+  readonly session_id: AuditEventBody['session_id']
+  readonly identity: AuditEventBody['identity']
+  readonly groups: AuditEventBody['groups']
+  readonly actor: AuditEventBody['actor']
+  readonly agent: AuditEventBody['agent']
+  readonly process: AuditEventBody['process']
+  readonly target: AuditEventBody['target']
+  readonly protocol: AuditEventBody['protocol']
+  readonly database: AuditEventBody['database']
+  readonly db_user: AuditEventBody['db_user']
+  readonly statement: AuditEventBody['statement']
+  readonly fingerprint: AuditEventBody['fingerprint']
+  readonly kinds: AuditEventBody['kinds']
+  readonly tables: AuditEventBody['tables']
+  readonly decision: AuditEventBody['decision']
+  readonly rule: AuditEventBody['rule']
+  readonly approval_id: AuditEventBody['approval_id']
+  readonly masked_columns: AuditEventBody['masked_columns']
+  readonly rows: AuditEventBody['rows']
+  readonly duration_ms: AuditEventBody['duration_ms']
+  readonly error: AuditEventBody['error']
+  readonly policy_version: AuditEventBody['policy_version']
+  readonly client_version: AuditEventBody['client_version']
+  readonly application_name: AuditEventBody['application_name']
+
+  constructor(e: AuditEvent, extra: AuditEnrichment) {
+    this.id = e.id
+    this.type = e.type
+    this.time = e.time
+    this.session_id = e.session_id
+    this.identity = e.identity
+    this.groups = extra.groups ?? e.groups ?? []
+    this.actor = e.actor
+    this.agent = extra.agent ?? e.agent ?? null
+    this.process = extra.process ?? e.process ?? null
+    this.target = e.target
+    this.protocol = e.protocol
+    this.database = e.database
+    this.db_user = e.db_user
+    this.statement = e.statement ?? null
+    this.fingerprint = extra.fingerprint ?? null
+    this.kinds = e.kinds ?? []
+    this.tables = e.tables ?? []
+    this.decision = e.decision ?? null
+    this.rule = e.rule ?? null
+    this.approval_id = extra.approval_id ?? null
+    this.masked_columns = extra.masked_columns ?? e.masked_columns ?? []
+    this.rows = e.rows ?? null
+    this.duration_ms = e.duration_ms ?? null
+    this.error = e.error ?? null
+    this.policy_version = extra.policy_version ?? e.policy_version ?? null
+    this.client_version = e.client_version
+    this.application_name = e.application_name ?? null
+  }
+}
 
 /** Maps the proxy's current event (src/audit/types.ts) into the full one, with session facts added. */
 export function fromAuditEvent(e: AuditEvent, extra: AuditEnrichment = {}): AuditEventBody {
-  const body: AuditEventBody = {
-    id: e.id,
-    type: e.type,
-    time: e.time,
-    session_id: e.session_id,
-    identity: e.identity,
-    groups: extra.groups ?? e.groups ?? [],
-    actor: e.actor,
-    agent: extra.agent ?? e.agent ?? null,
-    process: extra.process ?? e.process ?? null,
-    target: e.target,
-    protocol: e.protocol,
-    database: e.database,
-    db_user: e.db_user,
-    statement: e.statement ?? null,
-    fingerprint: extra.fingerprint ?? null,
-    kinds: e.kinds ?? [],
-    tables: e.tables ?? [],
-    decision: e.decision ?? null,
-    rule: e.rule ?? null,
-    approval_id: extra.approval_id ?? null,
-    masked_columns: extra.masked_columns ?? e.masked_columns ?? [],
-    rows: e.rows ?? null,
-    duration_ms: e.duration_ms ?? null,
-    error: e.error ?? null,
-    policy_version: extra.policy_version ?? e.policy_version ?? null,
-    client_version: e.client_version,
-    application_name: e.application_name ?? null,
-  }
-  exactBodies.add(body)
-  return body
+  return new ExactBody(e, extra)
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(['session_start', 'statement', 'session_end', 'approval'])
@@ -233,7 +265,7 @@ export function canonicalEventJson(e: ChainedEvent): string {
  * spool's path: one event per statement). Same text as canonicalEventJson of `{...body, seq, prev_hash}`.
  */
 export function canonicalChainedJson(body: AuditEventBody, seq: number, prevHash: string): string {
-  const text = exactBodies.has(body) ? canonicalChained(body, seq, prevHash) : undefined
+  const text = body instanceof ExactBody ? canonicalChained(body, seq, prevHash) : undefined
   return text ?? canonicalEventJson({...body, seq, prev_hash: prevHash})
 }
 

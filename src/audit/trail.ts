@@ -110,6 +110,11 @@ export class AuditTrail implements AuditSink {
     return this.spool.write(event)
   }
 
+  /** The callback form of write() (see AuditSink.record). */
+  record(event: AuditEvent, done: (err: Error | undefined) => void): void {
+    this.spool.record(event, done)
+  }
+
   /** Why statements that write must be refused now; undefined when events can be recorded. */
   refusal(): Error | undefined {
     return this.spool.refusal()

@@ -61,6 +61,11 @@ export type AuditProcess =
 export interface AuditSink {
   /** Records one event; a promise resolves once it is durable (the proxy holds the result until then). */
   write(event: AuditEvent): Promise<void> | void
+  /**
+   * The callback form of a write that confirms durability, for the proxy's hot path (no promise per
+   * statement): `done` is called once, with undefined when the event is recorded, else with why not.
+   */
+  record?(event: AuditEvent, done: (err: Error | undefined) => void): void
   /** Why a statement that writes must be refused now (events cannot be recorded); undefined when fine. */
   refusal?(): Error | undefined
   /** Flushes and releases the sink. */

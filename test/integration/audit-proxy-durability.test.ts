@@ -160,6 +160,7 @@ describe('a proxy killed with SIGKILL', () => {
         ],
         {stdio: ['ignore', 'pipe', 'inherit']},
       )
+      const exited = new Promise((resolve) => child.once('exit', resolve))
       cleanup.push(() => {
         child.kill('SIGKILL')
         return Promise.resolve()
@@ -195,7 +196,7 @@ describe('a proxy killed with SIGKILL', () => {
         await c.end().catch(() => undefined)
       }
       await Promise.all([1, 2, 3, 4].map((w) => burst(w)))
-      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(0)))
+      await exited
       const events = readSpoolDir(join(dir, 'audit', 'spool'))
       const recorded = new Set(events.map((e) => e.statement))
       expect(seen.length).toBeGreaterThanOrEqual(400)

@@ -47,27 +47,30 @@ export class RunWriter {
   }
 
   /**
-   * Holds everything written from now on (the current run included) until `release` settles: true writes
-   * it in order once no hold is left, false drops all of it (an audit event was lost; the session ends).
+   * Holds everything written from now on (the current run included) until the returned function is
+   * called (once): true writes it in order once no hold is left, false drops all of it (an audit event
+   * was lost; the session ends).
    */
-  hold(release: Promise<boolean>): void {
+  hold(): (ok: boolean) => void {
     this.holds++
     const generation = this.generation
-    void release.then((ok) => {
-      if (generation !== this.generation) return
-      if (!ok) {
-        this.generation++
-        this.holds = 0
-        this.queued = []
-        this.buf = undefined
-        return
-      }
-      if (--this.holds > 0) return
-      const queued = this.queued
+    return (ok) => this.release(generation, ok)
+  }
+
+  private release(generation: number, ok: boolean): void {
+    if (generation !== this.generation) return
+    if (!ok) {
+      this.generation++
+      this.holds = 0
       this.queued = []
-      for (const bytes of queued) this.write(bytes)
-      this.flush()
-    })
+      this.buf = undefined
+      return
+    }
+    if (--this.holds > 0) return
+    const queued = this.queued
+    this.queued = []
+    for (const bytes of queued) this.write(bytes)
+    this.flush()
   }
 
   private write(bytes: Buffer): void {

@@ -34,8 +34,8 @@ export type AuditBase = Omit<AuditEvent, 'id' | 'type' | 'time'>
 
 /** Where a session's output to its client can be held until an event is durable (the RunWriter). */
 export interface HoldableOutput {
-  /** Holds output until `release` settles: true writes it, false drops it (the session is ending). */
-  hold(release: Promise<boolean>): void
+  /** Holds output until the returned function is called: true writes it, false drops it (the session is ending). */
+  hold(): (ok: boolean) => void
 }
 
 /** Told when an event could not be recorded; `wrote` when its statement ran and may have changed data. */
@@ -54,6 +54,8 @@ export function mayWrite(d: Decision): boolean {
 interface Facts {
   readonly kinds: readonly string[]
   readonly tables: readonly string[]
+  /** mayWrite of the decision. */
+  readonly wrote: boolean
 }
 
 const factsCache = new WeakMap<Decision, Facts>()
@@ -62,7 +64,11 @@ const factsCache = new WeakMap<Decision, Facts>()
 function factsOf(d: Decision): Facts {
   let facts = factsCache.get(d)
   if (facts === undefined) {
-    facts = {kinds: unique(d.operations, (o) => [o.kind]), tables: unique(d.operations, (o) => o.tables)}
+    facts = {
+      kinds: unique(d.operations, (o) => [o.kind]),
+      tables: unique(d.operations, (o) => o.tables),
+      wrote: mayWrite(d),
+    }
     factsCache.set(d, facts)
   }
   return facts
@@ -154,7 +160,7 @@ export class SessionAudit {
     const b = this.base
     const d = info.decision
     const facts = factsOf(d)
-    const pending = this.emit({
+    const event: AuditEvent = {
       id: this.nextId(),
       type: 'statement',
       time: isoTime(),
@@ -181,22 +187,38 @@ export class SessionAudit {
       agent: b.agent,
       process: this.process,
       policy_version: b.policy_version,
-    })
+    }
+    const output = this.output
+    const wrote = running !== undefined && facts.wrote
+    if (output !== undefined && this.sink.record !== undefined) {
+      // The sink's callback form: no promise per statement on the hot path.
+      const release = output.hold()
+      const settle = (err: Error | undefined): void => {
+        if (err === undefined) return release(true)
+        this.onLost?.(err, wrote)
+        release(!wrote)
+      }
+      try {
+        this.sink.record(event, settle)
+      } catch (err) {
+        settle(err instanceof Error ? err : new Error(String(err)))
+      }
+      return
+    }
+    const pending = this.emit(event)
     if (pending === undefined) return
-    if (this.output === undefined) {
+    if (output === undefined) {
       pending.catch(() => undefined)
       return
     }
-    const wrote = running !== undefined && mayWrite(d)
+    const release = output.hold()
     const onLost = this.onLost
-    this.output.hold(
-      pending.then(
-        () => true,
-        (err: unknown) => {
-          onLost?.(err instanceof Error ? err : new Error(String(err)), wrote)
-          return !wrote
-        },
-      ),
+    pending.then(
+      () => release(true),
+      (err: unknown) => {
+        onLost?.(err instanceof Error ? err : new Error(String(err)), wrote)
+        release(!wrote)
+      },
     )
   }
 
