@@ -168,6 +168,7 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
   }
 
   return {
+    target: o.target,
     review: async (req, notice) => {
       if (o.approvalId !== undefined) {
         try {

@@ -10,7 +10,7 @@ import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
 import type {IssuedKey} from './cancel.js'
-import {holdForReview, type ReviewHook, type ReviewSession} from './review.js'
+import {bindApproved, holdForReview, reviewParse, type ReviewHook, type ReviewSession} from './review.js'
 import type {RunWriter} from './run-writer.js'
 import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
@@ -247,11 +247,10 @@ export class ClientDispatcher {
     }
     if (v.decision.decision === 'review' && this.deps.review !== undefined) {
       const frame = buf.subarray(start, end)
-      holdForReview(this.reviewSession(), this.deps.review, v, true, () => {
-        this.parsed(name, v)
+      return reviewParse(this.reviewSession(), this.deps.review, v, frame, (approved) => {
+        this.parsed(name, approved)
         this.deps.toServer.send(frame)
       })
-      return false
     }
     s.audit.statementEvent(v)
     s.inject(() => decisionError(v.decision))
@@ -276,6 +275,7 @@ export class ClientDispatcher {
     const portalEnd = cstringEnd(buf, start + 5, end)
     const portal = nameAt(buf, start + 5, portalEnd)
     const info = s.statements.get(nameAt(buf, portalEnd + 1, cstringEnd(buf, portalEnd + 1, end)))
+    if (info?.grant !== undefined && !bindApproved(s, info, info.grant)) return
     if (info !== undefined) s.portals.set(portal, info)
     else s.portals.delete(portal)
     this.forward(buf, start, end, ENTRY.bind)

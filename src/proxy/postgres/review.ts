@@ -9,7 +9,7 @@
  */
 import {describeProcess} from '../../audit/process-info.js'
 import type {AuditProcess} from '../../audit/types.js'
-import type {Decision} from '../../policy/index.js'
+import {approvalSettingsOf, type Decision} from '../../policy/index.js'
 import type {IssuedKey} from './cancel.js'
 import {REVIEW_ROUTINE} from './decide.js'
 import type {ReadGate} from './flow.js'
@@ -17,7 +17,7 @@ import {Backend, ErrorField, SqlState} from './messages.js'
 import type {RunWriter} from './run-writer.js'
 import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
-import {errorResponse, readyForQuery, typed} from './wire.js'
+import {bodyOf, errorResponse, readyForQuery, typed} from './wire.js'
 
 /** A statement that got `review`. */
 export interface ReviewRequest {
@@ -43,6 +43,8 @@ export type ReviewOutcome =
 
 /** The callback the engine config carries: decides a review statement, possibly after a long wait. */
 export interface ReviewHook {
+  /** The dbgate target the session is for, named in hints (`dbgate exec TARGET …`). */
+  readonly target?: string | undefined
   /** Resolves what to do; `notice` sends a NoticeResponse to the waiting client at once. */
   review(request: ReviewRequest, notice: (message: string, detail?: string) => void): Promise<ReviewOutcome>
 }
@@ -94,7 +96,7 @@ export async function runReview(
 /** The hook of one client connection: requests name the process on the other end, found at accept. */
 export function reviewWithPeer(hook: ReviewHook, peer: AuditProcess): ReviewHook {
   const process = peer.found ? describeProcess(peer) : undefined
-  return {review: (request, notice) => hook.review({...request, process}, notice)}
+  return {target: hook.target, review: (request, notice) => hook.review({...request, process}, notice)}
 }
 
 /** What a held statement needs from the client dispatcher of its session. */
@@ -127,7 +129,7 @@ export function holdForReview(
   hook: ReviewHook,
   v: StatementInfo,
   extended: boolean,
-  run: () => void,
+  run: (approvalId: string) => void,
 ): void {
   const s = session.state
   let cancelled = false
@@ -161,8 +163,85 @@ export function holdForReview(
   void runReview(hook, request, notice)
     .then((outcome) => {
       if (session.closed() || cancelled) return
-      if (outcome.kind === 'run') run()
+      if (outcome.kind === 'run') run(outcome.approvalId)
       else answer(reviewRefusal(outcome))
     })
     .finally(finish)
+}
+
+/** `$n` not inside an identifier; also found in literals and comments, which fails closed. */
+const PLACEHOLDER = /(?:^|[^\p{L}\p{N}_$])\$\d/u
+
+/** True when a Parse takes values at Bind: `$n` in its text, parameter types in the message, or a bad frame. */
+export function takesValues(frame: Buffer, sql: string): boolean {
+  if (PLACEHOLDER.test(sql)) return true
+  try {
+    const r = bodyOf(frame)
+    r.cstringBytes()
+    r.cstringBytes()
+    return r.int16() !== 0
+  } catch {
+    return true
+  }
+}
+
+/**
+ * A `review` Parse. Its values arrive later in Bind, so an approval of its text would cover any values: unless
+ * the rule lets a grant cover other literal values (`any_literals`), a Parse that takes values is refused at
+ * once, without a request, saying how to have it approved with its values. Otherwise it is held like a Query;
+ * once approved, its statement carries the grant for one Bind per use spent (bindApproved). Returns false
+ * while held (the client's reads pause).
+ */
+export function reviewParse<V extends StatementInfo>(
+  session: ReviewSession,
+  hook: ReviewHook,
+  v: V,
+  frame: Buffer,
+  run: (approved: V) => void,
+): boolean {
+  const s = session.state
+  if (!approvalSettingsOf(s.guard.policy, v.decision.rule).anyLiterals && takesValues(frame, v.sql)) {
+    const by = v.decision.rule === null ? 'the default action' : `rule "${v.decision.rule}"`
+    const target = hook.target ?? 'TARGET'
+    s.audit.statementEvent(v)
+    s.inject(() =>
+      reviewRefusal({
+        kind: 'refuse',
+        message: `dbgate: approval required by ${by}, and this statement needs approval with its values: its parameters ($1, …) are sent only after it is prepared`,
+        hint: `Send it with the values written in the SQL as a simple query (e.g. psql), or run: dbgate request-approval ${target} --sql '…' --reason '…', then once approved: dbgate exec ${target} --approval ID --sql '…'.`,
+        approvalId: null,
+      }),
+    )
+    s.discardUntilSync = true
+    return true
+  }
+  holdForReview(session, hook, v, true, (approvalId) => run({...v, grant: {approvalId, binds: 1}}))
+  return false
+}
+
+/**
+ * A Bind of a statement approved at Parse: each use of a grant spent at Parse covers one Bind (a portal runs
+ * its statement once), so a named statement, or an unnamed one bound again without a new Parse, cannot run
+ * more often than approved. False when refused: the client's messages are discarded until Sync.
+ */
+export function bindApproved(
+  s: SessionState,
+  info: StatementInfo,
+  grant: {binds: number; approvalId: string},
+): boolean {
+  if (grant.binds > 0) {
+    grant.binds--
+    return true
+  }
+  s.audit.statementEvent(info)
+  s.inject(() =>
+    reviewRefusal({
+      kind: 'refuse',
+      message: `dbgate: approval ${grant.approvalId} was used: this prepared statement ran as many times as approved`,
+      hint: 'Prepare it again (close it first, or use an unnamed statement) to use the grant again if it allows more uses, or to ask for a new approval.',
+      approvalId: grant.approvalId,
+    }),
+  )
+  s.discardUntilSync = true
+  return false
 }
