@@ -263,26 +263,42 @@ describe('approval with the values in the extended protocol', {timeout: 30_000},
     c.end()
   })
 
-  it('a named statement approved at Parse runs once; executing it again is refused naming the approval', async () => {
+  it('a named statement approved at Parse runs again only as the hook spends the same approval again', async () => {
     const a = await client()
-    const pending = a.query({name: 'twice', text: 'select id from secrets where id = $1', values: [1]})
+    const text = 'select id from secrets where id = $1'
+    const pending = a.query({name: 'twice', text, values: [1]})
     ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_twice'})
     expect((await pending).rows).toEqual([{id: 1}])
-    // node-postgres prepared it already: this time it sends only Bind and Execute.
-    const again = await a
-      .query({name: 'twice', text: 'select id from secrets where id = $1', values: [2]})
-      .catch((e: unknown) => e)
-    expect(again).toMatchObject({code: '42501', routine: 'dbgate_policy_review'})
-    expect((again as Error).message).toContain('approval apr_twice was used')
     expect(held).toHaveLength(0)
+    // node-postgres prepared it already: this time it sends only Bind and Execute, and the Bind is held.
+    const second = a.query({name: 'twice', text, values: [2]})
+    const h2 = await nextHeld()
+    expect(h2.request).toMatchObject({sql: text, again: 'apr_twice', extended: true})
+    h2.resolve({kind: 'run', approvalId: 'apr_twice'})
+    expect((await second).rows).toEqual([{id: 2}])
+    // The grant is used up: the hook refuses, and the prepared statement does not run.
+    const third = a.query({name: 'twice', text, values: [1]}).catch((e: unknown) => e)
+    const h3 = await nextHeld()
+    expect(h3.request.again).toBe('apr_twice')
+    h3.resolve({
+      kind: 'refuse',
+      message: 'dbgate: approval apr_twice cannot be used again',
+      approvalId: 'apr_twice',
+    })
+    expect(await third).toMatchObject({
+      code: '42501',
+      routine: 'dbgate_policy_review',
+      message: 'dbgate: approval apr_twice cannot be used again',
+    })
     expect((await a.query('select 5 as five')).rows).toEqual([{five: 5}])
     await a.end()
   })
 
-  it('an unnamed statement approved at Parse and bound again without a new Parse runs once', async () => {
+  it('an unnamed statement approved at Parse and bound again without a new Parse asks the hook again', async () => {
+    await adminQuery('INSERT INTO secrets VALUES (3)', db.name)
     const c = await RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
     c.send(
-      F.parse('', 'select id from secrets where id = 2'),
+      F.parse('', 'delete from secrets where id = 3'),
       F.bind('', ''),
       F.execute(''),
       F.bind('', ''),
@@ -291,11 +307,19 @@ describe('approval with the values in the extended protocol', {timeout: 30_000},
       F.query('select 6 as six'),
     )
     ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_unnamed'})
+    const h2 = await nextHeld()
+    expect(h2.request.again).toBe('apr_unnamed')
+    h2.resolve({
+      kind: 'refuse',
+      message: 'dbgate: approval apr_unnamed cannot be used again',
+      approvalId: null,
+    })
     const first = await c.readUntil('Z')
-    // The hook's NOTICE, then the one approved run, then the second Bind refused and its Execute discarded.
-    expect(types(first)).toBe('N12DCEZ')
-    expect(errorMessage(first[5]!)).toContain('approval apr_unnamed was used')
+    // A NOTICE of each hold, the one approved run, then the second Bind refused and its Execute discarded.
+    expect(types(first)).toBe('N12CNEZ')
+    expect(errorMessage(first[5]!)).toBe('dbgate: approval apr_unnamed cannot be used again')
     expect(types(await c.readUntil('Z'))).toBe('TDCZ')
+    expect((await adminQuery('SELECT id FROM secrets WHERE id = 3', db.name)).rows).toEqual([])
     c.end()
   })
 })

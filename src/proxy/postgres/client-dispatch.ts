@@ -92,8 +92,7 @@ export class ClientDispatcher {
       case Frontend.Parse:
         return this.parse(buf, start, end)
       case Frontend.Bind:
-        this.bind(buf, start, end)
-        return true
+        return this.bind(buf, start, end)
       case Frontend.Execute:
         this.execute(buf, start, end)
         return true
@@ -270,15 +269,22 @@ export class ClientDispatcher {
   }
 
   /** Bind and Execute of an already decided statement: two map operations, one object per Execute. */
-  private bind(buf: Buffer, start: number, end: number): void {
+  private bind(buf: Buffer, start: number, end: number): boolean {
     const s = this.deps.state
     const portalEnd = cstringEnd(buf, start + 5, end)
     const portal = nameAt(buf, start + 5, portalEnd)
     const info = s.statements.get(nameAt(buf, portalEnd + 1, cstringEnd(buf, portalEnd + 1, end)))
-    if (info?.grant !== undefined && !bindApproved(s, info, info.grant)) return
+    if (info?.grant !== undefined) {
+      const frame = buf.subarray(start, end)
+      return bindApproved(this.reviewSession(), this.deps.review, info, info.grant, () => {
+        s.portals.set(portal, info)
+        s.pipeline.push(ENTRY.bind)
+        this.deps.toServer.send(frame)
+      })
+    }
     if (info !== undefined) s.portals.set(portal, info)
     else s.portals.delete(portal)
-    this.forward(buf, start, end, ENTRY.bind)
+    return this.forward(buf, start, end, ENTRY.bind)
   }
 
   private execute(buf: Buffer, start: number, end: number): void {

@@ -29,6 +29,8 @@ export interface ReviewRequest {
   readonly process?: string | undefined
   /** A Parse of the extended protocol (values bound later), not a simple Query. */
   readonly extended?: boolean | undefined
+  /** A prepared statement approved at Parse and bound again: spend one more use of this approval, or refuse. */
+  readonly again?: string | undefined
 }
 
 /** What happens to it. */
@@ -159,7 +161,14 @@ export function holdForReview(
   const notice = (message: string, detail?: string): void => {
     if (!session.closed() && !cancelled) s.inject(() => noticeResponse(message, detail))
   }
-  const request = {sql: v.sql, decision: v.decision, extended, active: () => !session.closed() && !cancelled}
+  const request = {
+    sql: v.sql,
+    decision: v.decision,
+    extended,
+    // A statement that carries a grant already was approved: it may only spend that approval again.
+    again: v.grant?.approvalId,
+    active: () => !session.closed() && !cancelled,
+  }
   void runReview(hook, request, notice)
     .then((outcome) => {
       if (session.closed() || cancelled) return
@@ -220,28 +229,37 @@ export function reviewParse<V extends StatementInfo>(
 }
 
 /**
- * A Bind of a statement approved at Parse: each use of a grant spent at Parse covers one Bind (a portal runs
- * its statement once), so a named statement, or an unnamed one bound again without a new Parse, cannot run
- * more often than approved. False when refused: the client's messages are discarded until Sync.
+ * A Bind of a statement approved at Parse (a portal runs its statement once): the use spent at Parse covers
+ * the first Bind; each later one, of a named statement or of an unnamed one bound again without a new Parse,
+ * is held while the hook spends one more use of the same approval (`again`), so the statement runs as many
+ * times as the grant allows and is refused after. `run` binds. Returns false while held.
  */
 export function bindApproved(
-  s: SessionState,
+  session: ReviewSession,
+  hook: ReviewHook | undefined,
   info: StatementInfo,
-  grant: {binds: number; approvalId: string},
+  grant: {binds: number},
+  run: () => void,
 ): boolean {
   if (grant.binds > 0) {
     grant.binds--
+    run()
     return true
   }
-  s.audit.statementEvent(info)
-  s.inject(() =>
-    reviewRefusal({
-      kind: 'refuse',
-      message: `dbgate: approval ${grant.approvalId} was used: this prepared statement ran as many times as approved`,
-      hint: 'Prepare it again (close it first, or use an unnamed statement) to use the grant again if it allows more uses, or to ask for a new approval.',
-      approvalId: grant.approvalId,
-    }),
-  )
-  s.discardUntilSync = true
+  // A grant is only ever attached through a hook; without one there is nothing to spend (fail closed).
+  if (hook === undefined) {
+    const s = session.state
+    s.audit.statementEvent(info)
+    s.inject(() =>
+      reviewRefusal({
+        kind: 'refuse',
+        message: 'dbgate: this prepared statement ran as approved',
+        approvalId: null,
+      }),
+    )
+    s.discardUntilSync = true
+    return true
+  }
+  holdForReview(session, hook, info, true, run)
   return false
 }
