@@ -1,7 +1,7 @@
 /**
  * A node-postgres client for the approvals e2e tests, run under `dbgate connect TARGET -- node --import tsx
  * THIS SQL [VALUES…]`: one statement in the extended protocol (with parameters; `--name N` first makes it a
- * named prepared statement; `--twice` runs it a second time, which for a named one is Bind and Execute only), then
+ * named prepared statement; `--runs N` runs it N times, which after the first is Bind and Execute only for a named one), then
  * `select 1` to show the session goes on. `--cancel-after-notice` sends a
  * CancelRequest (what psql's Ctrl-C sends) once the NOTICE of a held statement arrives. NOTICE/ERROR/HINT
  * lines go to stderr, the result as JSON to stdout; exit 1 when the statement failed.
@@ -18,9 +18,9 @@ for (;;) {
   if (args[0] === '--name') {
     name = args[1]
     args.splice(0, 2)
-  } else if (args[0] === '--twice') {
-    runs = 2
-    args.shift()
+  } else if (args[0] === '--runs') {
+    runs = Number(args[1])
+    args.splice(0, 2)
   } else if (args[0] === '--cancel-after-notice') {
     cancelAfterNotice = true
     args.shift()

@@ -40,7 +40,11 @@ beforeAll(async () => {
         - name: short-grant-reads
           when: {kinds: [select], tables: [public.items]}
           action: review
-          approval: {window: 2s}`,
+          approval: {window: 2s}
+        - name: two-use-notes
+          when: {tables: [public.notes]}
+          action: review
+          approval: {mode: hold, uses: 2, expires: 60s, any_literals: true}`,
     extra: `approvals:
   notify:
     - {name: tickets, kind: webhook, url: '${tickets.url}', secret: '${SECRET}'}
@@ -114,7 +118,8 @@ describe('approvals in the extended protocol', {timeout: 240_000}, () => {
     const client = pgClient([
       '--name',
       'add_item',
-      '--twice',
+      '--runs',
+      '2',
       'insert into items values ($1, $2)',
       '41',
       'forty-one',
@@ -133,6 +138,29 @@ describe('approvals in the extended protocol', {timeout: 240_000}, () => {
     )
     expect(r.stderr).toContain('session goes on: {"alive":1}')
     expect(await count('id = 41')).toBe(1)
+  })
+
+  it('a named statement whose grant has two uses runs twice in the session, then is refused', async () => {
+    await adminQuery(
+      `CREATE TABLE notes (id int); INSERT INTO notes VALUES (7); GRANT SELECT ON notes TO ${world.role}`,
+      world.db.name,
+    )
+    const client = pgClient(['--name', 'read_note', '--runs', '3', 'select id from notes where id = $1', '7'])
+    const [, id] = await client.waitForStderr(/waiting for request (apr_\S+)/)
+    expect((await approver(['approvals', 'approve', id!])).code).toBe(0)
+    const r = await client.done
+    const results = r.stdout.trim().split('\n')
+    expect(results.map((line) => JSON.parse(line) as unknown)).toEqual([
+      {command: 'SELECT', rowCount: 1, rows: [{id: 7}]},
+      {command: 'SELECT', rowCount: 1, rows: [{id: 7}]},
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      `ERROR: 42501 dbgate: this prepared statement ran as approved, and approval ${id} cannot be used again: the grant of approval ${id} is used up (2 uses)`,
+    )
+    expect(r.stderr).toContain('session goes on: {"alive":1}')
+    // One request only: the later runs spent the same approval.
+    expect((r.stderr.match(/waiting for request/g) ?? []).length).toBe(1)
   })
 
   it('hold mode: a denial is an error naming the request and the comment', async () => {
