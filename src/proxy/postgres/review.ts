@@ -212,17 +212,12 @@ export function reviewParse<V extends StatementInfo>(
   if (!approvalSettingsOf(s.guard.policy, v.decision.rule).anyLiterals && takesValues(frame, v.sql)) {
     const by = v.decision.rule === null ? 'the default action' : `rule "${v.decision.rule}"`
     const target = hook.target ?? 'TARGET'
-    s.audit.statementEvent(v)
-    s.inject(() =>
-      reviewRefusal({
-        kind: 'refuse',
-        message: `dbgate: approval required by ${by}, and this statement needs approval with its values: its parameters ($1, …) are sent only after it is prepared`,
-        hint: `Send it with the values written in the SQL as a simple query (e.g. psql), or run: dbgate request-approval ${target} --sql '…' --reason '…', then once approved: dbgate exec ${target} --approval ID --sql '…'.`,
-        approvalId: null,
-      }),
+    return refuseInBatch(
+      s,
+      v,
+      `dbgate: approval required by ${by}, and this statement needs approval with its values: its parameters ($1, …) are sent only after it is prepared`,
+      `Send it with the values written in the SQL as a simple query (e.g. psql), or run: dbgate request-approval ${target} --sql '…' --reason '…', then once approved: dbgate exec ${target} --approval ID --sql '…'.`,
     )
-    s.discardUntilSync = true
-    return true
   }
   holdForReview(session, hook, v, true, (approvalId) => run({...v, grant: {approvalId, binds: 1}}))
   return false
@@ -247,19 +242,16 @@ export function bindApproved(
     return true
   }
   // A grant is only ever attached through a hook; without one there is nothing to spend (fail closed).
-  if (hook === undefined) {
-    const s = session.state
-    s.audit.statementEvent(info)
-    s.inject(() =>
-      reviewRefusal({
-        kind: 'refuse',
-        message: 'dbgate: this prepared statement ran as approved',
-        approvalId: null,
-      }),
-    )
-    s.discardUntilSync = true
-    return true
-  }
+  if (hook === undefined)
+    return refuseInBatch(session.state, info, 'dbgate: this prepared statement ran as approved')
   holdForReview(session, hook, info, true, run)
   return false
+}
+
+/** Refuses a message of the extended protocol at once: audit event, 42501, discard until Sync. */
+function refuseInBatch(s: SessionState, info: StatementInfo, message: string, hint?: string): true {
+  s.audit.statementEvent(info)
+  s.inject(() => reviewRefusal({kind: 'refuse', message, hint, approvalId: null}))
+  s.discardUntilSync = true
+  return true
 }
