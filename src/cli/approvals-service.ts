@@ -168,7 +168,20 @@ export function reviewHook(o: ReviewHookOptions): ReviewHook {
   }
 
   return {
+    target: o.target,
     review: async (req, notice) => {
+      if (req.again !== undefined) {
+        if (!req.active()) return refuse('dbgate: the session ended', req.again)
+        try {
+          return {kind: 'run', approvalId: await use(req.sql, req.again)}
+        } catch (err) {
+          return refuse(
+            `dbgate: this prepared statement ran as approved, and approval ${req.again} cannot be used again: ${apiMessage(err)}`,
+            req.again,
+            'Prepare it again (close it first, or use an unnamed statement) to ask for a new approval.',
+          )
+        }
+      }
       if (o.approvalId !== undefined) {
         try {
           return {kind: 'run', approvalId: await use(req.sql, o.approvalId)}

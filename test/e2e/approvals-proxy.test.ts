@@ -9,8 +9,9 @@ import {flat, machineToken, setUpTargetWorld, type TargetWorld} from './exec-tar
 
 /**
  * Approvals beyond psql's simple protocol, end to end with the CLI, a real control plane and PostgreSQL:
- * node-postgres with parameters and named prepared statements (extended protocol) in reject and hold mode, a
- * grant honoured at Parse, a cancel (Ctrl-C) of a held statement, expiry by the control plane's timer with
+ * node-postgres with parameters and named prepared statements (extended protocol): refused without a request when
+ * the grant must see the values, held in hold mode when the rule allows any literal values, a named statement
+ * that runs only as often as approved, a cancel (Ctrl-C) of a held statement, expiry by the control plane's timer with
  * its notification, and every transition in `dbgate audit search` under its filters and role limits.
  */
 const SECRET = 'e2e-approvals-proxy-secret-0123456'
@@ -31,7 +32,7 @@ beforeAll(async () => {
         - name: hold-inserts
           when: {kinds: [insert]}
           action: review
-          approval: {mode: hold, expires: 60s}
+          approval: {mode: hold, expires: 60s, any_literals: true}
         - name: quick-updates
           when: {kinds: [update]}
           action: review
@@ -39,7 +40,11 @@ beforeAll(async () => {
         - name: short-grant-reads
           when: {kinds: [select], tables: [public.items]}
           action: review
-          approval: {window: 2s}`,
+          approval: {window: 2s}
+        - name: two-use-notes
+          when: {tables: [public.notes]}
+          action: review
+          approval: {mode: hold, uses: 2, expires: 60s, any_literals: true}`,
     extra: `approvals:
   notify:
     - {name: tickets, kind: webhook, url: '${tickets.url}', secret: '${SECRET}'}
@@ -84,56 +89,78 @@ async function status(id: string): Promise<string> {
 }
 
 describe('approvals in the extended protocol', {timeout: 240_000}, () => {
-  it('reject mode: a statement with parameters creates a request; once approved the same statement runs once', async () => {
+  it('a statement with parameters whose grant binds to its text is refused without a request; its values go to exec', async () => {
     await adminQuery(`INSERT INTO items VALUES (40, 'forty')`, world.db.name)
-    const sql = 'delete from items where id = $1'
-    const first = await pgClient([sql, '40']).done
+    const first = await pgClient(['delete from items where id = $1', '40']).done
     expect(first.code).toBe(1)
-    const m =
-      /ERROR: 42501 dbgate: approval required by rule "review-deletes": request (apr_\S+) was created/.exec(
-        first.stderr,
-      )
-    expect(m, first.stderr).not.toBeNull()
-    const id = m![1]!
     expect(first.stderr).toContain(
-      'HINT: Once it is approved, run the same statement again through dbgate connect prod-pg: the grant is spent when it is prepared.',
+      'ERROR: 42501 dbgate: approval required by rule "review-deletes", and this statement needs approval with its values',
+    )
+    expect(first.stderr).toContain(
+      "HINT: Send it with the values written in the SQL as a simple query (e.g. psql), or run: dbgate request-approval prod-pg --sql '…' --reason '…', then once approved: dbgate exec prod-pg --approval ID --sql '…'.",
     )
     expect(first.stderr).toContain('session goes on: {"alive":1}')
     expect(await count('id = 40')).toBe(1)
-    expect(await status(id)).toBe('pending')
+    const listed = await requester(['approvals', 'list', '--json'])
+    expect(listed.stdout).not.toContain('delete from items where id = $1')
 
+    // As the hint says: the statement with its value is approved and run once.
+    const sql = 'delete from items where id = 40'
+    const asked = await requester(['request-approval', 'prod-pg', '--sql', sql, '--reason', 'r', '--json'])
+    const id = (JSON.parse(asked.stdout) as {id: string}).id
     expect((await approver(['approvals', 'approve', id])).code).toBe(0)
-    const run = pgClient([sql, '40'])
-    const ran = await run.done
+    const ran = await requester(['exec', 'prod-pg', '--approval', id, '--sql', sql])
     expect(ran.code, ran.stderr).toBe(0)
-    expect(JSON.parse(ran.stdout)).toMatchObject({command: 'DELETE', rowCount: 1})
     expect(await count('id = 40')).toBe(0)
-
-    // The grant was for one use: the next run asks again.
-    const again = await pgClient([sql, '40']).done
-    expect(again.code).toBe(1)
-    expect(again.stderr).toMatch(/request apr_\S+ was created/)
-    expect(again.stderr).not.toContain(id)
-    const types = (
-      JSON.parse((await approver(['approvals', 'show', id, '--json'])).stdout) as {
-        events: {type: string}[]
-      }
-    ).events.map((e) => e.type)
-    expect(types).toEqual(expect.arrayContaining(['requested', 'approved', 'used']))
   })
 
-  it('hold mode: a named prepared statement waits with a NOTICE and runs once another identity approves', async () => {
-    const client = pgClient(['--name', 'add_item', 'insert into items values ($1, $2)', '41', 'forty-one'])
+  it('hold mode: a named prepared statement waits with a NOTICE, runs once approved, and not a second time', async () => {
+    const client = pgClient([
+      '--name',
+      'add_item',
+      '--runs',
+      '2',
+      'insert into items values ($1, $2)',
+      '41',
+      'forty-one',
+    ])
     const [, id] = await client.waitForStderr(
       /NOTICE: dbgate: approval required by rule "hold-inserts": waiting for request (apr_\S+)/,
     )
     expect(await count('id = 41')).toBe(0)
     expect((await approver(['approvals', 'approve', id!])).code).toBe(0)
     const r = await client.done
-    expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({command: 'INSERT', rowCount: 1})
+    // The second run is only Bind and Execute of the prepared statement: the grant (one use) is spent.
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      `ERROR: 42501 dbgate: this prepared statement ran as approved, and approval ${id} cannot be used again: the grant of approval ${id} is used up (1 use)`,
+    )
     expect(r.stderr).toContain('session goes on: {"alive":1}')
     expect(await count('id = 41')).toBe(1)
+  })
+
+  it('a named statement whose grant has two uses runs twice in the session, then is refused', async () => {
+    await adminQuery(
+      `CREATE TABLE notes (id int); INSERT INTO notes VALUES (7); GRANT SELECT ON notes TO ${world.role}`,
+      world.db.name,
+    )
+    const client = pgClient(['--name', 'read_note', '--runs', '3', 'select id from notes where id = $1', '7'])
+    const [, id] = await client.waitForStderr(/waiting for request (apr_\S+)/)
+    expect((await approver(['approvals', 'approve', id!])).code).toBe(0)
+    const r = await client.done
+    const results = r.stdout.trim().split('\n')
+    expect(results.map((line) => JSON.parse(line) as unknown)).toEqual([
+      {command: 'SELECT', rowCount: 1, rows: [{id: 7}]},
+      {command: 'SELECT', rowCount: 1, rows: [{id: 7}]},
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      `ERROR: 42501 dbgate: this prepared statement ran as approved, and approval ${id} cannot be used again: the grant of approval ${id} is used up (2 uses)`,
+    )
+    expect(r.stderr).toContain('session goes on: {"alive":1}')
+    // One request only: the later runs spent the same approval.
+    expect((r.stderr.match(/waiting for request/g) ?? []).length).toBe(1)
   })
 
   it('hold mode: a denial is an error naming the request and the comment', async () => {

@@ -3,13 +3,27 @@ import {connect} from 'node:net'
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {DEFAULT_APPROVAL, type Policy} from '../../src/policy/index.js'
 import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
-import {cancelRequest} from '../../src/proxy/postgres/wire.js'
+import {cancelRequest, typed} from '../../src/proxy/postgres/wire.js'
+import {F, RawClient, errorCode, errorMessage, types} from '../support/pg-raw.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
 // The proxy's review hook against the real PostgreSQL: a held statement pauses only its own session, runs
 // once the hook says so, and a refusal or a failing hook is a clear error after which the session goes on.
+// `secrets` is reviewed by a rule whose grants cover any literal values (so its text with placeholders may be
+// approved at Parse); `ledger` by one that binds a grant to the exact text, so its values must be seen.
+
+const POLICY: Policy = {
+  ...TEST_POLICY,
+  rules: [
+    ...TEST_POLICY.rules.map((r) =>
+      r.name === 'secrets-need-review' ? {...r, approval: {...DEFAULT_APPROVAL, anyLiterals: true}} : r,
+    ),
+    {name: 'ledger-needs-review', when: {tables: ['public.ledger']}, action: 'review'},
+  ],
+}
 
 interface Held {
   readonly request: ReviewRequest
@@ -21,6 +35,7 @@ let db: ScratchDb
 let proxy: TestProxy
 const held: Held[] = []
 const hook: ReviewHook = {
+  target: 'prod-pg',
   review: (request, notice) =>
     new Promise<ReviewOutcome>((resolve, reject) => {
       notice('dbgate: waiting for request apr_test', 'Approve it somewhere.')
@@ -45,9 +60,10 @@ async function client(): Promise<pg.Client> {
 beforeAll(async () => {
   db = await createScratchDb(
     'dbgate_review',
-    `CREATE TABLE secrets (id int); INSERT INTO secrets VALUES (1), (2);`,
+    `CREATE TABLE secrets (id int); INSERT INTO secrets VALUES (1), (2);
+     CREATE TABLE ledger (id int); INSERT INTO ledger VALUES (1), (2);`,
   )
-  proxy = await startTestProxy(db.url, undefined, {review: hook})
+  proxy = await startTestProxy(db.url, POLICY, {review: hook})
 })
 afterAll(async () => {
   await proxy?.close()
@@ -190,6 +206,121 @@ describe('proxy review hook in the extended protocol', {timeout: 30_000}, () => 
     await cancel(a)
     expect(await slow).toMatchObject({code: '57014'})
     await a.end()
+  })
+})
+
+async function ledgerRows(): Promise<number> {
+  return ((await adminQuery('SELECT count(*)::int AS n FROM ledger', db.name)).rows[0] as {n: number}).n
+}
+
+/** A Parse that declares `types.length` parameter types (int4), whatever its text. */
+function parseWithTypes(name: string, sql: string, types: number): Buffer {
+  const body = [Buffer.from(`${name}\0${sql}\0`), Buffer.from([0, types])]
+  for (let i = 0; i < types; i++) body.push(Buffer.from([0, 0, 0, 23]))
+  return typed(0x50, Buffer.concat(body))
+}
+
+describe('approval with the values in the extended protocol', {timeout: 30_000}, () => {
+  it('a statement with parameters whose grant binds to the exact text is refused at Parse, without a request', async () => {
+    const a = await client()
+    const err = await a.query('delete from ledger where id = $1', [1]).catch((e: unknown) => e)
+    expect(err).toMatchObject({code: '42501', routine: 'dbgate_policy_review'})
+    const {message, hint} = err as {message: string; hint: string}
+    expect(message).toContain('approval required by rule "ledger-needs-review"')
+    expect(message).toContain('this statement needs approval with its values')
+    expect(hint).toContain('with the values written in the SQL as a simple query (e.g. psql)')
+    expect(hint).toContain("dbgate request-approval prod-pg --sql '…'")
+    expect(hint).toContain("dbgate exec prod-pg --approval ID --sql '…'")
+    // The hook was never asked: no request nobody could approve meaningfully.
+    expect(held).toHaveLength(0)
+    expect(await ledgerRows()).toBe(2)
+    // The session goes on, and the same statement with its values written in is reviewed as usual.
+    expect((await a.query('select 3 as three')).rows).toEqual([{three: 3}])
+    const pending = a.query('delete from ledger where id = 1')
+    const h = await nextHeld()
+    expect(h.request).toMatchObject({sql: 'delete from ledger where id = 1', extended: false})
+    h.resolve({kind: 'run', approvalId: 'apr_literal'})
+    expect((await pending).rowCount).toBe(1)
+    expect(await ledgerRows()).toBe(1)
+    await a.end()
+  })
+
+  it('a Parse that declares parameter types is refused too, and the rest of its batch is discarded', async () => {
+    const c = await RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
+    c.send(
+      parseWithTypes('', 'select id from ledger', 1),
+      F.bind('', '', ['1']),
+      F.execute(''),
+      F.sync(),
+      F.query('select 4 as four'),
+    )
+    const first = await c.readUntil('Z')
+    expect(types(first)).toBe('EZ')
+    expect(errorCode(first[0]!)).toBe('42501')
+    expect(errorMessage(first[0]!)).toContain('needs approval with its values')
+    expect(types(await c.readUntil('Z'))).toBe('TDCZ')
+    expect(held).toHaveLength(0)
+    c.end()
+  })
+
+  it('a named statement approved at Parse runs again only as the hook spends the same approval again', async () => {
+    const a = await client()
+    const text = 'select id from secrets where id = $1'
+    const pending = a.query({name: 'twice', text, values: [1]})
+    ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_twice'})
+    expect((await pending).rows).toEqual([{id: 1}])
+    expect(held).toHaveLength(0)
+    // node-postgres prepared it already: this time it sends only Bind and Execute, and the Bind is held.
+    const second = a.query({name: 'twice', text, values: [2]})
+    const h2 = await nextHeld()
+    expect(h2.request).toMatchObject({sql: text, again: 'apr_twice', extended: true})
+    h2.resolve({kind: 'run', approvalId: 'apr_twice'})
+    expect((await second).rows).toEqual([{id: 2}])
+    // The grant is used up: the hook refuses, and the prepared statement does not run.
+    const third = a.query({name: 'twice', text, values: [1]}).catch((e: unknown) => e)
+    const h3 = await nextHeld()
+    expect(h3.request.again).toBe('apr_twice')
+    h3.resolve({
+      kind: 'refuse',
+      message: 'dbgate: approval apr_twice cannot be used again',
+      approvalId: 'apr_twice',
+    })
+    expect(await third).toMatchObject({
+      code: '42501',
+      routine: 'dbgate_policy_review',
+      message: 'dbgate: approval apr_twice cannot be used again',
+    })
+    expect((await a.query('select 5 as five')).rows).toEqual([{five: 5}])
+    await a.end()
+  })
+
+  it('an unnamed statement approved at Parse and bound again without a new Parse asks the hook again', async () => {
+    await adminQuery('INSERT INTO secrets VALUES (3)', db.name)
+    const c = await RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
+    c.send(
+      F.parse('', 'delete from secrets where id = 3'),
+      F.bind('', ''),
+      F.execute(''),
+      F.bind('', ''),
+      F.execute(''),
+      F.sync(),
+      F.query('select 6 as six'),
+    )
+    ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_unnamed'})
+    const h2 = await nextHeld()
+    expect(h2.request.again).toBe('apr_unnamed')
+    h2.resolve({
+      kind: 'refuse',
+      message: 'dbgate: approval apr_unnamed cannot be used again',
+      approvalId: null,
+    })
+    const first = await c.readUntil('Z')
+    // A NOTICE of each hold, the one approved run, then the second Bind refused and its Execute discarded.
+    expect(types(first)).toBe('N12CNEZ')
+    expect(errorMessage(first[5]!)).toBe('dbgate: approval apr_unnamed cannot be used again')
+    expect(types(await c.readUntil('Z'))).toBe('TDCZ')
+    expect((await adminQuery('SELECT id FROM secrets WHERE id = 3', db.name)).rows).toEqual([])
+    c.end()
   })
 })
 

@@ -10,7 +10,7 @@ import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
 import type {IssuedKey} from './cancel.js'
-import {holdForReview, type ReviewHook, type ReviewSession} from './review.js'
+import {bindApproved, holdForReview, reviewParse, type ReviewHook, type ReviewSession} from './review.js'
 import type {RunWriter} from './run-writer.js'
 import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
@@ -92,8 +92,7 @@ export class ClientDispatcher {
       case Frontend.Parse:
         return this.parse(buf, start, end)
       case Frontend.Bind:
-        this.bind(buf, start, end)
-        return true
+        return this.bind(buf, start, end)
       case Frontend.Execute:
         this.execute(buf, start, end)
         return true
@@ -247,11 +246,10 @@ export class ClientDispatcher {
     }
     if (v.decision.decision === 'review' && this.deps.review !== undefined) {
       const frame = buf.subarray(start, end)
-      holdForReview(this.reviewSession(), this.deps.review, v, true, () => {
-        this.parsed(name, v)
+      return reviewParse(this.reviewSession(), this.deps.review, v, frame, (approved) => {
+        this.parsed(name, approved)
         this.deps.toServer.send(frame)
       })
-      return false
     }
     s.audit.statementEvent(v)
     s.inject(() => decisionError(v.decision))
@@ -271,14 +269,22 @@ export class ClientDispatcher {
   }
 
   /** Bind and Execute of an already decided statement: two map operations, one object per Execute. */
-  private bind(buf: Buffer, start: number, end: number): void {
+  private bind(buf: Buffer, start: number, end: number): boolean {
     const s = this.deps.state
     const portalEnd = cstringEnd(buf, start + 5, end)
     const portal = nameAt(buf, start + 5, portalEnd)
     const info = s.statements.get(nameAt(buf, portalEnd + 1, cstringEnd(buf, portalEnd + 1, end)))
+    if (info?.grant !== undefined) {
+      const frame = buf.subarray(start, end)
+      return bindApproved(this.reviewSession(), this.deps.review, info, info.grant, () => {
+        s.portals.set(portal, info)
+        s.pipeline.push(ENTRY.bind)
+        this.deps.toServer.send(frame)
+      })
+    }
     if (info !== undefined) s.portals.set(portal, info)
     else s.portals.delete(portal)
-    this.forward(buf, start, end, ENTRY.bind)
+    return this.forward(buf, start, end, ENTRY.bind)
   }
 
   private execute(buf: Buffer, start: number, end: number): void {

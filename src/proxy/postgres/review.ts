@@ -9,7 +9,7 @@
  */
 import {describeProcess} from '../../audit/process-info.js'
 import type {AuditProcess} from '../../audit/types.js'
-import type {Decision} from '../../policy/index.js'
+import {approvalSettingsOf, type Decision} from '../../policy/index.js'
 import type {IssuedKey} from './cancel.js'
 import {REVIEW_ROUTINE} from './decide.js'
 import type {ReadGate} from './flow.js'
@@ -17,7 +17,7 @@ import {Backend, ErrorField, SqlState} from './messages.js'
 import type {RunWriter} from './run-writer.js'
 import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
-import {errorResponse, readyForQuery, typed} from './wire.js'
+import {bodyOf, errorResponse, readyForQuery, typed} from './wire.js'
 
 /** A statement that got `review`. */
 export interface ReviewRequest {
@@ -29,6 +29,8 @@ export interface ReviewRequest {
   readonly process?: string | undefined
   /** A Parse of the extended protocol (values bound later), not a simple Query. */
   readonly extended?: boolean | undefined
+  /** A prepared statement approved at Parse and bound again: spend one more use of this approval, or refuse. */
+  readonly again?: string | undefined
 }
 
 /** What happens to it. */
@@ -43,6 +45,8 @@ export type ReviewOutcome =
 
 /** The callback the engine config carries: decides a review statement, possibly after a long wait. */
 export interface ReviewHook {
+  /** The dbgate target the session is for, named in hints (`dbgate exec TARGET …`). */
+  readonly target?: string | undefined
   /** Resolves what to do; `notice` sends a NoticeResponse to the waiting client at once. */
   review(request: ReviewRequest, notice: (message: string, detail?: string) => void): Promise<ReviewOutcome>
 }
@@ -94,7 +98,7 @@ export async function runReview(
 /** The hook of one client connection: requests name the process on the other end, found at accept. */
 export function reviewWithPeer(hook: ReviewHook, peer: AuditProcess): ReviewHook {
   const process = peer.found ? describeProcess(peer) : undefined
-  return {review: (request, notice) => hook.review({...request, process}, notice)}
+  return {target: hook.target, review: (request, notice) => hook.review({...request, process}, notice)}
 }
 
 /** What a held statement needs from the client dispatcher of its session. */
@@ -127,7 +131,7 @@ export function holdForReview(
   hook: ReviewHook,
   v: StatementInfo,
   extended: boolean,
-  run: () => void,
+  run: (approvalId: string) => void,
 ): void {
   const s = session.state
   let cancelled = false
@@ -157,12 +161,97 @@ export function holdForReview(
   const notice = (message: string, detail?: string): void => {
     if (!session.closed() && !cancelled) s.inject(() => noticeResponse(message, detail))
   }
-  const request = {sql: v.sql, decision: v.decision, extended, active: () => !session.closed() && !cancelled}
+  const request = {
+    sql: v.sql,
+    decision: v.decision,
+    extended,
+    // A statement that carries a grant already was approved: it may only spend that approval again.
+    again: v.grant?.approvalId,
+    active: () => !session.closed() && !cancelled,
+  }
   void runReview(hook, request, notice)
     .then((outcome) => {
       if (session.closed() || cancelled) return
-      if (outcome.kind === 'run') run()
+      if (outcome.kind === 'run') run(outcome.approvalId)
       else answer(reviewRefusal(outcome))
     })
     .finally(finish)
+}
+
+/** `$n` not inside an identifier; also found in literals and comments, which fails closed. */
+const PLACEHOLDER = /(?:^|[^\p{L}\p{N}_$])\$\d/u
+
+/** True when a Parse takes values at Bind: `$n` in its text, parameter types in the message, or a bad frame. */
+export function takesValues(frame: Buffer, sql: string): boolean {
+  if (PLACEHOLDER.test(sql)) return true
+  try {
+    const r = bodyOf(frame)
+    r.cstringBytes()
+    r.cstringBytes()
+    return r.int16() !== 0
+  } catch {
+    return true
+  }
+}
+
+/**
+ * A `review` Parse. Its values arrive later in Bind, so an approval of its text would cover any values: unless
+ * the rule lets a grant cover other literal values (`any_literals`), a Parse that takes values is refused at
+ * once, without a request, saying how to have it approved with its values. Otherwise it is held like a Query;
+ * once approved, its statement carries the grant for one Bind per use spent (bindApproved). Returns false
+ * while held (the client's reads pause).
+ */
+export function reviewParse<V extends StatementInfo>(
+  session: ReviewSession,
+  hook: ReviewHook,
+  v: V,
+  frame: Buffer,
+  run: (approved: V) => void,
+): boolean {
+  const s = session.state
+  if (!approvalSettingsOf(s.guard.policy, v.decision.rule).anyLiterals && takesValues(frame, v.sql)) {
+    const by = v.decision.rule === null ? 'the default action' : `rule "${v.decision.rule}"`
+    const target = hook.target ?? 'TARGET'
+    return refuseInBatch(
+      s,
+      v,
+      `dbgate: approval required by ${by}, and this statement needs approval with its values: its parameters ($1, …) are sent only after it is prepared`,
+      `Send it with the values written in the SQL as a simple query (e.g. psql), or run: dbgate request-approval ${target} --sql '…' --reason '…', then once approved: dbgate exec ${target} --approval ID --sql '…'.`,
+    )
+  }
+  holdForReview(session, hook, v, true, (approvalId) => run({...v, grant: {approvalId, binds: 1}}))
+  return false
+}
+
+/**
+ * A Bind of a statement approved at Parse (a portal runs its statement once): the use spent at Parse covers
+ * the first Bind; each later one, of a named statement or of an unnamed one bound again without a new Parse,
+ * is held while the hook spends one more use of the same approval (`again`), so the statement runs as many
+ * times as the grant allows and is refused after. `run` binds. Returns false while held.
+ */
+export function bindApproved(
+  session: ReviewSession,
+  hook: ReviewHook | undefined,
+  info: StatementInfo,
+  grant: {binds: number},
+  run: () => void,
+): boolean {
+  if (grant.binds > 0) {
+    grant.binds--
+    run()
+    return true
+  }
+  // A grant is only ever attached through a hook; without one there is nothing to spend (fail closed).
+  if (hook === undefined)
+    return refuseInBatch(session.state, info, 'dbgate: this prepared statement ran as approved')
+  holdForReview(session, hook, info, true, run)
+  return false
+}
+
+/** Refuses a message of the extended protocol at once: audit event, 42501, discard until Sync. */
+function refuseInBatch(s: SessionState, info: StatementInfo, message: string, hint?: string): true {
+  s.audit.statementEvent(info)
+  s.inject(() => reviewRefusal({kind: 'refuse', message, hint, approvalId: null}))
+  s.discardUntilSync = true
+  return true
 }

@@ -18,6 +18,8 @@ import type {Decision, Operation} from '../../policy/index.js'
 export interface StatementInfo {
   readonly sql: string
   readonly decision: Decision
+  /** A statement approved at Parse: the grant spent then, and how many more Binds it covers (review.ts). */
+  readonly grant?: {readonly approvalId: string; binds: number} | undefined
 }
 
 /** A statement being executed, for its audit event. */

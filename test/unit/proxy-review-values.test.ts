@@ -1,0 +1,45 @@
+import {describe, expect, it} from 'vitest'
+
+import {takesValues} from '../../src/proxy/postgres/review.js'
+import {typed} from '../../src/proxy/postgres/wire.js'
+
+// Whether a reviewed Parse takes its values later (at Bind), so that approving its text alone would cover any
+// values. Untrusted bytes: a frame that cannot be read counts as taking values (fail closed).
+
+function parse(sql: string, types = 0): Buffer {
+  const body = [Buffer.from(`\0${sql}\0`), Buffer.from([0, types])]
+  for (let i = 0; i < types; i++) body.push(Buffer.from([0, 0, 0, 23]))
+  return typed(0x50, Buffer.concat(body))
+}
+
+describe('takesValues', () => {
+  it.each([
+    ['delete from items where id = $1', true],
+    ['insert into items values ($1,$2)', true],
+    ['select * from items where id=$10', true],
+    ['$1', true],
+    // Fails closed: placeholders are not told apart from `$1` inside a literal or a comment.
+    ["select 'costs $1' from items", true],
+    ['select 1 -- $2', true],
+    ['delete from items where id = 1', false],
+    ['select price$1 from items', false],
+    ['select $$body$$ from items', false],
+    ['select 1', false],
+  ])('%s → %s', (sql, expected) => {
+    expect(takesValues(parse(sql), sql)).toBe(expected)
+  })
+
+  it('declared parameter types count even without a placeholder in the text', () => {
+    expect(takesValues(parse('select 1', 1), 'select 1')).toBe(true)
+    expect(takesValues(parse('select 1', 0), 'select 1')).toBe(false)
+  })
+
+  it('a frame cut before its parameter count, or without its strings, counts as taking values', () => {
+    const whole = parse('select 1')
+    for (let cut = 5; cut < whole.length; cut++) {
+      const frame = Buffer.from(whole.subarray(0, cut))
+      frame.writeInt32BE(cut - 1, 1)
+      expect(takesValues(frame, 'select 1'), `cut at ${cut}`).toBe(true)
+    }
+  })
+})
