@@ -7,9 +7,8 @@ import type {Socket} from 'node:net'
 
 import {ReadGate} from '../postgres/flow.js'
 import {PROCESS_MASK_KEY} from '../postgres/mask-session.js'
-import {UpstreamLostError, type Relay} from '../postgres/relay.js'
 import {RunWriter} from '../postgres/run-writer.js'
-import {createPump} from '../pump.js'
+import {RelayRun, type Relay} from '../relay-run.js'
 import type {LostEventHandler} from '../postgres/session-audit.js'
 import {ClientDispatcher, type MysqlGuarding} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
@@ -44,26 +43,18 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
   const toClient = new RunWriter(client)
   // The client sees the end of a statement (its last packet, or a denial) only once its event is durable.
   state.audit.bind(toClient, o.onLostEvent)
-  let finished = false
-  let resolveDone: () => void = () => undefined
-  let rejectDone: (err: unknown) => void = () => undefined
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve
-    rejectDone = reject
+  const run = new RelayRun({
+    client,
+    server,
+    toClient,
+    stop: () => {
+      clientD.stop()
+      state.queue.length = 0
+    },
+    goodbye: () => encodePacket(0, Buffer.from([Command.quit])),
+    farewell: (reason) => errPacket(0, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
   })
-
-  const finish = (error?: unknown): void => {
-    if (finished) return
-    finished = true
-    clientD.stop()
-    state.queue.length = 0
-    if (!server.destroyed) server.end(encodePacket(0, Buffer.from([Command.quit])))
-    pump.stop()
-    if (error === undefined) {
-      if (!client.destroyed) client.end()
-      resolveDone()
-    } else rejectDone(error)
-  }
+  const finish = run.finish
 
   const clientD: ClientDispatcher = new ClientDispatcher({
     state,
@@ -88,31 +79,13 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     onFatal: (err) => finish(err),
   })
 
-  const pump = createPump({
-    client,
-    server,
-    toClient,
+  return run.start({
     toServer,
     clientGate: new ReadGate(client),
     serverGate: new ReadGate(server),
     onClientData: (chunk) => clientD.push(chunk),
     onServerData: (chunk) => serverD.push(chunk),
-    onClientClose: () => finish(),
-    onServerClose: () => finish(finished ? undefined : new UpstreamLostError()),
     clientLeftover: o.clientLeftover,
     serverLeftover: o.serverLeftover,
   })
-  pump.start()
-  // Either side may have gone while the session was being set up: its 'close' has already fired.
-  if (client.destroyed) finish()
-  else if (server.destroyed) finish(new UpstreamLostError())
-
-  return {
-    done,
-    close(reason) {
-      if (finished) return
-      toClient.send(errPacket(0, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`))
-      finish()
-    },
-  }
 }

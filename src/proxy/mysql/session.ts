@@ -27,7 +27,7 @@ import {
 } from './handshake.js'
 import {Cap, ErrCode, NATIVE_PASSWORD, PROXY_CAPABILITIES} from './protocol.js'
 import {PacketReader, PeerClosedError} from './reader.js'
-import {UpstreamLostError, type Relay} from '../postgres/relay.js'
+import {UpstreamLostError, type Relay} from '../relay-run.js'
 import {relayMysql} from './relay.js'
 import {ServerProtocolError} from './server-dispatch.js'
 import {MysqlSessionState} from './session-state.js'

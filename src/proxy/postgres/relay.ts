@@ -11,31 +11,13 @@ import {ClientDispatcher} from './client-dispatch.js'
 import {reviewWithPeer} from './review.js'
 import {ReadGate} from './flow.js'
 import {MaskSession, PROCESS_MASK_KEY} from './mask-session.js'
-import {SqlState} from './messages.js'
 import {RunWriter} from './run-writer.js'
-import {createPump} from '../pump.js'
+import {RelayRun, type Relay} from '../relay-run.js'
 import {ServerDispatcher} from './server-dispatch.js'
 import type {SessionState} from './session-state.js'
 import {SideConnection} from './side-query.js'
 import type {UpstreamConnection} from './upstream.js'
 import {errorResponse, terminate} from './wire.js'
-
-/** The upstream connection ended while the client was still connected. */
-export class UpstreamLostError extends Error {
-  readonly sqlState = SqlState.connectionFailure
-  constructor() {
-    super('the connection to the database server was lost')
-    this.name = 'UpstreamLostError'
-  }
-}
-
-/** A running relay. */
-export interface Relay {
-  /** Resolves when the session ended normally; rejects with the error that ended it. */
-  readonly done: Promise<void>
-  /** Ends the session now, telling the client why. */
-  close(reason: string): void
-}
 
 /** Inputs of a relay. */
 export interface RelayOptions {
@@ -67,28 +49,21 @@ export function relay(options: RelayOptions): Relay {
     config.policy.masking,
     startupSetting(up.startup, 'search_path'),
   )
-  let finished = false
-  let resolveDone: () => void = () => undefined
-  let rejectDone: (err: unknown) => void = () => undefined
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve
-    rejectDone = reject
+  const run = new RelayRun({
+    client,
+    server,
+    toClient,
+    stop: () => {
+      clientD.stop()
+      serverD.stop()
+      side.close()
+      state.pipeline.clear()
+    },
+    goodbye: terminate,
+    farewell: (reason) =>
+      errorResponse({severity: 'FATAL', code: '57P01', message: `terminating connection: ${reason}`}),
   })
-
-  const finish = (error?: unknown): void => {
-    if (finished) return
-    finished = true
-    clientD.stop()
-    serverD.stop()
-    side.close()
-    state.pipeline.clear()
-    if (!server.destroyed) server.end(terminate())
-    pump.stop()
-    if (error === undefined) {
-      if (!client.destroyed) client.end()
-      resolveDone()
-    } else rejectDone(error)
-  }
+  const finish = run.finish
 
   const clientD = new ClientDispatcher({
     state,
@@ -113,35 +88,15 @@ export function relay(options: RelayOptions): Relay {
     onFatal: (err) => finish(err),
   })
 
-  const pump = createPump({
-    client,
-    server,
-    toClient,
+  return run.start({
     toServer,
     clientGate,
     serverGate,
     onClientData: (chunk) => clientD.push(chunk),
     onServerData: (chunk) => serverD.push(chunk),
-    onClientClose: () => finish(),
-    onServerClose: () => finish(finished ? undefined : new UpstreamLostError()),
     clientLeftover: options.leftover,
     serverLeftover: up.leftover,
   })
-  pump.start()
-  // Either side may have gone while the session was being set up: its 'close' has already fired.
-  if (client.destroyed) finish()
-  else if (server.destroyed) finish(new UpstreamLostError())
-
-  return {
-    done,
-    close(reason) {
-      if (finished) return
-      toClient.send(
-        errorResponse({severity: 'FATAL', code: '57P01', message: `terminating connection: ${reason}`}),
-      )
-      finish()
-    },
-  }
 }
 
 /** A setting from the startup parameters (`search-path` spelt with a dash is the same setting). */
