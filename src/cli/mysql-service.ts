@@ -6,18 +6,8 @@
 import mysql from 'mysql2/promise'
 
 import {readVersionedPolicyFile} from '../config/policy-file.js'
-import {
-  ApprovalRequiredError,
-  DbgateError,
-  DeniedError,
-  ExitCode,
-  UnreachableError,
-  UsageError,
-  messageOf,
-} from '../errors.js'
+import {ApprovalRequiredError, DbgateError, DeniedError, ExitCode, messageOf} from '../errors.js'
 import {loadParsers, type EvalContext} from '../policy/index.js'
-import {UpstreamRejectedError, UpstreamUnreachableError} from '../proxy/postgres/upstream.js'
-import {TargetUrlError} from '../proxy/postgres/target.js'
 import {MysqlEngine} from '../proxy/mysql/engine.js'
 import {MysqlSessionError} from '../proxy/mysql/session.js'
 import {MAX_QUERY_BYTES_DEFAULT, allowsLocalInfile} from '../proxy/mysql/policy-facts.js'
@@ -27,11 +17,13 @@ import {Cap, Command, ErrCode} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
 import {
+  checkReachable,
   gatedEngine,
   liveAuditFacts,
   livePolicy,
   maskKeyFromEnv,
   osIdentity,
+  parseUrlFlag,
   packageVersion,
   serveEngine,
   withLive,
@@ -43,37 +35,27 @@ import {
 
 /** Parses a mysql:// URL into a usage error when it is wrong (the password is never echoed). */
 export function parseMysqlTarget(url: string): MysqlTarget {
-  try {
-    return parseMysqlUrl(url)
-  } catch (err) {
-    if (err instanceof TargetUrlError) throw new UsageError(`Bad --url: ${err.message}.`)
-    throw err
-  }
+  return parseUrlFlag(parseMysqlUrl, url)
 }
 
 /** Logs in once to check the target is reachable and accepts the credentials. */
 export async function checkMysqlTarget(target: MysqlTarget): Promise<void> {
-  try {
-    const open = await openUpstream(target, 10_000, 1 << 24)
-    const up = await authenticateUpstream(target, open, {
-      capabilities: Cap.longPassword | Cap.transactions,
-      collation: open.greeting.collation,
-      database: target.database,
-      attributes: undefined,
-      maxPacketBytes: 1 << 24,
-      timeoutMs: 10_000,
-    })
-    up.socket.end(encodePacket(0, Buffer.from([Command.quit])))
-  } catch (err) {
-    if (err instanceof UpstreamUnreachableError)
-      throw new UnreachableError(describeMysqlTarget(target), err.message, err)
-    if (err instanceof UpstreamRejectedError)
-      throw new DbgateError('E_UPSTREAM_REJECTED', `The database refused the connection: ${err.message}`, {
-        exitCode: ExitCode.error,
-        suggestions: ['Check the user, password and database in --url.'],
+  await checkReachable(
+    describeMysqlTarget(target),
+    ['Check the user, password and database in --url.'],
+    async () => {
+      const open = await openUpstream(target, 10_000, 1 << 24)
+      const up = await authenticateUpstream(target, open, {
+        capabilities: Cap.longPassword | Cap.transactions,
+        collation: open.greeting.collation,
+        database: target.database,
+        attributes: undefined,
+        maxPacketBytes: 1 << 24,
+        timeoutMs: 10_000,
       })
-    throw err
-  }
+      up.socket.end(encodePacket(0, Buffer.from([Command.quit])))
+    },
+  )
 }
 
 /** Starts the guarded MySQL listener for a mysql:// URL and a policy file (standalone mode). */

@@ -86,34 +86,56 @@ export function osIdentity(): string {
   }
 }
 
-/** Parses the target URL into a usage error when it is wrong (the password is never echoed). */
-export function parseTarget(url: string): PgTarget {
+/** Parses --url with `parse`, turning a bad URL into a usage error (the password is never echoed). */
+export function parseUrlFlag<T>(parse: (url: string) => T, url: string): T {
   try {
-    return parsePgUrl(url)
+    return parse(url)
   } catch (err) {
     if (err instanceof TargetUrlError) throw new UsageError(`Bad --url: ${err.message}.`)
     throw err
   }
 }
 
-/** Connects once to check the target is reachable and accepts the credentials. */
-export async function checkTarget(target: PgTarget): Promise<void> {
+/** Parses the target URL into a usage error when it is wrong (the password is never echoed). */
+export function parseTarget(url: string): PgTarget {
+  return parseUrlFlag(parsePgUrl, url)
+}
+
+/**
+ * Runs `login`, one connection that checks the target is reachable and accepts the credentials, and turns its
+ * failures into the CLI's errors: unreachable (exit 6) naming `described`, or refused with `suggestions`.
+ */
+export async function checkReachable(
+  described: string,
+  suggestions: string[],
+  login: () => Promise<void>,
+): Promise<void> {
   try {
-    const up = await connectUpstream(target, {timeoutMs: 10_000})
-    up.socket.end(Buffer.from([0x58, 0, 0, 0, 4]))
+    await login()
   } catch (err) {
-    if (err instanceof UpstreamUnreachableError)
-      throw new UnreachableError(describeTarget(target), err.message, err)
+    if (err instanceof UpstreamUnreachableError) throw new UnreachableError(described, err.message, err)
     if (err instanceof UpstreamRejectedError)
       throw new DbgateError('E_UPSTREAM_REJECTED', `The database refused the connection: ${err.message}`, {
         exitCode: ExitCode.error,
-        suggestions: [
-          'Standalone mode: check the user, password and database in --url.',
-          'TARGET mode: the minted login was refused; ask an admin to check the target on the control plane.',
-        ],
+        suggestions,
       })
     throw err
   }
+}
+
+/** Connects once to check the target is reachable and accepts the credentials. */
+export async function checkTarget(target: PgTarget): Promise<void> {
+  await checkReachable(
+    describeTarget(target),
+    [
+      'Standalone mode: check the user, password and database in --url.',
+      'TARGET mode: the minted login was refused; ask an admin to check the target on the control plane.',
+    ],
+    async () => {
+      const up = await connectUpstream(target, {timeoutMs: 10_000})
+      up.socket.end(Buffer.from([0x58, 0, 0, 0, 4]))
+    },
+  )
 }
 
 /** Inputs of a guarded proxy, whatever supplied the upstream login and the policy. */
