@@ -13,7 +13,7 @@ export {
   type PolicyIssue,
 } from './language.js'
 export {compileGlob, compileTableGlob, compileFunctionGlob, type GlobMatcher} from './glob.js'
-export {normalize, normalizeMysql, normalizePostgres} from './normalize/index.js'
+export {normalize, normalizeMysql, normalizePostgres, scanPostgres, ShapeScan} from './normalize/index.js'
 export {
   lineagePostgres,
   lineagePostgresStatements,

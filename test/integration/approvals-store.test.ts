@@ -141,4 +141,45 @@ describe.each(['sqlite', 'postgres'] as const)('approvals store: %s', (kind) => 
     expect(await store.expireApprovals(T0 + 3_600_002)).toEqual([])
     expect(await store.listApprovalEvents('apr_d')).toHaveLength(events.length)
   })
+
+  it('migration 7 indexes approval_events by (at, approval_id, n), also in a store made by an older version', async () => {
+    const raw = async (sql: string): Promise<Record<string, unknown>[]> => {
+      if (kind === 'postgres') return (await adminQuery(sql, db)).rows as Record<string, unknown>[]
+      const file = new Database(join(dir, 'control-plane.db'))
+      try {
+        const statement = file.prepare(sql)
+        if (statement.reader) return statement.all() as Record<string, unknown>[]
+        statement.run()
+        return []
+      } finally {
+        file.close()
+      }
+    }
+    const columns = async (): Promise<string[]> =>
+      kind === 'postgres'
+        ? (
+            await raw(
+              `SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                 WHERE c.relname = 'approval_events_at' ORDER BY array_position(i.indkey, a.attnum)`,
+            )
+          ).map((r) => String(r.attname))
+        : (await raw(`PRAGMA index_info('approval_events_at')`)).map((r) => String(r.name))
+    expect(await columns()).toEqual(['at', 'approval_id', 'n'])
+    expect(await raw(`SELECT version FROM schema_migrations WHERE version = 7`)).toHaveLength(1)
+
+    // The store as version 6 left it: opening it again applies migration 7, and search still answers.
+    await store.close()
+    await raw(`DROP INDEX approval_events_at`)
+    await raw(`DELETE FROM schema_migrations WHERE version = 7`)
+    expect(await columns()).toEqual([])
+    store = await openStore(
+      kind === 'sqlite' ? {kind, dataDir: dir} : {kind, url: `postgres://postgres@127.0.0.1:5432/${db}`},
+      T0,
+    )
+    expect(await columns()).toEqual(['at', 'approval_id', 'n'])
+    const found = await store.searchApprovalEvents({since: T0, until: T0 + 2, limit: 5})
+    expect(found.length).toBeGreaterThan(0)
+    expect(found.every((e) => e.at >= T0 && e.at < T0 + 2)).toBe(true)
+  })
 })

@@ -263,6 +263,37 @@ describe('approval with the values in the extended protocol', {timeout: 30_000},
     c.end()
   })
 
+  it('`$1` in a literal, a quoted identifier, a comment or a dollar-quoted body is no parameter', async () => {
+    const a = await client()
+    const ids = (await adminQuery('SELECT id FROM ledger ORDER BY id', db.name)).rows.map(
+      (r) => (r as {id: number}).id,
+    )
+    expect(ids.length).toBeGreaterThan(0)
+    const texts = [
+      "select id from ledger where '$1' <> '' order by id",
+      'select id as "$1" from ledger order by id',
+      'select id from ledger /* $1 */ order by id -- $2',
+      'select id from ledger where $q$ $1 $q$ <> $$x$$ order by id',
+    ]
+    for (const [i, text] of texts.entries()) {
+      // A name makes node-postgres send Parse/Bind/Execute though there are no values.
+      const pending = a.query({name: `no_param_${i}`, text})
+      const h = await nextHeld()
+      expect(h.request).toMatchObject({sql: text, extended: true})
+      h.resolve({kind: 'run', approvalId: `apr_noparam_${i}`})
+      const {rows, fields} = await pending
+      expect(rows.map((r: Record<string, unknown>) => r[fields[0]!.name])).toEqual(ids)
+    }
+    // A real `$1` beside one in a literal still needs its values approved: refused at Parse, no request.
+    const err = await a
+      .query("select id from ledger where id = $1 and '$2' <> ''", [1])
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({code: '42501', routine: 'dbgate_policy_review'})
+    expect((err as Error).message).toContain('this statement needs approval with its values')
+    expect(held).toHaveLength(0)
+    await a.end()
+  })
+
   it('a named statement approved at Parse runs again only as the hook spends the same approval again', async () => {
     const a = await client()
     const text = 'select id from secrets where id = $1'

@@ -56,10 +56,11 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>
 }
 
-/** Starts a control plane on 127.0.0.1:0 with TEST_CONFIG (merged with `extra`). */
+/** Starts a control plane on 127.0.0.1:0 with TEST_CONFIG (merged with `extra`); `databaseUrl`: a PostgreSQL store. */
 export async function startTestServer(
   extra: Record<string, unknown> = {},
   dataDir?: string,
+  databaseUrl?: string,
 ): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'dbgate-server-'))
   const config: ServerConfig = withDevMode(validateServerConfig({...TEST_CONFIG, ...extra}, 'test'), false)
@@ -68,6 +69,7 @@ export async function startTestServer(
     config,
     dataDir: dir,
     listen: '127.0.0.1:0',
+    databaseUrl,
     env: {},
     now: () => Date.now() + clock.offset,
   })

@@ -170,6 +170,7 @@ export function scanPostgres(sql: string, scan: ShapeScan): boolean {
         i++
         while (i < n && isDigit(sql.charCodeAt(i))) i++
         if (i < n && (isIdentPart(sql.charCodeAt(i)) || sql.charCodeAt(i) >= 128)) return false
+        scan.placeholders++
       } else {
         i = dollarQuote(sql, i)
         if (i < 0) return false

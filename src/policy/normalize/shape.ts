@@ -49,6 +49,8 @@ export class ShapeScan {
   sql = ''
   /** Number of spans. */
   count = 0
+  /** Number of parameter placeholders (`$n`) the lexer found outside literals, comments and quoted text. */
+  placeholders = 0
   /** Triples (start, end, kind). */
   private spans = new Int32Array(3 * 32)
 
@@ -56,6 +58,7 @@ export class ShapeScan {
   reset(sql: string): void {
     this.sql = sql
     this.count = 0
+    this.placeholders = 0
   }
 
   /** Records that the key replaces `sql[start, end)` with the placeholder of `kind`. */

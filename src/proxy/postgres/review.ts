@@ -9,7 +9,7 @@
  */
 import {describeProcess} from '../../audit/process-info.js'
 import type {AuditProcess} from '../../audit/types.js'
-import {approvalSettingsOf, type Decision} from '../../policy/index.js'
+import {approvalSettingsOf, scanPostgres, ShapeScan, type Decision} from '../../policy/index.js'
 import type {IssuedKey} from './cancel.js'
 import {REVIEW_ROUTINE} from './decide.js'
 import type {ReadGate} from './flow.js'
@@ -178,12 +178,23 @@ export function holdForReview(
     .finally(finish)
 }
 
-/** `$n` not inside an identifier; also found in literals and comments, which fails closed. */
+/** `$n` not inside an identifier, as text: the fallback when the policy's lexer is not certain of a query. */
 const PLACEHOLDER = /(?:^|[^\p{L}\p{N}_$])\$\d/u
+
+const lexed = new ShapeScan()
+
+/**
+ * True when the text has a parameter placeholder: counted by the policy's lexer (not `$1` in a literal, a
+ * quoted identifier, a comment or a dollar-quoted body); where the lexer is not certain of the text, any `$n`
+ * outside an identifier counts (fails closed).
+ */
+function hasPlaceholder(sql: string): boolean {
+  return scanPostgres(sql, lexed) ? lexed.placeholders > 0 : PLACEHOLDER.test(sql)
+}
 
 /** True when a Parse takes values at Bind: `$n` in its text, parameter types in the message, or a bad frame. */
 export function takesValues(frame: Buffer, sql: string): boolean {
-  if (PLACEHOLDER.test(sql)) return true
+  if (hasPlaceholder(sql)) return true
   try {
     const r = bodyOf(frame)
     r.cstringBytes()

@@ -1,9 +1,10 @@
 /**
- * Announces approval requests: a Slack incoming webhook (Block Kit: who, statement, target, why, a link to the
- * request's page) or a generic JSON webhook for ticketing systems. Every delivery is signed (HMAC-SHA256 over
- * `timestamp.body`, with the timestamp in its own header so receivers can refuse replays), retried with
- * doubling delays, and never awaited by the request path. Approving happens on the control plane's page or
- * API only, where the approver's identity is checked, never through a button in the message.
+ * Announces approval requests and how they ended (approved, denied, expired): a Slack incoming webhook (Block
+ * Kit: who, statement, target, why, a link to the request's page) or a generic JSON webhook for ticketing
+ * systems. Every delivery is signed (HMAC-SHA256 over `timestamp.body`, with the timestamp in its own header so
+ * receivers can refuse replays), retried with doubling delays, and never awaited by the request path. Approving
+ * happens on the control plane's page or API only, where the approver's identity is checked, never through a
+ * button in the message.
  */
 import {createHmac} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -95,12 +96,30 @@ async function deliver(sink: NotifySink, body: string, now: () => number): Promi
   if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`)
 }
 
-/** What a notification announces: a new request, or one that expired without a decision. */
-export type NotifyKind = 'requested' | 'expired'
+/** What a notification announces: a new request, its decision, or its expiry without a decision. */
+export type NotifyKind = 'requested' | 'approved' | 'denied' | 'expired'
 
-/** The Slack message of a request that expired undecided: one line, so the channel sees it is closed. */
-export function slackExpiredMessage(r: ApprovalRecord, url: string): Record<string, unknown> {
-  const text = `dbgate: request ${r.id} on ${r.target} by ${r.requesterName} expired without a decision`
+/** The one line a closed request's message says: who decided (and why), or that nobody did in time. */
+function outcomeLine(r: ApprovalRecord, kind: Exclude<NotifyKind, 'requested'>): string {
+  const request = `dbgate: request ${r.id} on ${r.target} by ${r.requesterName}`
+  if (kind === 'expired') return `${request} expired without a decision`
+  // The vote that decided is the last of its kind (a deny decides at once; the last approval grants).
+  const vote = r.votes.filter((v) => v.decision === (kind === 'approved' ? 'approve' : 'deny')).at(-1)
+  const by = vote === undefined ? '' : ` by ${vote.approverName} (${vote.approverSub})`
+  const why = vote?.comment ? `: ${vote.comment}` : ''
+  return `${request} was ${kind}${by}${why}`
+}
+
+/**
+ * The Slack message of a request that was decided or expired: one line, so the channel sees it is closed, and
+ * the statement.
+ */
+export function slackOutcomeMessage(
+  r: ApprovalRecord,
+  url: string,
+  kind: Exclude<NotifyKind, 'requested'>,
+): Record<string, unknown> {
+  const text = clip(outcomeLine(r, kind), 2900)
   return {
     text,
     blocks: [
@@ -126,7 +145,7 @@ async function deliverWithRetries(
       ? {type: `approval.${kind}`, approval: approvalInfo(r, ctx.publicUrl())}
       : kind === 'requested'
         ? slackMessage(r, url)
-        : slackExpiredMessage(r, url)
+        : slackOutcomeMessage(r, url, kind)
   const body = JSON.stringify(payload)
   const what = kind === 'requested' ? sink.name : `${sink.name}, ${kind}`
   let last = ''
@@ -155,7 +174,7 @@ async function deliverWithRetries(
   )
 }
 
-/** Sends the request (or its expiry) to every matching sink in the background; resolves when all ended. */
+/** Sends the request (or its decision, or expiry) to every matching sink; resolves when all ended. */
 export async function notifyApproval(
   ctx: NotifyContext,
   r: ApprovalRecord,

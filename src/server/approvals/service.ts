@@ -183,9 +183,14 @@ export async function decideApproval(
       throw conflict(
         `you already decided on request ${id}; it needs ${outcome.record.settings.approvers} distinct approvers`,
       )
-    case 'recorded':
-      if (outcome.record.grantExpiresAt !== null) ctx.approvalExpiry?.schedule(outcome.record.grantExpiresAt)
-      return approvalInfo(outcome.record, ctx.publicUrl())
+    case 'recorded': {
+      const r = outcome.record
+      if (r.grantExpiresAt !== null) ctx.approvalExpiry?.schedule(r.grantExpiresAt)
+      // The request was pending before this vote: a status now set means this vote decided it. Never awaited.
+      if (r.status === 'approved' || r.status === 'denied')
+        void notifyApproval(ctx, r, r.status).catch(() => undefined)
+      return approvalInfo(r, ctx.publicUrl())
+    }
   }
 }
 

@@ -115,6 +115,11 @@ const MIGRATIONS: readonly (readonly Ddl[])[] = [
          SELECT DISTINCT t, e.time_ms, e.server_seq FROM audit_events e, json_array_elements_text(e.tables_json::json) t`,
     },
   ],
+  [
+    // 7: the audit search reads approval transitions newest first by (at, approval_id, n) with a time range
+    // (approval-search-sql.ts); without this index every search scanned all of approval_events.
+    `CREATE INDEX approval_events_at ON approval_events (at, approval_id, n)`,
+  ],
 ]
 
 /** The schema version this build writes. */
