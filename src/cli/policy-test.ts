@@ -25,6 +25,20 @@ export const DIALECTS = ['postgres', 'mysql'] as const satisfies readonly Dialec
  */
 export const DEFAULT_SCHEMA: Readonly<Record<Dialect, string>> = {postgres: 'public', mysql: 'mysql'}
 
+/**
+ * The dialect and default schema `policy test --target` uses when no flag gives them: MySQL and the
+ * target's database for a MySQL/MariaDB target, PostgreSQL (and `public`) for any other.
+ */
+export function targetDialect(
+  summary: {readonly protocol: string; readonly database: string} | undefined,
+  flags: {readonly dialect?: string | undefined; readonly schema?: string | undefined},
+): {dialect: Dialect; schema: string | undefined} {
+  const mysql = summary?.protocol === 'mysql'
+  const dialect = (flags.dialect as Dialect | undefined) ?? (mysql ? 'mysql' : 'postgres')
+  const ownSchema = mysql && dialect === 'mysql' ? summary.database : undefined
+  return {dialect, schema: flags.schema ?? ownSchema}
+}
+
 /** Who runs the statements, and where: the flags, or one input line's fields. */
 export interface StatementContext {
   readonly dialect: Dialect

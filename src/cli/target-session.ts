@@ -6,7 +6,7 @@
  */
 import {getAuthenticatedClient, type AuthContext, type AuthenticatedClient} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
-import type {BundleResponse, TargetTls} from '../control/api-types.js'
+import type {BundleResponse, TargetSummary, TargetTls, TargetsResponse} from '../control/api-types.js'
 import type {ControlClient} from '../control/client.js'
 import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
 import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
@@ -158,8 +158,14 @@ export function evalContextOf(bundle: VerifiedBundle): EvalContext {
   return {actor: p.actor, identity: p.identity, groups: p.groups, target: p.target}
 }
 
-/** The bundle a session on the target would get now, verified like a session's (`policy test --target`). */
-export async function fetchTargetBundle(o: TargetSessionOptions): Promise<VerifiedBundle> {
+/**
+ * The bundle a session on the target would get now, verified like a session's (`policy test --target`),
+ * and the target as the caller's target list shows it (its protocol picks the SQL dialect); undefined
+ * when the list does not name it.
+ */
+export async function fetchTargetBundle(
+  o: TargetSessionOptions,
+): Promise<VerifiedBundle & {readonly summary: TargetSummary | undefined}> {
   const auth = await getAuthenticatedClient({...o.settings, env: o.env})
   const query = new URLSearchParams({target: o.target})
   if (o.agent !== undefined) {
@@ -167,12 +173,14 @@ export async function fetchTargetBundle(o: TargetSessionOptions): Promise<Verifi
     query.set('agent', o.agent)
   }
   const res = await auth.client.get<BundleResponse>(`/api/v1/bundle?${query.toString()}`)
-  return verifyBundle(res.bundle, {
+  const verified = verifyBundle(res.bundle, {
     keys: await bundleKeysFor(auth),
     target: o.target,
     identity: auth.identity.sub,
     now: Date.now(),
   })
+  const {targets} = await auth.client.get<TargetsResponse>('/api/v1/targets')
+  return {...verified, summary: targets.find((t) => t.name === o.target)}
 }
 
 /** Where and how the target's guarded listener runs. */

@@ -109,6 +109,22 @@ describe('dbgate policy test --target', {timeout: 60_000}, () => {
     expect(JSON.parse(allowed.stdout)).toMatchObject({decision: 'allow', rule: null})
   })
 
+  it('reads SQL as PostgreSQL for a PostgreSQL target', async () => {
+    // A PostgreSQL target reads SQL as PostgreSQL: unqualified names in public, backticks unparseable.
+    const pg = await cli(['policy', 'test', '--target', 'prod-pg', '--sql', 'select * from items', '--json'])
+    expect(JSON.parse(pg.stdout)).toMatchObject({operations: [{tables: ['public.items']}]})
+    const ticks = await cli([
+      'policy',
+      'test',
+      '--target',
+      'prod-pg',
+      '--sql',
+      'select `id` from items',
+      '--json',
+    ])
+    expect(JSON.parse(ticks.stdout)).toMatchObject({unparseable: true})
+  })
+
   it('an unknown target exits 1; neither --policy nor --target is a usage error', async () => {
     expect((await cli(['policy', 'test', '--target', 'nope', '--sql', 'select 1'])).code).toBe(1)
     expect((await cli(['policy', 'test', '--sql', 'select 1'])).code).toBe(2)

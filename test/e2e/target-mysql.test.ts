@@ -209,6 +209,35 @@ describe('dbgate connect on a MariaDB target', {timeout: 90_000}, () => {
   })
 })
 
+describe('dbgate policy test on a MariaDB target', {timeout: 60_000}, () => {
+  const policyTest = async (args: string[]) => {
+    const r = await runCli(['policy', 'test', '--target', 'maria-tgt', '--json', ...args], env)
+    expect(r.code, flat(r.stderr)).toBe(0)
+    return JSON.parse(r.stdout) as {decision: string; unparseable: boolean; operations: unknown[]}
+  }
+
+  it("reads the SQL as MySQL, unqualified tables in the target's database, unless told otherwise", async () => {
+    const sql = 'SELECT `name` FROM items WHERE id = 1 LIMIT 1'
+    expect(await policyTest(['--sql', sql])).toMatchObject({
+      decision: 'allow',
+      unparseable: false,
+      operations: [{kind: 'select', tables: [`${DB}.items`]}],
+    })
+    expect(await policyTest(['--sql', 'drop table items'])).toMatchObject({
+      decision: 'deny',
+      operations: [{kind: 'drop', tables: [`${DB}.items`]}],
+    })
+    // Backticks are not PostgreSQL: read as postgres, the statement is unparseable and denied.
+    expect(await policyTest(['--sql', sql, '--dialect', 'postgres'])).toMatchObject({
+      decision: 'deny',
+      unparseable: true,
+    })
+    expect(await policyTest(['--sql', sql, '--schema', 'shop'])).toMatchObject({
+      operations: [{kind: 'select', tables: ['shop.items']}],
+    })
+  })
+})
+
 describe('a MariaDB target whose renewal fails', {timeout: 90_000}, () => {
   it('refuses new connections with a MySQL error naming why; the open session goes on', async () => {
     current = config({name: 'guarded', document: GUARDED})

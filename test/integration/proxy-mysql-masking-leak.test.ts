@@ -403,6 +403,45 @@ describe('no seeded value leaves the MySQL proxy', () => {
     expect(leaks(bytes)).toEqual([])
   })
 
+  it('masks what stored procedures, functions and triggers return or copy, for the rest of the session', async () => {
+    const q = (name: string): string => `\`${db.name}\`.${name}`
+    await db.admin(
+      `CREATE TABLE ${q('pub')} (v TEXT);` +
+        `CREATE TABLE ${q('events')} (id INT);` +
+        `CREATE PROCEDURE ${q('p_read')}() SELECT CONCAT(code, '') AS c, id FROM ${q('vault')};` +
+        `CREATE PROCEDURE ${q('p_copy')}() INSERT INTO ${q('pub')} SELECT code FROM ${q('vault')};` +
+        `CREATE PROCEDURE ${q('p_out')}(OUT o TEXT) SELECT CONCAT(code, '') INTO o FROM ${q('vault')} LIMIT 1;` +
+        `CREATE FUNCTION ${q('f_copy')}() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO ${q('pub')} SELECT code FROM ${q('vault')}; RETURN 1; END;` +
+        `CREATE TRIGGER ${q('t_copy')} AFTER INSERT ON ${q('events')} FOR EACH ROW INSERT INTO ${q('pub')} SELECT code FROM ${q('vault')};`,
+    )
+    const attempts = [
+      ['CALL p_read()'],
+      ['CALL p_copy()', 'SELECT v, CONCAT(v, "") FROM pub'],
+      ['CALL p_out(@o)', 'SELECT @o, CONCAT(@o, "")'],
+      ['SELECT f_copy()', 'SELECT v FROM pub'],
+      [`SELECT \`${db.name}\`.f_copy() AS n`, 'SELECT UPPER(v) FROM pub'],
+      ['INSERT INTO events VALUES (1)', 'SELECT v FROM pub'],
+      ['UPDATE orders SET total = f_copy() WHERE id = 10', 'SELECT * FROM pub'],
+      ["PREPARE s FROM 'CALL p_copy()'", 'EXECUTE s', 'SELECT * FROM pub'],
+    ]
+    for (const steps of attempts) {
+      const {bytes} = await session(async (c) => {
+        for (const sql of steps)
+          try {
+            await c.query(sql)
+          } catch {
+            // Denied or failed: what matters is what reached the client.
+          }
+      })
+      expect(leaks(bytes), steps.join('; ')).toEqual([])
+      await db.admin(`DELETE FROM ${q('pub')}`)
+    }
+    // A session that runs no stored code reads such a table as it is.
+    await db.admin(`INSERT INTO ${q('pub')} VALUES ('plain')`)
+    const {result} = await session(async (c) => (await c.query('SELECT v FROM pub'))[0])
+    expect(result).toEqual([{v: 'plain'}])
+  })
+
   it('follows views and tables another session changes', async () => {
     const {bytes, result} = await session(async (c) => {
       const [before] = await c.query('SELECT * FROM v_swap')

@@ -13,6 +13,9 @@ const VIEWS: Record<string, string> = {
     'select `app`.`users`.`id` AS `id`,`app`.`users`.`email` AS `mail`,lcase(`app`.`users`.`email`) AS `le` from `app`.`users`',
   'app.v_nested': 'select `v`.`id` AS `id`,`v`.`mail` AS `mail` from `app`.`v_users` `v`',
   'app.v_hidden': '',
+  // The server writes a stored function's name quoted in a view, a built-in's bare.
+  'app.v_code': 'select `app`.`users`.`id` AS `id`,`stash`(`app`.`users`.`id`) AS `s` from `app`.`users`',
+  'app.v_builtin': 'select curdate() AS `d`,`app`.`users`.`id` AS `id` from `app`.`users`',
 }
 
 function catalog(extra: Partial<MysqlCatalogView> = {}): MysqlCatalogView {
@@ -86,6 +89,20 @@ describe('MySQL lineage', () => {
     }
     // A system variable is not a place a statement can stash a value.
     expect(sources('SELECT @@version_comment LIMIT 1')).toEqual([[]])
+  })
+
+  it('marks statements that certainly run stored code: CALL, qualified or quoted calls, views calling one', () => {
+    const runs = (sql: string): boolean[] =>
+      ok(lineageMysql(sql, catalog(), 'app')).statements.map((l) => l.runsCode === true)
+    expect(runs('CALL p()')).toEqual([true])
+    expect(runs('CALL app.p(@o); SELECT @o')).toEqual([true, false])
+    expect(runs('SELECT app.f(id) FROM users')).toEqual([true])
+    expect(runs('SELECT `f`(id) FROM users')).toEqual([true])
+    expect(runs('SELECT * FROM v_code')).toEqual([true])
+    expect(runs("PREPARE s FROM 'CALL p()'; EXECUTE s")).toEqual([false, true])
+    // Unquoted unqualified names are for the proxy to look up; built-ins and plain views run nothing.
+    expect(runs('SELECT my_func(id), LOWER(name) FROM users')).toEqual([false])
+    expect(runs('SELECT * FROM v_builtin; SELECT * FROM v_users')).toEqual([false, false])
   })
 
   it('reads a relation of unknown columns by name only when it cannot be a view', () => {

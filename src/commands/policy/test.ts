@@ -7,6 +7,7 @@ import {
   PolicyTester,
   formatDecision,
   readInputFile,
+  targetDialect,
   type DecisionReport,
   type StatementContext,
 } from '../../cli/policy-test.js'
@@ -19,7 +20,7 @@ import {ACTORS, type Policy} from '../../policy/types.js'
 export default class PolicyTest extends BaseCommand {
   static override description = `Evaluate SQL against a policy file, or the policy a target would get, without a database.
 
-With --policy, decides against that file (--target, --identity, --groups and --actor only set the context). Without --policy, --target T asks the control plane for the signed policy bundle a session on T would get now (logged in, or with DBGATE_TOKEN), verifies it, and decides against it with the identity, groups and actor the bundle states (--agent NAME asks for an agent's bundle).
+With --policy, decides against that file (--target, --identity, --groups and --actor only set the context). Without --policy, --target T asks the control plane for the signed policy bundle a session on T would get now (logged in, or with DBGATE_TOKEN), verifies it, and decides against it with the identity, groups and actor the bundle states (--agent NAME asks for an agent's bundle); for a MySQL/MariaDB target the dialect defaults to mysql and unqualified tables to the target's database.
 
 Prints the decision (allow, deny or review), the rule that decided, and the operations the statement was split into. With --input, reads one JSON object per line ({"sql": ..., "dialect": ..., "actor": ..., "identity": ..., "groups": [...], "target": ..., "schema": ...}; fields other than "sql" default to the flags) and prints one JSON decision per line, in order. Exits 0 when every decision was computed, whatever it is (--exit-code makes deny exit 3 and review exit 4), 1 when an input line was bad, 2 for a bad policy file or bad flags.`
 
@@ -48,7 +49,11 @@ Prints the decision (allow, deny or review), the rule that decided, and the oper
       exclusive: ['input'],
     }),
     input: Flags.string({description: 'A JSON Lines file of statements to decide, one object per line.'}),
-    dialect: Flags.string({description: 'SQL dialect.', options: DIALECTS, default: 'postgres'}),
+    dialect: Flags.string({
+      description:
+        'SQL dialect (default: mysql for a MySQL/MariaDB target from the control plane, else postgres).',
+      options: DIALECTS,
+    }),
     actor: Flags.string({description: 'Who runs the statement.', options: ACTORS, default: 'human'}),
     identity: Flags.string({description: 'Identity running the statement, e.g. alice@example.com.'}),
     groups: Flags.string({description: 'Comma-separated groups of the identity.'}),
@@ -57,7 +62,8 @@ Prints the decision (allow, deny or review), the rule that decided, and the oper
         'Target name the statement runs against; without --policy, its bundle from the control plane.',
     }),
     schema: Flags.string({
-      description: 'Schema for unqualified table names (default: public for postgres, mysql for mysql).',
+      description:
+        "Schema for unqualified table names (default: public for postgres; for mysql the target's database from the control plane, else mysql).",
     }),
     'exit-code': Flags.boolean({description: 'Exit 3 when the decision is deny and 4 when it is review.'}),
   }
@@ -99,14 +105,14 @@ Prints the decision (allow, deny or review), the rule that decided, and the oper
     target?: string | undefined
     api?: string | undefined
     agent?: string | undefined
-    dialect: string
+    dialect?: string | undefined
     actor: string
     identity?: string | undefined
     groups?: string | undefined
     schema?: string | undefined
   }): Promise<{policy: Policy; sc: StatementContext}> {
-    const dialect = flags.dialect as StatementContext['dialect']
     if (flags.policy !== undefined) {
+      const dialect = (flags.dialect ?? 'postgres') as StatementContext['dialect']
       const groups = flags.groups
         ?.split(',')
         .map((g) => g.trim())
@@ -119,7 +125,7 @@ Prints the decision (allow, deny or review), the rule that decided, and the oper
       throw new UsageError('Give a policy file with --policy, or a target with --target (logged in).')
     const settings = resolveSettings({api: flags.api})
     const agent = agentName(flags.agent, process.env)
-    const {payload, policy} = await fetchTargetBundle({
+    const {payload, policy, summary} = await fetchTargetBundle({
       target: flags.target,
       agent,
       settings,
@@ -128,13 +134,14 @@ Prints the decision (allow, deny or review), the rule that decided, and the oper
     this.status(
       `Policy "${payload.policy_name}" (${payload.policy_version}) for ${payload.target}, as ${payload.identity} (actor ${payload.actor}).`,
     )
+    const {dialect, schema} = targetDialect(summary, flags)
     const sc: StatementContext = {
       dialect,
       actor: payload.actor,
       identity: payload.identity,
       groups: payload.groups,
       target: payload.target,
-      schema: flags.schema,
+      schema,
     }
     return {policy, sc}
   }

@@ -57,6 +57,13 @@ export interface MysqlCatalogView extends CatalogView {
   notView?(schema: string, table: string, inView: boolean): boolean
 }
 
+/** What MySQL lineage collects per statement besides State. */
+export type MysqlState = State & {
+  readonly catalog: MysqlCatalogView
+  /** Set when the statement calls stored code lineage cannot see into (see `storedCall`). */
+  runsCode: boolean
+}
+
 /** Parses a view definition (injected: the parser lives with the analyzer). */
 export type ParseView = (sql: string) => unknown
 
@@ -85,7 +92,7 @@ export class MysqlQueryLineage {
   private schema: string
 
   constructor(
-    private readonly state: State & {readonly catalog: MysqlCatalogView},
+    private readonly state: MysqlState,
     private readonly parseView: ParseView,
   ) {
     this.schema = state.schema
@@ -262,6 +269,7 @@ export class MysqlQueryLineage {
       case 'function':
       case 'aggr_func': {
         const name = functionName(v.name)
+        if (storedCall(v.name)) this.state.runsCode = true
         if (name === null || !pureMysqlFunction(name)) {
           acc.opaque = true
           this.state.unknown = true
@@ -313,6 +321,17 @@ export class MysqlQueryLineage {
 }
 
 /** The name of a function node, lower-case; null when it has no plain name. */
+/**
+ * A call that is certainly a stored function: schema-qualified (built-ins cannot be), or a quoted name
+ * (the server writes view definitions with stored functions quoted and built-ins bare). Unquoted
+ * unqualified names are looked up by the proxy (src/proxy/mysql/mask-code.ts).
+ */
+function storedCall(n: unknown): boolean {
+  if (!isObj(n)) return false
+  if (n.schema !== undefined && n.schema !== null) return true
+  return Array.isArray(n.name) && n.name.some((p) => isObj(p) && p.type === 'backticks_quote_string')
+}
+
 function functionName(n: unknown): string | null {
   if (typeof n === 'string') return n.toLowerCase()
   if (!isObj(n) || !Array.isArray(n.name)) return null

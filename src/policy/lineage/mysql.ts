@@ -12,13 +12,18 @@ import {parseStatement} from '../mysql/parser.js'
 import {compactValues, render, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {unionCols, type State} from './model.js'
-import {ident, MysqlQueryLineage, type MysqlCatalogView} from './mysql-query.js'
+import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
 
 /** One statement's lineage, and whether it shows the diagnostics of the statement before it. */
 export interface MysqlStatementLineage extends StatementLineage {
   /** SHOW WARNINGS, SHOW ERRORS, GET DIAGNOSTICS: messages can quote values the previous statement read. */
   readonly diagnostics: boolean
+  /**
+   * True when the statement certainly runs stored code (CALL, a schema-qualified or quoted function
+   * call, also inside a view it reads), which can copy what it reads anywhere.
+   */
+  readonly runsCode?: boolean
 }
 
 /** The lineage of a MySQL query. */
@@ -104,14 +109,16 @@ function lineageOfReading(
       out.effects.push([])
       continue
     }
-    const state: State & {readonly catalog: MysqlCatalogView} = {
+    const state: MysqlState = {
       catalog,
       schema: current,
       reads: new Set(),
       unknown: false,
       viewDepth: 0,
+      runsCode: false,
     }
-    const lineage = statementOf(ast, state, first, text)
+    const computed = statementOf(ast, state, first, text)
+    const lineage = state.runsCode ? {...computed, runsCode: true} : computed
     out.statements.push(lineage)
     out.effects.push(writes(ast, state, lineage))
   }
@@ -176,12 +183,13 @@ function explainedStatement(first: string, stmt: readonly Token[]): readonly Tok
 /** A statement node-sql-parser could not read: metadata statements return no table data. */
 function unparsed(first: string, text: string): MysqlStatementLineage {
   if (DIAGNOSTICS.test(text)) return {...NO_DATA, diagnostics: true}
+  if (first === 'CALL') return {...UNKNOWN, runsCode: true}
   return METADATA.test(first) ? NO_DATA : UNKNOWN
 }
 
 function statementOf(
   ast: Record<string, unknown>,
-  state: State,
+  state: MysqlState,
   first: string,
   text: string,
 ): MysqlStatementLineage {
@@ -196,7 +204,8 @@ function statementOf(
       diagnostics: false,
     }
   }
-  if (ast.type === 'call' || ast.type === 'execute') return UNKNOWN
+  if (ast.type === 'call') return {...UNKNOWN, runsCode: true}
+  if (ast.type === 'execute') return UNKNOWN
   if (DIAGNOSTICS.test(text)) return {...NO_DATA, diagnostics: true}
   if (ast.type === 'create') {
     // CREATE TABLE ... AS SELECT returns no rows, but fills a table from what it reads.
@@ -298,6 +307,7 @@ function mergeReadings(results: readonly Reading[]): MysqlLineageResult {
       reads: [...new Set(ls.flatMap((l) => l.reads))].sort(),
       readsUnknown: ls.some((l) => l.readsUnknown),
       diagnostics: ls.some((l) => l.diagnostics),
+      ...(ls.some((l) => l.runsCode === true) ? {runsCode: true} : {}),
     }
   })
   return {

@@ -15,6 +15,8 @@ export class PacketError extends Error {
   constructor(
     message: string,
     readonly tooLarge: boolean,
+    /** Sequence id of the offending part (the peer's reply would carry the next); -1 when unknown. */
+    readonly seq = -1,
   ) {
     super(message)
     this.name = 'PacketError'
@@ -41,6 +43,11 @@ export class PacketFramer {
     private readonly maxPacketBytes: number,
     private readonly handler: PacketHandler,
   ) {}
+
+  /** Sequence id of the last part of the last packet handed out. */
+  get lastSequence(): number {
+    return this.lastSeq
+  }
 
   /** Bytes received but not yet handed out. */
   get bufferedBytes(): number {
@@ -91,13 +98,14 @@ export class PacketFramer {
       const len = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)
       const s = buf[p + 3] as number
       if (seq >= 0 && s !== ((seq + 1) & 0xff))
-        throw new PacketError(`packet part with sequence id ${s} after ${seq}`, false)
+        throw new PacketError(`packet part with sequence id ${s} after ${seq}`, false, s)
       seq = s
       payload += len
       if (payload > this.maxPacketBytes)
         throw new PacketError(
           `packet of more than ${payload} bytes exceeds the limit of ${this.maxPacketBytes} bytes`,
           true,
+          s,
         )
       const next = p + HEADER_BYTES + len
       if (next > buf.length) return -(next - off)

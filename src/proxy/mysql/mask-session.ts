@@ -24,12 +24,25 @@ import {normalizeMysql} from '../../policy/index.js'
 import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
 import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
+import {
+  CodeRows,
+  codeCandidates,
+  codeQueries,
+  missingSchemas,
+  quote,
+  runsStoredCode,
+  type CodeCandidates,
+  type SchemaCode,
+} from './mask-code.js'
 
 /** Masking state of one running statement (a COM_QUERY, or one COM_STMT_EXECUTE). */
 export interface MysqlMaskStatement {
   readonly sql: string
   readonly schema: string
-  readonly rules: readonly MaskingRule[]
+  /** The rules that apply; every column's once the session ran stored code. */
+  rules: readonly MaskingRule[]
+  /** Stored code it may run (procedures, functions, triggers). */
+  readonly code: CodeCandidates
   /** Per statement of the query; null when unknown; undefined until computed. */
   lineage: readonly MysqlStatementLineage[] | null | undefined
   /** Session changes (SQL PREPARE, DEALLOCATE) per statement, applied as each completes. */
@@ -65,6 +78,8 @@ class MysqlCatalog implements MysqlCatalogView {
   readonly misses = new Set<string>()
   /** Views lineage expanded: looked up again before every statement that reads them. */
   readonly used = new Set<string>()
+  /** Triggers and routines, by lower-case schema (mask-code.ts). */
+  readonly code = new Map<string, SchemaCode>()
 
   columns(schema: string, table: string): readonly string[] | undefined {
     const key = `${schema}.${table}`.toLowerCase()
@@ -93,6 +108,7 @@ class MysqlCatalog implements MysqlCatalogView {
     this.views.clear()
     this.viewSchemas.clear()
     this.misses.clear()
+    this.code.clear()
   }
 }
 
@@ -105,12 +121,6 @@ export interface CatalogLookup {
   /** The lookup ended (ok: it completed; otherwise what it asked for stays unknown). */
   done(ok: boolean): void
 }
-
-/**
- * A string literal that reads the same whatever the session's sql_mode (NO_BACKSLASH_ESCAPES,
- * ANSI_QUOTES); with an introducer, not CONVERT(), so the server still looks up only that name.
- */
-const quote = (s: string): string => `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'`
 
 /** One session's masking state. */
 export class MysqlMaskSession {
@@ -148,6 +158,7 @@ export class MysqlMaskSession {
       sql,
       schema: schema.toLowerCase(),
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
+      code: codeCandidates(decision?.operations, schema),
       lineage: undefined,
       effects: [],
       index: 0,
@@ -162,11 +173,13 @@ export class MysqlMaskSession {
    */
   lookup(m: MysqlMaskStatement): CatalogLookup | undefined {
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
+    // Which of the names it calls and writes are stored functions and tables with triggers.
+    const schemas = missingSchemas(m.code, this.catalog.code)
     const key = cacheKey(m)
     const hit = key === undefined ? undefined : this.cache.get(key)
     if (hit !== undefined) {
       m.ready = hit
-      return undefined
+      return schemas.length === 0 ? undefined : this.lookupOf([], schemas)
     }
     this.catalog.misses.clear()
     this.catalog.used.clear()
@@ -174,12 +187,12 @@ export class MysqlMaskSession {
     // Views are read again for each statement that reads one: another session may have changed them.
     const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
     // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
-    if (names.length === 0) {
+    if (names.length === 0 && schemas.length === 0) {
       m.ready = r
       if (key !== undefined && r.ok && !r.statements.some((l) => l.readsUnknown)) this.cache.set(key, r)
       return undefined
     }
-    return this.lookupOf(names)
+    return this.lookupOf(names, schemas)
   }
 
   /**
@@ -187,7 +200,7 @@ export class MysqlMaskSession {
    * before): one SELECT per name or schema, each with equality on TABLE_SCHEMA (and TABLE_NAME), so
    * that the server opens only those tables instead of every table it has.
    */
-  private lookupOf(names: readonly string[]): CatalogLookup {
+  private lookupOf(names: readonly string[], codeSchemas: readonly string[]): CatalogLookup {
     const split = (n: string): [string, string] => {
       const dot = n.indexOf('.')
       return [n.slice(0, dot), n.slice(dot + 1)]
@@ -206,13 +219,16 @@ export class MysqlMaskSession {
           `SELECT 1, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, 0 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ${quote(schema)}`,
       ),
     ]
+    parts.push(...codeQueries(codeSchemas.slice(0, MAX_SCHEMAS)))
     const found = new Map<string, [number, string][]>()
     const viewDefs = new Map<string, string>()
+    const code = new CodeRows()
     return {
       sql: parts.join(' UNION ALL '),
       row: (v) => {
         const [kind, schema, table, text, pos] = v
         if (schema == null || table == null) return
+        if (code.row(kind ?? null, schema, table)) return
         const key = `${schema}.${table}`.toLowerCase()
         if (kind === '1') viewDefs.set(key, text ?? '')
         else if (text != null) found.set(key, [...(found.get(key) ?? []), [Number(pos), text]])
@@ -220,6 +236,7 @@ export class MysqlMaskSession {
       done: (ok) => {
         if (!ok) return
         this.cache = new Lru(1_000)
+        code.commit(codeSchemas, this.catalog.code)
         for (const n of names) {
           const cols = found.get(n)
           this.catalog.tables.set(
@@ -253,6 +270,11 @@ export class MysqlMaskSession {
       )
         m.lineage = null
       if (r.ok) for (const effects of r.effects) this.taint(m, effects)
+      if (
+        runsStoredCode(m.code, this.catalog.code) ||
+        (r.ok && r.statements.some((l) => l.runsCode === true))
+      )
+        this.taintAll(m)
     }
     const l = m.lineage === null ? UNKNOWN : (m.lineage[m.index] ?? UNKNOWN)
     if (this.reads(m, l)) this.readMasked = true
@@ -329,6 +351,21 @@ export class MysqlMaskSession {
     return [...m.masked, ...[...m.fired].map((r) => `*:${r}`)]
   }
 
+  /**
+   * The statement runs stored code, which may copy what it reads anywhere (another table, a variable):
+   * every column of every table is masked from now on with the strictest column rule's style, this
+   * statement's results included.
+   */
+  private taintAll(m: MysqlMaskStatement): void {
+    this.readMasked = true
+    const strictest = strictestOf(m.rules.filter((r) => (r.columns?.length ?? 0) > 0))
+    if (strictest === undefined) return
+    const rule: MaskingRule = {name: strictest.name, columns: [EVERY_COLUMN], style: strictest.style}
+    if (!this.taints.some((t) => t.columns?.[0] === EVERY_COLUMN)) this.taints.push(rule)
+    if (!m.rules.some((r) => r.columns?.[0] === EVERY_COLUMN)) m.rules = [...m.rules, rule]
+    this.cache = new Lru(1_000)
+  }
+
   /** A table filled from masked (or unknown) columns is masked whole, with the strictest rule involved. */
   private taint(
     m: MysqlMaskStatement,
@@ -341,10 +378,7 @@ export class MysqlMaskSession {
         e.unknown === true
           ? columnRules
           : columnRules.filter((r) => (e.reads ?? []).some((c) => ruleFor([r], c)))
-      const strictest = hits.reduce<MaskingRule | undefined>(
-        (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
-        undefined,
-      )
+      const strictest = strictestOf(hits)
       if (strictest === undefined) continue
       this.taints.push({name: strictest.name, columns: [`${e.table}.*`], style: strictest.style})
     }
@@ -376,3 +410,14 @@ function checkLabels(l: StatementLineage, cols: readonly ColumnDef[]): Statement
 }
 
 const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}
+
+/** Every column of every table (a session that ran stored code). */
+const EVERY_COLUMN = '*.*.*'
+
+/** The strictest of some rules, first in policy order on a tie. */
+function strictestOf(rules: readonly MaskingRule[]): MaskingRule | undefined {
+  return rules.reduce<MaskingRule | undefined>(
+    (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
+    undefined,
+  )
+}

@@ -34,13 +34,24 @@ export interface MysqlRelayOptions {
   readonly serverLeftover: readonly Buffer[]
 }
 
+/** A running MySQL relay. */
+export interface MysqlRelay extends Relay {
+  /**
+   * The sequence id of the packet the client expects next for the oldest response it is still owed
+   * (as of the end of the session, once it ended); undefined when it was owed none.
+   */
+  replySeq(): number | undefined
+}
+
 /** Starts relaying between the client and the upstream. */
-export function relayMysql(o: MysqlRelayOptions): Relay {
+export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
   const {client, server, config, state} = o
   if (config.policy.masking.length > 0)
     state.masking = new MysqlMaskSession(config.policy.masking, config.maskKey ?? PROCESS_MASK_KEY)
   const toServer = new RunWriter(server)
   const toClient = new RunWriter(client)
+  const expected = (): number | undefined => (state.queue.length > 0 ? serverD.replySeq() : undefined)
+  let ended: {seq: number | undefined} | undefined
   // The client sees the end of a statement (its last packet, or a denial) only once its event is durable.
   state.audit.bind(toClient, o.onLostEvent)
   const run = new RelayRun({
@@ -48,11 +59,12 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     server,
     toClient,
     stop: () => {
+      ended = {seq: expected()}
       clientD.stop()
       state.queue.length = 0
     },
     goodbye: () => encodePacket(0, Buffer.from([Command.quit])),
-    farewell: (reason) => errPacket(0, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
+    farewell: (reason) => errPacket(expected() ?? 1, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
   })
   const finish = run.finish
 
@@ -79,7 +91,7 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     onFatal: (err) => finish(err),
   })
 
-  return run.start({
+  const relay = run.start({
     toServer,
     clientGate: new ReadGate(client),
     serverGate: new ReadGate(server),
@@ -88,4 +100,9 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     clientLeftover: o.clientLeftover,
     serverLeftover: o.serverLeftover,
   })
+  return {
+    done: relay.done,
+    close: (reason) => relay.close(reason),
+    replySeq: () => (ended === undefined ? expected() : ended.seq),
+  }
 }

@@ -51,6 +51,8 @@ export class ServerDispatcher {
   private left = 0
   private readonly deprecateEof: boolean
   private failed = false
+  /** True once a packet of the head command's response went to the client (until it completes). */
+  private responding = false
   /** Column definitions of the current result set, under masking. */
   private cols: ColumnDef[] = []
   /** The current result set's row masker; undefined: rows go as they are. */
@@ -77,12 +79,21 @@ export class ServerDispatcher {
     }
   }
 
+  /**
+   * The sequence id the client expects next while it reads the oldest response it is owed: after the
+   * last packet of it forwarded, or 1 (after its one-packet command) when none was.
+   */
+  replySeq(): number {
+    return this.responding ? (this.framer.lastSequence + 1) & 0xff : 1
+  }
+
   private packet(buf: Buffer, start: number, end: number): void {
     const entry = this.o.state.queue[0]
     if (entry === undefined || entry.kind !== 'server')
       throw new ServerProtocolError('the server sent a packet no command asked for')
     const head = end - start > 4 ? (buf[start + 4] as number) : -1
     if (entry.lookup !== undefined) return this.lookup(entry, head, buf, start, end)
+    this.responding = true
     switch (entry.expect) {
       case 'ok':
       case 'single':
@@ -304,6 +315,7 @@ export class ServerDispatcher {
   private finish(entry: Extract<Entry, {kind: 'server'}>, ok: boolean): void {
     const state = this.o.state
     state.queue.shift()
+    this.responding = false
     this.phase = 'first'
     this.left = 0
     this.rows = undefined

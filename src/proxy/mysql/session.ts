@@ -27,8 +27,8 @@ import {
 } from './handshake.js'
 import {Cap, ErrCode, NATIVE_PASSWORD, PROXY_CAPABILITIES} from './protocol.js'
 import {PacketReader, PeerClosedError} from './reader.js'
-import {UpstreamLostError, type Relay} from '../relay-run.js'
-import {relayMysql} from './relay.js'
+import {UpstreamLostError} from '../relay-run.js'
+import {relayMysql, type MysqlRelay} from './relay.js'
 import {ServerProtocolError} from './server-dispatch.js'
 import {MysqlSessionState} from './session-state.js'
 import {describeMysqlTarget} from './target.js'
@@ -62,7 +62,7 @@ function newScramble(): Buffer {
 export class MysqlConnection implements ConnectionHandler {
   /** Sequence id of the next packet to the client. */
   private seq = 0
-  private active: Relay | undefined
+  private active: MysqlRelay | undefined
   private closing = false
   private reader: PacketReader | undefined
   private open: OpenUpstream | undefined
@@ -274,13 +274,25 @@ export class MysqlConnection implements ConnectionHandler {
 
   /** Writes an ERR packet for an error that ended the session. */
   sendError(error: unknown): void {
-    const packet = errorPacket(this.seq, error)
+    const packet = errorPacket(this.replySeq(error), error)
     if (packet === undefined || this.client.destroyed || !this.client.writable) return
     try {
       this.client.end(packet)
     } catch {
       // The client is gone; nothing to tell.
     }
+  }
+
+  /**
+   * The sequence id the client expects for the ERR: during the relay, the next packet of the response
+   * it is reading, else the reply to the packet that ended the session (a command too large, parts out
+   * of sequence), else 1 (an idle client reads it as the reply to its next command).
+   */
+  private replySeq(error: unknown): number {
+    if (this.active === undefined) return this.seq
+    const owed = this.active.replySeq()
+    if (owed !== undefined) return owed
+    return error instanceof PacketError && error.seq >= 0 ? (error.seq + 1) & 0xff : 1
   }
 
   /** Ends the session for a shutdown. */
