@@ -13,6 +13,7 @@ import type {Policy} from '../../src/policy/index.js'
 import {typed} from '../../src/proxy/postgres/wire.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {F, RawClient, errorMessage, type RawMessage} from '../support/pg-raw.js'
+import {dataRows, leaksIn, needlesOf, simpleQuery} from '../support/pg-leak.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
 const SENSITIVE = [
@@ -49,24 +50,10 @@ const POLICY: Policy = {
   ],
 }
 
-/** Every form of every seeded value that must never reach the client. */
-function needles(): string[] {
-  const out: string[] = []
-  for (const v of SENSITIVE) {
-    const b = Buffer.from(v)
-    out.push(v, [...v].reverse().join(''), b.toString('base64'), b.toString('hex'))
-    // JSON and array output escape nothing in these values; CSV and COPY neither.
-  }
-  out.push('carol.white@mailbox.test')
-  return out.map((n) => n.toLowerCase())
-}
-const NEEDLES = needles()
+const NEEDLES = [...needlesOf(SENSITIVE), 'carol.white@mailbox.test']
 
 function leaks(msgs: readonly RawMessage[]): string[] {
-  const all = Buffer.concat(msgs.map((m) => m.frame))
-    .toString('latin1')
-    .toLowerCase()
-  return NEEDLES.filter((n) => all.includes(n))
+  return leaksIn(msgs, NEEDLES)
 }
 
 let db: ScratchDb
@@ -85,27 +72,8 @@ async function raw(): Promise<RawClient> {
   return RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
 }
 
-async function simple(c: RawClient, sql: string): Promise<RawMessage[]> {
-  c.send(F.query(sql))
-  return c.readUntil('Z')
-}
-
-/** Text of the DataRow fields (null as null) of a result. */
-function rows(msgs: readonly RawMessage[]): (string | null)[][] {
-  return msgs
-    .filter((m) => m.type === 'D')
-    .map((m) => {
-      const out: (string | null)[] = []
-      let p = 7
-      for (let i = m.frame.readInt16BE(5); i > 0; i--) {
-        const len = m.frame.readInt32BE(p)
-        p += 4
-        out.push(len < 0 ? null : m.frame.toString('utf8', p, p + len))
-        if (len > 0) p += len
-      }
-      return out
-    })
-}
+const simple = simpleQuery
+const rows = dataRows
 
 const EXFILTRATION = [
   'select email from users',

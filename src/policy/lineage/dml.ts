@@ -5,7 +5,7 @@
  */
 import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
 import {collect} from './expr.js'
-import {fromLevel} from './from.js'
+import {fromLevel, writesRunCode} from './from.js'
 import {
   addCol,
   addRow,
@@ -26,6 +26,7 @@ type Writes = Map<string, Acc>
 
 /** The RETURNING columns of a data-modifying statement ([] without RETURNING). */
 export function dmlCols(type: string, node: AstObject, outer: Env, state: State): Cols {
+  writesRunCode(obj(node, 'relation'), state)
   const returning = returningList(node)
   if (returning.length === 0) return []
   const env = withCtes(obj(node, 'withClause'), outer, state)

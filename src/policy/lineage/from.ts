@@ -124,8 +124,10 @@ export function resolveRangeVar(
   defaultSchema: string,
 ): {readonly schema: string; readonly name: string} | undefined {
   const parts = rangeVarParts(rv, defaultSchema)
-  if (parts === undefined || catalog.schemaOf === undefined || rv.schemaname !== undefined) return parts
-  if (parts.schema === 'pg_catalog') return parts
+  if (parts === undefined || rv.schemaname !== undefined) return parts
+  // The temporary schema is searched first, before pg_catalog.
+  if (catalog.temporary?.(parts.name) === true) return {schema: UNRESOLVED, name: parts.name}
+  if (catalog.schemaOf === undefined || parts.schema === 'pg_catalog') return parts
   return {schema: catalog.schemaOf(parts.name) ?? UNRESOLVED, name: parts.name}
 }
 
@@ -136,6 +138,9 @@ export function relationCols(schema: string, name: string, state: State): Cols {
     state.unknown = true
     return null
   }
+  // A view's rules or a row security policy may run a user's code on every read.
+  if (state.catalog.relationCode && state.catalog.relationCode(schema, name, false) !== false)
+    state.code = true
   const qualified = `${schema}.${name}`
   const own = names.map((c) => `${qualified}.${c}`)
   for (const s of own) state.reads.add(s)
@@ -155,6 +160,17 @@ export function relationCols(schema: string, name: string, state: State): Cols {
     }
     return colOf(c, acc)
   })
+}
+
+/**
+ * Sets `state.code` when writing the relation a RangeVar names may run user code (triggers, rules,
+ * defaults, constraints...), or when that cannot be known.
+ */
+export function writesRunCode(target: AstObject | undefined, state: State): void {
+  const relationCode = state.catalog.relationCode?.bind(state.catalog)
+  if (relationCode === undefined) return
+  const rel = target && resolveRangeVar(target, state.catalog, state.schema)
+  if (rel === undefined || relationCode(rel.schema, rel.name, true) !== false) state.code = true
 }
 
 function viewQuery(definition: string, state: State): Cols {

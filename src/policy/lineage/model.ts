@@ -54,6 +54,8 @@ export interface State {
   readonly reads: Set<string>
   /** Set when something read has unknown columns. */
   unknown: boolean
+  /** Set when reading or writing a relation may run user-defined code (triggers, rules, policies). */
+  code?: boolean
   /** Nesting of view expansions, bounded against views that (through a stale catalog) refer to themselves. */
   viewDepth: number
 }

@@ -5,7 +5,8 @@
  */
 import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
 import {parse} from '../postgres/parser.js'
-import {relationCols, resolveRangeVar} from './from.js'
+import {runsUserCode, temporaryNames} from './code.js'
+import {relationCols, resolveRangeVar, writesRunCode} from './from.js'
 import {callsUntracked} from './functions.js'
 import {type Cols, constCol, newAcc, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
@@ -118,7 +119,13 @@ class Run {
   /** The lineage of one top-level statement. */
   statement(value: unknown): StatementLineage {
     try {
+      for (const name of new Set(temporaryNames(value, this.catalog))) this.effect({kind: 'temporary', name})
       const lineage = this.dispatch(value)
+      if (lineage.runsCode === true || runsUserCode(value, this.catalog)) {
+        // User code may return and copy any value: every column is opaque, and the session is masked.
+        this.forget()
+        return {...lineage, columns: lineage.columns?.map(opaque) ?? null, readsUnknown: true, runsCode: true}
+      }
       if (!callsUntracked(value)) return lineage
       // Code lineage cannot see may close and reopen cursors or statements under names it knows, and
       // may read anything (its notices and errors can carry what it read).
@@ -138,6 +145,7 @@ class Run {
       schema: this.ctx.defaultSchema,
       reads: new Set(),
       unknown: false,
+      code: false,
       viewDepth: 0,
     }
   }
@@ -215,8 +223,14 @@ class Run {
   }
 
   private copy(node: AstObject): StatementLineage {
-    // COPY FROM reads from the client; COPY TO a file or program sends the client no rows.
-    if (node.is_from === true || node.filename !== undefined || node.is_program === true) return NO_ROWS
+    // COPY FROM reads from the client (and fires the table's triggers); COPY TO a file or program
+    // sends the client no rows.
+    if (node.is_from === true) {
+      const state = this.newState()
+      writesRunCode(obj(node, 'relation'), state)
+      return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
+    }
+    if (node.filename !== undefined || node.is_program === true) return NO_ROWS
     if (node.query !== undefined) return this.dispatch(node.query)
     const relation = obj(node, 'relation')
     const rel = relation && resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
@@ -255,7 +269,7 @@ class Run {
         reads: [...state.reads].sort(),
         unknown: state.unknown,
       })
-    return NO_ROWS
+    return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
   }
 
   /** A SET or RESET: search_path changes (and role changes, which change what `$user` names) are effects. */
@@ -355,11 +369,16 @@ function output(col: {name: string; sources: ReadonlySet<string>; opaque: boolea
 }
 
 function finish(cols: Cols, state: State): StatementLineage {
-  return {
+  const lineage = {
     columns: cols === null ? null : cols.map(output),
     reads: [...state.reads].sort(),
     readsUnknown: state.unknown,
   }
+  return state.code === true ? {...lineage, runsCode: true} : lineage
+}
+
+function opaque(col: OutputColumn): OutputColumn {
+  return col.opaque ? col : {...col, opaque: true}
 }
 
 /** Every RangeVar in a tree (CTE names too: an unknown name only adds an unknown read, failing closed). */
@@ -420,6 +439,7 @@ export function applyLineageEffects(session: LineageSessionState, effects: reado
         break
       case 'write':
       case 'search-path':
+      case 'temporary':
         // Tainting tables and following search_path are the proxy's part.
         break
     }

@@ -20,6 +20,24 @@ export interface CatalogView {
    * not known (the relation is then unknown). Without it, unqualified names resolve to `defaultSchema`.
    */
   schemaOf?(name: string): string | undefined
+  /**
+   * True when an unqualified name may stand for a relation the session made in its temporary schema,
+   * which PostgreSQL searches before every other (pg_catalog included): the name is then unknown.
+   */
+  temporary?(name: string): boolean
+  /**
+   * Whether PostgreSQL may run user-defined code for an operator or a cast: `operator` of that name
+   * defined outside the system schemas; `cast` to a type of that name through a user's function or
+   * a domain of that name with constraints (name `*implicit*`: some implicit or assignment cast runs a
+   * user's function). undefined while not known (the proxy loads it; unknown counts as code).
+   */
+  code?(kind: 'operator' | 'cast', name: string): boolean | undefined
+  /**
+   * Whether reading (`write` false: rules of a view, row security policies) or writing (triggers,
+   * rules, defaults, constraints, index expressions, domain checks) a relation may run user-defined
+   * code; undefined when the relation is unknown.
+   */
+  relationCode?(schema: string, table: string, write: boolean): boolean | undefined
 }
 
 /** One output column of a statement. */
@@ -40,6 +58,11 @@ export interface StatementLineage {
   readonly reads: readonly string[]
   /** True when the statement reads something whose columns are unknown (an unknown relation, cursor, function...). */
   readonly readsUnknown: boolean
+  /**
+   * True when the statement may run user-defined code (an operator, a cast, a trigger...): that code
+   * may copy any value anywhere, so every column it returns is opaque and the proxy masks the session.
+   */
+  readonly runsCode?: boolean
 }
 
 /** Session state lineage depends on, kept by the proxy and updated with each result's effects. */
@@ -83,6 +106,8 @@ export type LineageEffect =
    */
   | {readonly kind: 'search-path'; readonly value: string | null | undefined; readonly local: boolean}
   | {readonly kind: 'prepare'; readonly name: string; readonly lineage: StatementLineage}
+  /** The statement may create (or rename to) a relation of this name in the session's temporary schema. */
+  | {readonly kind: 'temporary'; readonly name: string}
   | {readonly kind: 'deallocate'; readonly name: string}
   | {readonly kind: 'deallocate-all'}
   /**

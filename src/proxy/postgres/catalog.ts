@@ -18,6 +18,10 @@ export interface CatalogRelation {
   readonly columns: readonly string[]
   /** The view's or materialized view's query (empty search_path: relations schema-qualified). */
   readonly definition: string | undefined
+  /** Reading it may run user code (a view's rules, row security policies calling a user's function). */
+  readonly readCode: boolean
+  /** Writing it may run user code (triggers, rules, defaults, constraints, indexes, domain checks). */
+  readonly writeCode: boolean
 }
 
 /** Runs one simple query on a side connection, rows as text. */
@@ -25,6 +29,65 @@ export type SideQuery = (sql: string) => Promise<(string | null)[][]>
 
 /** Bounds a catalog lookup: a lock the session holds must not stall it (it then fails closed). */
 const PREAMBLE = "SET search_path = ''; SET statement_timeout = 5000; SET lock_timeout = 2000; "
+
+/** Schemas whose functions, operators and types are the server's own. */
+const SYSTEM = "('pg_catalog', 'information_schema')"
+
+/** SQL: true when object `objid` of catalog `classid` depends on a function or operator outside SYSTEM. */
+function dependsOnUserCode(classid: string, objids: string): string {
+  return (
+    `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${classid}'::pg_catalog.regclass ` +
+    `AND d.objid IN (${objids}) AND (` +
+    `(d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p ` +
+    `JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = d.refobjid AND pn.nspname NOT IN ${SYSTEM})) ` +
+    `OR (d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator o ` +
+    `JOIN pg_catalog.pg_namespace pn ON pn.oid = o.oprnamespace WHERE o.oid = d.refobjid AND pn.nspname NOT IN ${SYSTEM}))))`
+  )
+}
+
+/** SQL: reading relation `c` may run user code. */
+const READ_CODE =
+  dependsOnUserCode(
+    'pg_catalog.pg_rewrite',
+    'SELECT r.oid FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid',
+  ) +
+  ' OR ' +
+  dependsOnUserCode(
+    'pg_catalog.pg_policy',
+    'SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid',
+  )
+
+/** SQL: writing relation `c` may run user code. */
+const WRITE_CODE = [
+  'EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)',
+  "EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN')",
+  dependsOnUserCode(
+    'pg_catalog.pg_attrdef',
+    'SELECT a.oid FROM pg_catalog.pg_attrdef a WHERE a.adrelid = c.oid',
+  ),
+  dependsOnUserCode(
+    'pg_catalog.pg_constraint',
+    'SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid',
+  ),
+  dependsOnUserCode(
+    'pg_catalog.pg_policy',
+    'SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid',
+  ),
+  dependsOnUserCode(
+    'pg_catalog.pg_class',
+    'SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid',
+  ),
+  `EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid ` +
+    `JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace WHERE a.attrelid = c.oid AND a.attnum > 0 ` +
+    `AND t.typtype = 'd' AND tn.nspname NOT IN ${SYSTEM} ` +
+    `AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid))`,
+].join(' OR ')
+
+/** SQL: casts that run a user's function (`f`: its target type's name; `context`: i, a or e). */
+const USER_CASTS =
+  `SELECT pg_catalog.lower(tt.typname), c.castcontext FROM pg_catalog.pg_cast c ` +
+  `JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace ` +
+  `JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget WHERE pn.nspname NOT IN ${SYSTEM}`
 
 /** Per-session catalog cache; implements the synchronous view lineage reads. */
 export class SessionCatalog implements CatalogView {
@@ -35,6 +98,15 @@ export class SessionCatalog implements CatalogView {
   readonly misses = new Set<string>()
   /** Function names, lower-case and unqualified: true when some function of that name is user-defined. */
   private readonly functions = new Map<string, boolean>()
+  /** Operators and casts that run user code (`operator:name`, `cast:name`), as `code()` reports them. */
+  private readonly userCode = new Map<string, boolean>()
+  /** `kind:name` keys of code() asked for and not loaded yet. */
+  readonly codeMisses = new Set<string>()
+  /**
+   * Names of relations the session may have made in its temporary schema (searched first). Kept
+   * across invalidations: only the session's own statements make them, and a stale one only masks more.
+   */
+  private readonly temporaries = new Set<string>()
 
   constructor(private readonly query: SideQuery) {}
 
@@ -101,6 +173,57 @@ export class SessionCatalog implements CatalogView {
     return this.byName.get(`${schema}.${name}`)?.definition ?? undefined
   }
 
+  /** True when an unqualified name may resolve to the session's temporary relation. */
+  temporary(name: string): boolean {
+    return this.temporaries.has(name)
+  }
+
+  /** Remembers that the session may have made a temporary relation of this name. */
+  addTemporary(name: string): void {
+    this.temporaries.add(name)
+  }
+
+  /** Whether an operator or a cast to a type of this name may run user code; a miss is remembered. */
+  code(kind: 'operator' | 'cast', name: string): boolean | undefined {
+    const key = `${kind}:${name}`
+    const known = this.userCode.get(key)
+    if (known === undefined) this.codeMisses.add(key)
+    return known
+  }
+
+  /** Whether reading or writing a loaded relation may run user code; undefined when not loaded. */
+  relationCode(schema: string, table: string, write: boolean): boolean | undefined {
+    const rel = this.byName.get(`${schema}.${table}`)
+    if (rel === undefined || rel === null) return undefined
+    return write ? rel.writeCode : rel.readCode
+  }
+
+  /**
+   * Loads whether these operators and casts (`operator:name`, `cast:name` keys) run user code:
+   * operators of the name outside the system schemas; casts to a type of the name through a user's
+   * function, or domains of the name with constraints. `cast:*implicit*` stands for any implicit or
+   * assignment cast through a user's function.
+   */
+  async loadCode(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    const ops = keys.filter((k) => k.startsWith('operator:')).map((k) => k.slice(9))
+    const rows = await this.query(
+      `${PREAMBLE}SELECT 'operator:' || o.oprname FROM pg_catalog.pg_operator o ` +
+        `JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE n.nspname NOT IN ${SYSTEM} ` +
+        `AND o.oprname IN (${ops.length > 0 ? ops.map(lit).join(',') : 'NULL'}) ` +
+        `UNION SELECT 'cast:' || f.lower FROM (${USER_CASTS}) f(lower, context) ` +
+        `UNION SELECT 'cast:*implicit*' FROM (${USER_CASTS}) f(lower, context) WHERE f.context IN ('i', 'a') ` +
+        `UNION SELECT 'cast:' || pg_catalog.lower(t.typname) FROM pg_catalog.pg_type t ` +
+        `JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'd' ` +
+        `AND n.nspname NOT IN ${SYSTEM} AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid)`,
+    )
+    const found = new Set(rows.map((r) => r[0]))
+    for (const key of keys) {
+      this.userCode.set(key, found.has(key))
+      this.codeMisses.delete(key)
+    }
+  }
+
   /** A relation by OID, if loaded. */
   relation(oid: number): CatalogRelation | undefined {
     return this.byOid.get(oid)
@@ -117,6 +240,8 @@ export class SessionCatalog implements CatalogView {
     this.byName.clear()
     this.misses.clear()
     this.functions.clear()
+    this.userCode.clear()
+    this.codeMisses.clear()
   }
 
   /**
@@ -153,7 +278,8 @@ export class SessionCatalog implements CatalogView {
       `${PREAMBLE}SELECT c.oid, n.nspname, c.relname, ` +
         `CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, ` +
         `(SELECT pg_catalog.string_agg(a.attnum || ':' || a.attname, E'\\n' ORDER BY a.attnum) ` +
-        `FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) ` +
+        `FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ` +
+        `${READ_CODE}, ${WRITE_CODE} ` +
         `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
         `WHERE ${conds.join(' OR ')}`,
     )
@@ -169,7 +295,7 @@ export class SessionCatalog implements CatalogView {
 }
 
 function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {
-  const [oid, schema, name, definition, attrs] = row
+  const [oid, schema, name, definition, attrs, readCode, writeCode] = row
   if (oid == null || schema == null || name == null) return undefined
   const attnames: (string | undefined)[] = []
   const columns: string[] = []
@@ -180,7 +306,16 @@ function relationOf(row: readonly (string | null)[]): CatalogRelation | undefine
     attnames[Number(line.slice(0, colon))] = attname
     columns.push(attname)
   }
-  return {schema, name, attnames, columns, definition: definition ?? undefined}
+  // Anything but a plain 'f' (false) counts as code.
+  return {
+    schema,
+    name,
+    attnames,
+    columns,
+    definition: definition ?? undefined,
+    readCode: readCode !== 'f',
+    writeCode: writeCode !== 'f',
+  }
 }
 
 /** Splits `schema.table` at its first dot (lineage folds names; neither part is quoted). */

@@ -10,12 +10,14 @@ import type {MaskKey} from '../../masking/index.js'
 import {
   LineageCache,
   applyLineageEffects,
+  lineagePostgres,
   compileGlob,
   planMasking,
   typeCategory,
   type CursorLineage,
   type Decision,
   type GlobMatcher,
+  type LineageContext,
   type LineageEffect,
   type MaskingRule,
   type PlanField,
@@ -59,7 +61,9 @@ export interface MaskStatement {
 }
 
 /** Operation kinds after which the session's own catalog view may be stale. */
-const DDL_KINDS = new Set(['create', 'alter', 'drop', 'comment', 'other', 'do', 'call', 'set'])
+const DDL_KINDS = new Set(['create', 'alter', 'drop', 'comment', 'other', 'do', 'call'])
+/** Operation kinds after which cached catalog and lineage are dropped (a SET may change name resolution). */
+const INVALIDATING_KINDS = new Set([...DDL_KINDS, 'set'])
 const MAX_LOADS = 4
 
 /** Built-ins that run SQL given as text: as opaque as a user-defined function. */
@@ -134,10 +138,8 @@ export class MaskSession {
     // A policy without masking rules costs one comparison per statement.
     if (this.allRules.length === 0) return undefined
     const ops = decision?.operations ?? []
-    if (ops.some((o) => DDL_KINDS.has(o.kind))) {
-      this.invalidate()
-      this.tx.ddl = true
-    }
+    if (ops.some((o) => INVALIDATING_KINDS.has(o.kind))) this.invalidate()
+    if (ops.some((o) => DDL_KINDS.has(o.kind))) this.tx.ddl = true
     // set_config() can change search_path where no statement shows it.
     if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.pathUnknown = true
     const base = decision === undefined ? this.allRules : decision.masking
@@ -145,6 +147,9 @@ export class MaskSession {
       // Its effects are not followed: a path it sets, or the end of a transaction that set one, is unknown.
       if (this.columnRules && (this.tx.changed || /search_path|reset|discard|role|authorization/i.test(sql)))
         this.tx.partial = this.pathUnknown = true
+      // Nor the temporary relations it makes: every relation it names may be one.
+      if (this.columnRules && /temp/i.test(sql))
+        for (const t of ops.flatMap((o) => o.tables)) this.addTemporary(t.slice(t.indexOf('.') + 1))
       return undefined
     }
     return {
@@ -234,24 +239,63 @@ export class MaskSession {
     }
     // The side connection sees the catalog as committed: after DDL in the session's open transaction
     // (or earlier in the same query) a name may stand for something else (CREATE OR REPLACE VIEW).
-    if (this.pathUnknown || this.tx.ddl) {
-      m.lineage = null
-      this.readMasked = true
-      return undefined
-    }
+    if (this.pathUnknown || this.tx.ddl) return this.staleLineage(m)
     if (!this.catalog.pathLoaded) return this.loadPath(m)
     this.catalog.misses.clear()
-    const r = this.lineageCache.lineage(m.sql, {
-      defaultSchema: 'public',
-      cursors: this.cursors,
-      prepared: this.prepared,
-    })
-    if (this.catalog.misses.size > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
+    this.catalog.codeMisses.clear()
+    const r = this.lineageCache.lineage(m.sql, this.lineageContext())
+    const misses = this.catalog.misses.size + this.catalog.codeMisses.size
+    if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
     m.lineage = r.ok ? r.statements : null
-    m.effects = r.ok ? r.effects : []
-    this.taint(m)
+    this.follow(m, r.ok ? r.effects : [], r.ok, m.lineage?.some((l) => l.runsCode === true) === true)
     if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
     return undefined
+  }
+
+  private lineageContext(): LineageContext {
+    return {defaultSchema: 'public', cursors: this.cursors, prepared: this.prepared}
+  }
+
+  /**
+   * Lineage while the session catalog may be stale (DDL in the open transaction) or the path is
+   * unknown: nothing about the result is trusted, but the statement's effects (the search_path it
+   * sets, cursors, tables it fills, temporary relations) are still followed, failing closed.
+   */
+  private staleLineage(m: MaskStatement): Promise<void> | undefined {
+    this.catalog.codeMisses.clear()
+    const r = lineagePostgres(m.sql, this.catalog, this.lineageContext())
+    // Operators and casts as committed (relations are not read again until the transaction ends).
+    if (this.catalog.codeMisses.size > 0 && m.loads < MAX_LOADS) return this.load(m, [], [])
+    this.readMasked = true
+    const effects = r.ok
+      ? r.effects.map((list) => list.map((e) => (e.kind === 'write' ? {...e, unknown: true} : e)))
+      : []
+    this.follow(m, effects, r.ok, r.ok && r.statements.some((l) => l.runsCode === true))
+    m.lineage = null
+    return undefined
+  }
+
+  /**
+   * Takes a statement's effects: tables it fills are tainted, temporary relations remembered, and
+   * code it may run masks the session. A statement lineage could not read may have done anything.
+   */
+  private follow(
+    m: MaskStatement,
+    effects: readonly (readonly LineageEffect[])[],
+    ok: boolean,
+    runsCode: boolean,
+  ): void {
+    m.effects = effects
+    if (!ok && m.sql !== '') this.pathUnknown = true
+    for (const list of effects) for (const e of list) if (e.kind === 'temporary') this.addTemporary(e.name)
+    this.taint(m)
+    if (runsCode) this.taintAll(m)
+  }
+
+  private addTemporary(name: string): void {
+    if (this.catalog.temporary(name)) return
+    this.catalog.addTemporary(name)
+    this.lineageCache.clear()
   }
 
   /**
@@ -409,6 +453,7 @@ export class MaskSession {
     m.loads++
     try {
       await this.catalog.load(oids, names)
+      await this.catalog.loadCode([...this.catalog.codeMisses])
     } catch {
       // The lookup failed: what it was for stays unknown, and unknown is masked.
       m.loads = MAX_LOADS
