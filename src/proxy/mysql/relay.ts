@@ -5,6 +5,8 @@
  */
 import type {Socket} from 'node:net'
 
+import type {AuditProcess} from '../../audit/types.js'
+import {reviewWithPeer} from '../review.js'
 import {ReadGate} from '../postgres/flow.js'
 import {PROCESS_MASK_KEY} from '../postgres/mask-session.js'
 import {RunWriter} from '../postgres/run-writer.js'
@@ -32,6 +34,8 @@ export interface MysqlRelayOptions {
   /** Bytes read during the handshake that belong to the relay. */
   readonly clientLeftover: readonly Buffer[]
   readonly serverLeftover: readonly Buffer[]
+  /** The client's process as the session found it (named in approval requests). */
+  readonly peer: AuditProcess
 }
 
 /** Starts relaying between the client and the upstream. */
@@ -55,6 +59,7 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     farewell: (reason) => errPacket(0, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
   })
   const finish = run.finish
+  const clientGate = new ReadGate(client)
 
   const clientD: ClientDispatcher = new ClientDispatcher({
     state,
@@ -65,6 +70,9 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     allowLocalInfile: config.allowLocalInfile ?? false,
     onQuit: () => finish(),
     onFatal: (err) => finish(err),
+    review: config.review === undefined ? undefined : reviewWithPeer(config.review, o.peer),
+    reviewNotice: config.reviewNotice,
+    clientGate,
   })
   const serverD = new ServerDispatcher({
     state,
@@ -81,7 +89,7 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
 
   return run.start({
     toServer,
-    clientGate: new ReadGate(client),
+    clientGate,
     serverGate: new ReadGate(server),
     onClientData: (chunk) => clientD.push(chunk),
     onServerData: (chunk) => serverD.push(chunk),
