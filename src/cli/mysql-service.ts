@@ -114,7 +114,7 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
         o.reviewNotice === undefined
           ? undefined
           : (message: string, detail?: string) =>
-              o.reviewNotice?.(detail === undefined ? message : `${message}. ${detail}`),
+              o.reviewNotice?.(detail === undefined ? message : `${message}\n${detail}`),
     })
     const inner = new MysqlEngine(
       Object.defineProperty(config, 'allowLocalInfile', {
