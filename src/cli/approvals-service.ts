@@ -143,7 +143,7 @@ function apiMessage(err: unknown): string {
     : messageOf(err)
 }
 
-/** The review hook of a control-plane session (see src/proxy/postgres/review.ts). */
+/** The review hook of a control-plane session (see src/proxy/review.ts). */
 export function reviewHook(o: ReviewHookOptions): ReviewHook {
   const use = async (sql: string, id?: string): Promise<string> =>
     (

@@ -15,6 +15,7 @@ import {describeMysqlTarget, parseMysqlUrl, type MysqlTarget} from '../proxy/mys
 import {authenticateUpstream, openUpstream} from '../proxy/mysql/upstream.js'
 import {Cap, Command, ErrCode} from '../proxy/mysql/protocol.js'
 import {encodePacket} from '../proxy/mysql/framing.js'
+import {HINT_SEPARATOR, REVIEW_SQLSTATE} from '../proxy/mysql/review.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
 import {
   checkReachable,
@@ -90,6 +91,12 @@ export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>
       maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
       localPassword: o.localPassword,
       maskKey: maskKeyFromEnv(),
+      review: o.review,
+      reviewNotice:
+        o.reviewNotice === undefined
+          ? undefined
+          : (message: string, detail?: string) =>
+              o.reviewNotice?.(detail === undefined ? message : `${message}\n${detail}`),
     })
     const inner = new MysqlEngine(
       Object.defineProperty(config, 'allowLocalInfile', {
@@ -159,10 +166,15 @@ function toResult(part: unknown, meta: unknown): StatementResult {
 
 function toMysqlExecError(err: unknown): unknown {
   if (err instanceof DbgateError) return err
-  const e = err as {errno?: number; code?: string; message?: string}
+  const e = err as {errno?: number; code?: string; sqlState?: string; message?: string}
   const message = e.message ?? messageOf(err)
-  if (e.errno === 1142 && message.startsWith('dbgate: approval required'))
-    return new ApprovalRequiredError(message, [])
+  if (e.errno === 1142 && e.sqlState === REVIEW_SQLSTATE) {
+    const [text = message, ...hint] = message.split(HINT_SEPARATOR)
+    return new ApprovalRequiredError(
+      text,
+      [hint.join(HINT_SEPARATOR)].filter((h) => h !== ''),
+    )
+  }
   if (e.errno === 1142 && message.startsWith('dbgate: ')) return new DeniedError(message, [])
   if (e.errno === 2003 || e.code === 'ECONNREFUSED' || e.code === 'PROTOCOL_CONNECTION_LOST')
     return new DbgateError('E_UNREACHABLE', `The database connection failed: ${message}`, {

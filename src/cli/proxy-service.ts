@@ -160,6 +160,8 @@ export interface GuardedProxyOptions<T extends PgTarget | MysqlTarget = PgTarget
   readonly admit?: (() => Error | undefined) | undefined
   /** Control-plane mode: what a `review` statement leads to (src/cli/approvals-service.ts). */
   readonly review?: ReviewHook | undefined
+  /** MySQL: where the message of a statement held for approval goes (that protocol has no notice). */
+  readonly reviewNotice?: ((line: string) => void) | undefined
 }
 
 /**

@@ -199,6 +199,8 @@ export interface TargetProxyOptions {
   readonly approvalId?: string | undefined
   /** Prints a status line when audit uploads start failing (events stay spooled) and when they recover. */
   readonly onAuditStatus?: ((line: string) => void) | undefined
+  /** MySQL: prints which request a held statement waits for (that protocol cannot tell its client). */
+  readonly onReviewNotice?: ((line: string) => void) | undefined
 }
 
 /** What decides a statement: the policy's version and the context its rules see. */
@@ -226,6 +228,7 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
       approvalId: o.approvalId,
       client: ts.client,
     }),
+    reviewNotice: o.onReviewNotice,
     admit: () =>
       loop.failure === undefined
         ? undefined

@@ -102,6 +102,7 @@ With TARGET (logged in, or with DBGATE_TOKEN), the control plane mints a short-l
         ...listen,
         localPassword,
         onAuditStatus: (line) => this.logToStderr(line),
+        onReviewNotice: (line) => this.logToStderr(line),
         onRenewFailed: (err) =>
           this.logToStderr(
             `dbgate: renewing the session on ${mode.target} failed (${err.message}); new connections are refused, open ones work until ${new Date(ts.session.credentials.expiresAt).toISOString()}. Reconnect with \`dbgate connect ${mode.target}\`.`,

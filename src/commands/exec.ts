@@ -93,6 +93,7 @@ With TARGET (logged in, or with DBGATE_TOKEN for CI), the control plane mints a 
           stateDir: settings.stateDir,
           approvalId,
           onAuditStatus: (line) => this.logToStderr(line),
+          onReviewNotice: (line) => this.logToStderr(line),
         }),
       ),
     )

@@ -4,7 +4,7 @@ export {startListener, type ListenerOptions, type ProxyListener} from './listene
 export type {PgEngineConfig} from './postgres/config.js'
 export {PostgresEngine} from './postgres/engine.js'
 export {DENY_ROUTINE, REVIEW_ROUTINE} from './postgres/decide.js'
-export type {ReviewHook, ReviewOutcome, ReviewRequest} from './postgres/review.js'
+export type {ReviewHook, ReviewOutcome, ReviewRequest} from './review.js'
 export {parsePgUrl, describeTarget, TargetUrlError, type PgTarget, type SslMode} from './postgres/target.js'
 export {
   connectUpstream,

@@ -101,9 +101,13 @@ describe('mysql2 through the MySQL engine', () => {
     const c = await mysql.createConnection({host: '127.0.0.1', port: proxy.port, user: 'root'})
     try {
       await c.query(`USE \`${db.name}\``)
+      // Without a control plane (standalone) a review is refused at once, with SQLSTATE 42501 as every refused review.
       await expect(c.query('SELECT * FROM secrets')).rejects.toMatchObject({
         errno: 1142,
-        message: expect.stringMatching(/approval required by rule "secrets-need-review"/),
+        sqlState: '42501',
+        message: expect.stringMatching(
+          /approval required by rule "secrets-need-review": Secrets need a second pair of eyes\. Hint: This statement needs approval before it can run; approvals are not available in standalone mode yet\.$/,
+        ),
       })
     } finally {
       await c.end()

@@ -7,7 +7,7 @@ import type {AuditSink} from '../../src/audit/types.js'
 import {Guard, loadParsers, type Policy} from '../../src/policy/index.js'
 import {MysqlEngine} from '../../src/proxy/mysql/engine.js'
 import {parseMysqlUrl, type MysqlTarget} from '../../src/proxy/mysql/target.js'
-import {startListener, type ProxyListener} from '../../src/proxy/index.js'
+import {startListener, type ProxyListener, type ReviewHook} from '../../src/proxy/index.js'
 import {MemoryAudit} from './proxy.js'
 
 /** The MariaDB every MySQL test talks to. */
@@ -56,6 +56,9 @@ export async function startMysqlTestProxy(
     sink?: AuditSink
     /** Fields of the target the URL cannot say (the CA as PEM, the TLS server name). */
     target?: Partial<MysqlTarget>
+    /** Control-plane mode's review hook, and where its waiting messages go. */
+    review?: ReviewHook
+    reviewNotice?: (message: string, detail?: string) => void
   } = {},
 ): Promise<MysqlTestProxy> {
   await loadParsers()
@@ -70,6 +73,8 @@ export async function startMysqlTestProxy(
     clientVersion: 'test',
     maxPacketBytes: extra.maxPacketBytes ?? 64 * 1024 * 1024,
     localPassword: extra.localPassword,
+    review: extra.review,
+    reviewNotice: extra.reviewNotice,
   })
   const listener = await startListener({engine, host: '127.0.0.1', port: 0})
   return {listener, port: listener.port, audit, close: () => listener.close()}

@@ -6,12 +6,15 @@
  */
 import type {Decision, Policy} from '../../policy/index.js'
 import type {GuardSource} from '../audited-guard.js'
+import type {ReadGate} from '../postgres/flow.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import type {StatementInfo} from '../postgres/session-audit.js'
+import type {ReviewHook} from '../review.js'
 import {UNKNOWN_CHARSET, resultCharsetChange} from './charset.js'
 import {decisionErr, mentionsLocalInfile, quoteIdent, readQuery, refusedText} from './decide.js'
 import {PacketFramer, encodePacket, payloadOf} from './framing.js'
 import {Command, ErrCode} from './protocol.js'
+import {MysqlReview} from './review.js'
 import type {Entry, Expect, MysqlSessionState} from './session-state.js'
 import {errPacket} from './wire.js'
 
@@ -38,6 +41,12 @@ export interface ClientDispatcherOptions {
   readonly allowLocalInfile: boolean
   readonly onQuit: () => void
   readonly onFatal: (err: unknown) => void
+  /** Control-plane mode: asks for (or spends) an approval for a `review` statement. */
+  readonly review?: ReviewHook | undefined
+  /** Pauses reading from the client while too many packets wait behind a held statement. */
+  readonly clientGate: ReadGate
+  /** Where the message of a statement waiting for approval goes (dbgate's stderr). */
+  readonly reviewNotice?: ((message: string, detail?: string) => void) | undefined
 }
 
 /** Decides and forwards the client's side of a session. */
@@ -46,11 +55,27 @@ export class ClientDispatcher {
   /** True while the client sends a file the server asked for (until an empty packet). */
   private infile = false
   private stopped = false
+  /** Approvals of `review` statements; undefined without a review hook (standalone mode). */
+  private readonly review: MysqlReview | undefined
 
   constructor(private readonly o: ClientDispatcherOptions) {
     this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) =>
       this.packet(seq, buf, start, end),
     )
+    this.review =
+      o.review === undefined
+        ? undefined
+        : new MysqlReview({
+            hook: o.review,
+            state: o.state,
+            policy: () => o.guarding.policy,
+            toServer: o.toServer,
+            clientGate: o.clientGate,
+            notice: o.reviewNotice,
+            closed: () => this.stopped,
+            replay: (seq, packet) => this.replay(seq, packet),
+            local: (bytes) => this.local(bytes),
+          })
   }
 
   /** Feeds bytes from the client. */
@@ -75,8 +100,23 @@ export class ClientDispatcher {
     this.infile = true
   }
 
+  /** A packet that waited behind a held statement; an error ends the session as in `push`. */
+  private replay(seq: number, packet: Buffer): void {
+    try {
+      this.packet(seq, packet, 0, packet.length)
+    } catch (err) {
+      this.stopped = true
+      this.o.onFatal(err)
+    }
+  }
+
   private packet(seq: number, buf: Buffer, start: number, end: number): void {
     if (this.stopped) return
+    if (this.review?.holding === true) {
+      // The client leaving ends the wait: the held statement never runs and its request stays pending.
+      if (buf[start + 4] === Command.quit && end - start === 5) return this.quit(buf, start, end)
+      return this.review.defer(seq, buf, start, end)
+    }
     if (this.infile) {
       this.o.toServer.forward(buf, start, end)
       if (end - start === 4) this.infile = false
@@ -101,17 +141,16 @@ export class ClientDispatcher {
             'dbgate: server-side cursors (COM_STMT_EXECUTE with a cursor) are not supported',
           )
         const info = this.o.state.statements.get(id)
-        const running = info === undefined ? undefined : this.o.state.run(info.sql, info.decision)
-        // A statement the proxy cannot tie to its text is masked by every rule (fail closed).
-        const mask = this.o.state.masking?.statement(info?.sql ?? '', info?.decision, this.o.state.schema)
-        return this.forward(buf, start, end, {
-          kind: 'server',
-          expect: 'result',
-          running,
-          mask,
-          binary: true,
-          onSuccess: info === undefined ? undefined : this.charsetEffect(info),
-        })
+        if (info?.grant !== undefined) {
+          // A statement approved at PREPARE runs once per use of its grant.
+          if (this.review === undefined)
+            return this.refuse(reply, ErrCode.accessDenied, 'dbgate: this prepared statement ran as approved')
+          const frame = Buffer.from(buf.subarray(start, end))
+          return this.review.execute(reply, info, info.grant, () =>
+            this.execute(frame, 0, frame.length, info),
+          )
+        }
+        return this.execute(buf, start, end, info)
       }
       case Command.stmtSendLongData:
         return this.o.toServer.forward(buf, start, end)
@@ -143,10 +182,7 @@ export class ClientDispatcher {
           'dbgate: COM_STMT_FETCH (server-side cursors) is not supported; execute the statement without a cursor to get its rows',
         )
       case Command.quit:
-        this.o.toServer.forward(buf, start, end)
-        this.stopped = true
-        this.o.onQuit()
-        return
+        return this.quit(buf, start, end)
       case Command.changeUser:
         return this.refuse(
           reply,
@@ -160,6 +196,27 @@ export class ClientDispatcher {
           `dbgate: command 0x${(command < 0 ? 0 : command).toString(16).padStart(2, '0')} is not relayed`,
         )
     }
+  }
+
+  /** COM_STMT_EXECUTE of a statement prepared earlier (decided at PREPARE). */
+  private execute(buf: Buffer, start: number, end: number, info: StatementInfo | undefined): void {
+    const running = info === undefined ? undefined : this.o.state.run(info.sql, info.decision)
+    // A statement the proxy cannot tie to its text is masked by every rule (fail closed).
+    const mask = this.o.state.masking?.statement(info?.sql ?? '', info?.decision, this.o.state.schema)
+    this.forward(buf, start, end, {
+      kind: 'server',
+      expect: 'result',
+      running,
+      mask,
+      binary: true,
+      onSuccess: info === undefined ? undefined : this.charsetEffect(info),
+    })
+  }
+
+  private quit(buf: Buffer, start: number, end: number): void {
+    this.o.toServer.forward(buf, start, end)
+    this.stopped = true
+    this.o.onQuit()
   }
 
   /** COM_QUERY and COM_STMT_PREPARE: the whole text decided at once. */
@@ -209,6 +266,12 @@ export class ClientDispatcher {
       }
     }
     const info: StatementInfo = {sql: text.sql, decision}
+    if (decision.decision === 'review' && this.review !== undefined) {
+      const frame = Buffer.from(buf.subarray(start, end))
+      return this.review.statement(reply, info, expect === 'prepare', (approved) =>
+        this.forward(frame, 0, frame.length, this.entryOf(approved, expect, effects, uncertain, onFailure)),
+      )
+    }
     if (decision.decision !== 'allow') return this.deny(reply, info)
     if (
       !this.o.allowLocalInfile &&
@@ -229,24 +292,33 @@ export class ClientDispatcher {
           'dbgate: LOAD DATA LOCAL INFILE is not allowed through this port',
         ),
       )
-    const entry: Entry =
-      expect === 'prepare'
-        ? {kind: 'server', expect, running: undefined, prepared: info}
-        : {
-            kind: 'server',
-            expect,
-            running: state.run(text.sql, decision),
-            mask: state.masking?.statement(text.sql, decision, state.schema),
-            onSuccess: effects,
-            onFailure: uncertain
-              ? () => {
-                  throw new ClientProtocolError(
-                    'a query that changes the database failed part-way; dbgate cannot tell which database is current, so the session ends',
-                  )
-                }
-              : onFailure,
+    this.forward(buf, start, end, this.entryOf(info, expect, effects, uncertain, onFailure))
+  }
+
+  /** The response an allowed (or approved) COM_QUERY or COM_STMT_PREPARE is owed, with its effects. */
+  private entryOf(
+    info: StatementInfo,
+    expect: Expect,
+    effects: (() => void) | undefined,
+    uncertain: boolean,
+    onFailure: (() => void) | undefined,
+  ): Entry {
+    const state = this.o.state
+    if (expect === 'prepare') return {kind: 'server', expect, running: undefined, prepared: info}
+    return {
+      kind: 'server',
+      expect,
+      running: state.run(info.sql, info.decision),
+      mask: state.masking?.statement(info.sql, info.decision, state.schema),
+      onSuccess: effects,
+      onFailure: uncertain
+        ? () => {
+            throw new ClientProtocolError(
+              'a query that changes the database failed part-way; dbgate cannot tell which database is current, so the session ends',
+            )
           }
-    this.forward(buf, start, end, entry)
+        : onFailure,
+    }
   }
 
   /** What a prepared statement's execution does to the result charset (a prepared SET NAMES). */

@@ -1,6 +1,7 @@
 /** Configuration of the MySQL engine, shared by all its sessions. */
 import type {AuditSink} from '../../audit/types.js'
 import type {EvalContext, Guard, Policy} from '../../policy/index.js'
+import type {ReviewHook} from '../review.js'
 import type {MysqlTarget} from './target.js'
 
 /** What every session of a MySQL engine uses. */
@@ -31,6 +32,13 @@ export interface MysqlEngineConfig {
   readonly allowLocalInfile?: boolean
   /** The `hash` masking style's key; a random key per process when unset. */
   readonly maskKey?: Uint8Array | undefined
+  /** Control-plane mode: what a `review` statement leads to (an approval request, or a grant spent). */
+  readonly review?: ReviewHook | undefined
+  /**
+   * Where the message of a statement held for approval goes (the request and how to approve it): the protocol
+   * has no asynchronous notice, so `dbgate connect` prints it on its stderr.
+   */
+  readonly reviewNotice?: ((message: string, detail?: string) => void) | undefined
   readonly startupTimeoutMs?: number
   readonly upstreamTimeoutMs?: number
 }

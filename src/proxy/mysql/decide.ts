@@ -6,6 +6,7 @@ import type {Decision, Policy} from '../../policy/index.js'
 import {decisionMessage} from '../postgres/decide.js'
 import {unparseableDecision} from '../postgres/decide.js'
 import {ErrCode} from './protocol.js'
+import {REVIEW_SQLSTATE, withHint} from './review.js'
 import {errPacket} from './wire.js'
 
 /** Query text the guard can read, or why it cannot be read safely. */
@@ -43,14 +44,22 @@ export function quoteIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``
 }
 
-/** The ERR packet of a deny or review decision: error 1142, SQLSTATE 42000, the rule and its message. */
+/**
+ * The ERR packet of a deny or review decision: error 1142, the rule and its message. A review (here only
+ * without a review hook: standalone mode) has SQLSTATE 42501 as every refused review, a denial 42000.
+ */
 export function decisionErr(seq: number, d: Decision): Buffer {
-  const hint =
-    d.decision === 'review'
-      ? ' (approvals are not available for MySQL/MariaDB connections yet)'
-      : d.rule === null
-        ? ' (no rule allows this statement; ask the owner of the dbgate policy)'
-        : ''
+  if (d.decision === 'review')
+    return errPacket(
+      seq,
+      ErrCode.accessDenied,
+      REVIEW_SQLSTATE,
+      withHint(
+        decisionMessage(d),
+        'This statement needs approval before it can run; approvals are not available in standalone mode yet.',
+      ),
+    )
+  const hint = d.rule === null ? ' (no rule allows this statement; ask the owner of the dbgate policy)' : ''
   return errPacket(seq, ErrCode.accessDenied, '42000', `${decisionMessage(d)}${hint}`)
 }
 

@@ -5,6 +5,8 @@
  */
 import type {Socket} from 'node:net'
 
+import type {AuditProcess} from '../../audit/types.js'
+import {reviewWithPeer} from '../review.js'
 import {ReadGate} from '../postgres/flow.js'
 import {PROCESS_MASK_KEY} from '../postgres/mask-session.js'
 import {RunWriter} from '../postgres/run-writer.js'
@@ -32,6 +34,8 @@ export interface MysqlRelayOptions {
   /** Bytes read during the handshake that belong to the relay. */
   readonly clientLeftover: readonly Buffer[]
   readonly serverLeftover: readonly Buffer[]
+  /** The client's process as the session found it (named in approval requests). */
+  readonly peer: AuditProcess
 }
 
 /** A running MySQL relay. */
@@ -67,6 +71,7 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     farewell: (reason) => errPacket(expected() ?? 1, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
   })
   const finish = run.finish
+  const clientGate = new ReadGate(client)
 
   const clientD: ClientDispatcher = new ClientDispatcher({
     state,
@@ -77,6 +82,9 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     allowLocalInfile: config.allowLocalInfile ?? false,
     onQuit: () => finish(),
     onFatal: (err) => finish(err),
+    review: config.review === undefined ? undefined : reviewWithPeer(config.review, o.peer),
+    reviewNotice: config.reviewNotice,
+    clientGate,
   })
   const serverD = new ServerDispatcher({
     state,
@@ -93,7 +101,7 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
 
   const relay = run.start({
     toServer,
-    clientGate: new ReadGate(client),
+    clientGate,
     serverGate: new ReadGate(server),
     onClientData: (chunk) => clientD.push(chunk),
     onServerData: (chunk) => serverD.push(chunk),

@@ -8,6 +8,7 @@
 import {randomBytes} from 'node:crypto'
 import type {Socket} from 'node:net'
 
+import type {AuditProcess} from '../../audit/types.js'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
 import {UpstreamRejectedError, UpstreamUnreachableError} from '../postgres/upstream.js'
 import {SessionAudit} from '../postgres/session-audit.js'
@@ -85,7 +86,8 @@ export class MysqlConnection implements ConnectionHandler {
       const audit = this.sessionAudit(hello)
       // Who is on the other end (looked up since accept), and a durable session_start, before the
       // client is told it is connected: a session the trail cannot record is refused.
-      audit.setProcess(await peerOf(this.info))
+      const peer = await peerOf(this.info)
+      audit.setProcess(peer)
       const refusal = audit.refusal() ?? (await audit.sessionEvent('session_start'))
       if (refusal !== undefined)
         throw new MysqlSessionError(
@@ -96,7 +98,7 @@ export class MysqlConnection implements ConnectionHandler {
       const state = this.makeClientReady(upstream, hello, audit)
       let error: unknown
       try {
-        await this.relay(upstream, state)
+        await this.relay(upstream, state, peer)
       } catch (err) {
         error = err
         throw err
@@ -207,7 +209,7 @@ export class MysqlConnection implements ConnectionHandler {
   }
 
   /** Step 6: the two dispatchers until either side ends. */
-  private async relay(upstream: MysqlUpstream, state: MysqlSessionState): Promise<void> {
+  private async relay(upstream: MysqlUpstream, state: MysqlSessionState, peer: AuditProcess): Promise<void> {
     const clientLeftover = this.reader?.detach() ?? []
     this.reader = undefined
     this.seq = 1
@@ -233,6 +235,7 @@ export class MysqlConnection implements ConnectionHandler {
       onLostEvent: (err, wrote) => this.lostEvent(err, wrote),
       clientLeftover,
       serverLeftover: upstream.leftover,
+      peer,
     })
     this.active = r
     if (this.closing) r.close('dbgate is shutting down')

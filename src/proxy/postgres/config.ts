@@ -1,7 +1,7 @@
 /** Configuration of the Postgres engine, shared by all its sessions. */
 import type {AuditSink} from '../../audit/types.js'
 import type {EvalContext, Guard, Policy} from '../../policy/index.js'
-import type {ReviewHook} from './review.js'
+import type {ReviewHook} from '../review.js'
 import type {PgTarget} from './target.js'
 
 /** What every session of a Postgres engine uses. */

@@ -7,9 +7,8 @@
  * Parse in the extended protocol (node-postgres with parameters, named prepared statements); a CancelRequest
  * from the client ends the wait with the server's own 57014 error.
  */
-import {describeProcess} from '../../audit/process-info.js'
-import type {AuditProcess} from '../../audit/types.js'
-import {approvalSettingsOf, scanPostgres, ShapeScan, type Decision} from '../../policy/index.js'
+import {approvalSettingsOf, scanPostgres, ShapeScan} from '../../policy/index.js'
+import {holdStatement, needsValuesRefusal, type ReviewHook, type ReviewRefusal} from '../review.js'
 import type {IssuedKey} from './cancel.js'
 import {REVIEW_ROUTINE} from './decide.js'
 import type {ReadGate} from './flow.js'
@@ -19,37 +18,7 @@ import type {StatementInfo} from './session-audit.js'
 import type {SessionState} from './session-state.js'
 import {bodyOf, errorResponse, readyForQuery, typed} from './wire.js'
 
-/** A statement that got `review`. */
-export interface ReviewRequest {
-  readonly sql: string
-  readonly decision: Decision
-  /** False once the client's session ended: a hold stops waiting and must not spend a grant. */
-  readonly active: () => boolean
-  /** The local process behind the connection, one line, when it could be found (shown to approvers). */
-  readonly process?: string | undefined
-  /** A Parse of the extended protocol (values bound later), not a simple Query. */
-  readonly extended?: boolean | undefined
-  /** A prepared statement approved at Parse and bound again: spend one more use of this approval, or refuse. */
-  readonly again?: string | undefined
-}
-
-/** What happens to it. */
-export type ReviewOutcome =
-  | {readonly kind: 'run'; readonly approvalId: string}
-  | {
-      readonly kind: 'refuse'
-      readonly message: string
-      readonly hint?: string | undefined
-      readonly approvalId: string | null
-    }
-
-/** The callback the engine config carries: decides a review statement, possibly after a long wait. */
-export interface ReviewHook {
-  /** The dbgate target the session is for, named in hints (`dbgate exec TARGET …`). */
-  readonly target?: string | undefined
-  /** Resolves what to do; `notice` sends a NoticeResponse to the waiting client at once. */
-  review(request: ReviewRequest, notice: (message: string, detail?: string) => void): Promise<ReviewOutcome>
-}
+export type {ReviewHook, ReviewOutcome, ReviewRequest} from '../review.js'
 
 /** NoticeResponse ('N') with severity NOTICE. */
 export function noticeResponse(message: string, detail?: string): Buffer {
@@ -67,7 +36,7 @@ export function noticeResponse(message: string, detail?: string): Buffer {
 }
 
 /** The ErrorResponse of a refused review (SQLSTATE 42501, routine dbgate_policy_review). */
-export function reviewRefusal(outcome: Extract<ReviewOutcome, {kind: 'refuse'}>): Buffer {
+export function reviewRefusal(outcome: ReviewRefusal): Buffer {
   return errorResponse({
     severity: 'ERROR',
     code: SqlState.insufficientPrivilege,
@@ -75,30 +44,6 @@ export function reviewRefusal(outcome: Extract<ReviewOutcome, {kind: 'refuse'}>)
     hint: outcome.hint,
     routine: REVIEW_ROUTINE,
   })
-}
-
-/** Runs the hook; a hook that fails is a refusal (fail closed), never a run. */
-export async function runReview(
-  hook: ReviewHook,
-  request: ReviewRequest,
-  notice: (message: string, detail?: string) => void,
-): Promise<ReviewOutcome> {
-  try {
-    return await hook.review(request, notice)
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err)
-    return {
-      kind: 'refuse',
-      message: `dbgate: approval required, and the approval service failed: ${why}`,
-      approvalId: null,
-    }
-  }
-}
-
-/** The hook of one client connection: requests name the process on the other end, found at accept. */
-export function reviewWithPeer(hook: ReviewHook, peer: AuditProcess): ReviewHook {
-  const process = peer.found ? describeProcess(peer) : undefined
-  return {target: hook.target, review: (request, notice) => hook.review({...request, process}, notice)}
 }
 
 /** What a held statement needs from the client dispatcher of its session. */
@@ -134,8 +79,6 @@ export function holdForReview(
   run: (approvalId: string) => void,
 ): void {
   const s = session.state
-  let cancelled = false
-  let settled = false
   session.toServer.flush()
   session.clientGate.hold('decision')
   const answer = (error: Buffer): void => {
@@ -145,38 +88,23 @@ export function holdForReview(
       s.discardUntilSync = true
     } else s.inject(() => Buffer.concat([error, readyForQuery(s.txStatus)]))
   }
-  const finish = (): void => {
-    if (settled) return
-    settled = true
-    session.cancelKey?.intercept(undefined)
-    if (!session.closed()) session.resume()
-  }
-  session.cancelKey?.intercept(() => {
-    if (settled || session.closed()) return false
-    cancelled = true
-    answer(cancelledByUser())
-    finish()
-    return true
+  // A statement that carries a grant already was approved: it may only spend that approval again.
+  const request = {sql: v.sql, decision: v.decision, extended, again: v.grant?.approvalId}
+  const hold = holdStatement(hook, request, {
+    closed: session.closed,
+    notice: (message, detail) => s.inject(() => noticeResponse(message, detail)),
+    run,
+    refuse: (outcome) => answer(reviewRefusal(outcome)),
+    settle: () => {
+      session.cancelKey?.intercept(undefined)
+      if (!session.closed()) session.resume()
+    },
   })
-  const notice = (message: string, detail?: string): void => {
-    if (!session.closed() && !cancelled) s.inject(() => noticeResponse(message, detail))
-  }
-  const request = {
-    sql: v.sql,
-    decision: v.decision,
-    extended,
-    // A statement that carries a grant already was approved: it may only spend that approval again.
-    again: v.grant?.approvalId,
-    active: () => !session.closed() && !cancelled,
-  }
-  void runReview(hook, request, notice)
-    .then((outcome) => {
-      if (session.closed() || cancelled) return
-      if (outcome.kind === 'run') run(outcome.approvalId)
-      else answer(reviewRefusal(outcome))
-    })
-    .finally(finish)
+  session.cancelKey?.intercept(() => hold.cancel(() => answer(cancelledByUser())))
 }
+
+/** How Postgres names its placeholders in a refusal. */
+const PG_PLACEHOLDERS = {placeholders: '$1, …', textClient: 'psql'}
 
 /** `$n` not inside an identifier, as text: the fallback when the policy's lexer is not certain of a query. */
 const PLACEHOLDER = /(?:^|[^\p{L}\p{N}_$])\$\d/u
@@ -221,14 +149,8 @@ export function reviewParse<V extends StatementInfo>(
 ): boolean {
   const s = session.state
   if (!approvalSettingsOf(s.guard.policy, v.decision.rule).anyLiterals && takesValues(frame, v.sql)) {
-    const by = v.decision.rule === null ? 'the default action' : `rule "${v.decision.rule}"`
-    const target = hook.target ?? 'TARGET'
-    return refuseInBatch(
-      s,
-      v,
-      `dbgate: approval required by ${by}, and this statement needs approval with its values: its parameters ($1, …) are sent only after it is prepared`,
-      `Send it with the values written in the SQL as a simple query (e.g. psql), or run: dbgate request-approval ${target} --sql '…' --reason '…', then once approved: dbgate exec ${target} --approval ID --sql '…'.`,
-    )
+    const refusal = needsValuesRefusal(v.decision, hook.target, PG_PLACEHOLDERS)
+    return refuseInBatch(s, v, refusal.message, refusal.hint)
   }
   holdForReview(session, hook, v, true, (approvalId) => run({...v, grant: {approvalId, binds: 1}}))
   return false

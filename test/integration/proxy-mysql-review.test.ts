@@ -1,0 +1,244 @@
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
+
+import mysql from 'mysql2/promise'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {DEFAULT_APPROVAL, type Policy} from '../../src/policy/index.js'
+import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
+import {Command} from '../../src/proxy/mysql/protocol.js'
+import {readErr} from '../../src/proxy/mysql/wire.js'
+import {MARIADB, mysqlScratch, mysqlTestPolicy, startMysqlTestProxy} from '../support/mysql-proxy.js'
+import type {MysqlScratch, MysqlTestProxy} from '../support/mysql-proxy.js'
+import {rawMysql} from '../support/mysql-raw.js'
+
+// The MySQL engine's review hook against the real MariaDB: a held COM_QUERY or COM_STMT_PREPARE pauses only its
+// own session, runs once the hook says so, and a refusal or a failing hook is ERR 1142 (SQLSTATE 42501) after
+// which the session goes on. `secrets` is reviewed by a rule whose grants cover any literal values (so a statement
+// with `?` may be approved at PREPARE); `ledger` by one that binds a grant to the exact text.
+
+const run = promisify(execFile)
+
+interface Held {
+  readonly request: ReviewRequest
+  resolve(outcome: ReviewOutcome): void
+  reject(err: Error): void
+}
+
+let db: MysqlScratch
+let proxy: MysqlTestProxy
+const held: Held[] = []
+const notices: string[] = []
+const hook: ReviewHook = {
+  target: 'prod-my',
+  review: (request, notice) =>
+    new Promise<ReviewOutcome>((resolve, reject) => {
+      notice('dbgate: waiting for request apr_test', 'Approve it somewhere.')
+      held.push({request, resolve, reject})
+    }),
+}
+
+async function nextHeld(): Promise<Held> {
+  for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+  const h = held.shift()
+  if (!h) throw new Error('no statement was held')
+  return h
+}
+
+async function client(): Promise<mysql.Connection> {
+  const c = await mysql.createConnection({...MARIADB, port: proxy.port, database: db.name})
+  c.on('error', () => undefined)
+  return c
+}
+
+async function ledgerRows(): Promise<number> {
+  const rows = (await db.admin(`SELECT COUNT(*) AS n FROM \`${db.name}\`.ledger`)) as {n: number}[]
+  return Number(rows[0]?.n)
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20))
+}
+
+beforeAll(async () => {
+  db = await mysqlScratch('review')
+  await db.admin(
+    `CREATE TABLE \`${db.name}\`.secrets (id INT); INSERT INTO \`${db.name}\`.secrets VALUES (1), (2);` +
+      `CREATE TABLE \`${db.name}\`.ledger (id INT); INSERT INTO \`${db.name}\`.ledger VALUES (1), (2);`,
+  )
+  const base = mysqlTestPolicy(db.name)
+  const policy: Policy = {
+    ...base,
+    rules: [
+      ...base.rules.map((r) =>
+        r.name === 'secrets-need-review' ? {...r, approval: {...DEFAULT_APPROVAL, anyLiterals: true}} : r,
+      ),
+      {name: 'ledger-needs-review', when: {tables: [`${db.name}.ledger`]}, action: 'review'},
+    ],
+  }
+  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, policy, {
+    review: hook,
+    reviewNotice: (message) => notices.push(message),
+  })
+})
+afterAll(async () => {
+  await proxy?.close()
+  await db?.drop()
+})
+
+describe('MySQL review hook', {timeout: 30_000}, () => {
+  it('holds a query, serves other sessions meanwhile, says where to approve, then runs it', async () => {
+    const a = await client()
+    const b = await client()
+    notices.length = 0
+    const pending = a.query('SELECT COUNT(*) AS n FROM secrets')
+    const h = await nextHeld()
+    expect(h.request.sql).toBe('SELECT COUNT(*) AS n FROM secrets')
+    expect(h.request.extended).toBe(false)
+    expect(h.request.decision.rule).toBe('secrets-need-review')
+    // The client is this test process: the proxy names it for the approvers.
+    expect(h.request.process).toMatch(new RegExp(`\\(pid ${process.pid}\\)`))
+    expect(notices).toEqual(['dbgate: waiting for request apr_test'])
+    expect((await b.query('SELECT 41 + 1 AS x'))[0]).toEqual([{x: 42}])
+    h.resolve({kind: 'run', approvalId: 'apr_test'})
+    expect((await pending)[0]).toEqual([{n: 2}])
+    await a.end()
+    await b.end()
+  })
+
+  it('a refusal is ERR 1142 with SQLSTATE 42501, the message and the hint; the session goes on', async () => {
+    const a = await client()
+    const pending = a.query('DELETE FROM ledger WHERE id = 1').catch((e: unknown) => e)
+    ;(await nextHeld()).resolve({
+      kind: 'refuse',
+      message: 'dbgate: request apr_x was denied',
+      hint: 'ask again',
+      approvalId: 'apr_x',
+    })
+    expect(await pending).toMatchObject({
+      errno: 1142,
+      sqlState: '42501',
+      message: 'dbgate: request apr_x was denied. Hint: ask again',
+    })
+    expect(await ledgerRows()).toBe(2)
+    expect((await a.query('SELECT 1 AS one'))[0]).toEqual([{one: 1}])
+    const refused = proxy.audit.events.filter(
+      (e) => e.type === 'statement' && e.statement === 'DELETE FROM ledger WHERE id = 1',
+    )
+    expect(refused).toMatchObject([{decision: 'review', rule: 'ledger-needs-review'}])
+    await a.end()
+  })
+
+  it('a failing hook refuses (fail closed)', async () => {
+    const a = await client()
+    const pending = a.query('SELECT * FROM secrets').catch((e: unknown) => e)
+    ;(await nextHeld()).reject(new Error('control plane down'))
+    expect(await pending).toMatchObject({
+      errno: 1142,
+      sqlState: '42501',
+      message: 'dbgate: approval required, and the approval service failed: control plane down',
+    })
+    expect((await a.query('SELECT 2 AS two'))[0]).toEqual([{two: 2}])
+    await a.end()
+  })
+
+  it('COM_QUIT or a dropped connection while held: the wait ends and the statement never runs', async () => {
+    const raw = await rawMysql(proxy.port, db.name)
+    raw.command(Buffer.concat([Buffer.from([Command.query]), Buffer.from('DELETE FROM ledger WHERE id = 1')]))
+    const quitting = await nextHeld()
+    expect(quitting.request.active()).toBe(true)
+    raw.command(Buffer.from([Command.quit]))
+    await raw.closed()
+    await until(() => !quitting.request.active())
+    expect(quitting.request.active()).toBe(false)
+    quitting.resolve({kind: 'run', approvalId: 'apr_late'})
+
+    const a = await client()
+    void a.query('DELETE FROM ledger WHERE id = 2').catch(() => undefined)
+    const dropped = await nextHeld()
+    a.destroy()
+    await until(() => !dropped.request.active())
+    expect(dropped.request.active()).toBe(false)
+    dropped.resolve({kind: 'run', approvalId: 'apr_late'})
+    await new Promise((r) => setTimeout(r, 200))
+    expect(await ledgerRows()).toBe(2)
+  })
+
+  it('commands sent behind a held one wait, and are answered in order after it', async () => {
+    const raw = await rawMysql(proxy.port, db.name)
+    const query = (sql: string): Buffer => Buffer.concat([Buffer.from([Command.query]), Buffer.from(sql)])
+    const packet = (payload: Buffer): Buffer =>
+      Buffer.concat([Buffer.from([payload.length, 0, 0, 0]), payload])
+    raw.write(Buffer.concat([packet(query('DELETE FROM ledger WHERE id = 1')), packet(query('SELECT 7'))]))
+    const h = await nextHeld()
+    h.resolve({kind: 'refuse', message: 'dbgate: no', approvalId: null})
+    const first = await raw.next()
+    expect(readErr(first.payload)).toMatchObject({code: 1142, sqlState: '42501', message: 'dbgate: no'})
+    // Then the SELECT's result set: one column.
+    expect((await raw.next()).payload[0]).toBe(1)
+    raw.socket.destroy()
+  })
+})
+
+describe('MySQL review hook with prepared statements', {timeout: 30_000}, () => {
+  it('a PREPARE with ? under a rule bound to the exact text is refused without a request', async () => {
+    const a = await client()
+    const err = await a.execute('DELETE FROM ledger WHERE id = ?', [1]).catch((e: unknown) => e)
+    expect(err).toMatchObject({errno: 1142, sqlState: '42501'})
+    expect((err as Error).message).toBe(
+      `dbgate: approval required by rule "ledger-needs-review", and this statement needs approval with its values: its parameters (?) are sent only after it is prepared. Hint: Send it with the values written in the SQL as a simple query (e.g. the mysql client), or run: dbgate request-approval prod-my --sql '…' --reason '…', then once approved: dbgate exec prod-my --approval ID --sql '…'.`,
+    )
+    expect(held).toHaveLength(0)
+    expect(await ledgerRows()).toBe(2)
+    expect((await a.execute('SELECT ? AS x', [5]))[0]).toEqual([{x: 5}])
+    await a.end()
+  })
+
+  it('a PREPARE allowed any literals is held, runs once per use of its grant, then is refused', async () => {
+    const a = await client()
+    const sql = 'SELECT id FROM secrets WHERE id = ?'
+    const first = a.execute(sql, [2])
+    const h = await nextHeld()
+    expect(h.request).toMatchObject({sql, extended: true})
+    expect(h.request.again).toBeUndefined()
+    h.resolve({kind: 'run', approvalId: 'apr_ps'})
+    expect((await first)[0]).toEqual([{id: 2}])
+
+    // mysql2 prepares a statement once per connection: the next run is only COM_STMT_EXECUTE.
+    const second = a.execute(sql, [1])
+    const again = await nextHeld()
+    expect(again.request).toMatchObject({sql, extended: true, again: 'apr_ps'})
+    again.resolve({kind: 'run', approvalId: 'apr_ps'})
+    expect((await second)[0]).toEqual([{id: 1}])
+
+    const third = a.execute(sql, [1]).catch((e: unknown) => e)
+    ;(await nextHeld()).resolve({
+      kind: 'refuse',
+      message: 'dbgate: this prepared statement ran as approved, and approval apr_ps cannot be used again',
+      approvalId: 'apr_ps',
+    })
+    expect(await third).toMatchObject({errno: 1142, sqlState: '42501'})
+    expect((await a.query('SELECT 3 AS three'))[0]).toEqual([{three: 3}])
+    await a.end()
+  })
+})
+
+describe('MySQL review hook with the mysql client', {timeout: 30_000}, () => {
+  it('mysql waits for the approval and prints the rows, or the refusal as ERROR 1142 (42501)', async () => {
+    const args = ['-h127.0.0.1', `-P${proxy.port}`, '-uroot', db.name, '-e']
+    const approved = run('mysql', [...args, 'SELECT COUNT(*) AS n FROM secrets'])
+    ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_cli'})
+    expect((await approved).stdout).toBe('n\n2\n')
+
+    const refused = run('mysql', [...args, 'DELETE FROM ledger WHERE id > 0']).catch((e: unknown) => e)
+    ;(await nextHeld()).resolve({
+      kind: 'refuse',
+      message: 'dbgate: request apr_c was denied',
+      approvalId: 'apr_c',
+    })
+    expect(await refused).toMatchObject({
+      stderr: expect.stringContaining('ERROR 1142 (42501) at line 1: dbgate: request apr_c was denied\n'),
+    })
+    expect(await ledgerRows()).toBe(2)
+  })
+})
