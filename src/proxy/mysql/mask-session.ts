@@ -79,7 +79,7 @@ class MysqlCatalog implements MysqlCatalogView {
   /** Views lineage expanded: looked up again before every statement that reads them. */
   readonly used = new Set<string>()
   /** Triggers and routines, by lower-case schema (mask-code.ts). */
-  readonly code = new Map<string, SchemaCode>()
+  readonly storedCode = new Map<string, SchemaCode>()
 
   columns(schema: string, table: string): readonly string[] | undefined {
     const key = `${schema}.${table}`.toLowerCase()
@@ -108,7 +108,7 @@ class MysqlCatalog implements MysqlCatalogView {
     this.views.clear()
     this.viewSchemas.clear()
     this.misses.clear()
-    this.code.clear()
+    this.storedCode.clear()
   }
 }
 
@@ -174,7 +174,7 @@ export class MysqlMaskSession {
   lookup(m: MysqlMaskStatement): CatalogLookup | undefined {
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
     // Which of the names it calls and writes are stored functions and tables with triggers.
-    const schemas = missingSchemas(m.code, this.catalog.code)
+    const schemas = missingSchemas(m.code, this.catalog.storedCode)
     const key = cacheKey(m)
     const hit = key === undefined ? undefined : this.cache.get(key)
     if (hit !== undefined) {
@@ -236,7 +236,7 @@ export class MysqlMaskSession {
       done: (ok) => {
         if (!ok) return
         this.cache = new Lru(1_000)
-        code.commit(codeSchemas, this.catalog.code)
+        code.commit(codeSchemas, this.catalog.storedCode)
         for (const n of names) {
           const cols = found.get(n)
           this.catalog.tables.set(
@@ -271,7 +271,7 @@ export class MysqlMaskSession {
         m.lineage = null
       if (r.ok) for (const effects of r.effects) this.taint(m, effects)
       if (
-        runsStoredCode(m.code, this.catalog.code) ||
+        runsStoredCode(m.code, this.catalog.storedCode) ||
         (r.ok && r.statements.some((l) => l.runsCode === true))
       )
         this.taintAll(m)
