@@ -4,7 +4,7 @@
  * change schema state are decided as their SQL equivalents; commands the proxy does not know are
  * refused, not forwarded. A denial is an ERR packet in the command's turn, and the session goes on.
  */
-import type {Decision, Policy} from '../../policy/index.js'
+import type {AnalyzeContext, Decision, Policy} from '../../policy/index.js'
 import type {GuardSource} from '../audited-guard.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import type {StatementInfo} from '../postgres/session-audit.js'
@@ -46,6 +46,7 @@ export class ClientDispatcher {
   /** True while the client sends a file the server asked for (until an empty packet). */
   private infile = false
   private stopped = false
+  private actx: AnalyzeContext | undefined
 
   constructor(private readonly o: ClientDispatcherOptions) {
     this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) =>
@@ -180,10 +181,7 @@ export class ClientDispatcher {
     const g = this.o.guarding
     if (!text.ok) decision = refusedText(g.policy, text.reason)
     else {
-      const verdict = g.guard.decide(text.sql, g.evalContext, {
-        defaultSchema: state.schema,
-        prepared: state.prepared,
-      })
+      const verdict = g.guard.decide(text.sql, g.evalContext, this.analyzeContext())
       decision = verdict.decision
       const a = verdict.analysis
       if (a.ok && expect === 'result') {
@@ -211,10 +209,10 @@ export class ClientDispatcher {
     const info: StatementInfo = {sql: text.sql, decision}
     if (decision.decision !== 'allow') return this.deny(reply, info)
     if (
-      !this.o.allowLocalInfile &&
       expect === 'result' &&
-      mentionsLocalInfile(text.sql) &&
-      decision.operations.some((o) => o.kind === 'copy')
+      decision.operations.some((o) => o.kind === 'copy') &&
+      !this.o.allowLocalInfile &&
+      mentionsLocalInfile(text.sql)
     )
       return this.deny(
         reply,
@@ -247,6 +245,14 @@ export class ClientDispatcher {
               : onFailure,
           }
     this.forward(buf, start, end, entry)
+  }
+
+  /** What the guard resolves against: one object while the default schema stays (the prepared map is live). */
+  private analyzeContext(): AnalyzeContext {
+    const state = this.o.state
+    if (this.actx?.defaultSchema !== state.schema)
+      this.actx = {defaultSchema: state.schema, prepared: state.prepared}
+    return this.actx
   }
 
   /** What a prepared statement's execution does to the result charset (a prepared SET NAMES). */
