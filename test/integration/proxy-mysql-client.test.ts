@@ -120,8 +120,8 @@ describe('mysql2 through the MySQL engine', () => {
         expect(Object.keys(rows[0] ?? {})).toHaveLength(300)
         expect(rows[0]?.c299).toBe(299)
       }
-      const [after] = await c.query('SELECT name FROM items WHERE id = 2')
-      expect(after).toEqual([{name: 'pear'}])
+      const [after] = await c.query('SELECT COUNT(*) AS n FROM items')
+      expect(after).toEqual([{n: 2}])
     } finally {
       await c.end()
     }
