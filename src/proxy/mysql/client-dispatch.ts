@@ -144,7 +144,9 @@ export class ClientDispatcher {
           'dbgate: COM_STMT_FETCH (server-side cursors) is not supported; execute the statement without a cursor to get its rows',
         )
       case Command.quit:
+        // Written now: the session ends before push() would flush it.
         this.o.toServer.forward(buf, start, end)
+        this.o.toServer.flush()
         this.stopped = true
         this.o.onQuit()
         return

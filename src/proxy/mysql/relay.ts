@@ -43,6 +43,9 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
   const toClient = new RunWriter(client)
   // The client sees the end of a statement (its last packet, or a denial) only once its event is durable.
   state.audit.bind(toClient, o.onLostEvent)
+  // The client's own COM_QUIT already went to the server: a second one would only meet a closed
+  // connection (a reset, and an error built for nothing).
+  let quitForwarded = false
   const run = new RelayRun({
     client,
     server,
@@ -51,7 +54,7 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
       clientD.stop()
       state.queue.length = 0
     },
-    goodbye: () => encodePacket(0, Buffer.from([Command.quit])),
+    goodbye: () => (quitForwarded ? Buffer.alloc(0) : encodePacket(0, Buffer.from([Command.quit]))),
     farewell: (reason) => errPacket(0, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
   })
   const finish = run.finish
@@ -63,7 +66,10 @@ export function relayMysql(o: MysqlRelayOptions): Relay {
     toClient,
     maxPacketBytes: config.maxPacketBytes,
     allowLocalInfile: config.allowLocalInfile ?? false,
-    onQuit: () => finish(),
+    onQuit: () => {
+      quitForwarded = true
+      finish()
+    },
     onFatal: (err) => finish(err),
   })
   const serverD = new ServerDispatcher({
