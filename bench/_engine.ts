@@ -30,6 +30,17 @@ export const BENCH_POLICY: Policy = {
   masking: [],
 }
 
+/** The audit sink of `mode`: none, or a trail spooled under a fresh temporary directory. */
+export async function benchAuditSink(mode: AuditMode): Promise<AuditSink> {
+  if (mode === 'off') return nullAuditSink
+  return AuditTrail.open({
+    stateDir: mkdtempSync(join(tmpdir(), 'dbgate-bench-engine-')),
+    maxBytes: 4 * 1024 * 1024 * 1024,
+    durability: mode === 'nosync' ? 'written' : mode,
+    fsync: mode !== 'nosync',
+  })
+}
+
 /** A listening engine. */
 export interface BenchEngine {
   readonly port: number
@@ -39,15 +50,7 @@ export interface BenchEngine {
 /** Starts the engine on a free port, auditing as `mode` says (spool under a fresh temporary directory). */
 export async function startBenchEngine(mode: AuditMode, db: string): Promise<BenchEngine> {
   await loadParsers()
-  const sink: AuditSink =
-    mode === 'off'
-      ? nullAuditSink
-      : await AuditTrail.open({
-          stateDir: mkdtempSync(join(tmpdir(), 'dbgate-bench-engine-')),
-          maxBytes: 4 * 1024 * 1024 * 1024,
-          durability: mode === 'nosync' ? 'written' : mode,
-          fsync: mode !== 'nosync',
-        })
+  const sink = await benchAuditSink(mode)
   const engine = new PostgresEngine({
     target: parsePgUrl(`postgres://postgres@127.0.0.1:5432/${db}?sslmode=disable`),
     policy: BENCH_POLICY,

@@ -114,6 +114,23 @@ describe('mysql2 through the MySQL engine', () => {
     }
   })
 
+  it('relays a result set of more than 250 columns (a column count of several bytes)', async () => {
+    const c = await connect()
+    try {
+      const columns = Array.from({length: 300}, (_, i) => `${i} AS c${i}`).join(', ')
+      const [text] = await c.query(`SELECT ${columns}`)
+      const [binary] = await c.execute(`SELECT ${columns}`)
+      for (const rows of [text, binary] as Record<string, number>[][]) {
+        expect(Object.keys(rows[0] ?? {})).toHaveLength(300)
+        expect(rows[0]?.c299).toBe(299)
+      }
+      const [after] = await c.query('SELECT COUNT(*) AS n FROM items')
+      expect(after).toEqual([{n: 2}])
+    } finally {
+      await c.end()
+    }
+  })
+
   it('refuses COM_CHANGE_USER with a clear error', async () => {
     const c = await connect()
     try {

@@ -36,6 +36,9 @@ export function charsetOfCollation(id: number): ResultCharset {
 /** What a query does to the result charset. */
 export type CharsetChange = {readonly kind: 'none'} | {readonly kind: 'set'; readonly charset: ResultCharset}
 
+/** Most statements do not change the result charset: one answer for all of them, no object per query. */
+const NO_CHANGE: CharsetChange = Object.freeze({kind: 'none'})
+
 const NAME = String.raw`(?:'([^'\\]+)'|"([^"\\]+)"|` + '`([^`]+)`' + String.raw`|([A-Za-z0-9_]+))`
 const END = String.raw`\s*;?\s*$`
 /** SET NAMES x [COLLATE y], and SET CHARACTER SET x / SET CHARSET x (both set character_set_results). */
@@ -65,10 +68,10 @@ function nameOf(m: RegExpExecArray): {name: string; bare: boolean} {
  * run by EXECUTE, make the charset unknown.
  */
 export function resultCharsetChange(sql: string, hasSet: boolean): CharsetChange {
-  if (!hasSet) return {kind: 'none'}
+  if (!hasSet) return NO_CHANGE
   // A SET that runs from a prepared statement (EXECUTE name, EXECUTE IMMEDIATE): its text is not here.
   if (EXECUTES.test(sql)) return {kind: 'set', charset: UNKNOWN_CHARSET}
-  if (!MENTIONS.test(sql)) return {kind: 'none'}
+  if (!MENTIONS.test(sql)) return NO_CHANGE
   const names = SET_NAMES.exec(sql)
   if (names !== null) {
     const {name, bare} = nameOf(names)

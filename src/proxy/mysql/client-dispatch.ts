@@ -4,7 +4,7 @@
  * change schema state are decided as their SQL equivalents; commands the proxy does not know are
  * refused, not forwarded. A denial is an ERR packet in the command's turn, and the session goes on.
  */
-import type {Decision, Policy} from '../../policy/index.js'
+import type {AnalyzeContext, Decision, Policy} from '../../policy/index.js'
 import type {GuardSource} from '../audited-guard.js'
 import type {ReadGate} from '../postgres/flow.js'
 import type {RunWriter} from '../postgres/run-writer.js'
@@ -57,6 +57,7 @@ export class ClientDispatcher {
   private stopped = false
   /** Approvals of `review` statements; undefined without a review hook (standalone mode). */
   private readonly review: MysqlReview | undefined
+  private actx: AnalyzeContext | undefined
 
   constructor(private readonly o: ClientDispatcherOptions) {
     this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) =>
@@ -214,7 +215,9 @@ export class ClientDispatcher {
   }
 
   private quit(buf: Buffer, start: number, end: number): void {
+    // Written now: the session ends before push() would flush it.
     this.o.toServer.forward(buf, start, end)
+    this.o.toServer.flush()
     this.stopped = true
     this.o.onQuit()
   }
@@ -237,10 +240,7 @@ export class ClientDispatcher {
     const g = this.o.guarding
     if (!text.ok) decision = refusedText(g.policy, text.reason)
     else {
-      const verdict = g.guard.decide(text.sql, g.evalContext, {
-        defaultSchema: state.schema,
-        prepared: state.prepared,
-      })
+      const verdict = g.guard.decide(text.sql, g.evalContext, this.analyzeContext())
       decision = verdict.decision
       const a = verdict.analysis
       if (a.ok && expect === 'result') {
@@ -274,10 +274,10 @@ export class ClientDispatcher {
     }
     if (decision.decision !== 'allow') return this.deny(reply, info)
     if (
-      !this.o.allowLocalInfile &&
       expect === 'result' &&
-      mentionsLocalInfile(text.sql) &&
-      decision.operations.some((o) => o.kind === 'copy')
+      decision.operations.some((o) => o.kind === 'copy') &&
+      !this.o.allowLocalInfile &&
+      mentionsLocalInfile(text.sql)
     )
       return this.deny(
         reply,
@@ -319,6 +319,14 @@ export class ClientDispatcher {
           }
         : onFailure,
     }
+  }
+
+  /** What the guard resolves against: one object while the default schema stays (the prepared map is live). */
+  private analyzeContext(): AnalyzeContext {
+    const state = this.o.state
+    if (this.actx?.defaultSchema !== state.schema)
+      this.actx = {defaultSchema: state.schema, prepared: state.prepared}
+    return this.actx
   }
 
   /** What a prepared statement's execution does to the result charset (a prepared SET NAMES). */

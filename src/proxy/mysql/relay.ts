@@ -58,6 +58,9 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
   let ended: {seq: number | undefined} | undefined
   // The client sees the end of a statement (its last packet, or a denial) only once its event is durable.
   state.audit.bind(toClient, o.onLostEvent)
+  // The client's own COM_QUIT already went to the server: a second one would only meet a closed
+  // connection (a reset, and an error built for nothing).
+  let quitForwarded = false
   const run = new RelayRun({
     client,
     server,
@@ -67,7 +70,7 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
       clientD.stop()
       state.queue.length = 0
     },
-    goodbye: () => encodePacket(0, Buffer.from([Command.quit])),
+    goodbye: () => (quitForwarded ? Buffer.alloc(0) : encodePacket(0, Buffer.from([Command.quit]))),
     farewell: (reason) => errPacket(expected() ?? 1, ErrCode.serverShutdown, '08S01', `dbgate: ${reason}`),
   })
   const finish = run.finish
@@ -80,7 +83,10 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     toClient,
     maxPacketBytes: config.maxPacketBytes,
     allowLocalInfile: config.allowLocalInfile ?? false,
-    onQuit: () => finish(),
+    onQuit: () => {
+      quitForwarded = true
+      finish()
+    },
     onFatal: (err) => finish(err),
     review: config.review === undefined ? undefined : reviewWithPeer(config.review, o.peer),
     reviewNotice: config.reviewNotice,

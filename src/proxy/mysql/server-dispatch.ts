@@ -13,7 +13,7 @@ import {MAX_PART, PacketFramer, payloadOf} from './framing.js'
 import {readColumnDef, type ColumnDef, type MysqlRowMasker} from './mask-rows.js'
 import {Cap, Header, Status} from './protocol.js'
 import type {Entry, MysqlSessionState} from './session-state.js'
-import {PayloadReader, errPacket, readErr, statusOf} from './wire.js'
+import {PayloadReader, errPacket, readErr, statusAt, statusOf} from './wire.js'
 
 /** The server broke the protocol or asked for something the policy does not allow. */
 export class ServerProtocolError extends Error {
@@ -169,7 +169,7 @@ export class ServerDispatcher {
         }
         if (this.phase === 'infile')
           throw new ServerProtocolError('unexpected packet after a LOCAL INFILE transfer')
-        this.left = new PayloadReader(payloadOf(buf, start, end)).lenenc()
+        this.left = columnCount(buf, start, end)
         this.forward(buf, start, end)
         this.phase = 'columns'
         this.cols = []
@@ -186,7 +186,7 @@ export class ServerDispatcher {
         }
         // The EOF after the column definitions; a cursor means no rows follow now.
         this.forward(buf, start, end)
-        if ((statusOf(payloadOf(buf, start, end)) & Status.cursorExists) !== 0) this.finish(entry, true)
+        if ((statusAt(buf, start, end) & Status.cursorExists) !== 0) this.finish(entry, true)
         else this.phase = 'rows'
         return
       case 'rows':
@@ -194,7 +194,7 @@ export class ServerDispatcher {
           this.forward(buf, start, end)
           this.rows = undefined
           if (entry.mask !== undefined) this.o.state.masking?.completed(entry.mask)
-          if ((statusOf(payloadOf(buf, start, end)) & Status.moreResultsExist) === 0) this.finish(entry, true)
+          if ((statusAt(buf, start, end) & Status.moreResultsExist) === 0) this.finish(entry, true)
           else this.phase = 'first'
           return
         }
@@ -329,6 +329,13 @@ export class ServerDispatcher {
       this.produced.append(local.bytes)
     }
   }
+}
+
+/** The column count a result set starts with: one byte in place, the rare longer forms read. */
+function columnCount(buf: Buffer, start: number, end: number): number {
+  const first = buf[start + 4] as number
+  if (end - start === 5 && first < 0xfb) return first
+  return new PayloadReader(payloadOf(buf, start, end)).lenenc()
 }
 
 /** The values of a text-protocol row (the proxy's own lookups: short rows of names). */

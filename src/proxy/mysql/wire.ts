@@ -2,7 +2,7 @@
  * Bounded readers for packet payload fields and encoders for the packets the proxy writes itself
  * (OK, ERR, the auth-phase packets). Readers throw WireError on malformed input.
  */
-import {encodePacket} from './framing.js'
+import {encodePacket, payloadOf} from './framing.js'
 import {Header} from './protocol.js'
 
 /** A payload whose fields do not fit its length or format. */
@@ -151,4 +151,14 @@ export function statusOf(payload: Buffer): number {
   } catch {
     return 0
   }
+}
+
+/**
+ * The status flags of the logical packet `buf[start, end)` (as statusOf): an EOF, the one a result set
+ * ends with, is read in place, without a view of its payload.
+ */
+export function statusAt(buf: Buffer, start: number, end: number): number {
+  const length = end - start - 4
+  if (buf[start + 4] === Header.eof && length < 9) return length >= 5 ? buf.readUInt16LE(start + 7) : 0
+  return statusOf(payloadOf(buf, start, end))
 }
