@@ -17,7 +17,8 @@ export interface Parsed {
 }
 
 type Build = typeof mysqlBuild
-let parsers: readonly {readonly parser: InstanceType<Build['Parser']>; readonly database: string}[] | undefined
+let parsers:
+  readonly {readonly parser: InstanceType<Build['Parser']>; readonly database: string}[] | undefined
 
 /** The two parsers, loaded on first use (the builds are CommonJS: a synchronous require). */
 function loaded(): NonNullable<typeof parsers> {
