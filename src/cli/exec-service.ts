@@ -7,7 +7,6 @@ import pg from 'pg'
 
 import {ApprovalRequiredError, DbgateError, DeniedError, ExitCode, messageOf} from '../errors.js'
 import {DENY_ROUTINE, REVIEW_ROUTINE} from '../proxy/index.js'
-import {execMysqlThrough} from './mysql-service.js'
 import {formatCsv, formatTable, type Cell} from './output.js'
 import {startStandaloneProxy, type StandaloneOptions, type StandaloneProxy} from './proxy-service.js'
 
@@ -63,7 +62,8 @@ export async function execThrough(
   localPassword?: string,
 ): Promise<ExecResult> {
   const proxy = await start({host: '127.0.0.1', port: 0})
-  if (proxy.protocol === 'mysql') return execMysqlThrough(sql, proxy, localPassword)
+  if (proxy.protocol === 'mysql')
+    return (await import('./mysql-service.js')).execMysqlThrough(sql, proxy, localPassword)
   const client = new pg.Client({
     host: proxy.listener.host,
     port: proxy.listener.port,

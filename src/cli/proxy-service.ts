@@ -27,7 +27,6 @@ import {
 } from '../proxy/index.js'
 import type {ReviewHook} from '../proxy/index.js'
 import {isMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
-import {startMysqlStandalone} from './mysql-service.js'
 import {SessionError} from '../proxy/postgres/session.js'
 
 /** Inputs of a standalone proxy. */
@@ -196,7 +195,8 @@ export function auditDurabilityFromEnv(env: NodeJS.ProcessEnv = process.env): Au
 
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
-  if (isMysqlUrl(o.url)) return startMysqlStandalone(o)
+  // The MySQL engine and its client library load only for MySQL targets.
+  if (isMysqlUrl(o.url)) return (await import('./mysql-service.js')).startMysqlStandalone(o)
   const target = parseTarget(o.url)
   const {policy, version} = readVersionedPolicyFile(o.policyFile)
   const identity = osIdentity()

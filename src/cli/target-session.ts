@@ -4,20 +4,17 @@
  * The minted password lives in memory only: the upstream login is built as an object, never as a URL
  * string that could end up in a log, and nothing here prints it.
  */
-import {getAuthenticatedClient, type AuthContext, type AuthenticatedClient} from '../auth/session.js'
+import type {AuthContext, AuthenticatedClient} from '../auth/session.js'
 import type {Settings} from '../config/index.js'
 import type {BundleResponse, TargetSummary, TargetTls, TargetsResponse} from '../control/api-types.js'
 import type {ControlClient} from '../control/client.js'
-import {verifyBundle, type VerifiedBundle} from '../control/bundle.js'
-import {bundleKeysFor, openSession, type DbSession} from '../control/sessions.js'
+import type {VerifiedBundle} from '../control/bundle.js'
+import type {DbSession} from '../control/sessions.js'
 import {DbgateError, ExitCode, UsageError, messageOf} from '../errors.js'
 import type {AuditSink} from '../audit/types.js'
 import type {Actor, EvalContext} from '../policy/index.js'
 import type {PgTarget} from '../proxy/index.js'
 import type {MysqlSslMode, MysqlTarget} from '../proxy/mysql/target.js'
-import {cachedClient, reviewHook} from './approvals-service.js'
-import {trailUpload} from './audit-upload.js'
-import {startGuardedMysqlProxy} from './mysql-service.js'
 import {startGuardedProxy, type GuardedProxy, type GuardedProxyOptions} from './proxy-service.js'
 
 /** What opening a session on a target needs. */
@@ -118,8 +115,32 @@ function upstreamOf(t: DbSession['target'], user: string, password: string): Tar
   }
 }
 
+/**
+ * The control-plane client and what stands on it (HTTP client, OS keychain, uploads, approvals): loaded
+ * at the first use of a TARGET, so a standalone proxy (--url) never carries them in memory.
+ */
+async function controlPlane() {
+  const [auth, bundle, sessions, approvals, upload] = await Promise.all([
+    import('../auth/session.js'),
+    import('../control/bundle.js'),
+    import('../control/sessions.js'),
+    import('./approvals-service.js'),
+    import('./audit-upload.js'),
+  ])
+  return {
+    getAuthenticatedClient: auth.getAuthenticatedClient,
+    verifyBundle: bundle.verifyBundle,
+    bundleKeysFor: sessions.bundleKeysFor,
+    openSession: sessions.openSession,
+    cachedClient: approvals.cachedClient,
+    reviewHook: approvals.reviewHook,
+    trailUpload: upload.trailUpload,
+  }
+}
+
 /** Opens a session on a target: authenticates, mints the user, verifies the bundle. */
 export async function openTargetSession(o: TargetSessionOptions): Promise<TargetSession> {
+  const {getAuthenticatedClient, openSession, cachedClient} = await controlPlane()
   const ctx: AuthContext = {...o.settings, env: o.env}
   const auth = await getAuthenticatedClient(ctx)
   // The server makes every machine-token session `ci`, whatever is asked here.
@@ -166,6 +187,7 @@ export function evalContextOf(bundle: VerifiedBundle): EvalContext {
 export async function fetchTargetBundle(
   o: TargetSessionOptions,
 ): Promise<VerifiedBundle & {readonly summary: TargetSummary | undefined}> {
+  const {getAuthenticatedClient, verifyBundle, bundleKeysFor} = await controlPlane()
   const auth = await getAuthenticatedClient({...o.settings, env: o.env})
   const query = new URLSearchParams({target: o.target})
   if (o.agent !== undefined) {
@@ -208,6 +230,7 @@ const enforced = (b: VerifiedBundle): string => JSON.stringify([b.payload.policy
 
 /** Starts the guarded proxy of the target's engine for an open session and keeps its credentials renewed. */
 export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions): Promise<GuardedProxy> {
+  const {trailUpload, reviewHook} = await controlPlane()
   const loop = ts.session.renewLoop
   const p = ts.session.bundle.payload
   const common: Omit<GuardedProxyOptions, 'target'> = {
@@ -239,7 +262,7 @@ export async function startTargetProxy(ts: TargetSession, o: TargetProxyOptions)
   const up = ts.upstream
   const proxy =
     up.protocol === 'mysql'
-      ? await startGuardedMysqlProxy({...common, target: up.login})
+      ? await (await import('./mysql-service.js')).startGuardedMysqlProxy({...common, target: up.login})
       : await startGuardedProxy({...common, target: up.login})
   // Each renewal brings a freshly verified bundle: a policy reloaded on the control plane (or changed groups)
   // applies from the next statement of every open session, not only to new connections.

@@ -131,6 +131,39 @@ describe('DataRow rewriting', () => {
     expect(got).toEqual(expected)
   })
 
+  it('sends the masked rows of each network read in one write, in order', () => {
+    const m = new RowMasker([null, EMAIL], KEY, new Set())
+    const sent: Buffer[] = []
+    const out = new ProducedOut({flush: () => undefined, send: (b) => sent.push(Buffer.from(b))})
+    const expected: string[] = []
+    const reads = 12
+    for (let r = 0; r < reads; r++) {
+      // A read of about 60 KB of rows, as the server's socket delivers them.
+      const rows: Buffer[] = []
+      for (let i = 0; rows.length * 40 < 60_000; i++) {
+        rows.push(dataRow([`${r}.${i}`, `someone${i}@example.com`]))
+        expected.push(`${r}.${i}|s***@example.com`)
+      }
+      const chunk = Buffer.concat(rows)
+      out.prepare(chunk.length)
+      for (let p = 0; p < chunk.length;) {
+        const end = p + chunk.readInt32BE(p + 1) + 1
+        expect(m.rewrite(chunk, p, end, out)).toBe(true)
+        p = end
+      }
+      out.flush()
+    }
+    expect(sent).toHaveLength(reads)
+    const got: string[] = []
+    for (const all of sent)
+      for (let p = 0; p < all.length;) {
+        const len = all.readInt32BE(p + 1) + 1
+        got.push(fieldsOf(all.subarray(p, p + len)).join('|'))
+        p += len
+      }
+    expect(got).toEqual(expected)
+  })
+
   it('leaves a row alone when nothing masked changes, rewrites only masked fields otherwise', () => {
     const m = new RowMasker([null, EMAIL, REDACT_INT], KEY, new Set())
     const clean = dataRow(['1', null, null])

@@ -168,6 +168,8 @@ export class RowMasker {
 }
 
 const SLAB = 64 * 1024
+/** The largest fresh slab `prepare` makes for one read (reads are at most 64 KB). */
+const MAX_SLAB = 1024 * 1024
 
 /** Where produced bytes are written: the client's RunWriter. */
 export interface ProducedTarget {
@@ -194,6 +196,20 @@ export class ProducedOut implements ByteSink {
   private base = 0
 
   constructor(private readonly to: ProducedTarget) {}
+
+  /**
+   * Called as a network read of `n` bytes starts: when produced bytes have been written out and the
+   * slab has less room left than the read could produce, the next rows go to a fresh slab, so a read's
+   * masked rows leave in one write instead of being split at the slab's end. A session that never
+   * produced anything allocates nothing.
+   */
+  prepare(n: number): void {
+    if (this.used === 0 || this.used !== this.base || this.mark >= 0) return
+    if (this.buf.length - this.used >= n) return
+    this.buf = Buffer.allocUnsafe(Math.max(SLAB, Math.min(n, MAX_SLAB)))
+    this.view = viewOf(this.buf)
+    this.used = this.base = 0
+  }
 
   /** Appends produced bytes after everything forwarded so far. */
   append(bytes: Buffer): void {

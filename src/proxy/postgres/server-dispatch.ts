@@ -42,6 +42,7 @@ export class ServerDispatcher {
   /** Feeds bytes from the server. */
   push(chunk: Buffer): void {
     if (this.stopped) return
+    this.produced.prepare(chunk.length)
     try {
       this.framer.push(chunk)
     } catch (err) {
