@@ -28,22 +28,30 @@ import {AuditSpoolFullError, AuditSpoolUnavailableError} from './errors.js'
 import {
   canonicalChainedJson,
   fromAuditEvent,
+  SessionText,
   type AuditEnrichment,
   type AuditEventBody,
   type ChainedEvent,
 } from './event.js'
 import {FrameBuilder, scanFrames, segmentName} from './spool-frame.js'
 import {recoverSpool, type Segment} from './spool-recover.js'
-import type {AuditEvent, AuditSink} from './types.js'
+import type {
+  AuditEvent,
+  AuditEventMembers,
+  AuditSessionFacts,
+  AuditSessionRecorder,
+  AuditSink,
+} from './types.js'
 
 const datasyncAsync = promisify(fdatasync)
 /**
- * `written` durability: the pause after a background sync before the next one starts. Back-to-back syncs
- * cost the proxy's thread about 150 µs of CPU per transaction at one client (the kernel's journal work is
- * charged to the syncing thread); pacing them at 10 ms measured +50 % TPS at one client and +5–15 % at
- * eight (pgbench -S, quiet machine), and widens what an OS crash can lose to about 10 ms of events.
+ * `written` durability: background syncs start at most once per this many milliseconds (the default of
+ * `syncIntervalMs`), as PostgreSQL's WAL writer flushes asynchronous commits every wal_writer_delay. Each
+ * sync costs the proxy's thread tens of µs of CPU (the kernel's journal work is charged to the syncing
+ * thread): at 10 ms between syncs they cost about 17 µs per transaction at eight clients (pgbench -S).
+ * The interval bounds what an OS crash can lose: the events of about one interval and one sync.
  */
-const SYNC_PAUSE_MS = 10
+export const DEFAULT_SYNC_INTERVAL_MS = 100
 const truncateAsync = promisify(ftruncate)
 
 /**
@@ -68,6 +76,11 @@ export interface DurableSpoolOptions {
   readonly fsync?: boolean | undefined
   /** When a write resolves (default `written`). */
   readonly durability?: AuditDurability | undefined
+  /**
+   * `written` durability: the least time between the starts of two background syncs (ms, default
+   * DEFAULT_SYNC_INTERVAL_MS); an OS crash can lose the events of about one interval and one sync.
+   */
+  readonly syncIntervalMs?: number | undefined
   /** The spool directory itself; `<stateDir>/audit/spool` when not given. */
   readonly dir?: string | undefined
   /**
@@ -83,11 +96,41 @@ const HEADROOM_BYTES = 64 * 1024
 /** Told once an event is recorded (`err` undefined) or cannot be; `link` is given when it was asked for. */
 type Settle = (err: Error | undefined, link: Linked | undefined) => void
 
+/** A write waiting for its group commit. */
 interface Pending {
-  readonly body: AuditEventBody
+  /** Its canonical text chained at `seq` after `prevHash`. */
+  text(seq: number, prevHash: string): string
   readonly settle: Settle
-  /** append() resolves with the chained event; write() and record() only need the outcome. */
-  readonly wantsLink: boolean
+  /** The body, when the writer wants the chained event back (append()); undefined otherwise. */
+  readonly linkOf: AuditEventBody | undefined
+}
+
+/** A full event body (append(), and record() of events not from a session recorder). */
+class BodyPending implements Pending {
+  constructor(
+    private readonly body: AuditEventBody,
+    readonly settle: Settle,
+    readonly linkOf: AuditEventBody | undefined,
+  ) {}
+
+  text(seq: number, prevHash: string): string {
+    return canonicalChainedJson(this.body, seq, prevHash)
+  }
+}
+
+/** An event of a session recorder: its members, written between the session's prepared runs. */
+class MembersPending implements Pending {
+  readonly linkOf = undefined
+
+  constructor(
+    private readonly session: SessionText,
+    private readonly members: AuditEventMembers,
+    readonly settle: Settle,
+  ) {}
+
+  text(seq: number, prevHash: string): string {
+    return this.session.chained(this.members, seq, prevHash)
+  }
 }
 
 /** Tells a writer its outcome; a writer's callback that throws must not stop the spool's commits. */
@@ -112,6 +155,10 @@ export class DurableSpool implements AuditSink {
   private readonly sync: boolean
   /** `written` durability: writes resolve before their sync, which runs in the background. */
   private readonly background: boolean
+  /** `written` durability: the least time between the starts of two background syncs (ms). */
+  private readonly syncInterval: number
+  /** When the last background sync started (performance.now()). */
+  private lastSyncAt = -Infinity
   private readonly keepNewest: boolean
   private segments: Segment[] = []
   private fd: number | undefined
@@ -140,6 +187,7 @@ export class DurableSpool implements AuditSink {
     this.enrich = options.enrich
     this.sync = options.fsync ?? true
     this.background = this.sync && (options.durability ?? 'written') === 'written'
+    this.syncInterval = Math.max(0, options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS)
     this.keepNewest = options.keepNewest ?? false
     let state: ChainState = EMPTY_CHAIN
     try {
@@ -214,27 +262,35 @@ export class DurableSpool implements AuditSink {
    * once, with undefined when the event is recorded, or with the AuditSpool*Error why it is not.
    */
   record(event: AuditEvent, done: (err: Error | undefined) => void): void {
-    this.enqueue(fromAuditEvent(event, this.enrich?.(event)), done, false)
+    this.enqueue(new BodyPending(fromAuditEvent(event, this.enrich?.(event)), done, undefined))
+  }
+
+  /**
+   * A recorder for one session's events: the facts they share are serialised once (SessionText), each
+   * event then only its own members. Undefined when events are enriched (each through record()).
+   */
+  session(facts: AuditSessionFacts): AuditSessionRecorder | undefined {
+    if (this.enrich !== undefined) return undefined
+    const text = new SessionText(facts)
+    return {record: (members, done) => this.enqueue(new MembersPending(text, members, done))}
   }
 
   /** Chains and records one full event; resolves with the chained event once it is written (or synced). */
   append(body: AuditEventBody): Promise<ChainedEvent> {
     return new Promise((resolve, reject) => {
-      this.enqueue(
-        body,
-        (err, link) => (err === undefined ? resolve((link as Linked).event) : reject(err)),
-        true,
-      )
+      const settle: Settle = (err, link) =>
+        err === undefined ? resolve((link as Linked).event) : reject(err)
+      this.enqueue(new BodyPending(body, settle, body))
     })
   }
 
-  private enqueue(body: AuditEventBody, settle: Settle, wantsLink: boolean): void {
+  private enqueue(p: Pending): void {
     // Failures are told asynchronously too, so a writer never hears of its event inside its own call.
     const refused = this.closed
       ? new AuditSpoolUnavailableError(this.dir, 'the spool is closed')
       : this.broken
-    if (refused !== undefined) return queueMicrotask(() => settle(refused, undefined))
-    this.pending.push({body, settle, wantsLink})
+    if (refused !== undefined) return queueMicrotask(() => settle(p, refused, undefined))
+    this.pending.push(p)
     // One commit per event-loop turn (or per sync, `synced`): what is recorded meanwhile goes into one write.
     // Measured against writing each record in place (`written`): grouping cost less CPU per transaction,
     // as several sessions' statements end in one turn under load.
@@ -268,26 +324,32 @@ export class DurableSpool implements AuditSink {
     const frames = this.frames
     frames.reset()
     let size = this.bytes
+    let seq = before.lastSeq
+    let hash = before.lastHash
     for (const p of group) {
-      const state = this.chain.state
       let canonical: string
       try {
-        canonical = canonicalChainedJson(p.body, state.lastSeq + 1, state.lastHash)
+        canonical = p.text(seq + 1, hash)
       } catch (err) {
         settle(p, err instanceof Error ? err : new TypeError(String(err)), undefined)
         continue
       }
-      const f = frames.add(canonical)
-      if (size + f.bytes > this.maxBytes) {
-        frames.drop(f.bytes)
+      const next = frames.add(canonical)
+      if (size + frames.lastBytes > this.maxBytes) {
+        frames.drop(frames.lastBytes)
         settle(p, new AuditSpoolFullError(size, this.maxBytes), undefined)
         continue
       }
-      size += f.bytes
-      this.chain.rewind({lastSeq: state.lastSeq + 1, lastHash: f.hash})
+      size += frames.lastBytes
+      const body = p.linkOf
+      links.push(
+        body === undefined ? undefined : linked({lastSeq: seq, lastHash: hash}, body, canonical, next),
+      )
+      seq++
+      hash = next
       done.push(p)
-      links.push(p.wantsLink ? linked(state, p.body, canonical, f.hash) : undefined)
     }
+    this.chain.rewind({lastSeq: seq, lastHash: hash})
     if (done.length === 0) return undefined
     const failed = (err: unknown): void => {
       this.chain.rewind(before)
@@ -378,8 +440,8 @@ export class DurableSpool implements AuditSink {
 
   /**
    * `written` durability: starts an fdatasync of what is written but not synced, unless one is in flight
-   * (its completion starts the next after SYNC_PAUSE_MS), so a written record waits at most about two
-   * syncs and one pause to be synced.
+   * or the last one started less than syncInterval ago (then a timer starts it when the interval is up),
+   * so a written record waits at most about one interval and one sync to be synced.
    * A failed sync makes the spool unavailable, as in `synced` durability: later writes reject.
    */
   private startSync(): void {
@@ -393,15 +455,22 @@ export class DurableSpool implements AuditSink {
     )
       return
     if (upTo <= this.syncedSeq) return
+    const wait = this.lastSyncAt + this.syncInterval - performance.now()
+    if (wait > 0) {
+      this.paced = setTimeout(() => {
+        this.paced = undefined
+        this.startSync()
+      }, wait)
+      this.paced.unref()
+      return
+    }
+    this.lastSyncAt = performance.now()
     this.syncing = datasyncAsync(fd).then(
       () => {
         this.syncing = undefined
         if (upTo > this.syncedSeq) this.syncedSeq = upTo
-        this.paced = setTimeout(() => {
-          this.paced = undefined
-          this.startSync()
-        }, SYNC_PAUSE_MS)
-        this.paced.unref()
+        // What was written during the sync is synced by the next one, when the interval is up.
+        this.startSync()
       },
       (err: unknown) => {
         this.syncing = undefined
@@ -411,12 +480,16 @@ export class DurableSpool implements AuditSink {
     )
   }
 
-  /** Waits until no background sync is in flight: everything written is synced, or the spool is broken. */
-  private async settleSyncs(): Promise<void> {
-    for (;;) {
+  /**
+   * Starts a paced sync now and waits until no background sync is in flight (or, given `seq`, until it is
+   * synced): everything written (up to `seq`) is synced, or the spool is broken.
+   */
+  private async settleSyncs(seq = Infinity): Promise<void> {
+    while (this.syncedSeq < seq) {
       if (this.paced !== undefined) {
         clearTimeout(this.paced)
         this.paced = undefined
+        this.lastSyncAt = -Infinity
         this.startSync()
       }
       if (this.syncing === undefined) return
@@ -465,9 +538,8 @@ export class DurableSpool implements AuditSink {
    */
   async *unacknowledged(maxEvents = 500): AsyncGenerator<ChainedEvent[]> {
     let run: ChainedEvent[] = []
-    // What is written now is uploaded once synced: wait for the syncs in flight to cover it.
-    const written = this.chain.state.lastSeq
-    while (this.syncedSeq < written && this.syncing !== undefined) await this.syncing
+    // What is written now is uploaded once synced: sync it now rather than when the interval is up.
+    await this.settleSyncs(this.chain.state.lastSeq)
     for (const seg of [...this.segments]) {
       if (seg.firstSeq > this.syncedSeq) break
       if (seg.lastSeq <= this.ackedSeq) continue

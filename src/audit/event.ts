@@ -2,7 +2,7 @@
  * The full audit event of the signed trail (product.md "Audit event (minimum fields)") and its canonical
  * serialisation: the exact bytes that are hashed into the chain and covered by batch signatures.
  */
-import type {AuditEvent} from './types.js'
+import type {AuditEvent, AuditEventMembers, AuditSessionFacts} from './types.js'
 import {canonicalJson} from './canonical-json.js'
 
 export {canonicalJson}
@@ -220,22 +220,6 @@ const EVENT_KEYS: readonly (keyof ChainedEvent)[] = (
   ] as const
 ).slice()
 
-/**
- * Canonical text of the event's object and array values, by identity: kinds and tables are shared by every
- * event of a cached decision, groups and process by every event of a session, so each is serialised once.
- * Events are immutable once built (readonly types), which is what makes caching by identity sound.
- */
-const valueText = new WeakMap<object, string>()
-
-function canonicalValue(v: object): string {
-  let text = valueText.get(v)
-  if (text === undefined) {
-    text = canonicalJson(v)
-    valueText.set(v, text)
-  }
-  return text
-}
-
 /** Thrown by `j` for a value only the general function can write; caught once per event. */
 const UNEXPECTED: unique symbol = Symbol('unexpected value')
 
@@ -245,7 +229,7 @@ function j(v: unknown): string {
   if (v === null) return 'null'
   if (typeof v === 'number') {
     if (Number.isFinite(v)) return String(v)
-  } else if (typeof v === 'object') return canonicalValue(v)
+  } else if (typeof v === 'object') return canonicalJson(v)
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- a sentinel, never escapes this module
   throw UNEXPECTED
 }
@@ -289,5 +273,94 @@ function canonicalChained(e: AuditEventBody, seq: number, prevHash: string): str
   } catch (err) {
     if (err === UNEXPECTED) return undefined
     throw err
+  }
+}
+
+/** The canonical text of an array of strings; throws UNEXPECTED for any other element. */
+function strings(list: readonly string[]): string {
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- a sentinel, never escapes this module
+  if (!Array.isArray(list)) throw UNEXPECTED
+  if (list.length === 0) return '[]'
+  let out = '['
+  for (let i = 0; i < list.length; i++) {
+    const v: unknown = list[i]
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a sentinel, never escapes this module
+    if (typeof v !== 'string') throw UNEXPECTED
+    out += i === 0 ? str(v) : `,${str(v)}`
+  }
+  return `${out}]`
+}
+
+/**
+ * The canonical form of one session's events, whose shared facts (actor, identity, target, process, ...)
+ * are written once per session: each event then writes only its own members between the prepared runs
+ * of constant members (keys in canonical order). The text is always canonicalJson's of the chained
+ * event that fromAuditEvent makes of the same proxy event (a property test holds them together); a value
+ * it does not expect goes through canonicalJson.
+ */
+export class SessionText {
+  /** `{"actor":…` up to `"decision":`. */
+  private readonly head: string
+  /** `,"fingerprint":null,"groups":…,"id":`. */
+  private readonly groups: string
+  /** `,"identity":…,"kinds":`. */
+  private readonly identity: string
+  /** `,"process":…,"protocol":…,"rows":`. */
+  private readonly process: string
+  /** `,"session_id":…,"statement":`. */
+  private readonly session: string
+  /** `,"target":…,"time":`. */
+  private readonly target: string
+  /** The last policy version written, and its text. */
+  private policy: string | null = null
+  private policyText = 'null'
+
+  constructor(private readonly facts: AuditSessionFacts) {
+    const c = (v: unknown): string => canonicalJson(v ?? null)
+    this.head =
+      `{"actor":${c(facts.actor)},"agent":${c(facts.agent)},"application_name":${c(facts.application_name)}` +
+      `,"approval_id":null,"client_version":${c(facts.client_version)},"database":${c(facts.database)}` +
+      `,"db_user":${c(facts.db_user)},"decision":`
+    this.groups = `,"fingerprint":null,"groups":${c(facts.groups ?? [])},"id":`
+    this.identity = `,"identity":${c(facts.identity)},"kinds":`
+    this.process = `,"process":${c(facts.process)},"protocol":${c(facts.protocol)},"rows":`
+    this.session = `,"session_id":${c(facts.session_id)},"statement":`
+    this.target = `,"target":${c(facts.target)},"time":`
+  }
+
+  /** The proxy event of this session with `members`. */
+  event(m: AuditEventMembers): AuditEvent {
+    return {
+      ...this.facts,
+      ...m,
+      statement: m.statement ?? undefined,
+      decision: m.decision ?? undefined,
+      duration_ms: m.duration_ms ?? undefined,
+    }
+  }
+
+  /** canonicalJson of the event of `m` (fromAuditEvent's body), chained with `seq` and `prevHash`. */
+  chained(m: AuditEventMembers, seq: number, prevHash: string): string {
+    try {
+      return (
+        `${this.head}${j(m.decision)},"duration_ms":${j(m.duration_ms)},"error":${j(m.error)}${this.groups}` +
+        `${j(m.id)}${this.identity}${strings(m.kinds)},"masked_columns":${strings(m.masked_columns)}` +
+        `,"policy_version":${this.policyOf(m.policy_version)},"prev_hash":${j(prevHash)}${this.process}` +
+        `${j(m.rows)},"rule":${j(m.rule)},"seq":${j(seq)}${this.session}${j(m.statement)},"tables":` +
+        `${strings(m.tables)}${this.target}${j(m.time)},"type":${j(m.type)}}`
+      )
+    } catch (err) {
+      if (err !== UNEXPECTED) throw err
+      return canonicalJson({...fromAuditEvent(this.event(m)), seq, prev_hash: prevHash})
+    }
+  }
+
+  /** The text of a policy version: the same as the last event's, nearly always. */
+  private policyOf(version: string | null): string {
+    if (version !== this.policy) {
+      this.policyText = j(version)
+      this.policy = version
+    }
+    return this.policyText
   }
 }

@@ -45,8 +45,11 @@ export class FrameBuilder {
     this.used = 0
   }
 
-  /** Frames one record's canonical text; returns the SHA-256 (hex) of its bytes and the frame's length. */
-  add(text: string): {readonly hash: string; readonly bytes: number} {
+  /** The length of the last frame added (header included). */
+  lastBytes = 0
+
+  /** Frames one record's canonical text; returns the SHA-256 (hex) of its bytes (lastBytes: its length). */
+  add(text: string): string {
     const at = this.used
     this.reserve(at + FRAME_HEADER_BYTES + text.length * 3)
     const len = this.buf.write(text, at + FRAME_HEADER_BYTES, 'utf8')
@@ -54,7 +57,8 @@ export class FrameBuilder {
     this.buf.writeUInt32BE(len, at)
     this.buf.writeUInt32BE(crc32(payload), at + 4)
     this.used = at + FRAME_HEADER_BYTES + len
-    return {hash: sha256Hex(payload), bytes: FRAME_HEADER_BYTES + len}
+    this.lastBytes = FRAME_HEADER_BYTES + len
+    return sha256Hex(payload)
   }
 
   /** Drops the last `bytes` framed (a record that did not fit under the spool's bound). */

@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {DurableSpool, type AuditDurability} from './durable-spool.js'
 import {acquireLane, type Lane} from './lane.js'
 import type {SignedBatch, SigningKey} from './signing.js'
-import type {AuditEvent, AuditSink} from './types.js'
+import type {AuditEvent, AuditSessionFacts, AuditSessionRecorder, AuditSink} from './types.js'
 import {Uploader} from './uploader.js'
 
 /** How a TARGET-mode trail reaches the control plane. */
@@ -42,6 +42,8 @@ export interface AuditTrailOptions {
   readonly fsync?: boolean | undefined
   /** When an event counts as recorded (held results are released): `written` (default) or `synced`. */
   readonly durability?: AuditDurability | undefined
+  /** `written` durability: the least time between two background syncs (ms; DurableSpool's default). */
+  readonly syncIntervalMs?: number | undefined
   /** How long close() waits for a last upload before leaving the rest for the next run (ms). */
   readonly closeUploadMs?: number | undefined
 }
@@ -86,6 +88,7 @@ export class AuditTrail implements AuditSink {
         maxBytes: o.maxBytes,
         fsync: o.fsync,
         durability: o.durability,
+        syncIntervalMs: o.syncIntervalMs,
         keepNewest,
       })
       if (u === undefined || deviceId === undefined) return new AuditTrail(lane, spool)
@@ -113,6 +116,11 @@ export class AuditTrail implements AuditSink {
   /** The callback form of write() (see AuditSink.record). */
   record(event: AuditEvent, done: (err: Error | undefined) => void): void {
     this.spool.record(event, done)
+  }
+
+  /** A recorder for one session's events (see AuditSink.session). */
+  session(facts: AuditSessionFacts): AuditSessionRecorder | undefined {
+    return this.spool.session(facts)
   }
 
   /** Why statements that write must be refused now; undefined when events can be recorded. */

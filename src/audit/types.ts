@@ -57,6 +57,48 @@ export type AuditProcess =
     }
   | {readonly found: false; readonly reason: string}
 
+/** The fields every event of one session shares (the rest are its AuditEventMembers). */
+export type AuditSessionFacts = Omit<
+  AuditEvent,
+  | 'id'
+  | 'type'
+  | 'time'
+  | 'statement'
+  | 'kinds'
+  | 'tables'
+  | 'decision'
+  | 'rule'
+  | 'rows'
+  | 'masked_columns'
+  | 'duration_ms'
+  | 'error'
+  | 'policy_version'
+>
+
+/** What differs between the events of one session: with its AuditSessionFacts, one AuditEvent. */
+export interface AuditEventMembers {
+  readonly id: string
+  readonly type: AuditEventType
+  readonly time: string
+  readonly statement: string | null
+  readonly kinds: readonly string[]
+  readonly tables: readonly string[]
+  readonly decision: 'allow' | 'deny' | 'review' | null
+  readonly rule: string | null
+  readonly rows: number | null
+  readonly masked_columns: readonly string[]
+  readonly duration_ms: number | null
+  readonly error: string | null
+  /** Read per event: a renewed policy brings its version while the session is open. */
+  readonly policy_version: string | null
+}
+
+/** A sink's recorder for the events of one session, whose shared facts it prepared once. */
+export interface AuditSessionRecorder {
+  /** As AuditSink.record, for the event made of the session's facts and `members`. */
+  record(members: AuditEventMembers, done: (err: Error | undefined) => void): void
+}
+
 /** Where audit events go. Writes must never throw into the proxy's hot path. */
 export interface AuditSink {
   /** Records one event; a promise resolves once it is durable (the proxy holds the result until then). */
@@ -66,6 +108,11 @@ export interface AuditSink {
    * statement): `done` is called once, with undefined when the event is recorded, else with why not.
    */
   record?(event: AuditEvent, done: (err: Error | undefined) => void): void
+  /**
+   * A recorder for the statements of one session (the proxy's hot path): what is the same for all of its
+   * events is prepared once. Undefined when the sink has none; record() or write() then take each event.
+   */
+  session?(facts: AuditSessionFacts): AuditSessionRecorder | undefined
   /** Why a statement that writes must be refused now (events cannot be recorded); undefined when fine. */
   refusal?(): Error | undefined
   /** Flushes and releases the sink. */

@@ -160,6 +160,20 @@ describe('durable spool', () => {
     expect(() => DurableSpool.open(dir)).toThrow(AuditSpoolUnavailableError)
   })
 
+  it('paces background syncs, yet uploads what is written at once and syncs it on close', async () => {
+    const dir = stateDir()
+    // An hour between background syncs: only the upload and close() can sync what follows the first.
+    const spool = DurableSpool.open(dir, {syncIntervalMs: 3_600_000})
+    for (let i = 0; i < 3; i++) await spool.append(body(i + 1))
+    expect((await all(spool)).map((e) => e.seq)).toEqual([1, 2, 3])
+    await spool.append(body(4))
+    await spool.append(body(5))
+    await spool.close()
+    const again = DurableSpool.open(dir)
+    expect((await all(again)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
+    await again.close()
+  })
+
   it('yields unacknowledged runs and removes only fully acknowledged segments', async () => {
     const dir = stateDir()
     const spool = DurableSpool.open(dir, {segmentBytes: 2000})

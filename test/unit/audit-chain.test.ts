@@ -10,6 +10,7 @@ import {
   canonicalJson,
   fromAuditEvent,
   parseChainedEvent,
+  SessionText,
   type ChainedEvent,
 } from '../../src/audit/event.js'
 import {keyIdOf, signBatch, type SignedBatch, type SigningKey} from '../../src/audit/signing.js'
@@ -258,6 +259,102 @@ describe('canonical event fast path', () => {
           )
         },
       ),
+    )
+  })
+
+  it("writes a session's events from its prepared text as the general function writes the proxy event", () => {
+    const text = fc.string({unit: 'binary'})
+    const list = fc.array(text, {maxLength: 3})
+    const num = fc.option(fc.double({noNaN: true, noDefaultInfinity: true}), {nil: null})
+    const facts = fc.record({
+      session_id: text,
+      identity: text,
+      actor: fc.constantFrom('human' as const, 'agent' as const, 'ci' as const),
+      target: text,
+      protocol: fc.constantFrom('postgres' as const, 'mysql' as const),
+      database: text,
+      db_user: text,
+      client_version: text,
+      application_name: fc.option(text, {nil: undefined}),
+      groups: fc.option(list, {nil: undefined}),
+      agent: fc.option(text, {nil: null}),
+      process: fc.option(
+        fc.oneof(
+          fc.record({
+            found: fc.constant(true as const),
+            pid: fc.nat(),
+            exe: fc.option(text, {nil: null}),
+            cmdline: list,
+            parents: fc.array(fc.record({pid: fc.nat(), exe: fc.option(text, {nil: null}), cmdline: list}), {
+              maxLength: 2,
+            }),
+          }),
+          fc.record({found: fc.constant(false as const), reason: text}),
+        ),
+        {nil: null},
+      ),
+    })
+    const members = fc.record({
+      id: text,
+      type: fc.constantFrom('statement' as const, 'session_start' as const, 'session_end' as const),
+      time: text,
+      statement: fc.option(text, {nil: null}),
+      kinds: list,
+      tables: list,
+      decision: fc.option(fc.constantFrom('allow' as const, 'deny' as const, 'review' as const), {nil: null}),
+      rule: fc.option(text, {nil: null}),
+      rows: num,
+      masked_columns: list,
+      duration_ms: num,
+      error: fc.option(text, {nil: null}),
+      policy_version: fc.option(text, {nil: null}),
+    })
+    fc.assert(
+      fc.property(
+        facts,
+        fc.array(members, {minLength: 1, maxLength: 3}),
+        fc.integer({min: 1, max: Number.MAX_SAFE_INTEGER}),
+        (f, ms, seq) => {
+          const session = new SessionText(f)
+          for (const m of ms) {
+            const b = fromAuditEvent(session.event(m))
+            expect(session.chained(m, seq, GENESIS_HASH)).toBe(
+              canonicalJson({...b, seq, prev_hash: GENESIS_HASH}),
+            )
+          }
+        },
+      ),
+    )
+    // Values the prepared text does not expect (a sink given other than its types say) take the general path.
+    const session = new SessionText({
+      session_id: 's',
+      identity: 'i',
+      actor: 'human',
+      target: 't',
+      protocol: 'postgres',
+      database: 'd',
+      db_user: 'u',
+      client_version: 'v',
+    })
+    const odd = {
+      id: 'x',
+      type: 'statement',
+      time: 't',
+      statement: null,
+      kinds: [1],
+      tables: undefined,
+      decision: null,
+      rule: null,
+      rows: Number.NaN,
+      masked_columns: [],
+      duration_ms: null,
+      error: null,
+      policy_version: null,
+    } as unknown as Parameters<SessionText['chained']>[0]
+    expect(() => session.chained(odd, 1, GENESIS_HASH)).toThrow(TypeError)
+    const oddKinds = {...odd, rows: 1}
+    expect(session.chained(oddKinds, 1, GENESIS_HASH)).toBe(
+      canonicalJson({...fromAuditEvent(session.event(oddKinds)), seq: 1, prev_hash: GENESIS_HASH}),
     )
   })
 })

@@ -11,7 +11,14 @@
  * that wrote ends the session (the upstream connection goes, so an open transaction rolls back); a read's
  * result is released and the loss reported.
  */
-import type {AuditEvent, AuditEventType, AuditProcess, AuditSink} from '../../audit/types.js'
+import type {
+  AuditEvent,
+  AuditEventMembers,
+  AuditEventType,
+  AuditProcess,
+  AuditSessionRecorder,
+  AuditSink,
+} from '../../audit/types.js'
 import type {Decision, Operation} from '../../policy/index.js'
 
 /** A decided statement: its text and the decision. */
@@ -95,18 +102,43 @@ export function isoTime(ms: number = Date.now()): string {
   return `${cachedPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`
 }
 
+/** No masked columns (shared: events are never changed once built). */
+const NONE: readonly string[] = Object.freeze([])
+
 /** Emits a session's audit events; a failing sink never takes the session down. */
 export class SessionAudit {
   private count = 0
   private output: HoldableOutput | undefined
   private onLost: LostEventHandler | undefined
   private process: AuditProcess | null
+  /** The sink's recorder of this session's statements (made again when the process is known). */
+  private recorder: AuditSessionRecorder | undefined
 
   constructor(
     private readonly sink: AuditSink,
     private readonly base: AuditBase,
   ) {
     this.process = base.process ?? null
+    this.recorder = this.openRecorder()
+  }
+
+  /** The sink's recorder for the facts every event of this session shares, if it has one. */
+  private openRecorder(): AuditSessionRecorder | undefined {
+    const b = this.base
+    return this.sink.session?.({
+      session_id: b.session_id,
+      identity: b.identity,
+      actor: b.actor,
+      target: b.target,
+      protocol: b.protocol,
+      database: b.database,
+      db_user: b.db_user,
+      client_version: b.client_version,
+      application_name: b.application_name,
+      groups: b.groups,
+      agent: b.agent,
+      process: this.process,
+    })
   }
 
   /** Holds `output` until each later event is durable; `onLost` hears of events that could not be. */
@@ -118,6 +150,7 @@ export class SessionAudit {
   /** Records who is on the other end of the connection, for every later event. */
   setProcess(process: AuditProcess): void {
     this.process = process
+    this.recorder = this.openRecorder()
   }
 
   /** Why a statement that writes must be refused now (the trail cannot record it). */
@@ -159,40 +192,28 @@ export class SessionAudit {
 
   /** Emits the event of a decided statement: denied ones right away, allowed ones when they finish. */
   statementEvent(info: StatementInfo, running?: Running): void {
-    const b = this.base
     const d = info.decision
     const facts = factsOf(d)
-    const event: AuditEvent = {
+    const members: AuditEventMembers = {
       id: this.nextId(),
       type: 'statement',
       time: isoTime(),
-      session_id: b.session_id,
-      identity: b.identity,
-      actor: b.actor,
-      target: b.target,
-      protocol: b.protocol,
-      database: b.database,
-      db_user: b.db_user,
       statement: info.sql,
       kinds: facts.kinds,
       tables: facts.tables,
       decision: d.decision,
       rule: d.rule,
       rows: running === undefined ? null : running.rows,
-      masked_columns: running?.masked,
+      masked_columns: running?.masked ?? NONE,
       duration_ms:
         running === undefined ? 0 : Math.round((performance.now() - running.startedAt) * 1000) / 1000,
       error: running?.error ?? (d.decision === 'allow' ? null : (d.message ?? d.decision)),
-      client_version: b.client_version,
-      application_name: b.application_name,
-      groups: b.groups,
-      agent: b.agent,
-      process: this.process,
-      policy_version: b.policy_version,
+      policy_version: this.base.policy_version ?? null,
     }
     const output = this.output
     const wrote = running !== undefined && facts.wrote
-    if (output !== undefined && this.sink.record !== undefined) {
+    const recorder = this.recorder
+    if (output !== undefined && (recorder !== undefined || this.sink.record !== undefined)) {
       // The sink's callback form: no promise per statement on the hot path.
       const release = output.hold()
       const settle = (err: Error | undefined): void => {
@@ -201,12 +222,14 @@ export class SessionAudit {
         release(!wrote)
       }
       try {
-        this.sink.record(event, settle)
+        if (recorder !== undefined) recorder.record(members, settle)
+        else this.sink.record?.(this.event(members), settle)
       } catch (err) {
         settle(err instanceof Error ? err : new Error(String(err)))
       }
       return
     }
+    const event = this.event(members)
     const pending = this.emit(event)
     if (pending === undefined) return
     if (output === undefined) {
@@ -222,6 +245,38 @@ export class SessionAudit {
         release(!wrote)
       },
     )
+  }
+
+  /** The proxy event of this session with `m`. */
+  private event(m: AuditEventMembers): AuditEvent {
+    const b = this.base
+    return {
+      id: m.id,
+      type: m.type,
+      time: m.time,
+      session_id: b.session_id,
+      identity: b.identity,
+      actor: b.actor,
+      target: b.target,
+      protocol: b.protocol,
+      database: b.database,
+      db_user: b.db_user,
+      statement: m.statement ?? undefined,
+      kinds: m.kinds,
+      tables: m.tables,
+      decision: m.decision ?? undefined,
+      rule: m.rule,
+      rows: m.rows,
+      masked_columns: m.masked_columns,
+      duration_ms: m.duration_ms ?? undefined,
+      error: m.error,
+      client_version: b.client_version,
+      application_name: b.application_name,
+      groups: b.groups,
+      agent: b.agent,
+      process: this.process,
+      policy_version: m.policy_version,
+    }
   }
 
   /** Writes an event and settles with the sink's error, if any (session events). */
