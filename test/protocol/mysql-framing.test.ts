@@ -8,6 +8,7 @@ import {
   nextSeq,
   payloadOf,
 } from '../../src/proxy/mysql/framing.js'
+import {statusAt, statusOf} from '../../src/proxy/mysql/wire.js'
 
 function pkt(seq: number, payload: Buffer | string): Buffer {
   const b = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload
@@ -153,5 +154,27 @@ describe('MySQL packet framing', () => {
     f.push(pkt(0, 'abcdef').subarray(0, 6))
     expect(Buffer.concat(f.takeRemaining()).length).toBe(6)
     expect(f.bufferedBytes).toBe(0)
+  })
+})
+
+describe('statusAt', () => {
+  it('reads the status of EOF and OK packets in place, as statusOf reads their payloads', () => {
+    const cases = [
+      pkt(5, Buffer.from([0xfe, 0x00, 0x00, 0x0a, 0x00])), // EOF: more results, autocommit
+      pkt(5, Buffer.from([0xfe, 0x00, 0x00, 0x42, 0x00])), // EOF: cursor exists
+      pkt(5, Buffer.from([0xfe, 0x00, 0x00])), // EOF too short for a status
+      pkt(5, Buffer.from([0xfe])),
+      pkt(5, Buffer.from([0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00])), // OK: more results
+      pkt(5, Buffer.from([0x00, 0xfc])), // OK cut inside a length: no status
+      pkt(5, ''),
+    ]
+    const statuses = cases.map((p) => {
+      // Bytes of another packet follow, as in a chunk: nothing past the packet may be read.
+      const buf = Buffer.concat([Buffer.from([0xfe, 0xff, 0xff]), p, Buffer.from([0xfe, 0xff, 0xff, 0xff])])
+      const at = statusAt(buf, 3, 3 + p.length)
+      expect(at).toBe(statusOf(payloadOf(buf, 3, 3 + p.length)))
+      return at
+    })
+    expect(statuses).toEqual([0x0a, 0x42, 0, 0, 0x08, 0, 0])
   })
 })
