@@ -64,10 +64,16 @@ function endpoint(text: string | undefined): {address: string; port: number} | u
   return address === undefined ? undefined : {address, port: Number.parseInt(m[2] as string, 16)}
 }
 
-/** Parses a /proc/net/tcp{,6} table; lines that do not have the expected shape are skipped. */
-export function parseTcpTable(text: string): TcpRow[] {
+/**
+ * Parses a /proc/net/tcp{,6} table; lines that do not have the expected shape are skipped. With `port`, only
+ * rows whose local or remote port is `port` are decoded (a busy host's table has thousands of rows, and the
+ * lookup wants one): the others are passed over by a substring test.
+ */
+export function parseTcpTable(text: string, port?: number): TcpRow[] {
   const rows: TcpRow[] = []
+  const wanted = port === undefined ? undefined : `:${port.toString(16).toUpperCase().padStart(4, '0')} `
   for (const line of text.split('\n').slice(1)) {
+    if (wanted !== undefined && !line.includes(wanted)) continue
     const f = line.trim().split(/\s+/)
     if (f.length < 10 || !/^\d+:$/.test(f[0] as string)) continue
     const local = endpoint(f[1])

@@ -1,7 +1,8 @@
 /**
  * Who is on the other end of a local connection: the socket's inode from /proc/net/tcp{,6}, the process
  * holding it from /proc/<pid>/fd, then its executable, command line and parents. Runs once per session
- * start, off the hot path, caches nothing, and says why when it cannot tell rather than guessing.
+ * start, off the hot path, caches no answer (only which process to look at first), and says why when it
+ * cannot tell rather than guessing.
  */
 import {execFile} from 'node:child_process'
 import {readdir, readFile, readlink} from 'node:fs/promises'
@@ -51,7 +52,7 @@ async function clientSocketInode(ends: ConnectionEnds, proc: string): Promise<nu
     } catch {
       continue
     }
-    const row = parseTcpTable(text).find(
+    const row = parseTcpTable(text, ends.remotePort).find(
       (r) =>
         r.localPort === ends.remotePort &&
         r.remotePort === ends.localPort &&
@@ -64,25 +65,42 @@ async function clientSocketInode(ends: ConnectionEnds, proc: string): Promise<nu
   return undefined
 }
 
+/**
+ * The pid that held the last socket found, per procfs mount: a client that opens many connections (a pool,
+ * pgbench, mysqlslap) is looked at first, so its later connections skip the scan of every process. Only
+ * where to look first: the answer is always read from /proc again, never taken from here.
+ */
+const lastOwner = new Map<string, string>()
+
+/** True when process `pid` holds `wanted` (`socket:[inode]`) among its fds. */
+async function holds(proc: string, pid: string, wanted: string): Promise<boolean> {
+  let fds: string[]
+  try {
+    fds = await readdir(`${proc}/${pid}/fd`)
+  } catch {
+    return false
+  }
+  for (const fd of fds) {
+    try {
+      if ((await readlink(`${proc}/${pid}/fd/${fd}`)) === wanted) return true
+    } catch {
+      // The fd closed while we looked.
+    }
+  }
+  return false
+}
+
 /** Finds the process holding socket `inode` by reading every visible /proc/<pid>/fd. */
 async function ownerOf(inode: number, proc: string): Promise<number | undefined> {
   const wanted = `socket:[${inode}]`
+  const last = lastOwner.get(proc)
+  if (last !== undefined && (await holds(proc, last, wanted))) return Number(last)
   // Newest first: the client is nearly always a recent process, so the scan usually ends early.
   const pids = (await readdir(proc)).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(b) - Number(a))
   for (const pid of pids) {
-    let fds: string[]
-    try {
-      fds = await readdir(`${proc}/${pid}/fd`)
-    } catch {
-      continue
-    }
-    for (const fd of fds) {
-      try {
-        if ((await readlink(`${proc}/${pid}/fd/${fd}`)) === wanted) return Number(pid)
-      } catch {
-        // The fd closed while we looked.
-      }
-    }
+    if (pid === last || !(await holds(proc, pid, wanted))) continue
+    lastOwner.set(proc, pid)
+    return Number(pid)
   }
   return undefined
 }

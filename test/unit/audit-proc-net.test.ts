@@ -43,6 +43,14 @@ describe('/proc/net/tcp parsing', () => {
     ])
   })
 
+  it('with a port, decodes only the rows that have it at either end', () => {
+    const table = HEADER + ROW4 + ROW6 + LOOP6
+    expect(parseTcpTable(table, 54321).map((r) => r.inode)).toEqual([123456])
+    expect(parseTcpTable(table, 40001).map((r) => r.localPort)).toEqual([40001])
+    expect(parseTcpTable(table, 5432).map((r) => r.localPort)).toEqual([54321, 40000, 40001])
+    expect(parseTcpTable(table, 54322)).toEqual([])
+  })
+
   it.each([
     ['an empty table', ''],
     ['only the header', HEADER],
