@@ -253,7 +253,7 @@ describe('JSON escapes of ASCII characters', () => {
     const input = Buffer.from(text, 'latin1')
     const out = maskField(input, detectAll(type), KEY)
     expect(out).not.toBe(input)
-    const body = out!.toString('latin1').replace(/^\u0001/, '')
+    const body = out!.subarray(type === 'jsonb-binary' ? 1 : 0).toString('latin1')
     const decoded = JSON.stringify(JSON.parse(body))
     expect(decoded).not.toContain(secret)
     // What is not a find stays as it was.
