@@ -254,11 +254,16 @@ function detectIn(
   key: MaskKey,
   fired: Set<string> | undefined,
 ): Buffer | null {
-  const hot = prefilter(bytes, wanted)
+  const escaped = type !== 'text' || bytes[0] === 0x7b || bytes[0] === 0x5b ? escapedJson(bytes) : undefined
+  const hot = prefilter(escaped === undefined ? bytes : Buffer.from(escaped.text, 'latin1'), wanted)
   if (hot === 0) return bytes
   const s = bytes.toString('latin1')
-  const spans = scanLatin1(s, hot)
-  if (spans.length === 0) return bytes
+  const scanned = escaped?.text ?? s
+  const found = scanLatin1(scanned, hot)
+  if (found.length === 0) return bytes
+  // Spans over the escaped text: the original's ranges, each masked as the value it decodes to.
+  const values = found.map((span) => scanned.slice(span.start, span.end))
+  const spans = escaped === undefined ? found : found.map((span) => escaped.span(span))
   const decisions = spans.map((span) => decide(span.bits, rules))
   for (const d of decisions) for (const r of d.rules) fired?.add(r)
   // A non-text value cannot hold a replacement string; a `null` rule nulls the whole field.
@@ -268,7 +273,7 @@ function detectIn(
   let pos = 0
   spans.forEach((span, i) => {
     const style = decisions[i]!.style as Exclude<MaskStyle, 'null'>
-    const text = replacement(s.slice(span.start, span.end), kindOf(span.bits), style, key)
+    const text = replacement(values[i] ?? '', kindOf(span.bits), style, key)
     out += s.slice(pos, span.start) + (inString !== undefined && !inString[i] ? `"${text}"` : text)
     pos = span.end
   })
@@ -287,6 +292,38 @@ function decide(bits: number, rules: readonly DetectRule[]): {style: MaskStyle; 
     if (STRICTNESS[rule.style] > STRICTNESS[style]) style = rule.style
   }
   return {style, rules: names}
+}
+
+/** A JSON escape of an ASCII character (`\u0040` for `@`): it hides a value from the classifiers. */
+const ASCII_ESCAPE = /\\u00[0-7][0-9a-fA-F]/g
+
+/**
+ * JSON text (a json or jsonb value, or text that starts like one) with its `\u00XX` escapes of ASCII
+ * characters decoded, and the mapping of a span of the decoded text back to the original; undefined
+ * (nothing copied) when the value has no such escape.
+ */
+function escapedJson(bytes: Buffer): {text: string; span(span: RawSpan): RawSpan} | undefined {
+  const slash = bytes.indexOf(0x5c)
+  if (slash < 0 || bytes.indexOf('\\u00', slash, 'latin1') < 0) return undefined
+  const s = bytes.toString('latin1')
+  // at[i]: where the i-th decoded character starts in the original.
+  const at: number[] = []
+  let text = ''
+  let pos = 0
+  for (const m of s.matchAll(ASCII_ESCAPE)) {
+    for (let i = pos; i < m.index; i++) at.push(i)
+    text += s.slice(pos, m.index) + String.fromCharCode(parseInt(m[0].slice(2), 16))
+    at.push(m.index)
+    pos = m.index + m[0].length
+  }
+  if (pos === 0) return undefined
+  for (let i = pos; i < s.length; i++) at.push(i)
+  text += s.slice(pos)
+  at.push(s.length)
+  return {
+    text,
+    span: (span) => ({start: at[span.start] ?? s.length, end: at[span.end] ?? s.length, bits: span.bits}),
+  }
 }
 
 /** Text whose first non-blank character opens a JSON object or array. */

@@ -61,6 +61,48 @@ async function session(...sqls: string[]): Promise<RawMessage[][]> {
   }
 }
 
+/** Derived forms over built-ins: taint flows through every expression node, and nothing else is masked. */
+const DERIVED = [
+  'select row(email)::text from hr.users',
+  `select ('"' || email || '"')::json from hr.users`,
+  'select to_json(row(id, email)) from hr.users',
+  'select array[email] from hr.users',
+  "select format('%s|%I', email, email) from hr.users",
+  "select concat_ws(',', name, email) from hr.users",
+  "select jsonb_build_object('e', email) from hr.users",
+  'select xmlelement(name x, xmlattributes(email as a)) from hr.users',
+  'select xmlforest(email) from hr.users',
+  'select greatest(email, name) from hr.users',
+  "select nullif(email, '') from hr.users",
+  'select email collate "C" from hr.users',
+  'select (email, id) from hr.users',
+  'select u::text from hr.users u',
+  "select jsonb_path_query(to_jsonb(u), '$.email') from hr.users u",
+  'select pg_catalog.array_append(array[]::text[], email) from hr.users',
+  'select pg_catalog.textanycat(email, 1) from hr.users',
+  "select string_to_array(email, '@') from hr.users",
+  'select (select json_agg(x) from (select email from hr.users) x)',
+  'select txt from hr.users, lateral (select email as txt) s',
+  "select convert_from(convert_to(email, 'UTF8'), 'UTF8') from hr.users",
+  "select encode(email::bytea, 'escape') from hr.users",
+  "select overlay(email placing '' from 1 for 0) from hr.users",
+  'select case when email is not null then email end from hr.users',
+  "select email from hr.users where email like '%@%' union select name from hr.users",
+]
+
+describe('expressions over masked columns', () => {
+  it.each(DERIVED)('%s', async (sql) => {
+    const r = await session(sql, 'select id, name from hr.users order by id')
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(r[0]!).length).toBeGreaterThan(0)
+    // Masked by lineage, not by giving up on the session: benign columns still arrive.
+    expect(dataRows(r[1]!)).toEqual([
+      ['1', 'Alice HR'],
+      ['2', 'Bob HR'],
+    ])
+  })
+})
+
 describe('unqualified names resolve on the session search_path', () => {
   it('masks hr.users under SET search_path = hr, public, and leaves public and hr benign columns alone', async () => {
     const r = await session(
@@ -129,6 +171,10 @@ describe('user code in operators, casts, domains, triggers and rules', () => {
        create table t_after(id int);
        create function copy_after() returns trigger language plpgsql as $$begin insert into stash select encode(convert_to(email, 'UTF8'), 'hex') from hr.users; return null; end$$;
        create trigger t_after_copy after insert on t_after for each row execute function copy_after();
+       create table parent(id int primary key);
+       create table child(pid int references parent on delete cascade);
+       create function on_child_delete() returns trigger language plpgsql as $$begin insert into stash select email from hr.users; return old; end$$;
+       create trigger child_del after delete on child for each row execute function on_child_delete();
        create table t_rule(id int);
        create rule t_rule_copy as on insert to t_rule do also insert into stash select encode(convert_to(email, 'UTF8'), 'base64') from hr.users`,
       db.name,
@@ -163,13 +209,22 @@ describe('user code in operators, casts, domains, triggers and rules', () => {
       'insert into t_before(id) values (2) returning *',
       'insert into t_after values (1)',
       'insert into t_rule values (1)',
+      'insert into parent values (1); insert into child values (1); delete from parent',
       'select v from stash',
       'select note from t_before',
     )
-    await adminQuery('truncate stash, t_before, t_after, t_rule', db.name)
+    await adminQuery('truncate stash, t_before, t_after, t_rule, child, parent', db.name)
     expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
     expect(dataRows(r[0]!)).toHaveLength(1)
-    expect(dataRows(r[4]!).length).toBeGreaterThan(0)
+    expect(dataRows(r[5]!).length).toBeGreaterThan(0)
+  })
+
+  it('masks what a trigger reached through a foreign-key cascade copied elsewhere', async () => {
+    await adminQuery('insert into parent values (1); insert into child values (1)', db.name)
+    const r = await session('delete from parent where id = 1', 'select v from stash')
+    await adminQuery('truncate stash, child, parent', db.name)
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(r[1]!)).toHaveLength(2)
   })
 
   it('does not over-mask a session that runs no user code', async () => {

@@ -241,3 +241,34 @@ describe('maskFieldRange, the row path on a range of a network chunk', () => {
     },
   )
 })
+
+describe('JSON escapes of ASCII characters', () => {
+  it.each([
+    ['json', '{"e": "alice.smith\\u0040example.com", "n": "Alice"}', 'alice.smith'],
+    ['json', '["219\\u002d09\\u002d9999", "ok"]', '9999'],
+    ['json', '{"card": "4111\\u00201111\\u00201111\\u00201111"}', '1111'],
+    ['jsonb-binary', '\u0001{"e": "bob\\u0040corp-mail.test"}', 'bob'],
+    ['text', '{"free": "mail me: carol\\u0040mailbox.test"}', 'carol'],
+  ] as const)('are decoded before classifiers run (%s): %j', (type, text, secret) => {
+    const input = Buffer.from(text, 'latin1')
+    const out = maskField(input, detectAll(type), KEY)
+    expect(out).not.toBe(input)
+    const body = out!.subarray(type === 'jsonb-binary' ? 1 : 0).toString('latin1')
+    const decoded = JSON.stringify(JSON.parse(body))
+    expect(decoded).not.toContain(secret)
+    // What is not a find stays as it was.
+    if (text.includes('Alice')) expect(JSON.parse(body).n).toBe('Alice')
+  })
+
+  it('map partial masks back over the escape, keeping the JSON valid', () => {
+    const out = maskField(bytes('{"e": "alice\\u0040example.com"}'), detectAll('json', 'partial'), KEY)
+    expect(JSON.parse(out!.toString('utf8'))).toEqual({e: 'a***@example.com'})
+  })
+
+  it('leave values with other escapes, or none, as the same Buffer', () => {
+    for (const text of ['{"a": "line\\nbreak \\u00e9t\\u00e9"}', '{"a": "\\\\u"}', '{"a": "\\u00"}']) {
+      const input = bytes(text)
+      expect(maskField(input, detectAll('json'), KEY)).toBe(input)
+    }
+  })
+})

@@ -61,6 +61,10 @@ const READ_CODE =
 const WRITE_CODE = [
   'EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)',
   "EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN')",
+  // A foreign key's cascade writes the referencing table, firing its triggers and rules.
+  `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.confrelid = c.oid AND f.contype = 'f' AND (` +
+    `EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = f.conrelid AND NOT t.tgisinternal) OR ` +
+    `EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = f.conrelid AND r.rulename <> '_RETURN')))`,
   dependsOnUserCode(
     'pg_catalog.pg_attrdef',
     'SELECT a.oid FROM pg_catalog.pg_attrdef a WHERE a.adrelid = c.oid',

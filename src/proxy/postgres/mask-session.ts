@@ -247,7 +247,7 @@ export class MaskSession {
     const misses = this.catalog.misses.size + this.catalog.codeMisses.size
     if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
     m.lineage = r.ok ? r.statements : null
-    this.follow(m, r.ok ? r.effects : [], r.ok, m.lineage?.some((l) => l.runsCode === true) === true)
+    this.follow(m, r.ok ? r.effects : [], m.lineage?.some((l) => l.runsCode === true) === true)
     if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
     return undefined
   }
@@ -270,23 +270,17 @@ export class MaskSession {
     const effects = r.ok
       ? r.effects.map((list) => list.map((e) => (e.kind === 'write' ? {...e, unknown: true} : e)))
       : []
-    this.follow(m, effects, r.ok, r.ok && r.statements.some((l) => l.runsCode === true))
+    this.follow(m, effects, r.ok && r.statements.some((l) => l.runsCode === true))
     m.lineage = null
     return undefined
   }
 
   /**
    * Takes a statement's effects: tables it fills are tainted, temporary relations remembered, and
-   * code it may run masks the session. A statement lineage could not read may have done anything.
+   * code it may run masks the session. (SQL the parser cannot read, the server cannot run either.)
    */
-  private follow(
-    m: MaskStatement,
-    effects: readonly (readonly LineageEffect[])[],
-    ok: boolean,
-    runsCode: boolean,
-  ): void {
+  private follow(m: MaskStatement, effects: readonly (readonly LineageEffect[])[], runsCode: boolean): void {
     m.effects = effects
-    if (!ok && m.sql !== '') this.pathUnknown = true
     for (const list of effects) for (const e of list) if (e.kind === 'temporary') this.addTemporary(e.name)
     this.taint(m)
     if (runsCode) this.taintAll(m)
