@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliHome, runCli} from '../support/login-e2e.js'
 import {adminQuery, uniqueName} from '../support/pg-scratch.js'
-import {api, loginAs, startTestServer, type TestServer} from './server-harness.js'
+import {api, devTokens, startTestServer, type TestServer} from './server-harness.js'
 
 // `audit verify` re-hashes every approval request's chain of transitions in the control plane's PostgreSQL
 // store: transitions edited, deleted (in the middle, first, or cut from the end) and swapped there directly
@@ -35,9 +35,7 @@ beforeAll(async () => {
     undefined,
     storeUrl,
   )
-  alice = (await loginAs(server, {username: 'alice', password: 'alice-pw'})).access_token
-  bob = (await loginAs(server, {username: 'bob', password: 'bob-pw'})).access_token
-  carol = (await loginAs(server, {username: 'carol', password: 'carol-pw'})).access_token
+  ;({alice, bob, carol} = await devTokens(server))
   const args = ['server', 'tokens', 'create', '--name', 'verify-bot', '--groups', 'security', '--json']
   const made = await runCli([...args, '--data', server.dataDir, '--database-url', storeUrl], {})
   expect(made.code, made.stderr).toBe(0)
