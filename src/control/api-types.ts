@@ -444,6 +444,27 @@ export interface AuditVerifyResponse {
   verified: number
   /** One line per problem: which records are missing, altered, out of order, replayed or forged. */
   problems: string[]
+  /** The approval requests' chains of transitions: how many were checked, and each problem (also in problems). */
+  approvals: AuditApprovalsVerified
+}
+
+/** What `audit verify` found in the approval requests' chains. */
+export interface AuditApprovalsVerified {
+  requests: number
+  transitions: number
+  problems: AuditApprovalProblem[]
+}
+
+/** A transition of an approval request that is missing, altered, out of order, or chained to a replaced one. */
+export interface AuditApprovalProblem {
+  approval_id: string
+  kind: 'missing' | 'altered' | 'out_of_order' | 'chain_break'
+  /** The transition's number in its request's chain. */
+  n: number
+  /** The transition as stored (`approved`, `denied`, …); null when it is missing. */
+  type: ApprovalEventType | null
+  /** For out_of_order: the position its hash was made at. */
+  chained_at: number | null
 }
 
 /** Where an approval request is in its life. */

@@ -1,8 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- tests probe parsed JSON bodies */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {startReceiver, type Receiver} from '../support/webhook-receiver.js'
-import {api, Browser, formAction, loginAs, startTestServer, type TestServer} from './server-harness.js'
+import {deadSink, startReceiver, type Receiver} from '../support/webhook-receiver.js'
+import {api, Browser, devTokens, formAction, startTestServer, type TestServer} from './server-harness.js'
 
 // The approval API on a real control plane: requests judged by the server's own policy, distinct approvers,
 // self-approval refused, grants bound to requester, target and statement, expiry, audit events, and signed,
@@ -42,22 +42,14 @@ beforeAll(async () => {
       notify: [
         {name: 'slack', kind: 'slack', url: slack.url, secret: SLACK_SECRET},
         {name: 'tickets', kind: 'webhook', url: hook.url, secret: HOOK_SECRET, rules: ['review-deletes']},
-        // Nothing listens on port 9 here: every attempt fails, and the request records that.
-        {
-          name: 'dead',
-          kind: 'webhook',
-          url: 'http://127.0.0.1:9/hook',
-          secret: HOOK_SECRET,
-          rules: ['review-truncate'],
-        },
+        // Nothing listens there: every attempt fails, and the request records that.
+        deadSink(HOOK_SECRET, ['review-truncate']),
       ],
       retries: 2,
       retry_delay: 1,
     },
   })
-  alice = (await loginAs(server, {username: 'alice', password: 'alice-pw'})).access_token
-  bob = (await loginAs(server, {username: 'bob', password: 'bob-pw'})).access_token
-  carol = (await loginAs(server, {username: 'carol', password: 'carol-pw'})).access_token
+  ;({alice, bob, carol} = await devTokens(server))
 }, 60_000)
 afterAll(async () => {
   await server?.stop()

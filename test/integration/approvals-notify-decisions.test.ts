@@ -2,8 +2,8 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {adminQuery, uniqueName} from '../support/pg-scratch.js'
-import {startReceiver, type Delivery, type Receiver} from '../support/webhook-receiver.js'
-import {api, loginAs, startTestServer, type TestServer} from './server-harness.js'
+import {deadSink, startReceiver, type Delivery, type Receiver} from '../support/webhook-receiver.js'
+import {api, devTokens, startTestServer, type TestServer} from './server-harness.js'
 
 // A decision is announced like a request: `approval.approved` / `approval.denied` to generic webhooks and a
 // one-line Slack message, signed and retried as the others, on a control plane with its PostgreSQL store.
@@ -43,14 +43,8 @@ beforeAll(async () => {
         notify: [
           {name: 'slack', kind: 'slack', url: slack.url, secret: SLACK_SECRET},
           {name: 'tickets', kind: 'webhook', url: hook.url, secret: HOOK_SECRET},
-          // Nothing listens on port 9: every attempt of every delivery fails, and the request records that.
-          {
-            name: 'dead',
-            kind: 'webhook',
-            url: 'http://127.0.0.1:9/hook',
-            secret: HOOK_SECRET,
-            rules: ['review-truncate'],
-          },
+          // Nothing listens there: every attempt fails, and the request records that.
+          deadSink(HOOK_SECRET, ['review-truncate']),
         ],
         retries: 2,
         retry_delay: 1,
@@ -59,9 +53,7 @@ beforeAll(async () => {
     undefined,
     `postgres://postgres@127.0.0.1:5432/${storeDb}`,
   )
-  alice = (await loginAs(server, {username: 'alice', password: 'alice-pw'})).access_token
-  bob = (await loginAs(server, {username: 'bob', password: 'bob-pw'})).access_token
-  carol = (await loginAs(server, {username: 'carol', password: 'carol-pw'})).access_token
+  ;({alice, bob, carol} = await devTokens(server))
 }, 60_000)
 afterAll(async () => {
   await server?.stop()

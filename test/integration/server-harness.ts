@@ -216,6 +216,13 @@ export async function loginAs(
   return res.body
 }
 
+/** Access tokens of the three dev users (alice: approver, bob: eng, carol: admin). */
+export async function devTokens(server: TestServer): Promise<{alice: string; bob: string; carol: string}> {
+  const token = async (username: string): Promise<string> =>
+    (await loginAs(server, {username, password: `${username}-pw`})).access_token as string
+  return {alice: await token('alice'), bob: await token('bob'), carol: await token('carol')}
+}
+
 /** GET/POST/DELETE a JSON API path with a bearer token. */
 export async function api(
   server: {url: string},

@@ -101,3 +101,8 @@ export async function startReceiver(secret: string, failFirst = 0): Promise<Rece
   }
   return receiver
 }
+
+/** A webhook sink nobody listens to (port 9): every attempt fails, so the request records notify_failed. */
+export function deadSink(secret: string, rules: string[]): Record<string, unknown> {
+  return {name: 'dead', kind: 'webhook', url: 'http://127.0.0.1:9/hook', secret, rules}
+}

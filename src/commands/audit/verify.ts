@@ -7,7 +7,7 @@ import {DbgateError} from '../../errors.js'
 
 export default class AuditVerify extends BaseCommand {
   static override description =
-    "Check the signatures and chains of the stored audit trail (auditor or admin) and of this machine's spool; names every missing, altered, out-of-order, replayed or forged record."
+    "Check the signatures and chains of the stored audit trail and of every approval request's transitions (auditor or admin) and of this machine's spool; names every missing, altered, out-of-order, replayed or forged record."
 
   static override examples = [
     '<%= config.bin %> audit verify',
@@ -35,7 +35,11 @@ export default class AuditVerify extends BaseCommand {
     if (!this.jsonEnabled()) {
       const s = result.server
       if (s !== null) {
-        this.log(`server: ${s.ok ? 'ok' : 'PROBLEMS'}: ${s.verified} events of ${s.devices} devices verified`)
+        const a = s.approvals
+        this.log(
+          `server: ${s.ok ? 'ok' : 'PROBLEMS'}: ${s.verified} events of ${s.devices} devices verified, ` +
+            `${a.transitions} transitions of ${a.requests} approval requests`,
+        )
         for (const p of s.problems) this.log(`  ${p}`)
       }
       this.log(`local spool: ${result.local.ok ? 'ok' : 'PROBLEMS'}: ${result.local.events} events`)

@@ -2,8 +2,9 @@
  * `GET /api/v1/audit/verify`: re-checks the stored trail. For each device, its batches are rebuilt from
  * the store (headers and events, in the order the server stored them) and checked by the same
  * verifyBatches the CLI uses; each event's indexed columns are checked against the event itself; the
- * server's own chain is re-hashed; and the incidents recorded at ingest (gaps, conflicts, replays, forged
- * batches) are listed, so nothing that was refused or missing is hidden.
+ * server's own chain is re-hashed; the incidents recorded at ingest (gaps, conflicts, replays, forged
+ * batches) are listed, so nothing that was refused or missing is hidden; and every approval request's chain of
+ * transitions is re-hashed (approval-chains.ts).
  */
 import type {KeyObject} from 'node:crypto'
 
@@ -18,6 +19,7 @@ import {
   verifyServerChain,
   type ServerChainState,
 } from './server-chain.js'
+import {describeApprovalProblem, verifyApprovalChains} from './approval-chains.js'
 import {publicKeyFromRaw} from './ingest.js'
 
 /** The line `audit verify` prints for an incident recorded at ingest. */
@@ -162,5 +164,7 @@ export async function verifyStoredTrail(store: Store, since: number): Promise<Au
   const serverFrom = start === undefined ? 1 : start.serverSeq
   if (serverFrom !== null) problems.push(...(await verifyServerChainFrom(store, serverFrom)))
   problems.push(...(await store.listAuditIncidents(since)).map(describeIncident))
-  return {ok: problems.length === 0, devices: devices.length, verified, problems}
+  const approvals = await verifyApprovalChains(store, since)
+  problems.push(...approvals.problems.map(describeApprovalProblem))
+  return {ok: problems.length === 0, devices: devices.length, verified, problems, approvals}
 }

@@ -91,6 +91,19 @@ const VerifyAnswer = Type.Object({
   devices: Type.Integer(),
   verified: Type.Integer(),
   problems: Type.Array(Str),
+  approvals: Type.Object({
+    requests: Type.Integer(),
+    transitions: Type.Integer(),
+    problems: Type.Array(
+      Type.Object({
+        approval_id: Str,
+        kind: Type.Union(['missing', 'altered', 'out_of_order', 'chain_break'].map((k) => Type.Literal(k))),
+        n: Type.Integer(),
+        type: Type.Union([Str, Type.Null()]),
+        chained_at: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+    ),
+  }),
 })
 
 type SearchParams = {

@@ -53,6 +53,14 @@ export interface ApprovalEventRecord {
   hash: string
 }
 
+/** One request's transitions as `audit verify` reads them: how many it recorded, and those stored. */
+export interface ApprovalChainRecord {
+  id: string
+  /** Bumped with every transition, so one cut from the end of the chain shows as missing. */
+  eventCount: number
+  events: ApprovalEventRecord[]
+}
+
 /** What a vote did. */
 export type VoteOutcome =
   | {kind: 'recorded'; record: ApprovalRecord}

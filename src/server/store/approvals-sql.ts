@@ -2,6 +2,7 @@ import {GENESIS_HASH} from '../../audit/chain.js'
 import type {ApprovalEventType, ApprovalStatus, SessionActor} from '../../control/api-types.js'
 import type {ApprovalSettings} from '../../policy/index.js'
 import type {
+  ApprovalChainRecord,
   ApprovalEventRecord,
   ApprovalRecord,
   ApprovalVoteRecord,
@@ -280,10 +281,8 @@ export async function recordApprovalEvent(
   await db.transaction((tx) => addEvent(tx, id, type, actorSub, detail, at))
 }
 
-/** A request's events, in order. */
-export async function listApprovalEvents(db: SqlExecutor, id: string): Promise<ApprovalEventRecord[]> {
-  const rows = await db.query(`SELECT * FROM approval_events WHERE approval_id = ? ORDER BY n`, [id])
-  return rows.map((r) => ({
+function eventFrom(r: SqlRow): ApprovalEventRecord {
+  return {
     approvalId: s(r, 'approval_id'),
     n: n(r, 'n'),
     type: s(r, 'type') as ApprovalEventType,
@@ -292,5 +291,39 @@ export async function listApprovalEvents(db: SqlExecutor, id: string): Promise<A
     at: n(r, 'at'),
     prevHash: s(r, 'prev_hash'),
     hash: s(r, 'hash'),
-  }))
+  }
+}
+
+/** A request's events, in order. */
+export async function listApprovalEvents(db: SqlExecutor, id: string): Promise<ApprovalEventRecord[]> {
+  const rows = await db.query(`SELECT * FROM approval_events WHERE approval_id = ? ORDER BY n`, [id])
+  return rows.map(eventFrom)
+}
+
+/**
+ * The chains of up to `limit` requests after `afterId`, by id (a page of `audit verify`): each request's event
+ * count and its events in order. With `since` (epoch ms, 0 for all), only requests created or with a
+ * transition from then on (the latter through the index on approval_events.at).
+ */
+export async function listApprovalChains(
+  db: SqlExecutor,
+  q: {afterId: string; since: number; limit: number},
+): Promise<ApprovalChainRecord[]> {
+  const recent = `AND (created_at >= ? OR id IN (SELECT approval_id FROM approval_events WHERE at >= ?))`
+  const requests = await db.query(
+    `SELECT id, event_count FROM approvals WHERE id > ? ${q.since > 0 ? recent : ''} ORDER BY id LIMIT ?`,
+    [q.afterId, ...(q.since > 0 ? [q.since, q.since] : []), q.limit],
+  )
+  const first = requests[0]
+  const last = requests.at(-1)
+  if (first === undefined || last === undefined) return []
+  const chains = new Map<string, ApprovalChainRecord>(
+    requests.map((r) => [s(r, 'id'), {id: s(r, 'id'), eventCount: n(r, 'event_count'), events: []}]),
+  )
+  const events = await db.query(
+    `SELECT * FROM approval_events WHERE approval_id >= ? AND approval_id <= ? ORDER BY approval_id, n`,
+    [s(first, 'id'), s(last, 'id')],
+  )
+  for (const e of events) chains.get(s(e, 'approval_id'))?.events.push(eventFrom(e))
+  return [...chains.values()]
 }

@@ -1,5 +1,6 @@
 import type {ServerLink} from '../audit/server-chain.js'
 import type {
+  ApprovalChainRecord,
   ApprovalEventRecord,
   ApprovalRecord,
   ApprovalVoteRecord,
@@ -476,4 +477,7 @@ export class SqlStore implements Store {
   /** See Store. */
   listApprovalEvents = (id: string): Promise<ApprovalEventRecord[]> =>
     approvals.listApprovalEvents(this.db, id)
+  /** See Store. */
+  listApprovalChains = (q: Parameters<Store['listApprovalChains']>[0]): Promise<ApprovalChainRecord[]> =>
+    approvals.listApprovalChains(this.db, q)
 }

@@ -2,6 +2,7 @@ import type {ChainedEvent} from '../../audit/event.js'
 import type {Identity, TargetProtocol, TargetRoleMapping, TargetTls} from '../../control/api-types.js'
 import type {ServerLink} from '../audit/server-chain.js'
 import type {
+  ApprovalChainRecord,
   ApprovalEventRecord,
   ApprovalRecord,
   ApprovalVoteRecord,
@@ -315,6 +316,8 @@ export interface Store {
   ): Promise<void>
   /** A request's transitions, in order. */
   listApprovalEvents(id: string): Promise<ApprovalEventRecord[]>
+  /** A page of requests' chains by id, for `audit verify`; `since` > 0: those created or changed since. */
+  listApprovalChains(query: {afterId: string; since: number; limit: number}): Promise<ApprovalChainRecord[]>
 }
 
 /** A device's registered audit key. */
