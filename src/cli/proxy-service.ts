@@ -28,6 +28,7 @@ import {
 import type {ReviewHook} from '../proxy/index.js'
 import {isMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
 import {SessionError} from '../proxy/postgres/session.js'
+import {startBufferReclaim} from './memory.js'
 
 /** Inputs of a standalone proxy. */
 export interface StandaloneOptions {
@@ -345,10 +346,12 @@ export async function serveEngine(
     await audit.close()
     throw err
   }
+  const stopReclaim = startBufferReclaim()
   return {
     listener,
     auditDir: trail.spool.dir,
     close: async (reason) => {
+      stopReclaim()
       await listener.close(reason)
       await audit.close()
     },
