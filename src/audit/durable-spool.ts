@@ -100,7 +100,8 @@ type Settle = (err: Error | undefined, link: Linked | undefined) => void
 interface Pending {
   /** Its canonical text chained at `seq` after `prevHash`. */
   text(seq: number, prevHash: string): string
-  readonly settle: Settle
+  /** Tells the writer its outcome (once). */
+  settle(err: Error | undefined, link: Linked | undefined): void
   /** The body, when the writer wants the chained event back (append()); undefined otherwise. */
   readonly linkOf: AuditEventBody | undefined
 }
@@ -119,17 +120,21 @@ class BodyPending implements Pending {
 }
 
 /** An event of a session recorder: its members, written between the session's prepared runs. */
-class MembersPending implements Pending {
+class MembersPending<M extends AuditEventMembers> implements Pending {
   readonly linkOf = undefined
 
   constructor(
     private readonly session: SessionText,
-    private readonly members: AuditEventMembers,
-    readonly settle: Settle,
+    private readonly members: M,
+    private readonly done: (err: Error | undefined, members: M) => void,
   ) {}
 
   text(seq: number, prevHash: string): string {
     return this.session.chained(this.members, seq, prevHash)
+  }
+
+  settle(err: Error | undefined): void {
+    this.done(err, this.members)
   }
 }
 
@@ -271,8 +276,7 @@ export class DurableSpool implements AuditSink {
    */
   session(facts: AuditSessionFacts): AuditSessionRecorder | undefined {
     if (this.enrich !== undefined) return undefined
-    const text = new SessionText(facts)
-    return {record: (members, done) => this.enqueue(new MembersPending(text, members, done))}
+    return new SpoolSession((p) => this.enqueue(p), new SessionText(facts))
   }
 
   /** Chains and records one full event; resolves with the chained event once it is written (or synced). */
@@ -580,6 +584,18 @@ export class DurableSpool implements AuditSink {
     await this.settleSyncs()
     if (this.fd !== undefined) closeSync(this.fd)
     this.fd = undefined
+  }
+}
+
+/** A session's recorder: its prepared text, and the spool's queue its events go to. */
+class SpoolSession implements AuditSessionRecorder {
+  constructor(
+    private readonly enqueue: (p: Pending) => void,
+    private readonly text: SessionText,
+  ) {}
+
+  record<M extends AuditEventMembers>(members: M, done: (err: Error | undefined, members: M) => void): void {
+    this.enqueue(new MembersPending(this.text, members, done))
   }
 }
 

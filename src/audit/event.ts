@@ -276,6 +276,26 @@ function canonicalChained(e: AuditEventBody, seq: number, prevHash: string): str
   }
 }
 
+/** The proxy event of a session's `facts` and one event's `members`. */
+export function auditEventOf(facts: AuditSessionFacts, m: AuditEventMembers): AuditEvent {
+  return {
+    ...facts,
+    id: m.id,
+    type: m.type,
+    time: m.time,
+    statement: m.statement ?? undefined,
+    kinds: m.kinds,
+    tables: m.tables,
+    decision: m.decision ?? undefined,
+    rule: m.rule,
+    rows: m.rows,
+    masked_columns: m.masked_columns,
+    duration_ms: m.duration_ms ?? undefined,
+    error: m.error,
+    policy_version: m.policy_version,
+  }
+}
+
 /** The canonical text of an array of strings; throws UNEXPECTED for any other element. */
 function strings(list: readonly string[]): string {
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- a sentinel, never escapes this module
@@ -330,13 +350,7 @@ export class SessionText {
 
   /** The proxy event of this session with `members`. */
   event(m: AuditEventMembers): AuditEvent {
-    return {
-      ...this.facts,
-      ...m,
-      statement: m.statement ?? undefined,
-      decision: m.decision ?? undefined,
-      duration_ms: m.duration_ms ?? undefined,
-    }
+    return auditEventOf(this.facts, m)
   }
 
   /** canonicalJson of the event of `m` (fromAuditEvent's body), chained with `seq` and `prevHash`. */

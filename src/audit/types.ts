@@ -95,8 +95,11 @@ export interface AuditEventMembers {
 
 /** A sink's recorder for the events of one session, whose shared facts it prepared once. */
 export interface AuditSessionRecorder {
-  /** As AuditSink.record, for the event made of the session's facts and `members`. */
-  record(members: AuditEventMembers, done: (err: Error | undefined) => void): void
+  /**
+   * As AuditSink.record, for the event made of the session's facts and `members`; `done` is given the
+   * members back (so that one callback per session serves every statement: no closure per statement).
+   */
+  record<M extends AuditEventMembers>(members: M, done: (err: Error | undefined, members: M) => void): void
 }
 
 /** Where audit events go. Writes must never throw into the proxy's hot path. */

@@ -47,18 +47,18 @@ export class RunWriter {
   }
 
   /**
-   * Holds everything written from now on (the current run included) until the returned function is
-   * called (once): true writes it in order once no hold is left, false drops all of it (an audit event
-   * was lost; the session ends).
+   * Holds everything written from now on (the current run included) until release() is called (once)
+   * with the returned ticket: true writes it in order once no hold is left, false drops all of it (an
+   * audit event was lost; the session ends). A ticket rather than a closure: one hold per statement.
    */
-  hold(): (ok: boolean) => void {
+  hold(): number {
     this.holds++
-    const generation = this.generation
-    return (ok) => this.release(generation, ok)
+    return this.generation
   }
 
-  private release(generation: number, ok: boolean): void {
-    if (generation !== this.generation) return
+  /** Settles the hold of `ticket` (see hold()). */
+  release(ticket: number, ok: boolean): void {
+    if (ticket !== this.generation) return
     if (!ok) {
       this.generation++
       this.holds = 0

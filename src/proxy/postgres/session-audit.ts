@@ -11,11 +11,13 @@
  * that wrote ends the session (the upstream connection goes, so an open transaction rolls back); a read's
  * result is released and the loss reported.
  */
+import {auditEventOf} from '../../audit/event.js'
 import type {
   AuditEvent,
   AuditEventMembers,
   AuditEventType,
   AuditProcess,
+  AuditSessionFacts,
   AuditSessionRecorder,
   AuditSink,
 } from '../../audit/types.js'
@@ -43,8 +45,10 @@ export type AuditBase = Omit<AuditEvent, 'id' | 'type' | 'time'>
 
 /** Where a session's output to its client can be held until an event is durable (the RunWriter). */
 export interface HoldableOutput {
-  /** Holds output until the returned function is called: true writes it, false drops it (the session is ending). */
-  hold(): (ok: boolean) => void
+  /** Holds output until release() is called with the returned ticket. */
+  hold(): number
+  /** Settles a hold: true writes the held output, false drops it (the session is ending). */
+  release(ticket: number, ok: boolean): void
 }
 
 /** Told when an event could not be recorded; `wrote` when its statement ran and may have changed data. */
@@ -105,12 +109,21 @@ export function isoTime(ms: number = Date.now()): string {
 /** No masked columns (shared: events are never changed once built). */
 const NONE: readonly string[] = Object.freeze([])
 
+/** A statement's event members, with what releasing its held output needs. */
+interface Statement extends AuditEventMembers {
+  /** mayWrite of its decision, and it ran. */
+  readonly wrote: boolean
+  /** Its hold on the session's output (HoldableOutput.hold). */
+  ticket: number
+}
+
 /** Emits a session's audit events; a failing sink never takes the session down. */
 export class SessionAudit {
   private count = 0
   private output: HoldableOutput | undefined
   private onLost: LostEventHandler | undefined
-  private process: AuditProcess | null
+  /** What every event of this session shares (the process is added once known). */
+  private facts: AuditSessionFacts
   /** The sink's recorder of this session's statements (made again when the process is known). */
   private recorder: AuditSessionRecorder | undefined
 
@@ -118,27 +131,21 @@ export class SessionAudit {
     private readonly sink: AuditSink,
     private readonly base: AuditBase,
   ) {
-    this.process = base.process ?? null
-    this.recorder = this.openRecorder()
-  }
-
-  /** The sink's recorder for the facts every event of this session shares, if it has one. */
-  private openRecorder(): AuditSessionRecorder | undefined {
-    const b = this.base
-    return this.sink.session?.({
-      session_id: b.session_id,
-      identity: b.identity,
-      actor: b.actor,
-      target: b.target,
-      protocol: b.protocol,
-      database: b.database,
-      db_user: b.db_user,
-      client_version: b.client_version,
-      application_name: b.application_name,
-      groups: b.groups,
-      agent: b.agent,
-      process: this.process,
-    })
+    this.facts = {
+      session_id: base.session_id,
+      identity: base.identity,
+      actor: base.actor,
+      target: base.target,
+      protocol: base.protocol,
+      database: base.database,
+      db_user: base.db_user,
+      client_version: base.client_version,
+      application_name: base.application_name,
+      groups: base.groups,
+      agent: base.agent,
+      process: base.process ?? null,
+    }
+    this.recorder = sink.session?.(this.facts)
   }
 
   /** Holds `output` until each later event is durable; `onLost` hears of events that could not be. */
@@ -149,8 +156,8 @@ export class SessionAudit {
 
   /** Records who is on the other end of the connection, for every later event. */
   setProcess(process: AuditProcess): void {
-    this.process = process
-    this.recorder = this.openRecorder()
+    this.facts = {...this.facts, process}
+    this.recorder = this.sink.session?.(this.facts)
   }
 
   /** Why a statement that writes must be refused now (the trail cannot record it). */
@@ -168,33 +175,32 @@ export class SessionAudit {
     type: Extract<AuditEventType, 'session_start' | 'session_end'>,
     error?: string,
   ): Promise<Error | undefined> {
-    const b = this.base
-    return this.record({
-      id: this.nextId(),
-      type,
-      time: isoTime(),
-      session_id: b.session_id,
-      identity: b.identity,
-      actor: b.actor,
-      target: b.target,
-      protocol: b.protocol,
-      database: b.database,
-      db_user: b.db_user,
-      error: error ?? null,
-      client_version: b.client_version,
-      application_name: b.application_name,
-      groups: b.groups,
-      agent: b.agent,
-      process: this.process,
-      policy_version: b.policy_version,
-    })
+    return this.record(
+      auditEventOf(this.facts, {
+        id: this.nextId(),
+        type,
+        time: isoTime(),
+        statement: null,
+        kinds: NONE,
+        tables: NONE,
+        decision: null,
+        rule: null,
+        rows: null,
+        masked_columns: NONE,
+        duration_ms: null,
+        error: error ?? null,
+        policy_version: this.base.policy_version ?? null,
+      }),
+    )
   }
 
   /** Emits the event of a decided statement: denied ones right away, allowed ones when they finish. */
   statementEvent(info: StatementInfo, running?: Running): void {
     const d = info.decision
     const facts = factsOf(d)
-    const members: AuditEventMembers = {
+    const output = this.output
+    const wrote = running !== undefined && facts.wrote
+    const members: Statement = {
       id: this.nextId(),
       type: 'statement',
       time: isoTime(),
@@ -209,74 +215,42 @@ export class SessionAudit {
         running === undefined ? 0 : Math.round((performance.now() - running.startedAt) * 1000) / 1000,
       error: running?.error ?? (d.decision === 'allow' ? null : (d.message ?? d.decision)),
       policy_version: this.base.policy_version ?? null,
+      wrote,
+      ticket: output === undefined ? -1 : 0,
     }
-    const output = this.output
-    const wrote = running !== undefined && facts.wrote
     const recorder = this.recorder
     if (output !== undefined && (recorder !== undefined || this.sink.record !== undefined)) {
-      // The sink's callback form: no promise per statement on the hot path.
-      const release = output.hold()
-      const settle = (err: Error | undefined): void => {
-        if (err === undefined) return release(true)
-        this.onLost?.(err, wrote)
-        release(!wrote)
-      }
+      // The sink's callback form: no promise (and, with a recorder, no closure) per statement.
+      members.ticket = output.hold()
       try {
-        if (recorder !== undefined) recorder.record(members, settle)
-        else this.sink.record?.(this.event(members), settle)
+        if (recorder !== undefined) recorder.record(members, this.recorded)
+        else this.sink.record?.(auditEventOf(this.facts, members), (err) => this.recorded(err, members))
       } catch (err) {
-        settle(err instanceof Error ? err : new Error(String(err)))
+        this.recorded(err instanceof Error ? err : new Error(String(err)), members)
       }
       return
     }
-    const event = this.event(members)
+    const event = auditEventOf(this.facts, members)
     const pending = this.emit(event)
     if (pending === undefined) return
     if (output === undefined) {
       pending.catch(() => undefined)
       return
     }
-    const release = output.hold()
-    const onLost = this.onLost
+    members.ticket = output.hold()
     pending.then(
-      () => release(true),
-      (err: unknown) => {
-        onLost?.(err instanceof Error ? err : new Error(String(err)), wrote)
-        release(!wrote)
-      },
+      () => this.recorded(undefined, members),
+      (err: unknown) => this.recorded(err instanceof Error ? err : new Error(String(err)), members),
     )
   }
 
-  /** The proxy event of this session with `m`. */
-  private event(m: AuditEventMembers): AuditEvent {
-    const b = this.base
-    return {
-      id: m.id,
-      type: m.type,
-      time: m.time,
-      session_id: b.session_id,
-      identity: b.identity,
-      actor: b.actor,
-      target: b.target,
-      protocol: b.protocol,
-      database: b.database,
-      db_user: b.db_user,
-      statement: m.statement ?? undefined,
-      kinds: m.kinds,
-      tables: m.tables,
-      decision: m.decision ?? undefined,
-      rule: m.rule,
-      rows: m.rows,
-      masked_columns: m.masked_columns,
-      duration_ms: m.duration_ms ?? undefined,
-      error: m.error,
-      client_version: b.client_version,
-      application_name: b.application_name,
-      groups: b.groups,
-      agent: b.agent,
-      process: this.process,
-      policy_version: m.policy_version,
-    }
+  /** Releases a statement's held output once its event is recorded; reports it lost otherwise. */
+  private readonly recorded = (err: Error | undefined, s: Statement): void => {
+    const output = this.output
+    if (output === undefined) return
+    if (err === undefined) return output.release(s.ticket, true)
+    this.onLost?.(err, s.wrote)
+    output.release(s.ticket, !s.wrote)
   }
 
   /** Writes an event and settles with the sink's error, if any (session events). */
