@@ -5,12 +5,12 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_APPROVAL, type Policy} from '../../src/policy/index.js'
-import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
 import {Command} from '../../src/proxy/mysql/protocol.js'
 import {readErr} from '../../src/proxy/mysql/wire.js'
 import {MARIADB, mysqlScratch, mysqlTestPolicy, startMysqlTestProxy} from '../support/mysql-proxy.js'
 import type {MysqlScratch, MysqlTestProxy} from '../support/mysql-proxy.js'
 import {rawMysql} from '../support/mysql-raw.js'
+import {heldHook} from '../support/review-hook.js'
 
 // The MySQL engine's review hook against the real MariaDB: a held COM_QUERY or COM_STMT_PREPARE pauses only its
 // own session, runs once the hook says so, and a refusal or a failing hook is ERR 1142 (SQLSTATE 42501) after
@@ -19,31 +19,10 @@ import {rawMysql} from '../support/mysql-raw.js'
 
 const run = promisify(execFile)
 
-interface Held {
-  readonly request: ReviewRequest
-  resolve(outcome: ReviewOutcome): void
-  reject(err: Error): void
-}
-
 let db: MysqlScratch
 let proxy: MysqlTestProxy
-const held: Held[] = []
 const notices: string[] = []
-const hook: ReviewHook = {
-  target: 'prod-my',
-  review: (request, notice) =>
-    new Promise<ReviewOutcome>((resolve, reject) => {
-      notice('dbgate: waiting for request apr_test', 'Approve it somewhere.')
-      held.push({request, resolve, reject})
-    }),
-}
-
-async function nextHeld(): Promise<Held> {
-  for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
-  const h = held.shift()
-  if (!h) throw new Error('no statement was held')
-  return h
-}
+const {hook, held, nextHeld} = heldHook('prod-my')
 
 async function client(): Promise<mysql.Connection> {
   const c = await mysql.createConnection({...MARIADB, port: proxy.port, database: db.name})
