@@ -202,6 +202,43 @@ describe('MySQL review hook with prepared statements', {timeout: 30_000}, () => 
   })
 })
 
+describe('MySQL review hook and direct execution', {timeout: 30_000}, () => {
+  it('COM_STMT_EXECUTE of "the last prepared statement" (id 0xffffffff) cannot run an approved one again', async () => {
+    const raw = await rawMysql(proxy.port, db.name)
+    raw.command(
+      Buffer.concat([Buffer.from([Command.stmtPrepare]), Buffer.from('SELECT id FROM secrets WHERE id = ?')]),
+    )
+    ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_direct'})
+    const ok = await raw.next()
+    expect(ok.payload[0]).toBe(0)
+    // PREPARE_OK: the parameter and column definitions follow (with their EOFs: no CLIENT_DEPRECATE_EOF).
+    for (let i = 0; i < ok.payload.readUInt16LE(7) + 1 + ok.payload.readUInt16LE(5) + 1; i++) await raw.next()
+    const execute = (id: number): Buffer => {
+      const p = Buffer.alloc(18)
+      p[0] = Command.stmtExecute
+      p.writeUInt32LE(id, 1)
+      p.writeUInt32LE(1, 6) // iteration count; flags (byte 5) 0: no cursor
+      p[10] = 0 // NULL bitmap of one parameter
+      p[11] = 1 // types follow
+      p.writeUInt16LE(3, 12) // MYSQL_TYPE_LONG
+      p.writeInt32LE(2, 14)
+      return p
+    }
+    raw.command(execute(0xffffffff))
+    const refused = await raw.next()
+    expect(readErr(refused.payload)).toMatchObject({
+      code: 1235,
+      message: expect.stringContaining(
+        'id 0xffffffff) is not supported in a session with an approved prepared statement',
+      ),
+    })
+    // By its id, the approved statement runs its one use: a result set of one column.
+    raw.command(execute(ok.payload.readUInt32LE(1)))
+    expect((await raw.next()).payload[0]).toBe(1)
+    raw.socket.destroy()
+  })
+})
+
 describe('MySQL review hook with the mysql client', {timeout: 30_000}, () => {
   it('mysql waits for the approval and prints the rows, or the refusal as ERROR 1142 (42501)', async () => {
     const args = ['-h127.0.0.1', `-P${proxy.port}`, '-uroot', db.name, '-e']
