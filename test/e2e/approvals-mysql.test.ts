@@ -13,7 +13,13 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createMachineToken} from '../../src/server/machine-tokens.js'
-import {myAdmin, startCredServer, suffix, type CredServer} from '../integration/credentials-support.js'
+import {
+  dropMyRoleAndMembers,
+  myAdmin,
+  startCredServer,
+  suffix,
+  type CredServer,
+} from '../integration/credentials-support.js'
 import {cliHome, runCli, spawnCli} from '../support/login-e2e.js'
 import {flat} from './exec-target-support.js'
 
@@ -93,13 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop()
-  const minted = await myAdmin<{User: string}>(
-    `SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Host = '%'`,
-    [ROLE],
-  )
-  for (const m of minted) await myAdmin(`DROP USER IF EXISTS ?@'%'`, [m.User])
-  await myAdmin(`DROP ROLE IF EXISTS ${ROLE}`)
-  await myAdmin(`DROP DATABASE IF EXISTS ${DB}`)
+  await dropMyRoleAndMembers(ROLE, DB)
   home.remove()
   rmSync(stateDir, {recursive: true, force: true})
 })

@@ -14,6 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {createMachineToken} from '../../src/server/machine-tokens.js'
 import {validateServerConfig} from '../../src/server/config.js'
 import {
+  dropMyRoleAndMembers,
   myAdmin,
   startCredServer,
   suffix,
@@ -96,13 +97,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop()
-  const minted = await myAdmin<{User: string}>(
-    `SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Host = '%'`,
-    [ROLE],
-  )
-  for (const m of minted) await myAdmin(`DROP USER IF EXISTS ?@'%'`, [m.User])
-  await myAdmin(`DROP ROLE IF EXISTS ${ROLE}`)
-  await myAdmin(`DROP DATABASE IF EXISTS ${DB}`)
+  await dropMyRoleAndMembers(ROLE, DB)
   home.remove()
   rmSync(stateDir, {recursive: true, force: true})
 })

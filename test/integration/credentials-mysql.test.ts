@@ -5,6 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {api} from './server-harness.js'
 import {
   ALLOW_ALL,
+  dropMyRoleAndMembers,
   myAdmin,
   openSessionApi,
   startCredServer,
@@ -62,13 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop()
-  const minted = await myAdmin<{User: string}>(
-    `SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Host = '%'`,
-    [RO],
-  )
-  for (const m of minted) await myAdmin(`DROP USER IF EXISTS ?@'%'`, [m.User])
-  await myAdmin(`DROP ROLE IF EXISTS ${RO}`)
-  await myAdmin(`DROP DATABASE IF EXISTS ${DB}`)
+  await dropMyRoleAndMembers(RO, DB)
 })
 
 describe('mariadb: minted per-session users', () => {

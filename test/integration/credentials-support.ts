@@ -59,6 +59,17 @@ export async function myAdmin<T = any>(sql: string, params: unknown[] = []): Pro
   }
 }
 
+/** Drops a MariaDB role, the minted users a failed test left in it, and the database. */
+export async function dropMyRoleAndMembers(role: string, database: string): Promise<void> {
+  const minted = await myAdmin<{User: string}>(
+    `SELECT User FROM mysql.roles_mapping WHERE Role = ? AND Host = '%'`,
+    [role],
+  )
+  for (const m of minted) await myAdmin(`DROP USER IF EXISTS ?@'%'`, [m.User])
+  await myAdmin(`DROP ROLE IF EXISTS ${role}`)
+  await myAdmin(`DROP DATABASE IF EXISTS ${database}`)
+}
+
 /** A control plane on port 0 with its own data dir; `restart` keeps the data dir (and so the store). */
 export interface CredServer extends RunningServer {
   readonly dataDir: string

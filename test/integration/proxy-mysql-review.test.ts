@@ -5,12 +5,12 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_APPROVAL, type Policy} from '../../src/policy/index.js'
-import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
 import {Command} from '../../src/proxy/mysql/protocol.js'
 import {readErr} from '../../src/proxy/mysql/wire.js'
 import {MARIADB, mysqlScratch, mysqlTestPolicy, startMysqlTestProxy} from '../support/mysql-proxy.js'
 import type {MysqlScratch, MysqlTestProxy} from '../support/mysql-proxy.js'
 import {rawMysql} from '../support/mysql-raw.js'
+import {heldHook} from '../support/review-hook.js'
 
 // The MySQL engine's review hook against the real MariaDB: a held COM_QUERY or COM_STMT_PREPARE pauses only its
 // own session, runs once the hook says so, and a refusal or a failing hook is ERR 1142 (SQLSTATE 42501) after
@@ -19,31 +19,10 @@ import {rawMysql} from '../support/mysql-raw.js'
 
 const run = promisify(execFile)
 
-interface Held {
-  readonly request: ReviewRequest
-  resolve(outcome: ReviewOutcome): void
-  reject(err: Error): void
-}
-
 let db: MysqlScratch
 let proxy: MysqlTestProxy
-const held: Held[] = []
 const notices: string[] = []
-const hook: ReviewHook = {
-  target: 'prod-my',
-  review: (request, notice) =>
-    new Promise<ReviewOutcome>((resolve, reject) => {
-      notice('dbgate: waiting for request apr_test', 'Approve it somewhere.')
-      held.push({request, resolve, reject})
-    }),
-}
-
-async function nextHeld(): Promise<Held> {
-  for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
-  const h = held.shift()
-  if (!h) throw new Error('no statement was held')
-  return h
-}
+const {hook, held, nextHeld} = heldHook('prod-my')
 
 async function client(): Promise<mysql.Connection> {
   const c = await mysql.createConnection({...MARIADB, port: proxy.port, database: db.name})
@@ -220,6 +199,43 @@ describe('MySQL review hook with prepared statements', {timeout: 30_000}, () => 
     expect(await third).toMatchObject({errno: 1142, sqlState: '42501'})
     expect((await a.query('SELECT 3 AS three'))[0]).toEqual([{three: 3}])
     await a.end()
+  })
+})
+
+describe('MySQL review hook and direct execution', {timeout: 30_000}, () => {
+  it('COM_STMT_EXECUTE of "the last prepared statement" (id 0xffffffff) cannot run an approved one again', async () => {
+    const raw = await rawMysql(proxy.port, db.name)
+    raw.command(
+      Buffer.concat([Buffer.from([Command.stmtPrepare]), Buffer.from('SELECT id FROM secrets WHERE id = ?')]),
+    )
+    ;(await nextHeld()).resolve({kind: 'run', approvalId: 'apr_direct'})
+    const ok = await raw.next()
+    expect(ok.payload[0]).toBe(0)
+    // PREPARE_OK: the parameter and column definitions follow (with their EOFs: no CLIENT_DEPRECATE_EOF).
+    for (let i = 0; i < ok.payload.readUInt16LE(7) + 1 + ok.payload.readUInt16LE(5) + 1; i++) await raw.next()
+    const execute = (id: number): Buffer => {
+      const p = Buffer.alloc(18)
+      p[0] = Command.stmtExecute
+      p.writeUInt32LE(id, 1)
+      p.writeUInt32LE(1, 6) // iteration count; flags (byte 5) 0: no cursor
+      p[10] = 0 // NULL bitmap of one parameter
+      p[11] = 1 // types follow
+      p.writeUInt16LE(3, 12) // MYSQL_TYPE_LONG
+      p.writeInt32LE(2, 14)
+      return p
+    }
+    raw.command(execute(0xffffffff))
+    const refused = await raw.next()
+    expect(readErr(refused.payload)).toMatchObject({
+      code: 1235,
+      message: expect.stringContaining(
+        'id 0xffffffff) is not supported in a session with an approved prepared statement',
+      ),
+    })
+    // By its id, the approved statement runs its one use: a result set of one column.
+    raw.command(execute(ok.payload.readUInt32LE(1)))
+    expect((await raw.next()).payload[0]).toBe(1)
+    raw.socket.destroy()
   })
 })
 

@@ -4,11 +4,12 @@ import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DEFAULT_APPROVAL, type Policy} from '../../src/policy/index.js'
-import type {ReviewHook, ReviewOutcome, ReviewRequest} from '../../src/proxy/index.js'
+import type {ReviewHook} from '../../src/proxy/index.js'
 import {cancelRequest, typed} from '../../src/proxy/postgres/wire.js'
 import {F, RawClient, errorCode, errorMessage, types} from '../support/pg-raw.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
+import {heldHook} from '../support/review-hook.js'
 
 // The proxy's review hook against the real PostgreSQL: a held statement pauses only its own session, runs
 // once the hook says so, and a refusal or a failing hook is a clear error after which the session goes on.
@@ -25,30 +26,9 @@ const POLICY: Policy = {
   ],
 }
 
-interface Held {
-  readonly request: ReviewRequest
-  resolve(outcome: ReviewOutcome): void
-  reject(err: Error): void
-}
-
 let db: ScratchDb
 let proxy: TestProxy
-const held: Held[] = []
-const hook: ReviewHook = {
-  target: 'prod-pg',
-  review: (request, notice) =>
-    new Promise<ReviewOutcome>((resolve, reject) => {
-      notice('dbgate: waiting for request apr_test', 'Approve it somewhere.')
-      held.push({request, resolve, reject})
-    }),
-}
-
-async function nextHeld(): Promise<Held> {
-  for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
-  const h = held.shift()
-  if (!h) throw new Error('no statement was held')
-  return h
-}
+const {hook, held, nextHeld} = heldHook('prod-pg')
 
 async function client(): Promise<pg.Client> {
   const c = new pg.Client(proxy.clientConfig)

@@ -18,6 +18,9 @@ import {MysqlReview} from './review.js'
 import type {Entry, Expect, MysqlSessionState} from './session-state.js'
 import {errPacket} from './wire.js'
 
+/** The statement id MariaDB reads as "the statement prepared last" (direct execution). */
+const LAST_PREPARED = 0xffffffff
+
 /** The client broke the protocol; the session ends with this error. */
 export class ClientProtocolError extends Error {
   constructor(message: string) {
@@ -141,6 +144,13 @@ export class ClientDispatcher {
             ErrCode.notSupported,
             'dbgate: server-side cursors (COM_STMT_EXECUTE with a cursor) are not supported',
           )
+        // MariaDB runs "the last prepared statement" for id 0xffffffff: never a way around counting a grant's uses.
+        if (id === LAST_PREPARED && this.approvedStatements())
+          return this.refuse(
+            reply,
+            ErrCode.notSupported,
+            'dbgate: COM_STMT_EXECUTE of the last prepared statement (id 0xffffffff) is not supported in a session with an approved prepared statement; execute it by its statement id',
+          )
         const info = this.o.state.statements.get(id)
         if (info?.grant !== undefined) {
           // A statement approved at PREPARE runs once per use of its grant.
@@ -197,6 +207,13 @@ export class ClientDispatcher {
           `dbgate: command 0x${(command < 0 ? 0 : command).toString(16).padStart(2, '0')} is not relayed`,
         )
     }
+  }
+
+  /** True when a prepared statement of the session, or one being prepared, runs under a grant. */
+  private approvedStatements(): boolean {
+    const state = this.o.state
+    for (const info of state.statements.values()) if (info.grant !== undefined) return true
+    return state.queue.some((e) => e.kind === 'server' && e.prepared?.grant !== undefined)
   }
 
   /** COM_STMT_EXECUTE of a statement prepared earlier (decided at PREPARE). */
