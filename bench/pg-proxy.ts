@@ -5,7 +5,9 @@
  * default), audit `synced` (DBGATE_AUDIT_DURABILITY=synced), and the same engine with audit off (a
  * child serving the engine with a null sink, bench/_engine.ts: the CLI has no way to turn audit off).
  * Prints TPS, ratios vs direct, vs the Node pipe and vs audit off, and the proxy process's CPU time per
- * transaction, also as a ratio to the pipe's (the steadier figure when other work shares the cores).
+ * transaction, also as a ratio to the pipe's (the steadier figure when other work shares the cores):
+ * in the steady state (between pgbench's first and last progress reports, so the relay alone) and over
+ * the whole run (with each connection's setup: dbgate looks up the client's process and logs in upstream).
  * Run: `npm run bench -- pg-proxy` or `npx tsx bench/pg-proxy.ts [rounds] [seconds]`.
  * DBGATE_BENCH_BASELINE=/path/to/other/checkout/bin/run.js adds that build as a path ("dbgate base"),
  * so a change is measured against the code before it in the same interleaved run.
@@ -104,21 +106,72 @@ async function pgbouncer(): Promise<Path | undefined> {
   return {name: 'pgbouncer', port, pid: child.pid, stop: () => child.kill()}
 }
 
-function pgbench(port: number, args: string[]): {tps: number; transactions: number} {
-  const r = spawnSync(
-    'pgbench',
-    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', ...args, DB],
-    {encoding: 'utf8'},
-  )
-  const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)
-  const n = /number of transactions actually processed: (\d+)/.exec(r.stdout)
-  if (!m || !n) throw new Error(`pgbench failed on port ${port}: ${r.stdout}${r.stderr}`)
-  return {tps: Number(m[1]), transactions: Number(n[1])}
+interface PgbenchRun {
+  readonly tps: number
+  readonly transactions: number
+  /** Proxy CPU µs per transaction over the whole run, session setup and teardown included. */
+  readonly wholeUsPerTx: number
+  /**
+   * Proxy CPU µs per transaction from pgbench's first progress report to its last one a second or more
+   * before the end: the relay alone, without the sessions' setup (a peer-process lookup and an upstream
+   * login per connection) and without the teardown.
+   */
+  readonly steadyUsPerTx: number
 }
+
+/** Runs pgbench with one progress report a second, sampling the proxy's CPU at each report. */
+async function pgbench(port: number, args: string[], pid: number | undefined): Promise<PgbenchRun> {
+  const seconds = Number(args[args.indexOf('-T') + 1])
+  const target = ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres']
+  const child = spawn('pgbench', [...target, '-n', '-P', '1', ...args, DB])
+  const start = cpuTicks(pid)
+  let out = ''
+  let err = ''
+  let pending = ''
+  /** Each progress report: its time, the proxy's CPU ticks when it arrived, and the TPS it reports. */
+  const reports: {at: number; ticks: number; tps: number}[] = []
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString()
+    pending += d.toString()
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      // "progress: 3.0 s, 8123.4 tps, lat ...": the interval since the previous report ends at 3.0 s.
+      const m = PROGRESS.exec(line)
+      if (m !== null) reports.push({at: Number(m[1]), ticks: cpuTicks(pid), tps: Number(m[2])})
+    }
+  })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  const end = cpuTicks(pid)
+  const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out)
+  const n = /number of transactions actually processed: (\d+)/.exec(out)
+  if (code !== 0 || !m || !n) throw new Error(`pgbench failed on port ${port}: ${out}${err}`)
+  const transactions = Number(n[1])
+  // The window: from the first report to the last one at least a second before the end.
+  const inWindow = reports.filter((r) => r.at <= seconds - 1)
+  let windowTx = 0
+  for (let i = 1; i < inWindow.length; i++)
+    windowTx += inWindow[i]!.tps * (inWindow[i]!.at - inWindow[i - 1]!.at)
+  const first = inWindow[0]
+  const last = inWindow[inWindow.length - 1]
+  return {
+    tps: Number(m[1]),
+    transactions,
+    wholeUsPerTx: ((end - start) * 10_000) / transactions,
+    steadyUsPerTx:
+      first === undefined || last === undefined || windowTx === 0
+        ? Number.NaN
+        : ((last.ticks - first.ticks) * 10_000) / windowTx,
+  }
+}
+
+const PROGRESS = /^progress: (\d+\.\d) s, ([\d.]+) tps/
 
 interface Sample {
   tps: number[]
   cpuUsPerTx: number[]
+  wholeUsPerTx: number[]
 }
 
 /** Runs the benchmark and prints its table. */
@@ -147,16 +200,20 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   ]
   const results = new Map<string, Sample>()
   try {
+    // Unmeasured: the first sessions of a fresh process compile the engine's hot paths (a warm-up that
+    // gets no transaction through under heavy load is no reason to stop).
+    for (const path of paths)
+      await pgbench(path.port, ['-S', '-c', '8', '-j', '2', '-T', '3'], path.pid).catch(() => undefined)
     for (let round = 1; round <= rounds; round++) {
       for (const mode of modes)
         for (const path of paths) {
-          const before = cpuTicks(path.pid)
-          const {tps, transactions} = pgbench(path.port, mode.args)
-          const ticks = cpuTicks(path.pid) - before
+          const run = await pgbench(path.port, mode.args, path.pid)
           const key = `${mode.name}|${path.name}`
-          const s = results.get(key) ?? {tps: [], cpuUsPerTx: []}
+          const s = results.get(key) ?? {tps: [], cpuUsPerTx: [], wholeUsPerTx: []}
+          const tps = run.tps
           s.tps.push(tps)
-          s.cpuUsPerTx.push(path.pid === undefined ? 0 : (ticks * 10_000) / transactions)
+          s.cpuUsPerTx.push(path.pid === undefined ? 0 : run.steadyUsPerTx)
+          s.wholeUsPerTx.push(path.pid === undefined ? 0 : run.wholeUsPerTx)
           results.set(key, s)
           console.log(`round ${round} ${mode.name} ${path.name.padEnd(11)} ${tps.toFixed(0)} tps`)
         }
@@ -168,7 +225,7 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
   console.log(
-    '\nmode           path         median TPS   vs direct   vs node pipe   vs audit off   proxy CPU µs/tx   CPU vs pipe   latency ms',
+    '\nmode           path         median TPS   vs direct   vs node pipe   vs audit off   proxy CPU µs/tx   CPU vs pipe   whole run µs/tx   latency ms',
   )
   for (const mode of modes) {
     const d = median(results.get(`${mode.name}|direct`)!.tps)
@@ -180,7 +237,7 @@ export default async function main(rounds = 3, seconds = 10): Promise<void> {
       const tps = median(s.tps)
       const clients = mode.name.endsWith('-c 1') ? 1 : 8
       console.log(
-        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${(tps / off).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${(path.pid === undefined ? '' : (median(s.cpuUsPerTx) / pipeCpu).toFixed(2)).padStart(13)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
+        `${mode.name.padEnd(14)} ${path.name.padEnd(11)} ${tps.toFixed(0).padStart(11)} ${(tps / d).toFixed(2).padStart(10)} ${(tps / pipe).toFixed(2).padStart(14)} ${(tps / off).toFixed(2).padStart(14)} ${median(s.cpuUsPerTx).toFixed(1).padStart(17)} ${(path.pid === undefined ? '' : (median(s.cpuUsPerTx) / pipeCpu).toFixed(2)).padStart(13)} ${median(s.wholeUsPerTx).toFixed(1).padStart(17)} ${((1000 * clients) / tps).toFixed(3).padStart(12)}`,
       )
     }
   }
