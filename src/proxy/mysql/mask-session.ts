@@ -22,9 +22,9 @@ import {
 } from '../../policy/lineage/mysql.js'
 import {Lru} from '../../policy/lru.js'
 import {normalizeMysql} from '../../policy/index.js'
-import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
 import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
+import {MysqlCatalog} from './mask-catalog.js'
 import {mysqlColumnMatch} from './mask-names.js'
 import {
   CodeRows,
@@ -34,7 +34,6 @@ import {
   quote,
   runsStoredCode,
   type CodeCandidates,
-  type SchemaCode,
 } from './mask-code.js'
 
 /** Masking state of one running statement (a COM_QUERY, or one COM_STMT_EXECUTE). */
@@ -67,60 +66,6 @@ const MAX_SCHEMAS = 16
 
 const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
 const NO_COLUMN_RULES: StatementLineage = {columns: null, reads: [], readsUnknown: false}
-
-/**
- * The session's catalog cache, keyed by `schema.table`: lower-case, or as written when the server
- * compares table names by case (`exact`, lower_case_table_names=0). A lookup stores both forms.
- */
-class MysqlCatalog implements MysqlCatalogView {
-  exact = false
-  /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
-  readonly tables = new Map<string, readonly string[] | null>()
-  /** View definitions ('' when the session may not read it: unknown, masked). */
-  readonly views = new Map<string, string>()
-  /** Schemas whose views were all read by the last lookup (one snapshot). */
-  readonly viewSchemas = new Set<string>()
-  /** Names lineage asked for that are not loaded yet. */
-  readonly misses = new Set<string>()
-  /** Views lineage expanded: looked up again before every statement that reads them. */
-  readonly used = new Set<string>()
-  /** Triggers and routines, by lower-case schema (mask-code.ts). */
-  readonly code = new Map<string, SchemaCode>()
-
-  private keyOf(schema: string, table: string): string {
-    return this.exact ? `${schema}.${table}` : `${schema}.${table}`.toLowerCase()
-  }
-
-  columns(schema: string, table: string): readonly string[] | undefined {
-    const key = this.keyOf(schema, table)
-    const cols = this.tables.get(key)
-    if (cols === undefined) this.misses.add(key)
-    return cols ?? undefined
-  }
-
-  viewDefinition(schema: string, name: string): string | undefined {
-    const key = this.keyOf(schema, name)
-    const def = this.views.get(key)
-    if (def !== undefined) this.used.add(key)
-    return def
-  }
-
-  /**
-   * Inside a view, a relation of a schema whose views were read with it is a table when it is not
-   * among them. Elsewhere nothing unknown is assumed a table (a name in another case may be a view).
-   */
-  notView(schema: string, _table: string, inView: boolean): boolean {
-    return inView && this.viewSchemas.has(this.exact ? schema : schema.toLowerCase())
-  }
-
-  clear(): void {
-    this.tables.clear()
-    this.views.clear()
-    this.viewSchemas.clear()
-    this.misses.clear()
-    this.code.clear()
-  }
-}
 
 /** A catalog lookup in flight: what it asked for, to record absent names when it completes. */
 export interface CatalogLookup {
