@@ -11,12 +11,22 @@ const SPECIAL = /[\\^$.|+()[\]{}]/g
 
 /** Compiles a glob to a matcher; patterns without `*` or `?` compare by plain case-insensitive equality. */
 export function compileGlob(pattern: string): GlobMatcher {
+  return compile(pattern, false)
+}
+
+/** A glob that compares case-sensitively (MySQL table names under lower_case_table_names=0). */
+export function compileExactGlob(pattern: string): GlobMatcher {
+  return compile(pattern, true)
+}
+
+function compile(pattern: string, caseSensitive: boolean): GlobMatcher {
   if (!/[*?]/.test(pattern)) {
+    if (caseSensitive) return (subject) => subject === pattern
     const lower = pattern.toLowerCase()
     return (subject) => subject.length === lower.length && subject.toLowerCase() === lower
   }
   const body = pattern.replace(SPECIAL, '\\$&').replaceAll('*', '[^.]*').replaceAll('?', '[^.]')
-  const re = new RegExp(`^${body}$`, 'isu')
+  const re = new RegExp(`^${body}$`, caseSensitive ? 'su' : 'isu')
   return (subject) => re.test(subject)
 }
 

@@ -12,7 +12,13 @@ export {
   DEFAULT_APPROVAL,
   type PolicyIssue,
 } from './language.js'
-export {compileGlob, compileTableGlob, compileFunctionGlob, type GlobMatcher} from './glob.js'
+export {
+  compileGlob,
+  compileExactGlob,
+  compileTableGlob,
+  compileFunctionGlob,
+  type GlobMatcher,
+} from './glob.js'
 export {normalize, normalizeMysql, normalizePostgres, scanPostgres, ShapeScan} from './normalize/index.js'
 export {
   lineagePostgres,
@@ -38,6 +44,7 @@ export {
   mayReadMaskedColumns,
   NO_MASKED_READS,
   typeCategory,
+  type ColumnMatch,
   type DetectPlan,
   type FieldPlan,
   type PlanField,

@@ -56,10 +56,22 @@ export function hasColumnRules(rules: readonly MaskingRule[]): boolean {
   return rules.some((r) => (r.columns?.length ?? 0) > 0)
 }
 
-function firstMatch(rules: readonly MaskingRule[], columns: Iterable<string>): MaskingRule | undefined {
+/**
+ * Whether a column rule names a `schema.table.column`: by default every part compares
+ * case-insensitively (PostgreSQL folds unquoted names; quoted ones rarely differ only in case).
+ */
+export type ColumnMatch = (rule: MaskingRule, column: string) => boolean
+
+const caseInsensitive: ColumnMatch = (rule, column) => anyMatch(matchers(rule), column)
+
+function firstMatch(
+  rules: readonly MaskingRule[],
+  columns: Iterable<string>,
+  match: ColumnMatch,
+): MaskingRule | undefined {
   const list = [...columns]
   // Policy order decides between rules: the first rule that matches any of the columns.
-  return rules.find((r) => list.some((c) => anyMatch(matchers(r), c)))
+  return rules.find((r) => list.some((c) => match(r, c)))
 }
 
 /**
@@ -70,11 +82,12 @@ function firstMatch(rules: readonly MaskingRule[], columns: Iterable<string>): M
 function strictestCandidate(
   rules: readonly MaskingRule[],
   lineage: StatementLineage | undefined,
+  match: ColumnMatch,
 ): MaskingRule | undefined {
   const unknown = lineage === undefined || lineage.readsUnknown
   let best: MaskingRule | undefined
   for (const r of rules) {
-    if (!unknown && !lineage.reads.some((c) => anyMatch(matchers(r), c))) continue
+    if (!unknown && !lineage.reads.some((c) => match(r, c))) continue
     if (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style]) best = r
   }
   return best
@@ -86,11 +99,13 @@ function strictestCandidate(
  * uncertain). A field is masked whole when its own column or any of its lineage sources matches a
  * column rule (first rule in policy order), or when its lineage is uncertain and the statement might
  * read a masked column (strictest such rule). Otherwise text fields go to the detect rules, if any.
+ * `match` says whether a rule names a column (MySQL passes its own name rules).
  */
 export function planMasking(
   rules: readonly MaskingRule[],
   fields: readonly PlanField[],
   lineage: StatementLineage | undefined,
+  match: ColumnMatch = caseInsensitive,
 ): FieldPlan[] {
   const columnRules = rules.filter((r) => (r.columns?.length ?? 0) > 0)
   const detect: DetectPlan[] = rules
@@ -109,10 +124,10 @@ export function planMasking(
     const col = aligned?.[i]
     const named = col ? [...col.sources] : []
     if (f.direct !== null) named.push(f.direct)
-    const hit = firstMatch(columnRules, named)
+    const hit = firstMatch(columnRules, named, match)
     if (hit) return {kind: 'column', rule: hit.name, style: hit.style}
     if (!col || col.opaque) {
-      if (fallback === null) fallback = strictestCandidate(columnRules, trusted)
+      if (fallback === null) fallback = strictestCandidate(columnRules, trusted, match)
       if (fallback) return {kind: 'column', rule: fallback.name, style: fallback.style}
     }
     return f.typeCategory === 'text' ? detectPlan : null

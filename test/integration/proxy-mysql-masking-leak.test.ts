@@ -442,6 +442,45 @@ describe('no seeded value leaves the MySQL proxy', () => {
     expect(result).toEqual([{v: 'plain'}])
   })
 
+  it('follows MySQL name case: columns in any case, tables by case where the server compares them so', async () => {
+    const secret = 'wombat-4410-secret'
+    await db.admin(
+      `CREATE TABLE \`${db.name}\`.people (id INT, email TEXT);` +
+        `INSERT INTO \`${db.name}\`.people VALUES (1, '${secret}');` +
+        `CREATE TABLE \`${db.name}\`.People (id INT, Email TEXT);` +
+        `INSERT INTO \`${db.name}\`.People VALUES (1, 'public-note');`,
+    )
+    const [{lctn}] = (await db.admin('SELECT @@lower_case_table_names AS lctn')) as [{lctn: number}]
+    const own = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+      ...mysqlTestPolicy(db.name),
+      // The rule names the column in another case than the table defines it.
+      masking: [{name: 'people-email', columns: [`${db.name}.people.EMAIL`], style: 'redact'}],
+    })
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: own.port,
+      user: 'root',
+      database: db.name,
+    })
+    try {
+      const q = async (sql: string): Promise<unknown> => (await c.query({sql, rowsAsArray: true}))[0]
+      // The session's first statement already knows how the server compares names.
+      const other = await q("SELECT Email, CONCAT(eMail, '') FROM People")
+      const masked = await q("SELECT email, CONCAT(EMAIL, ''), UPPER(Email) FROM people")
+      const joined = await q('SELECT p.email, q.email FROM People p JOIN people q ON q.id = p.id')
+      // Where table names compare without case, `People` is `people`: masked.
+      const plain = lctn === 0 ? 'public-note' : '[REDACTED]'
+      expect({other, masked, joined}).toEqual({
+        other: [[plain, plain]],
+        masked: [['[REDACTED]', '[REDACTED]', '[REDACTED]']],
+        joined: [[plain, '[REDACTED]']],
+      })
+    } finally {
+      await c.end()
+      await own.close()
+    }
+  })
+
   it('follows views and tables another session changes', async () => {
     const {bytes, result} = await session(async (c) => {
       const [before] = await c.query('SELECT * FROM v_swap')

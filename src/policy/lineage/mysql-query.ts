@@ -62,6 +62,11 @@ export type MysqlState = State & {
   readonly catalog: MysqlCatalogView
   /** Set when the statement calls stored code lineage cannot see into (see `storedCall`). */
   runsCode: boolean
+  /**
+   * Schema and table names keep their case (MySQL's lower_case_table_names=0: `Users` and `users`
+   * are two tables); otherwise they are lower-cased. Column names compare case-insensitively always.
+   */
+  readonly exactNames?: boolean
 }
 
 /** Parses a view definition (injected: the parser lives with the analyzer). */
@@ -81,6 +86,13 @@ const MAX_VIEW_DEPTH = 8
 export function ident(v: unknown): string | null {
   if (typeof v === 'string') return v.toLowerCase()
   if (isObj(v) && typeof v.value === 'string') return v.value.toLowerCase()
+  return null
+}
+
+/** An identifier node as written (MySQL compares table names by case under lower_case_table_names=0). */
+export function exactIdent(v: unknown): string | null {
+  if (typeof v === 'string') return v
+  if (isObj(v) && typeof v.value === 'string') return v.value
   return null
 }
 
@@ -181,18 +193,19 @@ export class MysqlQueryLineage {
       return {name: alias ?? '', columns: cols, byName: undefined}
     }
     const table = ident(item.table)
+    const exact = this.state.exactNames === true
     if (table === null) {
       // A table function (JSON_TABLE) or something else the walker does not know.
       this.state.unknown = true
       return {name: alias ?? '', columns: null, byName: undefined}
     }
-    const db = ident(item.db)
+    const db = exact ? exactIdent(item.db) : ident(item.db)
     if (db === null) {
       for (let c = env.ctes; c; c = c.parent)
         if (c.name === table) return {name: alias ?? table, columns: c.columns, byName: undefined}
     }
     const schema = db ?? this.schema
-    return {name: alias ?? table, ...this.relation(schema, table)}
+    return {name: alias ?? table, ...this.relation(schema, exact ? (exactIdent(item.table) ?? table) : table)}
   }
 
   /** A catalog relation: a view's columns from its definition, a table's from the catalog. */

@@ -56,6 +56,8 @@ export function lineageMysql(
   catalog: MysqlCatalogView,
   defaultSchema: string,
   prepared: PreparedLineage = new Map(),
+  /** Keep the case of schema and table names (the server's lower_case_table_names is 0). */
+  exactNames = false,
 ): MysqlLineageResult {
   try {
     if (sql.length > MAX_QUERY_LENGTH) return {ok: false, error: 'query too long'}
@@ -64,7 +66,7 @@ export function lineageMysql(
     const all = readings(lexed.execComments)
     if (all === null) return {ok: false, error: 'too many executable comments'}
     const results = all.map((r) =>
-      lineageOfReading(tokensOf(lexed.tokens, r), catalog, defaultSchema, new Map(prepared)),
+      lineageOfReading(tokensOf(lexed.tokens, r), {catalog, exactNames}, defaultSchema, new Map(prepared)),
     )
     return mergeReadings(results)
   } catch (e) {
@@ -74,9 +76,15 @@ export function lineageMysql(
 
 type Reading = {statements: MysqlStatementLineage[]; effects: LineageEffect[][]}
 
+/** The catalog, and whether names keep their case. */
+interface Names {
+  readonly catalog: MysqlCatalogView
+  readonly exactNames: boolean
+}
+
 function lineageOfReading(
   tokens: readonly Token[],
-  catalog: MysqlCatalogView,
+  names: Names,
   schema: string,
   prepared: Map<string, MysqlStatementLineage>,
 ): Reading {
@@ -85,7 +93,7 @@ function lineageOfReading(
   for (const stmt of splitStatements(tokens)) {
     const text = render(compactValues(stmt))
     const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
-    const session = preparedStatement(first, stmt, catalog, current, prepared)
+    const session = preparedStatement(first, stmt, names, current, prepared)
     if (session !== undefined) {
       out.statements.push(session.lineage)
       out.effects.push(session.effects)
@@ -95,7 +103,7 @@ function lineageOfReading(
     if (explained !== undefined) {
       // A plan can quote values (const tables are read while planning; EXPLAIN EXTENDED's note shows
       // them): its rows and diagnostics are as sensitive as what the explained statement reads.
-      const inner = lineageOfReading(explained, catalog, current, new Map(prepared)).statements
+      const inner = lineageOfReading(explained, names, current, new Map(prepared)).statements
       const l = inner.length === 1 ? (inner[0] ?? UNKNOWN) : UNKNOWN
       out.statements.push({columns: null, reads: l.reads, readsUnknown: l.readsUnknown, diagnostics: false})
       out.effects.push([])
@@ -103,14 +111,18 @@ function lineageOfReading(
     }
     const parsed = parseStatement(text)
     const ast = parsed?.ast
-    if (first === 'USE' && stmt[1] !== undefined) current = (stmt[1].value ?? stmt[1].text).toLowerCase()
+    if (first === 'USE' && stmt[1] !== undefined) {
+      const used = stmt[1].value ?? stmt[1].text
+      current = names.exactNames ? used : used.toLowerCase()
+    }
     if (!isObj(ast)) {
       out.statements.push(unparsed(first, text))
       out.effects.push([])
       continue
     }
     const state: MysqlState = {
-      catalog,
+      catalog: names.catalog,
+      exactNames: names.exactNames,
       schema: current,
       reads: new Set(),
       unknown: false,
@@ -133,7 +145,7 @@ function lineageOfReading(
 function preparedStatement(
   first: string,
   stmt: readonly Token[],
-  catalog: MysqlCatalogView,
+  names: Names,
   schema: string,
   prepared: Map<string, MysqlStatementLineage>,
 ): {lineage: MysqlStatementLineage; effects: LineageEffect[]} | undefined {
@@ -156,7 +168,7 @@ function preparedStatement(
   const lexed = lexMysql(stmt[3].value)
   const inner =
     lexed.ok && lexed.execComments.length === 0
-      ? lineageOfReading(lexed.tokens, catalog, schema, new Map(prepared))
+      ? lineageOfReading(lexed.tokens, names, schema, new Map(prepared))
       : undefined
   const lineage = inner?.statements.length === 1 ? (inner.statements[0] ?? UNKNOWN) : UNKNOWN
   prepared.set(name, lineage)

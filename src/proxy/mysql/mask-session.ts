@@ -8,6 +8,7 @@
 import type {MaskKey} from '../../masking/index.js'
 import {
   planMasking,
+  type ColumnMatch,
   type Decision,
   type LineageEffect,
   type MaskingRule,
@@ -21,9 +22,10 @@ import {
 } from '../../policy/lineage/mysql.js'
 import {Lru} from '../../policy/lru.js'
 import {normalizeMysql} from '../../policy/index.js'
-import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
 import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
+import {MysqlCatalog} from './mask-catalog.js'
+import {mysqlColumnMatch} from './mask-names.js'
 import {
   CodeRows,
   codeCandidates,
@@ -32,7 +34,6 @@ import {
   quote,
   runsStoredCode,
   type CodeCandidates,
-  type SchemaCode,
 } from './mask-code.js'
 
 /** Masking state of one running statement (a COM_QUERY, or one COM_STMT_EXECUTE). */
@@ -66,52 +67,6 @@ const MAX_SCHEMAS = 16
 const UNKNOWN: StatementLineage = {columns: null, reads: [], readsUnknown: true}
 const NO_COLUMN_RULES: StatementLineage = {columns: null, reads: [], readsUnknown: false}
 
-/** The session's catalog cache: keys are lower-case `schema.table` (names compare case-insensitively). */
-class MysqlCatalog implements MysqlCatalogView {
-  /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
-  readonly tables = new Map<string, readonly string[] | null>()
-  /** View definitions ('' when the session may not read it: unknown, masked). */
-  readonly views = new Map<string, string>()
-  /** Schemas whose views were all read by the last lookup (one snapshot). */
-  readonly viewSchemas = new Set<string>()
-  /** Names lineage asked for that are not loaded yet. */
-  readonly misses = new Set<string>()
-  /** Views lineage expanded: looked up again before every statement that reads them. */
-  readonly used = new Set<string>()
-  /** Triggers and routines, by lower-case schema (mask-code.ts). */
-  readonly storedCode = new Map<string, SchemaCode>()
-
-  columns(schema: string, table: string): readonly string[] | undefined {
-    const key = `${schema}.${table}`.toLowerCase()
-    const cols = this.tables.get(key)
-    if (cols === undefined) this.misses.add(key)
-    return cols ?? undefined
-  }
-
-  viewDefinition(schema: string, name: string): string | undefined {
-    const key = `${schema}.${name}`.toLowerCase()
-    const def = this.views.get(key)
-    if (def !== undefined) this.used.add(key)
-    return def
-  }
-
-  /**
-   * Inside a view, a relation of a schema whose views were read with it is a table when it is not
-   * among them. Elsewhere nothing unknown is assumed a table (a name in another case may be a view).
-   */
-  notView(schema: string, _table: string, inView: boolean): boolean {
-    return inView && this.viewSchemas.has(schema.toLowerCase())
-  }
-
-  clear(): void {
-    this.tables.clear()
-    this.views.clear()
-    this.viewSchemas.clear()
-    this.misses.clear()
-    this.storedCode.clear()
-  }
-}
-
 /** A catalog lookup in flight: what it asked for, to record absent names when it completes. */
 export interface CatalogLookup {
   /** The query text the proxy sends. */
@@ -137,6 +92,14 @@ export class MysqlMaskSession {
   private readonly prepared = new Map<string, MysqlStatementLineage>()
   /** Set once a statement may have read a masked column: diagnostics can quote what it read. */
   readMasked = false
+  /**
+   * Whether the server compares schema and table names by case (lower_case_table_names=0), read with
+   * the session's first catalog lookup; undefined until then (lineage is then computed both ways).
+   */
+  private exactNames: boolean | undefined = undefined
+  /** Rules the proxy made (taints): matched case-insensitively, their names come lower-cased. */
+  private readonly folded = new Set<MaskingRule>()
+  private match: ColumnMatch | undefined
 
   constructor(
     private readonly allRules: readonly MaskingRule[],
@@ -156,7 +119,7 @@ export class MysqlMaskSession {
     if (base.length === 0 && this.taints.length === 0) return undefined
     return {
       sql,
-      schema: schema.toLowerCase(),
+      schema,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
       code: codeCandidates(decision?.operations, schema),
       lineage: undefined,
@@ -181,13 +144,22 @@ export class MysqlMaskSession {
       m.ready = hit
       return schemas.length === 0 ? undefined : this.lookupOf([], schemas)
     }
-    this.catalog.misses.clear()
-    this.catalog.used.clear()
-    const r = lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
+    // Until the server said how it compares names, what either way needs is looked up.
+    const modes = this.exactNames === undefined ? [false, true] : [this.exactNames]
+    const wanted = new Set<string>()
+    let r: MysqlLineageResult = {ok: false, error: 'not computed'}
+    for (const exact of modes) {
+      this.catalog.exact = exact
+      this.catalog.misses.clear()
+      this.catalog.used.clear()
+      r = lineageMysql(m.sql, this.catalog, schemaFor(m, exact), this.prepared, exact)
+      for (const n of [...this.catalog.misses, ...this.catalog.used]) wanted.add(n)
+    }
+    this.catalog.exact = this.exactNames === true
     // Views are read again for each statement that reads one: another session may have changed them.
-    const names = [...new Set([...this.catalog.misses, ...this.catalog.used])].slice(0, MAX_NAMES)
+    const names = [...wanted].slice(0, MAX_NAMES)
     // Nothing to look up: no query is sent, so ROW_COUNT(), FOUND_ROWS() and SHOW WARNINGS stay the client's.
-    if (names.length === 0 && schemas.length === 0) {
+    if (names.length === 0 && schemas.length === 0 && this.exactNames !== undefined) {
       m.ready = r
       if (key !== undefined && r.ok && !r.statements.some((l) => l.readsUnknown)) this.cache.set(key, r)
       return undefined
@@ -220,6 +192,8 @@ export class MysqlMaskSession {
       ),
     ]
     parts.push(...codeQueries(codeSchemas.slice(0, MAX_SCHEMAS)))
+    if (this.exactNames === undefined) parts.push(`SELECT 5, @@lower_case_table_names, '', '', 0`)
+    let caseRule: string | undefined
     const found = new Map<string, [number, string][]>()
     const viewDefs = new Map<string, string>()
     const code = new CodeRows()
@@ -228,13 +202,21 @@ export class MysqlMaskSession {
       row: (v) => {
         const [kind, schema, table, text, pos] = v
         if (schema == null || table == null) return
-        if (code.row(kind ?? null, schema, table)) return
-        const key = `${schema}.${table}`.toLowerCase()
-        if (kind === '1') viewDefs.set(key, text ?? '')
-        else if (text != null) found.set(key, [...(found.get(key) ?? []), [Number(pos), text]])
+        if (kind === '5') caseRule = schema
+        if (kind === '5' || code.row(kind ?? null, schema, table)) return
+        // Under both forms: the exact one for lower_case_table_names=0, lower-case for the others.
+        for (const key of new Set([`${schema}.${table}`, `${schema}.${table}`.toLowerCase()])) {
+          if (kind === '1') viewDefs.set(key, text ?? '')
+          else if (text != null) found.set(key, [...(found.get(key) ?? []), [Number(pos), text]])
+        }
       },
       done: (ok) => {
         if (!ok) return
+        if (caseRule !== undefined) {
+          this.exactNames = caseRule === '0'
+          this.catalog.exact = this.exactNames
+          this.match = undefined
+        }
         this.cache = new Lru(1_000)
         code.commit(codeSchemas, this.catalog.storedCode)
         for (const n of names) {
@@ -245,11 +227,12 @@ export class MysqlMaskSession {
           )
         }
         // The views of these schemas, all from this one moment.
+        const looked = new Set(schemas.map((x) => x.toLowerCase()))
         for (const k of [...this.catalog.views.keys()])
-          if (schemas.includes(split(k)[0])) this.catalog.views.delete(k)
+          if (looked.has(split(k)[0].toLowerCase())) this.catalog.views.delete(k)
         for (const [k, def] of viewDefs) this.catalog.views.set(k, def)
         this.catalog.viewSchemas.clear()
-        for (const schema of schemas) this.catalog.viewSchemas.add(schema)
+        for (const schema of schemas) this.catalog.viewSchemas.add(schema).add(schema.toLowerCase())
       },
     }
   }
@@ -259,7 +242,8 @@ export class MysqlMaskSession {
     // Detect rules alone need no lineage: every text field is scanned whatever it comes from.
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return NO_COLUMN_RULES
     if (m.lineage === undefined) {
-      const r = m.ready ?? lineageMysql(m.sql, this.catalog, m.schema, this.prepared)
+      const exact = this.exactNames === true
+      const r = m.ready ?? lineageMysql(m.sql, this.catalog, schemaFor(m, exact), this.prepared, exact)
       m.lineage = r.ok ? r.statements : null
       m.effects = r.ok ? r.effects : []
       // A statement of unknown shape (CALL) can return several results: later ones cannot be placed.
@@ -311,7 +295,8 @@ export class MysqlMaskSession {
       direct: c.orgTable === '' ? null : `${c.schema}.${c.orgTable}.${c.orgName}`,
       typeCategory: columnCategory(c),
     }))
-    let plans = planMasking(m.rules, fields, lineage)
+    this.match ??= mysqlColumnMatch(this.exactNames === true, this.folded)
+    let plans = planMasking(m.rules, fields, lineage, this.match)
     // Text the classifiers cannot read, nor the styles write: every text value is withheld (fail closed).
     const unreadable = m.rules[0]
     if (!readableText && unreadable !== undefined)
@@ -361,6 +346,7 @@ export class MysqlMaskSession {
     const strictest = strictestOf(m.rules.filter((r) => (r.columns?.length ?? 0) > 0))
     if (strictest === undefined) return
     const rule: MaskingRule = {name: strictest.name, columns: [EVERY_COLUMN], style: strictest.style}
+    this.folded.add(rule)
     if (!this.taints.some((t) => t.columns?.[0] === EVERY_COLUMN)) this.taints.push(rule)
     if (!m.rules.some((r) => r.columns?.[0] === EVERY_COLUMN)) m.rules = [...m.rules, rule]
     this.cache = new Lru(1_000)
@@ -380,9 +366,16 @@ export class MysqlMaskSession {
           : columnRules.filter((r) => (e.reads ?? []).some((c) => ruleFor([r], c)))
       const strictest = strictestOf(hits)
       if (strictest === undefined) continue
-      this.taints.push({name: strictest.name, columns: [`${e.table}.*`], style: strictest.style})
+      const rule: MaskingRule = {name: strictest.name, columns: [`${e.table}.*`], style: strictest.style}
+      this.folded.add(rule)
+      this.taints.push(rule)
     }
   }
+}
+
+/** The schema unqualified names resolve in, as lineage compares names. */
+function schemaFor(m: MysqlMaskStatement, exact: boolean): string {
+  return exact ? m.schema : m.schema.toLowerCase()
 }
 
 /** The cache key of a statement's lineage; undefined when it depends on session state or cannot be shaped. */
