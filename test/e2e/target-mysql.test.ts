@@ -205,6 +205,12 @@ describe('dbgate connect on a MariaDB target', {timeout: 90_000}, () => {
 })
 
 describe('dbgate policy test on a MariaDB target', {timeout: 60_000}, () => {
+  // The policy the target serves: an earlier test may have reloaded another one.
+  beforeAll(async () => {
+    current = config({name: 'guarded', document: GUARDED})
+    await server.ctx.reload()
+  })
+
   const policyTest = async (args: string[]) => {
     const r = await runCli(['policy', 'test', '--target', 'maria-tgt', '--json', ...args], env)
     expect(r.code, flat(r.stderr)).toBe(0)
