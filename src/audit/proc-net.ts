@@ -65,17 +65,19 @@ function endpoint(text: string | undefined): {address: string; port: number} | u
 }
 
 /**
- * Parses a /proc/net/tcp{,6} table; lines that do not have the expected shape are skipped. With `port`, only
+ * Parses a /proc/net/tcp{,6} table, or any run of its whole lines; lines that do not have the expected shape
+ * (the header among them) are skipped. With `port`, only
  * rows whose local or remote port is `port` are decoded (a busy host's table has thousands of rows, and the
  * lookup wants one): the others are passed over by a substring test.
  */
 export function parseTcpTable(text: string, port?: number): TcpRow[] {
   const rows: TcpRow[] = []
   const wanted = port === undefined ? undefined : `:${port.toString(16).toUpperCase().padStart(4, '0')} `
-  for (const line of text.split('\n').slice(1)) {
+  for (const line of text.split('\n')) {
     if (wanted !== undefined && !line.includes(wanted)) continue
     const f = line.trim().split(/\s+/)
-    if (f.length < 10 || !/^\d+:$/.test(f[0] as string)) continue
+    // The kernel writes more fields after the inode: a row that ends at it may have been cut inside it.
+    if (f.length < 11 || !/^\d+:$/.test(f[0] as string)) continue
     const local = endpoint(f[1])
     const remote = endpoint(f[2])
     const state = Number.parseInt(f[3] as string, 16)

@@ -1,6 +1,10 @@
-import {describe, expect, it} from 'vitest'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
-import {describeProcess} from '../../src/audit/process-info.js'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {describeProcess, findTcpRow} from '../../src/audit/process-info.js'
 import {
   decodeProcAddress,
   normaliseAddress,
@@ -49,6 +53,36 @@ describe('/proc/net/tcp parsing', () => {
     expect(parseTcpTable(table, 40001).map((r) => r.localPort)).toEqual([40001])
     expect(parseTcpTable(table, 5432).map((r) => r.localPort)).toEqual([54321, 40000, 40001])
     expect(parseTcpTable(table, 54322)).toEqual([])
+  })
+
+  describe('reading a table a chunk at a time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbgate-procnet-'))
+    afterAll(() => rmSync(dir, {recursive: true, force: true}))
+    /** A table of `n` other established rows (port 0x1000 + i → 5432), then `tail`. */
+    const table = (name: string, n: number, tail: string): string => {
+      const other = (i: number): string =>
+        ROW4.replace(':D431', `:${(0x1000 + i).toString(16).toUpperCase()}`).replace(' 123456 ', ` ${900 + i} `)
+      const path = join(dir, name)
+      writeFileSync(path, HEADER + Array.from({length: n}, (_, i) => other(i)).join('') + tail)
+      return path
+    }
+    const wanted = (r: {localPort: number; inode: number}): boolean => r.localPort === 0xd431 && r.inode > 0
+
+    it('finds a row that straddles a chunk boundary, and the last row without its newline', async () => {
+      for (let n = 400; n < 520; n += 7) {
+        const found = await findTcpRow(table(`t${n}`, n, ROW4), 0xd431, wanted)
+        expect(found?.inode, `${n} rows before it`).toBe(123456)
+      }
+      const last = await findTcpRow(table('no-newline', 3, ROW4.trimEnd()), 0xd431, wanted)
+      expect(last?.inode).toBe(123456)
+    })
+
+    it('answers undefined for a table without the row, a missing table and a truncated last row', async () => {
+      expect(await findTcpRow(table('absent', 600, ''), 0xd431, wanted)).toBeUndefined()
+      expect(await findTcpRow(join(dir, 'nothing-here'), 0xd431, wanted)).toBeUndefined()
+      const cut = ROW4.slice(0, ROW4.indexOf(' 123456') + 4)
+      expect(await findTcpRow(table('cut', 2, cut), 0xd431, wanted)).toBeUndefined()
+    })
   })
 
   it.each([
