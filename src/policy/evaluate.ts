@@ -37,6 +37,8 @@ interface CompiledPolicy {
     readonly when: CompiledCondition
   }[]
   readonly masking: readonly {readonly rule: MaskingRule; readonly when: CompiledCondition}[]
+  /** The schemas the policy's table globs name (without wildcards), lower case. */
+  readonly schemas: readonly string[]
 }
 
 const STRICTNESS: Readonly<Record<Action, number>> = {allow: 0, review: 1, deny: 2}
@@ -73,10 +75,50 @@ function compile(policy: Policy): CompiledPolicy {
         when: compileCondition(r.when),
       })),
       masking: policy.masking.map((m) => ({rule: m, when: compileCondition(m.when ?? {})})),
+      schemas: namedSchemas([...policy.rules.map((r) => r.when), ...policy.masking.map((m) => m.when ?? {})]),
     }
     compiledPolicies.set(policy, compiled)
   }
   return compiled
+}
+
+/** The schema parts of table globs (`schema.table`) that name one schema. */
+function namedSchemas(conditions: readonly Condition[]): string[] {
+  const out = new Set<string>()
+  for (const c of conditions)
+    for (const t of c.tables ?? []) {
+      const dot = t.lastIndexOf('.')
+      const schema = t.slice(0, Math.max(0, dot)).toLowerCase()
+      if (schema !== '' && !/[*?]/.test(schema)) out.add(schema)
+    }
+  return [...out]
+}
+
+/**
+ * The readings of an operation to judge: as analysed (unqualified tables in the default schema) and, when
+ * it names tables without a schema, once more per schema the policy names with those tables there. The
+ * session's search_path (SET, set_config, startup options, role and database settings) decides where such
+ * a table lives, and the guard cannot know it: it takes the strictest reading, so a rule on
+ * `hr.salaries` catches `salaries` even after an allow rule on `public.*`. In the other schemas' readings
+ * only rules count (where no rule holds, the analysed reading's outcome stands): a policy that denies by
+ * default still lets `select * from users` through its allow rule on `public.*`.
+ */
+function readingsOf(op: Operation, schemas: readonly string[]): readonly Operation[] {
+  const unqualified = op.unqualified
+  if (unqualified === undefined || unqualified.length === 0 || schemas.length === 0) return [op]
+  const out: Operation[] = [op]
+  for (const schema of schemas) {
+    const moved = new Map(
+      unqualified.filter(([, , kept]) => !kept).map(([resolved, name]) => [resolved, name]),
+    )
+    const tables = op.tables.map((t) => {
+      const name = moved.get(t)
+      return name === undefined ? t : `${schema}.${name}`
+    })
+    for (const [, name, kept] of unqualified) if (kept) tables.push(`${schema}.${name}`)
+    out.push({...op, tables, unqualified: undefined})
+  }
+  return out
 }
 
 const hasLower = (set: ReadonlySet<string>, v: string | undefined): boolean =>
@@ -123,7 +165,9 @@ function selectMasking(
   const out: MaskingRule[] = []
   for (const {rule, when} of compiled.masking) {
     if (!contextHolds(when, ctx)) continue
-    if (when.aboutOperation && !unreadable && !operations.some((op) => operationHolds(when, op))) continue
+    const holds = (op: Operation): boolean =>
+      readingsOf(op, compiled.schemas).some((reading) => operationHolds(when, reading))
+    if (when.aboutOperation && !unreadable && !operations.some(holds)) continue
     out.push(rule)
   }
   return out
@@ -155,16 +199,18 @@ export function evaluateOperations(
   let rule: string | null = null
   let message: string | null = null
   let decided = false
-  for (const op of operations) {
-    const hit = live.find((r) => operationHolds(r.when, op))
-    const action = hit === undefined ? policy.defaults.action : hit.action
-    if (!decided || STRICTNESS[action] > STRICTNESS[decision]) {
-      decided = true
-      decision = action
-      rule = hit === undefined ? null : hit.name
-      message = hit === undefined ? null : hit.message
+  for (const op of operations)
+    for (const reading of readingsOf(op, compiled.schemas)) {
+      const hit = live.find((r) => operationHolds(r.when, reading))
+      if (hit === undefined && reading !== op) continue
+      const action = hit === undefined ? policy.defaults.action : hit.action
+      if (!decided || STRICTNESS[action] > STRICTNESS[decision]) {
+        decided = true
+        decision = action
+        rule = hit === undefined ? null : hit.name
+        message = hit === undefined ? null : hit.message
+      }
     }
-  }
   return {
     decision,
     rule,

@@ -71,6 +71,12 @@ export interface Operation {
   readonly kind: Kind
   /** Every table referenced anywhere in the operation, as `schema.table`, identifiers case-folded as the server would. */
   readonly tables: readonly string[]
+  /**
+   * Tables named without a schema, as `[schema.table as in tables, table, also named with that schema]`: the
+   * session's search_path decides where they live, so rules judge them in every schema the policy names too
+   * (Postgres).
+   */
+  readonly unqualified?: readonly (readonly [resolved: string, name: string, qualifiedToo: boolean])[]
   /** Every function called anywhere in the operation, as written (`schema.name` when qualified), case-folded. */
   readonly functions: readonly string[]
   readonly where: WhereState

@@ -61,7 +61,10 @@ describe('/proc/net/tcp parsing', () => {
     /** A table of `n` other established rows (port 0x1000 + i → 5432), then `tail`. */
     const table = (name: string, n: number, tail: string): string => {
       const other = (i: number): string =>
-        ROW4.replace(':D431', `:${(0x1000 + i).toString(16).toUpperCase()}`).replace(' 123456 ', ` ${900 + i} `)
+        ROW4.replace(':D431', `:${(0x1000 + i).toString(16).toUpperCase()}`).replace(
+          ' 123456 ',
+          ` ${900 + i} `,
+        )
       const path = join(dir, name)
       writeFileSync(path, HEADER + Array.from({length: n}, (_, i) => other(i)).join('') + tail)
       return path

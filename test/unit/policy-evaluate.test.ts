@@ -354,3 +354,87 @@ describe('globs', () => {
     expect(compileFunctionGlob(pattern)(subject)).toBe(expected)
   })
 })
+
+describe('tables written without a schema: the search_path decides where they are', () => {
+  const rules = parsePolicy(`
+version: 1
+defaults: {action: deny, unparseable: deny}
+rules:
+  - {name: hr-salaries, when: {tables: [hr.salaries]}, action: deny}
+  - {name: ops-review, when: {tables: ["ops.*"]}, action: review}
+  - {name: public-reads, when: {tables: ["public.*"], kinds: [select]}, action: allow}
+masking:
+  - {name: pay, when: {tables: [hr.salaries]}, columns: ["hr.salaries.amount"], style: redact}
+`)
+  /** `salaries` as the Postgres analysis reports it when written without a schema. */
+  const bare = (name: string, qualifiedToo = false): Operation => ({
+    ...op('select', [`public.${name}`]),
+    unqualified: [[`public.${name}`, name, qualifiedToo]],
+  })
+
+  it('judges them in every schema the policy names, strictest first', () => {
+    const d = evaluateOperations(rules, [bare('salaries')], human)
+    expect([d.decision, d.rule]).toEqual(['deny', 'hr-salaries'])
+    expect(evaluateOperations(rules, [bare('jobs')], human).rule).toBe('ops-review')
+    // Where no rule names the table's other schemas, the default schema's reading decides.
+    expect(evaluateOperations(rules, [{...bare('jobs'), kind: 'select'}], human).decision).toBe('review')
+    const d2 = evaluateOperations(rules, [{...bare('users'), kind: 'insert'}], human)
+    // The default schema's reading meets the default (deny), stricter than the other readings' review.
+    expect([d2.decision, d2.rule]).toEqual(['deny', null])
+    const allowlist = parsePolicy(`
+version: 1
+defaults: {action: deny, unparseable: deny}
+rules:
+  - {name: hr-salaries, when: {tables: [hr.salaries]}, action: deny}
+  - {name: public-reads, when: {tables: ["public.*"], kinds: [select]}, action: allow}
+`)
+    expect(evaluateOperations(allowlist, [bare('users')], human).decision).toBe('allow')
+    expect(evaluateOperations(allowlist, [bare('salaries')], human).decision).toBe('deny')
+    expect(evaluateOperations(rules, [bare('salaries')], human).masking.map((m) => m.name)).toEqual(['pay'])
+  })
+
+  it('leaves tables written with a schema where they were written', () => {
+    const d = evaluateOperations(rules, [op('select', ['public.salaries'])], human)
+    expect([d.decision, d.rule]).toEqual(['allow', 'public-reads'])
+    expect(d.masking).toEqual([])
+  })
+
+  it('keeps a table written both ways in its schema and judges the bare one elsewhere too', () => {
+    const both: Operation = {
+      ...op('select', ['public.salaries']),
+      unqualified: [['public.salaries', 'salaries', true]],
+    }
+    // The bare one may be hr.salaries, whose rule comes before the allow rule on public.*.
+    expect(evaluateOperations(rules, [both], human).rule).toBe('hr-salaries')
+    const allowFirst = parsePolicy(`
+version: 1
+defaults: {action: allow, unparseable: deny}
+rules:
+  - {name: public-reads, when: {tables: ["public.*"]}, action: allow}
+  - {name: hr-salaries, when: {tables: [hr.salaries]}, action: deny}
+`)
+    // The first matching rule decides: public.salaries is named in every reading, so the allow rule holds.
+    expect(evaluateOperations(allowFirst, [both], human).decision).toBe('allow')
+    expect(evaluateOperations(allowFirst, [bare('salaries')], human).decision).toBe('deny')
+    const denyFirst = parsePolicy(`
+version: 1
+defaults: {action: allow, unparseable: deny}
+rules:
+  - {name: hr-salaries, when: {tables: [hr.salaries]}, action: deny}
+`)
+    expect(evaluateOperations(denyFirst, [both], human).decision).toBe('deny')
+    expect(evaluateOperations(denyFirst, [op('select', ['public.salaries'])], human).decision).toBe('allow')
+  })
+
+  it('does not widen globs whose schema is a wildcard or absent', () => {
+    const any = parsePolicy(`
+version: 1
+defaults: {action: allow, unparseable: deny}
+rules:
+  - {name: secrets, when: {tables: ["*.secrets", "keys"]}, action: deny}
+`)
+    expect(evaluateOperations(any, [bare('secrets')], human).decision).toBe('deny')
+    expect(evaluateOperations(any, [bare('keys')], human).decision).toBe('deny')
+    expect(evaluateOperations(any, [bare('users')], human).decision).toBe('allow')
+  })
+})

@@ -54,14 +54,23 @@ describe('postgres analysis: queries psql sends for meta-commands', () => {
     if (fn) expect(a.ok && a.operations[0]?.functions).toContain(fn)
   })
 
+  /** `\copy users ...` names users without a schema: the search_path decides which it is. */
+  const unqualified = [['public.users', 'users', false]]
+
   it.each([
-    ['copy-to-stdout.sql', [{kind: 'copy', tables: ['public.users'], functions: [], where: null}]],
-    ['copy-from-stdin.sql', [{kind: 'copy', tables: ['public.users'], functions: [], where: null}]],
+    [
+      'copy-to-stdout.sql',
+      [{kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified}],
+    ],
+    [
+      'copy-from-stdin.sql',
+      [{kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified}],
+    ],
     [
       'copy-query-to-stdout.sql',
       [
-        {kind: 'copy', tables: ['public.users'], functions: [], where: null},
-        {kind: 'select', tables: ['public.users'], functions: [], where: null},
+        {kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified},
+        {kind: 'select', tables: ['public.users'], functions: [], where: null, unqualified},
       ],
     ],
   ])('\\copy sends %s', (file, expected) => {

@@ -14,11 +14,41 @@ function op(
   return {kind, tables, functions, where}
 }
 
+/** The operations of `sql` (what names lacked a schema is asserted on its own, in 'names without a schema'). */
 function operations(sql: string): readonly Operation[] {
   const a = analyzePostgres(sql, ctx)
   if (!a.ok) throw new Error(`unexpected parse failure: ${a.error}`)
-  return a.operations
+  return a.operations.map(({unqualified: _, ...rest}) => rest)
 }
+
+describe('postgres analysis: names without a schema', () => {
+  const unqualified = (sql: string): unknown[] => {
+    const a = analyzePostgres(sql, ctx)
+    if (!a.ok) throw new Error(`unexpected parse failure: ${a.error}`)
+    return a.operations.map((o) => o.unqualified ?? [])
+  }
+
+  it('lists each table written without a schema, and whether it is also written with the default one', () => {
+    expect(unqualified('select * from users')).toEqual([[['public.users', 'users', false]]])
+    expect(unqualified('select * from hr.salaries')).toEqual([[]])
+    expect(unqualified('select * from public.users u join users v using (id)')).toEqual([
+      [['public.users', 'users', true]],
+    ])
+    expect(unqualified('select * from pg_class')).toEqual([[['pg_catalog.pg_class', 'pg_class', false]]])
+    expect(unqualified('with s as (select 1) select * from s')).toEqual([[]])
+  })
+
+  it('carries them through nesting and through EXECUTE of a prepared statement', () => {
+    expect(unqualified('with d as (delete from t where id = 1 returning *) select * from d')).toEqual([
+      [['public.t', 't', false]],
+      [['public.t', 't', false]],
+    ])
+    const a = analyzePostgres('prepare p as select * from salaries; execute p', ctx)
+    expect(a.ok && a.operations.find((o) => o.kind === 'execute')?.unqualified).toEqual([
+      ['public.salaries', 'salaries', false],
+    ])
+  })
+})
 
 beforeAll(async () => {
   await loadPostgresParser()
@@ -388,7 +418,12 @@ describe('postgres analysis: prepared statements', () => {
     )
     expect(a.ok).toBe(true)
     if (!a.ok) return
-    expect(a.prepares).toEqual([{name: 'a', operations: [op('delete', ['public.t'], [], 'present')]}])
+    expect(a.prepares).toEqual([
+      {
+        name: 'a',
+        operations: [{...op('delete', ['public.t'], [], 'present'), unqualified: [['public.t', 't', false]]}],
+      },
+    ])
     expect(a.deallocates).toEqual(['b'])
     expect(a.statements).toBe(3)
   })

@@ -11,6 +11,9 @@ export class OpBuilder {
   readonly functions: string[] = []
   private readonly tableSet = new Set<string>()
   private readonly functionSet = new Set<string>()
+  /** Resolved names written without a schema (→ the name as written), and those also written with one. */
+  private readonly bare = new Map<string, string>()
+  private readonly qualified = new Set<string>()
   where: WhereState = null
 
   constructor(
@@ -18,13 +21,17 @@ export class OpBuilder {
     readonly parent: OpBuilder | undefined,
   ) {}
 
-  /** Adds a `schema.table` to this operation and the operations enclosing it. */
-  addTable(name: string): void {
-    // Enclosing operations hold everything their children hold, so a known name is known above too.
+  /**
+   * Adds a `schema.table` to this operation and the operations enclosing it; `bare` is the table's name
+   * when the statement wrote it without a schema (so `name` is only where the default schema would put it).
+   */
+  addTable(name: string, bare?: string): void {
+    if (bare === undefined) this.qualified.add(name)
+    else if (!this.bare.has(name)) this.bare.set(name, bare)
+    this.parent?.addTable(name, bare)
     if (this.tableSet.has(name)) return
     this.tableSet.add(name)
     this.tables.push(name)
-    this.parent?.addTable(name)
   }
 
   /** Adds a function name to this operation and the operations enclosing it. */
@@ -37,13 +44,19 @@ export class OpBuilder {
 
   /** Adds everything a finished operation references (what EXECUTE runs). */
   addOperation(op: Operation): void {
-    for (const t of op.tables) this.addTable(t)
+    const bare = new Map((op.unqualified ?? []).map(([resolved, name]) => [resolved, name]))
+    for (const [resolved, , qualifiedToo] of op.unqualified ?? []) if (qualifiedToo) this.addTable(resolved)
+    for (const t of op.tables) this.addTable(t, bare.get(t))
     for (const f of op.functions) this.addFunction(f)
   }
 
   /** The finished operation. */
   toOperation(): Operation {
-    return {kind: this.kind, tables: this.tables, functions: this.functions, where: this.where}
+    const unqualified = [...this.bare].map(
+      ([resolved, name]) => [resolved, name, this.qualified.has(resolved)] as const,
+    )
+    const op = {kind: this.kind, tables: this.tables, functions: this.functions, where: this.where}
+    return unqualified.length === 0 ? op : {...op, unqualified}
   }
 }
 

@@ -179,7 +179,7 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
       // Bare RangeVars are targets (INSERT INTO, UPDATE, COPY...): PostgreSQL never resolves them to a CTE.
       const cte = !bare && relname !== undefined && node.schemaname === undefined && inScope(w.scope, relname)
       const name = cte ? undefined : rangeVarName(node, w.schema)
-      if (name !== undefined) w.op.addTable(name)
+      if (name !== undefined) w.op.addTable(name, node.schemaname === undefined ? relname : undefined)
       return
     }
     case 'FuncCall': {
@@ -198,8 +198,9 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
     case 'DefElem': {
       // A sequence's `OWNED BY table.column` names its table in an option.
       const owner = str(node, 'defname') === 'owned_by' ? stringList(listItems(node.arg) ?? []) : undefined
-      const name = owner && owner.length > 1 ? qualifiedRelationName(owner.slice(0, -1), w.schema) : undefined
-      if (name !== undefined) w.op.addTable(name)
+      const parts = owner && owner.length > 1 ? owner.slice(0, -1) : undefined
+      const name = parts && qualifiedRelationName(parts, w.schema)
+      if (parts && name !== undefined) w.op.addTable(name, parts.length === 1 ? parts[0] : undefined)
       walkFields(type, node, w)
       return
     }
@@ -225,7 +226,7 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
 export function walkStatementNode(type: string, node: AstObject, w: WalkCtx): void {
   for (const parts of namedRelations(type, node)) {
     const name = qualifiedRelationName(parts, w.schema)
-    if (name !== undefined) w.op.addTable(name)
+    if (name !== undefined) w.op.addTable(name, parts.length === 1 ? parts[0] : undefined)
   }
   walkStatement(type, node, w)
 }
