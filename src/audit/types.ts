@@ -120,12 +120,18 @@ export interface AuditSink {
   refusal?(): Error | undefined
   /** Flushes and releases the sink. */
   close(): Promise<void>
+  /** True when the sink keeps nothing: sessions then make no events for it at all. */
+  readonly discards?: boolean
 }
 
-/** A sink that drops everything (tests, or audit disabled explicitly). */
+/**
+ * A sink that drops everything, and whose sessions make no events: the benchmarks' audit-off baseline
+ * (the CLI never uses it: every guarded session is audited).
+ */
 export const nullAuditSink: AuditSink = {
   write: () => undefined,
   close: () => Promise.resolve(),
+  discards: true,
 }
 
 /** Writes each event to every sink; one sink failing does not stop the others. */

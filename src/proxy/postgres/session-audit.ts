@@ -196,6 +196,7 @@ export class SessionAudit {
 
   /** Emits the event of a decided statement: denied ones right away, allowed ones when they finish. */
   statementEvent(info: StatementInfo, running?: Running): void {
+    if (this.sink.discards === true) return
     const d = info.decision
     const facts = factsOf(d)
     const output = this.output
