@@ -8,7 +8,8 @@
  * - `NAME=value` whose NAME names one (`PGPASSWORD=v`, `AWS_SECRET_ACCESS_KEY=v`, `export TOKEN=v`);
  * - quoted `"name": value` / `'name'=value` pairs (JSON, dicts) whose name names one, objects included;
  * - header-style lines (`Authorization: ...`, `X-Api-Key: ...`) and `Bearer <token>`;
- * - whatever the masking `secret` classifier finds (URL passwords, known token formats, JWTs, PEM keys).
+ * - the password of a URL (`scheme://user:PASSWORD@`, the user may be empty);
+ * - whatever the masking `secret` classifier finds (known token formats, JWTs, PEM keys, key=value pairs).
  * The same rules run over the words of an argument that is itself a shell command (`sh -c "..."`).
  * A credential name is a word of the name (split at `-_.` and camelCase) such as password, passwd, pwd,
  * pass, passphrase, secret, token, key (api/access/private... key), credential, creds, auth, cookie.
@@ -28,7 +29,7 @@ export const MAX_ARGS = 24
 /** The characters all command lines of one process record share. */
 export const RECORD_CHARS = 4096
 /** How much of one argument is read; the rest would be truncated anyway. */
-const SCAN_CHARS = 8192
+export const SCAN_CHARS = 8192
 /** A budget left under this ends the command line rather than keeping a stub of an argument. */
 const MIN_PIECE = 16
 
@@ -118,7 +119,14 @@ function valueEnd(text: string, i: number): number {
 
 const QUOTED_NAME = /(["'])((?:(?!\1)[^\\\r\n]|\\.){1,128})\1\s{0,3}[:=]\s{0,3}/g
 const HEADER_LINE = /^[ \t]*([A-Za-z][\w.-]{0,63})[ \t]*:[ \t]*(\S[^\r\n]*)$/gm
+const URL_PASSWORD = /[A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/[^\s/?#@:]{0,256}:([^\s/?#@]{1,512})@/g
 const BEARER = /\bBearer\s+([A-Za-z0-9._~+/=-]{8,})/gi
+
+/** The span of capture `group`, which ends `tail` characters before the end of the match. */
+function groupSpan(m: RegExpExecArray, group: number, tail = 0): Span {
+  const end = m.index + m[0].length - tail
+  return {start: end - m[group]!.length, end}
+}
 
 /** Quoted name/value pairs, header lines and bearer tokens in one argument's text. */
 function textRules(text: string, out: Span[]): void {
@@ -134,8 +142,8 @@ function textRules(text: string, out: Span[]): void {
     if (isSecretName(m[1]!))
       out.push({start: m.index + m[0].length - m[2]!.length, end: m.index + m[0].length})
   }
-  for (const m of text.matchAll(BEARER))
-    out.push({start: m.index + m[0].length - m[1]!.length, end: m.index + m[0].length})
+  for (const m of text.matchAll(URL_PASSWORD)) out.push(groupSpan(m, 1, 1))
+  for (const m of text.matchAll(BEARER)) out.push(groupSpan(m, 1))
   for (const s of findSpans(text, ['secret'])) out.push({start: s.start, end: s.end})
 }
 
