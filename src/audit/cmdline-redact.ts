@@ -71,7 +71,12 @@ const OPTION = /^-[A-Za-z-]/
 function wordRules(words: readonly Word[], out: Span[][]): void {
   let mysql = false
   let valueNext = false
+  let script = false
   for (const w of words) {
+    // The word after `-c` is a command (sh, python, psql): read as its own words, not as `NAME=value`.
+    const isScript = script
+    script = w.text === '-c'
+    if (isScript) continue
     const add = (from: number) => {
       if (from < w.text.length) out[w.arg]!.push({start: w.start + from, end: w.start + w.text.length})
     }

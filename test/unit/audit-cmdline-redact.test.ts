@@ -71,6 +71,9 @@ describe('command-line redaction', () => {
     expect(redact(['bash', '-c', 'mysql -uapp -pS3cr3t app < dump.sql'])[2]).toBe(
       `mysql -uapp -p${R} app < dump.sql`,
     )
+    // A command that starts with an assignment stays readable; a lone assignment's value is taken whole.
+    expect(redact(['sh', '-c', 'PGPASSWORD=pw psql -h db'])[2]).toBe(`PGPASSWORD=${R} psql -h db`)
+    expect(redact(['env', 'TOKEN=two words', 'run'])).toEqual(['env', `TOKEN=${R}`, 'run'])
     // An unterminated quote runs to the end: nothing after it escapes.
     expect(redact(['sh', '-c', "psql --password 'a b c"])[2]).toBe(`psql --password ${R}`)
   })
