@@ -7,7 +7,7 @@ import {spawn} from 'node:child_process'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {ARG_CHARS, REDACTED_ARG} from '../../src/audit/cmdline-redact.js'
+import {ARG_CHARS, RECORD_CHARS, REDACTED_ARG} from '../../src/audit/cmdline-redact.js'
 import type {ProcessFound} from '../../src/audit/event.js'
 import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {startTestProxy, type TestProxy} from '../support/proxy.js'
@@ -46,7 +46,7 @@ describe.runIf(process.platform === 'linux')('the recorded process of a session'
     // A launcher-style environment blob, many times the bound of one argument.
     const blob = JSON.stringify({
       AWS_SECRET_ACCESS_KEY: AWS_SECRET,
-      ...Object.fromEntries(Array.from({length: 60}, (_, i) => [`VAR_${i}`, `/opt/tool/${i}/bin`])),
+      ...Object.fromEntries(Array.from({length: 300}, (_, i) => [`VAR_${i}`, `/opt/tool/${i}/bin`])),
     })
     // `; true` keeps the shell alive as psql's parent (a lone command would be exec'd in its place).
     const script = `PGPASSWORD=${PG_PASSWORD} psql -X -At "${url}" -c "select 'through the proxy'"; true`
@@ -73,6 +73,8 @@ describe.runIf(process.platform === 'linux')('the recorded process of a session'
     expect(shell.cmdline[3]!.startsWith(`{"AWS_SECRET_ACCESS_KEY":"${REDACTED_ARG}","VAR_0":`)).toBe(true)
     const dropped = blob.length - AWS_SECRET.length + REDACTED_ARG.length - ARG_CHARS
     expect(shell.cmdline[3]!.endsWith(`...[+${dropped} chars]`)).toBe(true)
-    expect(Buffer.byteLength(recorded)).toBeLessThan(blob.length)
+    // All command lines of the record share one budget; argv[0] and the markers come on top of it.
+    const chars = [found, ...found.parents].flatMap((p) => p.cmdline).reduce((n, a) => n + a.length, 0)
+    expect(chars).toBeLessThanOrEqual(RECORD_CHARS + (1 + found.parents.length) * (ARG_CHARS + 40))
   })
 })
