@@ -159,8 +159,12 @@ function applySpans(text: string, spans: Span[]): string {
   let out = ''
   let at = 0
   for (const s of spans) {
-    if (s.end <= at) continue
-    out += text.slice(at, Math.max(at, s.start)) + REDACTED_ARG
+    // A span overlapping the previous one extends it: one marker per run of secret text.
+    if (s.start < at) {
+      at = Math.max(at, s.end)
+      continue
+    }
+    out += text.slice(at, s.start) + REDACTED_ARG
     at = s.end
   }
   return out + text.slice(at)
@@ -187,7 +191,7 @@ export function redactArgv(argv: readonly string[]): {argv: string[]; cut: numbe
   texts.forEach((text, i) => {
     try {
       if (typeof argv[i] !== 'string') throw new TypeError('not a string')
-      if (/[\s'";&|]/.test(text)) wordRules(shellWords(text, i), spans)
+      wordRules(shellWords(text, i), spans)
       textRules(text, spans[i]!)
     } catch {
       whole(i)

@@ -73,6 +73,7 @@ describe('command-line redaction', () => {
     )
     // A command that starts with an assignment stays readable; a lone assignment's value is taken whole.
     expect(redact(['sh', '-c', 'PGPASSWORD=pw psql -h db'])[2]).toBe(`PGPASSWORD=${R} psql -h db`)
+    expect(redact(['sh', '-c', 'TOKEN=abc'])[2]).toBe(`TOKEN=${R}`)
     expect(redact(['env', 'TOKEN=two words', 'run'])).toEqual(['env', `TOKEN=${R}`, 'run'])
     // An unterminated quote runs to the end: nothing after it escapes.
     expect(redact(['sh', '-c', "psql --password 'a b c"])[2]).toBe(`psql --password ${R}`)
@@ -113,6 +114,12 @@ describe('command-line redaction', () => {
     expect(redact(['psql', '-c', "select * from t where note = 'password=Hunter2!'"])[2]).toBe(
       `select * from t where note = 'password=${R}'`,
     )
+  })
+
+  it('writes one marker for a secret several rules find', () => {
+    // The flag rule takes the whole value, the classifier the password after `://user:`.
+    expect(redact(['tool', '--auth=https://u:Pw0rd-1@h/x'])).toEqual(['tool', `--auth=${R}`])
+    expect(redact(['tool', 'see --password=Hunter2! here'])).toEqual(['tool', `see --password=${R} here`])
   })
 
   it('leaves ordinary arguments alone', () => {
