@@ -29,7 +29,7 @@ export const MAX_ARGS = 24
 /** The characters all command lines of one process record share. */
 export const RECORD_CHARS = 4096
 /** How much of one argument is read; the rest would be truncated anyway. */
-export const SCAN_CHARS = 8192
+export const SCAN_CHARS = 2048
 /** A budget left under this ends the command line rather than keeping a stub of an argument. */
 const MIN_PIECE = 16
 
@@ -214,14 +214,17 @@ function truncate(text: string, max: number, extra: number): string {
   return `${text.slice(0, keep)}...[+${text.length - keep + extra} chars]`
 }
 
-/** Bounds one redacted command line: argument length, argument count and the record's shared budget. */
-function boundArgv(argv: readonly string[], cut: readonly number[], budget: Budget): string[] {
+/**
+ * Bounds one redacted command line (the first arguments of `total`): argument length, argument count and
+ * the record's shared budget.
+ */
+function boundArgv(argv: readonly string[], cut: readonly number[], total: number, budget: Budget): string[] {
   const out: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const room = i === 0 ? ARG_CHARS : Math.min(ARG_CHARS, budget.left)
-    const lastSlot = out.length === MAX_ARGS - 1 && argv.length - i > 1
+    const lastSlot = i === MAX_ARGS - 1 && total - i > 1
     if (lastSlot || (i > 0 && room < MIN_PIECE)) {
-      out.push(`[+${argv.length - i} args]`)
+      out.push(`[+${total - i} args]`)
       break
     }
     const arg = truncate(argv[i]!, room, cut[i]!)
@@ -238,7 +241,8 @@ function boundArgv(argv: readonly string[], cut: readonly number[], budget: Budg
 export function safeCmdlines(cmdlines: readonly (readonly string[])[]): string[][] {
   const budget: Budget = {left: RECORD_CHARS}
   return cmdlines.map((c) => {
-    const {argv, cut} = redactArgv(c)
-    return boundArgv(argv, cut, budget)
+    // Arguments past the count bound are never kept, so they are not read either.
+    const {argv, cut} = redactArgv(c.slice(0, MAX_ARGS))
+    return boundArgv(argv, cut, c.length, budget)
   })
 }
