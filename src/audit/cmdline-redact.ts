@@ -10,7 +10,7 @@
  * - header-style lines (`Authorization: ...`, `X-Api-Key: ...`) and `Bearer <token>`;
  * - the password of a URL (`scheme://user:PASSWORD@`, the user may be empty);
  * - whatever the masking `secret` classifier finds (known token formats, JWTs, PEM keys, key=value pairs).
- * The same rules run over the words of an argument that is itself a shell command (`sh -c "..."`).
+ * The word rules also run over the shell words of every argument, so a command (`sh -c "..."`) is read too.
  * A credential name is a word of the name (split at `-_.` and camelCase) such as password, passwd, pwd,
  * pass, passphrase, secret, token, key (api/access/private... key), credential, creds, auth, cookie.
  *
@@ -143,10 +143,7 @@ function textRules(text: string, out: Span[]): void {
     if (quoted && end - start > 2 && text[end - 1] === text[start]) out.push({start: start + 1, end: end - 1})
     else if (!quoted || end - start > 2) out.push({start, end})
   }
-  for (const m of text.matchAll(HEADER_LINE)) {
-    if (isSecretName(m[1]!))
-      out.push({start: m.index + m[0].length - m[2]!.length, end: m.index + m[0].length})
-  }
+  for (const m of text.matchAll(HEADER_LINE)) if (isSecretName(m[1]!)) out.push(groupSpan(m, 2))
   for (const m of text.matchAll(URL_PASSWORD)) out.push(groupSpan(m, 1, 1))
   for (const m of text.matchAll(BEARER)) out.push(groupSpan(m, 1))
   for (const s of findSpans(text, ['secret'])) out.push({start: s.start, end: s.end})
