@@ -10,6 +10,7 @@ import {basename} from 'node:path'
 import {promisify} from 'node:util'
 
 import {messageOf} from '../errors.js'
+import {safeCmdlines} from './cmdline-redact.js'
 import type {ProcessFound, ProcessInfo, ProcessRef} from './event.js'
 import {
   normaliseAddress,
@@ -189,7 +190,7 @@ export async function findOnLinux(ends: ConnectionEnds, proc = '/proc'): Promise
       parents.push(p.ref)
       ppid = p.ppid
     }
-    return {found: true, ...self.ref, parents}
+    return recordable(self.ref, parents)
   } catch (err) {
     return {found: false, reason: `process lookup failed: ${messageOf(err)}`}
   }
@@ -221,9 +222,23 @@ async function findOnMac(ends: ConnectionEnds): Promise<ProcessInfo> {
     }
     const [self, ...parents] = chain
     if (self === undefined) return {found: false, reason: `process ${pid} exited during the lookup`}
-    return {found: true, ...self, parents}
+    return recordable(self, parents)
   } catch (err) {
     return {found: false, reason: `process lookup failed: ${messageOf(err)}`}
+  }
+}
+
+/**
+ * The record as the audit trail may hold it: every command line redacted and bounded (cmdline-redact.ts),
+ * the client's first; pids and executables as read.
+ */
+function recordable(self: ProcessRef, parents: readonly ProcessRef[]): ProcessFound {
+  const [cmdline = [], ...rest] = safeCmdlines([self.cmdline, ...parents.map((p) => p.cmdline)])
+  return {
+    found: true,
+    ...self,
+    cmdline,
+    parents: parents.map((p, i) => ({...p, cmdline: rest[i] ?? []})),
   }
 }
 
