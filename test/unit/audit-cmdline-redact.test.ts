@@ -146,6 +146,16 @@ describe('command-line redaction', () => {
     expect(redact(argv)).toEqual(argv)
   })
 
+  it('redacts an argument it cannot read whole (fails closed)', () => {
+    const odd = ['psql', 42 as unknown as string, '-h', 'db']
+    expect(redact(odd)).toEqual(['psql', R, '-h', 'db'])
+  })
+
+  it('reads -p<v> as a password only after a mysql/mariadb client', () => {
+    expect(redact(['psql', '-p5432', '-h', 'db'])).toEqual(['psql', '-p5432', '-h', 'db'])
+    expect(redact(['sh', '-c', 'psql -p5432 && mysql -pS3cret'])[2]).toBe(`psql -p5432 && mysql -p${R}`)
+  })
+
   it('names credential words, not words that merely contain them', () => {
     for (const name of [
       'password',
