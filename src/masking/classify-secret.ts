@@ -72,7 +72,8 @@ const PATTERNS: readonly SecretPattern[] = [
     group: [1],
   },
   {
-    re: g(String.raw`[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"'\\]{1,128}:([^\s/@"'\\]{1,256})(?=@)`),
+    // The user may be empty (`redis://:pw@host`: Redis and others authenticate by password alone).
+    re: g(String.raw`[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"'\\]{0,128}:([^\s/@"'\\]{1,256})(?=@)`),
     group: [1],
     check: (v) => !/^\*+$/.test(v),
   },

@@ -211,6 +211,7 @@ describe('secret', () => {
       'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
     ],
     ['URL password', 'postgres://app:s3cr3t-Pw@db.example.com:5432/app', 's3cr3t-Pw'],
+    ['URL password without a user', 'redis://:s3cr3t-Pw@cache.example.com:6379/0', 's3cr3t-Pw'],
     ['password assignment', 'DB_PASSWORD=hunter2hunter2', 'hunter2hunter2'],
     ['password in JSON', '{"password": "Tr0ub4dor&3"}', 'Tr0ub4dor&3'],
     ['api key in a query string', 'GET /v1/items?api_key=9f8e7d6c5b4a&page=2', '9f8e7d6c5b4a'],
