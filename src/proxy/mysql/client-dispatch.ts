@@ -14,6 +14,7 @@ import {UNKNOWN_CHARSET, resultCharsetChange} from './charset.js'
 import {decisionErr, mentionsLocalInfile, quoteIdent, readQuery, refusedText} from './decide.js'
 import {PacketFramer, encodePacket, payloadOf} from './framing.js'
 import {Command, ErrCode} from './protocol.js'
+import {killedConnection, type SessionHeld} from './held.js'
 import {MysqlReview} from './review.js'
 import type {Entry, Expect, MysqlSessionState} from './session-state.js'
 import {errPacket} from './wire.js'
@@ -50,6 +51,8 @@ export interface ClientDispatcherOptions {
   readonly clientGate: ReadGate
   /** Where the message of a statement waiting for approval goes (dbgate's stderr). */
   readonly reviewNotice?: ((message: string, detail?: string) => void) | undefined
+  /** The engine's held statements (a KILL of a held one's connection ends its wait), and this session's id. */
+  readonly held?: SessionHeld | undefined
 }
 
 /** Decides and forwards the client's side of a session. */
@@ -79,6 +82,7 @@ export class ClientDispatcher {
             closed: () => this.stopped,
             replay: (seq, packet) => this.replay(seq, packet),
             local: (bytes) => this.local(bytes),
+            held: o.held,
           })
   }
 
@@ -309,6 +313,9 @@ export class ClientDispatcher {
           'dbgate: LOAD DATA LOCAL INFILE is not allowed through this port',
         ),
       )
+    // A held statement never reached the server, whose KILL would find nothing to stop: its wait ends here.
+    const killed = expect === 'result' ? killedConnection(text.sql) : undefined
+    if (killed !== undefined) this.o.held?.statements.cancel(killed)
     this.forward(buf, start, end, this.entryOf(info, expect, effects, uncertain, onFailure))
   }
 

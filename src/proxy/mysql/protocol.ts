@@ -110,6 +110,8 @@ export const ErrCode = {
   upstreamUnreachable: 2003,
   /** ER_NOT_ALLOWED_COMMAND: LOAD DATA LOCAL is not allowed. */
   notAllowedCommand: 1148,
+  /** ER_QUERY_INTERRUPTED: a KILL QUERY ended the statement (here: its wait for approval). */
+  interrupted: 1317,
 } as const
 
 /** utf8mb4_general_ci: the collation the proxy announces in its greeting. */

@@ -12,6 +12,7 @@ import {PROCESS_MASK_KEY} from '../postgres/mask-session.js'
 import {RunWriter} from '../postgres/run-writer.js'
 import {RelayRun, type Relay} from '../relay-run.js'
 import type {LostEventHandler} from '../postgres/session-audit.js'
+import type {SessionHeld} from './held.js'
 import {ClientDispatcher, type MysqlGuarding} from './client-dispatch.js'
 import type {MysqlEngineConfig} from './config.js'
 import {encodePacket} from './framing.js'
@@ -36,6 +37,8 @@ export interface MysqlRelayOptions {
   readonly serverLeftover: readonly Buffer[]
   /** The client's process as the session found it (named in approval requests). */
   readonly peer: AuditProcess
+  /** The engine's held statements, and this session's connection id among them. */
+  readonly held: SessionHeld
 }
 
 /** A running MySQL relay. */
@@ -91,6 +94,7 @@ export function relayMysql(o: MysqlRelayOptions): MysqlRelay {
     review: config.review === undefined ? undefined : reviewWithPeer(config.review, o.peer),
     reviewNotice: config.reviewNotice,
     clientGate,
+    held: o.held,
   })
   const serverD = new ServerDispatcher({
     state,

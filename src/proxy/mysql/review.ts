@@ -10,6 +10,7 @@ import type {ReadGate} from '../postgres/flow.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import type {StatementInfo} from '../postgres/session-audit.js'
 import {holdStatement, needsValuesRefusal, type ReviewHook, type ReviewRefusal} from '../review.js'
+import type {SessionHeld} from './held.js'
 import {ErrCode} from './protocol.js'
 import type {MysqlSessionState} from './session-state.js'
 import {errPacket} from './wire.js'
@@ -52,6 +53,8 @@ export interface MysqlReviewOptions {
   readonly replay: (seq: number, packet: Buffer) => void
   /** A reply of the proxy's own, in the command's turn. */
   readonly local: (bytes: Buffer) => void
+  /** The engine's held statements, where a held one is registered so that a KILL of its connection ends it. */
+  readonly held?: SessionHeld | undefined
 }
 
 /** The review state of one session: at most one statement held, the client's later packets kept in order. */
@@ -126,13 +129,26 @@ export class MysqlReview {
       extended: prepared,
       again: info.grant?.approvalId,
     }
-    holdStatement(this.o.hook, request, {
+    let unregister: (() => void) | undefined
+    const hold = holdStatement(this.o.hook, request, {
       closed: this.o.closed,
       notice: (message, detail) => this.o.notice?.(message, detail),
       run,
       refuse: (outcome) => this.refuse(reply, info, outcome),
-      settle: () => this.settle(),
+      settle: () => {
+        unregister?.()
+        this.settle()
+      },
     })
+    const held = this.o.held
+    if (held !== undefined && this.held)
+      unregister = held.statements.register(held.connectionId, () =>
+        hold.cancel(() => {
+          // As the server answers a statement that KILL QUERY stopped; the request stays pending.
+          this.o.state.audit.statementEvent(info)
+          this.o.local(errPacket(reply, ErrCode.interrupted, '70100', INTERRUPTED))
+        }),
+      )
   }
 
   private refuse(reply: number, info: StatementInfo, refusal: ReviewRefusal): void {
@@ -153,6 +169,10 @@ export class MysqlReview {
     this.o.toServer.flush()
   }
 }
+
+/** The answer to a held statement whose wait a KILL QUERY ended. */
+const INTERRUPTED =
+  'Query execution was interrupted: dbgate stopped waiting for its approval (the request stays open)'
 
 /** How MySQL names its placeholders in a refusal. */
 const MYSQL_PLACEHOLDERS = {placeholders: '?', textClient: 'the mysql client'}

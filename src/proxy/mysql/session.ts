@@ -31,6 +31,7 @@ import {PacketReader, PeerClosedError} from './reader.js'
 import {UpstreamLostError} from '../relay-run.js'
 import {relayMysql, type MysqlRelay} from './relay.js'
 import {ServerProtocolError} from './server-dispatch.js'
+import {HeldStatements} from './held.js'
 import {MysqlSessionState} from './session-state.js'
 import {describeMysqlTarget} from './target.js'
 import {authenticateUpstream, openUpstream, type MysqlUpstream, type OpenUpstream} from './upstream.js'
@@ -74,6 +75,7 @@ export class MysqlConnection implements ConnectionHandler {
     private readonly client: Socket,
     private readonly info: SessionInfo,
     private readonly config: MysqlEngineConfig,
+    private readonly held: HeldStatements = new HeldStatements(),
   ) {}
 
   /** Runs the steps of the session. */
@@ -236,6 +238,7 @@ export class MysqlConnection implements ConnectionHandler {
       clientLeftover,
       serverLeftover: upstream.leftover,
       peer,
+      held: {statements: this.held, connectionId: this.open?.greeting.connectionId ?? 0},
     })
     this.active = r
     if (this.closing) r.close('dbgate is shutting down')
