@@ -96,6 +96,23 @@ const ESCAPES: Readonly<Record<string, string>> = {
   _: '\\_',
 }
 
+/**
+ * How the session's sql_mode reads quotes: NO_BACKSLASH_ESCAPES makes `\` an ordinary character in
+ * strings, ANSI_QUOTES makes "…" an identifier (which has no escapes either).
+ */
+interface QuoteMode {
+  readonly backslashEscapes: boolean
+  readonly doubleQuoteIdent: boolean
+}
+
+const DEFAULT_MODE: QuoteMode = {backslashEscapes: true, doubleQuoteIdent: false}
+/** The other sql_modes a session can be in without the proxy seeing it (a SET earlier in the query). */
+const OTHER_MODES: readonly QuoteMode[] = [
+  {backslashEscapes: false, doubleQuoteIdent: false},
+  {backslashEscapes: true, doubleQuoteIdent: true},
+  {backslashEscapes: false, doubleQuoteIdent: true},
+]
+
 class Lexer {
   private pos = 0
   private gap = false
@@ -103,8 +120,14 @@ class Lexer {
   private execEnd = -1
   readonly tokens: Token[] = []
   readonly execComments: ExecComment[] = []
+  /** Source offsets where each token starts and ends, to compare how two modes split the text. */
+  readonly spans: number[] = []
+  private start = 0
 
-  constructor(private readonly sql: string) {}
+  constructor(
+    private readonly sql: string,
+    private readonly mode: QuoteMode = DEFAULT_MODE,
+  ) {}
 
   run(): void {
     const s = this.sql
@@ -120,6 +143,7 @@ class Lexer {
       } else if (c === '*' && s[this.pos + 1] === '/' && this.exec >= 0) {
         this.closeExec()
       } else {
+        this.start = this.pos
         this.token(c)
       }
     }
@@ -196,12 +220,16 @@ class Lexer {
 
   private push(type: TokenType, text: string, value: string): void {
     this.tokens.push({type, text, value, gap: this.gap, exec: this.exec})
+    this.spans.push(this.start, this.pos)
     this.gap = false
   }
 
   private token(c: string): void {
     const s = this.sql
-    if (c === "'" || c === '"') {
+    if (c === '"' && this.mode.doubleQuoteIdent) {
+      const name = this.readBacktick('"')
+      this.push('ident', quoteIdent(name), name)
+    } else if (c === "'" || c === '"') {
       const value = this.readQuoted(c)
       this.push('string', quoteString(value), value)
     } else if (c === '`') {
@@ -256,7 +284,7 @@ class Lexer {
     for (;;) {
       const c = s[i]
       if (c === undefined) throw new LexError('unterminated string literal')
-      if (c === '\\') {
+      if (c === '\\' && this.mode.backslashEscapes) {
         const n = s[i + 1]
         if (n === undefined) throw new LexError('unterminated string literal')
         out += ESCAPES[n] ?? n
@@ -276,20 +304,20 @@ class Lexer {
     }
   }
 
-  private readBacktick(): string {
+  private readBacktick(quote = '`'): string {
     const s = this.sql
     let out = ''
     let i = this.pos + 1
     for (;;) {
       const c = s[i]
       if (c === undefined) throw new LexError('unterminated quoted identifier')
-      if (c === '`') {
-        if (s[i + 1] !== '`') {
+      if (c === quote) {
+        if (s[i + 1] !== quote) {
           this.pos = i + 1
           if (out.includes('\0')) throw new LexError('NUL byte in an identifier')
           return out
         }
-        out += '`'
+        out += quote
         i += 2
       } else {
         out += c
@@ -358,13 +386,46 @@ class Lexer {
   }
 }
 
-/** Lexes MySQL text; never throws on bad input. */
-export function lexMysql(sql: string): LexResult {
-  const lexer = new Lexer(sql)
+/** Lexes MySQL text in one quote mode: the tokens, or the error and the tokens read before it. */
+function lexIn(sql: string, mode: QuoteMode): {lexer: Lexer; error: string | undefined} {
+  const lexer = new Lexer(sql, mode)
   try {
     lexer.run()
   } catch (e) {
-    return {ok: false, error: lexer.fail(e)}
+    return {lexer, error: lexer.fail(e)}
   }
+  return {lexer, error: undefined}
+}
+
+/**
+ * True when a session in `mode` would split the text into the same statements as `primary` did, as
+ * far as the server would run it: a reading that fails to lex stops the server at that statement, so
+ * only the statements it completed before must agree.
+ */
+function sameSplit(sql: string, primary: Lexer, mode: QuoteMode): boolean {
+  const {lexer, error} = lexIn(sql, mode)
+  let n = lexer.spans.length
+  if (error !== undefined) {
+    const lastEnd = lexer.tokens.map((t) => t.text).lastIndexOf(';')
+    n = (lastEnd + 1) * 2
+  } else if (n !== primary.spans.length) return false
+  for (let i = 0; i < n; i++) if (lexer.spans[i] !== primary.spans[i]) return false
+  return true
+}
+
+/**
+ * Lexes MySQL text; never throws on bad input. The proxy cannot see every sql_mode change (a SET
+ * earlier in the same query, ANSI_QUOTES, which no status flag reports), so text that some mode would
+ * split differently (a backslash before a quote: `'\' ; DROP TABLE t; -- '`) is refused.
+ */
+export function lexMysql(sql: string): LexResult {
+  const {lexer, error} = lexIn(sql, DEFAULT_MODE)
+  if (error !== undefined) return {ok: false, error}
+  if (sql.includes('\\') && !OTHER_MODES.every((m) => sameSplit(sql, lexer, m)))
+    return {
+      ok: false,
+      error:
+        'a backslash in a quoted string makes the text read differently under NO_BACKSLASH_ESCAPES or ANSI_QUOTES',
+    }
   return {ok: true, tokens: lexer.tokens, execComments: lexer.execComments}
 }
