@@ -12,6 +12,7 @@ import {parseStatement} from '../mysql/parser.js'
 import {compactValues, render, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {unionCols, type State} from './model.js'
+import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
 
@@ -129,10 +130,15 @@ function lineageOfReading(
       viewDepth: 0,
       runsCode: false,
     }
-    const computed = statementOf(ast, state, first, text)
+    let computed = statementOf(ast, state, first, text)
+    // Under ANSI_QUOTES "code" is a column: the rows may hold any column of what the statement names.
+    if (stmt.some((t) => t.doubleQuoted === true)) {
+      readTables(ast, state, new MysqlQueryLineage(state, parseView))
+      computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
+    }
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
     out.statements.push(lineage)
-    out.effects.push(writes(ast, state, lineage))
+    out.effects.push([...writes(ast, state, lineage), ...renameWrites(stmt, state)])
   }
   return out
 }
@@ -248,17 +254,19 @@ function readTables(ast: Record<string, unknown>, state: State, walker: MysqlQue
   }
 }
 
-/** CREATE TABLE ... AS SELECT, INSERT ... SELECT, REPLACE ... SELECT: the target holds what was read. */
+/**
+ * CREATE TABLE ... AS SELECT, INSERT ... SELECT, REPLACE ... SELECT, and writes of a variable (which
+ * may hold anything the session read): the target holds what was read.
+ */
 function writes(ast: Record<string, unknown>, state: State, l: MysqlStatementLineage): LineageEffect[] {
   const target = writeTarget(ast)
   if (target === null) return []
   const [schema, table] = target
+  const unknown = l.readsUnknown || mentionsVariable(ast)
   const selfOnly = l.reads.every((c) => c.startsWith(`${schema ?? state.schema}.${table}.`))
-  if (l.reads.length === 0 && !l.readsUnknown) return []
-  if (selfOnly && !l.readsUnknown) return []
-  return [
-    {kind: 'write', table: `${schema ?? state.schema}.${table}`, reads: l.reads, unknown: l.readsUnknown},
-  ]
+  if (l.reads.length === 0 && !unknown) return []
+  if (selfOnly && !unknown) return []
+  return [{kind: 'write', table: `${schema ?? state.schema}.${table}`, reads: l.reads, unknown}]
 }
 
 function writeTarget(ast: Record<string, unknown>): [string | null, string] | null {
@@ -270,7 +278,10 @@ function writeTarget(ast: Record<string, unknown>): [string | null, string] | nu
     return [ident(first.db), table]
   if ((ast.type === 'insert' || ast.type === 'replace') && isObj(ast.values) && ast.values.type === 'select')
     return [ident(first.db), table]
-  if ((ast.type === 'update' || ast.type === 'insert' || ast.type === 'replace') && mentionsSelect(ast))
+  if (
+    (ast.type === 'update' || ast.type === 'insert' || ast.type === 'replace') &&
+    (mentionsSelect(ast) || mentionsVariable(ast))
+  )
     return [ident(first.db), table]
   return null
 }
@@ -282,6 +293,15 @@ function mentionsSelect(v: unknown, depth = 0): boolean {
   if (isObj(v.ast)) return true
   if (v.type === 'select' && depth > 0) return true
   return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsSelect(x, depth + 1))
+}
+
+/** The reads a statement's state collected, as lineage lists them. */
+function readsOf(state: State): {reads: string[]; readsUnknown: boolean} {
+  return {reads: [...state.reads].sort(), readsUnknown: state.unknown}
+}
+
+function opaque(c: OutputColumn): OutputColumn {
+  return {...c, opaque: true}
 }
 
 function outputColumn(c: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {

@@ -20,6 +20,8 @@ export interface Token {
   readonly gap: boolean
   /** Index in `execComments` of the executable comment holding this token, or -1. */
   readonly exec: number
+  /** A "…" string: under ANSI_QUOTES (which the proxy cannot see) it names a column instead. */
+  readonly doubleQuoted?: boolean
 }
 
 /** An executable comment: `/*!` runs on MySQL and MariaDB, `/*M!` only on MariaDB. */
@@ -218,8 +220,9 @@ class Lexer {
     this.gap = true
   }
 
-  private push(type: TokenType, text: string, value: string): void {
-    this.tokens.push({type, text, value, gap: this.gap, exec: this.exec})
+  private push(type: TokenType, text: string, value: string, doubleQuoted = false): void {
+    const t: Token = {type, text, value, gap: this.gap, exec: this.exec}
+    this.tokens.push(doubleQuoted ? {...t, doubleQuoted} : t)
     this.spans.push(this.start, this.pos)
     this.gap = false
   }
@@ -231,7 +234,7 @@ class Lexer {
       this.push('ident', quoteIdent(name), name)
     } else if (c === "'" || c === '"') {
       const value = this.readQuoted(c)
-      this.push('string', quoteString(value), value)
+      this.push('string', quoteString(value), value, c === '"')
     } else if (c === '`') {
       const name = this.readBacktick()
       this.push('ident', quoteIdent(name), name)
