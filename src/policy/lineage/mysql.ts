@@ -134,7 +134,8 @@ function lineageOfReading(
     // Under ANSI_QUOTES "code" is a column: the rows may hold any column of what the statement names.
     if (stmt.some((t) => t.doubleQuoted === true)) {
       readTables(ast, state, new MysqlQueryLineage(state, parseView))
-      computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
+      if (mayNameColumn(stmt, state))
+        computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
     }
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
     out.statements.push(lineage)
@@ -293,6 +294,17 @@ function mentionsSelect(v: unknown, depth = 0): boolean {
   if (isObj(v.ast)) return true
   if (v.type === 'select' && depth > 0) return true
   return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsSelect(x, depth + 1))
+}
+
+/**
+ * True when a "…" string of the statement could be a column under ANSI_QUOTES: it is a column of a
+ * table the statement reads, a name the statement uses (an alias), or the tables are not all known.
+ */
+function mayNameColumn(stmt: readonly Token[], state: State): boolean {
+  if (state.unknown) return true
+  const names = new Set([...state.reads].map((c) => c.slice(c.lastIndexOf('.') + 1).toLowerCase()))
+  for (const t of stmt) if (t.type === 'word' || t.type === 'ident') names.add(t.value.toLowerCase())
+  return stmt.some((t) => t.doubleQuoted === true && names.has(t.value.toLowerCase()))
 }
 
 /** The reads a statement's state collected, as lineage lists them. */
