@@ -110,6 +110,16 @@ describe('a masked column moved where no rule names it stays masked for the sess
       "UPDATE pub SET v = @s WHERE v = 'x'",
       'SELECT * FROM pub',
     ],
+    // a value passed to a prepared statement, or copied into a system variable
+    ['SELECT code INTO @s FROM vault', "PREPARE p FROM 'SELECT ?'", 'EXECUTE p USING @s'],
+    [
+      'SELECT code INTO @s FROM vault',
+      'SET @@session.default_master_connection = @s',
+      'SELECT @@default_master_connection',
+    ],
+    [
+      'SET @s = (SELECT code FROM vault); SET SESSION default_master_connection = @s; SELECT @@default_master_connection',
+    ],
     // the table or the column renamed
     ['RENAME TABLE vault TO vault2', 'SELECT * FROM vault2', 'RENAME TABLE vault2 TO vault'],
     ['ALTER TABLE vault RENAME TO vault3', 'SELECT code FROM vault3', 'ALTER TABLE vault3 RENAME TO vault'],
@@ -130,6 +140,17 @@ describe('a masked column moved where no rule names it stays masked for the sess
     expect(rows).toContain('[REDACTED]')
   })
 
+  it.each([
+    ['SET sql_mode = (SELECT code FROM vault)'],
+    ['SELECT code INTO @s FROM vault', 'SET @@session.sql_mode = @s'],
+    ['SELECT code INTO @s FROM vault', 'SET SESSION character_set_client = @s'],
+    ["SELECT id FROM items WHERE EXTRACTVALUE(1, CONCAT('~', (SELECT code FROM vault)))"],
+  ])('withholds an error that quotes what it read: %s | ...', async (...steps) => {
+    const {rows, errors} = await session(steps)
+    expect(`${rows}${errors.join()}`.toLowerCase()).not.toContain(SECRET)
+    expect(errors.at(-1)).toMatch(/withheld because the statement reads masked columns/)
+  })
+
   it('a session that moved nothing reads its own tables unmasked', async () => {
     const {rows} = await session([
       "INSERT INTO pub VALUES ('plain')",
@@ -137,6 +158,8 @@ describe('a masked column moved where no rule names it stays masked for the sess
       "SET @p = 'mine'",
       'INSERT INTO pub VALUES (CONCAT("x", "y"))',
       'SELECT label FROM vault WHERE code <> "none"',
+      'SET autocommit = 1',
+      'SELECT @@autocommit AS a',
     ])
     await db.admin(`DELETE FROM \`${db.name}\`.pub`)
     expect(JSON.parse(rows)).toEqual([
@@ -145,6 +168,8 @@ describe('a masked column moved where no rule names it stays masked for the sess
       expect.anything(),
       expect.anything(),
       [{label: 'open'}],
+      expect.anything(),
+      [{a: 1}],
     ])
   })
 })

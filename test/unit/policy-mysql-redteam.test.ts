@@ -17,7 +17,7 @@ const MODE_DEPENDENT: ReadonlyArray<readonly [string, string]> = [
 /** Backslashes every sql_mode reads the same way (or stops at before running anything): still read. */
 const MODE_SAFE: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['escaped backslash', "SELECT 'C:\\\\dir' FROM t", ['select app.t']],
-  ['backslash before a letter', "SELECT 'a\\nb', \"x\\ty\" FROM t", ['select app.t']],
+  ['backslash before a letter', 'SELECT \'a\\nb\', "x\\ty" FROM t', ['select app.t']],
   ['escaped quote in the only statement', "SELECT 'it\\'s' FROM t", ['select app.t']],
   ['LIKE escape', "DELETE FROM t WHERE name LIKE 'a\\_b%'", ['delete app.t where=present']],
 ]

@@ -25,6 +25,8 @@ export interface MysqlStatementLineage extends StatementLineage {
    * call, also inside a view it reads), which can copy what it reads anywhere.
    */
   readonly runsCode?: boolean
+  /** True when it sets a system variable from a value it read: `SELECT @@x` may show it from then on. */
+  readonly copiesToSystemVariable?: boolean
 }
 
 /** The lineage of a MySQL query. */
@@ -91,6 +93,7 @@ function lineageOfReading(
 ): Reading {
   const out: Reading = {statements: [], effects: []}
   let current = schema
+  let systemCopied = names.catalog.systemVariablesCopied === true
   for (const stmt of splitStatements(tokens)) {
     const text = render(compactValues(stmt))
     const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
@@ -129,6 +132,7 @@ function lineageOfReading(
       unknown: false,
       viewDepth: 0,
       runsCode: false,
+      systemVariablesCopied: systemCopied,
     }
     let computed = statementOf(ast, state, first, text)
     // Under ANSI_QUOTES "code" is a column: the rows may hold any column of what the statement names.
@@ -138,6 +142,7 @@ function lineageOfReading(
         computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
     }
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
+    if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
     out.effects.push([...writes(ast, state, lineage), ...renameWrites(stmt, state)])
   }
@@ -158,7 +163,12 @@ function preparedStatement(
 ): {lineage: MysqlStatementLineage; effects: LineageEffect[]} | undefined {
   const name = stmt[1]?.type === 'word' || stmt[1]?.type === 'ident' ? stmt[1].value.toLowerCase() : undefined
   if (name === undefined) return undefined
-  if (first === 'EXECUTE') return {lineage: prepared.get(name) ?? UNKNOWN, effects: []}
+  if (first === 'EXECUTE') {
+    const l = prepared.get(name) ?? UNKNOWN
+    // A value passed with USING @v can be anything the session read: every column may show it.
+    if (!stmt.some((t) => t.type === 'variable')) return {lineage: l, effects: []}
+    return {lineage: {...l, columns: l.columns?.map(opaque) ?? null, readsUnknown: true}, effects: []}
+  }
   const drop = (first === 'DEALLOCATE' || first === 'DROP') && /^PREPARE$/i.test(stmt[1]?.value ?? '')
   if (drop) {
     const target = stmt[2]?.value.toLowerCase() ?? ''
@@ -231,10 +241,36 @@ function statementOf(
     readTables(ast, state, walker)
     return {columns: [], reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
   }
-  if (METADATA.test(first)) return NO_DATA
+  if (METADATA.test(first)) return valuesRead(ast, state, walker)
   // INSERT, UPDATE, DELETE, REPLACE: rows only through RETURNING, from anything they read.
   readTables(ast, state, walker)
   return {columns: null, reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
+}
+
+/**
+ * A statement that returns no rows can still quote a value it computes in its error message
+ * (`SET sql_mode = (SELECT code FROM vault)`, `SET sql_mode = @v`): it reads what its subqueries and
+ * variables hold. The variables a SET assigns to are not read.
+ */
+function valuesRead(
+  ast: Record<string, unknown>,
+  state: State,
+  walker: MysqlQueryLineage,
+): MysqlStatementLineage {
+  const assigns = ast.type === 'set' && Array.isArray(ast.expr) ? ast.expr.filter(isObj) : []
+  const read = (v: unknown): boolean => mentionsVariable(v) || mentionsSelect(v)
+  const values = assigns.length > 0 ? assigns.map((e) => e.right) : ast
+  const variable = mentionsVariable(values)
+  if (!read(values)) return NO_DATA
+  readTables(ast, state, walker)
+  const copies = assigns.some((e) => isObj(e.left) && e.left.prefix !== '@' && read(e.right))
+  return {
+    columns: [],
+    ...readsOf(state),
+    readsUnknown: state.unknown || variable,
+    diagnostics: false,
+    ...(copies ? {copiesToSystemVariable: true} : {}),
+  }
 }
 
 /** Adds every column of every relation (and subquery) a statement mentions to its reads. */
