@@ -88,6 +88,28 @@ describe('a query the server splits differently under another sql_mode is refuse
     expect(await itemsLeft()).toBe(2)
   })
 
+  it('refuses a latin1 client hiding a table behind bytes the server reads as spaces', async () => {
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: proxy.port,
+      user: 'root',
+      database: db.name,
+      charset: 'LATIN1_SWEDISH_CI',
+    })
+    try {
+      // Encoded in latin1, U+00A0 is byte 0xA0: whitespace to MariaDB, not UTF-8 to the guard.
+      const hidden = 'SELECT 1 FROM items\u00a0UNION\u00a0SELECT\u00a0v\u00a0FROM\u00a0secrets'
+      await expect(c.query(hidden)).rejects.toMatchObject({
+        errno: 1142,
+        message: expect.stringMatching(/not UTF-8/),
+      })
+      const [rows] = await c.query("SELECT name, 'café' AS c FROM items ORDER BY id LIMIT 1")
+      expect(rows).toEqual([{name: 'apple', c: 'café'}])
+    } finally {
+      await c.end()
+    }
+  })
+
   it('still runs strings whose backslashes every mode reads alike', async () => {
     const {rows, errors} = await session(["SELECT 'C:\\\\dir' AS p, 'it\\'s' AS q"])
     expect(errors).toEqual([])

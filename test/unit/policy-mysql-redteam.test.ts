@@ -30,3 +30,17 @@ describe('analyzeMysql: text that reads differently in another sql_mode', () => 
     expect(summarize(sql)).toEqual([...expected].sort())
   })
 })
+
+describe('analyzeMysql: non-ASCII outside quotes the connection charset could read as a space', () => {
+  it.each([
+    // a latin1 client's 0xA0 (a space there) reaches the guard as U+FFFD, not UTF-8
+    ['not UTF-8', 'SELECT 1 FROM items\ufffdUNION\ufffdSELECT\ufffdv\ufffdFROM\ufffdsecrets'],
+    // `à` is C3 A0: latin1 reads `Ã` and a space
+    ['a character holding byte 0xA0', 'SELECT 1 FROM tà UNION SELECT 1'],
+  ])('refuses %s', (_name, sql) => {
+    expect(summarize(sql)).toEqual(['error'])
+  })
+  it('reads other non-ASCII names and any text inside quotes', () => {
+    expect(summarize("SELECT 'à\ufffd' FROM café")).toEqual(['select app.café'])
+  })
+})

@@ -56,6 +56,25 @@ const isSpace = (c: string): boolean =>
 const isIdentChar = (c: string): boolean =>
   (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c > '\u007f'
 
+const isAsciiWord = (w: string): boolean => /^[\x00-\x7f]*$/.test(w)
+/** Byte 0xA0 is a space to MySQL's 8-bit character sets (latin1 and others): `itemsÂ\xa0UNION`. */
+const NBSP_BYTE = 0xa0
+const UTF8 = new TextEncoder()
+
+/**
+ * Outside quotes, what a non-ASCII character is depends on the connection's character set, which the
+ * proxy does not track: bytes that are not UTF-8 (decoded as U+FFFD), or a character one of whose
+ * bytes an 8-bit charset reads as a space, could end a name for the server and not for the guard.
+ */
+function checkCharset(word: string): void {
+  for (const ch of word) {
+    if (ch <= '\u007f') continue
+    if (ch === '\ufffd') throw new LexError('bytes that are not UTF-8 outside a quoted string')
+    if (UTF8.encode(ch).includes(NBSP_BYTE))
+      throw new LexError('a character some character sets read as a space outside a quoted string')
+  }
+}
+
 /**
  * A number as node-sql-parser reads it as a number: it takes `1e3` and `0b01` for column names and
  * fails on `.5`, so exponents are expanded to plain decimals and binary becomes `b'...'`.
@@ -367,6 +386,7 @@ class Lexer {
     let end = this.pos
     while (end < s.length && isIdentChar(s[end]!)) end++
     const word = s.slice(this.pos, end)
+    if (!isAsciiWord(word)) checkCharset(word)
     this.pos = end
     const q = s[end]
     if (q === "'" && /^[xXbBnN]$/.test(word)) {
