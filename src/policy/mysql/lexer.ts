@@ -56,7 +56,7 @@ const isSpace = (c: string): boolean =>
 const isIdentChar = (c: string): boolean =>
   (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c > '\u007f'
 
-const isAsciiWord = (w: string): boolean => /^[\x00-\x7f]*$/.test(w)
+const isAsciiWord = (w: string): boolean => /^[A-Za-z0-9_$]*$/.test(w)
 /** Byte 0xA0 is a space to MySQL's 8-bit character sets (latin1 and others): `itemsÂ\xa0UNION`. */
 const NBSP_BYTE = 0xa0
 const UTF8 = new TextEncoder()
