@@ -44,15 +44,21 @@ afterAll(async () => {
   await db?.drop()
 })
 
-/** Runs each step in one fresh session through the proxy; returns every row the client received. */
-async function session(steps: readonly string[]): Promise<{rows: string; errors: string[]}> {
-  const c = await mysql.createConnection({
+/** A client session through the proxy. */
+function connect(options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+  return mysql.createConnection({
     host: '127.0.0.1',
     port: proxy.port,
     user: 'root',
     database: db.name,
     multipleStatements: true,
+    ...options,
   })
+}
+
+/** Runs each step in one fresh session through the proxy; returns every row the client received. */
+async function session(steps: readonly string[]): Promise<{rows: string; errors: string[]}> {
+  const c = await connect()
   const rows: unknown[] = []
   const errors: string[] = []
   try {
@@ -89,13 +95,7 @@ describe('a query the server splits differently under another sql_mode is refuse
   })
 
   it('refuses a latin1 client hiding a table behind bytes the server reads as spaces', async () => {
-    const c = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: 'root',
-      database: db.name,
-      charset: 'LATIN1_SWEDISH_CI',
-    })
+    const c = await connect({charset: 'LATIN1_SWEDISH_CI', multipleStatements: false})
     try {
       // Encoded in latin1, U+00A0 is byte 0xA0: whitespace to MariaDB, not UTF-8 to the guard.
       const hidden = 'SELECT 1 FROM items\u00a0UNION\u00a0SELECT\u00a0v\u00a0FROM\u00a0secrets'
