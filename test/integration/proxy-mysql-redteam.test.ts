@@ -140,6 +140,12 @@ describe('a masked column moved where no rule names it stays masked for the sess
       'SELECT @@default_master_connection',
     ],
     [
+      'SELECT code INTO @s FROM vault',
+      'SET @@session.default_master_connection = @s',
+      "SHOW VARIABLES LIKE 'default_master%'",
+      "SELECT VARIABLE_VALUE FROM information_schema.SESSION_VARIABLES WHERE VARIABLE_NAME LIKE 'DEFAULT_MASTER%'",
+    ],
+    [
       'SET @s = (SELECT code FROM vault); SET SESSION default_master_connection = @s; SELECT @@default_master_connection',
     ],
     // the table or the column renamed

@@ -119,6 +119,12 @@ function lineageOfReading(
       const used = stmt[1].value ?? stmt[1].text
       current = names.exactNames ? used : used.toLowerCase()
     }
+    // SHOW VARIABLES, information_schema.SESSION_VARIABLES: they show what the session copied there.
+    if (systemCopied && stmt.some((t) => t.type !== 'string' && /variables$/i.test(t.value))) {
+      out.statements.push(UNKNOWN)
+      out.effects.push([])
+      continue
+    }
     if (!isObj(ast)) {
       out.statements.push(unparsed(first, text))
       out.effects.push([])
