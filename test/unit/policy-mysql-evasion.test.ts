@@ -44,9 +44,11 @@ const EVASIONS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   // hidden second statements and string escapes
   ['client preamble then DROP', 'SET NAMES utf8mb4; DROP TABLE users', ['drop app.users', 'set']],
   ['SHOW then DROP', "SHOW VARIABLES LIKE 'x'; DROP TABLE users", ['drop app.users', 'show']],
-  ['backslash-escaped quote', "SELECT 'it\\'s; DROP TABLE x'", ['select']],
+  // Under NO_BACKSLASH_ESCAPES (or ANSI_QUOTES for "…") the server ends the string at the backslash:
+  // a text that splits differently in another sql_mode is refused.
+  ['backslash-escaped quote', "SELECT 'it\\'s; DROP TABLE x'", ['error']],
   ['doubled quote', "SELECT 'a'';DROP TABLE x; --'", ['select']],
-  ['double-quoted with escape', 'SELECT "a\\"; DROP TABLE x"', ['select']],
+  ['double-quoted with escape', 'SELECT "a\\"; DROP TABLE x"', ['error']],
   ['double-quoted doubled', 'SELECT "a""b; DROP TABLE x"', ['select']],
   ['string ending in a backslash', "SELECT 'a\\\\'; DROP TABLE x; -- '", ['drop app.x', 'select']],
   ['hash inside a string', "SELECT '#'; DROP TABLE x", ['drop app.x', 'select']],

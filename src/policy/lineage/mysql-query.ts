@@ -55,6 +55,8 @@ export interface MysqlCatalogView extends CatalogView {
    * be named `schema.table.column` (a temporary table; inside a view: a table the view names).
    */
   notView?(schema: string, table: string, inView: boolean): boolean
+  /** True once the session set a system variable from a value it read (`SET @@x = @v`). */
+  readonly systemVariablesCopied?: boolean
 }
 
 /** What MySQL lineage collects per statement besides State. */
@@ -67,6 +69,8 @@ export type MysqlState = State & {
    * are two tables); otherwise they are lower-cased. Column names compare case-insensitively always.
    */
   readonly exactNames?: boolean
+  /** System variables may hold a value the session read (set by it, or earlier in the query). */
+  readonly systemVariablesCopied?: boolean
 }
 
 /** Parses a view definition (injected: the parser lives with the analyzer). */
@@ -273,8 +277,9 @@ export class MysqlQueryLineage {
       case 'column_ref':
         return this.columnRef(v, env, acc)
       case 'var':
-        // A user variable can hold anything an earlier statement put there; a system variable cannot.
-        if (v.prefix !== '@@') {
+        // A user variable can hold anything an earlier statement put there; a system variable only
+        // once the session set one from such a value.
+        if (v.prefix !== '@@' || this.state.systemVariablesCopied === true) {
           acc.opaque = true
           this.state.unknown = true
         }

@@ -12,6 +12,7 @@ import {parseStatement} from '../mysql/parser.js'
 import {compactValues, render, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {unionCols, type State} from './model.js'
+import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
 
@@ -24,6 +25,8 @@ export interface MysqlStatementLineage extends StatementLineage {
    * call, also inside a view it reads), which can copy what it reads anywhere.
    */
   readonly runsCode?: boolean
+  /** True when it sets a system variable from a value it read: `SELECT @@x` may show it from then on. */
+  readonly copiesToSystemVariable?: boolean
 }
 
 /** The lineage of a MySQL query. */
@@ -90,6 +93,7 @@ function lineageOfReading(
 ): Reading {
   const out: Reading = {statements: [], effects: []}
   let current = schema
+  let systemCopied = names.catalog.systemVariablesCopied === true
   for (const stmt of splitStatements(tokens)) {
     const text = render(compactValues(stmt))
     const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
@@ -115,6 +119,12 @@ function lineageOfReading(
       const used = stmt[1].value ?? stmt[1].text
       current = names.exactNames ? used : used.toLowerCase()
     }
+    // SHOW VARIABLES, information_schema.SESSION_VARIABLES: they show what the session copied there.
+    if (systemCopied && stmt.some((t) => t.type !== 'string' && /variables$/i.test(t.value))) {
+      out.statements.push(UNKNOWN)
+      out.effects.push([])
+      continue
+    }
     if (!isObj(ast)) {
       out.statements.push(unparsed(first, text))
       out.effects.push([])
@@ -128,11 +138,19 @@ function lineageOfReading(
       unknown: false,
       viewDepth: 0,
       runsCode: false,
+      systemVariablesCopied: systemCopied,
     }
-    const computed = statementOf(ast, state, first, text)
+    let computed = statementOf(ast, state, first, text)
+    // Under ANSI_QUOTES "code" is a column: the rows may hold any column of what the statement names.
+    if (stmt.some((t) => t.doubleQuoted === true)) {
+      readTables(ast, state, new MysqlQueryLineage(state, parseView))
+      if (mayNameColumn(stmt, state))
+        computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
+    }
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
+    if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
-    out.effects.push(writes(ast, state, lineage))
+    out.effects.push([...writes(ast, state, lineage), ...renameWrites(stmt, state)])
   }
   return out
 }
@@ -151,7 +169,12 @@ function preparedStatement(
 ): {lineage: MysqlStatementLineage; effects: LineageEffect[]} | undefined {
   const name = stmt[1]?.type === 'word' || stmt[1]?.type === 'ident' ? stmt[1].value.toLowerCase() : undefined
   if (name === undefined) return undefined
-  if (first === 'EXECUTE') return {lineage: prepared.get(name) ?? UNKNOWN, effects: []}
+  if (first === 'EXECUTE') {
+    const l = prepared.get(name) ?? UNKNOWN
+    // A value passed with USING @v can be anything the session read: every column may show it.
+    if (!stmt.some((t) => t.type === 'variable')) return {lineage: l, effects: []}
+    return {lineage: {...l, columns: l.columns?.map(opaque) ?? null, readsUnknown: true}, effects: []}
+  }
   const drop = (first === 'DEALLOCATE' || first === 'DROP') && /^PREPARE$/i.test(stmt[1]?.value ?? '')
   if (drop) {
     const target = stmt[2]?.value.toLowerCase() ?? ''
@@ -224,10 +247,36 @@ function statementOf(
     readTables(ast, state, walker)
     return {columns: [], reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
   }
-  if (METADATA.test(first)) return NO_DATA
+  if (METADATA.test(first)) return valuesRead(ast, state, walker)
   // INSERT, UPDATE, DELETE, REPLACE: rows only through RETURNING, from anything they read.
   readTables(ast, state, walker)
   return {columns: null, reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
+}
+
+/**
+ * A statement that returns no rows can still quote a value it computes in its error message
+ * (`SET sql_mode = (SELECT code FROM vault)`, `SET sql_mode = @v`): it reads what its subqueries and
+ * variables hold. The variables a SET assigns to are not read.
+ */
+function valuesRead(
+  ast: Record<string, unknown>,
+  state: State,
+  walker: MysqlQueryLineage,
+): MysqlStatementLineage {
+  const assigns = ast.type === 'set' && Array.isArray(ast.expr) ? ast.expr.filter(isObj) : []
+  const read = (v: unknown): boolean => mentionsVariable(v) || mentionsSelect(v)
+  const values = assigns.length > 0 ? assigns.map((e) => e.right) : ast
+  const variable = mentionsVariable(values)
+  if (!read(values)) return NO_DATA
+  readTables(ast, state, walker)
+  const copies = assigns.some((e) => isObj(e.left) && e.left.prefix !== '@' && read(e.right))
+  return {
+    columns: [],
+    ...readsOf(state),
+    readsUnknown: state.unknown || variable,
+    diagnostics: false,
+    ...(copies ? {copiesToSystemVariable: true} : {}),
+  }
 }
 
 /** Adds every column of every relation (and subquery) a statement mentions to its reads. */
@@ -248,17 +297,19 @@ function readTables(ast: Record<string, unknown>, state: State, walker: MysqlQue
   }
 }
 
-/** CREATE TABLE ... AS SELECT, INSERT ... SELECT, REPLACE ... SELECT: the target holds what was read. */
+/**
+ * CREATE TABLE ... AS SELECT, INSERT ... SELECT, REPLACE ... SELECT, and writes of a variable (which
+ * may hold anything the session read): the target holds what was read.
+ */
 function writes(ast: Record<string, unknown>, state: State, l: MysqlStatementLineage): LineageEffect[] {
   const target = writeTarget(ast)
   if (target === null) return []
   const [schema, table] = target
+  const unknown = l.readsUnknown || mentionsVariable(ast)
   const selfOnly = l.reads.every((c) => c.startsWith(`${schema ?? state.schema}.${table}.`))
-  if (l.reads.length === 0 && !l.readsUnknown) return []
-  if (selfOnly && !l.readsUnknown) return []
-  return [
-    {kind: 'write', table: `${schema ?? state.schema}.${table}`, reads: l.reads, unknown: l.readsUnknown},
-  ]
+  if (l.reads.length === 0 && !unknown) return []
+  if (selfOnly && !unknown) return []
+  return [{kind: 'write', table: `${schema ?? state.schema}.${table}`, reads: l.reads, unknown}]
 }
 
 function writeTarget(ast: Record<string, unknown>): [string | null, string] | null {
@@ -270,7 +321,10 @@ function writeTarget(ast: Record<string, unknown>): [string | null, string] | nu
     return [ident(first.db), table]
   if ((ast.type === 'insert' || ast.type === 'replace') && isObj(ast.values) && ast.values.type === 'select')
     return [ident(first.db), table]
-  if ((ast.type === 'update' || ast.type === 'insert' || ast.type === 'replace') && mentionsSelect(ast))
+  if (
+    (ast.type === 'update' || ast.type === 'insert' || ast.type === 'replace') &&
+    (mentionsSelect(ast) || mentionsVariable(ast))
+  )
     return [ident(first.db), table]
   return null
 }
@@ -282,6 +336,26 @@ function mentionsSelect(v: unknown, depth = 0): boolean {
   if (isObj(v.ast)) return true
   if (v.type === 'select' && depth > 0) return true
   return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsSelect(x, depth + 1))
+}
+
+/**
+ * True when a "…" string of the statement could be a column under ANSI_QUOTES: it is a column of a
+ * table the statement reads, a name the statement uses (an alias), or the tables are not all known.
+ */
+function mayNameColumn(stmt: readonly Token[], state: State): boolean {
+  if (state.unknown) return true
+  const names = new Set([...state.reads].map((c) => c.slice(c.lastIndexOf('.') + 1).toLowerCase()))
+  for (const t of stmt) if (t.type === 'word' || t.type === 'ident') names.add(t.value.toLowerCase())
+  return stmt.some((t) => t.doubleQuoted === true && names.has(t.value.toLowerCase()))
+}
+
+/** The reads a statement's state collected, as lineage lists them. */
+function readsOf(state: State): {reads: string[]; readsUnknown: boolean} {
+  return {reads: [...state.reads].sort(), readsUnknown: state.unknown}
+}
+
+function opaque(c: OutputColumn): OutputColumn {
+  return {...c, opaque: true}
 }
 
 function outputColumn(c: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {

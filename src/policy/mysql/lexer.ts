@@ -20,6 +20,8 @@ export interface Token {
   readonly gap: boolean
   /** Index in `execComments` of the executable comment holding this token, or -1. */
   readonly exec: number
+  /** A "…" string: under ANSI_QUOTES (which the proxy cannot see) it names a column instead. */
+  readonly doubleQuoted?: boolean
 }
 
 /** An executable comment: `/*!` runs on MySQL and MariaDB, `/*M!` only on MariaDB. */
@@ -53,6 +55,25 @@ const isSpace = (c: string): boolean =>
 /** MySQL identifier characters: ASCII letters, digits, `_`, `$` and anything beyond U+007F. */
 const isIdentChar = (c: string): boolean =>
   (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c > '\u007f'
+
+const isAsciiWord = (w: string): boolean => /^[A-Za-z0-9_$]*$/.test(w)
+/** Byte 0xA0 is a space to MySQL's 8-bit character sets (latin1 and others): `itemsÂ\xa0UNION`. */
+const NBSP_BYTE = 0xa0
+const UTF8 = new TextEncoder()
+
+/**
+ * Outside quotes, what a non-ASCII character is depends on the connection's character set, which the
+ * proxy does not track: bytes that are not UTF-8 (decoded as U+FFFD), or a character one of whose
+ * bytes an 8-bit charset reads as a space, could end a name for the server and not for the guard.
+ */
+function checkCharset(word: string): void {
+  for (const ch of word) {
+    if (ch <= '\u007f') continue
+    if (ch === '\ufffd') throw new LexError('bytes that are not UTF-8 outside a quoted string')
+    if (UTF8.encode(ch).includes(NBSP_BYTE))
+      throw new LexError('a character some character sets read as a space outside a quoted string')
+  }
+}
 
 /**
  * A number as node-sql-parser reads it as a number: it takes `1e3` and `0b01` for column names and
@@ -96,6 +117,23 @@ const ESCAPES: Readonly<Record<string, string>> = {
   _: '\\_',
 }
 
+/**
+ * How the session's sql_mode reads quotes: NO_BACKSLASH_ESCAPES makes `\` an ordinary character in
+ * strings, ANSI_QUOTES makes "…" an identifier (which has no escapes either).
+ */
+interface QuoteMode {
+  readonly backslashEscapes: boolean
+  readonly doubleQuoteIdent: boolean
+}
+
+const DEFAULT_MODE: QuoteMode = {backslashEscapes: true, doubleQuoteIdent: false}
+/** The other sql_modes a session can be in without the proxy seeing it (a SET earlier in the query). */
+const OTHER_MODES: readonly QuoteMode[] = [
+  {backslashEscapes: false, doubleQuoteIdent: false},
+  {backslashEscapes: true, doubleQuoteIdent: true},
+  {backslashEscapes: false, doubleQuoteIdent: true},
+]
+
 class Lexer {
   private pos = 0
   private gap = false
@@ -103,8 +141,14 @@ class Lexer {
   private execEnd = -1
   readonly tokens: Token[] = []
   readonly execComments: ExecComment[] = []
+  /** Source offsets where each token starts and ends, to compare how two modes split the text. */
+  readonly spans: number[] = []
+  private start = 0
 
-  constructor(private readonly sql: string) {}
+  constructor(
+    private readonly sql: string,
+    private readonly mode: QuoteMode = DEFAULT_MODE,
+  ) {}
 
   run(): void {
     const s = this.sql
@@ -120,6 +164,7 @@ class Lexer {
       } else if (c === '*' && s[this.pos + 1] === '/' && this.exec >= 0) {
         this.closeExec()
       } else {
+        this.start = this.pos
         this.token(c)
       }
     }
@@ -194,16 +239,21 @@ class Lexer {
     this.gap = true
   }
 
-  private push(type: TokenType, text: string, value: string): void {
-    this.tokens.push({type, text, value, gap: this.gap, exec: this.exec})
+  private push(type: TokenType, text: string, value: string, doubleQuoted = false): void {
+    const t: Token = {type, text, value, gap: this.gap, exec: this.exec}
+    this.tokens.push(doubleQuoted ? {...t, doubleQuoted} : t)
+    this.spans.push(this.start, this.pos)
     this.gap = false
   }
 
   private token(c: string): void {
     const s = this.sql
-    if (c === "'" || c === '"') {
+    if (c === '"' && this.mode.doubleQuoteIdent) {
+      const name = this.readBacktick('"')
+      this.push('ident', quoteIdent(name), name)
+    } else if (c === "'" || c === '"') {
       const value = this.readQuoted(c)
-      this.push('string', quoteString(value), value)
+      this.push('string', quoteString(value), value, c === '"')
     } else if (c === '`') {
       const name = this.readBacktick()
       this.push('ident', quoteIdent(name), name)
@@ -256,7 +306,7 @@ class Lexer {
     for (;;) {
       const c = s[i]
       if (c === undefined) throw new LexError('unterminated string literal')
-      if (c === '\\') {
+      if (c === '\\' && this.mode.backslashEscapes) {
         const n = s[i + 1]
         if (n === undefined) throw new LexError('unterminated string literal')
         out += ESCAPES[n] ?? n
@@ -276,20 +326,20 @@ class Lexer {
     }
   }
 
-  private readBacktick(): string {
+  private readBacktick(quote = '`'): string {
     const s = this.sql
     let out = ''
     let i = this.pos + 1
     for (;;) {
       const c = s[i]
       if (c === undefined) throw new LexError('unterminated quoted identifier')
-      if (c === '`') {
-        if (s[i + 1] !== '`') {
+      if (c === quote) {
+        if (s[i + 1] !== quote) {
           this.pos = i + 1
           if (out.includes('\0')) throw new LexError('NUL byte in an identifier')
           return out
         }
-        out += '`'
+        out += quote
         i += 2
       } else {
         out += c
@@ -336,6 +386,7 @@ class Lexer {
     let end = this.pos
     while (end < s.length && isIdentChar(s[end]!)) end++
     const word = s.slice(this.pos, end)
+    if (!isAsciiWord(word)) checkCharset(word)
     this.pos = end
     const q = s[end]
     if (q === "'" && /^[xXbBnN]$/.test(word)) {
@@ -358,13 +409,46 @@ class Lexer {
   }
 }
 
-/** Lexes MySQL text; never throws on bad input. */
-export function lexMysql(sql: string): LexResult {
-  const lexer = new Lexer(sql)
+/** Lexes MySQL text in one quote mode: the tokens, or the error and the tokens read before it. */
+function lexIn(sql: string, mode: QuoteMode): {lexer: Lexer; error: string | undefined} {
+  const lexer = new Lexer(sql, mode)
   try {
     lexer.run()
   } catch (e) {
-    return {ok: false, error: lexer.fail(e)}
+    return {lexer, error: lexer.fail(e)}
   }
+  return {lexer, error: undefined}
+}
+
+/**
+ * True when a session in `mode` would split the text into the same statements as `primary` did, as
+ * far as the server would run it: a reading that fails to lex stops the server at that statement, so
+ * only the statements it completed before must agree.
+ */
+function sameSplit(sql: string, primary: Lexer, mode: QuoteMode): boolean {
+  const {lexer, error} = lexIn(sql, mode)
+  let n = lexer.spans.length
+  if (error !== undefined) {
+    const lastEnd = lexer.tokens.map((t) => t.text).lastIndexOf(';')
+    n = (lastEnd + 1) * 2
+  } else if (n !== primary.spans.length) return false
+  for (let i = 0; i < n; i++) if (lexer.spans[i] !== primary.spans[i]) return false
+  return true
+}
+
+/**
+ * Lexes MySQL text; never throws on bad input. The proxy cannot see every sql_mode change (a SET
+ * earlier in the same query, ANSI_QUOTES, which no status flag reports), so text that some mode would
+ * split differently (a backslash before a quote: `'\' ; DROP TABLE t; -- '`) is refused.
+ */
+export function lexMysql(sql: string): LexResult {
+  const {lexer, error} = lexIn(sql, DEFAULT_MODE)
+  if (error !== undefined) return {ok: false, error}
+  if (sql.includes('\\') && !OTHER_MODES.every((m) => sameSplit(sql, lexer, m)))
+    return {
+      ok: false,
+      error:
+        'a backslash in a quoted string makes the text read differently under NO_BACKSLASH_ESCAPES or ANSI_QUOTES',
+    }
   return {ok: true, tokens: lexer.tokens, execComments: lexer.execComments}
 }

@@ -11,6 +11,8 @@ import type {SchemaCode} from './mask-code.js'
  */
 export class MysqlCatalog implements MysqlCatalogView {
   exact = false
+  /** Set once the session set a system variable from a value it read (see MysqlCatalogView). */
+  systemVariablesCopied = false
   /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
   readonly tables = new Map<string, readonly string[] | null>()
   /** View definitions ('' when the session may not read it: unknown, masked). */

@@ -20,6 +20,7 @@ import {
   type MysqlLineageResult,
   type MysqlStatementLineage,
 } from '../../policy/lineage/mysql.js'
+import {compileTableGlob} from '../../policy/glob.js'
 import {Lru} from '../../policy/lru.js'
 import {normalizeMysql} from '../../policy/index.js'
 import {ruleFor} from '../postgres/mask-session.js'
@@ -44,6 +45,8 @@ export interface MysqlMaskStatement {
   rules: readonly MaskingRule[]
   /** Stored code it may run (procedures, functions, triggers). */
   readonly code: CodeCandidates
+  /** Every table the statement names (`schema.table`), wherever it names it. */
+  readonly tables: readonly string[]
   /** Per statement of the query; null when unknown; undefined until computed. */
   lineage: readonly MysqlStatementLineage[] | null | undefined
   /** Session changes (SQL PREPARE, DEALLOCATE) per statement, applied as each completes. */
@@ -122,6 +125,7 @@ export class MysqlMaskSession {
       schema,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
       code: codeCandidates(decision?.operations, schema),
+      tables: decision?.operations.flatMap((o) => o.tables) ?? [],
       lineage: undefined,
       effects: [],
       index: 0,
@@ -254,6 +258,10 @@ export class MysqlMaskSession {
       )
         m.lineage = null
       if (r.ok) for (const effects of r.effects) this.taint(m, effects)
+      if (r.ok && r.statements.some((l) => l.copiesToSystemVariable === true)) {
+        this.catalog.systemVariablesCopied = true
+        this.cache = new Lru(1_000)
+      }
       if (
         runsStoredCode(m.code, this.catalog.storedCode) ||
         (r.ok && r.statements.some((l) => l.runsCode === true))
@@ -272,9 +280,18 @@ export class MysqlMaskSession {
     return l.readsUnknown || l.reads.some((c) => ruleFor(columnRules, c) !== undefined)
   }
 
-  /** True when the current statement may read a masked column (its error text is withheld). */
+  /**
+   * True when the current statement may read a masked column (its error text is withheld): lineage
+   * says so, or it names a table a column rule covers anywhere (an error in a WHERE subquery, which
+   * lineage does not follow, quotes the value as well).
+   */
   readsMasked(m: MysqlMaskStatement): boolean {
-    return this.reads(m, this.current(m))
+    if (this.reads(m, this.current(m))) return true
+    const tableGlobs = m.rules.flatMap((r) => (r.columns ?? []).map((c) => c.slice(0, c.lastIndexOf('.'))))
+    return tableGlobs.some((g) => {
+      const match = compileTableGlob(g)
+      return m.tables.some((t) => match(t))
+    })
   }
 
   /** The row masker of a result set with these columns; undefined when no column is masked. */

@@ -1,0 +1,80 @@
+/**
+ * Statements that move a table's values out from under a masking rule without reading them into a
+ * result: `RENAME TABLE a TO b`, `ALTER TABLE a RENAME TO b`, `ALTER TABLE a RENAME COLUMN / CHANGE`
+ * (the rule names the old column), and writes of a user variable (which may hold any value the
+ * session read). Each is a `write` effect: the new table (or the renamed one) holds what `a` held.
+ */
+import type {Token} from '../mysql/lexer.js'
+import {isObj} from '../mysql/walk.js'
+import type {MysqlState} from './mysql-query.js'
+import type {LineageEffect} from './types.js'
+
+/** True when a statement's tree holds a user or system variable anywhere. */
+export function mentionsVariable(v: unknown, depth = 0): boolean {
+  if (depth > 200) return true
+  if (Array.isArray(v)) return v.some((x) => mentionsVariable(x, depth + 1))
+  if (!isObj(v)) return false
+  if (v.type === 'var') return true
+  return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsVariable(x, depth + 1))
+}
+
+const word = (t: Token | undefined, w: string): boolean =>
+  t !== undefined && t.type === 'word' && t.value.toUpperCase() === w
+
+/** A possibly qualified table name at `i`: [schema, table, index after it], or undefined. */
+function nameAt(stmt: readonly Token[], i: number, state: MysqlState): [string, string, number] | undefined {
+  const fold = (s: string): string => (state.exactNames ? s : s.toLowerCase())
+  const a = stmt[i]
+  if (a === undefined || (a.type !== 'word' && a.type !== 'ident')) return undefined
+  const b = stmt[i + 2]
+  if (stmt[i + 1]?.text === '.' && b !== undefined && (b.type === 'word' || b.type === 'ident'))
+    return [fold(a.value), fold(b.value), i + 3]
+  return [state.schema, fold(a.value), i + 1]
+}
+
+/** `to` now holds the values `from` held (every column of it, or unknown ones). */
+function moved(from: [string, string], to: [string, string], state: MysqlState): LineageEffect {
+  const cols = state.catalog.columns(from[0], from[1])
+  return {
+    kind: 'write',
+    table: `${to[0]}.${to[1]}`,
+    reads: (cols ?? []).map((c) => `${from[0]}.${from[1]}.${c}`),
+    unknown: cols === undefined,
+  }
+}
+
+/** The write effects of RENAME TABLE and of an ALTER TABLE that renames the table or a column. */
+export function renameWrites(stmt: readonly Token[], state: MysqlState): LineageEffect[] {
+  const out: LineageEffect[] = []
+  if (word(stmt[0], 'RENAME') && word(stmt[1], 'TABLE')) {
+    // RENAME TABLE a TO b [, c TO d ...]
+    let i = 2
+    for (;;) {
+      const from = nameAt(stmt, i, state)
+      if (from === undefined || !word(stmt[from[2]], 'TO')) break
+      const to = nameAt(stmt, from[2] + 1, state)
+      if (to === undefined) break
+      out.push(moved([from[0], from[1]], [to[0], to[1]], state))
+      if (stmt[to[2]]?.text !== ',') break
+      i = to[2] + 1
+    }
+    return out
+  }
+  if (!word(stmt[0], 'ALTER')) return out
+  const at = stmt.findIndex((t, k) => k > 0 && word(t, 'TABLE'))
+  if (at < 0 || at > 3) return out
+  const table = nameAt(stmt, at + 1, state)
+  if (table === undefined) return out
+  const self: [string, string] = [table[0], table[1]]
+  for (let i = table[2]; i < stmt.length; i++) {
+    const t = stmt[i]
+    if (word(t, 'CHANGE') || (word(t, 'RENAME') && /^(COLUMN|INDEX|KEY)$/i.test(stmt[i + 1]?.value ?? '')))
+      out.push(moved(self, self, state))
+    else if (word(t, 'RENAME')) {
+      const j = word(stmt[i + 1], 'TO') || word(stmt[i + 1], 'AS') ? i + 2 : i + 1
+      const to = nameAt(stmt, j, state)
+      if (to !== undefined) out.push(moved(self, [to[0], to[1]], state))
+    }
+  }
+  return out
+}
