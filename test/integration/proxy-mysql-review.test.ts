@@ -173,6 +173,36 @@ describe('MySQL review hook with prepared statements', {timeout: 30_000}, () => 
     await a.end()
   })
 
+  it('`?` in a literal, quoted text or a comment is no placeholder: the PREPARE is held, then runs', async () => {
+    const a = await client()
+    const ids = (await db.admin(`SELECT id FROM \`${db.name}\`.ledger ORDER BY id`)) as {id: number}[]
+    expect(ids.length).toBeGreaterThan(0)
+    const texts = [
+      "SELECT id FROM ledger WHERE '?' <> '' ORDER BY id",
+      'SELECT id AS `?` FROM ledger ORDER BY id',
+      'SELECT id FROM ledger /* ? */ ORDER BY id # ?',
+    ]
+    for (const [i, sql] of texts.entries()) {
+      // execute() sends COM_STMT_PREPARE then COM_STMT_EXECUTE though there are no values.
+      const pending = a.execute(sql)
+      const h = await nextHeld()
+      expect(h.request).toMatchObject({sql, extended: true})
+      h.resolve({kind: 'run', approvalId: `apr_noparam_${i}`})
+      const [rows, fields] = await pending
+      expect((rows as Record<string, unknown>[]).map((r) => Number(r[fields[0]!.name]))).toEqual(
+        ids.map((r) => Number(r.id)),
+      )
+    }
+    // A real `?` beside one in a literal still needs its values approved: refused at PREPARE, no request.
+    const err = await a
+      .execute("SELECT id FROM ledger WHERE id = ? AND '?' <> ''", [1])
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({errno: 1142, sqlState: '42501'})
+    expect((err as Error).message).toContain('this statement needs approval with its values')
+    expect(held).toHaveLength(0)
+    await a.end()
+  })
+
   it('a PREPARE allowed any literals is held, runs once per use of its grant, then is refused', async () => {
     const a = await client()
     const sql = 'SELECT id FROM secrets WHERE id = ?'
