@@ -5,9 +5,7 @@
  */
 import mysql from 'mysql2/promise'
 
-import {readVersionedPolicyFile} from '../config/policy-file.js'
 import {ApprovalRequiredError, DbgateError, DeniedError, ExitCode, messageOf} from '../errors.js'
-import {loadParsers, type EvalContext} from '../policy/index.js'
 import {MysqlEngine} from '../proxy/mysql/engine.js'
 import {MysqlSessionError} from '../proxy/mysql/session.js'
 import {MAX_QUERY_BYTES_DEFAULT, allowsLocalInfile} from '../proxy/mysql/policy-facts.js'
@@ -19,18 +17,11 @@ import {HINT_SEPARATOR, REVIEW_SQLSTATE} from '../proxy/mysql/review.js'
 import type {ExecResult, StatementResult} from './exec-service.js'
 import {
   checkReachable,
-  gatedEngine,
-  liveAuditFacts,
-  livePolicy,
-  maskKeyFromEnv,
-  osIdentity,
   parseUrlFlag,
-  packageVersion,
-  serveEngine,
-  withLive,
+  startGuarded,
+  type GuardedProtocol,
   type GuardedProxy,
   type GuardedProxyOptions,
-  type StandaloneOptions,
   type StandaloneProxy,
 } from './proxy-service.js'
 
@@ -59,69 +50,35 @@ export async function checkMysqlTarget(target: MysqlTarget): Promise<void> {
   )
 }
 
-/** Starts the guarded MySQL listener for a mysql:// URL and a policy file (standalone mode). */
-export async function startMysqlStandalone(o: StandaloneOptions): Promise<StandaloneProxy> {
-  const target = parseMysqlTarget(o.url)
-  const {policy, version} = readVersionedPolicyFile(o.policyFile)
-  const identity = osIdentity()
-  const evalContext: EvalContext = {actor: 'human', identity, target: describeMysqlTarget(target)}
-  return startGuardedMysqlProxy({
-    ...o,
-    target,
-    policy,
-    identity,
-    evalContext,
-    auditFacts: {policyVersion: version},
-  })
-}
-
-/** Checks the upstream, then starts the MySQL listener: the one path of standalone and control-plane modes. */
-export async function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>): Promise<GuardedProxy> {
-  const {target} = o
-  await loadParsers()
-  await checkMysqlTarget(target)
-  const live = livePolicy(o.policy, o.evalContext, 'mysql', o.auditFacts?.policyVersion ?? null)
-  const served = await serveEngine(o, (audit) => {
-    const config = withLive(live, {
-      target,
-      audit,
-      identity: o.identity,
-      auditFacts: liveAuditFacts(o.auditFacts, live),
-      clientVersion: packageVersion(),
+/** What the MySQL engine adds to a guarded proxy's lifecycle (proxy-service.ts startGuarded). */
+export const MYSQL_PROXY: GuardedProtocol<MysqlTarget> = {
+  protocol: 'mysql',
+  parseTarget: parseMysqlTarget,
+  describe: describeMysqlTarget,
+  check: checkMysqlTarget,
+  engine: (o, config) => {
+    const c = config({
       maxPacketBytes: Math.max(o.maxMessageBytes, MAX_QUERY_BYTES_DEFAULT),
-      localPassword: o.localPassword,
-      maskKey: maskKeyFromEnv(),
-      review: o.review,
       reviewNotice:
         o.reviewNotice === undefined
           ? undefined
           : (message: string, detail?: string) =>
               o.reviewNotice?.(detail === undefined ? message : `${message}\n${detail}`),
     })
-    const inner = new MysqlEngine(
-      Object.defineProperty(config, 'allowLocalInfile', {
-        get: () => allowsLocalInfile(live.policy),
+    return new MysqlEngine(
+      Object.defineProperty(c, 'allowLocalInfile', {
+        get: () => allowsLocalInfile(c.policy),
         enumerable: true,
       }),
     )
-    // 08004 with ER_NOT_SUPPORTED_YET, as a refused session_start: the client shows the reason.
-    return o.admit === undefined
-      ? inner
-      : gatedEngine(
-          inner,
-          o.admit,
-          (message) => new MysqlSessionError(ErrCode.notSupported, '08004', message),
-        )
-  })
-  return {
-    ...served,
-    target,
-    protocol: 'mysql',
-    get policy() {
-      return live.policy
-    },
-    setPolicy: (next, evalContext, policyVersion) => live.set(next, evalContext, policyVersion ?? null),
-  }
+  },
+  // 08004 with ER_NOT_SUPPORTED_YET, as a refused session_start: the client shows the reason.
+  refusal: (message) => new MysqlSessionError(ErrCode.notSupported, '08004', message),
+}
+
+/** Checks the upstream, then starts the MySQL listener (control-plane mode). */
+export function startGuardedMysqlProxy(o: GuardedProxyOptions<MysqlTarget>): Promise<GuardedProxy> {
+  return startGuarded(MYSQL_PROXY, o)
 }
 
 /** Runs SQL through a MySQL proxy as a mysql2 client (several statements allowed), then closes it. */

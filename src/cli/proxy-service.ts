@@ -1,16 +1,16 @@
 /**
- * The service behind `dbgate connect` and `dbgate exec` in standalone mode: builds the Postgres
- * engine from a target URL and a policy file, checks the target is reachable, and starts a listener.
+ * The service behind `dbgate connect` and `dbgate exec`: builds a guarded proxy's engine (Postgres here, MySQL
+ * in mysql-service.ts) from a target URL and a policy file or a control-plane session, checks the target is
+ * reachable, and starts a listener; one lifecycle for both protocols (startGuarded).
  */
 import {readFileSync} from 'node:fs'
 import {userInfo} from 'node:os'
 
-import {AUDIT_DURABILITIES, type AuditDurability} from '../audit/durable-spool.js'
-import {AuditTrail, type TrailUpload} from '../audit/trail.js'
-import {teeAuditSink, type AuditSink} from '../audit/types.js'
+import type {TrailUpload} from '../audit/trail.js'
+import type {AuditSink} from '../audit/types.js'
 import {readVersionedPolicyFile} from '../config/policy-file.js'
 import {DbgateError, ExitCode, UnreachableError, UsageError} from '../errors.js'
-import {Guard, loadParsers, type EvalContext, type Policy} from '../policy/index.js'
+import {loadParsers, type EvalContext, type Policy} from '../policy/index.js'
 import {
   PostgresEngine,
   TargetUrlError,
@@ -19,7 +19,6 @@ import {
   connectUpstream,
   describeTarget,
   parsePgUrl,
-  startListener,
   type Engine,
   type PgTarget,
   type Protocol,
@@ -28,7 +27,14 @@ import {
 import type {ReviewHook} from '../proxy/index.js'
 import {isMysqlUrl, type MysqlTarget} from '../proxy/mysql/target.js'
 import {SessionError} from '../proxy/postgres/session.js'
-import {startBufferReclaim} from './memory.js'
+import {
+  gatedEngine,
+  liveAuditFacts,
+  livePolicy,
+  serveEngine,
+  withLive,
+  type LivePolicy,
+} from './serve-engine.js'
 
 /** Inputs of a standalone proxy. */
 export interface StandaloneOptions {
@@ -179,221 +185,102 @@ export function maskKeyFromEnv(): Uint8Array | undefined {
   return key
 }
 
-/**
- * When an audit event counts as recorded (DBGATE_AUDIT_DURABILITY): `written` (the default) releases a
- * held result once its event is written to the spool file, `synced` once it is fdatasync'd.
- */
-export function auditDurabilityFromEnv(env: NodeJS.ProcessEnv = process.env): AuditDurability {
-  const value = env.DBGATE_AUDIT_DURABILITY
-  if (value === undefined || value === '') return 'written'
-  const mode = AUDIT_DURABILITIES.find((d) => d === value.toLowerCase())
-  if (mode === undefined)
-    throw new UsageError(`DBGATE_AUDIT_DURABILITY must be written or synced, got "${value}".`, [
-      'synced also survives an OS crash or power loss, at the price of one disk sync per statement',
-    ])
-  return mode
-}
-
 /** Starts the guarded listener for a target URL and a policy file (standalone mode). */
 export async function startStandaloneProxy(o: StandaloneOptions): Promise<StandaloneProxy> {
   // The MySQL engine and its client library load only for MySQL targets.
-  if (isMysqlUrl(o.url)) return (await import('./mysql-service.js')).startMysqlStandalone(o)
-  const target = parseTarget(o.url)
-  const {policy, version} = readVersionedPolicyFile(o.policyFile)
-  const identity = osIdentity()
-  const evalContext: EvalContext = {actor: 'human', identity, target: describeTarget(target)}
-  return startGuardedProxy({
-    ...o,
-    target,
-    policy,
-    identity,
-    evalContext,
-    auditFacts: {policyVersion: version},
-  })
+  if (isMysqlUrl(o.url)) return startStandalone((await import('./mysql-service.js')).MYSQL_PROXY, o)
+  return startStandalone(POSTGRES_PROXY, o)
 }
 
-/** Checks the upstream, then starts the listener: the one path of standalone and control-plane modes. */
-export async function startGuardedProxy(o: GuardedProxyOptions): Promise<GuardedProxy> {
-  const {target, policy} = o
+/** Checks the upstream, then starts the Postgres listener (control-plane mode). */
+export function startGuardedProxy(o: GuardedProxyOptions): Promise<GuardedProxy> {
+  return startGuarded(POSTGRES_PROXY, o)
+}
+
+/** The config every engine shares: its policy, guard and context read from the live policy (getters). */
+export type EngineBase<T> = Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'> & {
+  readonly target: T
+  readonly audit: AuditSink
+  readonly identity: string
+  readonly auditFacts: ReturnType<typeof liveAuditFacts>
+  readonly clientVersion: string
+  readonly localPassword?: string | undefined
+  readonly review?: ReviewHook | undefined
+  readonly maskKey: Uint8Array | undefined
+}
+
+/** What a guarded proxy's lifecycle needs from one protocol; the rest is the same for all (startGuarded). */
+export interface GuardedProtocol<T extends PgTarget | MysqlTarget> {
+  readonly protocol: Protocol
+  /** Parses --url into the upstream login (a usage error when it is wrong). */
+  readonly parseTarget: (url: string) => T
+  /** The target as messages and the policy's context name it. */
+  readonly describe: (target: T) => string
+  /** Logs in once to check the target is reachable and accepts the credentials. */
+  readonly check: (target: T) => Promise<void>
+  /** The engine, from the shared config with this protocol's own fields added by `config`. */
+  readonly engine: (
+    o: GuardedProxyOptions<T>,
+    config: <E extends object>(own: E) => EngineBase<T> & E,
+  ) => Engine
+  /** The error a new connection refused by `admit` gets, in the protocol's own format. */
+  readonly refusal: (message: string) => Error
+}
+
+const POSTGRES_PROXY: GuardedProtocol<PgTarget> = {
+  protocol: 'postgres',
+  parseTarget,
+  describe: describeTarget,
+  check: checkTarget,
+  engine: (o, config) => new PostgresEngine(config({maxMessageBytes: o.maxMessageBytes})),
+  // 08004: the server rejected the connection; psql shows the message as the database's own.
+  refusal: (message) => new SessionError('08004', message),
+}
+
+/** Starts the guarded listener of `p` for a target URL and a policy file (standalone mode). */
+export async function startStandalone<T extends PgTarget | MysqlTarget>(
+  p: GuardedProtocol<T>,
+  o: StandaloneOptions,
+): Promise<GuardedProxy> {
+  const target = p.parseTarget(o.url)
+  const {policy, version} = readVersionedPolicyFile(o.policyFile)
+  const identity = osIdentity()
+  const evalContext: EvalContext = {actor: 'human', identity, target: p.describe(target)}
+  return startGuarded(p, {...o, target, policy, identity, evalContext, auditFacts: {policyVersion: version}})
+}
+
+/** Checks the upstream, then starts the listener of `p`: the one path of standalone and control-plane modes. */
+export async function startGuarded<T extends PgTarget | MysqlTarget>(
+  p: GuardedProtocol<T>,
+  o: GuardedProxyOptions<T>,
+): Promise<GuardedProxy> {
+  const {target} = o
   await loadParsers()
-  await checkTarget(target)
-  const live = livePolicy(policy, o.evalContext, 'postgres', o.auditFacts?.policyVersion ?? null)
+  await p.check(target)
+  const live = livePolicy(o.policy, o.evalContext, p.protocol, o.auditFacts?.policyVersion ?? null)
   const auditFacts = liveAuditFacts(o.auditFacts, live)
   const served = await serveEngine(o, (audit) => {
-    const inner = new PostgresEngine(
-      withLive(live, {
-        target,
-        audit,
-        identity: o.identity,
-        auditFacts,
-        clientVersion: packageVersion(),
-        maxMessageBytes: o.maxMessageBytes,
-        localPassword: o.localPassword,
-        review: o.review,
-        maskKey: maskKeyFromEnv(),
-      }),
-    )
-    // 08004: the server rejected the connection; psql shows the message as the database's own.
-    return o.admit === undefined
-      ? inner
-      : gatedEngine(inner, o.admit, (message) => new SessionError('08004', message))
+    const shared = {
+      target,
+      audit,
+      identity: o.identity,
+      auditFacts,
+      clientVersion: packageVersion(),
+      localPassword: o.localPassword,
+      review: o.review,
+      maskKey: maskKeyFromEnv(),
+    }
+    const inner = p.engine(o, (own) => withLive(live, {...shared, ...own}))
+    return o.admit === undefined ? inner : gatedEngine(inner, o.admit, p.refusal)
   })
   return {
     ...served,
     target,
-    protocol: 'postgres',
+    protocol: p.protocol,
     get policy() {
       return live.policy
     },
     setPolicy: (next, evalContext, policyVersion) => live.set(next, evalContext, policyVersion ?? null),
-  }
-}
-
-/** The policy, guard and context in force, which `set` swaps for every session at once. */
-export interface LivePolicy {
-  readonly policy: Policy
-  readonly guard: Guard
-  readonly evalContext: EvalContext
-  /** The version audit events record: the bundle's, or the standalone policy file's digest. */
-  readonly policyVersion: string | null
-  set(policy: Policy, evalContext: EvalContext, policyVersion: string | null): void
-}
-
-/** An engine config whose policy, guard and context are read from `live` each time (getters). */
-export function withLive<T extends object>(
-  live: LivePolicy,
-  rest: T,
-): T & Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'> {
-  return Object.defineProperties(
-    {...rest},
-    {
-      policy: {get: () => live.policy, enumerable: true},
-      guard: {get: () => live.guard, enumerable: true},
-      evalContext: {get: () => live.evalContext, enumerable: true},
-    },
-  ) as T & Pick<LivePolicy, 'policy' | 'guard' | 'evalContext'>
-}
-
-/**
- * The policy a guarded proxy's sessions read per statement (through getters on their engine config), so
- * that a renewed bundle applies from the next statement of every open session.
- */
-export function livePolicy(
-  policy: Policy,
-  evalContext: EvalContext,
-  dialect: Protocol,
-  policyVersion: string | null,
-): LivePolicy {
-  let live = {policy, guard: new Guard(policy, dialect), evalContext, policyVersion}
-  return {
-    get policy() {
-      return live.policy
-    },
-    get guard() {
-      return live.guard
-    },
-    get evalContext() {
-      return live.evalContext
-    },
-    get policyVersion() {
-      return live.policyVersion
-    },
-    set: (next, context, version) => {
-      live = {policy: next, guard: new Guard(next, dialect), evalContext: context, policyVersion: version}
-    },
-  }
-}
-
-/** The audit facts a session records, with the policy version read from `live` at each event. */
-export function liveAuditFacts(
-  facts: GuardedProxyOptions['auditFacts'],
-  live: Pick<LivePolicy, 'policyVersion'>,
-): {readonly agent: string | null; readonly policyVersion: string | null} {
-  return {
-    agent: facts?.agent ?? null,
-    get policyVersion() {
-      return live.policyVersion
-    },
-  }
-}
-
-/** Where a guarded listener binds, where its audit trail goes, and what else hears its events. */
-export interface ServeOptions {
-  readonly host: string
-  readonly port: number
-  readonly stateDir: string
-  readonly extraAudit?: AuditSink | undefined
-  /** TARGET mode: upload the trail to the control plane. */
-  readonly upload?: TrailUpload | undefined
-}
-
-/** Opens the audit trail and a listener for the engine built on it; `close` stops both. */
-export async function serveEngine(
-  o: ServeOptions,
-  makeEngine: (audit: AuditSink) => Engine,
-): Promise<Pick<StandaloneProxy, 'listener' | 'auditDir' | 'close'>> {
-  const trail = await AuditTrail.open({
-    stateDir: o.stateDir,
-    upload: o.upload,
-    retain: true,
-    durability: auditDurabilityFromEnv(),
-  })
-  const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
-  let listener: ProxyListener
-  try {
-    listener = await startListener({engine: makeEngine(audit), host: o.host, port: o.port})
-  } catch (err) {
-    await audit.close()
-    throw err
-  }
-  const stopReclaim = startBufferReclaim()
-  return {
-    listener,
-    auditDir: trail.spool.dir,
-    close: async (reason) => {
-      stopReclaim()
-      await listener.close(reason)
-      await audit.close()
-    },
-  }
-}
-
-/** The trail with another sink beside it (exec's in-memory record): durable and refusing as the trail is. */
-export function alongside(trail: AuditTrail, extra: AuditSink): AuditSink {
-  const tee = teeAuditSink(extra)
-  return {
-    write: (event) => {
-      void tee.write(event)
-      return trail.write(event)
-    },
-    refusal: () => trail.refusal(),
-    close: async () => {
-      await Promise.all([trail.close(), extra.close()])
-    },
-  }
-}
-
-/**
- * An engine that refuses new connections while `admit` returns an error; open sessions go on. `refusal`
- * makes the error the engine reports in its protocol's own format.
- */
-export function gatedEngine(
-  inner: Engine,
-  admit: () => Error | undefined,
-  refusal: (message: string) => Error,
-): Engine {
-  return {
-    protocol: inner.protocol,
-    initializeConnection: (client, session) => {
-      const handler = inner.initializeConnection(client, session)
-      const refused = admit()
-      if (refused === undefined) return handler
-      return {
-        sendError: (err) => handler.sendError(err),
-        handleConnection: () => Promise.reject(refusal(refused.message)),
-        close: (reason) => handler.close(reason),
-      }
-    },
   }
 }
 

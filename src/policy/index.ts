@@ -19,7 +19,14 @@ export {
   compileFunctionGlob,
   type GlobMatcher,
 } from './glob.js'
-export {normalize, normalizeMysql, normalizePostgres, scanPostgres, ShapeScan} from './normalize/index.js'
+export {
+  normalize,
+  normalizeMysql,
+  normalizePostgres,
+  scanMysql,
+  scanPostgres,
+  ShapeScan,
+} from './normalize/index.js'
 export {
   lineagePostgres,
   lineagePostgresStatements,

@@ -1,34 +1,16 @@
 import mysql from 'mysql2/promise'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {
-  MARIADB,
-  mysqlScratch,
-  mysqlTestPolicy,
-  startMysqlTestProxy,
-  type MysqlScratch,
-  type MysqlTestProxy,
-} from '../support/mysql-proxy.js'
+import {MARIADB, mysqlProxyFixture} from '../support/mysql-proxy.js'
 
 // mysql2 through the MySQL engine against the real MariaDB: text queries, prepared statements,
 // denials that leave the session usable, COM_INIT_DB moving the guard's default schema.
 
-let db: MysqlScratch
-let proxy: MysqlTestProxy
-
-beforeAll(async () => {
-  db = await mysqlScratch('mysql_client')
-  await db.admin(
-    `CREATE TABLE \`${db.name}\`.items (id INT PRIMARY KEY, name VARCHAR(50));` +
-      `INSERT INTO \`${db.name}\`.items VALUES (1, 'apple'), (2, 'pear');` +
-      `CREATE TABLE \`${db.name}\`.secrets (id INT, v TEXT);`,
-  )
-  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, mysqlTestPolicy(db.name))
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  await db?.drop()
+const {db, proxy} = mysqlProxyFixture('mysql_client', {
+  setup: (d) =>
+    `CREATE TABLE \`${d}\`.items (id INT PRIMARY KEY, name VARCHAR(50));` +
+    `INSERT INTO \`${d}\`.items VALUES (1, 'apple'), (2, 'pear');` +
+    `CREATE TABLE \`${d}\`.secrets (id INT, v TEXT);`,
 })
 
 function connect(extra: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {

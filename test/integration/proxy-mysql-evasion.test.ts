@@ -2,30 +2,21 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
-import {
-  mysqlScratch,
-  mysqlTestPolicy,
-  startMysqlTestProxy,
-  type MysqlScratch,
-  type MysqlTestProxy,
-} from '../support/mysql-proxy.js'
+import {mysqlProxyFixture, mysqlTestPolicy, startMysqlTestProxy} from '../support/mysql-proxy.js'
 
 // The MySQL dialect's evasion cases, sent through the proxy to the real MariaDB: after every attempt the
 // table must still be there with its rows, and the client must have seen dbgate's ERR 1142.
 
-let db: MysqlScratch
-let proxy: MysqlTestProxy
+const {db, proxy} = mysqlProxyFixture('mysql_evasion', {
+  setup: (d) =>
+    `CREATE TABLE \`${d}\`.items (id INT PRIMARY KEY, name VARCHAR(50));` +
+    `INSERT INTO \`${d}\`.items VALUES (1, 'apple'), (2, 'pear');` +
+    `CREATE TABLE \`${d}\`.secrets (id INT, v TEXT);` +
+    `INSERT INTO \`${d}\`.secrets VALUES (1, 'hidden')`,
+})
 let c: mysql.Connection
 
 beforeAll(async () => {
-  db = await mysqlScratch('mysql_evasion')
-  await db.admin(
-    `CREATE TABLE \`${db.name}\`.items (id INT PRIMARY KEY, name VARCHAR(50));` +
-      `INSERT INTO \`${db.name}\`.items VALUES (1, 'apple'), (2, 'pear');` +
-      `CREATE TABLE \`${db.name}\`.secrets (id INT, v TEXT);` +
-      `INSERT INTO \`${db.name}\`.secrets VALUES (1, 'hidden')`,
-  )
-  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, mysqlTestPolicy(db.name))
   c = await mysql.createConnection({
     host: '127.0.0.1',
     port: proxy.port,
@@ -37,8 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await c?.end()
-  await proxy?.close()
-  await db?.drop()
 })
 
 async function itemsLeft(): Promise<number> {
@@ -77,7 +66,7 @@ describe('MySQL evasion cases through the proxy', () => {
       ...mysqlTestPolicy(db.name),
       rules: [{name: 'read-only', when: {kinds: ['insert', 'update', 'delete']}, action: 'deny'}],
     }
-    const ro = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, strict)
+    const ro = await startMysqlTestProxy(db.url, strict)
     const rc = await mysql.createConnection({
       host: '127.0.0.1',
       port: ro.port,
@@ -107,7 +96,7 @@ describe('MySQL evasion cases through the proxy', () => {
       rules: [],
       masking: [],
     }
-    const p = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, open)
+    const p = await startMysqlTestProxy(db.url, open)
     const lc = await mysql.createConnection({
       host: '127.0.0.1',
       port: p.port,

@@ -1,32 +1,15 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {
-  mysqlScratch,
-  mysqlTestPolicy,
-  startMysqlTestProxy,
-  type MysqlScratch,
-  type MysqlTestProxy,
-} from '../support/mysql-proxy.js'
+import {mysqlProxyFixture} from '../support/mysql-proxy.js'
 import {expectErr, rawMysql, type RawMysql} from '../support/mysql-raw.js'
 
 // COM_STMT_FETCH reads rows of a cursor that COM_STMT_EXECUTE opened. The proxy refuses cursors at
 // EXECUTE, so a FETCH has nothing to read: it is refused with a clear error and the session goes on.
 // mysql2 cannot send COM_STMT_FETCH, so these tests speak the bytes.
 
-let db: MysqlScratch
-let proxy: MysqlTestProxy
-
-beforeAll(async () => {
-  db = await mysqlScratch('mysql_fetch')
-  await db.admin(
-    `CREATE TABLE \`${db.name}\`.items (id INT PRIMARY KEY); INSERT INTO \`${db.name}\`.items VALUES (1), (2)`,
-  )
-  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, mysqlTestPolicy(db.name))
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  await db?.drop()
+const {db, proxy} = mysqlProxyFixture('mysql_fetch', {
+  setup: (d) =>
+    `CREATE TABLE \`${d}\`.items (id INT PRIMARY KEY); INSERT INTO \`${d}\`.items VALUES (1), (2)`,
 })
 
 /** Prepares `sql` and reads its metadata; returns the statement id. */

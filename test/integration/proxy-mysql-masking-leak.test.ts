@@ -9,16 +9,10 @@ import net from 'node:net'
 import {promisify} from 'node:util'
 
 import mysql from 'mysql2/promise'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
-import {
-  mysqlScratch,
-  mysqlTestPolicy,
-  startMysqlTestProxy,
-  type MysqlScratch,
-  type MysqlTestProxy,
-} from '../support/mysql-proxy.js'
+import {mysqlProxyFixture, mysqlTestPolicy, startMysqlTestProxy} from '../support/mysql-proxy.js'
 
 const run = promisify(execFile)
 
@@ -83,9 +77,6 @@ function leaks(bytes: Buffer): string[] {
   return NEEDLES.filter((n) => all.includes(n))
 }
 
-let db: MysqlScratch
-let proxy: MysqlTestProxy
-
 /** A TCP tap between the client and the proxy: every byte the client receives is recorded. */
 interface Tap {
   readonly port: number
@@ -140,16 +131,7 @@ async function session<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<{byt
   }
 }
 
-beforeAll(async () => {
-  db = await mysqlScratch('mask_leak')
-  await db.admin(SETUP(db.name))
-  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, policyFor(db.name))
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  await db?.drop()
-})
+const {db, proxy} = mysqlProxyFixture('mask_leak', {setup: SETUP, policy: policyFor})
 
 const EXFILTRATION = [
   'SELECT email FROM users',
@@ -451,7 +433,7 @@ describe('no seeded value leaves the MySQL proxy', () => {
         `INSERT INTO \`${db.name}\`.People VALUES (1, 'public-note');`,
     )
     const [{lctn}] = (await db.admin('SELECT @@lower_case_table_names AS lctn')) as [{lctn: number}]
-    const own = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+    const own = await startMysqlTestProxy(db.url, {
       ...mysqlTestPolicy(db.name),
       // The rule names the column in another case than the table defines it.
       masking: [{name: 'people-email', columns: [`${db.name}.people.EMAIL`], style: 'redact'}],
@@ -523,7 +505,7 @@ describe('no seeded value leaves the MySQL proxy', () => {
   })
 
   it('with detect rules alone, scans every text value and leaves the rest', async () => {
-    const detectOnly = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+    const detectOnly = await startMysqlTestProxy(db.url, {
       ...mysqlTestPolicy(db.name),
       masking: [{name: 'found', detect: ['email', 'ssn'], style: 'redact'}],
     })
@@ -550,7 +532,7 @@ describe('no seeded value leaves the MySQL proxy', () => {
   })
 
   it('withholds text it cannot read: results in UTF-16/UTF-32, unconverted, or after an unreadable SET', async () => {
-    const detectOnly = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, {
+    const detectOnly = await startMysqlTestProxy(db.url, {
       ...mysqlTestPolicy(db.name),
       masking: [{name: 'found', detect: ['email', 'ssn'], style: 'redact'}],
     })

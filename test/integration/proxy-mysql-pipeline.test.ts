@@ -1,34 +1,16 @@
 import mysql from 'mysql2/promise'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {encodePacket} from '../../src/proxy/mysql/framing.js'
 import {Cap} from '../../src/proxy/mysql/protocol.js'
-import {
-  mysqlScratch,
-  mysqlTestPolicy,
-  startMysqlTestProxy,
-  type MysqlScratch,
-  type MysqlTestProxy,
-} from '../support/mysql-proxy.js'
+import {mysqlProxyFixture} from '../support/mysql-proxy.js'
 import {expectErr, rawMysql} from '../support/mysql-raw.js'
 
 // Commands a client pipelines get their answers in order, a denial included; SQL-level PREPARE and
 // EXECUTE are judged by what they run; COM_RESET_CONNECTION forgets prepared statements.
 
-let db: MysqlScratch
-let proxy: MysqlTestProxy
-
-beforeAll(async () => {
-  db = await mysqlScratch('mysql_pipeline')
-  await db.admin(
-    `CREATE TABLE \`${db.name}\`.items (id INT PRIMARY KEY); INSERT INTO \`${db.name}\`.items VALUES (1)`,
-  )
-  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, mysqlTestPolicy(db.name))
-})
-
-afterAll(async () => {
-  await proxy?.close()
-  await db?.drop()
+const {db, proxy} = mysqlProxyFixture('mysql_pipeline', {
+  setup: (d) => `CREATE TABLE \`${d}\`.items (id INT PRIMARY KEY); INSERT INTO \`${d}\`.items VALUES (1)`,
 })
 
 const query = (sql: string): Buffer => encodePacket(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql)]))

@@ -2,13 +2,12 @@ import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 
 import mysql from 'mysql2/promise'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {DEFAULT_APPROVAL, type Policy} from '../../src/policy/index.js'
+import {DEFAULT_APPROVAL} from '../../src/policy/index.js'
 import {Command} from '../../src/proxy/mysql/protocol.js'
 import {readErr} from '../../src/proxy/mysql/wire.js'
-import {MARIADB, mysqlScratch, mysqlTestPolicy, startMysqlTestProxy} from '../support/mysql-proxy.js'
-import type {MysqlScratch, MysqlTestProxy} from '../support/mysql-proxy.js'
+import {MARIADB, mysqlProxyFixture, mysqlTestPolicy} from '../support/mysql-proxy.js'
 import {rawMysql} from '../support/mysql-raw.js'
 import {heldHook} from '../support/review-hook.js'
 
@@ -19,8 +18,6 @@ import {heldHook} from '../support/review-hook.js'
 
 const run = promisify(execFile)
 
-let db: MysqlScratch
-let proxy: MysqlTestProxy
 const notices: string[] = []
 const {hook, held, nextHeld} = heldHook('prod-my')
 
@@ -39,30 +36,23 @@ async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20))
 }
 
-beforeAll(async () => {
-  db = await mysqlScratch('review')
-  await db.admin(
-    `CREATE TABLE \`${db.name}\`.secrets (id INT); INSERT INTO \`${db.name}\`.secrets VALUES (1), (2);` +
-      `CREATE TABLE \`${db.name}\`.ledger (id INT); INSERT INTO \`${db.name}\`.ledger VALUES (1), (2);`,
-  )
-  const base = mysqlTestPolicy(db.name)
-  const policy: Policy = {
-    ...base,
-    rules: [
-      ...base.rules.map((r) =>
-        r.name === 'secrets-need-review' ? {...r, approval: {...DEFAULT_APPROVAL, anyLiterals: true}} : r,
-      ),
-      {name: 'ledger-needs-review', when: {tables: [`${db.name}.ledger`]}, action: 'review'},
-    ],
-  }
-  proxy = await startMysqlTestProxy(`mysql://root@127.0.0.1:3306/${db.name}`, policy, {
-    review: hook,
-    reviewNotice: (message) => notices.push(message),
-  })
-})
-afterAll(async () => {
-  await proxy?.close()
-  await db?.drop()
+const {db, proxy} = mysqlProxyFixture('review', {
+  setup: (d) =>
+    `CREATE TABLE \`${d}\`.secrets (id INT); INSERT INTO \`${d}\`.secrets VALUES (1), (2);` +
+    `CREATE TABLE \`${d}\`.ledger (id INT); INSERT INTO \`${d}\`.ledger VALUES (1), (2);`,
+  policy: (d) => {
+    const base = mysqlTestPolicy(d)
+    return {
+      ...base,
+      rules: [
+        ...base.rules.map((r) =>
+          r.name === 'secrets-need-review' ? {...r, approval: {...DEFAULT_APPROVAL, anyLiterals: true}} : r,
+        ),
+        {name: 'ledger-needs-review', when: {tables: [`${d}.ledger`]}, action: 'review'},
+      ],
+    }
+  },
+  extra: {review: hook, reviewNotice: (message) => notices.push(message)},
 })
 
 describe('MySQL review hook', {timeout: 30_000}, () => {
@@ -170,6 +160,36 @@ describe('MySQL review hook with prepared statements', {timeout: 30_000}, () => 
     expect(held).toHaveLength(0)
     expect(await ledgerRows()).toBe(2)
     expect((await a.execute('SELECT ? AS x', [5]))[0]).toEqual([{x: 5}])
+    await a.end()
+  })
+
+  it('`?` in a literal, quoted text or a comment is no placeholder: the PREPARE is held, then runs', async () => {
+    const a = await client()
+    const ids = (await db.admin(`SELECT id FROM \`${db.name}\`.ledger ORDER BY id`)) as {id: number}[]
+    expect(ids.length).toBeGreaterThan(0)
+    const texts = [
+      "SELECT id FROM ledger WHERE '?' <> '' ORDER BY id",
+      'SELECT id AS `?` FROM ledger ORDER BY id',
+      'SELECT id FROM ledger /* ? */ ORDER BY id # ?',
+    ]
+    for (const [i, sql] of texts.entries()) {
+      // execute() sends COM_STMT_PREPARE then COM_STMT_EXECUTE though there are no values.
+      const pending = a.execute(sql)
+      const h = await nextHeld()
+      expect(h.request).toMatchObject({sql, extended: true})
+      h.resolve({kind: 'run', approvalId: `apr_noparam_${i}`})
+      const [rows, fields] = await pending
+      expect((rows as Record<string, unknown>[]).map((r) => Number(r[fields[0]!.name]))).toEqual(
+        ids.map((r) => Number(r.id)),
+      )
+    }
+    // A real `?` beside one in a literal still needs its values approved: refused at PREPARE, no request.
+    const err = await a
+      .execute("SELECT id FROM ledger WHERE id = ? AND '?' <> ''", [1])
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({errno: 1142, sqlState: '42501'})
+    expect((err as Error).message).toContain('this statement needs approval with its values')
+    expect(held).toHaveLength(0)
     await a.end()
   })
 

@@ -2,6 +2,7 @@
 import {randomBytes} from 'node:crypto'
 
 import mysql from 'mysql2/promise'
+import {afterAll, beforeAll} from 'vitest'
 
 import type {AuditSink} from '../../src/audit/types.js'
 import {Guard, loadParsers, type Policy} from '../../src/policy/index.js'
@@ -83,22 +84,95 @@ export async function startMysqlTestProxy(
 /** A database of its own for one test file, dropped by `drop()`. */
 export interface MysqlScratch {
   readonly name: string
+  /** The database as root, for a proxy in front of it. */
+  readonly url: string
   /** Runs SQL directly against MariaDB as root (setup, not through the proxy). */
   admin(sql: string): Promise<unknown>
   drop(): Promise<void>
 }
 
-/** Creates a scratch database named `dbg_<prefix>_<random>`. */
-export async function mysqlScratch(prefix: string): Promise<MysqlScratch> {
-  const name = `dbg_${prefix}_${randomBytes(4).toString('hex')}`
+/** The scratch database `name` as root. */
+const rootUrl = (name: string): string => `mysql://root@127.0.0.1:3306/${name}`
+
+/** A name `dbg_<prefix>_<random>` for a scratch database. */
+function scratchName(prefix: string): string {
+  return `dbg_${prefix}_${randomBytes(4).toString('hex')}`
+}
+
+/** Creates the scratch database `name` and a root connection for its setup. */
+async function openScratch(name: string): Promise<MysqlScratch> {
   const conn = await mysql.createConnection({...MARIADB, multipleStatements: true})
   await conn.query(`CREATE DATABASE \`${name}\``)
   return {
     name,
+    url: rootUrl(name),
     admin: async (sql) => (await conn.query(sql))[0],
     drop: async () => {
       await conn.query(`DROP DATABASE IF EXISTS \`${name}\``)
       await conn.end()
     },
   }
+}
+
+/** Creates a scratch database named `dbg_<prefix>_<random>`. */
+export function mysqlScratch(prefix: string): Promise<MysqlScratch> {
+  return openScratch(scratchName(prefix))
+}
+
+/** What a test file's MySQL proxy runs on (mysqlProxyFixture). */
+export interface MysqlFixtureOptions {
+  /** SQL run as root once the database exists (it gets the database's name). */
+  readonly setup?: (db: string) => string
+  /** The proxy's policy (it gets the database's name); mysqlTestPolicy by default. */
+  readonly policy?: (db: string) => Policy
+  /** The upstream URL (it gets the scratch database); root on the database by default. */
+  readonly url?: (db: MysqlScratch) => string
+  readonly extra?: Parameters<typeof startMysqlTestProxy>[2]
+}
+
+/**
+ * One test file's scratch database (`setup` run in it) and proxy in front of it, started by beforeAll and
+ * stopped and dropped by afterAll. The two objects are returned at once for the file's tests to use: the
+ * database's name is known now, the rest once beforeAll ran.
+ */
+export function mysqlProxyFixture(
+  prefix: string,
+  o: MysqlFixtureOptions = {},
+): {readonly db: MysqlScratch; readonly proxy: MysqlTestProxy} {
+  const name = scratchName(prefix)
+  let scratch: MysqlScratch | undefined
+  let started: MysqlTestProxy | undefined
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('mysqlProxyFixture: used before its beforeAll ran')
+    return value
+  }
+  beforeAll(async () => {
+    scratch = await openScratch(name)
+    if (o.setup !== undefined) await scratch.admin(o.setup(name))
+    const policy = (o.policy ?? mysqlTestPolicy)(name)
+    started = await startMysqlTestProxy((o.url ?? ((d) => d.url))(scratch), policy, o.extra)
+  })
+  afterAll(async () => {
+    await started?.close()
+    await scratch?.drop()
+  })
+  const db: MysqlScratch = {
+    name,
+    url: rootUrl(name),
+    admin: (sql) => ready(scratch).admin(sql),
+    drop: () => ready(scratch).drop(),
+  }
+  const proxy: MysqlTestProxy = {
+    get listener() {
+      return ready(started).listener
+    },
+    get port() {
+      return ready(started).port
+    },
+    get audit() {
+      return ready(started).audit
+    },
+    close: () => ready(started).close(),
+  }
+  return {db, proxy}
 }

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {takesValues as mysqlTakesValues} from '../../src/proxy/mysql/review.js'
 import {takesValues} from '../../src/proxy/postgres/review.js'
 import {typed} from '../../src/proxy/postgres/wire.js'
 
@@ -55,5 +56,27 @@ describe('takesValues', () => {
       frame.writeInt32BE(cut - 1, 1)
       expect(takesValues(frame, 'select 1'), `cut at ${cut}`).toBe(true)
     }
+  })
+})
+
+describe('takesValues (MySQL)', () => {
+  it.each([
+    ['DELETE FROM items WHERE id = ?', true],
+    ["SELECT 'a' FROM items WHERE id = ? -- '?'", true],
+    // `?` in a literal, quoted text or a comment is no placeholder.
+    ["SELECT 'costs ?' FROM items", false],
+    ['SELECT `col?` FROM items', false],
+    ['SELECT 1 # why?', false],
+    ['SELECT 1 -- why?', false],
+    ['SELECT 1 /* why? */', false],
+    // Where the lexer is not certain of the text, any `?` counts (fails closed): the server runs an executable
+    // comment's content, and a backslash's meaning depends on the SQL mode.
+    ['SELECT 1 /*! + ? */', true],
+    ["SELECT 'a\\' ?' FROM items", true],
+    ["SELECT 'unterminated ?", true],
+    ['PREPARE p FROM "SELECT 1 -- ?"', true],
+    ['SELECT 1', false],
+  ])('%s → %s', (sql, expected) => {
+    expect(mysqlTakesValues(sql)).toBe(expected)
   })
 })

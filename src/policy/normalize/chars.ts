@@ -20,6 +20,7 @@ export const Ch = {
   slash: 47,
   zero: 48,
   nine: 57,
+  question: 63,
   at: 64,
   upperM: 77,
   backslash: 92,

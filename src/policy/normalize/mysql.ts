@@ -9,7 +9,8 @@
  * backslashes anywhere (their meaning depends on NO_BACKSLASH_ESCAPES), `--` not followed by a space,
  * `*∕` outside a comment, a comment inside a comment, anything unterminated, non-ASCII or control
  * characters outside a literal, and numbers glued to other characters (`0x1F`, `1e`, `1abc` is a name).
- * "…" is kept as it is because under ANSI_QUOTES it is an identifier, not a string.
+ * "…" is kept as it is because under ANSI_QUOTES it is an identifier, not a string. A `?` outside literals,
+ * quoted text and comments is counted as a prepared statement's placeholder (it is kept in the key).
  */
 import {
   bitString,
@@ -140,6 +141,7 @@ export function scanMysql(sql: string, scan: ShapeScan): boolean {
     } else if (c === Ch.dot && i + 1 < n && isDigit(sql.charCodeAt(i + 1))) {
       return false
     } else if (isPunct(c) && c !== Ch.hash) {
+      if (c === Ch.question) scan.placeholders++
       i++
     } else {
       return false

@@ -49,7 +49,7 @@ export class ShapeScan {
   sql = ''
   /** Number of spans. */
   count = 0
-  /** Number of parameter placeholders (`$n`) the lexer found outside literals, comments and quoted text. */
+  /** Number of parameter placeholders (`$n`, MySQL's `?`) the lexer found outside literals, comments and quoted text. */
   placeholders = 0
   /** Triples (start, end, kind). */
   private spans = new Int32Array(3 * 32)

@@ -5,7 +5,7 @@
  * command goes to the server; refused, the client gets ERR 1142 with SQLSTATE 42501 (a denial's is 42000) and the
  * session goes on. A prepared statement approved at PREPARE runs once per use of its grant, as in Postgres.
  */
-import {approvalSettingsOf, type Policy} from '../../policy/index.js'
+import {approvalSettingsOf, scanMysql, ShapeScan, type Policy} from '../../policy/index.js'
 import type {ReadGate} from '../postgres/flow.js'
 import type {RunWriter} from '../postgres/run-writer.js'
 import type {StatementInfo} from '../postgres/session-audit.js'
@@ -30,9 +30,15 @@ export function reviewErr(seq: number, refusal: ReviewRefusal): Buffer {
   return errPacket(seq, ErrCode.accessDenied, REVIEW_SQLSTATE, withHint(refusal.message, refusal.hint))
 }
 
-/** True when a prepared statement takes values: any `?`, also in a literal or comment (fails closed). */
+const lexed = new ShapeScan()
+
+/**
+ * True when a prepared statement takes values: a `?` placeholder counted by the policy's lexer (not one in a
+ * literal, quoted text or a comment); where the lexer is not certain of the text (an executable comment, a
+ * backslash, …), any `?` counts (fails closed).
+ */
 export function takesValues(sql: string): boolean {
-  return sql.includes('?')
+  return scanMysql(sql, lexed) ? lexed.placeholders > 0 : sql.includes('?')
 }
 
 /** Bytes of later client packets kept while a statement is held, before reading from the client pauses. */
