@@ -248,8 +248,17 @@ export class MaskSession {
     if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
     m.lineage = r.ok ? r.statements : null
     this.follow(m, r.ok ? r.effects : [], m.lineage?.some((l) => l.runsCode === true) === true)
-    if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
+    if (!this.readMasked) this.readMasked = this.queryReadsMasked(m)
     return undefined
+  }
+
+  /**
+   * True when any statement of the query may read a masked column: what the server reports once the
+   * query ends (ParameterStatus comes after the last CommandComplete) may carry it.
+   */
+  queryReadsMasked(m: MaskStatement): boolean {
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return false
+    return m.lineage == null || m.lineage.some((l) => this.reads(m, l))
   }
 
   private lineageContext(): LineageContext {
