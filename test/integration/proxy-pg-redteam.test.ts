@@ -139,3 +139,39 @@ describe('error messages echo no computed number', () => {
     expect(CODES.filter((c) => errors[0]!.includes(c))).toEqual([])
   })
 })
+
+describe('statements hidden in code bodies meet the rules', () => {
+  it.each([
+    ["do $$ begin perform pg_read_file('/etc/hostname'); end $$", 'no-file-functions'],
+    ["do $$ begin execute 'drop table t_cte'; end $$", 'no-drop'],
+    ['do $$ begin delete from t_cte; end $$', 'no-unbounded-delete'],
+    [
+      "create function read_it() returns text language sql as $$ select pg_read_file('/etc/hostname') $$",
+      'no-file-functions',
+    ],
+    [
+      "create function read_pl() returns text language plpgsql as $$ begin return pg_catalog.pg_read_file('/etc/hostname'); end $$",
+      'no-file-functions',
+    ],
+    ["do $$ begin execute 'drop table ' || 't_cte'; end $$", 'defaults.unparseable'],
+  ])('%s', async (sql, rule) => {
+    const r = await session(
+      sql,
+      "select count(*) from pg_proc where proname in ('read_it', 'read_pl')",
+      'select count(*) from t_cte',
+    )
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining(rule)])
+    expect(dataRows(r[1]!)).toEqual([['0']])
+    expect(dataRows(r[2]!)).toEqual([['2']])
+  })
+
+  it('runs a body that breaks no rule', async () => {
+    const r = await session(
+      "do $$ begin insert into t_cte values (3, 'n3'); delete from t_cte where id = 3; end $$",
+      'select count(*) from t_cte',
+    )
+    expect(r[0]!.filter((m) => m.type === 'E')).toEqual([])
+    expect(dataRows(r[1]!)).toEqual([['2']])
+  })
+})

@@ -5,7 +5,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {lineagePostgres} from '../../src/policy/lineage/postgres.js'
-import {loadPostgresParser} from '../../src/policy/postgres/analyze.js'
+import {analyzePostgres, loadPostgresParser} from '../../src/policy/postgres/analyze.js'
 import {catalog} from './policy-lineage-fixture.js'
 
 const ctx = {defaultSchema: 'public'}
@@ -61,5 +61,71 @@ describe('values stored by built-ins', () => {
   it.each(["select currval('s')", 'select lastval()'])('%s is of unknown lineage', (sql) => {
     const r = lineagePostgres(sql, catalog, ctx)
     expect(r.ok && r.statements[0]?.readsUnknown).toBe(true)
+  })
+})
+
+/** `kind:table,table[fn,fn]` per operation. */
+function ops(sql: string): string {
+  const a = analyzePostgres(sql, ctx)
+  if (!a.ok) return `error: ${a.error}`
+  return a.operations.map((o) => `${o.kind}:${o.tables.join(',')}[${o.functions.join(',')}]`).join(' ')
+}
+
+describe('statements hidden in code bodies', () => {
+  it.each([
+    ["do $$ begin perform pg_read_file('/etc/passwd'); end $$", 'pg_read_file'],
+    [
+      "do $x$ declare n int; begin n := length(pg_catalog.pg_read_file('/x')); end $x$",
+      'pg_catalog.pg_read_file',
+    ],
+    ["do $$ begin if exists (select pg_read_file('/x')) then null; end if; end $$", 'pg_read_file'],
+    ["do language plpgsql 'begin execute ''select pg_read_file(''''/x'''')''; end'", 'pg_read_file'],
+    [
+      "create function f() returns text language sql as $$ select pg_read_file('/etc/passwd') $$",
+      'pg_read_file',
+    ],
+    [
+      'create function f(p text) returns text language plpgsql as $$ begin return pg_read_file(p); end $$',
+      'pg_read_file',
+    ],
+    [
+      "create function t() returns trigger language plpgsql as $$ begin new.x := pg_read_file('/x'); return new; end $$",
+      'pg_read_file',
+    ],
+    ["do $$ begin execute 'do $i$ begin perform pg_read_file($q$/x$q$); end $i$'; end $$", 'pg_read_file'],
+  ])('%s calls %s', (sql, fn) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(a.ok && a.operations.some((o) => o.functions.includes(fn))).toBe(true)
+  })
+
+  it.each([
+    ['do $$ begin drop table users; end $$', 'drop:public.users'],
+    ["do $$ begin execute 'drop table users'; end $$", 'drop:public.users'],
+    ['do $$ begin delete from users; end $$', 'delete:public.users'],
+    ['create function f() returns void language sql as $$ truncate users $$', 'truncate:public.users'],
+    [
+      'do $$ declare r record; begin for r in select * from secrets loop end loop; end $$',
+      'select:public.secrets',
+    ],
+  ])('%s runs %s', (sql, op) => {
+    expect(ops(sql)).toContain(op)
+  })
+
+  it.each([
+    ["do $$ begin execute 'drop table ' || 'users'; end $$", 'computed at run time'],
+    ["do $$ begin execute format('drop table %I', 'users'); end $$", 'computed at run time'],
+    ["do $$ declare c refcursor; begin open c for execute 'sel' || 'ect 1'; end $$", 'computed at run time'],
+    ["do language plperl $$ system('rm -rf /') $$", 'LANGUAGE plperl'],
+    ["create function f() returns text language internal as 'pg_read_file_off_len'", 'LANGUAGE internal'],
+    ['do $$ begin x := 1; end $$', 'cannot read'],
+  ])('refuses %s', (sql, why) => {
+    expect(ops(sql)).toMatch(new RegExp(`^error: .*${why}`))
+  })
+
+  it('leaves ordinary bodies readable', () => {
+    expect(ops("do $$ begin raise notice 'hi'; end $$")).toBe('do:[]')
+    expect(ops('create function g(a int) returns int language sql immutable as $$ select a + 1 $$')).toBe(
+      'create:[] select:[]',
+    )
   })
 })

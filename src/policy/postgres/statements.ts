@@ -5,8 +5,10 @@
  * (views, rules, functions, policies, triggers) add their tables to the CREATE but run nothing now.
  */
 import {type AstObject, list, obj, str, unwrap} from './ast.js'
+import {bodySql} from './bodies.js'
 import {kindOf} from './kinds.js'
 import {OpBuilder, type QueryState} from './ops.js'
+import {parse} from './parser.js'
 import {checkSet} from './settings.js'
 import {openStatement, walk, walkFields, walkStatement, walkStatementNode, type WalkCtx} from './walk.js'
 
@@ -87,6 +89,30 @@ export function buildStatement(
   state.apply(checkSet(type === 'VariableSetStmt' ? node : obj(node, 'setstmt')))
   const op = openStatement(state, kindOf(type, node), node, parent)
   walkStatementNode(type, node, ctx(op, !STORED_BODIES.has(type)))
+  body(state, type, node, op, schema)
+}
+
+/**
+ * The statements a DO block runs, or a function body runs when called (judged at CREATE FUNCTION:
+ * a later call names only the function), as operations nested under it.
+ */
+function body(state: QueryState, type: string, node: AstObject, op: OpBuilder, schema: string): void {
+  const found = bodySql(type, node)
+  if (found === undefined) return
+  // The body is a string literal: a query differing only there must not share the decision.
+  state.literalSensitive = true
+  if (!found.ok) {
+    state.error ??= `${found.error}; refused`
+    return
+  }
+  for (const sql of found.sql) {
+    const parsed = parse(sql)
+    if (!parsed.ok) {
+      state.error ??= `a statement in a code body could not be parsed: ${parsed.error}`
+      return
+    }
+    for (const statement of parsed.statements) buildStatement(state, statement, op, schema)
+  }
 }
 
 function prepare(state: QueryState, node: AstObject, w: WalkCtx): void {
