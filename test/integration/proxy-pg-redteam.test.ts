@@ -154,6 +154,7 @@ describe('statements hidden in code bodies meet the rules', () => {
       'no-file-functions',
     ],
     ["do $$ begin execute 'drop table ' || 't_cte'; end $$", 'defaults.unparseable'],
+    ['merge into t_cte t using users u on true when matched then delete', 'no-unbounded-delete'],
   ])('%s', async (sql, rule) => {
     const r = await session(
       sql,

@@ -129,3 +129,48 @@ describe('statements hidden in code bodies', () => {
     )
   })
 })
+
+describe('MERGE updates and deletes the target', () => {
+  it.each([
+    ['merge into users u using orders s on true when matched then delete', 'delete:public.users[]absent'],
+    [
+      'with x as (select 1) merge into users u using x on 1 = 1 when matched then update set name = $1',
+      'update:public.users[]absent',
+    ],
+    [
+      'merge into users u using orders s on u.id = s.id when not matched by source then delete',
+      'delete:public.users[]absent',
+    ],
+    [
+      'merge into users u using orders s on u.id = s.user_id when matched then update set name = 1',
+      'update:public.users[]present',
+    ],
+    [
+      'merge into users u using orders s on true when matched and u.id = 1 then delete',
+      'delete:public.users[]present',
+    ],
+  ])('%s', (sql, op) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(a.ok && a.operations.map((o) => `${o.kind}:${o.tables.join(',')}[]${o.where ?? ''}`)).toContain(op)
+  })
+
+  it('an insert-only MERGE updates and deletes nothing', () => {
+    expect(
+      ops('merge into users u using orders s on u.id = s.id when not matched then insert values (1)'),
+    ).toBe('merge:public.users,public.orders[]')
+  })
+})
+
+describe('function signatures the PL/pgSQL parser needs', () => {
+  it.each([
+    "create function f() returns table (a text) language plpgsql as $$ begin return query select pg_read_file('/x'); end $$",
+    "create function f(out a int, out b text) language plpgsql as $$ begin a := 1; b := pg_read_file('/x'); end $$",
+    "create function f(variadic a text[]) returns text language plpgsql as $$ begin return a[1] || pg_read_file('/x'); end $$",
+    "create function f() returns setof text language plpgsql as $$ begin return next pg_read_file('/x'); end $$",
+  ])('%s', (sql) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(
+      a.ok && a.operations.some((o) => o.kind === 'select' && o.functions.includes('pg_read_file')),
+    ).toBe(true)
+  })
+})

@@ -34,7 +34,8 @@ const KINDS: [string, Operation[]][] = [
   ['DELETE FROM users WHERE id = 7', [op('delete', ['public.users'], [], 'present')]],
   [
     'MERGE INTO accounts a USING staging s ON a.id = s.id WHEN MATCHED THEN UPDATE SET balance = s.balance WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.balance)',
-    [op('merge', ['public.accounts', 'public.staging'])],
+    // Its WHEN MATCHED THEN UPDATE is an update of the target (policy-postgres-redteam.test.ts).
+    [op('merge', ['public.accounts', 'public.staging']), op('update', ['public.accounts'], [], 'present')],
   ],
   ['COPY users TO STDOUT', [op('copy', ['public.users'])]],
   ["COPY users FROM '/tmp/x.csv' WITH (FORMAT csv)", [op('copy', ['public.users'])]],

@@ -46,17 +46,18 @@ const SPECIAL_RETURNS = new Set(['trigger', 'event_trigger', 'void'])
 
 /** A CREATE FUNCTION header for the PL/pgSQL parser: parameter names and modes, and the kind of return. */
 function signature(node: AstObject): string {
-  let out = false
+  let outs = 0
   const params = list(node, 'parameters').map((p, i) => {
     const f = unwrap(p)?.node ?? {}
     const mode = (str(f, 'mode') ?? '').replace(/^FUNC_PARAM_/, '').toLowerCase()
-    if (mode === 'out' || mode === 'inout' || mode === 'table') out = true
+    if (mode === 'out' || mode === 'inout' || mode === 'table') outs++
     const word = mode === 'table' ? 'out' : mode === 'default' || mode === 'in' ? '' : mode
     return `${word} ${quote(str(f, 'name') ?? `p${i}`)} ${mode === 'variadic' ? 'text[]' : 'text'}`
   })
   const returnType = obj(node, 'returnType')
   const name = returnType && stringList(list(returnType, 'names'))?.at(-1)
-  const row = out ? 'record' : 'text'
+  // One OUT parameter makes the result its type; several, a record.
+  const row = outs > 1 ? 'record' : 'text'
   const returns =
     name !== undefined && SPECIAL_RETURNS.has(name) ? name : returnType?.setof === true ? `setof ${row}` : row
   return `(${params.join(', ')}) returns ${returns}`

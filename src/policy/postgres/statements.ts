@@ -10,6 +10,7 @@ import {kindOf} from './kinds.js'
 import {OpBuilder, type QueryState} from './ops.js'
 import {parse} from './parser.js'
 import {checkSet} from './settings.js'
+import {classifyWhere} from './where.js'
 import {openStatement, walk, walkFields, walkStatement, walkStatementNode, type WalkCtx} from './walk.js'
 
 /** Statements whose nested queries are stored for later, not run when the statement runs. */
@@ -89,7 +90,29 @@ export function buildStatement(
   state.apply(checkSet(type === 'VariableSetStmt' ? node : obj(node, 'setstmt')))
   const op = openStatement(state, kindOf(type, node), node, parent)
   walkStatementNode(type, node, ctx(op, !STORED_BODIES.has(type)))
+  if (type === 'MergeStmt') mergeActions(node, ctx(op))
   body(state, type, node, op, schema)
+}
+
+/**
+ * MERGE updates and deletes target rows: each WHEN ... THEN UPDATE/DELETE is an update or delete
+ * operation of the target, without a WHERE when neither the join condition (`ON true`) nor the
+ * clause's own condition bounds it (NOT MATCHED BY SOURCE rows are bounded by their condition only).
+ */
+function mergeActions(node: AstObject, w: WalkCtx): void {
+  const join = classifyWhere(node.joinCondition)
+  for (const item of list(node, 'mergeWhenClauses')) {
+    const clause = unwrap(item)?.node ?? {}
+    const command = str(clause, 'commandType')
+    const kind = command === 'CMD_UPDATE' ? 'update' : command === 'CMD_DELETE' ? 'delete' : undefined
+    if (kind === undefined) continue
+    const own = classifyWhere(clause.condition)
+    const bySource = str(clause, 'matchKind') === 'MERGE_WHEN_NOT_MATCHED_BY_SOURCE'
+    const op = w.state.open(kind, w.op)
+    op.where = own.where === 'absent' && (bySource || join.where === 'absent') ? 'absent' : 'present'
+    if (join.literalSensitive || own.literalSensitive) w.state.literalSensitive = true
+    walk(obj(node, 'relation'), {...w, op}, 'RangeVar')
+  }
 }
 
 /**
