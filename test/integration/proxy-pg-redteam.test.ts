@@ -97,6 +97,33 @@ describe('writes hidden below the top-level statement taint their table', () => 
   })
 })
 
+describe('DDL that moves values to a name no rule covers', () => {
+  it('masks a renamed table, a moved table and a generated column for the rest of the session', async () => {
+    const s = await session(
+      'create schema moved',
+      'alter table users rename to people',
+      'select id, email from people order by id',
+      'alter table people set schema moved',
+      'select email, lower(email) from moved.people',
+      "alter table moved.people add column e2 text generated always as ('<' || email || '>') stored",
+      'select e2 from moved.people',
+      'alter table moved.people set schema public',
+      'alter table people rename to users',
+      'alter table users drop column e2',
+      'select id, name from users order by id',
+    )
+    expect(
+      s
+        .flat()
+        .filter((m) => m.type === 'E')
+        .map(errorMessage),
+    ).toEqual([])
+    expect(leaksIn(s.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(s[2]!)).toHaveLength(2)
+    expect(dataRows(s[6]!)).toHaveLength(2)
+  })
+})
+
 describe('values a built-in stores come back masked', () => {
   it('a sequence set from a character code', async () => {
     const r = await session(

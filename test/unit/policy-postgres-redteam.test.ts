@@ -174,3 +174,34 @@ describe('function signatures the PL/pgSQL parser needs', () => {
     ).toBe(true)
   })
 })
+
+describe('DDL that moves values to a name no rule covers', () => {
+  it.each([
+    ['alter table users rename to people', 'public.people<-'],
+    ['alter table public.users set schema archive', 'archive.users<-'],
+    ['alter table users rename column email to contact', 'public.users<-'],
+    ['alter table users add column e2 text generated always as (lower(email)) stored', 'public.users<-'],
+    ['alter table users alter column id type text using email', 'public.users<-'],
+  ])('%s writes %s', (sql, target) => {
+    expect(writes(sql).some((w) => w.startsWith(target) && w.includes('public.users.email'))).toBe(true)
+  })
+
+  it('DDL that copies no value writes nothing', () => {
+    expect(writes('alter table users add column note text')).toEqual([])
+  })
+})
+
+describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () => {
+  it.each([
+    [
+      'create procedure wipe() language sql begin atomic delete from users; end',
+      'delete:public.users[]',
+    ],
+    [
+      "create function r() returns text language sql begin atomic select pg_read_file('/x'); end",
+      'select:[pg_read_file]',
+    ],
+  ])('%s', (sql, op) => {
+    expect(ops(sql)).toContain(op)
+  })
+})

@@ -219,7 +219,7 @@ const NESTED: [string, Operation[]][] = [
   ],
   [
     'CREATE FUNCTION wipe() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM users; END',
-    [op('create', ['public.users'])],
+    [op('create', ['public.users']), op('delete', ['public.users'], [], 'absent')],
   ],
   // A body given as a string is judged when created: a later call names only the function.
   ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", [op('create'), op('select')]],

@@ -191,6 +191,11 @@ class Run {
         if (!FIXED_SETTINGS.has(name)) return UNKNOWN_LINEAGE
         return {columns: [output(constCol(name))], reads: [], readsUnknown: false}
       }
+      case 'RenameStmt':
+      case 'AlterObjectSchemaStmt':
+      case 'AlterTableStmt':
+        this.alter(type, node)
+        return NO_ROWS
       case 'CopyStmt':
         return this.copy(node)
       case 'DeclareCursorStmt':
@@ -292,6 +297,25 @@ class Run {
         this.nestedWrites(v)
       }
     }
+  }
+
+  /**
+   * DDL that moves a relation's values to a name no column rule may cover: a relation renamed or moved
+   * to another schema, a column renamed, a generated column or a USING rewrite computed from others.
+   * The relation under its new name is written from the old one (a write effect), so the session masks it.
+   */
+  private alter(type: string, node: AstObject): void {
+    const relation = obj(node, 'relation')
+    if (!relation) return
+    const from = resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
+    if (!from) return
+    const source = {RangeVar: {...relation, schemaname: from.schema}}
+    const newName =
+      type === 'RenameStmt' && str(node, 'renameType') !== 'OBJECT_COLUMN' ? str(node, 'newname') : undefined
+    const newSchema = type === 'AlterObjectSchemaStmt' ? str(node, 'newschema') : undefined
+    if (newName !== undefined || newSchema !== undefined)
+      this.write({relname: newName ?? from.name, schemaname: newSchema ?? from.schema}, source, false)
+    else if (type !== 'AlterTableStmt' || hasColumnRef(node)) this.write(source.RangeVar, source, true)
   }
 
   /** A SET or RESET: search_path changes (and role changes, which change what `$user` names) are effects. */

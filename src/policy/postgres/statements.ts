@@ -1,8 +1,9 @@
 /**
  * The operations of one statement: the statement itself plus what it runs nested in it (EXPLAIN
  * ANALYZE's statement, PREPARE's statement, what EXECUTE runs, the query of CREATE TABLE AS, SELECT
- * INTO, COPY (query), DECLARE CURSOR, and the elements of CREATE SCHEMA). Bodies that are only stored
- * (views, rules, functions, policies, triggers) add their tables to the CREATE but run nothing now.
+ * INTO, COPY (query), DECLARE CURSOR, the elements of CREATE SCHEMA, the statements of a DO block or of
+ * a SQL or PL/pgSQL function body, and MERGE's updates and deletes). Other stored bodies (views, rules,
+ * policies, triggers) add their tables to the CREATE but run nothing now.
  */
 import {type AstObject, list, obj, str, unwrap} from './ast.js'
 import {bodySql} from './bodies.js'
@@ -120,6 +121,13 @@ function mergeActions(node: AstObject, w: WalkCtx): void {
  * a later call names only the function), as operations nested under it.
  */
 function body(state: QueryState, type: string, node: AstObject, op: OpBuilder, schema: string): void {
+  // A SQL-standard body (BEGIN ATOMIC ... END) is parsed already: a list of statement lists.
+  const atomic = obj(obj(node, 'sql_body') ?? {}, 'List')
+  for (const inner of atomic ? list(atomic, 'items') : []) {
+    const statements = obj(inner as AstObject, 'List')
+    for (const statement of statements ? list(statements, 'items') : [])
+      buildStatement(state, statement, op, schema)
+  }
   const found = bodySql(type, node)
   if (found === undefined) return
   // The body is a string literal: a query differing only there must not share the decision.
