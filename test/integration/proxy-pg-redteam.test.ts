@@ -7,8 +7,8 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
-import {dataRows, leaksIn, needlesOf, simpleQuery} from '../support/pg-leak.js'
-import {RawClient, errorMessage, type RawMessage} from '../support/pg-raw.js'
+import {dataRows, leaksIn, needlesOf, sessionQueries} from '../support/pg-leak.js'
+import {errorMessage, type RawMessage} from '../support/pg-raw.js'
 import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -48,15 +48,8 @@ afterAll(async () => {
 })
 
 /** Runs statements in one fresh session; returns every message of each. */
-async function session(...sqls: string[]): Promise<RawMessage[][]> {
-  const c = await RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
-  try {
-    const out: RawMessage[][] = []
-    for (const sql of sqls) out.push(await simpleQuery(c, sql))
-    return out
-  } finally {
-    c.end()
-  }
+function session(...sqls: string[]): Promise<RawMessage[][]> {
+  return sessionQueries(proxy.port, db.name, sqls)
 }
 
 /** Character codes of the seeded values' first characters, as an error message would print them. */
