@@ -126,7 +126,8 @@ class Run {
       const lineage = this.dispatch(value)
       this.nestedWrites(unwrap(value)?.node)
       if (lineage.runsCode === true || runsUserCode(value, this.catalog) || storesComputedValue(value)) {
-        // User code may return and copy any value, and a stored value may come back from anywhere: every column is opaque, and the session is masked.
+        // User code may return and copy any value, and a stored value may come back from anywhere:
+        // every column is opaque, and the session is masked.
         this.forget()
         return {...lineage, columns: lineage.columns?.map(opaque) ?? null, readsUnknown: true, runsCode: true}
       }

@@ -3,8 +3,9 @@
  * email::int from users` fails with `invalid input syntax for type integer: "alice@..."`). Their
  * text is scrubbed before it reaches the client or the audit trail: quoted parts and anything a
  * classifier finds are redacted, and so are numbers (`make_date(ascii(substr(email, 1, 1)), 13, 1)`
- * fails with `date field value out of range: 97-13-01`, one character of the value), fields that quote data (detail, hint, context, internal query) are
- * dropped, and a message raised by user code is replaced whole.
+ * fails with `date field value out of range: 97-13-01`, one character of the value); fields that
+ * quote data (detail, hint, context, internal query) are dropped, and a message raised by user code
+ * is replaced whole. ParameterStatus values that are free text are redacted likewise.
  */
 import {maskTextValue, REDACTED, type FieldMask} from '../../masking/index.js'
 import {Backend, ErrorField} from './messages.js'

@@ -248,7 +248,7 @@ export class MaskSession {
     if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
     m.lineage = r.ok ? r.statements : null
     this.follow(m, r.ok ? r.effects : [], m.lineage?.some((l) => l.runsCode === true) === true)
-    if (!this.readMasked) this.readMasked = this.queryReadsMasked(m)
+    if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
     return undefined
   }
 
