@@ -537,7 +537,9 @@ describe('search_path and the session catalog', () => {
     await adminQuery('drop view fresh; drop table users_copy', db.name)
     expect(leaks(msgs)).toEqual([])
     expect(rows(msgs).length).toBe(10)
-    expect(rows(names)).toEqual([['Alice Smith'], ['Bob Jones']])
+    // Renaming a relation with masked columns taints the new name whole for the rest of the session
+    // (the values moved to a name no rule may cover): renaming it back over-masks, never leaks.
+    expect(rows(names)).toEqual([['[REDACTED]'], ['[REDACTED]']])
   })
 })
 

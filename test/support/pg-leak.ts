@@ -3,7 +3,7 @@
  * client (the value, its reverse, base64 and hex), a search of every byte received, and the text of
  * DataRow fields.
  */
-import {F, type RawClient, type RawMessage} from './pg-raw.js'
+import {F, RawClient, type RawMessage} from './pg-raw.js'
 
 /** Every form of each value that must never reach the client, lower-cased. */
 export function needlesOf(values: readonly string[]): string[] {
@@ -44,4 +44,20 @@ export function dataRows(msgs: readonly RawMessage[]): (string | null)[][] {
       }
       return out
     })
+}
+
+/** Runs statements in one fresh session through the proxy on `port`; returns every message of each. */
+export async function sessionQueries(
+  port: number,
+  database: string,
+  sqls: readonly string[],
+): Promise<RawMessage[][]> {
+  const c = await RawClient.connect(port, {user: 'postgres', database})
+  try {
+    const out: RawMessage[][] = []
+    for (const sql of sqls) out.push(await simpleQuery(c, sql))
+    return out
+  } finally {
+    c.end()
+  }
 }

@@ -64,7 +64,8 @@ const KINDS: [string, Operation[]][] = [
   ['DELETE FROM users WHERE id = 7', [op('delete', ['public.users'], [], 'present')]],
   [
     'MERGE INTO accounts a USING staging s ON a.id = s.id WHEN MATCHED THEN UPDATE SET balance = s.balance WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.balance)',
-    [op('merge', ['public.accounts', 'public.staging'])],
+    // Its WHEN MATCHED THEN UPDATE is an update of the target (policy-postgres-redteam.test.ts).
+    [op('merge', ['public.accounts', 'public.staging']), op('update', ['public.accounts'], [], 'present')],
   ],
   ['COPY users TO STDOUT', [op('copy', ['public.users'])]],
   ["COPY users FROM '/tmp/x.csv' WITH (FORMAT csv)", [op('copy', ['public.users'])]],
@@ -130,7 +131,8 @@ const KINDS: [string, Operation[]][] = [
   ['DEALLOCATE q', [op('deallocate')]],
   ['DEALLOCATE ALL', [op('deallocate')]],
   ['CALL app.refresh(1)', [op('call', [], ['app.refresh'])]],
-  ['DO $$ BEGIN PERFORM 1; END $$', [op('do')]],
+  // A DO block's statements are operations of their own (policy-postgres-redteam.test.ts).
+  ['DO $$ BEGIN PERFORM 1; END $$', [op('do'), op('select')]],
   ['VACUUM users', [op('vacuum', ['public.users'])]],
   ['VACUUM (ANALYZE, VERBOSE) s.orders (total)', [op('vacuum', ['s.orders'])]],
   ['VACUUM FULL', [op('vacuum')]],
@@ -247,10 +249,14 @@ const NESTED: [string, Operation[]][] = [
   ],
   [
     'CREATE FUNCTION wipe() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM users; END',
-    [op('create', ['public.users'])],
+    [op('create', ['public.users']), op('delete', ['public.users'], [], 'absent')],
   ],
-  ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", [op('create')]],
-  ['CREATE PROCEDURE p() LANGUAGE sql AS $$ DELETE FROM users $$', [op('create')]],
+  // A body given as a string is judged when created: a later call names only the function.
+  ["CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", [op('create'), op('select')]],
+  [
+    'CREATE PROCEDURE p() LANGUAGE sql AS $$ DELETE FROM users $$',
+    [op('create', ['public.users']), op('delete', ['public.users'], [], 'absent')],
+  ],
   [
     'CREATE SCHEMA app CREATE TABLE t (id int) CREATE VIEW v AS SELECT * FROM t GRANT SELECT ON t TO bob',
     [

@@ -50,8 +50,10 @@ const PURE = new Set(
     'to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery ts_headline setweight',
     'xpath xpath_exists xmlexists xml_is_well_formed xmlcomment xmltext',
     // session facts, generators and sequences: they read no column. current_setting is not here: a
-    // setting can hold any text a statement put there with set_config.
-    'generate_series version current_database current_schema current_schemas nextval currval lastval setval',
+    // setting can hold any text a statement put there with set_config. Nor is setval: it stores its
+    // argument (ascii(substr(email, 1, 1))) in a sequence that later statements read, and currval and
+    // lastval return what it stored.
+    'generate_series version current_database current_schema current_schemas nextval',
     'pg_backend_pid gen_random_uuid uuidv4 uuidv7 pg_typeof num_nonnulls num_nulls inet_client_addr',
     'txid_current pg_current_xact_id pg_postmaster_start_time pg_collation_for',
   ]
@@ -82,6 +84,31 @@ export function callsUntracked(value: unknown): boolean {
   for (const key in value) {
     const v = value[key]
     if (typeof v === 'object' && v !== null && callsUntracked(v)) return true
+  }
+  return false
+}
+
+/** Built-ins that store an argument where later statements (and other sessions) read it. */
+const STORES_ARGUMENT = new Set(['setval', 'set_config'])
+
+/**
+ * True when a statement stores a value computed from a column or a subquery with a built-in that keeps
+ * it (`setval('s', ascii(substr(email, 1, 1)))`, `set_config('application_name', email, false)`):
+ * the value comes back later from a sequence or a setting lineage cannot follow.
+ */
+export function storesComputedValue(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(storesComputedValue)
+  if (!isObject(value)) return false
+  const type = wrapperType(value)
+  if (type === 'FuncCall' && isObject(value[type])) {
+    const node = value[type]
+    const name = stringList(list(node, 'funcname'))?.at(-1)
+    const computed = /"(ColumnRef|SubLink)"/.test(JSON.stringify(list(node, 'args')))
+    if (name !== undefined && STORES_ARGUMENT.has(name) && computed) return true
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'object' && v !== null && storesComputedValue(v)) return true
   }
   return false
 }

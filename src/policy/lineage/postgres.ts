@@ -7,7 +7,7 @@ import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
 import {relationCols, resolveRangeVar, writesRunCode} from './from.js'
-import {callsUntracked} from './functions.js'
+import {callsUntracked, storesComputedValue} from './functions.js'
 import {type Cols, constCol, newAcc, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
 import type {
@@ -28,6 +28,9 @@ const NO_ROWS: StatementLineage = {columns: [], reads: [], readsUnknown: false}
 
 /** The lineage of a result nothing is known about: every column may carry anything. */
 export const UNKNOWN_LINEAGE: StatementLineage = {columns: null, reads: [], readsUnknown: true}
+
+/** Statements that write rows into a relation from what they read, wherever they are nested. */
+const NESTED_WRITES = new Set(['InsertStmt', 'UpdateStmt', 'MergeStmt'])
 
 /** Transaction statements after which non-holdable cursors are gone. */
 const ENDS_TRANSACTION = new Map<string, 'commit' | 'rollback' | 'partial'>([
@@ -121,8 +124,10 @@ class Run {
     try {
       for (const name of new Set(temporaryNames(value, this.catalog))) this.effect({kind: 'temporary', name})
       const lineage = this.dispatch(value)
-      if (lineage.runsCode === true || runsUserCode(value, this.catalog)) {
-        // User code may return and copy any value: every column is opaque, and the session is masked.
+      this.nestedWrites(unwrap(value)?.node)
+      if (lineage.runsCode === true || runsUserCode(value, this.catalog) || storesComputedValue(value)) {
+        // User code may return and copy any value, and a stored value may come back from anywhere:
+        // every column is opaque, and the session is masked.
         this.forget()
         return {...lineage, columns: lineage.columns?.map(opaque) ?? null, readsUnknown: true, runsCode: true}
       }
@@ -187,6 +192,11 @@ class Run {
         if (!FIXED_SETTINGS.has(name)) return UNKNOWN_LINEAGE
         return {columns: [output(constCol(name))], reads: [], readsUnknown: false}
       }
+      case 'RenameStmt':
+      case 'AlterObjectSchemaStmt':
+      case 'AlterTableStmt':
+        this.alter(type, node)
+        return NO_ROWS
       case 'CopyStmt':
         return this.copy(node)
       case 'DeclareCursorStmt':
@@ -270,6 +280,43 @@ class Run {
         unknown: state.unknown,
       })
     return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
+  }
+
+  /**
+   * Writes nested anywhere below a statement (a data-modifying CTE, the statement under EXPLAIN
+   * ANALYZE or PREPARE): each taints its table like a top-level write. A prepared write counts when
+   * prepared, before it runs, so its table is never read unmasked after EXECUTE.
+   */
+  private nestedWrites(value: unknown): void {
+    if (Array.isArray(value)) for (const v of value) this.nestedWrites(v)
+    else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value as AstObject)) {
+        if (NESTED_WRITES.has(k) && v !== null && typeof v === 'object') {
+          const node = v as AstObject
+          this.write(obj(node, 'relation'), node, k !== 'InsertStmt' && hasColumnRef(node))
+        }
+        this.nestedWrites(v)
+      }
+    }
+  }
+
+  /**
+   * DDL that moves a relation's values to a name no column rule may cover: a relation renamed or moved
+   * to another schema, a column renamed, a generated column or a USING rewrite computed from others.
+   * The relation under its new name is written from the old one (a write effect), so the session masks it.
+   */
+  private alter(type: string, node: AstObject): void {
+    const relation = obj(node, 'relation')
+    if (!relation) return
+    const from = resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
+    if (!from) return
+    const source = {RangeVar: {...relation, schemaname: from.schema}}
+    const newName =
+      type === 'RenameStmt' && str(node, 'renameType') !== 'OBJECT_COLUMN' ? str(node, 'newname') : undefined
+    const newSchema = type === 'AlterObjectSchemaStmt' ? str(node, 'newschema') : undefined
+    if (newName !== undefined || newSchema !== undefined)
+      this.write({relname: newName ?? from.name, schemaname: newSchema ?? from.schema}, source, false)
+    else if (type !== 'AlterTableStmt' || hasColumnRef(node)) this.write(source.RangeVar, source, true)
   }
 
   /** A SET or RESET: search_path changes (and role changes, which change what `$user` names) are effects. */

@@ -1,13 +1,17 @@
 /**
  * The operations of one statement: the statement itself plus what it runs nested in it (EXPLAIN
  * ANALYZE's statement, PREPARE's statement, what EXECUTE runs, the query of CREATE TABLE AS, SELECT
- * INTO, COPY (query), DECLARE CURSOR, and the elements of CREATE SCHEMA). Bodies that are only stored
- * (views, rules, functions, policies, triggers) add their tables to the CREATE but run nothing now.
+ * INTO, COPY (query), DECLARE CURSOR, the elements of CREATE SCHEMA, the statements of a DO block or of
+ * a SQL or PL/pgSQL function body, and MERGE's updates and deletes). Other stored bodies (views, rules,
+ * policies, triggers) add their tables to the CREATE but run nothing now.
  */
 import {type AstObject, list, obj, str, unwrap} from './ast.js'
+import {bodySql} from './bodies.js'
 import {kindOf} from './kinds.js'
 import {OpBuilder, type QueryState} from './ops.js'
+import {parse} from './parser.js'
 import {checkSet} from './settings.js'
+import {classifyWhere} from './where.js'
 import {openStatement, walk, walkFields, walkStatement, walkStatementNode, type WalkCtx} from './walk.js'
 
 /** Statements whose nested queries are stored for later, not run when the statement runs. */
@@ -87,6 +91,59 @@ export function buildStatement(
   state.apply(checkSet(type === 'VariableSetStmt' ? node : obj(node, 'setstmt')))
   const op = openStatement(state, kindOf(type, node), node, parent)
   walkStatementNode(type, node, ctx(op, !STORED_BODIES.has(type)))
+  if (type === 'MergeStmt') mergeActions(node, ctx(op))
+  body(state, type, node, op, schema)
+}
+
+/**
+ * MERGE updates and deletes target rows: each WHEN ... THEN UPDATE/DELETE is an update or delete
+ * operation of the target, without a WHERE when neither the join condition (`ON true`) nor the
+ * clause's own condition bounds it (NOT MATCHED BY SOURCE rows are bounded by their condition only).
+ */
+function mergeActions(node: AstObject, w: WalkCtx): void {
+  const join = classifyWhere(node.joinCondition)
+  for (const item of list(node, 'mergeWhenClauses')) {
+    const clause = unwrap(item)?.node ?? {}
+    const command = str(clause, 'commandType')
+    const kind = command === 'CMD_UPDATE' ? 'update' : command === 'CMD_DELETE' ? 'delete' : undefined
+    if (kind === undefined) continue
+    const own = classifyWhere(clause.condition)
+    const bySource = str(clause, 'matchKind') === 'MERGE_WHEN_NOT_MATCHED_BY_SOURCE'
+    const op = w.state.open(kind, w.op)
+    op.where = own.where === 'absent' && (bySource || join.where === 'absent') ? 'absent' : 'present'
+    if (join.literalSensitive || own.literalSensitive) w.state.literalSensitive = true
+    walk(obj(node, 'relation'), {...w, op}, 'RangeVar')
+  }
+}
+
+/**
+ * The statements a DO block runs, or a function body runs when called (judged at CREATE FUNCTION:
+ * a later call names only the function), as operations nested under it.
+ */
+function body(state: QueryState, type: string, node: AstObject, op: OpBuilder, schema: string): void {
+  // A SQL-standard body (BEGIN ATOMIC ... END) is parsed already: a list of statement lists.
+  const atomic = obj(obj(node, 'sql_body') ?? {}, 'List')
+  for (const inner of atomic ? list(atomic, 'items') : []) {
+    const statements = obj(inner as AstObject, 'List')
+    for (const statement of statements ? list(statements, 'items') : [])
+      buildStatement(state, statement, op, schema)
+  }
+  const found = bodySql(type, node)
+  if (found === undefined) return
+  // The body is a string literal: a query differing only there must not share the decision.
+  state.literalSensitive = true
+  if (!found.ok) {
+    state.error ??= `${found.error}; refused`
+    return
+  }
+  for (const sql of found.sql) {
+    const parsed = parse(sql)
+    if (!parsed.ok) {
+      state.error ??= `a statement in a code body could not be parsed: ${parsed.error}`
+      return
+    }
+    for (const statement of parsed.statements) buildStatement(state, statement, op, schema)
+  }
 }
 
 function prepare(state: QueryState, node: AstObject, w: WalkCtx): void {

@@ -252,6 +252,15 @@ export class MaskSession {
     return undefined
   }
 
+  /**
+   * True when any statement of the query may read a masked column: what the server reports once the
+   * query ends (ParameterStatus comes after the last CommandComplete) may carry it.
+   */
+  queryReadsMasked(m: MaskStatement): boolean {
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return false
+    return m.lineage == null || m.lineage.some((l) => this.reads(m, l))
+  }
+
   private lineageContext(): LineageContext {
     return {defaultSchema: 'public', cursors: this.cursors, prepared: this.prepared}
   }

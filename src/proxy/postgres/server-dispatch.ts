@@ -8,7 +8,7 @@
 import type {ReadGate} from './flow.js'
 import {Framer} from './framing.js'
 import {maskCopyOut, maskCopyData} from './mask-copy.js'
-import {scrubError, scrubNotification} from './mask-errors.js'
+import {scrubError, scrubNotification, scrubParameterStatus} from './mask-errors.js'
 import {ProducedOut, readRowDescription} from './mask-rows.js'
 import type {MaskStatement} from './mask-session.js'
 import {Backend, ErrorField} from './messages.js'
@@ -148,6 +148,11 @@ export class ServerDispatcher {
         if (type === Backend.ErrorResponse) this.error(scrubbed)
         return true
       }
+      case Backend.ParameterStatus:
+        // set_config('application_name', email, false) reports the value to the client.
+        if (!masking.queryReadsMasked(m)) return false
+        this.produced.append(scrubParameterStatus(buf.subarray(start, end)))
+        return this.track(type, buf, start, end)
       case Backend.CopyOutResponse:
         return this.copyOut(m, buf, start, end)
       case Backend.CopyData:

@@ -1,0 +1,198 @@
+/**
+ * Red-team exfiltration through the Postgres proxy: writes hidden below the top-level statement,
+ * values a built-in stores and gives back later (sequences, settings reported to the client), and
+ * numbers an error message echoes. No seeded value (nor its reverse, base64 or hex) may reach the
+ * client, nor the character codes of one.
+ */
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {Policy} from '../../src/policy/index.js'
+import {dataRows, leaksIn, needlesOf, sessionQueries} from '../support/pg-leak.js'
+import {errorMessage, type RawMessage} from '../support/pg-raw.js'
+import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
+
+const SENSITIVE = ['alice.red@example.com', 'bob.red@corp-mail.test']
+
+const SETUP = `
+create table users(id int primary key, name text, email text);
+insert into users values (1, 'Alice', '${SENSITIVE[0]}'), (2, 'Bob', '${SENSITIVE[1]}');
+create table t_cte(id int, note text);
+create table t_explain(id int, note text);
+create table t_prepare(id int, note text);
+create table t_merge(id int, note text);
+insert into t_cte values (1, 'n1'), (2, 'n2');
+insert into t_explain values (1, 'n1'), (2, 'n2');
+insert into t_prepare values (1, 'n1'), (2, 'n2');
+insert into t_merge values (1, 'n1'), (2, 'n2');
+create sequence seq;
+`
+
+const POLICY: Policy = {
+  ...TEST_POLICY,
+  masking: [{name: 'email', columns: ['public.users.email'], style: 'redact'}],
+}
+
+const NEEDLES = needlesOf(SENSITIVE)
+
+let db: ScratchDb
+let proxy: TestProxy
+
+beforeAll(async () => {
+  db = await createScratchDb('dbgate_redteam', SETUP)
+  proxy = await startTestProxy(db.url, POLICY)
+})
+afterAll(async () => {
+  await proxy?.close()
+  await db?.drop()
+})
+
+/** Runs statements in one fresh session; returns every message of each. */
+function session(...sqls: string[]): Promise<RawMessage[][]> {
+  return sessionQueries(proxy.port, db.name, sqls)
+}
+
+/** Character codes of the seeded values' first characters, as an error message would print them. */
+const CODES = SENSITIVE.map((v) => String(v.codePointAt(0)))
+
+describe('writes hidden below the top-level statement taint their table', () => {
+  it.each([
+    [
+      't_cte',
+      'with w as (update t_cte set note = u.email from users u where u.id = t_cte.id returning 1) select count(*) from w',
+    ],
+    [
+      't_explain',
+      'explain analyze update t_explain set note = u.email from users u where u.id = t_explain.id',
+    ],
+    [
+      't_merge',
+      'explain analyze merge into t_merge t using users u on t.id = u.id when matched then update set note = u.email',
+    ],
+  ])('%s', async (table, write) => {
+    const r = await session(
+      write,
+      `select id, note from ${table} order by id`,
+      `select note || '' from ${table}`,
+    )
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(r[1]!)).toHaveLength(2)
+  })
+
+  it('a write prepared in SQL and executed later', async () => {
+    const r = await session(
+      'prepare p as update t_prepare set note = u.email from users u where u.id = t_prepare.id',
+      'execute p',
+      'select note from t_prepare order by id',
+    )
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(r[2]!)).toHaveLength(2)
+  })
+})
+
+describe('DDL that moves values to a name no rule covers', () => {
+  it('masks a renamed table, a moved table and a generated column for the rest of the session', async () => {
+    const s = await session(
+      'create schema moved',
+      'alter table users rename to people',
+      'select id, email from people order by id',
+      'alter table people set schema moved',
+      'select email, lower(email) from moved.people',
+      "alter table moved.people add column e2 text generated always as ('<' || email || '>') stored",
+      'select e2 from moved.people',
+      'alter table moved.people set schema public',
+      'alter table people rename to users',
+      'alter table users drop column e2',
+      'select id, name from users order by id',
+    )
+    expect(
+      s
+        .flat()
+        .filter((m) => m.type === 'E')
+        .map(errorMessage),
+    ).toEqual([])
+    expect(leaksIn(s.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(s[2]!)).toHaveLength(2)
+    expect(dataRows(s[6]!)).toHaveLength(2)
+  })
+})
+
+describe('values a built-in stores come back masked', () => {
+  it('a sequence set from a character code', async () => {
+    const r = await session(
+      "select setval('seq', ascii(substr(email, 1, 1))) from users where id = 1",
+      'select last_value from seq',
+      "select currval('seq')",
+    )
+    const values = [...dataRows(r[1]!), ...dataRows(r[2]!)].flat()
+    expect(values.length).toBe(2)
+    expect(values.filter((v) => v !== null && CODES.includes(v))).toEqual([])
+  })
+
+  it('a setting the server reports to the client (ParameterStatus) and shows again', async () => {
+    const r = await session(
+      "select set_config('application_name', email, false) from users where id = 1",
+      "select current_setting('application_name')",
+      'show application_name',
+      'select application_name from pg_stat_activity where pid = pg_backend_pid()',
+    )
+    expect(r[0]!.some((m) => m.type === 'S')).toBe(true)
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+  })
+
+  it('reports a setting made from a constant as it is', async () => {
+    const r = await session("set application_name = 'red-team'")
+    const status = r[0]!.find((m) => m.type === 'S')
+    expect(status?.frame.toString('utf8')).toContain('red-team')
+  })
+})
+
+describe('error messages echo no computed number', () => {
+  it.each([
+    'select make_date(ascii(substr(email, 1, 1)), 13, 1) from users where id = 1',
+    'select chr(ascii(substr(email, 1, 1)) * 100000) from users where id = 1',
+  ])('%s', async (sql) => {
+    const r = await session(sql)
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/out of range|too large/)
+    expect(CODES.filter((c) => errors[0]!.includes(c))).toEqual([])
+  })
+})
+
+describe('statements hidden in code bodies meet the rules', () => {
+  it.each([
+    ["do $$ begin perform pg_read_file('/etc/hostname'); end $$", 'no-file-functions'],
+    ["do $$ begin execute 'drop table t_cte'; end $$", 'no-drop'],
+    ['do $$ begin delete from t_cte; end $$', 'no-unbounded-delete'],
+    [
+      "create function read_it() returns text language sql as $$ select pg_read_file('/etc/hostname') $$",
+      'no-file-functions',
+    ],
+    [
+      "create function read_pl() returns text language plpgsql as $$ begin return pg_catalog.pg_read_file('/etc/hostname'); end $$",
+      'no-file-functions',
+    ],
+    ["do $$ begin execute 'drop table ' || 't_cte'; end $$", 'defaults.unparseable'],
+    ['merge into t_cte t using users u on true when matched then delete', 'no-unbounded-delete'],
+  ])('%s', async (sql, rule) => {
+    const r = await session(
+      sql,
+      "select count(*) from pg_proc where proname in ('read_it', 'read_pl')",
+      'select count(*) from t_cte',
+    )
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining(rule)])
+    expect(dataRows(r[1]!)).toEqual([['0']])
+    expect(dataRows(r[2]!)).toEqual([['2']])
+  })
+
+  it('runs a body that breaks no rule', async () => {
+    const r = await session(
+      "do $$ begin insert into t_cte values (3, 'n3'); delete from t_cte where id = 3; end $$",
+      'select count(*) from t_cte',
+    )
+    expect(r[0]!.filter((m) => m.type === 'E')).toEqual([])
+    expect(dataRows(r[1]!)).toEqual([['2']])
+  })
+})

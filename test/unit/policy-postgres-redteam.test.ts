@@ -1,0 +1,207 @@
+/**
+ * Red-team lineage cases: writes nested where the top-level statement does not show them, and values
+ * a built-in stores where a later statement reads them back.
+ */
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {lineagePostgres} from '../../src/policy/lineage/postgres.js'
+import {analyzePostgres, loadPostgresParser} from '../../src/policy/postgres/analyze.js'
+import {catalog} from './policy-lineage-fixture.js'
+
+const ctx = {defaultSchema: 'public'}
+
+beforeAll(async () => {
+  await loadPostgresParser()
+})
+
+/** `table<-reads` for every write effect of a query. */
+function writes(sql: string): string[] {
+  const r = lineagePostgres(sql, catalog, ctx)
+  if (!r.ok) throw new Error(r.error)
+  return r.effects.flat().flatMap((e) => (e.kind === 'write' ? [`${e.table}<-${e.reads.join(',')}`] : []))
+}
+
+describe('writes nested below the top-level statement', () => {
+  it.each([
+    'with w as (update orders set card = u.email from users u where u.id = orders.user_id returning 1) select * from w',
+    'with w as (insert into orders (card) select email from users returning 1) select 1',
+    'explain analyze update orders set card = u.email from users u where u.id = orders.user_id',
+    'prepare p as insert into orders (card) select email from users',
+    'select * from (with w as (update orders set card = (select email from users limit 1) where id = 1 returning id) select id from w) x',
+    'with m as (merge into orders o using users u on o.user_id = u.id when matched then update set card = u.email returning 1) select 1',
+  ])('%s taints orders', (sql) => {
+    expect(writes(sql).some((w) => w.startsWith('public.orders<-') && w.includes('public.users.email'))).toBe(
+      true,
+    )
+  })
+
+  it('does not taint a table a nested write fills from constants only', () => {
+    expect(writes("with w as (insert into orders (card) values ('x') returning 1) select 1")).toEqual([])
+  })
+})
+
+describe('values stored by built-ins', () => {
+  it.each([
+    "select setval('s', ascii(substr(email, 1, 1))) from users",
+    "select set_config('application_name', email, false) from users",
+    "select pg_catalog.set_config('x.y', (select email from users limit 1), false)",
+  ])('%s makes the session opaque', (sql) => {
+    const r = lineagePostgres(sql, catalog, ctx)
+    expect(r.ok && r.statements[0]?.runsCode).toBe(true)
+  })
+
+  it.each(["select setval('s', 42)", "select set_config('application_name', 'psql', false)"])(
+    '%s with constants does not',
+    (sql) => {
+      const r = lineagePostgres(sql, catalog, ctx)
+      expect(r.ok && r.statements[0]?.runsCode).not.toBe(true)
+    },
+  )
+
+  it.each(["select currval('s')", 'select lastval()'])('%s is of unknown lineage', (sql) => {
+    const r = lineagePostgres(sql, catalog, ctx)
+    expect(r.ok && r.statements[0]?.readsUnknown).toBe(true)
+  })
+})
+
+/** `kind:table,table[fn,fn]` per operation. */
+function ops(sql: string): string {
+  const a = analyzePostgres(sql, ctx)
+  if (!a.ok) return `error: ${a.error}`
+  return a.operations.map((o) => `${o.kind}:${o.tables.join(',')}[${o.functions.join(',')}]`).join(' ')
+}
+
+describe('statements hidden in code bodies', () => {
+  it.each([
+    ["do $$ begin perform pg_read_file('/etc/passwd'); end $$", 'pg_read_file'],
+    [
+      "do $x$ declare n int; begin n := length(pg_catalog.pg_read_file('/x')); end $x$",
+      'pg_catalog.pg_read_file',
+    ],
+    ["do $$ begin if exists (select pg_read_file('/x')) then null; end if; end $$", 'pg_read_file'],
+    ["do language plpgsql 'begin execute ''select pg_read_file(''''/x'''')''; end'", 'pg_read_file'],
+    [
+      "create function f() returns text language sql as $$ select pg_read_file('/etc/passwd') $$",
+      'pg_read_file',
+    ],
+    [
+      'create function f(p text) returns text language plpgsql as $$ begin return pg_read_file(p); end $$',
+      'pg_read_file',
+    ],
+    [
+      "create function t() returns trigger language plpgsql as $$ begin new.x := pg_read_file('/x'); return new; end $$",
+      'pg_read_file',
+    ],
+    ["do $$ begin execute 'do $i$ begin perform pg_read_file($q$/x$q$); end $i$'; end $$", 'pg_read_file'],
+  ])('%s calls %s', (sql, fn) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(a.ok && a.operations.some((o) => o.functions.includes(fn))).toBe(true)
+  })
+
+  it.each([
+    ['do $$ begin drop table users; end $$', 'drop:public.users'],
+    ["do $$ begin execute 'drop table users'; end $$", 'drop:public.users'],
+    ['do $$ begin delete from users; end $$', 'delete:public.users'],
+    ['create function f() returns void language sql as $$ truncate users $$', 'truncate:public.users'],
+    [
+      'do $$ declare r record; begin for r in select * from secrets loop end loop; end $$',
+      'select:public.secrets',
+    ],
+  ])('%s runs %s', (sql, op) => {
+    expect(ops(sql)).toContain(op)
+  })
+
+  it.each([
+    ["do $$ begin execute 'drop table ' || 'users'; end $$", 'computed at run time'],
+    ["do $$ begin execute format('drop table %I', 'users'); end $$", 'computed at run time'],
+    ["do $$ declare c refcursor; begin open c for execute 'sel' || 'ect 1'; end $$", 'computed at run time'],
+    ["do language plperl $$ system('rm -rf /') $$", 'LANGUAGE plperl'],
+    ["create function f() returns text language internal as 'pg_read_file_off_len'", 'LANGUAGE internal'],
+    ['do $$ begin x := 1; end $$', 'cannot read'],
+  ])('refuses %s', (sql, why) => {
+    expect(ops(sql)).toMatch(new RegExp(`^error: .*${why}`))
+  })
+
+  it('leaves ordinary bodies readable', () => {
+    expect(ops("do $$ begin raise notice 'hi'; end $$")).toBe('do:[]')
+    expect(ops('create function g(a int) returns int language sql immutable as $$ select a + 1 $$')).toBe(
+      'create:[] select:[]',
+    )
+  })
+})
+
+describe('MERGE updates and deletes the target', () => {
+  it.each([
+    ['merge into users u using orders s on true when matched then delete', 'delete:public.users[]absent'],
+    [
+      'with x as (select 1) merge into users u using x on 1 = 1 when matched then update set name = $1',
+      'update:public.users[]absent',
+    ],
+    [
+      'merge into users u using orders s on u.id = s.id when not matched by source then delete',
+      'delete:public.users[]absent',
+    ],
+    [
+      'merge into users u using orders s on u.id = s.user_id when matched then update set name = 1',
+      'update:public.users[]present',
+    ],
+    [
+      'merge into users u using orders s on true when matched and u.id = 1 then delete',
+      'delete:public.users[]present',
+    ],
+  ])('%s', (sql, op) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(a.ok && a.operations.map((o) => `${o.kind}:${o.tables.join(',')}[]${o.where ?? ''}`)).toContain(op)
+  })
+
+  it('an insert-only MERGE updates and deletes nothing', () => {
+    expect(
+      ops('merge into users u using orders s on u.id = s.id when not matched then insert values (1)'),
+    ).toBe('merge:public.users,public.orders[]')
+  })
+})
+
+describe('function signatures the PL/pgSQL parser needs', () => {
+  it.each([
+    "create function f() returns table (a text) language plpgsql as $$ begin return query select pg_read_file('/x'); end $$",
+    "create function f(out a int, out b text) language plpgsql as $$ begin a := 1; b := pg_read_file('/x'); end $$",
+    "create function f(variadic a text[]) returns text language plpgsql as $$ begin return a[1] || pg_read_file('/x'); end $$",
+    "create function f() returns setof text language plpgsql as $$ begin return next pg_read_file('/x'); end $$",
+  ])('%s', (sql) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(
+      a.ok && a.operations.some((o) => o.kind === 'select' && o.functions.includes('pg_read_file')),
+    ).toBe(true)
+  })
+})
+
+describe('DDL that moves values to a name no rule covers', () => {
+  it.each([
+    ['alter table users rename to people', 'public.people<-'],
+    ['alter table public.users set schema archive', 'archive.users<-'],
+    ['alter table users rename column email to contact', 'public.users<-'],
+    ['alter table users add column e2 text generated always as (lower(email)) stored', 'public.users<-'],
+    ['alter table users alter column id type text using email', 'public.users<-'],
+  ])('%s writes %s', (sql, target) => {
+    expect(writes(sql).some((w) => w.startsWith(target) && w.includes('public.users.email'))).toBe(true)
+  })
+
+  it('DDL that copies no value writes nothing', () => {
+    expect(writes('alter table users add column note text')).toEqual([])
+  })
+})
+
+describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () => {
+  it.each([
+    [
+      'create procedure wipe() language sql begin atomic delete from users; end',
+      'delete:public.users[]',
+    ],
+    [
+      "create function r() returns text language sql begin atomic select pg_read_file('/x'); end",
+      'select:[pg_read_file]',
+    ],
+  ])('%s', (sql, op) => {
+    expect(ops(sql)).toContain(op)
+  })
+})
