@@ -193,10 +193,7 @@ describe('DDL that moves values to a name no rule covers', () => {
 
 describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () => {
   it.each([
-    [
-      'create procedure wipe() language sql begin atomic delete from users; end',
-      'delete:public.users[]',
-    ],
+    ['create procedure wipe() language sql begin atomic delete from users; end', 'delete:public.users[]'],
     [
       "create function r() returns text language sql begin atomic select pg_read_file('/x'); end",
       'select:[pg_read_file]',
