@@ -160,6 +160,30 @@ describe('error messages echo no computed number', () => {
   })
 })
 
+describe('a WHERE that is true in every row is no WHERE', () => {
+  it.each([
+    'delete from t_cte where id is null or id is not null',
+    'delete from t_cte where id = 1 or id <> 1',
+    "update t_cte set note = 'x' where coalesce(note, '') = coalesce(note, '')",
+    'delete from t_cte where not (id <> id)',
+  ])('%s', async (sql) => {
+    const r = await session(sql, 'select count(*) from t_cte where note is distinct from $$x$$')
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining('no-unbounded-delete')])
+    expect(dataRows(r[1]!)).toEqual([['2']])
+  })
+
+  it('runs a filter of the same shape', async () => {
+    const r = await session(
+      "insert into t_cte values (3, 'n3')",
+      'delete from t_cte where id = 3 or id > 3',
+      'select count(*) from t_cte',
+    )
+    expect(r.flatMap((m) => m.filter((x) => x.type === 'E'))).toEqual([])
+    expect(dataRows(r[2]!)).toEqual([['2']])
+  })
+})
+
 describe('statements hidden in code bodies meet the rules', () => {
   it.each([
     ["do $$ begin perform pg_read_file('/etc/hostname'); end $$", 'no-file-functions'],

@@ -214,6 +214,18 @@ rules:
     await loadParsers()
   })
 
+  it.each<Dialect>(['postgres', 'mysql'])(
+    'never hands a tautology the cached decision of a filter that differs only in literals (%s)',
+    (dialect) => {
+      const guard = new Guard(policy, dialect)
+      const actx = {defaultSchema: dialect === 'postgres' ? 'public' : 'app'}
+      const decide = (sql: string): string => guard.decide(sql, ctx, actx).decision.decision
+      expect(decide('DELETE FROM orders WHERE id = 5 OR id <> 6')).toBe('allow')
+      expect(decide('DELETE FROM orders WHERE id = 5 OR id <> 5')).toBe('deny')
+      expect(decide('DELETE FROM orders WHERE id = 7 OR id <> 8')).toBe('allow')
+    },
+  )
+
   it.each<Dialect>(['postgres', 'mysql'])('decides each statement as the uncached path (%s)', (dialect) => {
     const colliding = new Guard(policy, dialect, {shapeHash: () => 42})
     const uncached = new Guard(policy, dialect, {cacheSize: 0})

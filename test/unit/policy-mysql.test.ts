@@ -92,6 +92,25 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['DELETE FROM t WHERE 1 AND id = 3', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id > 0', ['delete app.t where=present']],
   ['DELETE FROM t WHERE deleted_at IS NULL', ['delete app.t where=present']],
+  // tautologies over columns: true in every row, so unbounded
+  ['DELETE FROM t WHERE id IS NULL OR id IS NOT NULL', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE IFNULL(id, 0) = IFNULL(id, 0)', ['delete app.t fn=ifnull where=absent']],
+  ['DELETE FROM t WHERE NOT (id <> id)', ['delete app.t fn=not where=absent']],
+  ['DELETE FROM t WHERE id IN (id)', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE 1 IN (1, id)', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id BETWEEN id AND id', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id = 5 OR id <> 5', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id > 0 OR id <= 0', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id NOT IN (1, 2) OR id IN (1, 2)', ['delete app.t where=absent']],
+  ["UPDATE t SET a = 1 WHERE name <> 'x' OR name = 'x'", ['update app.t where=absent']],
+  ['DELETE FROM t WHERE ISNULL(x) OR NOT ISNULL(x)', ['delete app.t fn=isnull where=absent']],
+  // ...and filters of the same shapes
+  ['DELETE FROM t WHERE id <= 5 OR id >= 6', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE id = 5 OR id <> 6', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE id > 0 OR id IS NULL', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE x = y', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE a = 1 OR b = 2', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE id = 5 AND (x = 1 OR x <> 1)', ['delete app.t where=present']],
   // DDL
   ['CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(10))', ['create app.t']],
   ['CREATE TABLE t2 AS SELECT * FROM src', ['create app.src,app.t2', 'select app.src']],
@@ -277,5 +296,9 @@ describe('analyzeMysql: session effects', () => {
     expect(analyzeOk('DELETE FROM t WHERE 1 = 1').literalSensitive).toBe(true)
     expect(analyzeOk('DELETE FROM t WHERE 1 = 2').literalSensitive).toBe(true)
     expect(analyzeOk("SELECT * FROM t WHERE a = 'x'").literalSensitive).toBe(false)
+    // A sampled clause's verdict depends on its literals: `id = 5 OR id <> 6` must not be reused for `... <> 5`.
+    expect(analyzeOk('DELETE FROM t WHERE id = 5 OR id <> 6').literalSensitive).toBe(true)
+    expect(analyzeOk('DELETE FROM t WHERE x IS NULL OR x IS NOT NULL').literalSensitive).toBe(true)
+    expect(analyzeOk('DELETE FROM t WHERE id = 5 AND (x = 1 OR x <> 1)').literalSensitive).toBe(false)
   })
 })

@@ -3,6 +3,10 @@
  * not depend on the row is constant for the whole statement: unless it is provably false (then the
  * statement touches nothing) it counts as absent, so `WHERE 1`, `WHERE 'a'='a'`, `WHERE NOT 0`,
  * `WHERE 1 OR x`, `WHERE @v` and `WHERE id = id` all read as no WHERE at all (fail closed).
+ *
+ * A condition over columns that is true in every row (`id IS NULL OR id IS NOT NULL`, `id IN (id)`,
+ * `id = 5 OR id <> 5`) is absent too: it is evaluated again with each row-dependent term replaced by
+ * sample values, as for Postgres (src/policy/postgres/where-terms.ts has the reasoning).
  */
 import {isObj, mentionsColumn} from './walk.js'
 
@@ -58,8 +62,104 @@ function literalValue(node: Record<string, unknown>): Value | undefined {
 
 const isAscii = (s: string): boolean => /^[\x20-\x7e]*$/.test(s)
 
+/** At most this many rows are sampled, over at most this many terms. */
+const MAX_ROWS = 2048
+const MAX_TERMS = 4
+const COMPARISONS = new Set(['=', '!=', '<>', '<', '>', '<=', '>='])
+/** Functions whose value changes from call to call: each call is its own term. */
+const VOLATILE = new Set(['rand', 'uuid', 'uuid_short', 'sys_guid', 'random_bytes', 'sysdate'])
+
+/** Sample values of one type: the constants of that type, their neighbours, and values unlike them. */
+function samplesOf(type: 'num' | 'str', constants: readonly Scalar[]): Scalar[] {
+  if (type === 'num') {
+    const out: Scalar[] = [0, 1]
+    for (const c of constants) if (typeof c === 'number') out.push(c, c - 1, c + 1, c + 0.5)
+    return out
+  }
+  // A string compared with a number is read as a number: the numeric samples are strings too.
+  const out: Scalar[] = ['', '~', ...samplesOf('num', constants).map(String)]
+  let longest = ''
+  for (const c of constants) {
+    if (typeof c !== 'string') continue
+    out.push(c)
+    if (c.length >= longest.length) longest = c
+  }
+  out.push(`${longest}~~`)
+  return out
+}
+
 class Evaluator {
   consulted = false
+  /** How many literals the clause holds (any kind): sampled verdicts depend on their values. */
+  literals = 0
+  /** The first pass: each row-dependent term (by its text), and whether a NULL test encloses it. */
+  private readonly terms = new Map<string, boolean>()
+  /** The first pass: the known constants, the sample values. */
+  private readonly constants: Scalar[] = []
+  /** A sampling pass: each term's value in the sampled row. */
+  private world: Map<string, Scalar> | undefined
+  private nullTests = 0
+  /** Volatile calls met so far in this pass. */
+  private calls = 0
+
+  /** A row-dependent term: 'row', or in a sampling pass its sampled value. */
+  private term(node: Record<string, unknown>): Value {
+    let key = JSON.stringify(node)
+    if (volatileCall(node)) key += `#${this.calls++}`
+    if (this.world !== undefined) {
+      const v = this.world.get(key)
+      return v === undefined ? 'const' : {v}
+    }
+    if (this.nullTests > 0 || !this.terms.has(key))
+      this.terms.set(key, this.nullTests > 0 || this.terms.get(key) === true)
+    return 'row'
+  }
+
+  private nullAware(node: unknown): Value {
+    this.nullTests++
+    try {
+      return this.eval(node)
+    } finally {
+      this.nullTests--
+    }
+  }
+
+  /** True when `where` is TRUE in every sampled row of one type (numbers or strings). */
+  tautology(where: unknown): boolean {
+    const keys = [...this.terms.keys()]
+    if (keys.length === 0 || keys.length > MAX_TERMS) return false
+    const consulted = this.consulted
+    try {
+      for (const type of ['num', 'str'] as const) {
+        const base = samplesOf(type, this.constants)
+        const domains = keys.map((k) => (this.terms.get(k) === true ? [...base, null] : base))
+        if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
+        if (this.everywhere(where, keys, domains)) return true
+      }
+      return false
+    } finally {
+      this.world = undefined
+      this.consulted = consulted
+    }
+  }
+
+  private everywhere(where: unknown, keys: readonly string[], domains: readonly Scalar[][]): boolean {
+    const index = keys.map(() => 0)
+    const world = new Map<string, Scalar>()
+    this.world = world
+    for (;;) {
+      keys.forEach((k, i) => world.set(k, (domains[i] as Scalar[])[index[i] as number] as Scalar))
+      this.calls = 0
+      if (this.truth(this.eval(where)) !== true) return false
+      let i = 0
+      while (
+        i < keys.length &&
+        (index[i] = ((index[i] as number) + 1) % (domains[i] as Scalar[]).length) === 0
+      )
+        i++
+      if (i === keys.length) return true
+    }
+  }
 
   /** Reads a known value: from here on a literal decided something. */
   private read(x: {readonly v: Scalar}): Scalar {
@@ -83,12 +183,24 @@ class Evaluator {
     if (!isObj(node)) return 'const'
     const type = node.type
     const literal = literalValue(node)
-    if (literal !== undefined) return literal
-    if (type === 'bool') return node.value === true ? TRUE : FALSE
-    if (type === 'null') return NULL
+    const first = this.world === undefined
+    if (literal !== undefined) {
+      if (first) this.literals++
+      if (first && typeof literal === 'object' && literal.v !== null) this.constants.push(literal.v)
+      return literal
+    }
+    if (type === 'bool' || type === 'null') {
+      if (first) this.literals++
+      return type === 'null' ? NULL : node.value === true ? TRUE : FALSE
+    }
     if (type === 'unary_expr') return this.unary(String(node.operator).toUpperCase(), node.expr)
+    // `NOT (a <> b)` comes as a call of a function named not.
+    if (type === 'function' && functionName(node) === 'not') {
+      const args = isObj(node.args) && Array.isArray(node.args.value) ? (node.args.value as unknown[]) : []
+      if (args.length === 1) return this.unaryNot(this.eval(args[0]))
+    }
     if (type === 'binary_expr') return this.binary(node)
-    return mentionsColumn(node) ? 'row' : 'const'
+    return mentionsColumn(node) ? this.term(node) : 'const'
   }
 
   private unary(op: string, expr: unknown): Value {
@@ -110,17 +222,57 @@ class Evaluator {
     if (op === 'AND' || op === '&&' || op === 'OR' || op === '||' || op === 'XOR') {
       return this.logic(op, this.truth(this.eval(node.left)), this.truth(this.eval(node.right)))
     }
-    if (['=', '<=>', '>=', '<='].includes(op) && sameColumn(node.left, node.right)) return TRUE
-    const left = this.eval(node.left)
-    const right = this.evalList(node.right)
+    // A term compared with itself is decided for every row where it is not NULL.
+    if (sameTerm(node.left, node.right)) {
+      if (['=', '<=>', '>=', '<='].includes(op)) return TRUE
+      if (['<>', '!=', '<', '>'].includes(op)) return FALSE
+    }
+    const nullTest = op === 'IS' || op === 'IS NOT' || op === '<=>'
+    const left = nullTest ? this.nullAware(node.left) : this.eval(node.left)
+    if (this.world !== undefined && isList(node.right)) return this.sampledList(op, left, node.right)
+    const right = nullTest ? this.nullAware(node.right) : this.evalList(node.right)
     if (left === 'row' || right === 'row') return 'row'
     if (left === 'const' || right === 'const') return 'const'
     return this.compare(op, this.read(left), this.read(right))
   }
 
+  /** `IN (...)` and `BETWEEN` in a sampling pass, where every value is known. */
+  private sampledList(op: string, left: Value, list: unknown): Value {
+    const items = (isObj(list) && Array.isArray(list.value) ? list.value : (list as unknown[])).map((i) =>
+      this.eval(i),
+    )
+    if (left === 'row' || left === 'const' || items.some((i) => i === 'row' || i === 'const')) return 'const'
+    const known = items as {readonly v: Scalar}[]
+    const a = left.v
+    if (op === 'IN' || op === 'NOT IN') {
+      let out: Value = FALSE
+      for (const i of known) {
+        const eq = this.compare('=', a, i.v)
+        if (eq === TRUE) return op === 'IN' ? TRUE : FALSE
+        if (eq !== FALSE) out = NULL
+      }
+      return out === NULL ? NULL : op === 'IN' ? FALSE : TRUE
+    }
+    if ((op === 'BETWEEN' || op === 'NOT BETWEEN') && known.length === 2) {
+      const lo = this.truth(this.compare('>=', a, (known[0] as {v: Scalar}).v))
+      const hi = this.truth(this.compare('<=', a, (known[1] as {v: Scalar}).v))
+      const inside = this.logic('AND', lo, hi)
+      return op === 'BETWEEN' ? inside : this.unaryNot(inside)
+    }
+    return 'const'
+  }
+
+  private unaryNot(x: Value): Value {
+    const t = this.truth(x)
+    return this.fromTruth(typeof t === 'boolean' ? !t : t)
+  }
+
   /** `IN (...)` and `BETWEEN` lists are not computed: row-dependent or an unknown constant. */
   private evalList(node: unknown): Value {
     if (Array.isArray(node) || (isObj(node) && node.type === 'expr_list')) {
+      // The first pass meets the terms and constants of the list too, for sampling.
+      const items: unknown = isObj(node) && !Array.isArray(node) ? node.value : node
+      if (this.world === undefined && Array.isArray(items)) for (const i of items) this.eval(i)
       return mentionsColumn(node) ? 'row' : 'const'
     }
     return this.eval(node)
@@ -184,9 +336,55 @@ function compareScalars(a: Scalar, b: Scalar): number | null | 'unknown' {
   return x === y ? 0 : x < y ? -1 : 1
 }
 
-/** `x = x`: true on every row where x is not NULL. */
-function sameColumn(a: unknown, b: unknown): boolean {
-  return isObj(a) && a.type === 'column_ref' && JSON.stringify(a) === JSON.stringify(b)
+/** The same row-dependent term on both sides (`x = x`, `lower(x) >= lower(x)`); never a volatile call. */
+function sameTerm(a: unknown, b: unknown): boolean {
+  return isObj(a) && mentionsColumn(a) && !volatileCall(a) && JSON.stringify(a) === JSON.stringify(b)
+}
+
+function isList(node: unknown): boolean {
+  return Array.isArray(node) || (isObj(node) && node.type === 'expr_list')
+}
+
+/** True when a subtree calls a volatile function (RAND(), UUID()...). */
+function volatileCall(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(volatileCall)
+  if (!isObj(node)) return false
+  if (node.type === 'function' && VOLATILE.has(functionName(node))) return true
+  return Object.values(node).some(volatileCall)
+}
+
+function functionName(node: Record<string, unknown>): string {
+  const name = node.name
+  if (typeof name === 'string') return name.toLowerCase()
+  const parts = isObj(name) && Array.isArray(name.name) ? name.name : []
+  const last: unknown = parts[parts.length - 1]
+  return isObj(last) && typeof last.value === 'string' ? last.value.toLowerCase() : ''
+}
+
+/**
+ * True when a conjunct compares a column with a literal or `?` (`id = 5`, `x IN (1, 2)`, `x BETWEEN 1
+ * AND 9`): some row fails it whatever the values, so no sampling, and no dependence on literal values.
+ */
+function restricts(where: unknown): boolean {
+  if (!isObj(where) || where.type !== 'binary_expr') return false
+  const op = String(where.operator).toUpperCase()
+  if (op === 'AND' || op === '&&') return restricts(where.left) || restricts(where.right)
+  const column = (n: unknown): boolean => isObj(n) && n.type === 'column_ref'
+  if (COMPARISONS.has(op))
+    return (column(where.left) && isValue(where.right)) || (column(where.right) && isValue(where.left))
+  if (op === 'IN' || op === 'NOT IN' || op === 'BETWEEN') {
+    const right = where.right
+    const items = isObj(right) && Array.isArray(right.value) ? (right.value as unknown[]) : []
+    return column(where.left) && items.length > 0 && items.every(isValue)
+  }
+  return false
+}
+
+/** A literal of any kind, or a `?` placeholder. */
+function isValue(node: unknown): boolean {
+  if (!isObj(node)) return false
+  if (node.type === 'origin' && node.value === '?') return true
+  return literalValue(node) !== undefined || node.type === 'bool' || node.type === 'null'
 }
 
 /** Classifies the WHERE of an UPDATE or DELETE (null or undefined: no WHERE). */
@@ -196,5 +394,9 @@ export function judgeWhere(where: unknown): WhereVerdict {
   const t = e.truth(e.eval(where))
   // Only a provably false (or NULL) constant bounds the statement: it touches no row.
   const present = t === 'row' || t === false || t === null
-  return {where: present ? 'present' : 'absent', literalSensitive: e.consulted}
+  if (t !== 'row' || restricts(where))
+    return {where: present ? 'present' : 'absent', literalSensitive: e.consulted}
+  // Sampled with the clause's constants: the verdict depends on literal values whenever it has any.
+  const everywhere = e.tautology(where)
+  return {where: everywhere ? 'absent' : 'present', literalSensitive: e.consulted || e.literals > 0}
 }

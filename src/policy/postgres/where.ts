@@ -14,18 +14,12 @@ import {type AstObject, isObject, list, listItems, obj, str, stringList, unwrap}
 import {
   arithmetic,
   compareDecimal,
-  type Decimal,
   decimalToBoolean,
   fromInteger,
   parseBoolean,
   parseDecimal,
 } from './consts.js'
-
-type Val =
-  | {readonly k: 'bool'; readonly v: boolean; readonly lit: boolean}
-  | {readonly k: 'num'; readonly v: Decimal; readonly lit: boolean}
-  | {readonly k: 'str'; readonly v: string; readonly lit: boolean}
-  | {readonly k: 'null' | 'filter' | 'opaque'; readonly lit: boolean}
+import {sampling, tautology, type Val, withSampling} from './where-terms.js'
 
 /** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
 export interface WhereResult {
@@ -52,9 +46,96 @@ const VOLATILE = new Set([
 /** Classifies a WHERE clause (undefined: none). */
 export function classifyWhere(clause: unknown): WhereResult {
   if (clause === undefined) return ABSENT
-  const v = truth(ev(clause))
-  const absent = (v.k === 'bool' && v.v) || v.k === 'opaque'
-  return {where: absent ? 'absent' : 'present', literalSensitive: v.lit}
+  return withSampling(
+    () => truth(ev(clause)),
+    (s, v): WhereResult => {
+      const absent = (v.k === 'bool' && v.v) || v.k === 'opaque'
+      if (v.k !== 'filter' || restricts(clause))
+        return {where: absent ? 'absent' : 'present', literalSensitive: v.lit}
+      // A filter of another shape may still pass every row (where-terms.ts); the samples are the
+      // clause's constants, so the verdict depends on literal values whenever it has any.
+      const everywhere = tautology(s, () => truth(ev(clause)))
+      return {where: everywhere ? 'absent' : 'present', literalSensitive: v.lit || s.constants.length > 0}
+    },
+  )
+}
+
+/**
+ * True when a conjunct of the clause compares a column with a constant or parameter (`id = 5`, `a < $1`,
+ * `x in (1, 2)`): some row fails it whatever the values, so the clause restricts without sampling, and
+ * the verdict does not depend on literal values (the decision cache keeps sharing it).
+ */
+function restricts(clause: unknown): boolean {
+  const t = unwrap(clause)
+  if (t?.type === 'BoolExpr' && str(t.node, 'boolop') === 'AND_EXPR')
+    return list(t.node, 'args').some(restricts)
+  if (t?.type !== 'A_Expr') return false
+  const kind = str(t.node, 'kind')
+  const op = operatorName(t.node)
+  if (op === undefined) return false
+  const column = (v: unknown): boolean => unwrap(v)?.type === 'ColumnRef'
+  if (kind === 'AEXPR_OP' && COMPARE[op] !== undefined) {
+    const {lexpr, rexpr} = t.node
+    return (column(lexpr) && isValue(rexpr)) || (column(rexpr) && isValue(lexpr))
+  }
+  if (kind === 'AEXPR_IN' && (op === '=' || op === '<>')) {
+    const items = listItems(t.node.rexpr) ?? []
+    return column(t.node.lexpr) && items.length > 0 && items.every(isValue)
+  }
+  // BETWEEN, not NOT BETWEEN: `x NOT BETWEEN 5 AND 1` holds for every x.
+  if (kind === 'AEXPR_BETWEEN') return column(t.node.lexpr) && (listItems(t.node.rexpr) ?? []).every(isValue)
+  return false
+}
+
+/**
+ * A constant or a parameter (through casts), whatever its value, so that the shortcut never depends on a
+ * literal. (`flag <= true` is true for every non-NULL boolean; it is read as a restriction.)
+ */
+function isValue(value: unknown): boolean {
+  let t = unwrap(value)
+  while (t?.type === 'TypeCast') t = unwrap(t.node.arg)
+  return t?.type === 'ParamRef' || t?.type === 'A_Const'
+}
+
+/** A row-dependent term: FILTER, or while a clause is sampled its value in the sampled row. */
+function term(value: unknown): Val {
+  const s = sampling
+  if (s === undefined) return FILTER
+  const key = termKey(value)
+  if (s.world !== undefined) return s.world.get(key) ?? OPAQUE
+  if (nullTests > 0 || !s.terms.has(key)) s.terms.set(key, nullTests > 0 || s.terms.get(key) === true)
+  return FILTER
+}
+
+/** How many NULL-aware tests (IS NULL, IS DISTINCT FROM, IS TRUE...) enclose the term being evaluated. */
+let nullTests = 0
+
+function underNullTest(f: () => Val): Val {
+  nullTests++
+  try {
+    return f()
+  } finally {
+    nullTests--
+  }
+}
+
+/** A term's identity: its parse tree without positions, except that each volatile call is its own term. */
+function termKey(value: unknown): string {
+  const keepPlaces = volatile(value)
+  return JSON.stringify(value, (k, v: unknown) => (k === 'location' && !keepPlaces ? undefined : v))
+}
+
+function volatile(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(volatile)
+  if (!isObject(value)) return false
+  const t = unwrap(value)
+  if (t?.type === 'FuncCall') {
+    const name = stringList(list(t.node, 'funcname'))
+    const last = name?.[name.length - 1]?.toLowerCase()
+    if (last !== undefined && VOLATILE.has(last)) return true
+  }
+  for (const key in value) if (volatile(value[key])) return true
+  return false
 }
 
 /** True when a subtree reads the current row: a column, CURRENT OF, or a volatile function. */
@@ -74,13 +155,17 @@ function dependsOnRow(value: unknown): boolean {
 
 function ev(value: unknown): Val {
   const t = unwrap(value)
-  if (!t) return dependsOnRow(value) ? FILTER : OPAQUE
+  if (!t) return dependsOnRow(value) ? term(value) : OPAQUE
   switch (t.type) {
-    case 'A_Const':
-      return constant(t.node)
+    case 'A_Const': {
+      const c = constant(t.node)
+      // The first pass of a sampling records the constants: they are the sampled values (where-terms.ts).
+      if (sampling !== undefined && sampling.world === undefined) sampling.constants.push(c)
+      return c
+    }
     case 'ColumnRef':
     case 'CurrentOfExpr':
-      return FILTER
+      return term(value)
     case 'TypeCast':
       return cast(ev(t.node.arg), t.node)
     case 'BoolExpr':
@@ -88,16 +173,16 @@ function ev(value: unknown): Val {
     case 'A_Expr':
       return aExpr(t.node)
     case 'NullTest': {
-      const v = ev(t.node.arg)
+      const v = underNullTest(() => ev(t.node.arg))
       if (v.k === 'filter' || v.k === 'opaque') return v
       const isNull = v.k === 'null'
       return {k: 'bool', v: str(t.node, 'nulltesttype') === 'IS_NULL' ? isNull : !isNull, lit: v.lit}
     }
     case 'BooleanTest':
-      return booleanTest(truth(ev(t.node.arg)), str(t.node, 'booltesttype'))
+      return booleanTest(truth(underNullTest(() => ev(t.node.arg))), str(t.node, 'booltesttype'))
     default:
       // Parameters, functions of constants, CASE, subqueries without columns...: computed elsewhere.
-      return dependsOnRow(value) ? FILTER : OPAQUE
+      return dependsOnRow(value) ? term(value) : OPAQUE
   }
 }
 
@@ -193,7 +278,7 @@ function boolExpr(node: AstObject): Val {
       return a.k === 'bool' ? {k: 'bool', v: !a.v, lit} : a
     }
     default:
-      return dependsOnRow(node) ? FILTER : OPAQUE
+      return dependsOnRow(node) ? term(node) : OPAQUE
   }
 }
 
@@ -230,6 +315,12 @@ function operatorName(node: AstObject): string | undefined {
   return names[names.length - 1]
 }
 
+/** The same row-dependent term on both sides (volatile calls are never the same). */
+function sameTerm(a: unknown, b: unknown): boolean {
+  if (sameColumn(a, b)) return true
+  return dependsOnRow(a) && !volatile(a) && termKey(a) === termKey(b)
+}
+
 function sameColumn(a: unknown, b: unknown): boolean {
   const x = unwrap(a)
   const y = unwrap(b)
@@ -242,23 +333,23 @@ function sameColumn(a: unknown, b: unknown): boolean {
 function aExpr(node: AstObject): Val {
   const kind = str(node, 'kind')
   const op = operatorName(node)
-  const l = node.lexpr === undefined ? undefined : ev(node.lexpr)
+  const nullAware = kind === 'AEXPR_DISTINCT' || kind === 'AEXPR_NOT_DISTINCT'
+  const side = (v: unknown): Val => (nullAware ? underNullTest(() => ev(v)) : ev(v))
+  const l = node.lexpr === undefined ? undefined : side(node.lexpr)
   if (kind === 'AEXPR_IN' || kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_NOT_BETWEEN') {
     const items = (listItems(node.rexpr) ?? []).map(ev)
     if (!l) return OPAQUE
     return filterOf([l, ...items]) ?? (kind === 'AEXPR_IN' ? inList(op, l, items) : between(kind, l, items))
   }
-  const r = ev(node.rexpr)
-  // `a = a` is true for every row where a is not NULL: treated as no restriction.
-  if (
-    (op === '=' || op === '<=' || op === '>=') &&
-    kind !== 'AEXPR_DISTINCT' &&
-    sameColumn(node.lexpr, node.rexpr)
-  ) {
-    return {k: 'bool', v: true, lit: false}
+  const r = side(node.rexpr)
+  // A term compared with itself (`a = a`, `lower(a) >= lower(a)`) is decided for every row where it is not
+  // NULL: `=`, `<=`, `>=` and IS NOT DISTINCT FROM are no restriction, `<>`, `<`, `>`, IS DISTINCT FROM false.
+  if (sameTerm(node.lexpr, node.rexpr)) {
+    if (nullAware) return {k: 'bool', v: kind === 'AEXPR_NOT_DISTINCT', lit: false}
+    if (op === '=' || op === '<=' || op === '>=') return {k: 'bool', v: true, lit: false}
+    if (kind === 'AEXPR_OP' && (op === '<>' || op === '!=' || op === '<' || op === '>'))
+      return {k: 'bool', v: false, lit: false}
   }
-  if (kind === 'AEXPR_NOT_DISTINCT' && sameColumn(node.lexpr, node.rexpr))
-    return {k: 'bool', v: true, lit: false}
   const filter = filterOf(l ? [l, r] : [r])
   if (filter) return filter
   const lit = (l?.lit ?? false) || r.lit

@@ -1,0 +1,134 @@
+/**
+ * Tautologies over columns in a WHERE (`id is null or id is not null`, `coalesce(id, 0) = coalesce(id, 0)`,
+ * `id in (id)`, `id = 5 or id <> 5`): the clause is evaluated again with every row-dependent term (a
+ * column, or an expression of columns the evaluator does not model, identified by its text) replaced by
+ * sample values. A clause that is TRUE in every sampled row passes every row: it is no restriction.
+ *
+ * The samples of a term are the constants the clause compares with, their neighbours, and a value unlike
+ * them, all of one type at a time (numbers, strings or booleans). NULL is a sample only for terms the
+ * clause tests for NULL (IS NULL, IS DISTINCT FROM, IS TRUE...): as for `a = a`, a clause that only drops
+ * NULLs (`a > 0 or a <= 0`) is no restriction, while `deleted_at is not null` is one. A value the
+ * evaluator cannot compute in a sample counts as a row the clause may drop (a restriction): only what is
+ * provably TRUE everywhere reads as absent. Clauses with many terms are not sampled.
+ */
+import {arithmetic, type Decimal, fromInteger} from './consts.js'
+
+export type Val =
+  | {readonly k: 'bool'; readonly v: boolean; readonly lit: boolean}
+  | {readonly k: 'num'; readonly v: Decimal; readonly lit: boolean}
+  | {readonly k: 'str'; readonly v: string; readonly lit: boolean}
+  | {readonly k: 'null' | 'filter' | 'opaque'; readonly lit: boolean}
+
+/** What the evaluator records, or looks up, while a clause is sampled. */
+export interface Sampling {
+  /** The first pass: each term met (by key), and whether the clause tests it for NULL. */
+  readonly terms: Map<string, boolean>
+  /** The first pass: the constants met. */
+  readonly constants: Val[]
+  /** A later pass: each term's value in the sampled row. */
+  world: Map<string, Val> | undefined
+}
+
+/** The sampling in progress (the evaluator is synchronous), if any. */
+export let sampling: Sampling | undefined
+
+/** At most this many rows are sampled; a clause with more combinations is left a restriction. */
+const MAX_ROWS = 2048
+const MAX_TERMS = 4
+
+const ONE = fromInteger(1)
+
+function num(v: Decimal): Val {
+  return {k: 'num', v, lit: false}
+}
+
+function str(v: string): Val {
+  return {k: 'str', v, lit: false}
+}
+
+/** The samples of one type: the constants of that type, their neighbours, and a value unlike them. */
+function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[]): Val[] {
+  const out: Val[] = []
+  if (type === 'bool')
+    return [
+      {k: 'bool', v: true, lit: false},
+      {k: 'bool', v: false, lit: false},
+    ]
+  if (type === 'num') {
+    // Two values at least, so that two terms can differ (`x = y` is no tautology).
+    out.push(num(fromInteger(0)), num(fromInteger(1)))
+    for (const c of constants) {
+      if (c.k !== 'num') continue
+      out.push(num(c.v))
+      for (const op of ['-', '+']) {
+        const d = arithmetic(op, c.v, ONE)
+        if (d) out.push(num(d))
+      }
+      // Between integers too, for columns of other numeric types.
+      const half = arithmetic('+', c.v, {m: 5n, e: -1, int: false})
+      if (half) out.push(num(half))
+    }
+    return out
+  }
+  out.push(str(''), str('~'))
+  let longest = ''
+  for (const c of constants) {
+    if (c.k !== 'str') continue
+    out.push(str(c.v))
+    if (c.v.length >= longest.length) longest = c.v
+  }
+  out.push(str(`${longest}~~`))
+  return out
+}
+
+/**
+ * True when `evaluate` (the clause's truth in the current world) is TRUE for every sampled row of some
+ * type: the clause restricts nothing. `terms` and `constants` come from the first pass.
+ */
+export function tautology(s: Sampling, evaluate: () => Val): boolean {
+  const keys = [...s.terms.keys()]
+  if (keys.length === 0 || keys.length > MAX_TERMS) return false
+  for (const type of ['num', 'str', 'bool'] as const) {
+    const base = samplesOf(type, s.constants)
+    const domains = keys.map((k) => (s.terms.get(k) === true ? [...base, {k: 'null', lit: false}] : base))
+    if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
+    if (everywhereTrue(s, keys, domains, evaluate)) return true
+  }
+  return false
+}
+
+function everywhereTrue(
+  s: Sampling,
+  keys: readonly string[],
+  domains: readonly Val[][],
+  evaluate: () => Val,
+): boolean {
+  const index = keys.map(() => 0)
+  const world = new Map<string, Val>()
+  s.world = world
+  try {
+    for (;;) {
+      keys.forEach((k, i) => world.set(k, (domains[i] as Val[])[index[i] as number] as Val))
+      const v = evaluate()
+      if (v.k !== 'bool' || !v.v) return false
+      let i = 0
+      while (i < keys.length && (index[i] = ((index[i] as number) + 1) % (domains[i] as Val[]).length) === 0)
+        i++
+      if (i === keys.length) return true
+    }
+  } finally {
+    s.world = undefined
+  }
+}
+
+/** Runs `first` with a fresh sampling recorded, then `then` with it; no sampling outside. */
+export function withSampling<T>(first: () => Val, then: (s: Sampling, v: Val) => T): T {
+  const s: Sampling = {terms: new Map(), constants: [], world: undefined}
+  const outer = sampling
+  sampling = s
+  try {
+    return then(s, first())
+  } finally {
+    sampling = outer
+  }
+}
