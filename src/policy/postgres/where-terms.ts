@@ -11,6 +11,7 @@
  * evaluator cannot compute in a sample counts as a row the clause may drop (a restriction): only what is
  * provably TRUE everywhere reads as absent. Clauses with many terms are not sampled.
  */
+import {type AstObject, isObject, list, listItems, str as field, stringList, unwrap} from './ast.js'
 import {arithmetic, type Decimal, fromInteger} from './consts.js'
 
 export type Val =
@@ -28,6 +29,25 @@ export interface Sampling {
   /** A later pass: each term's value in the sampled row. */
   world: Map<string, Val> | undefined
 }
+
+export const FILTER: Val = {k: 'filter', lit: false}
+export const OPAQUE: Val = {k: 'opaque', lit: false}
+
+const NULL_SAMPLE: Val = {k: 'null', lit: false}
+
+const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>='])
+
+/** Builtins whose value changes from row to row: a WHERE on them is a (random) filter, not a constant. */
+export const VOLATILE = new Set([
+  'random',
+  'random_normal',
+  'setseed',
+  'nextval',
+  'setval',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+])
 
 /** The sampling in progress (the evaluator is synchronous), if any. */
 export let sampling: Sampling | undefined
@@ -90,7 +110,7 @@ export function tautology(s: Sampling, evaluate: () => Val): boolean {
   if (keys.length === 0 || keys.length > MAX_TERMS) return false
   for (const type of ['num', 'str', 'bool'] as const) {
     const base = samplesOf(type, s.constants)
-    const domains = keys.map((k) => (s.terms.get(k) === true ? [...base, {k: 'null', lit: false}] : base))
+    const domains = keys.map((k) => (s.terms.get(k) === true ? [...base, NULL_SAMPLE] : base))
     if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
     if (everywhereTrue(s, keys, domains, evaluate)) return true
   }
@@ -131,4 +151,90 @@ export function withSampling<T>(first: () => Val, then: (s: Sampling, v: Val) =>
   } finally {
     sampling = outer
   }
+}
+
+/**
+ * True when a conjunct of the clause compares a column with a constant or parameter (`id = 5`, `a < $1`,
+ * `x in (1, 2)`): some row fails it whatever the values, so the clause restricts without sampling, and
+ * the verdict does not depend on literal values (the decision cache keeps sharing it).
+ */
+export function restricts(clause: unknown): boolean {
+  const t = unwrap(clause)
+  if (t?.type === 'BoolExpr' && field(t.node, 'boolop') === 'AND_EXPR')
+    return list(t.node, 'args').some(restricts)
+  if (t?.type !== 'A_Expr') return false
+  const kind = field(t.node, 'kind')
+  const op = operatorName(t.node)
+  if (op === undefined) return false
+  const column = (v: unknown): boolean => unwrap(v)?.type === 'ColumnRef'
+  if (kind === 'AEXPR_OP' && COMPARISONS.has(op)) {
+    const {lexpr, rexpr} = t.node
+    return (column(lexpr) && isValue(rexpr)) || (column(rexpr) && isValue(lexpr))
+  }
+  if (kind === 'AEXPR_IN' && (op === '=' || op === '<>')) {
+    const items = listItems(t.node.rexpr) ?? []
+    return column(t.node.lexpr) && items.length > 0 && items.every(isValue)
+  }
+  // BETWEEN, not NOT BETWEEN: `x NOT BETWEEN 5 AND 1` holds for every x.
+  if (kind === 'AEXPR_BETWEEN') return column(t.node.lexpr) && (listItems(t.node.rexpr) ?? []).every(isValue)
+  return false
+}
+
+/**
+ * A constant or a parameter (through casts), whatever its value, so that the shortcut never depends on a
+ * literal. (`flag <= true` is true for every non-NULL boolean; it is read as a restriction.)
+ */
+function isValue(value: unknown): boolean {
+  let t = unwrap(value)
+  while (t?.type === 'TypeCast') t = unwrap(t.node.arg)
+  return t?.type === 'ParamRef' || t?.type === 'A_Const'
+}
+
+/** A row-dependent term: FILTER, or while a clause is sampled its value in the sampled row. */
+export function term(value: unknown): Val {
+  const s = sampling
+  if (s === undefined) return FILTER
+  const key = termKey(value)
+  if (s.world !== undefined) return s.world.get(key) ?? OPAQUE
+  if (nullTests > 0 || !s.terms.has(key)) s.terms.set(key, nullTests > 0 || s.terms.get(key) === true)
+  return FILTER
+}
+
+/** How many NULL-aware tests (IS NULL, IS DISTINCT FROM, IS TRUE...) enclose the term being evaluated. */
+let nullTests = 0
+
+export function underNullTest(f: () => Val): Val {
+  nullTests++
+  try {
+    return f()
+  } finally {
+    nullTests--
+  }
+}
+
+/** A term's identity: its parse tree without positions, except that each volatile call is its own term. */
+export function termKey(value: unknown): string {
+  const keepPlaces = volatile(value)
+  return JSON.stringify(value, (k, v: unknown) => (k === 'location' && !keepPlaces ? undefined : v))
+}
+
+export function volatile(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(volatile)
+  if (!isObject(value)) return false
+  const t = unwrap(value)
+  if (t?.type === 'FuncCall') {
+    const name = stringList(list(t.node, 'funcname'))
+    const last = name?.[name.length - 1]?.toLowerCase()
+    if (last !== undefined && VOLATILE.has(last)) return true
+  }
+  for (const key in value) if (volatile(value[key])) return true
+  return false
+}
+
+/** The operator of an A_Expr: `=`, `<`... (OPERATOR(pg_catalog.=) too); undefined for other schemas. */
+export function operatorName(node: AstObject): string | undefined {
+  const names = stringList(list(node, 'name'))
+  if (!names || names.length === 0 || names.length > 2) return undefined
+  if (names.length === 2 && names[0] !== 'pg_catalog') return undefined
+  return names[names.length - 1]
 }

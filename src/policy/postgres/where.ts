@@ -19,7 +19,20 @@ import {
   parseBoolean,
   parseDecimal,
 } from './consts.js'
-import {sampling, tautology, type Val, withSampling} from './where-terms.js'
+import {
+  OPAQUE,
+  operatorName,
+  restricts,
+  sampling,
+  tautology,
+  term,
+  termKey,
+  underNullTest,
+  type Val,
+  volatile,
+  VOLATILE,
+  withSampling,
+} from './where-terms.js'
 
 /** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
 export interface WhereResult {
@@ -27,21 +40,7 @@ export interface WhereResult {
   readonly literalSensitive: boolean
 }
 
-const FILTER: Val = {k: 'filter', lit: false}
-const OPAQUE: Val = {k: 'opaque', lit: false}
 const ABSENT: WhereResult = {where: 'absent', literalSensitive: false}
-
-/** Builtins whose value changes from row to row: a WHERE on them is a (random) filter, not a constant. */
-const VOLATILE = new Set([
-  'random',
-  'random_normal',
-  'setseed',
-  'nextval',
-  'setval',
-  'gen_random_uuid',
-  'uuidv4',
-  'uuidv7',
-])
 
 /** Classifies a WHERE clause (undefined: none). */
 export function classifyWhere(clause: unknown): WhereResult {
@@ -58,84 +57,6 @@ export function classifyWhere(clause: unknown): WhereResult {
       return {where: everywhere ? 'absent' : 'present', literalSensitive: v.lit || s.constants.length > 0}
     },
   )
-}
-
-/**
- * True when a conjunct of the clause compares a column with a constant or parameter (`id = 5`, `a < $1`,
- * `x in (1, 2)`): some row fails it whatever the values, so the clause restricts without sampling, and
- * the verdict does not depend on literal values (the decision cache keeps sharing it).
- */
-function restricts(clause: unknown): boolean {
-  const t = unwrap(clause)
-  if (t?.type === 'BoolExpr' && str(t.node, 'boolop') === 'AND_EXPR')
-    return list(t.node, 'args').some(restricts)
-  if (t?.type !== 'A_Expr') return false
-  const kind = str(t.node, 'kind')
-  const op = operatorName(t.node)
-  if (op === undefined) return false
-  const column = (v: unknown): boolean => unwrap(v)?.type === 'ColumnRef'
-  if (kind === 'AEXPR_OP' && COMPARE[op] !== undefined) {
-    const {lexpr, rexpr} = t.node
-    return (column(lexpr) && isValue(rexpr)) || (column(rexpr) && isValue(lexpr))
-  }
-  if (kind === 'AEXPR_IN' && (op === '=' || op === '<>')) {
-    const items = listItems(t.node.rexpr) ?? []
-    return column(t.node.lexpr) && items.length > 0 && items.every(isValue)
-  }
-  // BETWEEN, not NOT BETWEEN: `x NOT BETWEEN 5 AND 1` holds for every x.
-  if (kind === 'AEXPR_BETWEEN') return column(t.node.lexpr) && (listItems(t.node.rexpr) ?? []).every(isValue)
-  return false
-}
-
-/**
- * A constant or a parameter (through casts), whatever its value, so that the shortcut never depends on a
- * literal. (`flag <= true` is true for every non-NULL boolean; it is read as a restriction.)
- */
-function isValue(value: unknown): boolean {
-  let t = unwrap(value)
-  while (t?.type === 'TypeCast') t = unwrap(t.node.arg)
-  return t?.type === 'ParamRef' || t?.type === 'A_Const'
-}
-
-/** A row-dependent term: FILTER, or while a clause is sampled its value in the sampled row. */
-function term(value: unknown): Val {
-  const s = sampling
-  if (s === undefined) return FILTER
-  const key = termKey(value)
-  if (s.world !== undefined) return s.world.get(key) ?? OPAQUE
-  if (nullTests > 0 || !s.terms.has(key)) s.terms.set(key, nullTests > 0 || s.terms.get(key) === true)
-  return FILTER
-}
-
-/** How many NULL-aware tests (IS NULL, IS DISTINCT FROM, IS TRUE...) enclose the term being evaluated. */
-let nullTests = 0
-
-function underNullTest(f: () => Val): Val {
-  nullTests++
-  try {
-    return f()
-  } finally {
-    nullTests--
-  }
-}
-
-/** A term's identity: its parse tree without positions, except that each volatile call is its own term. */
-function termKey(value: unknown): string {
-  const keepPlaces = volatile(value)
-  return JSON.stringify(value, (k, v: unknown) => (k === 'location' && !keepPlaces ? undefined : v))
-}
-
-function volatile(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(volatile)
-  if (!isObject(value)) return false
-  const t = unwrap(value)
-  if (t?.type === 'FuncCall') {
-    const name = stringList(list(t.node, 'funcname'))
-    const last = name?.[name.length - 1]?.toLowerCase()
-    if (last !== undefined && VOLATILE.has(last)) return true
-  }
-  for (const key in value) if (volatile(value[key])) return true
-  return false
 }
 
 /** True when a subtree reads the current row: a column, CURRENT OF, or a volatile function. */
@@ -305,14 +226,6 @@ function booleanTest(v: Val, test: string | undefined): Val {
 function filterOf(vals: readonly Val[]): Val | undefined {
   if (!vals.some((v) => v.k === 'filter')) return undefined
   return {k: 'filter', lit: !vals.some((v) => v.k === 'filter' && !v.lit)}
-}
-
-/** The operator of an A_Expr: `=`, `<`... (OPERATOR(pg_catalog.=) too); undefined for other schemas. */
-function operatorName(node: AstObject): string | undefined {
-  const names = stringList(list(node, 'name'))
-  if (!names || names.length === 0 || names.length > 2) return undefined
-  if (names.length === 2 && names[0] !== 'pg_catalog') return undefined
-  return names[names.length - 1]
 }
 
 /** The same row-dependent term on both sides (volatile calls are never the same). */
