@@ -104,7 +104,11 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['DELETE FROM t WHERE id NOT IN (1, 2) OR id IN (1, 2)', ['delete app.t where=absent']],
   ["UPDATE t SET a = 1 WHERE name <> 'x' OR name = 'x'", ['update app.t where=absent']],
   ['DELETE FROM t WHERE ISNULL(x) OR NOT ISNULL(x)', ['delete app.t fn=isnull where=absent']],
+  ["DELETE FROM t WHERE name LIKE '%'", ['delete app.t where=absent']],
+  ["DELETE FROM t WHERE name NOT LIKE 'a%' OR name LIKE 'A%'", ['delete app.t where=absent']],
   // ...and filters of the same shapes
+  ["DELETE FROM t WHERE name LIKE 'a%'", ['delete app.t where=present']],
+  ["DELETE FROM t WHERE name LIKE '_%'", ['delete app.t where=present']],
   ['DELETE FROM t WHERE id <= 5 OR id >= 6', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id = 5 OR id <> 6', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id > 0 OR id IS NULL', ['delete app.t where=present']],

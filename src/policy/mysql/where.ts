@@ -8,6 +8,7 @@
  * `id = 5 OR id <> 5`) is absent too: it is evaluated again with each row-dependent term replaced by
  * sample values, as for Postgres (src/policy/postgres/where-terms.ts has the reasoning).
  */
+import {likePattern} from '../like-pattern.js'
 import {isObj, mentionsColumn} from './walk.js'
 
 type Scalar = number | string | null
@@ -300,6 +301,14 @@ class Evaluator {
   }
 
   private compare(op: string, a: Scalar, b: Scalar): Value {
+    if (op === 'LIKE' || op === 'NOT LIKE') {
+      if (a === null || b === null) return NULL
+      // The default collations compare without case; beyond ASCII the fold is not modelled, nor are the
+      // text forms of numbers (a sampled number would make `name LIKE '_%'` look true in every row).
+      const pattern = likePattern(String(b), true)
+      if (pattern === undefined || typeof a !== 'string' || !isAscii(a)) return 'const'
+      return pattern.test(String(a)) === (op === 'LIKE') ? TRUE : FALSE
+    }
     if (op === 'IS' || op === 'IS NOT') {
       const same = b === null ? a === null : a !== null && (toNumber(a) !== 0) === (toNumber(b) !== 0)
       return (op === 'IS') === same ? TRUE : FALSE

@@ -19,6 +19,7 @@ import {
   parseBoolean,
   parseDecimal,
 } from './consts.js'
+import {likePattern} from '../like-pattern.js'
 import {
   OPAQUE,
   operatorName,
@@ -270,6 +271,9 @@ function aExpr(node: AstObject): Val {
   switch (kind ?? '') {
     case 'AEXPR_OP':
       return l ? binary(op, l, r) : unary(op, r)
+    case 'AEXPR_LIKE':
+    case 'AEXPR_ILIKE':
+      return l ? like(op, l, r, kind === 'AEXPR_ILIKE') : {k: 'opaque', lit}
     case 'AEXPR_DISTINCT':
     case 'AEXPR_NOT_DISTINCT': {
       if (!l) return {k: 'opaque', lit}
@@ -280,6 +284,17 @@ function aExpr(node: AstObject): Val {
     default:
       return {k: 'opaque', lit}
   }
+}
+
+/** `a LIKE p` (`~~`, `!~~`, ILIKE `~~*`, `!~~*`) of two known strings; opaque for what is not modelled. */
+function like(op: string, l: Val, r: Val, insensitive: boolean): Val {
+  const lit = l.lit || r.lit
+  if (!['~~', '!~~', '~~*', '!~~*'].includes(op)) return {k: 'opaque', lit}
+  if (l.k === 'null' || r.k === 'null') return {k: 'null', lit}
+  if (l.k !== 'str' || r.k !== 'str') return {k: 'opaque', lit}
+  const pattern = likePattern(r.v, insensitive)
+  if (pattern === undefined || (insensitive && !/^[\x20-\x7e]*$/.test(l.v))) return {k: 'opaque', lit}
+  return {k: 'bool', v: pattern.test(l.v) !== op.startsWith('!'), lit}
 }
 
 function unary(op: string, r: Val): Val {
