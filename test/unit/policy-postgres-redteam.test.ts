@@ -202,3 +202,50 @@ describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () 
     expect(ops(sql)).toContain(op)
   })
 })
+
+describe('built-ins that run SQL given as text', () => {
+  /** `kind tables` of every operation, or the error. */
+  function ops(sql: string): string[] | string {
+    const a = analyzePostgres(sql, ctx)
+    return a.ok ? a.operations.map((o) => `${o.kind} ${[...o.tables].sort().join(',')}`) : a.error
+  }
+
+  it.each([
+    ["select query_to_xml('select * from secrets', true, true, '')", 'select public.secrets'],
+    ["select pg_catalog.query_to_xml('delete from t', true, true, '')", 'delete public.t'],
+    ["select table_to_xml('hr.salaries', true, false, '')", 'select hr.salaries'],
+    ["select table_to_xml('secrets'::regclass, true, false, '')", 'select public.secrets'],
+    ["select ts_stat('select to_tsvector(v) from secrets')", 'select public.secrets'],
+    ["select ts_rewrite('a'::tsquery, 'select a, b from secrets')", 'select public.secrets'],
+    [
+      "select query_to_xml('select query_to_xml(''select 1 from secrets'', true, true, '''')', true, true, '')",
+      'select public.secrets',
+    ],
+  ])('%s runs %s', (sql, expected) => {
+    expect(ops(sql)).toContain(expected)
+  })
+
+  it.each([
+    ["select query_to_xml($1, true, true, '')", /not a string constant/],
+    ["select query_to_xml('select * from ' || 'secrets', true, true, '')", /not a string constant/],
+    [
+      "select table_to_xml(16384::oid::regclass, true, false, '')",
+      /not a string constant|could not be parsed/,
+    ],
+    ["select schema_to_xml('public', true, false, '')", /every table of a schema or database/],
+    ["select database_to_xml(true, false, '')", /every table of a schema or database/],
+    ["select query_to_xml('select from where', true, true, '')", /could not be parsed/],
+  ])('%s is refused', (sql, reason) => {
+    expect(ops(sql)).toMatch(reason)
+  })
+
+  it('leaves user functions of the same name and the three-argument ts_rewrite alone', () => {
+    expect(ops("select app.query_to_xml('select * from secrets')")).toEqual(['select '])
+    expect(ops("select ts_rewrite('a'::tsquery, 'a'::tsquery, 'b'::tsquery)")).toEqual(['select '])
+  })
+
+  it('makes the decision depend on the text (no cache sharing across literals)', () => {
+    const a = analyzePostgres("select query_to_xml('select 1', true, true, '')", ctx)
+    expect(a.ok && a.literalSensitive).toBe(true)
+  })
+})

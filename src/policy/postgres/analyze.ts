@@ -2,7 +2,7 @@
 import type {Analysis, AnalyzeContext} from '../types.js'
 import {QueryState} from './ops.js'
 import {loadParser, parse} from './parser.js'
-import {buildStatement} from './statements.js'
+import {buildRuns, buildStatement} from './statements.js'
 
 /** Loads libpg-query's WASM module once; analyzePostgres fails closed until it has resolved. */
 export async function loadPostgresParser(): Promise<void> {
@@ -17,6 +17,7 @@ export function analyzePostgres(sql: string, ctx: AnalyzeContext): Analysis {
   try {
     for (const statement of parsed.statements) {
       buildStatement(state, statement, undefined)
+      buildRuns(state)
       if (state.error !== undefined) return {ok: false, error: state.error}
     }
   } catch (error) {

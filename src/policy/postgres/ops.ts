@@ -71,6 +71,8 @@ export class QueryState {
   literalSensitive = false
   /** Why the query must be refused (fail closed), once known. */
   error: string | undefined
+  /** SQL that calls met so far run (dynamic-sql.ts), to be judged under their operations. */
+  readonly runs: {readonly sql: string; readonly op: OpBuilder; readonly schema: string}[] = []
   /** Statements prepared (or, as null, deallocated) earlier in this query. */
   private readonly local = new Map<string, readonly Operation[] | null>()
   private deallocatedAll = false

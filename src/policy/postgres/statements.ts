@@ -146,6 +146,22 @@ function body(state: QueryState, type: string, node: AstObject, op: OpBuilder, s
   }
 }
 
+/** Judges the SQL that calls met so far run (dynamic-sql.ts), each under its call's operation, until none is left. */
+export function buildRuns(state: QueryState): void {
+  for (
+    let run = state.runs.shift();
+    run !== undefined && state.error === undefined;
+    run = state.runs.shift()
+  ) {
+    const parsed = parse(run.sql)
+    if (!parsed.ok) {
+      state.error = `SQL given to a function as text could not be parsed: ${parsed.error}`
+      return
+    }
+    for (const statement of parsed.statements) buildStatement(state, statement, run.op, run.schema)
+  }
+}
+
 function prepare(state: QueryState, node: AstObject, w: WalkCtx): void {
   walkFields('PrepareStmt', node, w, 'query')
   const first = state.ops.length

@@ -12,6 +12,7 @@ import {kindOf} from './kinds.js'
 import {functionName, qualifiedRelationName, rangeVarName} from './names.js'
 import {namedRelations} from './objects.js'
 import type {OpBuilder, QueryState} from './ops.js'
+import {dynamicSql} from './dynamic-sql.js'
 import {checkSetConfig} from './settings.js'
 import {classifyWhere} from './where.js'
 
@@ -188,6 +189,13 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
       if (name) {
         w.op.addFunction(name)
         w.state.apply(checkSetConfig(name, list(node, 'args')))
+        const runs = dynamicSql(name, list(node, 'args'))
+        if (runs !== undefined) {
+          // The text decides the operations: a query differing only there must not share them.
+          w.state.literalSensitive = true
+          if ('error' in runs) w.state.error ??= `${runs.error}; refused`
+          else w.state.runs.push({sql: runs.sql, op: w.op, schema: w.schema})
+        }
       }
       walkFields(type, node, w)
       return
