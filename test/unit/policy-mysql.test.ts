@@ -110,6 +110,8 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ["DELETE FROM t WHERE name LIKE 'a%'", ['delete app.t where=present']],
   ["DELETE FROM t WHERE name LIKE '_%'", ['delete app.t where=present']],
   ['DELETE FROM t WHERE id <= 5 OR id >= 6', ['delete app.t where=present']],
+  ["DELETE FROM t WHERE level <> 'error' OR created_at < '2024-01-01'", ['delete app.t where=present']],
+  ["DELETE FROM t WHERE a < 10 OR a <= 0 OR a < '5' OR a < 5", ['delete app.t where=present']],
   ['DELETE FROM t WHERE id = 5 OR id <> 6', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id > 0 OR id IS NULL', ['delete app.t where=present']],
   ['DELETE FROM t WHERE x = y', ['delete app.t where=present']],

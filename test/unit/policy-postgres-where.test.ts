@@ -131,6 +131,7 @@ const WHERES: [string, 'absent' | 'present', boolean][] = [
   ["WHERE 'abc' LIKE 'b%'", 'present', true],
   ['WHERE id = 5 OR id <> 6', 'present', true],
   ['WHERE id <= 5 OR id >= 6', 'present', true],
+  ["WHERE a <> '5' OR b < '10'", 'present', true],
   ['WHERE id > 0 OR id IS NULL', 'present', true],
   ['WHERE a = 1 OR b = 2', 'present', true],
   ["WHERE name <> 'x' OR name = 'y'", 'present', true],

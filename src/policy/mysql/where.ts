@@ -70,11 +70,15 @@ const COMPARISONS = new Set(['=', '!=', '<>', '<', '>', '<=', '>='])
 /** Functions whose value changes from call to call: each call is its own term. */
 const VOLATILE = new Set(['rand', 'uuid', 'uuid_short', 'sys_guid', 'random_bytes', 'sysdate'])
 
-/** Sample values of one type: the constants of that type, their neighbours, and values unlike them. */
+/** Sample values of one type: the constants read as that type, their neighbours, and values unlike them. */
 function samplesOf(type: 'num' | 'str', constants: readonly Scalar[]): Scalar[] {
   if (type === 'num') {
     const out: Scalar[] = [0, 1]
-    for (const c of constants) if (typeof c === 'number') out.push(c, c - 1, c + 1, c + 0.5)
+    // A string compared with a number is read as one (`created_at < '2024-01-01'` as 2024): a sample too.
+    for (const c of constants) {
+      const n = toNumber(c)
+      if (n !== null) out.push(n, n - 1, n + 1, n + 0.5)
+    }
     return out
   }
   // A string compared with a number is read as a number: the numeric samples are strings too.
@@ -125,19 +129,22 @@ class Evaluator {
     }
   }
 
-  /** True when `where` is TRUE in every sampled row of one type (numbers or strings). */
+  /** True when `where` is TRUE in every sampled row, of numbers and of strings. */
   tautology(where: unknown): boolean {
     const keys = [...this.terms.keys()]
     if (keys.length === 0 || keys.length > MAX_TERMS) return false
     const consulted = this.consulted
     try {
+      // True for samples of every type: MySQL compares a string with a number as numbers but with a string
+      // in collation order, so no sample set of one type stands for every column (unlike Postgres, where a
+      // comparison of the wrong type is an error and one type's samples suffice).
       for (const type of ['num', 'str'] as const) {
         const base = samplesOf(type, this.constants)
         const domains = keys.map((k) => (this.terms.get(k) === true ? [...base, null] : base))
         if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
-        if (this.everywhere(where, keys, domains)) return true
+        if (!this.everywhere(where, keys, domains)) return false
       }
-      return false
+      return true
     } finally {
       this.world = undefined
       this.consulted = consulted
@@ -303,11 +310,12 @@ class Evaluator {
   private compare(op: string, a: Scalar, b: Scalar): Value {
     if (op === 'LIKE' || op === 'NOT LIKE') {
       if (a === null || b === null) return NULL
-      // The default collations compare without case; beyond ASCII the fold is not modelled, nor are the
-      // text forms of numbers (a sampled number would make `name LIKE '_%'` look true in every row).
+      // The default collations compare without case; beyond ASCII the fold is not modelled. A number is
+      // matched by its text.
       const pattern = likePattern(String(b), true)
-      if (pattern === undefined || typeof a !== 'string' || !isAscii(a)) return 'const'
-      return pattern.test(String(a)) === (op === 'LIKE') ? TRUE : FALSE
+      const text = String(a)
+      if (pattern === undefined || !isAscii(text)) return 'const'
+      return pattern.test(text) === (op === 'LIKE') ? TRUE : FALSE
     }
     if (op === 'IS' || op === 'IS NOT') {
       const same = b === null ? a === null : a !== null && (toNumber(a) !== 0) === (toNumber(b) !== 0)

@@ -12,7 +12,7 @@
  * provably TRUE everywhere reads as absent. Clauses with many terms are not sampled.
  */
 import {type AstObject, isObject, list, listItems, str as field, stringList, unwrap} from './ast.js'
-import {arithmetic, type Decimal, fromInteger} from './consts.js'
+import {arithmetic, type Decimal, fromInteger, parseDecimal} from './consts.js'
 
 export type Val =
   | {readonly k: 'bool'; readonly v: boolean; readonly lit: boolean}
@@ -66,7 +66,7 @@ function str(v: string): Val {
   return {k: 'str', v, lit: false}
 }
 
-/** The samples of one type: the constants of that type, their neighbours, and a value unlike them. */
+/** The samples of one type: the constants read as that type, their neighbours, and values unlike them. */
 function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[]): Val[] {
   const out: Val[] = []
   if (type === 'bool')
@@ -78,14 +78,16 @@ function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[]): Val
     // Two values at least, so that two terms can differ (`x = y` is no tautology).
     out.push(num(fromInteger(0)), num(fromInteger(1)))
     for (const c of constants) {
-      if (c.k !== 'num') continue
-      out.push(num(c.v))
+      // A string constant compared with a number is read as one (`a <> '5'`): its value is a sample too.
+      const v = c.k === 'num' ? c.v : c.k === 'str' ? parseDecimal(c.v, false) : undefined
+      if (v === undefined) continue
+      out.push(num(v))
       for (const op of ['-', '+']) {
-        const d = arithmetic(op, c.v, ONE)
+        const d = arithmetic(op, v, ONE)
         if (d) out.push(num(d))
       }
       // Between integers too, for columns of other numeric types.
-      const half = arithmetic('+', c.v, {m: 5n, e: -1, int: false})
+      const half = arithmetic('+', v, {m: 5n, e: -1, int: false})
       if (half) out.push(num(half))
     }
     return out

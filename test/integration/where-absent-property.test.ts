@@ -1,0 +1,113 @@
+/**
+ * `where: absent` against the real servers: whatever WHERE the guard reads as "true in every row" is
+ * checked on a table of varied rows (numbers and strings around the constants the clauses use), and must
+ * hold on every one of them. Clauses are drawn at random (seeded) from comparisons, IN, LIKE and NULL tests
+ * combined with AND, OR and NOT, so that the sampling of where-terms.ts is held to the database's answer.
+ */
+import pg from 'pg'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {analyzeMysql} from '../../src/policy/mysql/analyze.js'
+import {analyzePostgres, loadPostgresParser} from '../../src/policy/postgres/analyze.js'
+import {mysqlScratch, type MysqlScratch} from '../support/mysql-proxy.js'
+import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+
+const NUMBERS = [-3, -1, 0, 1, 2, 4, 5, 6, 9, 10, 11, 99, 2023, 2024, 2025]
+const STRINGS = ['', 'a', 'A', 'b', 'z', 'x', 'abc', 'error', '5', '10', '50', '~', '2024-01-01']
+
+/** A seeded generator of WHERE clauses over `a` (integer) and `b` (text). */
+function clauses(seed: number, count: number): string[] {
+  let s = seed
+  const rnd = (n: number): number => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff
+    return s % n
+  }
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)] as T
+  const num = ['0', '1', '5', '10', '-1', '2024', "'5'"]
+  const str = ["'a'", "'error'", "''", "'b'", "'x'"]
+  const atom = (): string => {
+    const c = rnd(8)
+    if (c < 3) return `a ${pick(['=', '<>', '<', '>', '<=', '>='])} ${pick(num)}`
+    if (c < 5) return `b ${pick(['=', '<>'])} ${pick(str)}`
+    if (c === 5) return `a ${pick(['is null', 'is not null'])}`
+    if (c === 6) return `b like ${pick(["'%'", "'a%'", "'_%'", "''", "'%r%'"])}`
+    return `a in (${pick(num)}, ${pick(num)})`
+  }
+  const clause = (depth: number): string => {
+    if (depth > 2 || rnd(3) === 0) return atom()
+    const k = rnd(3)
+    if (k === 2) return `not (${clause(depth + 1)})`
+    return `(${clause(depth + 1)} ${k === 0 ? 'or' : 'and'} ${clause(depth + 1)})`
+  }
+  return Array.from({length: count}, () => clause(0))
+}
+
+/** The clauses the analysis reads as absent. */
+function absent(
+  all: readonly string[],
+  analyze: (sql: string) => ReturnType<typeof analyzePostgres>,
+): string[] {
+  return all.filter((w) => {
+    const a = analyze(`DELETE FROM fz WHERE ${w}`)
+    return a.ok && a.operations[0]?.where === 'absent'
+  })
+}
+
+describe('PostgreSQL', () => {
+  let db: ScratchDb
+  let client: pg.Client
+  beforeAll(async () => {
+    await loadPostgresParser()
+    db = await createScratchDb(
+      'dbgate_where',
+      `create table fz(a int, b text);
+       insert into fz select x, y from unnest(array[${NUMBERS.join(',')}]) x,
+         unnest(array[${STRINGS.map((v) => `'${v}'`).join(',')}]) y;`,
+    )
+    client = new pg.Client({connectionString: db.url})
+    await client.connect()
+  })
+  afterAll(async () => {
+    await client?.end()
+    await db?.drop()
+  })
+
+  it('every WHERE read as always true is true in every row', async () => {
+    const found = absent(clauses(7, 1500), (sql) => analyzePostgres(sql, {defaultSchema: 'public'}))
+    expect(found.length).toBeGreaterThan(50)
+    const wrong: string[] = []
+    for (const w of found) {
+      const r = await client.query<{n: string}>(
+        `select count(*) as n from fz where not coalesce((${w}), false)`,
+      )
+      if (r.rows[0]?.n !== '0') wrong.push(w)
+    }
+    expect(wrong).toEqual([])
+  })
+})
+
+describe('MariaDB', () => {
+  let db: MysqlScratch
+  beforeAll(async () => {
+    db = await mysqlScratch('where')
+    await db.admin(`CREATE TABLE \`${db.name}\`.fz (a INT, b VARCHAR(20))`)
+    const rows = NUMBERS.flatMap((x) => STRINGS.map((y) => `(${x}, '${y}')`))
+    await db.admin(`INSERT INTO \`${db.name}\`.fz VALUES ${rows.join(',')}`)
+  })
+  afterAll(async () => {
+    await db?.drop()
+  })
+
+  it('every WHERE read as always true is true in every row', async () => {
+    const found = absent(clauses(7, 1500), (sql) => analyzeMysql(sql, {defaultSchema: db.name}))
+    expect(found.length).toBeGreaterThan(50)
+    const wrong: string[] = []
+    for (const w of found) {
+      const rows = (await db.admin(
+        `SELECT COUNT(*) AS n FROM \`${db.name}\`.fz WHERE NOT COALESCE((${w}), FALSE)`,
+      )) as {n: number}[]
+      if (Number(rows[0]?.n) !== 0) wrong.push(w)
+    }
+    expect(wrong).toEqual([])
+  })
+})
