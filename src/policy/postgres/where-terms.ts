@@ -220,17 +220,22 @@ export function termKey(value: unknown): string {
   return JSON.stringify(value, (k, v: unknown) => (k === 'location' && !keepPlaces ? undefined : v))
 }
 
+/** True when a subtree calls a volatile built-in (VOLATILE). */
 export function volatile(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(volatile)
   if (!isObject(value)) return false
-  const t = unwrap(value)
-  if (t?.type === 'FuncCall') {
-    const name = stringList(list(t.node, 'funcname'))
-    const last = name?.[name.length - 1]?.toLowerCase()
-    if (last !== undefined && VOLATILE.has(last)) return true
-  }
+  if (volatileCall(value)) return true
   for (const key in value) if (volatile(value[key])) return true
   return false
+}
+
+/** True when a node itself is a call of a volatile built-in. */
+export function volatileCall(value: unknown): boolean {
+  const t = unwrap(value)
+  if (t?.type !== 'FuncCall') return false
+  const name = stringList(list(t.node, 'funcname'))
+  const last = name?.[name.length - 1]?.toLowerCase()
+  return last !== undefined && VOLATILE.has(last)
 }
 
 /** The operator of an A_Expr: `=`, `<`... (OPERATOR(pg_catalog.=) too); undefined for other schemas. */

@@ -31,7 +31,7 @@ import {
   underNullTest,
   type Val,
   volatile,
-  VOLATILE,
+  volatileCall,
   withSampling,
 } from './where-terms.js'
 
@@ -65,12 +65,7 @@ function dependsOnRow(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(dependsOnRow)
   if (!isObject(value)) return false
   const t = unwrap(value)
-  if (t?.type === 'ColumnRef' || t?.type === 'CurrentOfExpr') return true
-  if (t?.type === 'FuncCall') {
-    const name = stringList(list(t.node, 'funcname'))
-    const last = name?.[name.length - 1]?.toLowerCase()
-    if (last !== undefined && VOLATILE.has(last)) return true
-  }
+  if (t?.type === 'ColumnRef' || t?.type === 'CurrentOfExpr' || volatileCall(value)) return true
   for (const key in value) if (dependsOnRow(value[key])) return true
   return false
 }
