@@ -40,7 +40,7 @@ const ioModules = [
 const noIo = ioModules.flatMap((m) => [m, `node:${m}`, `${m}/*`, `node:${m}/*`])
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**']},
+  {ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'wasm/**']},
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

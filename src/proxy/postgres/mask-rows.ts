@@ -12,6 +12,14 @@ import {
   type ValueType,
 } from '../../masking/index.js'
 import type {FieldPlan} from '../../policy/index.js'
+import {
+  KERNEL_EMAIL,
+  KERNEL_FALLBACK,
+  KERNEL_NULL,
+  KERNEL_PASS,
+  KERNEL_UNCHANGED,
+  RowKernel,
+} from './row-kernel.js'
 import {FieldReader, WireError} from './wire.js'
 
 /** One field of a RowDescription. */
@@ -91,6 +99,8 @@ export class RowMasker {
   /** A DataView of the chunk rows are read from: word-wise copies (one per network read). */
   private src: Buffer | undefined
   private view: DataView = new DataView(new ArrayBuffer(0))
+  /** The row kernel's instruction per field, when it decides every masked field of this result. */
+  private readonly kernelOps: Uint8Array | undefined
 
   constructor(
     private readonly masks: readonly (FieldMask | null)[],
@@ -103,6 +113,7 @@ export class RowMasker {
       fired.add(m.rule)
       return undefined
     })
+    this.kernelOps = kernelOps(masks)
   }
 
   /**
@@ -110,6 +121,11 @@ export class RowMasker {
    * bytes can go as they are. Throws WireError when the row does not match its RowDescription.
    */
   rewrite(buf: Buffer, start: number, end: number, out: ProducedOut): boolean {
+    const ops = this.kernelOps
+    if (ops !== undefined) {
+      const r = out.kernelRow(ops, buf, start, end)
+      if (r !== KERNEL_FALLBACK) return r !== KERNEL_UNCHANGED
+    }
     const n = this.masks.length
     if (end - start < 7 || ((buf[start + 5] as number) << 8) + (buf[start + 6] as number) !== n)
       throw new WireError('DataRow does not match its RowDescription')
@@ -167,6 +183,23 @@ export class RowMasker {
   }
 }
 
+/**
+ * The kernel's instructions for `masks`, or undefined when some masked field is one it does not
+ * decide (its rows would all fall back): whole-column masks to NULL, and partial on text.
+ */
+function kernelOps(masks: readonly (FieldMask | null)[]): Uint8Array | undefined {
+  const ops = new Uint8Array(masks.length)
+  for (let i = 0; i < masks.length; i++) {
+    const m = masks[i]
+    if (m == null) ops[i] = KERNEL_PASS
+    else if (m.kind !== 'column') return undefined
+    else if (m.style === 'null' || m.type === 'other') ops[i] = KERNEL_NULL
+    else if (m.style === 'partial' && m.type === 'text') ops[i] = KERNEL_EMAIL
+    else return undefined
+  }
+  return ops
+}
+
 const SLAB = 64 * 1024
 /** The largest fresh slab `prepare` makes for one read (reads are at most 64 KB). */
 const MAX_SLAB = 1024 * 1024
@@ -177,6 +210,8 @@ export interface ProducedTarget {
   flush(): void
   /** Writes bytes the proxy produced, after everything forwarded so far. */
   send(bytes: Buffer): void
+  /** True when every byte sent so far has left the process (the kernel has it): buffers can be reused. */
+  drained?(): boolean
 }
 
 /**
@@ -187,15 +222,48 @@ export interface ProducedTarget {
  * (or `rollback`); `slab[base, used)` is gathered and not yet written, before `base` the socket owns it.
  */
 export class ProducedOut implements ByteSink {
-  buf = Buffer.allocUnsafe(SLAB)
+  buf: Buffer = Buffer.allocUnsafe(SLAB)
   /** A DataView of `buf`, for word-wise writes. */
   view: DataView = viewOf(this.buf)
   used = 0
   /** Start of the row being built, -1 when none is. */
   mark = -1
   private base = 0
+  /**
+   * The row kernel's memory, once a result set used it: the slab rows are built in while it has room.
+   * Bytes sent from it are copied first (the kernel reuses it), so it never waits on the socket.
+   */
+  private kernel: RowKernel | null | undefined
 
-  constructor(private readonly to: ProducedTarget) {}
+  constructor(
+    private readonly to: ProducedTarget,
+    /** False to build every row in JavaScript (the reference path, for tests). */
+    private readonly useKernel = true,
+  ) {}
+
+  /**
+   * Masks the DataRow `buf[start, end)` with the row kernel by `ops`: KERNEL_FALLBACK when the
+   * JavaScript path must decide it, KERNEL_UNCHANGED when the original goes, else the row was built.
+   */
+  kernelRow(ops: Uint8Array, buf: Buffer, start: number, end: number): number {
+    let k = this.kernel
+    if (k === undefined) k = this.kernel = this.useKernel ? (RowKernel.create() ?? null) : null
+    if (k === null || this.mark >= 0 || ops.length > k.maxFields) return KERNEL_FALLBACK
+    const room = end - start + 3 * ops.length + 8
+    if (this.buf !== k.slab || this.used + room > k.slab.length) {
+      if (room > k.slab.length) return KERNEL_FALLBACK
+      this.flush()
+      this.buf = k.slab
+      this.view = viewOf(k.slab)
+      this.used = this.base = 0
+    }
+    const r = k.maskRow(ops, buf, start, end, this.used)
+    if (r < 0) return r
+    this.mark = this.used
+    this.used = r
+    this.commit()
+    return r
+  }
 
   /**
    * Called as a network read of `n` bytes starts: when produced bytes have been written out and the
@@ -204,8 +272,18 @@ export class ProducedOut implements ByteSink {
    * produced anything allocates nothing.
    */
   prepare(n: number): void {
+    this.kernel?.unload()
     if (this.used === 0 || this.used !== this.base || this.mark >= 0) return
     if (this.buf.length - this.used >= n) return
+    if (this.kernel != null && this.buf === this.kernel.slab) {
+      this.used = this.base = 0
+      return
+    }
+    if (this.buf.length >= n && this.to.drained?.() === true) {
+      // Everything written went straight to the kernel: nothing holds the slab, it is reused.
+      this.used = this.base = 0
+      return
+    }
     this.buf = Buffer.allocUnsafe(Math.max(SLAB, Math.min(n, MAX_SLAB)))
     this.view = viewOf(this.buf)
     this.used = this.base = 0
@@ -303,7 +381,9 @@ export class ProducedOut implements ByteSink {
   }
 
   private sendRange(to: number): void {
-    this.to.send(this.buf.subarray(this.base, to))
+    const bytes = this.buf.subarray(this.base, to)
+    // The kernel's slab is reused for the next rows: the socket gets a copy.
+    this.to.send(this.kernel != null && this.buf === this.kernel.slab ? Buffer.from(bytes) : bytes)
     this.base = to
   }
 }

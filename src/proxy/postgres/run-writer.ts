@@ -73,6 +73,11 @@ export class RunWriter {
     this.flush()
   }
 
+  /** True when nothing is held, queued or waiting in the socket: every written buffer is free again. */
+  drained(): boolean {
+    return this.holds === 0 && this.buf === undefined && this.socket.writableLength === 0
+  }
+
   private write(bytes: Buffer): void {
     if (this.holds > 0) {
       this.queued.push(bytes)

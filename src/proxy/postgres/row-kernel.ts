@@ -1,0 +1,112 @@
+/**
+ * The WebAssembly row kernel (wasm/pg-row-kernel.ts): masks DataRows whose masked fields are all
+ * whole-column NULLs or partial addresses, several times faster than the JavaScript row path, which
+ * stays the reference: any row the kernel does not decide (another value, a malformed row, a row
+ * outside the chunk it holds) goes there. One instance per session that masks, made when first needed:
+ * its memory (640 KiB, mostly untouched) holds that session's input chunk and produced rows.
+ */
+import {WASM} from './row-kernel-wasm.js'
+
+/** The little of the WebAssembly API used here (this project's lib settings do not declare it). */
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object
+  readonly Instance: new (module: object) => {readonly exports: unknown}
+}
+interface WasmGlobal {
+  readonly value: number
+}
+
+interface KernelExports {
+  readonly memory: {readonly buffer: ArrayBuffer}
+  readonly IN: WasmGlobal
+  readonly IN_BYTES: WasmGlobal
+  readonly OUT: WasmGlobal
+  readonly OUT_BYTES: WasmGlobal
+  readonly MAX_FIELDS: WasmGlobal
+  init(this: void): void
+  ops(this: void): number
+  maskRow(this: void, start: number, end: number, n: number, at: number): number
+}
+
+/** Per-field instructions of the kernel (the kernel's PASS, NULL and EMAIL). */
+export const KERNEL_PASS = 0
+export const KERNEL_NULL = 1
+export const KERNEL_EMAIL = 2
+
+/** maskRow's answers besides an output offset. */
+export const KERNEL_UNCHANGED = -1
+/** The kernel did not decide the row (or could not hold it): the JavaScript path must. */
+export const KERNEL_FALLBACK = -2
+const MALFORMED = -3
+
+const wasm = (globalThis as {WebAssembly?: WasmApi}).WebAssembly
+let compiled: object | null | undefined
+
+function kernelModule(): object | null {
+  if (compiled === undefined) {
+    try {
+      if (wasm === undefined) throw new Error('no WebAssembly')
+      compiled = new wasm.Module(Buffer.from(WASM, 'base64'))
+    } catch {
+      // No WebAssembly here: the JavaScript path does all the work.
+      compiled = null
+    }
+  }
+  return compiled
+}
+
+/** One session's kernel. */
+export class RowKernel {
+  /** Where produced rows are written: a view of the kernel's memory (see ProducedOut's home slab). */
+  readonly slab: Buffer
+  readonly maxFields: number
+  private readonly input: Buffer
+  private readonly ops: Uint8Array
+  /** The chunk the input region holds, and the field ops the ops region holds. */
+  private loaded: Buffer | undefined
+  private opsOf: Uint8Array | undefined
+  private readonly maskRowFn: KernelExports['maskRow']
+
+  /** A new kernel, or undefined when WebAssembly is not available. */
+  static create(): RowKernel | undefined {
+    const m = kernelModule()
+    if (m === null || wasm === undefined) return undefined
+    const exports = new wasm.Instance(m).exports as KernelExports
+    exports.init()
+    return new RowKernel(exports)
+  }
+
+  private constructor(k: KernelExports) {
+    const mem = k.memory.buffer
+    this.input = Buffer.from(mem, k.IN.value, k.IN_BYTES.value)
+    this.slab = Buffer.from(mem, k.OUT.value, k.OUT_BYTES.value)
+    this.maxFields = k.MAX_FIELDS.value
+    this.ops = new Uint8Array(mem, k.ops(), this.maxFields)
+    this.maskRowFn = k.maskRow
+  }
+
+  /**
+   * Masks the DataRow `buf[start, end)` by `ops` (one per field) into the slab at `at`: the offset
+   * after the written row, KERNEL_UNCHANGED (nothing written) or KERNEL_FALLBACK (nothing written;
+   * the JavaScript path decides, and reports a malformed row). The caller ensures the slab has room
+   * for the row plus 3 bytes per field.
+   */
+  maskRow(ops: Uint8Array, buf: Buffer, start: number, end: number, at: number): number {
+    if (buf !== this.loaded) {
+      if (buf.length > this.input.length) return KERNEL_FALLBACK
+      this.input.set(buf)
+      this.loaded = buf
+    }
+    if (ops !== this.opsOf) {
+      this.ops.set(ops)
+      this.opsOf = ops
+    }
+    const r = this.maskRowFn(start, end, ops.length, at)
+    return r === MALFORMED ? KERNEL_FALLBACK : r
+  }
+
+  /** Forgets the chunk it holds (its bytes may be reused by the network layer). */
+  unload(): void {
+    this.loaded = undefined
+  }
+}
