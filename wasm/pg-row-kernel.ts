@@ -22,6 +22,8 @@ const MALFORMED: i32 = -3
 
 const OPS: usize = 0
 const CLASS: usize = 2048
+/** maskRows' second answer: the output offset after the rows it wrote. */
+const RESULT: usize = 2304
 export const MAX_FIELDS: i32 = 2048
 export const IN: usize = 4096
 export const IN_BYTES: i32 = 256 << 10
@@ -52,6 +54,11 @@ export function init(): void {
 /** The field ops table, written by the caller before rows of a result set are masked. */
 export function ops(): usize {
   return OPS
+}
+
+/** Where maskRows leaves its output offset. */
+export function result(): usize {
+  return RESULT
 }
 
 @inline
@@ -151,4 +158,33 @@ export function maskRow(start: i32, end: i32, n: i32, at: i32): i32 {
   put32(o + 1, <i32>(w - o - 1))
   store<u16>(o + 5, load<u16>(s + 5))
   return <i32>(w - OUT)
+}
+
+/**
+ * Masks the consecutive DataRows at IN + [start, limit) with `n` fields each into OUT + at, as
+ * maskRow does (a row whose masked fields did not change is copied as it is), and stops before the
+ * first message that is not a whole DataRow of at most `maxFrame` bytes, before a row maskRow does
+ * not decide, and when the output could run out of room. Returns the input offset it stopped at and
+ * leaves the output offset at RESULT.
+ */
+export function maskRows(start: i32, limit: i32, n: i32, at: i32, maxFrame: i32): i32 {
+  let p = start
+  let w = at
+  while (p + 5 <= limit) {
+    const s = IN + <usize>p
+    if (load<u8>(s) != 0x44) break
+    const len = be32(s + 1)
+    if (len < 6 || len >= maxFrame || len > limit - p - 1) break
+    if (w + len + 1 + 3 * n + 8 > OUT_BYTES) break
+    const e = p + 1 + len
+    const r = maskRow(p, e, n, w)
+    if (r == UNCHANGED) {
+      copy(OUT + <usize>w, s, <usize>(len + 1))
+      w += len + 1
+    } else if (r < 0) break
+    else w = r
+    p = e
+  }
+  store<i32>(RESULT, w)
+  return p
 }

@@ -98,23 +98,53 @@ interface Outcome {
   error: string | undefined
 }
 
-/** What a client receives for `reads` through the row path, the caller's forwarding emulated. */
-function through(masks: (FieldMask | null)[], reads: Buffer[], useKernel: boolean): Outcome {
+/** Another message between rows (a notice), forwarded as it is. */
+function notice(text: string): Buffer {
+  const b = Buffer.alloc(5 + text.length)
+  b[0] = 0x4e
+  b.writeInt32BE(4 + text.length, 1)
+  b.write(text, 5, 'latin1')
+  return b
+}
+
+/**
+ * What a client receives for `reads` through the row path, framing and forwarding emulated as
+ * ServerDispatcher does them: runs of rows to the kernel, the rest row by row, other messages and
+ * rows left alone forwarded, a message over `maxFrame` bytes an error.
+ */
+function through(
+  masks: (FieldMask | null)[],
+  reads: Buffer[],
+  maxFrame: number,
+  useKernel: boolean,
+): Outcome {
   const sent: Buffer[] = []
   const out = new ProducedOut(
     {flush: () => undefined, send: (b) => sent.push(Buffer.from(b)), drained: () => true},
     useKernel,
   )
   const m = new RowMasker(masks, KEY, new Set())
+  const forward = (bytes: Buffer): void => {
+    if (out.pending) out.flush()
+    sent.push(Buffer.from(bytes))
+  }
   try {
     for (const chunk of reads) {
       out.prepare(chunk.length)
       for (let p = 0; p < chunk.length;) {
         const end = p + chunk.readInt32BE(p + 1) + 1
-        if (!m.rewrite(chunk, p, end, out)) {
-          if (out.pending) out.flush()
-          sent.push(Buffer.from(chunk.subarray(p, end)))
+        if (end - p > maxFrame) throw new Error(`message of ${end - p} bytes`)
+        if (chunk[p] !== 0x44) {
+          forward(chunk.subarray(p, end))
+          p = end
+          continue
         }
+        const next = m.rewriteRun(chunk, p, maxFrame, out)
+        if (next >= end) {
+          p = next
+          continue
+        }
+        if (!m.rewrite(chunk, p, end, out)) forward(chunk.subarray(p, end))
         p = end
       }
       out.flush()
@@ -144,6 +174,22 @@ describe('the WebAssembly row kernel', () => {
     expect(k!.maskRow(ops, odd, 0, odd.length, 0)).toBe(KERNEL_FALLBACK)
   })
 
+  it('stops a run before a row over the message size limit, which framing then refuses', () => {
+    const masks = [null, EMAIL]
+    const row = (size: number): Buffer => {
+      const base = dataRow([Buffer.from('1'), Buffer.from('alice@example.com')])
+      return dataRow([Buffer.from('x'.repeat(1 + size - base.length)), Buffer.from('alice@example.com')])
+    }
+    const limit = 120
+    for (const last of [limit, limit + 1]) {
+      const read = Buffer.concat([row(80), row(limit), row(last)])
+      const js = through(masks, [read], limit, false)
+      const wasm = through(masks, [read], limit, true)
+      expect(wasm).toEqual(js)
+      expect(js.error).toBe(last > limit ? `Error: message of ${last} bytes` : undefined)
+    }
+  })
+
   it('gives the client the same bytes and errors as the JavaScript path on random results', () => {
     for (let seed = 1; seed <= 60; seed++) {
       const r = rng(seed)
@@ -162,13 +208,17 @@ describe('the WebAssembly row kernel', () => {
           let row = dataRow(Array.from({length: n}, () => value(r)))
           if (r() < 0.01) row = dataRow(Array.from({length: n}, () => Buffer.from('y'.repeat(270_000))))
           if (seed % 10 === 0 && r() < 0.002) row = malformed(row, r)
+          if (r() < 0.01) rows.push(notice(`between rows ${size}`))
+          // Another message whose body reads as a row: not a row, forwarded as it is.
+          if (r() < 0.01) rows.push(Buffer.concat([Buffer.from('N'), row.subarray(1)]))
           rows.push(row)
           size += row.length
         }
         reads.push(Buffer.concat(rows))
       }
-      const js = through(masks, reads, false)
-      const wasm = through(masks, reads, true)
+      const maxFrame = seed % 7 === 0 ? 200 + Math.floor(r() * 200) : 1 << 30
+      const js = through(masks, reads, maxFrame, false)
+      const wasm = through(masks, reads, maxFrame, true)
       expect(wasm.error, `seed ${seed}`).toBe(js.error)
       expect(wasm.bytes.equals(js.bytes), `seed ${seed}`).toBe(true)
     }

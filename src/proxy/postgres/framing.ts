@@ -23,9 +23,11 @@ export type FrameHandler = (type: number, frame: Buffer) => boolean | void
 
 /**
  * Receives one whole message as the range `buf[start, end)`, without a subarray object per message
- * (the relay's hot path). Same contract as FrameHandler otherwise.
+ * (the relay's hot path). Same contract as FrameHandler otherwise, and one more answer: a number is
+ * the offset in `buf` up to which the handler took the messages after this one as well (a run of
+ * rows masked in one go); framing goes on from there.
  */
-export type RangeHandler = (type: number, buf: Buffer, start: number, end: number) => boolean | void
+export type RangeHandler = (type: number, buf: Buffer, start: number, end: number) => boolean | number | void
 
 /** Either kind of handler: a function gets frames, `{range}` gets ranges. */
 export type AnyFrameHandler = FrameHandler | {readonly range: RangeHandler}
@@ -142,7 +144,12 @@ export class Framer {
       const type = this.startup ? 0 : (chunk[off] as number)
       const start = off
       off += total
-      if (this.handler(type, chunk, start, off) === false) this.stopped = true
+      const r = this.handler(type, chunk, start, off)
+      if (r === false) this.stopped = true
+      else if (typeof r === 'number') {
+        if (r < off || r > end) throw new Error(`frame handler took up to ${r}, outside [${off}, ${end}]`)
+        off = r
+      }
     }
   }
 

@@ -120,6 +120,16 @@ export class RowMasker {
    * Writes the masked DataRow for `buf[start, end)` to `out` and returns true; false when the original
    * bytes can go as they are. Throws WireError when the row does not match its RowDescription.
    */
+  /**
+   * Masks the run of DataRows from `buf[start]` on with the row kernel (rows of at most `maxFrame`
+   * bytes, up to the first message it does not decide): returns the offset after the last row it
+   * wrote to `out`, or -1 when it took none (`rewrite` must handle the row at `start`).
+   */
+  rewriteRun(buf: Buffer, start: number, maxFrame: number, out: ProducedOut): number {
+    const ops = this.kernelOps
+    return ops === undefined ? -1 : out.kernelRun(ops, buf, start, maxFrame)
+  }
+
   rewrite(buf: Buffer, start: number, end: number, out: ProducedOut): boolean {
     const ops = this.kernelOps
     if (ops !== undefined) {
@@ -241,22 +251,42 @@ export class ProducedOut implements ByteSink {
     private readonly useKernel = true,
   ) {}
 
+  /** RowMasker.rewriteRun's work, on this output's kernel slab. */
+  kernelRun(ops: Uint8Array, buf: Buffer, start: number, maxFrame: number): number {
+    const k = this.kernelSlab(ops.length, 1024)
+    if (k === undefined) return -1
+    const stop = k.maskRows(ops, buf, start, this.used, maxFrame)
+    if (stop === start) return -1
+    this.mark = this.used
+    this.used = k.written
+    this.commit()
+    return stop
+  }
+
   /**
-   * Masks the DataRow `buf[start, end)` with the row kernel by `ops`: KERNEL_FALLBACK when the
-   * JavaScript path must decide it, KERNEL_UNCHANGED when the original goes, else the row was built.
+   * The kernel, with its slab the current one and `room` bytes free in it (flushing what is there
+   * first when needed); undefined when there is none or a row is being built in JavaScript.
    */
-  kernelRow(ops: Uint8Array, buf: Buffer, start: number, end: number): number {
+  private kernelSlab(fields: number, room: number): RowKernel | undefined {
     let k = this.kernel
     if (k === undefined) k = this.kernel = this.useKernel ? (RowKernel.create() ?? null) : null
-    if (k === null || this.mark >= 0 || ops.length > k.maxFields) return KERNEL_FALLBACK
-    const room = end - start + 3 * ops.length + 8
+    if (k === null || this.mark >= 0 || fields > k.maxFields || room > k.slab.length) return undefined
     if (this.buf !== k.slab || this.used + room > k.slab.length) {
-      if (room > k.slab.length) return KERNEL_FALLBACK
       this.flush()
       this.buf = k.slab
       this.view = viewOf(k.slab)
       this.used = this.base = 0
     }
+    return k
+  }
+
+  /**
+   * Masks the DataRow `buf[start, end)` with the row kernel by `ops`: KERNEL_FALLBACK when the
+   * JavaScript path must decide it, KERNEL_UNCHANGED when the original goes, else the row was built.
+   */
+  kernelRow(ops: Uint8Array, buf: Buffer, start: number, end: number): number {
+    const k = this.kernelSlab(ops.length, end - start + 3 * ops.length + 8)
+    if (k === undefined) return KERNEL_FALLBACK
     const r = k.maskRow(ops, buf, start, end, this.used)
     if (r < 0) return r
     this.mark = this.used

@@ -25,6 +25,8 @@ interface KernelExports {
   readonly MAX_FIELDS: WasmGlobal
   init(this: void): void
   ops(this: void): number
+  result(this: void): number
+  maskRows(this: void, start: number, limit: number, n: number, at: number, maxFrame: number): number
   maskRow(this: void, start: number, end: number, n: number, at: number): number
 }
 
@@ -66,14 +68,22 @@ export class RowKernel {
   private loaded: Buffer | undefined
   private opsOf: Uint8Array | undefined
   private readonly maskRowFn: KernelExports['maskRow']
+  private readonly maskRowsFn: KernelExports['maskRows']
+  /** maskRows' output offset. */
+  private readonly result: Int32Array
 
   /** A new kernel, or undefined when WebAssembly is not available. */
   static create(): RowKernel | undefined {
     const m = kernelModule()
     if (m === null || wasm === undefined) return undefined
-    const exports = new wasm.Instance(m).exports as KernelExports
-    exports.init()
-    return new RowKernel(exports)
+    try {
+      const exports = new wasm.Instance(m).exports as KernelExports
+      exports.init()
+      return new RowKernel(exports)
+    } catch {
+      // No memory for another instance: this session's rows take the JavaScript path.
+      return undefined
+    }
   }
 
   private constructor(k: KernelExports) {
@@ -83,6 +93,8 @@ export class RowKernel {
     this.maxFields = k.MAX_FIELDS.value
     this.ops = new Uint8Array(mem, k.ops(), this.maxFields)
     this.maskRowFn = k.maskRow
+    this.maskRowsFn = k.maskRows
+    this.result = new Int32Array(mem, k.result(), 1)
   }
 
   /**
@@ -92,8 +104,31 @@ export class RowKernel {
    * for the row plus 3 bytes per field.
    */
   maskRow(ops: Uint8Array, buf: Buffer, start: number, end: number, at: number): number {
+    if (!this.load(ops, buf)) return KERNEL_FALLBACK
+    const r = this.maskRowFn(start, end, ops.length, at)
+    return r === MALFORMED ? KERNEL_FALLBACK : r
+  }
+
+  /**
+   * Masks the run of whole DataRows (each at most `maxFrame` bytes) from `buf[start]` on into the slab
+   * at `at`, copying rows that stay as they are, up to the first message it does not decide or the end
+   * of the slab's room. Returns where it stopped in `buf` (`start` when it took nothing) and leaves the
+   * slab offset after the written rows in `written`.
+   */
+  maskRows(ops: Uint8Array, buf: Buffer, start: number, at: number, maxFrame: number): number {
+    if (!this.load(ops, buf)) return start
+    const stop = this.maskRowsFn(start, buf.length, ops.length, at, maxFrame)
+    this.written = this.result[0] as number
+    return stop
+  }
+
+  /** The slab offset after the rows of the last maskRows. */
+  written = 0
+
+  /** Puts `buf` and `ops` in the kernel's memory unless there already; false when `buf` is too big. */
+  private load(ops: Uint8Array, buf: Buffer): boolean {
     if (buf !== this.loaded) {
-      if (buf.length > this.input.length) return KERNEL_FALLBACK
+      if (buf.length > this.input.length) return false
       this.input.set(buf)
       this.loaded = buf
     }
@@ -101,8 +136,7 @@ export class RowKernel {
       this.ops.set(ops)
       this.opsOf = ops
     }
-    const r = this.maskRowFn(start, end, ops.length, at)
-    return r === MALFORMED ? KERNEL_FALLBACK : r
+    return true
   }
 
   /** Forgets the chunk it holds (its bytes may be reused by the network layer). */

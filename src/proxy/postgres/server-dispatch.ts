@@ -69,13 +69,13 @@ export class ServerDispatcher {
   }
 
   /** One server message, the range `buf[start, end)` of the chunk it was read in. */
-  private readonly onMessage = (type: number, buf: Buffer, start: number, end: number): boolean => {
+  private readonly onMessage = (type: number, buf: Buffer, start: number, end: number): boolean | number => {
     if (this.stopped) return false
     const head = this.deps.state.pipeline.peek()
     const m = head?.mask
     if (m !== undefined && head !== undefined) {
       const wait = this.masked(head, m, type, buf, start, end)
-      if (wait === true) return true
+      if (wait === true || typeof wait === 'number') return wait
       if (wait !== false) {
         this.pause(wait, type, buf, start, end)
         return false
@@ -97,8 +97,9 @@ export class ServerDispatcher {
 
   /**
    * Masking of one message of a statement under masking rules: true when it was handled (rewritten
-   * or swallowed, bookkeeping done), false to forward it as usual, a Promise when the catalog must be
-   * read first (the message is handled again after it settles).
+   * or swallowed, bookkeeping done), an offset in `buf` when the DataRows after it up to there were
+   * handled too, false to forward it as usual, a Promise when the catalog must be read first (the
+   * message is handled again after it settles).
    */
   private masked(
     head: Entry,
@@ -107,13 +108,18 @@ export class ServerDispatcher {
     buf: Buffer,
     start: number,
     end: number,
-  ): boolean | Promise<void> {
+  ): boolean | number | Promise<void> {
     const masking = this.deps.state.masking
     const pending = masking.ensureLineage(m)
     if (pending !== undefined) return pending
     switch (type) {
       case Backend.DataRow: {
-        return m.rows?.rewrite(buf, start, end, this.produced) === true
+        const rows = m.rows
+        if (rows === undefined) return false
+        // The rows that follow this one in the chunk go in the same run: framing resumes after them.
+        const next = rows.rewriteRun(buf, start, this.deps.maxMessageBytes, this.produced)
+        if (next >= end) return next
+        return rows.rewrite(buf, start, end, this.produced)
       }
       case Backend.RowDescription: {
         const plan = masking.plan(m, readRowDescription(buf, start, end))
