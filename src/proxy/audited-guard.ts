@@ -5,7 +5,7 @@
  */
 import {DbgateError} from '../errors.js'
 import type {Decision, EvalContext, Guard} from '../policy/index.js'
-import {mayWrite, type SessionAudit} from './postgres/session-audit.js'
+import {mayWrite, type SessionAudit} from './session-audit.js'
 
 /** Where a session reads its guard and context: read per statement, so a renewed bundle applies at once. */
 export interface GuardSource {

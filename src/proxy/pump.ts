@@ -5,8 +5,8 @@
  */
 import type {Socket} from 'node:net'
 
-import type {ReadGate} from './postgres/flow.js'
-import type {RunWriter} from './postgres/run-writer.js'
+import type {ReadGate} from './flow.js'
+import type {RunWriter} from './run-writer.js'
 
 /** Inputs of a pump. */
 export interface PumpOptions {

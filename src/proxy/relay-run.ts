@@ -6,7 +6,7 @@
 import type {Socket} from 'node:net'
 
 import {SqlState} from './postgres/messages.js'
-import type {RunWriter} from './postgres/run-writer.js'
+import type {RunWriter} from './run-writer.js'
 import {createPump, type Pump, type PumpOptions} from './pump.js'
 
 /** The upstream connection ended while the client was still connected. */

@@ -4,7 +4,8 @@ import {describe, expect, it} from 'vitest'
 import type {FieldMask} from '../../src/masking/index.js'
 import {maskCopyData, type CopyFormat, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
 import {scrubError, scrubNotification} from '../../src/proxy/postgres/mask-errors.js'
-import {ProducedOut, readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
+import {readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
+import {ProducedOut} from '../../src/proxy/produced-out.js'
 import {errorResponse, readErrorFields, typed, WireError} from '../../src/proxy/postgres/wire.js'
 
 const i16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff])

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {charsetOfCollation, resultCharsetChange} from '../../src/proxy/mysql/charset.js'
 import {MysqlSessionState} from '../../src/proxy/mysql/session-state.js'
-import {SessionAudit} from '../../src/proxy/postgres/session-audit.js'
+import {SessionAudit} from '../../src/proxy/session-audit.js'
 
 describe('resultCharsetChange', () => {
   it.each([

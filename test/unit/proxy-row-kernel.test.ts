@@ -8,8 +8,9 @@ import {execFileSync} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
 
 import type {FieldMask} from '../../src/masking/index.js'
-import {ProducedOut, RowMasker} from '../../src/proxy/postgres/mask-rows.js'
+import {RowMasker} from '../../src/proxy/postgres/mask-rows.js'
 import {KERNEL_EMAIL, KERNEL_FALLBACK, KERNEL_PASS, RowKernel} from '../../src/proxy/postgres/row-kernel.js'
+import {ProducedOut} from '../../src/proxy/produced-out.js'
 
 const KEY = new Uint8Array(32)
 const EMAIL: FieldMask = {kind: 'column', rule: 'pii', style: 'partial', type: 'text'}
@@ -119,11 +120,14 @@ function through(
   useKernel: boolean,
 ): Outcome {
   const sent: Buffer[] = []
-  const out = new ProducedOut(
-    {flush: () => undefined, send: (b) => sent.push(Buffer.from(b)), drained: () => true},
-    useKernel,
-  )
-  const m = new RowMasker(masks, KEY, new Set())
+  const out = new ProducedOut({
+    flush: () => undefined,
+    send: (b) => sent.push(Buffer.from(b)),
+    drained: () => true,
+  })
+  // One kernel per session, as MaskSession makes it; without one every row takes the JavaScript path.
+  const kernel = useKernel ? RowKernel.create() : undefined
+  const m = new RowMasker(masks, KEY, new Set(), useKernel ? () => kernel : undefined)
   const forward = (bytes: Buffer): void => {
     if (out.pending) out.flush()
     sent.push(Buffer.from(bytes))

@@ -6,9 +6,9 @@
  */
 import type {AnalyzeContext, Decision, Policy} from '../../policy/index.js'
 import type {GuardSource} from '../audited-guard.js'
-import type {ReadGate} from '../postgres/flow.js'
-import type {RunWriter} from '../postgres/run-writer.js'
-import type {StatementInfo} from '../postgres/session-audit.js'
+import type {ReadGate} from '../flow.js'
+import type {RunWriter} from '../run-writer.js'
+import type {StatementInfo} from '../session-audit.js'
 import type {ReviewHook} from '../review.js'
 import {UNKNOWN_CHARSET, resultCharsetChange} from './charset.js'
 import {decisionErr, mentionsLocalInfile, quoteIdent, readQuery, refusedText} from './decide.js'

@@ -6,9 +6,9 @@
  * session goes on. A prepared statement approved at PREPARE runs once per use of its grant, as in Postgres.
  */
 import {approvalSettingsOf, scanMysql, ShapeScan, type Policy} from '../../policy/index.js'
-import type {ReadGate} from '../postgres/flow.js'
-import type {RunWriter} from '../postgres/run-writer.js'
-import type {StatementInfo} from '../postgres/session-audit.js'
+import type {ReadGate} from '../flow.js'
+import type {RunWriter} from '../run-writer.js'
+import type {StatementInfo} from '../session-audit.js'
 import {holdStatement, needsValuesRefusal, type ReviewHook, type ReviewRefusal} from '../review.js'
 import type {SessionHeld} from './held.js'
 import {ErrCode} from './protocol.js'

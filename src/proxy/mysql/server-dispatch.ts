@@ -6,9 +6,9 @@
  * lookups are answered here and never reach the client. A LOCAL INFILE request is relayed only when
  * allowed.
  */
-import {ProducedOut} from '../postgres/mask-rows.js'
+import {ProducedOut} from '../produced-out.js'
 import {maskableCharset} from './charset.js'
-import type {RunWriter} from '../postgres/run-writer.js'
+import type {RunWriter} from '../run-writer.js'
 import {MAX_PART, PacketFramer, payloadOf} from './framing.js'
 import {readColumnDef, type ColumnDef, type MysqlRowMasker} from './mask-rows.js'
 import {Cap, Header, Status} from './protocol.js'

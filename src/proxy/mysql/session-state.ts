@@ -4,7 +4,7 @@
  * the server still owes (clients may pipeline commands; a denial is answered in its turn).
  */
 import type {Decision, Operation} from '../../policy/index.js'
-import type {Running, SessionAudit, StatementInfo} from '../postgres/session-audit.js'
+import type {Running, SessionAudit, StatementInfo} from '../session-audit.js'
 import {UNKNOWN_CHARSET, type ResultCharset} from './charset.js'
 import type {CatalogLookup, MysqlMaskSession, MysqlMaskStatement} from './mask-session.js'
 

@@ -5,14 +5,14 @@
  */
 import type {Decision, Operation, Policy} from '../../policy/index.js'
 import {decideFunctionCall, decisionError, readSql, unparseableDecision} from './decide.js'
-import type {ReadGate} from './flow.js'
+import type {ReadGate} from '../flow.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
 import type {IssuedKey} from './cancel.js'
 import {bindApproved, holdForReview, reviewParse, type ReviewHook, type ReviewSession} from './review.js'
-import type {RunWriter} from './run-writer.js'
-import type {StatementInfo} from './session-audit.js'
+import type {RunWriter} from '../run-writer.js'
+import type {StatementInfo} from '../session-audit.js'
 import type {SessionState} from './session-state.js'
 import {bodyOf, cstringEnd, nameAt, readyForQuery} from './wire.js'
 

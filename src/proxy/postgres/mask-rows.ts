@@ -6,20 +6,13 @@
 import {
   FIELD_UNCHANGED,
   maskFieldRange,
-  type ByteSink,
   type FieldMask,
   type MaskKey,
   type ValueType,
 } from '../../masking/index.js'
 import type {FieldPlan} from '../../policy/index.js'
-import {
-  KERNEL_EMAIL,
-  KERNEL_FALLBACK,
-  KERNEL_NULL,
-  KERNEL_PASS,
-  KERNEL_UNCHANGED,
-  RowKernel,
-} from './row-kernel.js'
+import type {ProducedOut} from '../produced-out.js'
+import {KERNEL_EMAIL, KERNEL_NULL, KERNEL_PASS, KERNEL_UNCHANGED, type RowKernel} from './row-kernel.js'
 import {FieldReader, WireError} from './wire.js'
 
 /** One field of a RowDescription. */
@@ -99,7 +92,8 @@ export class RowMasker {
   /** A DataView of the chunk rows are read from: word-wise copies (one per network read). */
   private src: Buffer | undefined
   private view: DataView = new DataView(new ArrayBuffer(0))
-  /** The row kernel's instruction per field, when it decides every masked field of this result. */
+  /** The session's row kernel and its instruction per field, when it decides every masked field. */
+  private readonly kernel: RowKernel | undefined
   private readonly kernelOps: Uint8Array | undefined
 
   constructor(
@@ -107,13 +101,17 @@ export class RowMasker {
     private readonly key: MaskKey,
     /** Rule names that masked something, for the audit event. */
     readonly fired: Set<string>,
+    /** The session's row kernel (made when first needed): rows the kernel decides are masked there. */
+    kernel?: () => RowKernel | undefined,
   ) {
     this.firedArg = masks.map((m) => {
       if (m?.kind !== 'column') return fired
       fired.add(m.rule)
       return undefined
     })
-    this.kernelOps = kernelOps(masks)
+    const ops = kernel === undefined ? undefined : kernelOps(masks)
+    this.kernel = ops === undefined ? undefined : kernel?.()
+    this.kernelOps = this.kernel !== undefined && masks.length <= this.kernel.maxFields ? ops : undefined
   }
 
   /**
@@ -126,15 +124,25 @@ export class RowMasker {
    * wrote to `out`, or -1 when it took none (`rewrite` must handle the row at `start`).
    */
   rewriteRun(buf: Buffer, start: number, maxFrame: number, out: ProducedOut): number {
+    const k = this.kernel
     const ops = this.kernelOps
-    return ops === undefined ? -1 : out.kernelRun(ops, buf, start, maxFrame)
+    if (k === undefined || ops === undefined || !out.borrow(k.slab, RUN_ROOM)) return -1
+    const stop = k.maskRows(ops, buf, start, out.used, maxFrame)
+    if (stop === start) return -1
+    out.wrote(k.written)
+    return stop
   }
 
   rewrite(buf: Buffer, start: number, end: number, out: ProducedOut): boolean {
+    const k = this.kernel
     const ops = this.kernelOps
-    if (ops !== undefined) {
-      const r = out.kernelRow(ops, buf, start, end)
-      if (r !== KERNEL_FALLBACK) return r !== KERNEL_UNCHANGED
+    if (k !== undefined && ops !== undefined && out.borrow(k.slab, end - start + 3 * ops.length + 8)) {
+      const r = k.maskRow(ops, buf, start, end, out.used)
+      if (r >= 0) {
+        out.wrote(r)
+        return true
+      }
+      if (r === KERNEL_UNCHANGED) return false
     }
     const n = this.masks.length
     if (end - start < 7 || ((buf[start + 5] as number) << 8) + (buf[start + 6] as number) !== n)
@@ -150,9 +158,10 @@ export class RowMasker {
     // Nothing is copied until a field changes: a row that stays as it is costs no copy.
     let changed = false
     for (let i = 0; i < n; i++) {
-      if (p + 4 > end) return out.abandon('DataRow is truncated')
+      if (p + 4 > end) return out.abandon(new WireError('DataRow is truncated'))
       const len = view.getInt32(p)
-      if (len < -1 || (len > 0 && p + 4 + len > end)) return out.abandon('DataRow field overruns the message')
+      if (len < -1 || (len > 0 && p + 4 + len > end))
+        return out.abandon(new WireError('DataRow field overruns the message'))
       const mask = this.masks[i]
       if (mask != null && len >= 0) {
         if (changed) out.copy(buf, view, runStart, p)
@@ -181,7 +190,7 @@ export class RowMasker {
       }
       p += len > 0 ? len + 4 : 4
     }
-    if (p !== end) return out.abandon('DataRow has bytes after its last field')
+    if (p !== end) return out.abandon(new WireError('DataRow has bytes after its last field'))
     if (!changed) {
       out.rollback()
       return false
@@ -192,6 +201,9 @@ export class RowMasker {
     return true
   }
 }
+
+/** The least room a run of rows starts with in the kernel's slab (a run stops where room runs out). */
+const RUN_ROOM = 1024
 
 /**
  * The kernel's instructions for `masks`, or undefined when some masked field is one it does not
@@ -208,216 +220,4 @@ function kernelOps(masks: readonly (FieldMask | null)[]): Uint8Array | undefined
     else return undefined
   }
   return ops
-}
-
-const SLAB = 64 * 1024
-/** The largest fresh slab `prepare` makes for one read (reads are at most 64 KB). */
-const MAX_SLAB = 1024 * 1024
-
-/** Where produced bytes are written: the client's RunWriter. */
-export interface ProducedTarget {
-  /** Writes the pending run of forwarded frames. */
-  flush(): void
-  /** Writes bytes the proxy produced, after everything forwarded so far. */
-  send(bytes: Buffer): void
-  /** True when every byte sent so far has left the process (the kernel has it): buffers can be reused. */
-  drained?(): boolean
-}
-
-/**
- * Bytes the proxy produced (masked rows, scrubbed messages), gathered into slabs so a stream of masked
- * rows costs one write per slab or per network read, not one per row. Ordered with the RunWriter's
- * runs: the caller flushes the slab before forwarding an original frame, and the first produced bytes
- * after forwarded frames flush their run first. A row is built in place between `begin` and `commit`
- * (or `rollback`); `slab[base, used)` is gathered and not yet written, before `base` the socket owns it.
- */
-export class ProducedOut implements ByteSink {
-  buf: Buffer = Buffer.allocUnsafe(SLAB)
-  /** A DataView of `buf`, for word-wise writes. */
-  view: DataView = viewOf(this.buf)
-  used = 0
-  /** Start of the row being built, -1 when none is. */
-  mark = -1
-  private base = 0
-  /**
-   * The row kernel's memory, once a result set used it: the slab rows are built in while it has room.
-   * Bytes sent from it are copied first (the kernel reuses it), so it never waits on the socket.
-   */
-  private kernel: RowKernel | null | undefined
-
-  constructor(
-    private readonly to: ProducedTarget,
-    /** False to build every row in JavaScript (the reference path, for tests). */
-    private readonly useKernel = true,
-  ) {}
-
-  /** RowMasker.rewriteRun's work, on this output's kernel slab. */
-  kernelRun(ops: Uint8Array, buf: Buffer, start: number, maxFrame: number): number {
-    const k = this.kernelSlab(ops.length, 1024)
-    if (k === undefined) return -1
-    const stop = k.maskRows(ops, buf, start, this.used, maxFrame)
-    if (stop === start) return -1
-    this.mark = this.used
-    this.used = k.written
-    this.commit()
-    return stop
-  }
-
-  /**
-   * The kernel, with its slab the current one and `room` bytes free in it (flushing what is there
-   * first when needed); undefined when there is none or a row is being built in JavaScript.
-   */
-  private kernelSlab(fields: number, room: number): RowKernel | undefined {
-    let k = this.kernel
-    if (k === undefined) k = this.kernel = this.useKernel ? (RowKernel.create() ?? null) : null
-    if (k === null || this.mark >= 0 || fields > k.maxFields || room > k.slab.length) return undefined
-    if (this.buf !== k.slab || this.used + room > k.slab.length) {
-      this.flush()
-      this.buf = k.slab
-      this.view = viewOf(k.slab)
-      this.used = this.base = 0
-    }
-    return k
-  }
-
-  /**
-   * Masks the DataRow `buf[start, end)` with the row kernel by `ops`: KERNEL_FALLBACK when the
-   * JavaScript path must decide it, KERNEL_UNCHANGED when the original goes, else the row was built.
-   */
-  kernelRow(ops: Uint8Array, buf: Buffer, start: number, end: number): number {
-    const k = this.kernelSlab(ops.length, end - start + 3 * ops.length + 8)
-    if (k === undefined) return KERNEL_FALLBACK
-    const r = k.maskRow(ops, buf, start, end, this.used)
-    if (r < 0) return r
-    this.mark = this.used
-    this.used = r
-    this.commit()
-    return r
-  }
-
-  /**
-   * Called as a network read of `n` bytes starts: when produced bytes have been written out and the
-   * slab has less room left than the read could produce, the next rows go to a fresh slab, so a read's
-   * masked rows leave in one write instead of being split at the slab's end. A session that never
-   * produced anything allocates nothing.
-   */
-  prepare(n: number): void {
-    this.kernel?.unload()
-    if (this.used === 0 || this.used !== this.base || this.mark >= 0) return
-    if (this.buf.length - this.used >= n) return
-    if (this.kernel != null && this.buf === this.kernel.slab) {
-      this.used = this.base = 0
-      return
-    }
-    if (this.buf.length >= n && this.to.drained?.() === true) {
-      // Everything written went straight to the kernel: nothing holds the slab, it is reused.
-      this.used = this.base = 0
-      return
-    }
-    this.buf = Buffer.allocUnsafe(Math.max(SLAB, Math.min(n, MAX_SLAB)))
-    this.view = viewOf(this.buf)
-    this.used = this.base = 0
-  }
-
-  /** Appends produced bytes after everything forwarded so far. */
-  append(bytes: Buffer): void {
-    this.begin(bytes.length)
-    this.buf.set(bytes, this.used)
-    this.used += bytes.length
-    this.commit()
-  }
-
-  /**
-   * Room for `size` produced bytes after everything forwarded so far; the caller fills all of it before
-   * the next call (the MySQL row masker builds whole packets this way).
-   */
-  reserve(size: number): Buffer {
-    this.begin(size)
-    const start = this.used
-    this.used += size
-    this.commit()
-    return this.buf.subarray(start, this.used)
-  }
-
-  /** Starts a row at `used`, with room for `size` bytes (more can be ensured). */
-  begin(size: number): void {
-    this.mark = this.used
-    this.ensure(size)
-  }
-
-  /** Room for `n` more bytes at `used`; may move the row being built to a new slab (`buf` changes). */
-  ensure(n: number): void {
-    if (this.used + n <= this.buf.length) return
-    const from = this.mark >= 0 ? this.mark : this.used
-    if (from > this.base) this.sendRange(from)
-    const slab = Buffer.allocUnsafe(Math.max(SLAB, this.used - from + n))
-    this.buf.copy(slab, 0, from, this.used)
-    this.used -= from
-    if (this.mark >= 0) this.mark = 0
-    this.buf = slab
-    this.view = viewOf(slab)
-    this.base = 0
-  }
-
-  /** Copies `src[from, to)` (`sv` its DataView) to `used`. */
-  copy(src: Buffer, sv: DataView, from: number, to: number): void {
-    this.ensure(to - from)
-    this.used = this.copyAt(src, sv, from, to, this.used)
-  }
-
-  /**
-   * Copies `src[from, to)` into `buf` at `at` (room the caller ensured), four bytes at a time; returns
-   * the offset after it.
-   */
-  copyAt(src: Buffer, sv: DataView, from: number, to: number, at: number): number {
-    const dst = this.buf
-    const dv = this.view
-    let w = at
-    let i = from
-    // Word-wise through DataViews: several times faster than a byte loop, and unlike Buffer#copy it
-    // makes no view object per call.
-    for (; i + 4 <= to; i += 4, w += 4) dv.setUint32(w, sv.getUint32(i))
-    for (; i < to; i++) dst[w++] = src[i] as number
-    return w
-  }
-
-  /** Keeps the row built since `begin`. */
-  commit(): void {
-    // The first produced bytes after forwarded frames: those frames go first.
-    if (this.mark === this.base) this.to.flush()
-    this.mark = -1
-  }
-
-  /** Drops the row built since `begin`. */
-  rollback(): void {
-    this.used = this.mark
-    this.mark = -1
-  }
-
-  /** Drops the row being built and throws: the row is malformed. */
-  abandon(message: string): never {
-    this.rollback()
-    throw new WireError(message)
-  }
-
-  /** Writes the gathered bytes (before an original frame is forwarded, and at the end of each read). */
-  flush(): void {
-    if (this.used > this.base && this.mark < 0) this.sendRange(this.used)
-  }
-
-  /** True when bytes are waiting. */
-  get pending(): boolean {
-    return this.used > this.base
-  }
-
-  private sendRange(to: number): void {
-    const bytes = this.buf.subarray(this.base, to)
-    // The kernel's slab is reused for the next rows: the socket gets a copy.
-    this.to.send(this.kernel != null && this.buf === this.kernel.slab ? Buffer.from(bytes) : bytes)
-    this.base = to
-  }
-}
-
-function viewOf(b: Buffer): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.length)
 }

@@ -26,6 +26,8 @@ import {
 import {SessionCatalog, type SideQuery} from './catalog.js'
 import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
+import {RowKernel} from './row-kernel.js'
+import {SearchPath} from './search-path.js'
 
 /**
  * The hash style's key when the configuration gives none: random per process, so hashed values join
@@ -108,17 +110,15 @@ export class MaskSession {
   /** True once a statement may have read a masked column: notification payloads are then redacted. */
   readMasked = false
   private readonly columnRules: boolean
-  /**
-   * The session's search_path as set_config takes it (null: the session's default, the startup value
-   * or else the role's), followed through SET, SET LOCAL, RESET and the transactions that keep or
-   * undo them. Unqualified names resolve on it. `pathUnknown`: it changed in a way the proxy cannot
-   * follow (set_config(), SET ROLE, a savepoint rollback): lineage is then unknown, and unknown is masked.
-   */
-  private sessionPath: string | null = null
-  private currentPath: string | null = null
-  private pathUnknown = false
-  /** The current transaction: the path it sets for after COMMIT, and what happened in it. */
-  private tx = newTx(null)
+  /** The session's row kernel, made when a result first needs it (null: none can be made). */
+  private kernel: RowKernel | null | undefined
+  private readonly rowKernel = (): RowKernel | undefined =>
+    (this.kernel ??= RowKernel.create() ?? null) ?? undefined
+  /** The search_path unqualified names resolve on. */
+  private readonly path = new SearchPath(() => {
+    this.catalog.resetPath()
+    this.lineageCache.clear()
+  })
 
   constructor(
     side: SideQuery,
@@ -139,14 +139,13 @@ export class MaskSession {
     if (this.allRules.length === 0) return undefined
     const ops = decision?.operations ?? []
     if (ops.some((o) => INVALIDATING_KINDS.has(o.kind))) this.invalidate()
-    if (ops.some((o) => DDL_KINDS.has(o.kind))) this.tx.ddl = true
+    if (ops.some((o) => DDL_KINDS.has(o.kind))) this.path.ranDdl()
     // set_config() can change search_path where no statement shows it.
-    if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.pathUnknown = true
+    if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.path.unknown = true
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) {
       // Its effects are not followed: a path it sets, or the end of a transaction that set one, is unknown.
-      if (this.columnRules && (this.tx.changed || /search_path|reset|discard|role|authorization/i.test(sql)))
-        this.tx.partial = this.pathUnknown = true
+      if (this.columnRules) this.path.unfollowed(sql)
       // Nor the temporary relations it makes: every relation it names may be one.
       if (this.columnRules && /temp/i.test(sql))
         for (const t of ops.flatMap((o) => o.tables)) this.addTemporary(t.slice(t.indexOf('.') + 1))
@@ -177,7 +176,7 @@ export class MaskSession {
 
   /** An ErrorResponse arrived: the transaction failed, what it set will be undone. */
   failed(): void {
-    this.tx.failed = true
+    this.path.failed()
   }
 
   /**
@@ -186,41 +185,7 @@ export class MaskSession {
    * the session ran DDL in it (the side connection saw none of it while it was open).
    */
   ready(status: number | undefined): void {
-    if (status === 0x45 /* 'E' */) this.tx.failed = true
-    if (status !== 0x49 /* 'I' */) return
-    const tx = this.tx
-    if (tx.changed) {
-      if (tx.partial) this.pathUnknown = true
-      else if (!tx.failed && !tx.rollback) this.sessionPath = tx.path
-      this.setPath(this.sessionPath)
-    }
-    if (tx.ddl) this.invalidate()
-    this.tx = newTx(this.sessionPath)
-  }
-
-  private setPath(path: string | null): void {
-    if (path === this.currentPath) return
-    this.currentPath = path
-    this.catalog.resetPath()
-    this.lineageCache.clear()
-  }
-
-  /** Follows search_path and transaction ends among a completed statement's effects. */
-  private followPath(effects: readonly LineageEffect[]): void {
-    for (const e of effects) {
-      if (e.kind === 'transaction-end') {
-        if (e.how === 'rollback') this.tx.rollback = true
-        if (e.how === 'partial') this.tx.partial = true
-      } else if (e.kind === 'search-path') {
-        if (e.value === undefined) {
-          this.pathUnknown = true
-          continue
-        }
-        this.tx.changed = true
-        if (!e.local) this.tx.path = e.value
-        this.setPath(e.value)
-      }
-    }
+    if (this.path.ready(status)) this.invalidate()
   }
 
   /**
@@ -239,7 +204,7 @@ export class MaskSession {
     }
     // The side connection sees the catalog as committed: after DDL in the session's open transaction
     // (or earlier in the same query) a name may stand for something else (CREATE OR REPLACE VIEW).
-    if (this.pathUnknown || this.tx.ddl) return this.staleLineage(m)
+    if (this.path.unknown || this.path.ddl) return this.staleLineage(m)
     if (!this.catalog.pathLoaded) return this.loadPath(m)
     this.catalog.misses.clear()
     this.catalog.codeMisses.clear()
@@ -361,10 +326,10 @@ export class MaskSession {
   private async loadPath(m: MaskStatement): Promise<void> {
     m.loads++
     try {
-      await this.catalog.loadPath(this.currentPath ?? this.startupPath)
+      await this.catalog.loadPath(this.path.current ?? this.startupPath)
     } catch {
       // A path the side connection cannot take (or no side connection): unknown, and unknown is masked.
-      this.pathUnknown = true
+      this.path.unknown = true
     }
   }
 
@@ -380,7 +345,7 @@ export class MaskSession {
     const effects = m.effects[m.index]
     if (effects !== undefined) {
       applyLineageEffects(this, effects)
-      this.followPath(effects)
+      this.path.follow(effects)
     }
     m.index++
     m.rows = undefined
@@ -414,7 +379,7 @@ export class MaskSession {
       if (p?.kind === 'column') m.masked.add(`${fields[i]?.name ?? ''}:${p.rule}`)
     })
     const masks = fieldMasks(plans, fields)
-    return masks === null ? undefined : new RowMasker(masks, this.key, m.fired)
+    return masks === null ? undefined : new RowMasker(masks, this.key, m.fired, this.rowKernel)
   }
 
   /** Lineage for planning; fields whose relation could not be resolved become opaque (fail closed). */
@@ -483,18 +448,6 @@ export class MaskSession {
         this.lineageCache.clear()
       }
   }
-}
-
-/** A transaction's path bookkeeping, starting from the session's path. */
-function newTx(path: string | null): {
-  path: string | null
-  changed: boolean
-  failed: boolean
-  rollback: boolean
-  partial: boolean
-  ddl: boolean
-} {
-  return {path, changed: false, failed: false, rollback: false, partial: false, ddl: false}
 }
 
 const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}

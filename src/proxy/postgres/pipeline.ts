@@ -5,7 +5,7 @@
  */
 import {Backend} from './messages.js'
 import type {MaskStatement} from './mask-session.js'
-import type {Running} from './session-audit.js'
+import type {Running} from '../session-audit.js'
 
 /** What kind of response an entry waits for. */
 export enum Expect {

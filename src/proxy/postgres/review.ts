@@ -11,10 +11,10 @@ import {approvalSettingsOf, scanPostgres, ShapeScan} from '../../policy/index.js
 import {holdStatement, needsValuesRefusal, type ReviewHook, type ReviewRefusal} from '../review.js'
 import type {IssuedKey} from './cancel.js'
 import {REVIEW_ROUTINE} from './decide.js'
-import type {ReadGate} from './flow.js'
+import type {ReadGate} from '../flow.js'
 import {Backend, ErrorField, SqlState} from './messages.js'
-import type {RunWriter} from './run-writer.js'
-import type {StatementInfo} from './session-audit.js'
+import type {RunWriter} from '../run-writer.js'
+import type {StatementInfo} from '../session-audit.js'
 import type {SessionState} from './session-state.js'
 import {bodyOf, errorResponse, readyForQuery, typed} from './wire.js'
 

@@ -59,7 +59,7 @@ function kernelModule(): object | null {
 
 /** One session's kernel. */
 export class RowKernel {
-  /** Where produced rows are written: a view of the kernel's memory (see ProducedOut's home slab). */
+  /** Where produced rows are written: a view of the kernel's memory, lent to ProducedOut (borrow()). */
   readonly slab: Buffer
   readonly maxFields: number
   private readonly input: Buffer
@@ -137,10 +137,5 @@ export class RowKernel {
       this.opsOf = ops
     }
     return true
-  }
-
-  /** Forgets the chunk it holds (its bytes may be reused by the network layer). */
-  unload(): void {
-    this.loaded = undefined
   }
 }

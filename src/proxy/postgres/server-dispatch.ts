@@ -5,15 +5,16 @@
  * is paused while the catalog is looked up) and its DataRows rewritten field by field; other
  * DataRows are never decoded.
  */
-import type {ReadGate} from './flow.js'
+import type {ReadGate} from '../flow.js'
 import {Framer} from './framing.js'
 import {maskCopyOut, maskCopyData} from './mask-copy.js'
 import {scrubError, scrubNotification, scrubParameterStatus} from './mask-errors.js'
-import {ProducedOut, readRowDescription} from './mask-rows.js'
+import {ProducedOut} from '../produced-out.js'
+import {readRowDescription} from './mask-rows.js'
 import type {MaskStatement} from './mask-session.js'
 import {Backend, ErrorField} from './messages.js'
 import {Expect, completes, isExtended, type Entry} from './pipeline.js'
-import type {RunWriter} from './run-writer.js'
+import type {RunWriter} from '../run-writer.js'
 import {rowsOfTag, type SessionState} from './session-state.js'
 import {bodyOf, readErrorFields} from './wire.js'
 

@@ -7,8 +7,8 @@ import {encodingClass, type EncodingClass, type TextContext} from './decide.js'
 import {MaskSession} from './mask-session.js'
 import {TxStatus} from './messages.js'
 import {Expect, Pipeline, entry} from './pipeline.js'
-import type {RunWriter} from './run-writer.js'
-import type {Running, SessionAudit, StatementInfo} from './session-audit.js'
+import type {RunWriter} from '../run-writer.js'
+import type {Running, SessionAudit, StatementInfo} from '../session-audit.js'
 import type {GuardSource} from '../audited-guard.js'
 
 /** Shared state of the two dispatchers of one session. */

@@ -11,7 +11,7 @@
  * that wrote ends the session (the upstream connection goes, so an open transaction rolls back); a read's
  * result is released and the loss reported.
  */
-import {auditEventOf} from '../../audit/event.js'
+import {auditEventOf} from '../audit/event.js'
 import type {
   AuditEvent,
   AuditEventMembers,
@@ -20,8 +20,8 @@ import type {
   AuditSessionFacts,
   AuditSessionRecorder,
   AuditSink,
-} from '../../audit/types.js'
-import type {Decision, Operation} from '../../policy/index.js'
+} from '../audit/types.js'
+import type {Decision, Operation} from '../policy/index.js'
 
 /** A decided statement: its text and the decision. */
 export interface StatementInfo {
