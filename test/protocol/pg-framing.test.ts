@@ -75,6 +75,27 @@ describe('Framer', () => {
     expect(collect((h) => new Framer({maxMessageBytes: 1 << 20}, h), chunks)).toEqual(CLIENT_FIXTURE)
   })
 
+  it('goes on after the offset a range handler took messages up to', () => {
+    const all = Buffer.concat(CLIENT_FIXTURE)
+    const ends: number[] = []
+    for (let p = 0, m = 0; m < CLIENT_FIXTURE.length; m++) ends.push((p += CLIENT_FIXTURE[m]!.length))
+    const seen: number[] = []
+    // The second message's handler takes the third with it: the third is never handed out.
+    new Framer(
+      {maxMessageBytes: 1 << 20},
+      {
+        range: (_t, _b, start, end) => {
+          seen.push(start)
+          return end === ends[1] ? ends[2] : true
+        },
+      },
+    ).push(all)
+    expect(seen).toEqual([0, ends[0], ...ends.slice(2, -1)])
+    // An offset outside the chunk, or before the message's end, is a bug: it throws.
+    const bad = new Framer({maxMessageBytes: 1 << 20}, {range: () => all.length + 1})
+    expect(() => bad.push(all)).toThrow(/outside/)
+  })
+
   it('hands out whole messages inside a chunk as zero-copy views of it', () => {
     const all = Buffer.concat(CLIENT_FIXTURE)
     const views: Buffer[] = []

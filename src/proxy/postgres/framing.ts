@@ -62,7 +62,8 @@ export class Framer {
     this.handler =
       typeof handler === 'function'
         ? (type, buf, start, end) =>
-            handler(type, start === 0 && end === buf.length ? buf : buf.subarray(start, end))
+            // Only `false` means something from a frame handler (an offset is the range form's).
+            handler(type, start === 0 && end === buf.length ? buf : buf.subarray(start, end)) !== false
         : handler.range
   }
 
