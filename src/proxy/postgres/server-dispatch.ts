@@ -83,8 +83,10 @@ export class ServerDispatcher {
       }
     } else if (type === Backend.DataRow) {
       if (this.produced.pending) this.produced.flush()
-      this.deps.toClient.forward(buf, start, end)
-      return true
+      // The whole DataRows after it in the chunk go in the same run: framing resumes after them.
+      const to = dataRowRun(buf, end, this.deps.maxMessageBytes)
+      this.deps.toClient.forward(buf, start, to)
+      return to === end ? true : to
     }
     if (type === Backend.NotificationResponse && this.deps.state.masking.readMasked) {
       // A payload can carry anything a statement read (pg_notify(c, email)).
@@ -297,4 +299,20 @@ export class ServerDispatcher {
       entry.running.masked = [...m.masked, ...[...m.fired].map((r) => `*:${r}`)]
     this.deps.state.audit.statementEvent(entry.running, entry.running)
   }
+}
+
+/**
+ * The end of the run of whole DataRows in `buf` from `from` on, each at most `max` bytes: a row the
+ * framer would refuse (a bad length, over the limit) or that is cut off at the chunk's end stops the
+ * run, and the framer then handles it as before.
+ */
+function dataRowRun(buf: Buffer, from: number, max: number): number {
+  let p = from
+  const n = buf.length
+  while (p + 5 <= n && buf[p] === Backend.DataRow) {
+    const len = buf.readInt32BE(p + 1)
+    if (len < 4 || len + 1 > max || len > n - p - 1) break
+    p += len + 1
+  }
+  return p
 }
