@@ -36,21 +36,26 @@ export class ProducedOut implements ByteSink {
   private base = 0
   /**
    * A slab its owner reuses (the Postgres row kernel's memory), once one was lent: rows are written
-   * into it directly, and bytes sent from it are copied first, so it never waits on the socket.
+   * into it directly. `lent`: bytes of it were sent, so it is written from the start again only once
+   * the socket has taken everything (drained()).
    */
   private borrowed: Buffer | undefined
+  private lent = false
 
   constructor(private readonly to: ProducedTarget) {}
 
   /**
    * Makes `slab` (which its owner reuses) the slab produced bytes go to, with `room` bytes free at
    * `used`, sending what it holds first when needed. The caller then writes rows at `used` and calls
-   * `wrote`. False while a row is being built here, or when `room` is more than the slab.
+   * `wrote`. False while a row is being built here, when `room` is more than the slab, or while the
+   * socket may still hold bytes of the slab.
    */
   borrow(slab: Buffer, room: number): boolean {
     if (this.mark >= 0 || room > slab.length) return false
     if (this.buf !== slab || this.used + room > slab.length) {
       this.flush()
+      if (this.lent && this.borrowed === slab && this.to.drained?.() !== true) return false
+      this.lent = false
       this.borrowed = slab
       this.buf = slab
       this.view = viewOf(slab)
@@ -75,13 +80,10 @@ export class ProducedOut implements ByteSink {
   prepare(n: number): void {
     if (this.used === 0 || this.used !== this.base || this.mark >= 0) return
     if (this.buf.length - this.used >= n) return
-    if (this.buf === this.borrowed) {
-      this.used = this.base = 0
-      return
-    }
     if (this.buf.length >= n && this.to.drained?.() === true) {
       // Everything written went straight to the kernel: nothing holds the slab, it is reused.
       this.used = this.base = 0
+      this.lent = false
       return
     }
     this.buf = Buffer.allocUnsafe(Math.max(SLAB, Math.min(n, MAX_SLAB)))
@@ -182,8 +184,8 @@ export class ProducedOut implements ByteSink {
 
   private sendRange(to: number): void {
     const bytes = this.buf.subarray(this.base, to)
-    // A borrowed slab is reused for the next rows: the socket gets a copy.
-    this.to.send(this.buf === this.borrowed ? Buffer.from(bytes) : bytes)
+    this.to.send(bytes)
+    if (this.buf === this.borrowed) this.lent = true
     this.base = to
   }
 }

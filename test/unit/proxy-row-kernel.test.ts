@@ -118,19 +118,33 @@ function through(
   reads: Buffer[],
   maxFrame: number,
   useKernel: boolean,
+  /** Chance that the socket has taken everything when asked: until then it keeps the sent buffers themselves. */
+  drainChance = 1,
+  seed = 0,
 ): Outcome {
   const sent: Buffer[] = []
+  // A socket that holds on to what it was given until it drains: a buffer reused too early shows here.
+  let inFlight: Buffer[] = []
+  const take = (): void => {
+    for (const b of inFlight) sent.push(Buffer.from(b))
+    inFlight = []
+  }
+  const r = rng(seed)
   const out = new ProducedOut({
     flush: () => undefined,
-    send: (b) => sent.push(Buffer.from(b)),
-    drained: () => true,
+    send: (b) => inFlight.push(b),
+    drained: () => {
+      const drained = r() < drainChance
+      if (drained) take()
+      return drained
+    },
   })
   // One kernel per session, as MaskSession makes it; without one every row takes the JavaScript path.
   const kernel = useKernel ? RowKernel.create() : undefined
   const m = new RowMasker(masks, KEY, new Set(), useKernel ? () => kernel : undefined)
   const forward = (bytes: Buffer): void => {
     if (out.pending) out.flush()
-    sent.push(Buffer.from(bytes))
+    inFlight.push(bytes)
   }
   try {
     for (const chunk of reads) {
@@ -153,9 +167,11 @@ function through(
       }
       out.flush()
     }
+    take()
     return {bytes: Buffer.concat(sent), error: undefined}
   } catch (err) {
     out.flush()
+    take()
     return {bytes: Buffer.concat(sent), error: String(err)}
   }
 }
@@ -222,7 +238,8 @@ describe('the WebAssembly row kernel', () => {
       }
       const maxFrame = seed % 7 === 0 ? 200 + Math.floor(r() * 200) : 1 << 30
       const js = through(masks, reads, maxFrame, false)
-      const wasm = through(masks, reads, maxFrame, true)
+      // The socket sometimes keeps what it was given for a while: the kernel's slab is not reused meanwhile.
+      const wasm = through(masks, reads, maxFrame, true, seed % 3 === 0 ? 0.5 : 1, seed)
       expect(wasm.error, `seed ${seed}`).toBe(js.error)
       expect(wasm.bytes.equals(js.bytes), `seed ${seed}`).toBe(true)
     }
