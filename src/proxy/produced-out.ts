@@ -2,7 +2,6 @@
  * Bytes a protocol engine produced (masked rows, scrubbed messages), gathered into slabs and ordered
  * with the frames it forwards unchanged. Both engines write masked rows through it.
  */
-
 import type {ByteSink} from '../masking/index.js'
 
 const SLAB = 64 * 1024
@@ -81,7 +80,7 @@ export class ProducedOut implements ByteSink {
     if (this.used === 0 || this.used !== this.base || this.mark >= 0) return
     if (this.buf.length - this.used >= n) return
     if (this.buf.length >= n && this.to.drained?.() === true) {
-      // Everything written went straight to the kernel: nothing holds the slab, it is reused.
+      // Everything written went straight to the operating system: nothing holds the slab, it is reused.
       this.used = this.base = 0
       this.lent = false
       return

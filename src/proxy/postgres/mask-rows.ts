@@ -115,10 +115,6 @@ export class RowMasker {
   }
 
   /**
-   * Writes the masked DataRow for `buf[start, end)` to `out` and returns true; false when the original
-   * bytes can go as they are. Throws WireError when the row does not match its RowDescription.
-   */
-  /**
    * Masks the run of DataRows from `buf[start]` on with the row kernel (rows of at most `maxFrame`
    * bytes, up to the first message it does not decide): returns the offset after the last row it
    * wrote to `out`, or -1 when it took none (`rewrite` must handle the row at `start`).
@@ -133,6 +129,10 @@ export class RowMasker {
     return stop
   }
 
+  /**
+   * Writes the masked DataRow for `buf[start, end)` to `out` and returns true; false when the original
+   * bytes can go as they are. Throws WireError when the row does not match its RowDescription.
+   */
   rewrite(buf: Buffer, start: number, end: number, out: ProducedOut): boolean {
     const k = this.kernel
     const ops = this.kernelOps
