@@ -6,69 +6,23 @@
  * audit event, and none of Node's stream layer or the kernel that `pg-proxy` also counts.
  * Run: `npm run bench -- pg-dispatch` or `npx tsx bench/pg-dispatch.ts [transactions] [rounds]`.
  */
-import type {Socket} from 'node:net'
 import {pathToFileURL} from 'node:url'
 
-import {nullAuditSink} from '../src/audit/types.js'
-import {Guard, loadParsers} from '../src/policy/index.js'
-import {auditedSource} from '../src/proxy/audited-guard.js'
-import {ClientDispatcher} from '../src/proxy/postgres/client-dispatch.js'
-import {ReadGate} from '../src/proxy/flow.js'
-import {RunWriter} from '../src/proxy/run-writer.js'
-import {ServerDispatcher} from '../src/proxy/postgres/server-dispatch.js'
-import {SessionAudit} from '../src/proxy/session-audit.js'
-import {SessionState} from '../src/proxy/postgres/session-state.js'
+import {loadParsers} from '../src/policy/index.js'
 import {typed} from '../src/proxy/postgres/wire.js'
+import {pgDispatchers, type PgDispatchers} from '../test/support/pg-dispatchers.js'
 import {F} from '../test/support/pg-raw.js'
 import {BENCH_POLICY} from './_engine.js'
 
-/** A socket that takes every write at once: the dispatchers' output costs one call. */
-function nullSocket(): Socket {
-  const s = {destroyed: false, write: () => true, pause: () => s, resume: () => s}
-  return s as unknown as Socket
-}
-
-/** One session's two dispatchers. */
-function session(): {client: ClientDispatcher; server: ServerDispatcher; state: SessionState; guard: Guard} {
-  const guard = new Guard(BENCH_POLICY, 'postgres')
-  const audit = new SessionAudit(nullAuditSink, {
-    session_id: 'bench',
-    identity: 'bench',
-    actor: 'human',
-    target: 'bench',
-    protocol: 'postgres',
-    database: 'pbench',
-    db_user: 'postgres',
-    client_version: 'bench',
-    application_name: undefined,
-  })
-  const source = auditedSource(
-    {guard, evalContext: {actor: 'human', identity: 'bench', target: 'bench'}},
-    audit,
-  )
-  const toClient = new RunWriter(nullSocket())
-  const state = new SessionState(source, toClient, audit, new Map([['client_encoding', 'UTF8']]))
-  const fatal = (err: unknown): void => {
-    throw err
-  }
-  const client = new ClientDispatcher({
-    state,
+/** One session's two dispatchers; a framing error would end the bench. */
+function session(): PgDispatchers {
+  return pgDispatchers({
     policy: BENCH_POLICY,
-    toServer: new RunWriter(nullSocket()),
-    clientGate: new ReadGate(nullSocket()),
-    maxMessageBytes: 64 * 1024 * 1024,
-    resolveFunction: () => Promise.reject(new Error('no fastpath in this bench')),
-    onTerminate: () => undefined,
-    onFatal: fatal,
-  })
-  const server = new ServerDispatcher({
-    state,
-    toClient,
-    serverGate: new ReadGate(nullSocket()),
     maxMessageBytes: 1 << 30,
-    onFatal: fatal,
+    onFatal: (err) => {
+      throw err
+    },
   })
-  return {client, server, state, guard}
 }
 
 const SQL = 'SELECT abalance FROM pgbench_accounts WHERE aid = '

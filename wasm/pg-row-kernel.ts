@@ -161,20 +161,19 @@ export function maskRow(start: i32, end: i32, n: i32, at: i32): i32 {
 }
 
 /**
- * Masks the consecutive DataRows at IN + [start, limit) with `n` fields each into OUT + at, as
- * maskRow does (a row whose masked fields did not change is copied as it is), and stops before the
- * first message that is not a whole DataRow of at most `maxFrame` bytes, before a row maskRow does
- * not decide, and when the output could run out of room. Returns the input offset it stopped at and
- * leaves the output offset at RESULT.
+ * Masks the whole DataRows at IN + [start, limit) (the caller framed them) with `n` fields each into
+ * OUT + at, as maskRow does (a row whose masked fields did not change is copied as it is), and stops
+ * before a row maskRow does not decide and when the output could run out of room. Returns the input
+ * offset it stopped at and leaves the output offset at RESULT.
  */
-export function maskRows(start: i32, limit: i32, n: i32, at: i32, maxFrame: i32): i32 {
+export function maskRows(start: i32, limit: i32, n: i32, at: i32): i32 {
   let p = start
   let w = at
   while (p + 5 <= limit) {
     const s = IN + <usize>p
-    if (load<u8>(s) != 0x44) break
     const len = be32(s + 1)
-    if (len < 6 || len >= maxFrame || len > limit - p - 1) break
+    // Framed by the caller; checked again so that a wrong limit can never read past the run.
+    if (len < 6 || len > limit - p - 1) break
     if (w + len + 1 + 3 * n + 8 > OUT_BYTES) break
     const e = p + 1 + len
     const r = maskRow(p, e, n, w)

@@ -4,9 +4,14 @@
  * Case-insensitive matching is offered for printable ASCII only, where case folding is unambiguous.
  */
 
+/** True for printable ASCII only: where case-insensitive matching is modelled. */
+export function printableAscii(s: string): boolean {
+  return /^[\x20-\x7e]*$/.test(s)
+}
+
 /** A LIKE pattern (`%` any run, `_` one character, `\\` escapes) as an anchored regular expression. */
 export function likePattern(p: string, insensitive: boolean): RegExp | undefined {
-  if (insensitive && !/^[\x20-\x7e]*$/.test(p)) return undefined
+  if (insensitive && !printableAscii(p)) return undefined
   let out = ''
   const chars = [...p]
   for (let i = 0; i < chars.length; i++) {

@@ -7,17 +7,11 @@ import type {Socket} from 'node:net'
 
 import {describe, expect, it} from 'vitest'
 
-import {nullAuditSink} from '../../src/audit/types.js'
-import {Guard, loadParsers, parsePolicy} from '../../src/policy/index.js'
-import {auditedSource} from '../../src/proxy/audited-guard.js'
-import {ReadGate} from '../../src/proxy/flow.js'
-import {ClientDispatcher} from '../../src/proxy/postgres/client-dispatch.js'
+import {loadParsers, parsePolicy} from '../../src/policy/index.js'
 import {FrameError} from '../../src/proxy/postgres/framing.js'
-import {ServerDispatcher} from '../../src/proxy/postgres/server-dispatch.js'
-import {SessionState} from '../../src/proxy/postgres/session-state.js'
+import type {ServerDispatcher} from '../../src/proxy/postgres/server-dispatch.js'
 import {typed} from '../../src/proxy/postgres/wire.js'
-import {RunWriter} from '../../src/proxy/run-writer.js'
-import {SessionAudit} from '../../src/proxy/session-audit.js'
+import {pgDispatchers} from '../support/pg-dispatchers.js'
 import {F} from '../support/pg-raw.js'
 
 const POLICY = parsePolicy('version: 1\ndefaults: {action: allow, unparseable: deny}\nrules: []\n')
@@ -34,46 +28,17 @@ function recordingSocket(out: Buffer[]): Socket {
   return s as unknown as Socket
 }
 
-/** One session's dispatchers; `toClient` collects what the client receives. */
+/** One session's dispatchers after the client sent a query; `toClient` collects what the client receives. */
 function session(maxMessageBytes: number): {server: ServerDispatcher; toClient: Buffer[]; fatal: unknown[]} {
   const toClient: Buffer[] = []
   const fatal: unknown[] = []
-  const guard = new Guard(POLICY, 'postgres')
-  const audit = new SessionAudit(nullAuditSink, {
-    session_id: 'runs',
-    identity: 'test',
-    actor: 'human',
-    target: 'test',
-    protocol: 'postgres',
-    database: 'test',
-    db_user: 'postgres',
-    client_version: 'test',
-    application_name: undefined,
-  })
-  const source = auditedSource(
-    {guard, evalContext: {actor: 'human', identity: 'test', target: 'test'}},
-    audit,
-  )
-  const writer = new RunWriter(recordingSocket(toClient))
-  const state = new SessionState(source, writer, audit, new Map([['client_encoding', 'UTF8']]))
-  const client = new ClientDispatcher({
-    state,
+  const {client, server} = pgDispatchers({
     policy: POLICY,
-    toServer: new RunWriter(recordingSocket([])),
-    clientGate: new ReadGate(recordingSocket([])),
-    maxMessageBytes: 1 << 20,
-    resolveFunction: () => Promise.reject(new Error('no fastpath here')),
-    onTerminate: () => undefined,
-    onFatal: (e) => fatal.push(e),
-  })
-  client.push(F.query('select id, note from t'))
-  const server = new ServerDispatcher({
-    state,
-    toClient: writer,
-    serverGate: new ReadGate(recordingSocket([])),
+    toClient: recordingSocket(toClient),
     maxMessageBytes,
     onFatal: (e) => fatal.push(e),
   })
+  client.push(F.query('select id, note from t'))
   return {server, toClient, fatal}
 }
 

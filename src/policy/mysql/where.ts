@@ -8,7 +8,7 @@
  * `id = 5 OR id <> 5`) is absent too: it is evaluated again with each row-dependent term replaced by
  * sample values, as for Postgres (src/policy/postgres/where-terms.ts has the reasoning).
  */
-import {likePattern} from '../like-pattern.js'
+import {likePattern, printableAscii} from '../like-pattern.js'
 import {isObj, mentionsColumn} from './walk.js'
 
 type Scalar = number | string | null
@@ -60,8 +60,6 @@ function literalValue(node: Record<string, unknown>): Value | undefined {
   if (typeof type === 'string' && STRING_TYPES.has(type)) return {v: unquote(String(value))}
   return undefined
 }
-
-const isAscii = (s: string): boolean => /^[\x20-\x7e]*$/.test(s)
 
 /** At most this many rows are sampled, over at most this many terms. */
 const MAX_ROWS = 2048
@@ -314,7 +312,7 @@ class Evaluator {
       // matched by its text.
       const pattern = likePattern(String(b), true)
       const text = String(a)
-      if (pattern === undefined || !isAscii(text)) return 'const'
+      if (pattern === undefined || !printableAscii(text)) return 'const'
       return pattern.test(text) === (op === 'LIKE') ? TRUE : FALSE
     }
     if (op === 'IS' || op === 'IS NOT') {
@@ -343,7 +341,7 @@ class Evaluator {
 function compareScalars(a: Scalar, b: Scalar): number | null | 'unknown' {
   if (a === null || b === null) return null
   if (typeof a === 'string' && typeof b === 'string') {
-    if (!isAscii(a) || !isAscii(b)) return 'unknown'
+    if (!printableAscii(a) || !printableAscii(b)) return 'unknown'
     const x = a.toLowerCase().trimEnd()
     const y = b.toLowerCase().trimEnd()
     return x === y ? 0 : x < y ? -1 : 1

@@ -35,7 +35,16 @@ export const OPAQUE: Val = {k: 'opaque', lit: false}
 
 const NULL_SAMPLE: Val = {k: 'null', lit: false}
 
-const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>='])
+/** The comparison operators, each as its test of a -1/0/1 ordering. */
+export const COMPARE: Readonly<Record<string, (c: number) => boolean>> = {
+  '=': (c) => c === 0,
+  '<>': (c) => c !== 0,
+  '!=': (c) => c !== 0,
+  '<': (c) => c < 0,
+  '>': (c) => c > 0,
+  '<=': (c) => c <= 0,
+  '>=': (c) => c >= 0,
+}
 
 /** Builtins whose value changes from row to row: a WHERE on them is a (random) filter, not a constant. */
 export const VOLATILE = new Set([
@@ -169,7 +178,7 @@ export function restricts(clause: unknown): boolean {
   const op = operatorName(t.node)
   if (op === undefined) return false
   const column = (v: unknown): boolean => unwrap(v)?.type === 'ColumnRef'
-  if (kind === 'AEXPR_OP' && COMPARISONS.has(op)) {
+  if (kind === 'AEXPR_OP' && COMPARE[op] !== undefined) {
     const {lexpr, rexpr} = t.node
     return (column(lexpr) && isValue(rexpr)) || (column(rexpr) && isValue(lexpr))
   }

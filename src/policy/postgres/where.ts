@@ -19,8 +19,9 @@ import {
   parseBoolean,
   parseDecimal,
 } from './consts.js'
-import {likePattern} from '../like-pattern.js'
+import {likePattern, printableAscii} from '../like-pattern.js'
 import {
+  COMPARE,
   OPAQUE,
   operatorName,
   restricts,
@@ -288,7 +289,7 @@ function like(op: string, l: Val, r: Val, insensitive: boolean): Val {
   if (l.k === 'null' || r.k === 'null') return {k: 'null', lit}
   if (l.k !== 'str' || r.k !== 'str') return {k: 'opaque', lit}
   const pattern = likePattern(r.v, insensitive)
-  if (pattern === undefined || (insensitive && !/^[\x20-\x7e]*$/.test(l.v))) return {k: 'opaque', lit}
+  if (pattern === undefined || (insensitive && !printableAscii(l.v))) return {k: 'opaque', lit}
   return {k: 'bool', v: pattern.test(l.v) !== op.startsWith('!'), lit}
 }
 
@@ -297,16 +298,6 @@ function unary(op: string, r: Val): Val {
   if (r.k === 'num' && (op === '-' || op === '+'))
     return op === '+' ? r : {k: 'num', v: {...r.v, m: -r.v.m}, lit: r.lit}
   return {k: 'opaque', lit: r.lit}
-}
-
-const COMPARE: Readonly<Record<string, (c: number) => boolean>> = {
-  '=': (c) => c === 0,
-  '<>': (c) => c !== 0,
-  '!=': (c) => c !== 0,
-  '<': (c) => c < 0,
-  '>': (c) => c > 0,
-  '<=': (c) => c <= 0,
-  '>=': (c) => c >= 0,
 }
 
 /** -1/0/1 between two constants, coercing an untyped string to the other side's type; undefined if not modelled. */

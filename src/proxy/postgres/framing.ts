@@ -43,6 +43,22 @@ export interface FramerOptions {
 /** libpq refuses startup packets over 10000 bytes; so does the server. */
 const MAX_STARTUP_BYTES = 10_000
 
+/**
+ * The end of the run of whole messages of `type` in `buf` from `from` on, each one a Framer with the
+ * limit `max` would hand out: a message it would refuse (a bad length, over the limit), or one cut off
+ * at the end of `buf`, ends the run and is framed as usual. For handlers that take a run in one go.
+ */
+export function runOf(type: number, buf: Buffer, from: number, max: number): number {
+  let p = from
+  const n = buf.length
+  while (p + 5 <= n && buf[p] === type) {
+    const length = buf.readInt32BE(p + 1)
+    if (length < 4 || length + 1 > max || length > n - p - 1) break
+    p += length + 1
+  }
+  return p
+}
+
 /** Splits a byte stream into protocol messages. One instance per direction of a connection. */
 export class Framer {
   private startup: boolean

@@ -12,6 +12,8 @@ import {
 } from '../../masking/index.js'
 import type {FieldPlan} from '../../policy/index.js'
 import type {ProducedOut} from '../produced-out.js'
+import {runOf} from './framing.js'
+import {Backend} from './messages.js'
 import {KERNEL_EMAIL, KERNEL_NULL, KERNEL_PASS, KERNEL_UNCHANGED, type RowKernel} from './row-kernel.js'
 import {FieldReader, WireError} from './wire.js'
 
@@ -115,15 +117,16 @@ export class RowMasker {
   }
 
   /**
-   * Masks the run of DataRows from `buf[start]` on with the row kernel (rows of at most `maxFrame`
-   * bytes, up to the first message it does not decide): returns the offset after the last row it
-   * wrote to `out`, or -1 when it took none (`rewrite` must handle the row at `start`).
+   * Masks the run of DataRows from `buf[start]` on with the row kernel (the rows framing would hand
+   * out with the limit `maxFrame`, up to the first one the kernel does not decide): returns the offset
+   * after the last row it wrote to `out`, or -1 when it took none (`rewrite` must handle the row at
+   * `start`).
    */
   rewriteRun(buf: Buffer, start: number, maxFrame: number, out: ProducedOut): number {
     const k = this.kernel
     const ops = this.kernelOps
     if (k === undefined || ops === undefined || !out.borrow(k.slab, RUN_ROOM)) return -1
-    const stop = k.maskRows(ops, buf, start, out.used, maxFrame)
+    const stop = k.maskRows(ops, buf, start, runOf(Backend.DataRow, buf, start, maxFrame), out.used)
     if (stop === start) return -1
     out.wrote(k.written)
     return stop

@@ -26,7 +26,7 @@ import {
 import {SessionCatalog, type SideQuery} from './catalog.js'
 import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
-import {RowKernel} from './row-kernel.js'
+import {lazyRowKernel} from './row-kernel.js'
 import {SearchPath} from './search-path.js'
 
 /**
@@ -110,10 +110,8 @@ export class MaskSession {
   /** True once a statement may have read a masked column: notification payloads are then redacted. */
   readMasked = false
   private readonly columnRules: boolean
-  /** The session's row kernel, made when a result first needs it (null: none can be made). */
-  private kernel: RowKernel | null | undefined
-  private readonly rowKernel = (): RowKernel | undefined =>
-    (this.kernel ??= RowKernel.create() ?? null) ?? undefined
+  /** The session's row kernel, made when a result first needs it. */
+  private readonly rowKernel = lazyRowKernel()
   /** The search_path unqualified names resolve on. */
   private readonly path = new SearchPath(() => {
     this.catalog.resetPath()

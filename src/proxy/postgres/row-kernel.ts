@@ -26,7 +26,7 @@ interface KernelExports {
   init(this: void): void
   ops(this: void): number
   result(this: void): number
-  maskRows(this: void, start: number, limit: number, n: number, at: number, maxFrame: number): number
+  maskRows(this: void, start: number, limit: number, n: number, at: number): number
   maskRow(this: void, start: number, end: number, n: number, at: number): number
 }
 
@@ -57,6 +57,19 @@ function kernelModule(): object | null {
   return compiled
 }
 
+/** A session's kernel, made on the first call (undefined from then on when none can be made). */
+export function lazyRowKernel(): () => RowKernel | undefined {
+  let made = false
+  let kernel: RowKernel | undefined
+  return () => {
+    if (!made) {
+      made = true
+      kernel = RowKernel.create()
+    }
+    return kernel
+  }
+}
+
 /** One session's kernel. */
 export class RowKernel {
   /** Where produced rows are written: a view of the kernel's memory, lent to ProducedOut (borrow()). */
@@ -69,8 +82,10 @@ export class RowKernel {
   private opsOf: Uint8Array | undefined
   private readonly maskRowFn: KernelExports['maskRow']
   private readonly maskRowsFn: KernelExports['maskRows']
-  /** maskRows' output offset. */
+  /** maskRows' output offset, read into `written`. */
   private readonly result: Int32Array
+  /** The slab offset after the rows of the last maskRows. */
+  written = 0
 
   /** A new kernel, or undefined when WebAssembly is not available. */
   static create(): RowKernel | undefined {
@@ -110,20 +125,17 @@ export class RowKernel {
   }
 
   /**
-   * Masks the run of whole DataRows (each at most `maxFrame` bytes) from `buf[start]` on into the slab
-   * at `at`, copying rows that stay as they are, up to the first message it does not decide or the end
-   * of the slab's room. Returns where it stopped in `buf` (`start` when it took nothing) and leaves the
-   * slab offset after the written rows in `written`.
+   * Masks the whole DataRows `buf[start, limit)` (framed: runOf) into the slab at `at`, copying rows
+   * that stay as they are, up to the first row it does not decide or the end of the slab's room.
+   * Returns where it stopped in `buf` (`start` when it took nothing) and leaves the slab offset after
+   * the written rows in `written`.
    */
-  maskRows(ops: Uint8Array, buf: Buffer, start: number, at: number, maxFrame: number): number {
+  maskRows(ops: Uint8Array, buf: Buffer, start: number, limit: number, at: number): number {
     if (!this.load(ops, buf)) return start
-    const stop = this.maskRowsFn(start, buf.length, ops.length, at, maxFrame)
+    const stop = this.maskRowsFn(start, limit, ops.length, at)
     this.written = this.result[0] as number
     return stop
   }
-
-  /** The slab offset after the rows of the last maskRows. */
-  written = 0
 
   /** Puts `buf` and `ops` in the kernel's memory unless there already; false when `buf` is too big. */
   private load(ops: Uint8Array, buf: Buffer): boolean {

@@ -6,7 +6,7 @@
  * DataRows are never decoded.
  */
 import type {ReadGate} from '../flow.js'
-import {Framer} from './framing.js'
+import {Framer, runOf} from './framing.js'
 import {maskCopyOut, maskCopyData} from './mask-copy.js'
 import {scrubError, scrubNotification, scrubParameterStatus} from './mask-errors.js'
 import {ProducedOut} from '../produced-out.js'
@@ -84,7 +84,7 @@ export class ServerDispatcher {
     } else if (type === Backend.DataRow) {
       if (this.produced.pending) this.produced.flush()
       // The whole DataRows after it in the chunk go in the same run: framing resumes after them.
-      const to = dataRowRun(buf, end, this.deps.maxMessageBytes)
+      const to = runOf(Backend.DataRow, buf, end, this.deps.maxMessageBytes)
       this.deps.toClient.forward(buf, start, to)
       return to === end ? true : to
     }
@@ -299,20 +299,4 @@ export class ServerDispatcher {
       entry.running.masked = [...m.masked, ...[...m.fired].map((r) => `*:${r}`)]
     this.deps.state.audit.statementEvent(entry.running, entry.running)
   }
-}
-
-/**
- * The end of the run of whole DataRows in `buf` from `from` on, each at most `max` bytes: a row the
- * framer would refuse (a bad length, over the limit) or that is cut off at the chunk's end stops the
- * run, and the framer then handles it as before.
- */
-function dataRowRun(buf: Buffer, from: number, max: number): number {
-  let p = from
-  const n = buf.length
-  while (p + 5 <= n && buf[p] === Backend.DataRow) {
-    const len = buf.readInt32BE(p + 1)
-    if (len < 4 || len + 1 > max || len > n - p - 1) break
-    p += len + 1
-  }
-  return p
 }
