@@ -2,7 +2,8 @@
  * Proxy CPU per transaction, in this process: pgbench -S -c 8 -j 2 (simple or prepared) through an
  * in-process bare Node pipe and the guarded engine with audit off / written / synced, interleaved;
  * prints process.cpuUsage() µs per transaction and TPS for each. For A/B work on the hot path and for
- * profiling (`node --cpu-prof --import tsx bench/_cpu.ts written 1 10`).
+ * profiling (`node --cpu-prof --import tsx bench/_cpu.ts written 1 10`). Paths `hold` and `text` split
+ * the audit's cost (bench/_engine.ts): `npx tsx bench/_cpu.ts pipe,off,hold,text,written 3 8`.
  * Run: `npx tsx bench/_cpu.ts [paths,comma,separated] [rounds] [seconds] [simple|prepared]`.
  */
 import {execFileSync, spawn} from 'node:child_process'

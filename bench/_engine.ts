@@ -9,13 +9,20 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
+import {hashCanonical} from '../src/audit/chain.js'
+import {SessionText} from '../src/audit/event.js'
 import {AuditTrail} from '../src/audit/trail.js'
 import {nullAuditSink, type AuditSink} from '../src/audit/types.js'
 import {Guard, loadParsers, type Policy} from '../src/policy/index.js'
 import {PostgresEngine, parsePgUrl, startListener} from '../src/proxy/index.js'
 
-/** How the engine's audit trail is kept. */
-export type AuditMode = 'off' | 'written' | 'synced' | 'nosync'
+/**
+ * How the engine's audit trail is kept. Besides the real ones, two that split the audit's cost (never a
+ * trail): `hold` holds each statement's output for one event-loop turn as the spool's group commit does,
+ * and records nothing; `text` also writes each event's canonical text and chains its SHA-256, in memory.
+ * `written` against `text` is then the spool's own part (framing, CRC, the append, its bookkeeping).
+ */
+export type AuditMode = 'off' | 'written' | 'synced' | 'nosync' | 'hold' | 'text'
 
 /** The bench policy: several rules, as pg-proxy.ts gives `dbgate connect`. */
 export const BENCH_POLICY: Policy = {
@@ -33,12 +40,39 @@ export const BENCH_POLICY: Policy = {
 /** The audit sink of `mode`: none, or a trail spooled under a fresh temporary directory. */
 export async function benchAuditSink(mode: AuditMode): Promise<AuditSink> {
   if (mode === 'off') return nullAuditSink
+  if (mode === 'hold' || mode === 'text') return turnSink(mode === 'text')
   return AuditTrail.open({
     stateDir: mkdtempSync(join(tmpdir(), 'dbgate-bench-engine-')),
     maxBytes: 4 * 1024 * 1024 * 1024,
     durability: mode === 'nosync' ? 'written' : mode,
     fsync: mode !== 'nosync',
   })
+}
+
+/** A sink that confirms each event one event-loop turn later (`hold`), chaining its text first (`text`). */
+function turnSink(text: boolean): AuditSink {
+  let waiting: (() => void)[] = []
+  let seq = 0
+  let last = '0'.repeat(64)
+  const confirm = (): void => {
+    const group = waiting
+    waiting = []
+    for (const done of group) done()
+  }
+  return {
+    write: () => undefined,
+    close: () => Promise.resolve(),
+    session: (facts) => {
+      const session = new SessionText(facts)
+      return {
+        record(members, done) {
+          if (text) last = hashCanonical(session.chained(members, ++seq, last))
+          if (waiting.length === 0) setImmediate(confirm)
+          waiting.push(() => done(undefined, members))
+        },
+      }
+    },
+  }
 }
 
 /** A listening engine. */

@@ -503,6 +503,9 @@ export class DurableSpool implements AuditSink {
 
   /** Removes every fully acknowledged segment but the newest (which carries the chain's last hash). */
   private prune(): void {
+    // Segments are in seq order: when the oldest is not fully acknowledged, no other is (every commit asks).
+    const oldest = this.segments[0]
+    if (this.segments.length < 2 || oldest === undefined || oldest.lastSeq > this.ackedSeq) return
     const last = this.segments[this.segments.length - 1]
     const keep = this.segments.filter((s) => s === last || s.lastSeq > this.ackedSeq)
     for (const s of this.segments) if (!keep.includes(s)) rmSync(s.path, {force: true})

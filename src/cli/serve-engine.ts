@@ -2,7 +2,7 @@
  * What every guarded proxy runs on, whatever its protocol: the live policy its sessions read per statement, the
  * audit trail and the listener (serveEngine), and the gate that refuses new connections (gatedEngine).
  */
-import {AUDIT_DURABILITIES, type AuditDurability} from '../audit/durable-spool.js'
+import {AUDIT_DURABILITIES, DEFAULT_SYNC_INTERVAL_MS, type AuditDurability} from '../audit/durable-spool.js'
 import {AuditTrail, type TrailUpload} from '../audit/trail.js'
 import {teeAuditSink, type AuditSink} from '../audit/types.js'
 import {UsageError} from '../errors.js'
@@ -24,6 +24,28 @@ export function auditDurabilityFromEnv(env: NodeJS.ProcessEnv = process.env): Au
       'synced also survives an OS crash or power loss, at the price of one disk sync per statement',
     ])
   return mode
+}
+
+/** The longest DBGATE_AUDIT_SYNC_MS accepted: a minute of events an OS crash could lose is already a lot. */
+const MAX_SYNC_INTERVAL_MS = 60_000
+
+/**
+ * `written` durability: the least time between two background syncs of the spool (DBGATE_AUDIT_SYNC_MS, in
+ * ms, 0 to 60000; the spool's default when unset). An OS crash can lose the events of about one interval.
+ */
+export function auditSyncIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const value = env.DBGATE_AUDIT_SYNC_MS
+  if (value === undefined || value.trim() === '') return undefined
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN
+  if (!Number.isSafeInteger(ms) || ms > MAX_SYNC_INTERVAL_MS)
+    throw new UsageError(
+      `DBGATE_AUDIT_SYNC_MS must be a whole number of milliseconds from 0 to ${MAX_SYNC_INTERVAL_MS}, got "${value}".`,
+      [
+        `the default is ${DEFAULT_SYNC_INTERVAL_MS}: an OS crash can lose the audit events of about that long`,
+        'a result is never released before its event is written; the interval only paces the disk syncs',
+      ],
+    )
+  return ms
 }
 
 /** The policy, guard and context in force, which `set` swaps for every session at once. */
@@ -114,6 +136,7 @@ export async function serveEngine(
     upload: o.upload,
     retain: true,
     durability: auditDurabilityFromEnv(),
+    syncIntervalMs: auditSyncIntervalFromEnv(),
   })
   const audit = o.extraAudit === undefined ? trail : alongside(trail, o.extraAudit)
   let listener: ProxyListener

@@ -50,6 +50,7 @@ export {
   hasColumnRules,
   mayReadMaskedColumns,
   NO_MASKED_READS,
+  ruleFor,
   typeCategory,
   type ColumnMatch,
   type DetectPlan,

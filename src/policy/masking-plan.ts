@@ -51,6 +51,11 @@ function matchers(rule: MaskingRule): readonly GlobMatcher[] {
   return m
 }
 
+/** The first rule among `rules` whose column globs match `column` (`schema.table.column`). */
+export function ruleFor(rules: readonly MaskingRule[], column: string): MaskingRule | undefined {
+  return rules.find((r) => anyMatch(matchers(r), column))
+}
+
 /** True when some masking rule names columns (globs); only those need lineage. */
 export function hasColumnRules(rules: readonly MaskingRule[]): boolean {
   return rules.some((r) => (r.columns?.length ?? 0) > 0)

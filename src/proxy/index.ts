@@ -5,10 +5,7 @@ export type {PgEngineConfig} from './postgres/config.js'
 export {PostgresEngine} from './postgres/engine.js'
 export {DENY_ROUTINE, REVIEW_ROUTINE} from './postgres/decide.js'
 export type {ReviewHook, ReviewOutcome, ReviewRequest} from './review.js'
-export {parsePgUrl, describeTarget, TargetUrlError, type PgTarget, type SslMode} from './postgres/target.js'
-export {
-  connectUpstream,
-  UpstreamRejectedError,
-  UpstreamUnreachableError,
-  type UpstreamConnection,
-} from './postgres/upstream.js'
+export {parsePgUrl, describeTarget, type PgTarget, type SslMode} from './postgres/target.js'
+export {TargetUrlError} from './target.js'
+export {connectUpstream, type UpstreamConnection} from './postgres/upstream.js'
+export {UpstreamRejectedError, UpstreamUnreachableError} from './upstream.js'

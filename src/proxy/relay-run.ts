@@ -5,13 +5,13 @@
  */
 import type {Socket} from 'node:net'
 
-import {SqlState} from './postgres/messages.js'
 import type {RunWriter} from './run-writer.js'
 import {createPump, type Pump, type PumpOptions} from './pump.js'
 
 /** The upstream connection ended while the client was still connected. */
 export class UpstreamLostError extends Error {
-  readonly sqlState = SqlState.connectionFailure
+  /** connection_failure: a standard SQLSTATE, carried by both protocols' errors. */
+  readonly sqlState = '08006'
   constructor() {
     super('the connection to the database server was lost')
     this.name = 'UpstreamLostError'

@@ -36,10 +36,14 @@ afterAll(async () => {
   await db?.drop()
 })
 
-function dbgate(args: string[], stdin = ''): Promise<{code: number | null; stdout: string; stderr: string}> {
+function dbgate(
+  args: string[],
+  stdin = '',
+  env: Record<string, string> = {},
+): Promise<{code: number | null; stdout: string; stderr: string}> {
   return new Promise((resolve) => {
     const child = spawn('node', ['bin/run.js', 'exec', ...args], {
-      env: {...process.env, DBGATE_STATE_DIR: join(dir, 'state'), NO_COLOR: '1'},
+      env: {...process.env, DBGATE_STATE_DIR: join(dir, 'state'), NO_COLOR: '1', ...env},
     })
     let stdout = ''
     let stderr = ''
@@ -91,6 +95,23 @@ describe('dbgate exec', () => {
     expect(usage.code).toBe(2)
     const badFormat = await dbgate([...base(), '--sql', 'select 1', '--format', 'xml'])
     expect(badFormat.code).toBe(2)
+  })
+
+  it('takes the audit sync interval from DBGATE_AUDIT_SYNC_MS, and refuses one that is not a number of ms', async () => {
+    const zero = await dbgate([...base(), '--sql', 'select 41 + 1', '--format', 'csv'], '', {
+      DBGATE_AUDIT_SYNC_MS: '0',
+    })
+    expect(zero.code).toBe(0)
+    expect(zero.stdout).toContain('42')
+    for (const bad of ['soon', '-5', '1.5', '600000']) {
+      const r = await dbgate([...base(), '--sql', 'select 1'], '', {DBGATE_AUDIT_SYNC_MS: bad})
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain(
+        `DBGATE_AUDIT_SYNC_MS must be a whole number of milliseconds from 0 to 60000, got "${bad}"`,
+      )
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+      expect(r.stdout).toBe('')
+    }
   })
 
   it('exits 6 when the target is unreachable, and writes audit events to the local spool', async () => {

@@ -14,6 +14,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {DurableSpool} from '../../src/audit/durable-spool.js'
+import {segmentName} from '../../src/audit/spool-frame.js'
 import {AuditSpoolFullError, AuditSpoolUnavailableError} from '../../src/audit/errors.js'
 import type {ChainedEvent} from '../../src/audit/event.js'
 import {verifyChain} from '../../src/audit/verify.js'
@@ -172,6 +173,44 @@ describe('durable spool', () => {
     const again = DurableSpool.open(dir)
     expect((await all(again)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
     await again.close()
+  })
+
+  it('counts against its bound exactly the bytes of segments holding unacknowledged events', async () => {
+    const dir = stateDir()
+    const spool = DurableSpool.open(dir, {segmentBytes: 2000})
+    /** The bytes on disk of segments whose events are not all acknowledged (a segment ends where the next starts). */
+    const unacked = (acked: number): number => {
+      const firsts = segments(dir)
+        .map((f) => Number(/\d+/.exec(f)![0]))
+        .sort((a, b) => a - b)
+      let sum = 0
+      firsts.forEach((first, i) => {
+        const last = (firsts[i + 1] ?? spool.state.lastSeq + 1) - 1
+        if (last > acked) sum += statSync(join(dir, 'audit', 'spool', segmentName(first))).size
+      })
+      return sum
+    }
+    let acked = 0
+    const seen = new Set<string>()
+    for (let i = 0; i < 30; i++) {
+      await spool.append(body(i + 1))
+      for (const f of segments(dir)) seen.add(f)
+      expect(spool.bytes).toBe(unacked(acked))
+      if (i % 7 === 6) {
+        acked = i - 2
+        spool.ack(acked)
+        expect(spool.bytes).toBe(unacked(acked))
+      }
+    }
+    // Segments were started and removed along the way.
+    expect(seen.size).toBeGreaterThan(3)
+    expect(segments(dir).length).toBeLessThan(seen.size)
+    spool.ack(30)
+    expect(spool.bytes).toBe(0)
+    await spool.append(body(31))
+    expect(spool.bytes).toBe(unacked(30))
+    expect(spool.bytes).toBeGreaterThan(0)
+    await spool.close()
   })
 
   it('yields unacknowledged runs and removes only fully acknowledged segments', async () => {

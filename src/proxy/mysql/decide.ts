@@ -3,8 +3,7 @@
  * the server does), the SQL equivalents of protocol commands, and the ERR packet of a denial.
  */
 import type {Decision, Policy} from '../../policy/index.js'
-import {decisionMessage} from '../postgres/decide.js'
-import {unparseableDecision} from '../postgres/decide.js'
+import {decisionMessage, unparseableDecision} from '../decision.js'
 import {ErrCode} from './protocol.js'
 import {REVIEW_SQLSTATE, withHint} from './review.js'
 import {errPacket} from './wire.js'

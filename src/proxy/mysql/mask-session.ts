@@ -7,7 +7,9 @@
  */
 import type {MaskKey} from '../../masking/index.js'
 import {
+  normalizeMysql,
   planMasking,
+  ruleFor,
   type ColumnMatch,
   type Decision,
   type LineageEffect,
@@ -22,8 +24,6 @@ import {
 } from '../../policy/lineage/mysql.js'
 import {compileTableGlob} from '../../policy/glob.js'
 import {Lru} from '../../policy/lru.js'
-import {normalizeMysql} from '../../policy/index.js'
-import {ruleFor} from '../postgres/mask-session.js'
 import {columnCategory, columnMasks, MysqlRowMasker, type ColumnDef} from './mask-rows.js'
 import {MysqlCatalog} from './mask-catalog.js'
 import {mysqlColumnMatch} from './mask-names.js'

@@ -10,7 +10,7 @@ import type {Socket} from 'node:net'
 
 import type {AuditProcess} from '../../audit/types.js'
 import type {ConnectionHandler, SessionInfo} from '../engine.js'
-import {UpstreamRejectedError, UpstreamUnreachableError} from '../postgres/upstream.js'
+import {UpstreamRejectedError, UpstreamUnreachableError} from '../upstream.js'
 import {SessionAudit} from '../session-audit.js'
 import {auditedSource, codeAndMessage} from '../audited-guard.js'
 import {peerOf} from '../peer.js'

@@ -1,5 +1,5 @@
 /** The upstream target of a MySQL engine, parsed from a `mysql://` (or `mariadb://`) URL. */
-import {TargetUrlError} from '../postgres/target.js'
+import {TargetUrlError} from '../target.js'
 
 /** TLS modes, as the mysql client's --ssl-mode names them. */
 export const MYSQL_SSL_MODES = ['disabled', 'preferred', 'required', 'verify_ca', 'verify_identity'] as const

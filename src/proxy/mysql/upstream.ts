@@ -7,7 +7,7 @@ import {readFileSync} from 'node:fs'
 import {connect as netConnect, type Socket} from 'node:net'
 import type {ConnectionOptions} from 'node:tls'
 
-import {UpstreamRejectedError, UpstreamUnreachableError, upgradeTls} from '../postgres/upstream.js'
+import {UpstreamRejectedError, UpstreamUnreachableError, upgradeTls, whenReady} from '../upstream.js'
 import {cachingSha2Scramble, nativeScramble, rsaEncryptPassword} from './auth.js'
 import {encodePacket} from './framing.js'
 import {decodeGreeting, encodeHandshakeResponse, type Greeting} from './handshake.js'
@@ -50,23 +50,9 @@ export async function openUpstream(
   timeoutMs: number,
   maxPacketBytes: number,
 ): Promise<OpenUpstream> {
-  const raw = await new Promise<Socket>((resolve, reject) => {
-    const s = netConnect({host: target.host, port: target.port, noDelay: true})
-    const timer = setTimeout(() => {
-      s.destroy()
-      reject(new UpstreamUnreachableError(`timed out connecting to ${target.host}:${target.port}`))
-    }, timeoutMs)
-    s.once('connect', () => {
-      clearTimeout(timer)
-      s.off('error', onError)
-      s.on('error', () => undefined)
-      resolve(s)
-    })
-    const onError = (err: Error): void => {
-      clearTimeout(timer)
-      reject(new UpstreamUnreachableError(err.message, {cause: err}))
-    }
-    s.once('error', onError)
+  const raw = await whenReady(netConnect({host: target.host, port: target.port}), 'connect', timeoutMs, {
+    timeout: `timed out connecting to ${target.host}:${target.port}`,
+    error: (err) => err.message,
   })
   const reader = new PacketReader(raw, maxPacketBytes)
   try {

@@ -4,7 +4,8 @@
  * behind the responses the server still owes.
  */
 import type {Decision, Operation, Policy} from '../../policy/index.js'
-import {decideFunctionCall, decisionError, readSql, unparseableDecision} from './decide.js'
+import {unparseableDecision} from '../decision.js'
+import {decideFunctionCall, decisionError, readSql} from './decide.js'
 import type {ReadGate} from '../flow.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'

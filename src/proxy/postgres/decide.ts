@@ -2,7 +2,8 @@
  * How the Postgres engine asks the guard: the session facts it passes, the cases it refuses to
  * parse at all (fail closed), and how a decision becomes the ErrorResponse the client sees.
  */
-import type {Decision, EvalContext, Guard, Operation, Policy} from '../../policy/index.js'
+import type {Decision, EvalContext, Guard, Operation} from '../../policy/index.js'
+import {decisionMessage} from '../decision.js'
 import {SqlState} from './messages.js'
 import {errorResponse} from './wire.js'
 
@@ -90,18 +91,6 @@ export function readSql(
   return {ok: true, sql}
 }
 
-/** The decision for text the engine refused to parse: `defaults.unparseable` decides. */
-export function unparseableDecision(policy: Policy, reason: string): Decision {
-  return {
-    decision: policy.defaults.unparseable,
-    rule: null,
-    message: `the statement could not be analyzed: ${reason}`,
-    operations: [],
-    unparseable: true,
-    masking: [],
-  }
-}
-
 /** A protocol-level function call is allowed only by a rule that explicitly allows it. */
 export function decideFunctionCall(guard: Guard, name: string, ctx: EvalContext): Decision {
   const operation: Operation = {kind: 'call', tables: [], functions: [name], where: null}
@@ -129,14 +118,6 @@ function describeOperations(ops: readonly Operation[]): string | undefined {
 export const DENY_ROUTINE = 'dbgate_policy_deny'
 /** See DENY_ROUTINE. */
 export const REVIEW_ROUTINE = 'dbgate_policy_review'
-
-/** The user-facing message of a deny or review decision. */
-export function decisionMessage(d: Decision): string {
-  const by =
-    d.rule === null ? (d.unparseable ? 'defaults.unparseable' : 'the default action') : `rule "${d.rule}"`
-  const what = d.decision === 'review' ? 'approval required' : 'denied'
-  return `dbgate: ${what} by ${by}${d.message === null ? '' : `: ${d.message}`}`
-}
 
 /** The ErrorResponse for a deny or review decision (SQLSTATE 42501). */
 export function decisionError(d: Decision, severity: 'ERROR' | 'FATAL' = 'ERROR'): Buffer {

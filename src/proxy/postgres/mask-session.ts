@@ -4,19 +4,16 @@
  * cursors and prepared statements are as the statements before it left them), and per result set the
  * plan that tells the row path which fields to rewrite. Anything unknown fails closed.
  */
-import {randomBytes} from 'node:crypto'
-
 import type {MaskKey} from '../../masking/index.js'
 import {
   LineageCache,
   applyLineageEffects,
   lineagePostgres,
-  compileGlob,
   planMasking,
+  ruleFor,
   typeCategory,
   type CursorLineage,
   type Decision,
-  type GlobMatcher,
   type LineageContext,
   type LineageEffect,
   type MaskingRule,
@@ -28,12 +25,6 @@ import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
 import {lazyRowKernel} from './row-kernel.js'
 import {SearchPath} from './search-path.js'
-
-/**
- * The hash style's key when the configuration gives none: random per process, so hashed values join
- * within one run of dbgate only.
- */
-export const PROCESS_MASK_KEY: MaskKey = randomBytes(32)
 
 /** Masking state of one running statement (one Query, or one Execute of a portal). */
 export interface MaskStatement {
@@ -82,22 +73,6 @@ const RUNS_SQL = new Set([
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema'])
 /** The glob of the rule that masks everything once unseen code ran. */
 const EVERY_COLUMN = '*.*.*'
-
-const globs = new WeakMap<MaskingRule, readonly GlobMatcher[]>()
-
-function matchers(rule: MaskingRule): readonly GlobMatcher[] {
-  let m = globs.get(rule)
-  if (m === undefined) {
-    m = (rule.columns ?? []).map(compileGlob)
-    globs.set(rule, m)
-  }
-  return m
-}
-
-/** True when a column rule among `rules` matches `column`. */
-export function ruleFor(rules: readonly MaskingRule[], column: string): MaskingRule | undefined {
-  return rules.find((r) => matchers(r).some((m) => m(column)))
-}
 
 /** One session's masking state. */
 export class MaskSession {

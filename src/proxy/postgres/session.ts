@@ -29,12 +29,8 @@ import {
   type StartupPacket,
 } from './startup.js'
 import {describeTarget} from './target.js'
-import {
-  UpstreamRejectedError,
-  UpstreamUnreachableError,
-  connectUpstream,
-  type UpstreamConnection,
-} from './upstream.js'
+import {UpstreamRejectedError, UpstreamUnreachableError} from '../upstream.js'
+import {connectUpstream, type UpstreamConnection} from './upstream.js'
 import {
   authentication,
   backendKeyData,

@@ -1,6 +1,8 @@
 /** The upstream target of a Postgres engine, parsed from a `postgres://` URL. */
 
 /** TLS modes of libpq's `sslmode` that dbgate supports. */
+import {TargetUrlError} from '../target.js'
+
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
 /** One sslmode. */
 export type SslMode = (typeof SSL_MODES)[number]
@@ -19,14 +21,6 @@ export interface PgTarget {
   readonly sslca?: string | undefined
   /** Host name the certificate must name, when it is not `host` (verify-full). */
   readonly sslServerName?: string | undefined
-}
-
-/** A URL that is not a usable postgres:// target; the message never contains the password. */
-export class TargetUrlError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'TargetUrlError'
-  }
 }
 
 const KNOWN_PARAMS = new Set(['sslmode', 'sslrootcert', 'connect_timeout', 'application_name'])

@@ -4,8 +4,9 @@
  */
 import {readFileSync} from 'node:fs'
 import {connect as netConnect, type Socket} from 'node:net'
-import {connect as tlsConnect, type ConnectionOptions, type TLSSocket} from 'node:tls'
+import type {ConnectionOptions} from 'node:tls'
 
+import {UpstreamRejectedError, UpstreamUnreachableError, upgradeTls, whenReady} from '../upstream.js'
 import {AuthCode, Backend} from './messages.js'
 import {MessageReader, ReaderClosedError} from './reader.js'
 import {SCRAM_SHA_256, ScramClient, ScramError, md5Password} from './scram.js'
@@ -21,28 +22,6 @@ import {
   sslRequest,
   startupMessage,
 } from './wire.js'
-
-/** The upstream could not be reached (network, TLS); the client gets 08001. */
-export class UpstreamUnreachableError extends Error {
-  readonly kind = 'unreachable'
-  constructor(message: string, options?: {cause?: unknown}) {
-    super(message, options)
-    this.name = 'UpstreamUnreachableError'
-  }
-}
-
-/** The upstream answered with an error (bad password, unknown database...); `frame` is its ErrorResponse. */
-export class UpstreamRejectedError extends Error {
-  readonly kind = 'rejected'
-  constructor(
-    message: string,
-    readonly frame: Buffer | undefined,
-    readonly sqlState: string,
-  ) {
-    super(message)
-    this.name = 'UpstreamRejectedError'
-  }
-}
 
 /** An authenticated upstream connection, ready for queries. */
 export interface UpstreamConnection {
@@ -68,26 +47,10 @@ export interface UpstreamOptions {
 }
 
 function rawConnect(target: PgTarget, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({host: target.host, port: target.port})
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(
-        new UpstreamUnreachableError(
-          `timed out after ${timeoutMs} ms connecting to ${target.host}:${target.port}`,
-        ),
-      )
-    }, timeoutMs)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      socket.on('error', () => undefined)
-      socket.setNoDelay(true)
-      resolve(socket)
-    })
-    socket.once('error', (err) => {
-      clearTimeout(timer)
-      reject(new UpstreamUnreachableError(`${target.host}:${target.port}: ${err.message}`, {cause: err}))
-    })
+  const where = `${target.host}:${target.port}`
+  return whenReady(netConnect({host: target.host, port: target.port}), 'connect', timeoutMs, {
+    timeout: `timed out after ${timeoutMs} ms connecting to ${where}`,
+    error: (err) => `${where}: ${err.message}`,
   })
 }
 
@@ -314,25 +277,4 @@ function answerAuth(
     default:
       throw new UpstreamRejectedError(`unsupported authentication method (code ${code})`, undefined, '28000')
   }
-}
-
-/** Runs the TLS handshake over a connected socket (both engines); UpstreamUnreachableError on failure. */
-export function upgradeTls(options: ConnectionOptions, timeoutMs: number): Promise<TLSSocket> {
-  return new Promise<TLSSocket>((resolve, reject) => {
-    const tls = tlsConnect(options)
-    const timer = setTimeout(() => {
-      tls.destroy()
-      reject(new UpstreamUnreachableError('timed out during the TLS handshake'))
-    }, timeoutMs)
-    tls.once('secureConnect', () => {
-      clearTimeout(timer)
-      tls.on('error', () => undefined)
-      tls.setNoDelay(true)
-      resolve(tls)
-    })
-    tls.once('error', (err: Error) => {
-      clearTimeout(timer)
-      reject(new UpstreamUnreachableError(`TLS: ${err.message}`, {cause: err}))
-    })
-  })
 }
