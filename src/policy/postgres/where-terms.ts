@@ -192,13 +192,23 @@ export function restricts(clause: unknown): boolean {
 }
 
 /**
- * A constant or a parameter (through casts), whatever its value, so that the shortcut never depends on a
- * literal. (`flag <= true` is true for every non-NULL boolean; it is read as a restriction.)
+ * A constant or a parameter (through casts and unary signs), whatever its value, so that the shortcut never
+ * depends on a literal. The parser folds a sign into a numeric constant (`-(1)` is one A_Const) but not into
+ * others (`-('1')` stays an expression), so a sign must not decide it either. (`flag <= true` is true for
+ * every non-NULL boolean; it is read as a restriction.)
  */
 function isValue(value: unknown): boolean {
   let t = unwrap(value)
-  while (t?.type === 'TypeCast') t = unwrap(t.node.arg)
-  return t?.type === 'ParamRef' || t?.type === 'A_Const'
+  for (;;) {
+    if (t?.type === 'TypeCast') t = unwrap(t.node.arg)
+    else if (t?.type === 'A_Expr' && unarySign(t.node)) t = unwrap(t.node.rexpr)
+    else return t?.type === 'ParamRef' || t?.type === 'A_Const'
+  }
+}
+
+function unarySign(node: AstObject): boolean {
+  const op = operatorName(node)
+  return node.lexpr === undefined && field(node, 'kind') === 'AEXPR_OP' && (op === '-' || op === '+')
 }
 
 /** A row-dependent term: FILTER, or while a clause is sampled its value in the sampled row. */
