@@ -11,6 +11,7 @@ const SLOT = {slot: true} as const
 const leaf: fc.Arbitrary<Template> = fc.oneof(
   fc.constantFrom<Template>(['a'], ['t.b'], ['@v'], ['?'], ['LENGTH(a)'], ['(SELECT 1)']),
   fc.constant<Template>([SLOT]),
+  fc.constant<Template>(['-(', SLOT, ')']),
 )
 
 const expr: fc.Arbitrary<Template> = fc.letrec<{e: Template}>((tie) => ({
@@ -26,6 +27,7 @@ const expr: fc.Arbitrary<Template> = fc.letrec<{e: Template}>((tie) => ({
       .map(([l, op, r]) => ['(', ...l, op, ...r, ')']),
     leaf.map((l) => ['(', ...l, ' IS NULL)']),
     fc.tuple(leaf, leaf).map(([l, r]) => ['(', ...l, ' IN (', ...r, ', 2))']),
+    tie('e').map((e) => ['(a IN (SELECT a FROM t WHERE ', ...e, '))']),
   ),
 })).e
 

@@ -129,6 +129,28 @@ const WHERES: [string, 'absent' | 'present', boolean][] = [
   ["WHERE name NOT LIKE 'a%' OR name LIKE 'a%'", 'absent', true],
   ["WHERE name LIKE '_%' OR name = ''", 'absent', true],
   ["WHERE 'abc' LIKE 'a%'", 'absent', true],
+  // The table matched against itself: each row finds itself, so only NULLs are dropped, as by `id = id`.
+  ['WHERE id IN (SELECT id FROM t)', 'absent', false],
+  ['WHERE t.id = ANY (SELECT x.id FROM public.t x)', 'absent', false],
+  ['WHERE EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)', 'absent', false],
+  ['WHERE EXISTS (SELECT 1 FROM t x WHERE t.id = x.id) AND id IS NOT NULL OR true', 'absent', true],
+  ['WHERE id IN (SELECT DISTINCT id FROM t GROUP BY id)', 'absent', false],
+  ['WHERE id IN (SELECT id FROM t WHERE 1 = 1)', 'absent', true],
+  ['WHERE id IN (SELECT id FROM t WHERE a = a)', 'absent', false],
+  ['WHERE id IN (SELECT id FROM t) OR a = 1', 'absent', false],
+  // ...and what looks alike but drops rows.
+  ['WHERE id IN (SELECT id FROM t WHERE 1 = 2)', 'present', true],
+  ['WHERE id IN (SELECT id FROM t WHERE a = 5)', 'present', false],
+  ['WHERE id IN (SELECT id FROM t LIMIT 5)', 'present', false],
+  ['WHERE id IN (SELECT id FROM ONLY t)', 'present', false],
+  ['WHERE id IN (SELECT other_id FROM t)', 'present', false],
+  ['WHERE id IN (SELECT id FROM u)', 'present', false],
+  // The unqualified name may be this table on the session's search_path: read as the same, failing closed.
+  ['WHERE id IN (SELECT id FROM other.t)', 'absent', false],
+  ['WHERE id NOT IN (SELECT id FROM t)', 'present', false],
+  ['WHERE id < ANY (SELECT id FROM t)', 'present', false],
+  ['WHERE id IN (SELECT id FROM t UNION SELECT 1)', 'present', false],
+  ['WHERE EXISTS (SELECT 1 FROM t x WHERE x.id = t.other)', 'present', false],
   // ...and filters of the same shapes, which some row fails.
   ["WHERE name LIKE 'a%'", 'present', true],
   ["WHERE name LIKE '_%'", 'present', true],
@@ -211,6 +233,8 @@ const template: fc.Arbitrary<string> = fc.letrec<{expr: string}>((tie) => ({
           '(%)::boolean',
           '(%)::text',
           '(%)::numeric',
+          'id IN (SELECT id FROM t WHERE %)',
+          'NOT (t.id = ANY (SELECT x.id FROM t x WHERE %))',
         ),
         tie('expr'),
       )

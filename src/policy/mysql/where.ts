@@ -10,6 +10,7 @@
  */
 import {likePattern, printableAscii} from '../like-pattern.js'
 import {isObj, mentionsColumn} from './walk.js'
+import {selfExists, selfIn, type SelfMatch, type WriteTarget} from './where-self.js'
 
 type Scalar = number | string | null
 /** `row`: depends on the row; `const`: same for every row, value unknown; otherwise a known value. */
@@ -92,6 +93,9 @@ function samplesOf(type: 'num' | 'str', constants: readonly Scalar[]): Scalar[] 
 }
 
 class Evaluator {
+  /** `target`: the table the statement writes, for tests of it against itself (where-self.ts). */
+  constructor(private readonly target?: WriteTarget) {}
+
   consulted = false
   /** How many literals the clause holds (any kind): sampled verdicts depend on their values. */
   literals = 0
@@ -133,12 +137,16 @@ class Evaluator {
     if (keys.length === 0 || keys.length > MAX_TERMS) return false
     const consulted = this.consulted
     try {
-      // True for samples of every type: MySQL compares a string with a number as numbers but with a string
-      // in collation order, so no sample set of one type stands for every column (unlike Postgres, where a
-      // comparison of the wrong type is an error and one type's samples suffice).
-      for (const type of ['num', 'str'] as const) {
-        const base = samplesOf(type, this.constants)
-        const domains = keys.map((k) => (this.terms.get(k) === true ? [...base, null] : base))
+      // True for every way of typing the terms: MySQL compares a string with a number as numbers but with a
+      // string in collation order, so no sample set of one type stands for every column (unlike Postgres,
+      // where a comparison of the wrong type is an error and one type's samples suffice), and each term
+      // (an INT column beside a VARCHAR one) has its own type.
+      const samples = {num: samplesOf('num', this.constants), str: samplesOf('str', this.constants)}
+      for (let types = 0; types < 1 << keys.length; types++) {
+        const domains = keys.map((k, i) => {
+          const base = samples[(types >> i) & 1 ? 'str' : 'num']
+          return this.terms.get(k) === true ? [...base, null] : base
+        })
         if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
         if (!this.everywhere(where, keys, domains)) return false
       }
@@ -200,6 +208,10 @@ class Evaluator {
       return type === 'null' ? NULL : node.value === true ? TRUE : FALSE
     }
     if (type === 'unary_expr') return this.unary(String(node.operator).toUpperCase(), node.expr)
+    if (type === 'function' && functionName(node) === 'exists' && this.target !== undefined) {
+      const self = this.self(selfExists(node.args, this.target))
+      if (self !== undefined) return self
+    }
     // `NOT (a <> b)` comes as a call of a function named not.
     if (type === 'function' && functionName(node) === 'not') {
       const args = isObj(node.args) && Array.isArray(node.args.value) ? (node.args.value as unknown[]) : []
@@ -228,6 +240,8 @@ class Evaluator {
     if (op === 'AND' || op === '&&' || op === 'OR' || op === '||' || op === 'XOR') {
       return this.logic(op, this.truth(this.eval(node.left)), this.truth(this.eval(node.right)))
     }
+    const self = this.selfBinary(op, node.left, node.right)
+    if (self !== undefined) return self
     // A term compared with itself is decided for every row where it is not NULL.
     if (sameTerm(node.left, node.right)) {
       if (['=', '<=>', '>=', '<='].includes(op)) return TRUE
@@ -240,6 +254,27 @@ class Evaluator {
     if (left === 'row' || right === 'row') return 'row'
     if (left === 'const' || right === 'const') return 'const'
     return this.compare(op, this.read(left), this.read(right))
+  }
+
+  /** `x IN (SELECT x FROM <target>)`, `x = ANY (...)`: TRUE when each row finds itself; else undefined. */
+  private selfBinary(op: string, left: unknown, right: unknown): Value | undefined {
+    if (this.target === undefined) return undefined
+    if (op === 'IN') return this.self(selfIn(left, right, this.target))
+    const any = isObj(right) && right.type === 'function' ? functionName(right) : ''
+    if (op === '=' && (any === 'any' || any === 'some') && isObj(right))
+      return this.self(selfIn(left, right.args, this.target))
+    return undefined
+  }
+
+  /**
+   * A self-match is TRUE wherever its column is not NULL, as `x = x`, when the subquery's own WHERE
+   * restricts nothing; undefined otherwise. The subquery's WHERE may have been decided by literal values.
+   */
+  private self(m: SelfMatch): Value | undefined {
+    if (m === undefined) return undefined
+    const inner = judgeWhere(m.innerWhere)
+    if (inner.literalSensitive) this.consulted = true
+    return inner.where === 'absent' ? TRUE : undefined
   }
 
   /** `IN (...)` and `BETWEEN` in a sampling pass, where every value is known. */
@@ -395,22 +430,28 @@ function restricts(where: unknown): boolean {
   return false
 }
 
-/** A literal of any kind, or a `?` placeholder. */
+/**
+ * A literal of any kind, or a `?` placeholder, under any unary signs: the parser folds a sign into a
+ * number (`-1`) but not into a string (`-'1'`), so a sign must not decide it.
+ */
 function isValue(node: unknown): boolean {
   if (!isObj(node)) return false
+  if (node.type === 'unary_expr' && (node.operator === '-' || node.operator === '+'))
+    return isValue(node.expr)
   if (node.type === 'origin' && node.value === '?') return true
   return literalValue(node) !== undefined || node.type === 'bool' || node.type === 'null'
 }
 
-/** Classifies the WHERE of an UPDATE or DELETE (null or undefined: no WHERE). */
-export function judgeWhere(where: unknown): WhereVerdict {
+/** Classifies the WHERE of an UPDATE or DELETE of `target`, if given (null or undefined: no WHERE). */
+export function judgeWhere(where: unknown, target?: WriteTarget): WhereVerdict {
   if (where === null || where === undefined) return {where: 'absent', literalSensitive: false}
-  const e = new Evaluator()
+  // A conjunct comparing a column with a value makes the clause a filter or FALSE: bounded, whatever the values.
+  if (restricts(where)) return {where: 'present', literalSensitive: false}
+  const e = new Evaluator(target)
   const t = e.truth(e.eval(where))
   // Only a provably false (or NULL) constant bounds the statement: it touches no row.
   const present = t === 'row' || t === false || t === null
-  if (t !== 'row' || restricts(where))
-    return {where: present ? 'present' : 'absent', literalSensitive: e.consulted}
+  if (t !== 'row') return {where: present ? 'present' : 'absent', literalSensitive: e.consulted}
   // Sampled with the clause's constants: the verdict depends on literal values whenever it has any.
   const everywhere = e.tautology(where)
   return {where: everywhere ? 'absent' : 'present', literalSensitive: e.consulted || e.literals > 0}

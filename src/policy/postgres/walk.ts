@@ -15,6 +15,7 @@ import type {OpBuilder, QueryState} from './ops.js'
 import {dynamicSql} from './dynamic-sql.js'
 import {checkSetConfig} from './settings.js'
 import {classifyWhere} from './where.js'
+import {writeTarget} from './where-self.js'
 
 /** CTE names visible at a point of the tree. */
 interface Scope {
@@ -136,7 +137,10 @@ export function openStatement(
 ): OpBuilder {
   const op = state.open(kind, parent)
   if (kind === 'update' || kind === 'delete') {
-    const result = classifyWhere(node.whereClause)
+    const result = classifyWhere(
+      node.whereClause,
+      writeTarget(node, kind === 'update' ? 'fromClause' : 'usingClause'),
+    )
     op.where = result.where
     if (result.literalSensitive) state.literalSensitive = true
   }

@@ -26,6 +26,8 @@ export interface Sampling {
   readonly terms: Map<string, boolean>
   /** The first pass: the constants met. */
   readonly constants: Val[]
+  /** The first pass: a subquery's WHERE, classified on its own (where-self.ts), depended on literal values. */
+  innerLiterals: boolean
   /** A later pass: each term's value in the sampled row. */
   world: Map<string, Val> | undefined
 }
@@ -154,7 +156,7 @@ function everywhereTrue(
 
 /** Runs `first` with a fresh sampling recorded, then `then` with it; no sampling outside. */
 export function withSampling<T>(first: () => Val, then: (s: Sampling, v: Val) => T): T {
-  const s: Sampling = {terms: new Map(), constants: [], world: undefined}
+  const s: Sampling = {terms: new Map(), constants: [], innerLiterals: false, world: undefined}
   const outer = sampling
   sampling = s
   try {

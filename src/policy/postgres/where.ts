@@ -35,6 +35,7 @@ import {
   volatileCall,
   withSampling,
 } from './where-terms.js'
+import {selfMatch, type WriteTarget} from './where-self.js'
 
 /** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
 export interface WhereResult {
@@ -44,21 +45,47 @@ export interface WhereResult {
 
 const ABSENT: WhereResult = {where: 'absent', literalSensitive: false}
 
-/** Classifies a WHERE clause (undefined: none). */
-export function classifyWhere(clause: unknown): WhereResult {
+/** The table the clause being classified belongs to, if known: for its self-matches (where-self.ts). */
+let target: WriteTarget | undefined
+
+/** Classifies a WHERE clause (undefined: none) of a write to `of`, if given. */
+export function classifyWhere(clause: unknown, of?: WriteTarget): WhereResult {
   if (clause === undefined) return ABSENT
-  return withSampling(
-    () => truth(ev(clause)),
-    (s, v): WhereResult => {
-      const absent = (v.k === 'bool' && v.v) || v.k === 'opaque'
-      if (v.k !== 'filter' || restricts(clause))
-        return {where: absent ? 'absent' : 'present', literalSensitive: v.lit}
-      // A filter of another shape may still pass every row (where-terms.ts); the samples are the
-      // clause's constants, so the verdict depends on literal values whenever it has any.
-      const everywhere = tautology(s, () => truth(ev(clause)))
-      return {where: everywhere ? 'absent' : 'present', literalSensitive: v.lit || s.constants.length > 0}
-    },
-  )
+  const outer = target
+  target = of
+  try {
+    return withSampling(
+      () => truth(ev(clause)),
+      (s, v): WhereResult => {
+        const absent = (v.k === 'bool' && v.v) || v.k === 'opaque'
+        if (v.k !== 'filter' || restricts(clause))
+          return {where: absent ? 'absent' : 'present', literalSensitive: v.lit}
+        // A filter of another shape may still pass every row (where-terms.ts); the samples are the
+        // clause's constants, so the verdict depends on literal values whenever it has any.
+        const everywhere = tautology(s, () => truth(ev(clause)))
+        const literalSensitive = v.lit || s.constants.length > 0 || s.innerLiterals
+        return {where: everywhere ? 'absent' : 'present', literalSensitive}
+      },
+    )
+  } finally {
+    target = outer
+  }
+}
+
+/**
+ * A test of the target against itself is true wherever its column is not NULL, as `id = id`, when the
+ * subquery's own WHERE restricts nothing; undefined when it is no such test. When literal values decided
+ * that the subquery's WHERE restricts, the test is a filter that says so.
+ */
+function selfTest(sublink: AstObject): Val | undefined {
+  const m = target === undefined ? undefined : selfMatch(sublink, target)
+  if (m === undefined) return undefined
+  const inner = classifyWhere(m.innerWhere)
+  // Its constants are not the sampled clause's: the clause's verdict still depends on them.
+  if (inner.literalSensitive && sampling !== undefined && sampling.world === undefined)
+    sampling.innerLiterals = true
+  if (inner.where === 'absent') return {k: 'bool', v: true, lit: inner.literalSensitive}
+  return inner.literalSensitive ? {k: 'filter', lit: true} : undefined
 }
 
 /** True when a subtree reads the current row: a column, CURRENT OF, or a volatile function. */
@@ -98,6 +125,8 @@ function ev(value: unknown): Val {
     }
     case 'BooleanTest':
       return booleanTest(truth(underNullTest(() => ev(t.node.arg))), str(t.node, 'booltesttype'))
+    case 'SubLink':
+      return selfTest(t.node) ?? (dependsOnRow(value) ? term(value) : OPAQUE)
     default:
       // Parameters, functions of constants, CASE, subqueries without columns...: computed elsewhere.
       return dependsOnRow(value) ? term(value) : OPAQUE

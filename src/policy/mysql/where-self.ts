@@ -1,0 +1,111 @@
+/**
+ * A write's table matched against itself in its own WHERE: `id IN (SELECT id FROM t)`, `t.id = ANY
+ * (SELECT x.id FROM t x)`, `EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)` in a DELETE or UPDATE of t.
+ * Each row finds itself, so such a test only drops the rows whose column is NULL: no restriction, as
+ * `id = id` (where.ts). The subquery may keep a WHERE of its own; it counts only if that WHERE restricts
+ * nothing either (the caller judges it). The Postgres twin is src/policy/postgres/where-self.ts.
+ */
+import {isObj} from './walk.js'
+
+type Node = Record<string, unknown>
+
+/** The one table an UPDATE or DELETE writes, as its statement names it. */
+export interface WriteTarget {
+  readonly db: string | null
+  readonly name: string
+  /** The name its columns are qualified with: the alias, else the table name (lower case). */
+  readonly ref: string
+}
+
+/** The write target of a single-table UPDATE or DELETE; undefined for joins and multi-table writes. */
+export function writeTarget(ast: Node): WriteTarget | undefined {
+  const tables = ast.type === 'delete' ? ast.from : ast.table
+  if (!Array.isArray(tables) || tables.length !== 1) return undefined
+  if (ast.type === 'delete' && (!Array.isArray(ast.table) || ast.table.length > 1)) return undefined
+  return plainTable(tables[0])
+}
+
+function plainTable(entry: unknown): WriteTarget | undefined {
+  if (!isObj(entry) || typeof entry.table !== 'string' || entry.join !== undefined) return undefined
+  const name = entry.table.toLowerCase()
+  const alias = typeof entry.as === 'string' ? entry.as.toLowerCase() : name
+  return {db: typeof entry.db === 'string' ? entry.db.toLowerCase() : null, name, ref: alias}
+}
+
+/** What a self-match found: `undefined` for no match, else the subquery's own WHERE (null: none). */
+export type SelfMatch = undefined | {readonly innerWhere: unknown}
+
+/** Matches `left IN (subquery)`, `left = ANY (subquery)` against the write target. */
+export function selfIn(left: unknown, right: unknown, target: WriteTarget): SelfMatch {
+  const column = outerColumn(left, target, false)
+  const select = subquery(right)
+  const inner = select === undefined ? undefined : plainScan(select, target)
+  if (column === undefined || select === undefined || inner === undefined) return undefined
+  const columns = select.columns
+  if (!Array.isArray(columns) || columns.length !== 1 || !isObj(columns[0])) return undefined
+  return innerColumn(columns[0].expr, inner, false) === column ? {innerWhere: select.where} : undefined
+}
+
+/** Matches `EXISTS (SELECT ... FROM t x WHERE x.c = t.c)` (either way round) against the write target. */
+export function selfExists(args: unknown, target: WriteTarget): SelfMatch {
+  const select = subquery(args)
+  const inner = select === undefined ? undefined : plainScan(select, target)
+  if (select === undefined || inner === undefined || inner === target.ref) return undefined
+  const eq = select.where
+  if (!isObj(eq) || eq.type !== 'binary_expr' || eq.operator !== '=') return undefined
+  const a = innerColumn(eq.left, inner, true)
+  const c = innerColumn(eq.right, inner, true)
+  const matched =
+    (a !== undefined && a === outerColumn(eq.right, target, true)) ||
+    (c !== undefined && c === outerColumn(eq.left, target, true))
+  return matched ? {innerWhere: null} : undefined
+}
+
+/** The one subquery of an expression list `(SELECT ...)`. */
+function subquery(list: unknown): Node | undefined {
+  const items = isObj(list) && Array.isArray(list.value) ? list.value : undefined
+  const only: unknown = items?.length === 1 ? items[0] : undefined
+  return isObj(only) && isObj(only.ast) && only.ast.type === 'select' ? only.ast : undefined
+}
+
+/**
+ * `SELECT ... FROM <the target's table>` and nothing that drops rows (no LIMIT, HAVING, set operation or
+ * CTE); its qualifier name. A table named without a database may be the target's: it counts as the same
+ * (failing closed).
+ */
+function plainScan(select: Node, target: WriteTarget): string | undefined {
+  if (select.having !== null && select.having !== undefined) return undefined
+  if (select.with !== null && select.with !== undefined) return undefined
+  if (select._next !== undefined || select.set_op !== undefined) return undefined
+  const limit = select.limit
+  if (isObj(limit) && Array.isArray(limit.value) && limit.value.length > 0) return undefined
+  if (limit !== null && limit !== undefined && !isObj(limit)) return undefined
+  const from = select.from
+  const table = Array.isArray(from) && from.length === 1 ? plainTable(from[0]) : undefined
+  if (table === undefined || table.name !== target.name) return undefined
+  if (table.db !== null && target.db !== null && table.db !== target.db) return undefined
+  return table.ref
+}
+
+/** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */
+function innerColumn(node: unknown, ref: string, qualified: boolean): string | undefined {
+  const c = columnRef(node)
+  if (c === undefined) return undefined
+  return c.table === ref || (c.table === null && !qualified) ? c.column : undefined
+}
+
+/** The target's column a reference outside the subquery names. */
+function outerColumn(node: unknown, target: WriteTarget, qualified: boolean): string | undefined {
+  const c = columnRef(node)
+  if (c === undefined) return undefined
+  return c.table === target.ref || (c.table === null && !qualified) ? c.column : undefined
+}
+
+function columnRef(node: unknown): {table: string | null; column: string} | undefined {
+  if (!isObj(node) || node.type !== 'column_ref') return undefined
+  const raw = node.column
+  const column = typeof raw === 'string' ? raw : isObj(raw) && isObj(raw.expr) ? raw.expr.value : undefined
+  if (typeof column !== 'string' || column === '*') return undefined
+  const table = typeof node.table === 'string' ? node.table.toLowerCase() : null
+  return {table, column: column.toLowerCase()}
+}

@@ -1,0 +1,122 @@
+/**
+ * A write's table matched against itself in its own WHERE: `id IN (SELECT id FROM t)`, `t.id = ANY
+ * (SELECT x.id FROM t x)`, `EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)` in a DELETE or UPDATE of t.
+ * Each row finds itself, so such a test only drops the rows whose column is NULL: no restriction, as
+ * `id = id` (where.ts). The subquery may keep a WHERE of its own; it counts only if that WHERE restricts
+ * nothing either (the caller classifies it).
+ */
+import {type AstObject, isObject, list, obj, str, stringList, unwrap} from './ast.js'
+import {operatorName} from './where-terms.js'
+
+/** The table an UPDATE or DELETE writes, as its statement names it. */
+export interface WriteTarget {
+  readonly schema: string | undefined
+  readonly name: string
+  /** The name its columns are qualified with: the alias, else the table name. */
+  readonly ref: string
+  /** Without ONLY: the rows of inheriting tables are written too. */
+  readonly inh: boolean
+  /** USING (DELETE) or FROM (UPDATE) brings other tables: an unqualified column may be theirs. */
+  readonly joins: boolean
+}
+
+/** The write target of an UPDATE or DELETE statement node; undefined when it has none. */
+export function writeTarget(statement: AstObject, joins: string): WriteTarget | undefined {
+  const rel = obj(statement, 'relation')
+  const name = rel === undefined ? undefined : str(rel, 'relname')
+  if (rel === undefined || name === undefined) return undefined
+  const alias = obj(rel, 'alias')
+  return {
+    schema: str(rel, 'schemaname'),
+    name,
+    ref: (alias === undefined ? undefined : str(alias, 'aliasname')) ?? name,
+    inh: rel.inh === true,
+    joins: list(statement, joins).length > 0,
+  }
+}
+
+/** What a self-match found: `undefined` for no match, else the subquery's own WHERE (if any). */
+export type SelfMatch = undefined | {readonly innerWhere: unknown}
+
+/** Matches a SubLink node against the write target. */
+export function selfMatch(sublink: AstObject, target: WriteTarget): SelfMatch {
+  const select = unwrap(sublink.subselect)
+  if (select?.type !== 'SelectStmt') return undefined
+  const inner = plainScan(select.node, target)
+  if (inner === undefined) return undefined
+  const kind = str(sublink, 'subLinkType')
+  if (kind === 'ANY_SUBLINK') {
+    const names = stringList(list(sublink, 'operName'))
+    if (names !== undefined && names.length > 0 && (names.length > 1 || names[0] !== '=')) return undefined
+    const outer = outerColumn(sublink.testexpr, target)
+    const items = list(select.node, 'targetList')
+    const only = unwrap(items[0])
+    if (outer === undefined || items.length !== 1 || only?.type !== 'ResTarget') return undefined
+    if (innerColumn(only.node.val, inner.ref) !== outer) return undefined
+    return {innerWhere: select.node.whereClause}
+  }
+  if (kind === 'EXISTS_SUBLINK') {
+    // The subquery's WHERE is exactly the correlation `x.c = t.c` (either way round).
+    const eq = unwrap(select.node.whereClause)
+    if (eq?.type !== 'A_Expr' || str(eq.node, 'kind') !== 'AEXPR_OP' || operatorName(eq.node) !== '=')
+      return undefined
+    if (inner.ref === target.ref) return undefined
+    const {lexpr, rexpr} = eq.node
+    const a = innerColumn(lexpr, inner.ref, true)
+    const b = outerColumn(rexpr, target, true)
+    const c = innerColumn(rexpr, inner.ref, true)
+    const d = outerColumn(lexpr, target, true)
+    return (a !== undefined && a === b) || (c !== undefined && c === d) ? {innerWhere: undefined} : undefined
+  }
+  return undefined
+}
+
+/**
+ * `SELECT ... FROM <the target's table>` and nothing that drops rows (no LIMIT, OFFSET, HAVING, set
+ * operation or CTE); its qualifier name. ONLY inside with the inheriting tables written outside would
+ * miss their rows.
+ */
+function plainScan(select: AstObject, target: WriteTarget): {ref: string} | undefined {
+  for (const key of [
+    'limitCount',
+    'limitOffset',
+    'havingClause',
+    'withClause',
+    'larg',
+    'rarg',
+    'valuesLists',
+  ])
+    if (select[key] !== undefined) return undefined
+  if ((str(select, 'op') ?? 'SETOP_NONE') !== 'SETOP_NONE') return undefined
+  const from = list(select, 'fromClause')
+  const rel = unwrap(from[0])
+  if (from.length !== 1 || rel?.type !== 'RangeVar') return undefined
+  const r = rel.node
+  // An unqualified name may resolve to the other's schema: reading it as the same table fails closed.
+  const schema = str(r, 'schemaname')
+  if (str(r, 'relname') !== target.name) return undefined
+  if (schema !== undefined && target.schema !== undefined && schema !== target.schema) return undefined
+  if (target.inh && r.inh !== true) return undefined
+  const alias = obj(r, 'alias')
+  return {ref: (alias === undefined ? undefined : str(alias, 'aliasname')) ?? target.name}
+}
+
+/** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */
+function innerColumn(value: unknown, ref: string, qualified = false): string | undefined {
+  const fields = columnFields(value)
+  if (fields?.length === 2 && fields[0] === ref) return fields[1]
+  return fields?.length === 1 && !qualified ? fields[0] : undefined
+}
+
+/** The target's column a reference outside the subquery names (bare only when no other table is joined). */
+function outerColumn(value: unknown, target: WriteTarget, qualified = false): string | undefined {
+  const fields = columnFields(value)
+  if (fields?.length === 2 && fields[0] === target.ref) return fields[1]
+  return fields?.length === 1 && !qualified && !target.joins ? fields[0] : undefined
+}
+
+function columnFields(value: unknown): string[] | undefined {
+  const c = unwrap(value)
+  if (c?.type !== 'ColumnRef' || !isObject(c.node)) return undefined
+  return stringList(list(c.node, 'fields'))
+}
