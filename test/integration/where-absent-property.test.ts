@@ -94,6 +94,27 @@ describe('PostgreSQL', () => {
     }
     expect(wrong).toEqual([])
   })
+
+  it('a write of fz matched against itself, read as no restriction, touches every row', async () => {
+    const statements = [
+      'delete from fz where a in (select a from fz)',
+      "delete from fz x where x.b = any (select y.b from fz y where y.b like '%')",
+      'delete from fz where exists (select 1 from fz x where x.a = fz.a)',
+      'delete from fz using fz f2 where fz.a = f2.a and fz.b = f2.b',
+    ]
+    for (const sql of statements) {
+      const a = analyzePostgres(sql, {defaultSchema: 'public'})
+      expect(a.ok && a.operations[0]?.where, sql).toBe('absent')
+      await client.query('begin')
+      try {
+        await client.query(sql)
+        const left = await client.query<{n: string}>('select count(*) as n from fz')
+        expect(left.rows[0]?.n, sql).toBe('0')
+      } finally {
+        await client.query('rollback')
+      }
+    }
+  })
 })
 
 describe('MariaDB', () => {
@@ -122,5 +143,26 @@ describe('MariaDB', () => {
       if (Number(rows[0]?.n) !== 0) wrong.push(w)
     }
     expect(wrong).toEqual([])
+  })
+
+  it('a write of fz matched against itself, read as no restriction, touches every row', async () => {
+    const statements = [
+      'DELETE FROM fz WHERE a IN (SELECT a FROM fz)',
+      'DELETE FROM fz WHERE EXISTS (SELECT 1 FROM fz x WHERE x.b = fz.b)',
+      'DELETE f1 FROM fz f1, fz f2 WHERE f1.a = f2.a AND f2.b = f1.b',
+    ]
+    await db.admin(`USE \`${db.name}\``)
+    for (const sql of statements) {
+      const a = analyzeMysql(sql, {defaultSchema: db.name})
+      expect(a.ok && a.operations[0]?.where, sql).toBe('absent')
+      await db.admin('BEGIN')
+      try {
+        await db.admin(sql)
+        const rows = (await db.admin('SELECT COUNT(*) AS n FROM fz')) as {n: number}[]
+        expect(Number(rows[0]?.n), sql).toBe(0)
+      } finally {
+        await db.admin('ROLLBACK')
+      }
+    }
   })
 })

@@ -112,7 +112,13 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['UPDATE t a SET c = 1 WHERE EXISTS (SELECT 1 FROM t b WHERE b.id = a.id)', ['update app.t where=absent']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t WHERE 1)', ['delete app.t where=absent']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t) OR a = 1', ['delete app.t where=absent']],
+  ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.id', ['delete app.t where=absent']],
+  ['UPDATE t a, t b SET a.c = 1 WHERE b.id = a.id', ['update app.t where=absent']],
   // ...and what looks alike but drops rows
+  ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.id AND t2.c = 5', ['delete app.t where=present']],
+  ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.other', ['delete app.t where=present']],
+  ['DELETE t1 FROM t t1, u WHERE t1.id = u.id', ['delete app.t,app.u where=present']],
+  ['DELETE t1 FROM t t1 LEFT JOIN t t2 ON t2.c = 5 WHERE t1.id = t2.id', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t WHERE 0)', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t WHERE a = 5)', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t LIMIT 5)', ['delete app.t where=present']],

@@ -173,6 +173,21 @@ describe('postgres analysis: WHERE of UPDATE and DELETE', () => {
     expect(classify(where)).toEqual({where: expected, literalSensitive})
   })
 
+  it.each([
+    ['DELETE FROM t USING t t2 WHERE t.id = t2.id', 'absent'],
+    ['DELETE FROM t AS a USING public.t b WHERE b.id IS NOT DISTINCT FROM a.id', 'absent'],
+    ['UPDATE t SET a = 1 FROM t t2 WHERE t2.id = t.id', 'absent'],
+    ['DELETE FROM t a USING t b, t c WHERE b.id = c.id', 'absent'],
+    ['DELETE FROM t USING t t2 WHERE t.id = t2.id AND t2.x = 5', 'present'],
+    ['DELETE FROM t USING t t2 WHERE t.id = t2.other', 'present'],
+    ['DELETE FROM t USING t t2 WHERE t.id <> t2.id AND t.id = 1', 'present'],
+    ['DELETE FROM t USING ONLY t t2 WHERE t.id = t2.id', 'present'],
+    ['DELETE FROM t USING u WHERE t.id = u.id', 'present'],
+  ])('reads two scans of the written table paired row by row as no restriction: %s', (sql, where) => {
+    const a = analyzePostgres(sql, ctx)
+    expect(a.ok && a.operations.find((o) => o.kind !== 'select')?.where).toBe(where)
+  })
+
   it('classifies UPDATE the same way and leaves other kinds without a WHERE state', () => {
     const update = analyzePostgres('UPDATE t SET a = 1 WHERE 1 = 1', ctx)
     expect(update.ok && update.operations[0]?.where).toBe('absent')

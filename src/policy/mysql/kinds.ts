@@ -10,7 +10,7 @@ import type {Parsed} from './parser.js'
 import type {QualifiedName} from './tokens.js'
 import {type Found, isObj, walk} from './walk.js'
 import {judgeWhere} from './where.js'
-import {writeTarget} from './where-self.js'
+import {scansOf, writeTarget} from './where-self.js'
 
 /** Operations of one statement, plus what the session must learn from it. */
 export interface StatementOps {
@@ -143,7 +143,7 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
     }
     case 'update':
     case 'delete': {
-      const verdict = judgeWhere(ast.where, writeTarget(ast))
+      const verdict = judgeWhere(ast.where, writeTarget(ast), scansOf(ast))
       return {ops: [operation(type, tables, fns, verdict.where)], literalSensitive: verdict.literalSensitive}
     }
     case 'create': {

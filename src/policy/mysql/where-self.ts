@@ -1,6 +1,7 @@
 /**
  * A write's table matched against itself in its own WHERE: `id IN (SELECT id FROM t)`, `t.id = ANY
- * (SELECT x.id FROM t x)`, `EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)` in a DELETE or UPDATE of t.
+ * (SELECT x.id FROM t x)`, `EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)` in a DELETE or UPDATE of t,
+ * and `t1.id = t2.id` over `FROM t t1, t t2`.
  * Each row finds itself, so such a test only drops the rows whose column is NULL: no restriction, as
  * `id = id` (where.ts). The subquery may keep a WHERE of its own; it counts only if that WHERE restricts
  * nothing either (the caller judges it). The Postgres twin is src/policy/postgres/where-self.ts.
@@ -30,6 +31,38 @@ function plainTable(entry: unknown): WriteTarget | undefined {
   const name = entry.table.toLowerCase()
   const alias = typeof entry.as === 'string' ? entry.as.toLowerCase() : name
   return {db: typeof entry.db === 'string' ? entry.db.toLowerCase() : null, name, ref: alias}
+}
+
+/**
+ * The tables a write reads beside one another without a join condition (`DELETE t1 FROM t t1, t t2`,
+ * `UPDATE t a, t b`), by qualifier name. Joined entries (`JOIN ... ON`) are left out: their condition may
+ * null-extend a side.
+ */
+export type Scans = ReadonlyMap<string, WriteTarget>
+
+export function scansOf(ast: Node): Scans {
+  const scans = new Map<string, WriteTarget>()
+  const entries = ast.type === 'delete' ? ast.from : ast.table
+  if (!Array.isArray(entries)) return scans
+  for (const entry of entries) {
+    const t = isObj(entry) && entry.on === undefined ? plainTable(entry) : undefined
+    if (t !== undefined) scans.set(t.ref, t)
+  }
+  return scans
+}
+
+/**
+ * `a.c = b.c` (or `<=>`) over two scans of one table (`DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.id`):
+ * true for the pair of a row with itself, so, as `c = c`, no restriction of whichever is written.
+ */
+export function selfJoinEquality(left: unknown, right: unknown, scans: Scans): boolean {
+  const a = columnRef(left)
+  const b = columnRef(right)
+  if (a?.table == null || b?.table == null || a.table === b.table || a.column !== b.column) return false
+  const x = scans.get(a.table)
+  const y = scans.get(b.table)
+  if (x === undefined || y === undefined || x.name !== y.name) return false
+  return x.db === null || y.db === null || x.db === y.db
 }
 
 /** What a self-match found: `undefined` for no match, else the subquery's own WHERE (null: none). */

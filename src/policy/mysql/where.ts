@@ -10,7 +10,14 @@
  */
 import {likePattern, printableAscii} from '../like-pattern.js'
 import {isObj, mentionsColumn} from './walk.js'
-import {selfExists, selfIn, type SelfMatch, type WriteTarget} from './where-self.js'
+import {
+  type Scans,
+  selfExists,
+  selfIn,
+  selfJoinEquality,
+  type SelfMatch,
+  type WriteTarget,
+} from './where-self.js'
 
 type Scalar = number | string | null
 /** `row`: depends on the row; `const`: same for every row, value unknown; otherwise a known value. */
@@ -93,8 +100,14 @@ function samplesOf(type: 'num' | 'str', constants: readonly Scalar[]): Scalar[] 
 }
 
 class Evaluator {
-  /** `target`: the table the statement writes, for tests of it against itself (where-self.ts). */
-  constructor(private readonly target?: WriteTarget) {}
+  /**
+   * `target`: the table the statement writes, `scans`: the tables it reads side by side, for tests of a
+   * table against itself (where-self.ts).
+   */
+  constructor(
+    private readonly target?: WriteTarget,
+    private readonly scans?: Scans,
+  ) {}
 
   consulted = false
   /** How many literals the clause holds (any kind): sampled verdicts depend on their values. */
@@ -256,8 +269,13 @@ class Evaluator {
     return this.compare(op, this.read(left), this.read(right))
   }
 
-  /** `x IN (SELECT x FROM <target>)`, `x = ANY (...)`: TRUE when each row finds itself; else undefined. */
+  /**
+   * `x IN (SELECT x FROM <target>)`, `x = ANY (...)`, `t1.x = t2.x` over two scans of one table: TRUE when
+   * each row finds itself; else undefined.
+   */
   private selfBinary(op: string, left: unknown, right: unknown): Value | undefined {
+    if ((op === '=' || op === '<=>') && this.scans !== undefined && selfJoinEquality(left, right, this.scans))
+      return TRUE
     if (this.target === undefined) return undefined
     if (op === 'IN') return this.self(selfIn(left, right, this.target))
     const any = isObj(right) && right.type === 'function' ? functionName(right) : ''
@@ -442,12 +460,15 @@ function isValue(node: unknown): boolean {
   return literalValue(node) !== undefined || node.type === 'bool' || node.type === 'null'
 }
 
-/** Classifies the WHERE of an UPDATE or DELETE of `target`, if given (null or undefined: no WHERE). */
-export function judgeWhere(where: unknown, target?: WriteTarget): WhereVerdict {
+/**
+ * Classifies the WHERE of an UPDATE or DELETE (null or undefined: no WHERE) of `target`, reading `scans`
+ * side by side, if given.
+ */
+export function judgeWhere(where: unknown, target?: WriteTarget, scans?: Scans): WhereVerdict {
   if (where === null || where === undefined) return {where: 'absent', literalSensitive: false}
   // A conjunct comparing a column with a value makes the clause a filter or FALSE: bounded, whatever the values.
   if (restricts(where)) return {where: 'present', literalSensitive: false}
-  const e = new Evaluator(target)
+  const e = new Evaluator(target, scans)
   const t = e.truth(e.eval(where))
   // Only a provably false (or NULL) constant bounds the statement: it touches no row.
   const present = t === 'row' || t === false || t === null

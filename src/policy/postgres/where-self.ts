@@ -1,6 +1,7 @@
 /**
  * A write's table matched against itself in its own WHERE: `id IN (SELECT id FROM t)`, `t.id = ANY
- * (SELECT x.id FROM t x)`, `EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)` in a DELETE or UPDATE of t.
+ * (SELECT x.id FROM t x)`, `EXISTS (SELECT 1 FROM t x WHERE x.id = t.id)` in a DELETE or UPDATE of t,
+ * and `t.id = t2.id` with `USING t t2` (UPDATE: `FROM t t2`).
  * Each row finds itself, so such a test only drops the rows whose column is NULL: no restriction, as
  * `id = id` (where.ts). The subquery may keep a WHERE of its own; it counts only if that WHERE restricts
  * nothing either (the caller classifies it).
@@ -18,6 +19,11 @@ export interface WriteTarget {
   readonly inh: boolean
   /** USING (DELETE) or FROM (UPDATE) brings other tables: an unqualified column may be theirs. */
   readonly joins: boolean
+  /**
+   * The qualifier names of every scan of the same table that holds all the written rows: the target's own,
+   * and those of USING/FROM (`DELETE FROM t USING t t2`).
+   */
+  readonly scans: ReadonlySet<string>
 }
 
 /** The write target of an UPDATE or DELETE statement node; undefined when it has none. */
@@ -26,13 +32,31 @@ export function writeTarget(statement: AstObject, joins: string): WriteTarget | 
   const name = rel === undefined ? undefined : str(rel, 'relname')
   if (rel === undefined || name === undefined) return undefined
   const alias = obj(rel, 'alias')
-  return {
+  const target = {
     schema: str(rel, 'schemaname'),
     name,
     ref: (alias === undefined ? undefined : str(alias, 'aliasname')) ?? name,
     inh: rel.inh === true,
     joins: list(statement, joins).length > 0,
   }
+  const scans = new Set([target.ref])
+  for (const item of list(statement, joins)) {
+    const other = unwrap(item)
+    const ref = other?.type === 'RangeVar' ? sameTable(other.node, target) : undefined
+    if (ref !== undefined) scans.add(ref)
+  }
+  return {...target, scans}
+}
+
+/**
+ * `a.c = b.c` (or IS NOT DISTINCT FROM) over two scans of the written table (`DELETE FROM t USING t t2
+ * WHERE t.id = t2.id`): true for the pair of a row with itself, so, as `c = c`, no restriction.
+ */
+export function selfJoinEquality(a: unknown, b: unknown, target: WriteTarget): boolean {
+  const x = columnFields(a)
+  const y = columnFields(b)
+  if (x?.length !== 2 || y?.length !== 2 || x[0] === y[0] || x[1] !== y[1]) return false
+  return target.scans.has(x[0] as string) && target.scans.has(y[0] as string)
 }
 
 /** What a self-match found: `undefined` for no match, else the subquery's own WHERE (if any). */
@@ -91,14 +115,19 @@ function plainScan(select: AstObject, target: WriteTarget): {ref: string} | unde
   const from = list(select, 'fromClause')
   const rel = unwrap(from[0])
   if (from.length !== 1 || rel?.type !== 'RangeVar') return undefined
-  const r = rel.node
+  const ref = sameTable(rel.node, target)
+  return ref === undefined ? undefined : {ref}
+}
+
+/** The qualifier name of a RangeVar that scans the target's table, all its written rows; else undefined. */
+function sameTable(r: AstObject, target: Omit<WriteTarget, 'scans'>): string | undefined {
   // An unqualified name may resolve to the other's schema: reading it as the same table fails closed.
   const schema = str(r, 'schemaname')
   if (str(r, 'relname') !== target.name) return undefined
   if (schema !== undefined && target.schema !== undefined && schema !== target.schema) return undefined
   if (target.inh && r.inh !== true) return undefined
   const alias = obj(r, 'alias')
-  return {ref: (alias === undefined ? undefined : str(alias, 'aliasname')) ?? target.name}
+  return (alias === undefined ? undefined : str(alias, 'aliasname')) ?? target.name
 }
 
 /** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */

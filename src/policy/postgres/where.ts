@@ -35,7 +35,7 @@ import {
   volatileCall,
   withSampling,
 } from './where-terms.js'
-import {selfMatch, type WriteTarget} from './where-self.js'
+import {selfJoinEquality, selfMatch, type WriteTarget} from './where-self.js'
 
 /** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
 export interface WhereResult {
@@ -281,6 +281,10 @@ function aExpr(node: AstObject): Val {
     return filterOf([l, ...items]) ?? (kind === 'AEXPR_IN' ? inList(op, l, items) : between(kind, l, items))
   }
   const r = side(node.rexpr)
+  // The same column of two scans of the written table: each row pairs with itself, as `a = a` below.
+  const equality = kind === 'AEXPR_NOT_DISTINCT' || (kind === 'AEXPR_OP' && op === '=')
+  if (equality && target !== undefined && selfJoinEquality(node.lexpr, node.rexpr, target))
+    return {k: 'bool', v: true, lit: false}
   // A term compared with itself (`a = a`, `lower(a) >= lower(a)`) is decided for every row where it is not
   // NULL: `=`, `<=`, `>=` and IS NOT DISTINCT FROM are no restriction, `<>`, `<`, `>`, IS DISTINCT FROM false.
   if (sameTerm(node.lexpr, node.rexpr)) {
