@@ -101,6 +101,7 @@ describe('PostgreSQL', () => {
       "delete from fz x where x.b = any (select y.b from fz y where y.b like '%')",
       'delete from fz where exists (select 1 from fz x where x.a = fz.a)',
       'delete from fz using fz f2 where fz.a = f2.a and fz.b = f2.b',
+      'delete from fz where b in (select s.b from (select b from fz) s)',
     ]
     for (const sql of statements) {
       const a = analyzePostgres(sql, {defaultSchema: 'public'})
@@ -150,6 +151,7 @@ describe('MariaDB', () => {
       'DELETE FROM fz WHERE a IN (SELECT a FROM fz)',
       'DELETE FROM fz WHERE EXISTS (SELECT 1 FROM fz x WHERE x.b = fz.b)',
       'DELETE f1 FROM fz f1, fz f2 WHERE f1.a = f2.a AND f2.b = f1.b',
+      'DELETE FROM fz WHERE a IN (SELECT s.a FROM (SELECT a FROM fz) AS s)',
     ]
     await db.admin(`USE \`${db.name}\``)
     for (const sql of statements) {

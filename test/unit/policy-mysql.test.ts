@@ -113,6 +113,11 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['DELETE FROM t WHERE id IN (SELECT id FROM t WHERE 1)', ['delete app.t where=absent']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t) OR a = 1', ['delete app.t where=absent']],
   ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.id', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id IN (SELECT s.id FROM (SELECT id FROM t) AS s)', ['delete app.t where=absent']],
+  [
+    'DELETE FROM t WHERE EXISTS (SELECT 1 FROM (SELECT id FROM t) s WHERE s.id = t.id)',
+    ['delete app.t where=absent'],
+  ],
   ['UPDATE t a, t b SET a.c = 1 WHERE b.id = a.id', ['update app.t where=absent']],
   // ...and what looks alike but drops rows
   ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.id AND t2.c = 5', ['delete app.t where=present']],
@@ -120,6 +125,15 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['DELETE t1 FROM t t1, u WHERE t1.id = u.id', ['delete app.t,app.u where=present']],
   ['DELETE t1 FROM t t1 LEFT JOIN t t2 ON t2.c = 5 WHERE t1.id = t2.id', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t WHERE 0)', ['delete app.t where=present']],
+  [
+    'DELETE FROM t WHERE id IN (SELECT id FROM (SELECT id FROM t WHERE c = 1) s)',
+    ['delete app.t where=present'],
+  ],
+  [
+    'DELETE FROM t WHERE id IN (SELECT id FROM (SELECT other AS id FROM t) s)',
+    ['delete app.t where=present'],
+  ],
+  ['DELETE FROM t WHERE id IN (SELECT id FROM (SELECT id FROM t LIMIT 3) s)', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t WHERE a = 5)', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT id FROM t LIMIT 5)', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id IN (SELECT other FROM t)', ['delete app.t where=present']],

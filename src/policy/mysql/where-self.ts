@@ -74,24 +74,25 @@ export function selfIn(left: unknown, right: unknown, target: WriteTarget): Self
   const select = subquery(right)
   const inner = select === undefined ? undefined : plainScan(select, target)
   if (column === undefined || select === undefined || inner === undefined) return undefined
-  const columns = select.columns
-  if (!Array.isArray(columns) || columns.length !== 1 || !isObj(columns[0])) return undefined
-  return innerColumn(columns[0].expr, inner, false) === column ? {innerWhere: select.where} : undefined
+  return shownColumn(select, inner) === column ? {innerWhere: select.where} : undefined
 }
 
 /** Matches `EXISTS (SELECT ... FROM t x WHERE x.c = t.c)` (either way round) against the write target. */
 export function selfExists(args: unknown, target: WriteTarget): SelfMatch {
   const select = subquery(args)
   const inner = select === undefined ? undefined : plainScan(select, target)
-  if (select === undefined || inner === undefined || inner === target.ref) return undefined
+  if (select === undefined || inner === undefined || inner.ref === target.ref) return undefined
   const eq = select.where
   if (!isObj(eq) || eq.type !== 'binary_expr' || eq.operator !== '=') return undefined
-  const a = innerColumn(eq.left, inner, true)
-  const c = innerColumn(eq.right, inner, true)
-  const matched =
-    (a !== undefined && a === outerColumn(eq.right, target, true)) ||
-    (c !== undefined && c === outerColumn(eq.left, target, true))
-  return matched ? {innerWhere: null} : undefined
+  const a = innerColumn(eq.left, inner.ref, true)
+  const c = innerColumn(eq.right, inner.ref, true)
+  const column =
+    a !== undefined && a === outerColumn(eq.right, target, true)
+      ? a
+      : c !== undefined && c === outerColumn(eq.left, target, true)
+        ? c
+        : undefined
+  return column !== undefined && exposes(inner, column) ? {innerWhere: null} : undefined
 }
 
 /** The one subquery of an expression list `(SELECT ...)`. */
@@ -101,12 +102,34 @@ function subquery(list: unknown): Node | undefined {
   return isObj(only) && isObj(only.ast) && only.ast.type === 'select' ? only.ast : undefined
 }
 
+/** A scan of every row of the target's table: its qualifier name, and the one column it shows if not all. */
+interface Scan {
+  readonly ref: string
+  readonly only?: string | undefined
+}
+
+function exposes(scan: Scan, column: string): boolean {
+  return scan.only === undefined || scan.only === column
+}
+
+/** The one column a select over `scan` shows, under its own name; undefined for anything else. */
+function shownColumn(select: Node, scan: Scan): string | undefined {
+  const columns = select.columns
+  if (!Array.isArray(columns) || columns.length !== 1 || !isObj(columns[0])) return undefined
+  const column = innerColumn(columns[0].expr, scan.ref, false)
+  const as: unknown = columns[0].as
+  if (column === undefined || !exposes(scan, column)) return undefined
+  return as === null || as === undefined || (typeof as === 'string' && as.toLowerCase() === column)
+    ? column
+    : undefined
+}
+
 /**
  * `SELECT ... FROM <the target's table>` and nothing that drops rows (no LIMIT, HAVING, set operation or
- * CTE); its qualifier name. A table named without a database may be the target's: it counts as the same
- * (failing closed).
+ * CTE). A table named without a database may be the target's: it counts as the same (failing closed).
+ * The table may come through a derived table showing one of its columns, `FROM (SELECT id FROM t) s`.
  */
-function plainScan(select: Node, target: WriteTarget): string | undefined {
+function plainScan(select: Node, target: WriteTarget): Scan | undefined {
   if (select.having !== null && select.having !== undefined) return undefined
   if (select.with !== null && select.with !== undefined) return undefined
   if (select._next !== undefined || select.set_op !== undefined) return undefined
@@ -114,10 +137,26 @@ function plainScan(select: Node, target: WriteTarget): string | undefined {
   if (isObj(limit) && Array.isArray(limit.value) && limit.value.length > 0) return undefined
   if (limit !== null && limit !== undefined && !isObj(limit)) return undefined
   const from = select.from
-  const table = Array.isArray(from) && from.length === 1 ? plainTable(from[0]) : undefined
+  const entry: unknown = Array.isArray(from) && from.length === 1 ? from[0] : undefined
+  if (isObj(entry) && isObj(entry.expr) && isObj(entry.expr.ast))
+    return derived(entry.expr.ast, entry.as, target)
+  const table = plainTable(entry)
   if (table === undefined || table.name !== target.name) return undefined
   if (table.db !== null && target.db !== null && table.db !== target.db) return undefined
-  return table.ref
+  return {ref: table.ref}
+}
+
+/** `(SELECT c FROM <the target's table>) AS s` with no WHERE of its own: scan `s` showing column c. */
+function derived(select: Node, as: unknown, target: WriteTarget): Scan | undefined {
+  if (
+    typeof as !== 'string' ||
+    select.type !== 'select' ||
+    (select.where !== null && select.where !== undefined)
+  )
+    return undefined
+  const inner = plainScan(select, target)
+  const column = inner === undefined ? undefined : shownColumn(select, inner)
+  return column === undefined ? undefined : {ref: as.toLowerCase(), only: column}
 }
 
 /** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */

@@ -76,7 +76,7 @@ export function selfMatch(sublink: AstObject, target: WriteTarget): SelfMatch {
     const items = list(select.node, 'targetList')
     const only = unwrap(items[0])
     if (outer === undefined || items.length !== 1 || only?.type !== 'ResTarget') return undefined
-    if (innerColumn(only.node.val, inner.ref) !== outer) return undefined
+    if (innerColumn(only.node.val, inner.ref) !== outer || !exposes(inner, outer)) return undefined
     return {innerWhere: select.node.whereClause}
   }
   if (kind === 'EXISTS_SUBLINK') {
@@ -90,33 +90,59 @@ export function selfMatch(sublink: AstObject, target: WriteTarget): SelfMatch {
     const b = outerColumn(rexpr, target, true)
     const c = innerColumn(rexpr, inner.ref, true)
     const d = outerColumn(lexpr, target, true)
-    return (a !== undefined && a === b) || (c !== undefined && c === d) ? {innerWhere: undefined} : undefined
+    const column = a !== undefined && a === b ? a : c !== undefined && c === d ? c : undefined
+    return column !== undefined && exposes(inner, column) ? {innerWhere: undefined} : undefined
   }
   return undefined
 }
 
+/** A scan of every row of the target's table: its qualifier name, and the one column it shows if not all. */
+interface Scan {
+  readonly ref: string
+  readonly only?: string | undefined
+}
+
+function exposes(scan: Scan, column: string): boolean {
+  return scan.only === undefined || scan.only === column
+}
+
+/** SELECT fields that may drop rows. */
+const DROPS_ROWS = ['limitCount', 'limitOffset', 'havingClause', 'withClause', 'larg', 'rarg', 'valuesLists']
+
 /**
  * `SELECT ... FROM <the target's table>` and nothing that drops rows (no LIMIT, OFFSET, HAVING, set
- * operation or CTE); its qualifier name. ONLY inside with the inheriting tables written outside would
- * miss their rows.
+ * operation or CTE). ONLY inside with the inheriting tables written outside would miss their rows. The
+ * table may come through a derived table showing one of its columns, `FROM (SELECT id FROM t) s`.
  */
-function plainScan(select: AstObject, target: WriteTarget): {ref: string} | undefined {
-  for (const key of [
-    'limitCount',
-    'limitOffset',
-    'havingClause',
-    'withClause',
-    'larg',
-    'rarg',
-    'valuesLists',
-  ])
-    if (select[key] !== undefined) return undefined
+function plainScan(select: AstObject, target: WriteTarget): Scan | undefined {
+  if (DROPS_ROWS.some((key) => select[key] !== undefined)) return undefined
   if ((str(select, 'op') ?? 'SETOP_NONE') !== 'SETOP_NONE') return undefined
   const from = list(select, 'fromClause')
-  const rel = unwrap(from[0])
-  if (from.length !== 1 || rel?.type !== 'RangeVar') return undefined
-  const ref = sameTable(rel.node, target)
-  return ref === undefined ? undefined : {ref}
+  const item = unwrap(from[0])
+  if (from.length !== 1 || item === undefined) return undefined
+  if (item.type === 'RangeVar') {
+    const ref = sameTable(item.node, target)
+    return ref === undefined ? undefined : {ref}
+  }
+  return item.type === 'RangeSubselect' ? derived(item.node, target) : undefined
+}
+
+/** `(SELECT c FROM <the target's table>) s` with no WHERE of its own: scan `s` showing column c. */
+function derived(range: AstObject, target: WriteTarget): Scan | undefined {
+  const alias = obj(range, 'alias')
+  const ref = alias === undefined ? undefined : str(alias, 'aliasname')
+  const select = unwrap(range.subquery)
+  if (ref === undefined || alias?.colnames !== undefined || range.lateral === true) return undefined
+  if (select?.type !== 'SelectStmt' || select.node.whereClause !== undefined) return undefined
+  const inner = plainScan(select.node, target)
+  const items = list(select.node, 'targetList')
+  const only = unwrap(items[0])
+  if (inner === undefined || items.length !== 1 || only?.type !== 'ResTarget') return undefined
+  const column = innerColumn(only.node.val, inner.ref)
+  const name = str(only.node, 'name')
+  if (column === undefined || (name !== undefined && name !== column) || !exposes(inner, column))
+    return undefined
+  return {ref, only: column}
 }
 
 /** The qualifier name of a RangeVar that scans the target's table, all its written rows; else undefined. */
