@@ -3,6 +3,7 @@ export * from './types.js'
 export {analyze, loadParsers} from './analyze.js'
 export {evaluate, evaluateOperations} from './evaluate.js'
 export {Guard, type GuardCacheStats, type GuardOptions, type GuardVerdict} from './guard.js'
+export {applyNotNull, hasNotNullChecks} from './not-null.js'
 export {
   parsePolicy,
   formatPath,

@@ -80,6 +80,20 @@ export interface Operation {
   /** Every function called anywhere in the operation, as written (`schema.name` when qualified), case-folded. */
   readonly functions: readonly string[]
   readonly where: WhereState
+  /**
+   * A `present` WHERE that only drops rows where these columns of the written table are NULL (`id is not
+   * null`): it is `absent` when the catalog says they cannot be. The engine asks (see applyNotNull).
+   */
+  readonly notNull?: NotNullCheck
+}
+
+/** Columns of a written table whose NOT NULL constraint would make the operation's WHERE absent. */
+export interface NotNullCheck {
+  /** The table's schema (MySQL: database) as the statement names it; null when unqualified. */
+  readonly schema: string | null
+  readonly table: string
+  /** Column names, identifiers case-folded as the server would. */
+  readonly columns: readonly string[]
 }
 
 /** Conditions of a rule's `when`; all given conditions must hold, a list matches if any element matches. */

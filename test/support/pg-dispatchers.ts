@@ -59,6 +59,7 @@ export function pgDispatchers(o: {
     clientGate: new ReadGate(nullSocket()),
     maxMessageBytes: o.maxMessageBytes,
     resolveFunction: () => Promise.reject(new Error('no fastpath here')),
+    notNull: () => Promise.reject(new Error('no catalog here')),
     onTerminate: () => undefined,
     onFatal: o.onFatal,
   })

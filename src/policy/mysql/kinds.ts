@@ -143,8 +143,17 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
     }
     case 'update':
     case 'delete': {
-      const verdict = judgeWhere(ast.where, writeTarget(ast), scansOf(ast))
-      return {ops: [operation(type, tables, fns, verdict.where)], literalSensitive: verdict.literalSensitive}
+      const target = writeTarget(ast)
+      const verdict = judgeWhere(ast.where, target, scansOf(ast))
+      const op = operation(type, tables, fns, verdict.where)
+      const notNull =
+        verdict.notNull === undefined || target === undefined
+          ? undefined
+          : {schema: target.db, table: target.name, columns: verdict.notNull}
+      return {
+        ops: [notNull === undefined ? op : {...op, notNull}],
+        literalSensitive: verdict.literalSensitive,
+      }
     }
     case 'create': {
       const ops = [operation('create', tables, fns)]

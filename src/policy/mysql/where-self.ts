@@ -166,11 +166,16 @@ function innerColumn(node: unknown, ref: string, qualified: boolean): string | u
   return c.table === ref || (c.table === null && !qualified) ? c.column : undefined
 }
 
-/** The target's column a reference outside the subquery names. */
+/** The target's column a reference outside the subquery names (bare unless `qualified`). */
 function outerColumn(node: unknown, target: WriteTarget, qualified: boolean): string | undefined {
   const c = columnRef(node)
   if (c === undefined) return undefined
   return c.table === target.ref || (c.table === null && !qualified) ? c.column : undefined
+}
+
+/** The target's column that a column reference of its WHERE names, if any. */
+export function targetColumn(node: unknown, target: WriteTarget): string | undefined {
+  return outerColumn(node, target, false)
 }
 
 function columnRef(node: unknown): {table: string | null; column: string} | undefined {

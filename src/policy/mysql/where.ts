@@ -16,6 +16,7 @@ import {
   selfIn,
   selfJoinEquality,
   type SelfMatch,
+  targetColumn,
   type WriteTarget,
 } from './where-self.js'
 
@@ -28,6 +29,8 @@ export interface WhereVerdict {
   readonly where: 'present' | 'absent'
   /** A literal's value decided the verdict (`WHERE 1=1` vs `WHERE 1=2`): see Analysis.literalSensitive. */
   readonly literalSensitive: boolean
+  /** A `present` WHERE that only drops rows where these columns of the target are NULL. */
+  readonly notNull?: readonly string[]
 }
 
 const TRUE: Value = {v: 1}
@@ -116,6 +119,8 @@ class Evaluator {
   private readonly terms = new Map<string, boolean>()
   /** The first pass: the known constants, the sample values. */
   private readonly constants: Scalar[] = []
+  /** The first pass: the terms that are plain columns, by key. */
+  readonly columns = new Map<string, unknown>()
   /** A sampling pass: each term's value in the sampled row. */
   private world: Map<string, Scalar> | undefined
   private nullTests = 0
@@ -132,6 +137,7 @@ class Evaluator {
     }
     if (this.nullTests > 0 || !this.terms.has(key))
       this.terms.set(key, this.nullTests > 0 || this.terms.get(key) === true)
+    if (node.type === 'column_ref') this.columns.set(key, node)
     return 'row'
   }
 
@@ -144,8 +150,16 @@ class Evaluator {
     }
   }
 
-  /** True when `where` is TRUE in every sampled row, of numbers and of strings. */
-  tautology(where: unknown): boolean {
+  /** The keys of the NULL-tested terms, with the column each names (undefined: not a plain column). */
+  nullTested(): [key: string, column: unknown][] {
+    return [...this.terms].filter(([, tested]) => tested).map(([key]) => [key, this.columns.get(key)])
+  }
+
+  /**
+   * True when `where` is TRUE in every sampled row, of numbers and of strings. The terms of `notNull` are
+   * never NULL (their columns are assumed NOT NULL).
+   */
+  tautology(where: unknown, notNull?: ReadonlySet<string>): boolean {
     const keys = [...this.terms.keys()]
     if (keys.length === 0 || keys.length > MAX_TERMS) return false
     const consulted = this.consulted
@@ -158,7 +172,7 @@ class Evaluator {
       for (let types = 0; types < 1 << keys.length; types++) {
         const domains = keys.map((k, i) => {
           const base = samples[(types >> i) & 1 ? 'str' : 'num']
-          return this.terms.get(k) === true ? [...base, null] : base
+          return this.terms.get(k) === true && !notNull?.has(k) ? [...base, null] : base
         })
         if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
         if (!this.everywhere(where, keys, domains)) return false
@@ -475,5 +489,30 @@ export function judgeWhere(where: unknown, target?: WriteTarget, scans?: Scans):
   if (t !== 'row') return {where: present ? 'present' : 'absent', literalSensitive: e.consulted}
   // Sampled with the clause's constants: the verdict depends on literal values whenever it has any.
   const everywhere = e.tautology(where)
-  return {where: everywhere ? 'absent' : 'present', literalSensitive: e.consulted || e.literals > 0}
+  const literalSensitive = e.consulted || e.literals > 0
+  if (everywhere) return {where: 'absent', literalSensitive}
+  return {where: 'present', literalSensitive, ...nullsOnly(e, where, target)}
+}
+
+/**
+ * The target's columns that, if NOT NULL, make the clause true everywhere (`id IS NOT NULL`): the
+ * clause's NULL-tested terms that are plain columns of the target.
+ */
+function nullsOnly(
+  e: Evaluator,
+  where: unknown,
+  target: WriteTarget | undefined,
+): {notNull: string[]} | undefined {
+  if (target === undefined) return undefined
+  const found: {key: string; column: string}[] = []
+  for (const [key, node] of e.nullTested()) {
+    const column = targetColumn(node, target)
+    if (column !== undefined) found.push({key, column})
+  }
+  // The fewest columns to ask about: one alone (`id is not null or v is null`), else all of them.
+  const groups = found.map((f) => [f])
+  if (found.length > 1) groups.push(found)
+  for (const group of groups)
+    if (e.tautology(where, new Set(group.map((f) => f.key)))) return {notNull: group.map((f) => f.column)}
+  return undefined
 }

@@ -1,5 +1,5 @@
 /** Operations under construction, and the state one query's analysis carries from statement to statement. */
-import type {AnalyzeContext, Kind, Operation, PreparedEffect, WhereState} from '../types.js'
+import type {AnalyzeContext, Kind, NotNullCheck, Operation, PreparedEffect, WhereState} from '../types.js'
 
 /**
  * An operation being built. Whatever an operation contains, its enclosing operations contain too
@@ -15,6 +15,7 @@ export class OpBuilder {
   private readonly bare = new Map<string, string>()
   private readonly qualified = new Set<string>()
   where: WhereState = null
+  notNull: NotNullCheck | undefined
 
   constructor(
     readonly kind: Kind,
@@ -55,8 +56,9 @@ export class OpBuilder {
     const unqualified = [...this.bare].map(
       ([resolved, name]) => [resolved, name, this.qualified.has(resolved)] as const,
     )
-    const op = {kind: this.kind, tables: this.tables, functions: this.functions, where: this.where}
-    return unqualified.length === 0 ? op : {...op, unqualified}
+    const op: Operation = {kind: this.kind, tables: this.tables, functions: this.functions, where: this.where}
+    const checked = this.notNull === undefined ? op : {...op, notNull: this.notNull}
+    return unqualified.length === 0 ? checked : {...checked, unqualified}
   }
 }
 

@@ -137,11 +137,11 @@ export function openStatement(
 ): OpBuilder {
   const op = state.open(kind, parent)
   if (kind === 'update' || kind === 'delete') {
-    const result = classifyWhere(
-      node.whereClause,
-      writeTarget(node, kind === 'update' ? 'fromClause' : 'usingClause'),
-    )
+    const target = writeTarget(node, kind === 'update' ? 'fromClause' : 'usingClause')
+    const result = classifyWhere(node.whereClause, target)
     op.where = result.where
+    if (result.notNull !== undefined && target !== undefined)
+      op.notNull = {schema: target.schema ?? null, table: target.name, columns: result.notNull}
     if (result.literalSensitive) state.literalSensitive = true
   }
   return op

@@ -156,6 +156,12 @@ function sameTable(r: AstObject, target: Omit<WriteTarget, 'scans'>): string | u
   return (alias === undefined ? undefined : str(alias, 'aliasname')) ?? target.name
 }
 
+/** The target's column that a column reference of its WHERE names (written as `fields`), if any. */
+export function targetColumn(fields: readonly string[] | undefined, target: WriteTarget): string | undefined {
+  if (fields?.length === 2 && fields[0] === target.ref) return fields[1]
+  return fields?.length === 1 && !target.joins ? fields[0] : undefined
+}
+
 /** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */
 function innerColumn(value: unknown, ref: string, qualified = false): string | undefined {
   const fields = columnFields(value)

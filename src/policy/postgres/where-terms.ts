@@ -28,6 +28,8 @@ export interface Sampling {
   readonly constants: Val[]
   /** The first pass: a subquery's WHERE, classified on its own (where-self.ts), depended on literal values. */
   innerLiterals: boolean
+  /** The first pass: the terms that are plain columns, by key, as their names are written. */
+  readonly columns: Map<string, readonly string[]>
   /** A later pass: each term's value in the sampled row. */
   world: Map<string, Val> | undefined
 }
@@ -116,14 +118,17 @@ function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[]): Val
 
 /**
  * True when `evaluate` (the clause's truth in the current world) is TRUE for every sampled row of some
- * type: the clause restricts nothing. `terms` and `constants` come from the first pass.
+ * type: the clause restricts nothing. `terms` and `constants` come from the first pass. The terms of
+ * `notNull` are never NULL (their columns are assumed NOT NULL).
  */
-export function tautology(s: Sampling, evaluate: () => Val): boolean {
+export function tautology(s: Sampling, evaluate: () => Val, notNull?: ReadonlySet<string>): boolean {
   const keys = [...s.terms.keys()]
   if (keys.length === 0 || keys.length > MAX_TERMS) return false
   for (const type of ['num', 'str', 'bool'] as const) {
     const base = samplesOf(type, s.constants)
-    const domains = keys.map((k) => (s.terms.get(k) === true ? [...base, NULL_SAMPLE] : base))
+    const domains = keys.map((k) =>
+      s.terms.get(k) === true && !notNull?.has(k) ? [...base, NULL_SAMPLE] : base,
+    )
     if (domains.reduce((n, d) => n * d.length, 1) > MAX_ROWS) return false
     if (everywhereTrue(s, keys, domains, evaluate)) return true
   }
@@ -156,7 +161,13 @@ function everywhereTrue(
 
 /** Runs `first` with a fresh sampling recorded, then `then` with it; no sampling outside. */
 export function withSampling<T>(first: () => Val, then: (s: Sampling, v: Val) => T): T {
-  const s: Sampling = {terms: new Map(), constants: [], innerLiterals: false, world: undefined}
+  const s: Sampling = {
+    terms: new Map(),
+    constants: [],
+    innerLiterals: false,
+    columns: new Map(),
+    world: undefined,
+  }
   const outer = sampling
   sampling = s
   try {
@@ -220,6 +231,9 @@ export function term(value: unknown): Val {
   const key = termKey(value)
   if (s.world !== undefined) return s.world.get(key) ?? OPAQUE
   if (nullTests > 0 || !s.terms.has(key)) s.terms.set(key, nullTests > 0 || s.terms.get(key) === true)
+  const t = unwrap(value)
+  const fields = t?.type === 'ColumnRef' ? stringList(list(t.node, 'fields')) : undefined
+  if (fields !== undefined) s.columns.set(key, fields)
   return FILTER
 }
 

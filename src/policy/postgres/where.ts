@@ -26,6 +26,7 @@ import {
   operatorName,
   restricts,
   sampling,
+  type Sampling,
   tautology,
   term,
   termKey,
@@ -35,12 +36,14 @@ import {
   volatileCall,
   withSampling,
 } from './where-terms.js'
-import {selfJoinEquality, selfMatch, type WriteTarget} from './where-self.js'
+import {selfJoinEquality, selfMatch, targetColumn, type WriteTarget} from './where-self.js'
 
 /** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
 export interface WhereResult {
   readonly where: 'present' | 'absent'
   readonly literalSensitive: boolean
+  /** A `present` WHERE that only drops rows where these columns of the target are NULL. */
+  readonly notNull?: readonly string[]
 }
 
 const ABSENT: WhereResult = {where: 'absent', literalSensitive: false}
@@ -64,12 +67,32 @@ export function classifyWhere(clause: unknown, of?: WriteTarget): WhereResult {
         // clause's constants, so the verdict depends on literal values whenever it has any.
         const everywhere = tautology(s, () => truth(ev(clause)))
         const literalSensitive = v.lit || s.constants.length > 0 || s.innerLiterals
-        return {where: everywhere ? 'absent' : 'present', literalSensitive}
+        if (everywhere) return {where: 'absent', literalSensitive}
+        return {where: 'present', literalSensitive, ...nullsOnly(s, () => truth(ev(clause)))}
       },
     )
   } finally {
     target = outer
   }
+}
+
+/**
+ * The target's columns that, if NOT NULL, make the clause true everywhere (`id is not null`, `id is null
+ * or id > 0 or id <= 0`): the clause's NULL-tested terms that are plain columns of the target.
+ */
+function nullsOnly(s: Sampling, evaluate: () => Val): {notNull: string[]} | undefined {
+  if (target === undefined) return undefined
+  const found: {key: string; column: string}[] = []
+  for (const [key, tested] of s.terms) {
+    const column = tested ? targetColumn(s.columns.get(key), target) : undefined
+    if (column !== undefined) found.push({key, column})
+  }
+  // The fewest columns to ask about: one alone (`id is not null or v is null`), else all of them.
+  const groups = found.map((f) => [f])
+  if (found.length > 1) groups.push(found)
+  for (const group of groups)
+    if (tautology(s, evaluate, new Set(group.map((f) => f.key)))) return {notNull: group.map((f) => f.column)}
+  return undefined
 }
 
 /**

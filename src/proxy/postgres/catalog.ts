@@ -6,7 +6,7 @@
  * name is looked up again; DDL the session runs drops everything. What cannot be loaded is unknown,
  * and unknown fails closed in the masking plan.
  */
-import type {CatalogView} from '../../policy/index.js'
+import type {CatalogView, NotNullCheck} from '../../policy/index.js'
 
 /** One relation as the catalog described it. */
 export interface CatalogRelation {
@@ -296,6 +296,22 @@ export class SessionCatalog implements CatalogView {
     }
     for (const name of names) this.misses.delete(name)
   }
+}
+
+/**
+ * Whether every column of a check is NOT NULL in a relation of that name: in its schema when the statement
+ * names one, else in any schema (the session's search_path may reach any of them: the stricter reading).
+ */
+export async function columnsNotNull(query: SideQuery, check: NotNullCheck): Promise<boolean> {
+  if (check.columns.length === 0) return false
+  const schema = check.schema === null ? '' : ` AND n.nspname = ${lit(check.schema)}`
+  const rows = await query(
+    `${PREAMBLE}SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
+      `WHERE c.relname = ${lit(check.table)}${schema} AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a ` +
+      `WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull ` +
+      `AND a.attname IN (${check.columns.map(lit).join(',')})) = ${new Set(check.columns).size}`,
+  )
+  return rows.length > 0
 }
 
 function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {

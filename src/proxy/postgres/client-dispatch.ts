@@ -7,6 +7,7 @@ import type {Decision, Operation, Policy} from '../../policy/index.js'
 import {unparseableDecision} from '../decision.js'
 import {decideFunctionCall, decisionError, readSql} from './decide.js'
 import type {ReadGate} from '../flow.js'
+import {decideNotNull, needsNotNull, type NotNullLookup} from '../not-null.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
@@ -26,6 +27,8 @@ export interface ClientDispatcherDeps {
   readonly maxMessageBytes: number
   /** Resolves a function OID to its schema-qualified name (a side query to the server). */
   readonly resolveFunction: (oid: number) => Promise<string>
+  /** Whether columns are NOT NULL (a side query to the server), for WHEREs that only drop NULLs. */
+  readonly notNull: NotNullLookup
   /** The client sent Terminate (already forwarded). */
   readonly onTerminate: () => void
   /** The client stream is broken (malformed frame): the session must end with this error. */
@@ -167,9 +170,39 @@ export class ClientDispatcher {
     return {sql: text.sql, decision, prepares: analysis.prepares, deallocates: analysis.deallocates}
   }
 
-  private query(buf: Buffer, start: number, end: number): boolean {
+  /**
+   * Decides again once the catalog says whether the columns of a WHERE that only drops NULLs are NOT NULL
+   * (src/proxy/not-null.ts), this client's messages paused meanwhile; `decided` goes on as for any
+   * statement (false: it holds the client itself).
+   */
+  private withNotNull(v: Verdict, decided: (v: Verdict) => boolean): boolean {
     const s = this.deps.state
+    this.deps.toServer.flush()
+    this.deps.clientGate.hold('decision')
+    void decideNotNull(s.guard, v.decision, s.evalContext, this.deps.notNull).then((decision) => {
+      if (this.closed) return
+      let more: boolean
+      try {
+        more = decided({...v, decision})
+      } catch (err) {
+        this.fail(err)
+        return
+      }
+      if (more) this.resumeAfterDecision()
+    })
+    return false
+  }
+
+  private query(buf: Buffer, start: number, end: number): boolean {
     const v = this.decide(buf, start + 5, cstringEnd(buf, start + 5, end))
+    if (!needsNotNull(this.deps.state.guard, v.decision, this.deps.state.evalContext))
+      return this.decidedQuery(v, buf, start, end)
+    const frame = buf.subarray(start, end)
+    return this.withNotNull(v, (w) => this.decidedQuery(w, frame, 0, frame.length))
+  }
+
+  private decidedQuery(v: Verdict, buf: Buffer, start: number, end: number): boolean {
+    const s = this.deps.state
     if (v.decision.decision === 'allow') {
       this.remember(v)
       s.pipeline.push(
@@ -236,10 +269,17 @@ export class ClientDispatcher {
   }
 
   private parse(buf: Buffer, start: number, end: number): boolean {
-    const s = this.deps.state
     const nameEnd = cstringEnd(buf, start + 5, end)
     const name = nameAt(buf, start + 5, nameEnd)
     const v = this.decide(buf, nameEnd + 1, cstringEnd(buf, nameEnd + 1, end))
+    if (!needsNotNull(this.deps.state.guard, v.decision, this.deps.state.evalContext))
+      return this.decidedParse(v, name, buf, start, end)
+    const frame = buf.subarray(start, end)
+    return this.withNotNull(v, (w) => this.decidedParse(w, name, frame, 0, frame.length))
+  }
+
+  private decidedParse(v: Verdict, name: string, buf: Buffer, start: number, end: number): boolean {
+    const s = this.deps.state
     if (v.decision.decision === 'allow') {
       this.parsed(name, v)
       this.deps.toServer.forward(buf, start, end)

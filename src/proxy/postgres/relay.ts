@@ -7,6 +7,7 @@ import type {Socket} from 'node:net'
 import type {AuditProcess} from '../../audit/types.js'
 import type {IssuedKey} from './cancel.js'
 import type {PgEngineConfig} from './config.js'
+import {columnsNotNull} from './catalog.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import {reviewWithPeer} from '../review.js'
 import {ReadGate} from '../flow.js'
@@ -76,6 +77,7 @@ export function relay(options: RelayOptions): Relay {
     clientGate,
     maxMessageBytes: config.maxMessageBytes,
     resolveFunction: (oid) => side.functionName(oid),
+    notNull: (check) => columnsNotNull((sql) => side.query(sql), check),
     onTerminate: () => finish(),
     onFatal: (err) => finish(err),
     review: config.review === undefined ? undefined : reviewWithPeer(config.review, options.peer),

@@ -1,0 +1,26 @@
+/**
+ * `where: absent` for a WHERE that only drops the rows whose columns are NULL (`id is not null`) when the
+ * catalog says those columns are NOT NULL: the analysis names them (Operation.notNull), the engine asks its
+ * catalog, and the operations are decided again with the facts applied. Pure: facts in, operations out.
+ */
+import type {NotNullCheck, Operation} from './types.js'
+
+/** True when some operation's WHERE depends on NOT NULL facts. */
+export function hasNotNullChecks(operations: readonly Operation[]): boolean {
+  return operations.some((o) => o.notNull !== undefined)
+}
+
+/**
+ * The operations with `where: absent` where `holds` says every column of their check is NOT NULL (each
+ * check, once). With `holds` always true: the strictest reading, to learn whether the facts matter at all.
+ */
+export function applyNotNull(
+  operations: readonly Operation[],
+  holds: (check: NotNullCheck) => boolean,
+): Operation[] {
+  return operations.map((o) => {
+    if (o.notNull === undefined) return o
+    const {notNull, ...rest} = o
+    return holds(notNull) ? {...rest, where: 'absent'} : o
+  })
+}

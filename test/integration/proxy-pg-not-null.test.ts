@@ -1,0 +1,115 @@
+/**
+ * `where: absent` for a WHERE that only drops NULLs, through the Postgres proxy: `id is not null` bounds
+ * nothing on a NOT NULL column (the proxy asks the catalog), and bounds a nullable one.
+ */
+import {spawn} from 'node:child_process'
+
+import pg from 'pg'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {startTestProxy, type TestProxy} from '../support/proxy.js'
+
+let db: ScratchDb
+let proxy: TestProxy
+
+beforeAll(async () => {
+  db = await createScratchDb(
+    'dbgate_notnull',
+    `create table t(id int primary key, v text, deleted_at timestamptz);
+     insert into t values (1, 'a', null), (2, 'b', now()), (3, 'c', null);
+     create schema other;
+     create table other.n(k int not null, m int);
+     insert into other.n values (1, null), (2, 2);`,
+  )
+  proxy = await startTestProxy(db.url)
+})
+afterAll(async () => {
+  await proxy?.close()
+  await db?.drop()
+})
+
+async function client(): Promise<pg.Client> {
+  const c = new pg.Client(proxy.clientConfig)
+  c.on('error', () => undefined)
+  await c.connect()
+  return c
+}
+
+describe('a WHERE that only drops NULLs', () => {
+  it('is no restriction on a NOT NULL column: denied, and nothing is deleted', async () => {
+    const c = await client()
+    const err = await c.query('delete from t where id is not null').catch((e: unknown) => e)
+    expect(err).toMatchObject({code: '42501', routine: 'dbgate_policy_deny'})
+    expect((err as Error).message).toContain('no-unbounded-delete')
+    // Extended protocol, qualified name and alias: the same.
+    const ext = await c
+      .query('update public.t x set v = $1 where x.id is not null', ['z'])
+      .catch((e: unknown) => e)
+    expect(ext).toMatchObject({code: '42501'})
+    const other = await c.query('delete from other.n where k is not null').catch((e: unknown) => e)
+    expect(other).toMatchObject({code: '42501'})
+    expect((await c.query('select count(*)::int as n from t')).rows[0].n).toBe(3)
+    expect((await c.query("select count(*)::int as n from t where v = 'z'")).rows[0].n).toBe(0)
+    await c.end()
+  })
+
+  it('bounds a nullable column: allowed, and only those rows change', async () => {
+    const c = await client()
+    await c.query('begin')
+    expect((await c.query('delete from t where deleted_at is not null')).rowCount).toBe(1)
+    expect((await c.query('update other.n set m = 0 where m is not null', [])).rowCount).toBe(1)
+    await c.query('rollback')
+    await c.end()
+  })
+
+  it('answers pipelined queries in order while the catalog is asked', async () => {
+    const c = await client()
+    const results = await Promise.allSettled([
+      c.query('select 1 as n'),
+      c.query('delete from t where id is not null'),
+      c.query('select $1::int as n', [3]),
+      c.query('select v from t where deleted_at is not null'),
+      c.query('update t set v = v where id is not null or v is null'),
+      c.query('select 6 as n'),
+    ])
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ])
+    expect((results[2] as PromiseFulfilledResult<pg.QueryResult>).value.rows[0].n).toBe(3)
+    expect((results[5] as PromiseFulfilledResult<pg.QueryResult>).value.rows[0].n).toBe(6)
+    await c.end()
+  })
+
+  it('psql sees the denial and its session goes on', async () => {
+    const r = await psql('delete from t where id is not null;\nselect count(*) from t;\n')
+    expect(r.stderr).toContain('no-unbounded-delete')
+    expect(r.stdout).toMatch(/count\s*\n-+\s*\n\s*3\s*\n/)
+  })
+})
+
+/** Runs psql through the proxy without blocking the event loop the in-process proxy needs. */
+function psql(input: string): Promise<{stdout: string; stderr: string}> {
+  return new Promise((resolve) => {
+    const child = spawn('psql', ['-X'], {
+      env: {
+        ...process.env,
+        PGHOST: '127.0.0.1',
+        PGPORT: String(proxy.port),
+        PGUSER: 'postgres',
+        PGDATABASE: db.name,
+      },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('close', () => resolve({stdout, stderr}))
+    child.stdin.end(input)
+  })
+}
