@@ -4,9 +4,10 @@
  * change schema state are decided as their SQL equivalents; commands the proxy does not know are
  * refused, not forwarded. A denial is an ERR packet in the command's turn, and the session goes on.
  */
-import type {AnalyzeContext, Decision, Policy} from '../../policy/index.js'
+import type {AnalyzeContext, Decision, NotNullCheck, Policy} from '../../policy/index.js'
 import type {GuardSource} from '../audited-guard.js'
 import type {ReadGate} from '../flow.js'
+import {decideNotNull, needsNotNull} from '../not-null.js'
 import type {RunWriter} from '../run-writer.js'
 import type {StatementInfo} from '../session-audit.js'
 import type {ReviewHook} from '../review.js'
@@ -17,7 +18,10 @@ import {Command, ErrCode} from './protocol.js'
 import {killedConnection, type SessionHeld} from './held.js'
 import {MysqlReview} from './review.js'
 import type {Entry, Expect, MysqlSessionState} from './session-state.js'
+import {ClientWait} from './waiting.js'
 import {errPacket} from './wire.js'
+import type {CatalogLookup} from './mask-session.js'
+import {quote} from './mask-code.js'
 
 /** The statement id MariaDB reads as "the statement prepared last" (direct execution). */
 const LAST_PREPARED = 0xffffffff
@@ -63,12 +67,20 @@ export class ClientDispatcher {
   private stopped = false
   /** Approvals of `review` statements; undefined without a review hook (standalone mode). */
   private readonly review: MysqlReview | undefined
+  /** Where the client's packets wait while one of its commands does (approval, catalog). */
+  private readonly wait: ClientWait
   private actx: AnalyzeContext | undefined
 
   constructor(private readonly o: ClientDispatcherOptions) {
     this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) =>
       this.packet(seq, buf, start, end),
     )
+    this.wait = new ClientWait({
+      clientGate: o.clientGate,
+      toServer: o.toServer,
+      closed: () => this.stopped,
+      replay: (seq, packet) => this.replay(seq, packet),
+    })
     this.review =
       o.review === undefined
         ? undefined
@@ -76,11 +88,9 @@ export class ClientDispatcher {
             hook: o.review,
             state: o.state,
             policy: () => o.guarding.policy,
-            toServer: o.toServer,
-            clientGate: o.clientGate,
+            wait: this.wait,
             notice: o.reviewNotice,
             closed: () => this.stopped,
-            replay: (seq, packet) => this.replay(seq, packet),
             local: (bytes) => this.local(bytes),
             held: o.held,
           })
@@ -120,10 +130,10 @@ export class ClientDispatcher {
 
   private packet(seq: number, buf: Buffer, start: number, end: number): void {
     if (this.stopped) return
-    if (this.review?.holding === true) {
+    if (this.wait.holding) {
       // The client leaving ends the wait: the held statement never runs and its request stays pending.
       if (buf[start + 4] === Command.quit && end - start === 5) return this.quit(buf, start, end)
-      return this.review.defer(seq, buf, start, end)
+      return this.wait.defer(seq, buf, start, end)
     }
     if (this.infile) {
       this.o.toServer.forward(buf, start, end)
@@ -287,6 +297,58 @@ export class ClientDispatcher {
       }
     }
     const info: StatementInfo = {sql: text.sql, decision}
+    const decided = (v: StatementInfo, frame: Buffer, from: number, to: number): void =>
+      this.decidedQuery(reply, v, frame, from, to, expect, effects, uncertain, onFailure)
+    if (!text.ok || !needsNotNull(g.guard, decision, g.evalContext)) return decided(info, buf, start, end)
+    // Whether the columns of a WHERE that only drops NULLs are NOT NULL: asked on this connection first.
+    const frame = Buffer.from(buf.subarray(start, end))
+    this.wait.begin()
+    void decideNotNull(g.guard, decision, g.evalContext, (check) => this.notNull(check)).then((d) => {
+      if (this.stopped) return
+      try {
+        decided({sql: text.sql, decision: d}, frame, 0, frame.length)
+      } catch (err) {
+        this.stopped = true
+        this.o.onFatal(err)
+        return
+      }
+      this.wait.end()
+    })
+  }
+
+  /** Asks the server, on this connection, whether every column of a check is NOT NULL. */
+  private notNull(check: NotNullCheck): Promise<boolean> {
+    return new Promise((resolve) => {
+      let count = 0
+      const lookup: CatalogLookup = {
+        sql: notNullSql(check),
+        row: (values) => {
+          count = Number(values[0] ?? 0)
+        },
+        // A lookup that failed counts as NOT NULL: the stricter reading.
+        done: (ok) => resolve(!ok || count >= new Set(check.columns).size),
+      }
+      this.o.state.queue.push({kind: 'server', expect: 'result', running: undefined, lookup})
+      this.o.toServer.send(
+        encodePacket(0, Buffer.concat([Buffer.from([Command.query]), Buffer.from(lookup.sql)])),
+      )
+      this.o.toServer.flush()
+    })
+  }
+
+  /** A COM_QUERY or COM_STMT_PREPARE once decided: held for review, denied or forwarded. */
+  private decidedQuery(
+    reply: number,
+    info: StatementInfo,
+    buf: Buffer,
+    start: number,
+    end: number,
+    expect: Expect,
+    effects: (() => void) | undefined,
+    uncertain: boolean,
+    onFailure: (() => void) | undefined,
+  ): void {
+    const decision = info.decision
     if (decision.decision === 'review' && this.review !== undefined) {
       const frame = Buffer.from(buf.subarray(start, end))
       return this.review.statement(reply, info, expect === 'prepare', (approved) =>
@@ -298,12 +360,12 @@ export class ClientDispatcher {
       expect === 'result' &&
       decision.operations.some((o) => o.kind === 'copy') &&
       !this.o.allowLocalInfile &&
-      mentionsLocalInfile(text.sql)
+      mentionsLocalInfile(info.sql)
     )
       return this.deny(
         reply,
         {
-          sql: text.sql,
+          sql: info.sql,
           decision: {...decision, decision: 'deny', message: 'LOAD DATA LOCAL INFILE is not allowed'},
         },
         errPacket(
@@ -314,7 +376,7 @@ export class ClientDispatcher {
         ),
       )
     // A held statement never reached the server, whose KILL would find nothing to stop: its wait ends here.
-    const killed = expect === 'result' ? killedConnection(text.sql) : undefined
+    const killed = expect === 'result' ? killedConnection(info.sql) : undefined
     if (killed !== undefined) this.o.held?.statements.cancel(killed)
     this.forward(buf, start, end, this.entryOf(info, expect, effects, uncertain, onFailure))
   }
@@ -426,4 +488,18 @@ export class ClientDispatcher {
     if (this.o.state.queue.length === 0) this.o.toClient.send(bytes)
     else this.o.state.queue.push({kind: 'local', bytes})
   }
+}
+
+/**
+ * How many of a check's columns are NOT NULL in its table (the session's database when the statement names
+ * none); names compared without case, the stricter reading where the server would tell them apart.
+ */
+function notNullSql(check: NotNullCheck): string {
+  const schema = check.schema === null ? 'DATABASE()' : quote(check.schema)
+  const columns = [...new Set(check.columns)].map((c) => `LOWER(${quote(c)})`).join(',')
+  return (
+    `SELECT COUNT(DISTINCT LOWER(COLUMN_NAME)) FROM information_schema.COLUMNS ` +
+    `WHERE LOWER(TABLE_SCHEMA) = LOWER(${schema}) AND LOWER(TABLE_NAME) = LOWER(${quote(check.table)}) ` +
+    `AND IS_NULLABLE = 'NO' AND LOWER(COLUMN_NAME) IN (${columns})`
+  )
 }

@@ -6,13 +6,12 @@
  * session goes on. A prepared statement approved at PREPARE runs once per use of its grant, as in Postgres.
  */
 import {approvalSettingsOf, scanMysql, ShapeScan, type Policy} from '../../policy/index.js'
-import type {ReadGate} from '../flow.js'
-import type {RunWriter} from '../run-writer.js'
 import type {StatementInfo} from '../session-audit.js'
 import {holdStatement, needsValuesRefusal, type ReviewHook, type ReviewRefusal} from '../review.js'
 import type {SessionHeld} from './held.js'
 import {ErrCode} from './protocol.js'
 import type {MysqlSessionState} from './session-state.js'
+import type {ClientWait} from './waiting.js'
 import {errPacket} from './wire.js'
 
 /** The SQLSTATE of a refused review (as Postgres's 42501): what tells it from a denial (42000). */
@@ -41,22 +40,17 @@ export function takesValues(sql: string): boolean {
   return scanMysql(sql, lexed) ? lexed.placeholders > 0 : sql.includes('?')
 }
 
-/** Bytes of later client packets kept while a statement is held, before reading from the client pauses. */
-const DEFER_LIMIT = 1 << 20
-
 /** What the review of one session needs from its client dispatcher. */
 export interface MysqlReviewOptions {
   readonly hook: ReviewHook
   readonly state: MysqlSessionState
   readonly policy: () => Policy
-  readonly toServer: RunWriter
-  readonly clientGate: ReadGate
+  /** Where the client's later packets wait while a statement is held. */
+  readonly wait: ClientWait
   /** Where the waiting message goes (dbgate's stderr); none: the client just waits. */
   readonly notice: ((message: string, detail?: string) => void) | undefined
   /** True once the session is ending. */
   readonly closed: () => boolean
-  /** Hands a packet that waited behind a held statement to the dispatcher again. */
-  readonly replay: (seq: number, packet: Buffer) => void
   /** A reply of the proxy's own, in the command's turn. */
   readonly local: (bytes: Buffer) => void
   /** The engine's held statements, where a held one is registered so that a KILL of its connection ends it. */
@@ -65,23 +59,7 @@ export interface MysqlReviewOptions {
 
 /** The review state of one session: at most one statement held, the client's later packets kept in order. */
 export class MysqlReview {
-  private held = false
-  private deferred: {seq: number; packet: Buffer}[] = []
-  private deferredBytes = 0
-
   constructor(private readonly o: MysqlReviewOptions) {}
-
-  /** True while a statement waits for its approval. */
-  get holding(): boolean {
-    return this.held
-  }
-
-  /** Keeps a packet that arrived while a statement is held; reading pauses once too much waits. */
-  defer(seq: number, buf: Buffer, start: number, end: number): void {
-    this.deferred.push({seq, packet: Buffer.from(buf.subarray(start, end))})
-    this.deferredBytes += end - start
-    if (this.deferredBytes > DEFER_LIMIT) this.o.clientGate.hold('decision')
-  }
 
   /**
    * A `review` COM_QUERY (`prepared` false) or COM_STMT_PREPARE. A PREPARE whose values come later (`?`) is
@@ -127,8 +105,8 @@ export class MysqlReview {
     prepared: boolean,
     run: (approvalId: string) => void,
   ): void {
-    this.o.toServer.flush()
-    this.held = true
+    this.o.wait.begin()
+    let waiting = true
     const request = {
       sql: info.sql,
       decision: info.decision,
@@ -143,11 +121,12 @@ export class MysqlReview {
       refuse: (outcome) => this.refuse(reply, info, outcome),
       settle: () => {
         unregister?.()
-        this.settle()
+        waiting = false
+        this.o.wait.end()
       },
     })
     const held = this.o.held
-    if (held !== undefined && this.held)
+    if (held !== undefined && waiting)
       unregister = held.statements.register(held.connectionId, () =>
         hold.cancel(() => {
           // As the server answers a statement that KILL QUERY stopped; the request stays pending.
@@ -160,19 +139,6 @@ export class MysqlReview {
   private refuse(reply: number, info: StatementInfo, refusal: ReviewRefusal): void {
     this.o.state.audit.statementEvent(info)
     this.o.local(reviewErr(reply, refusal))
-  }
-
-  /** The hold ended: the packets that waited are handled in order (one may be held in turn). */
-  private settle(): void {
-    this.held = false
-    if (this.o.closed()) return
-    while (!this.held && this.deferred.length > 0) {
-      const next = this.deferred.shift() as {seq: number; packet: Buffer}
-      this.deferredBytes -= next.packet.length
-      this.o.replay(next.seq, next.packet)
-    }
-    if (!this.held) this.o.clientGate.release('decision')
-    this.o.toServer.flush()
   }
 }
 
