@@ -72,9 +72,11 @@ function literalValue(node: Record<string, unknown>): Value | undefined {
   return undefined
 }
 
-/** At most this many rows are sampled, over at most this many terms. */
+/** At most this many rows are sampled per way of typing the terms, over at most this many terms. */
 const MAX_ROWS = 2048
 const MAX_TERMS = 4
+/** At most this many rows are sampled for one clause in all (every typing, every question asked of it). */
+const SAMPLE_BUDGET = 4096
 const COMPARISONS = new Set(['=', '!=', '<>', '<', '>', '<=', '>='])
 /** Functions whose value changes from call to call: each call is its own term. */
 const VOLATILE = new Set(['rand', 'uuid', 'uuid_short', 'sys_guid', 'random_bytes', 'sysdate'])
@@ -124,6 +126,8 @@ class Evaluator {
   /** A sampling pass: each term's value in the sampled row. */
   private world: Map<string, Scalar> | undefined
   private nullTests = 0
+  /** Rows sampled so far (SAMPLE_BUDGET): past it, a clause reads as a restriction. */
+  private sampled = 0
   /** Volatile calls met so far in this pass. */
   private calls = 0
 
@@ -189,6 +193,7 @@ class Evaluator {
     const world = new Map<string, Scalar>()
     this.world = world
     for (;;) {
+      if (++this.sampled > SAMPLE_BUDGET) return false
       keys.forEach((k, i) => world.set(k, (domains[i] as Scalar[])[index[i] as number] as Scalar))
       this.calls = 0
       if (this.truth(this.eval(where)) !== true) return false

@@ -30,6 +30,8 @@ export interface Sampling {
   innerLiterals: boolean
   /** The first pass: the terms that are plain columns, by key, as their names are written. */
   readonly columns: Map<string, readonly string[]>
+  /** Rows sampled so far (SAMPLE_BUDGET): past it, the clause reads as a restriction. */
+  sampled: number
   /** A later pass: each term's value in the sampled row. */
   world: Map<string, Val> | undefined
 }
@@ -65,9 +67,11 @@ export const VOLATILE = new Set([
 /** The sampling in progress (the evaluator is synchronous), if any. */
 export let sampling: Sampling | undefined
 
-/** At most this many rows are sampled; a clause with more combinations is left a restriction. */
+/** At most this many rows are sampled per type; a clause with more combinations is left a restriction. */
 const MAX_ROWS = 2048
 const MAX_TERMS = 4
+/** At most this many rows are sampled for one clause in all (every type, every question asked of it). */
+const SAMPLE_BUDGET = 3 * MAX_ROWS
 
 const ONE = fromInteger(1)
 
@@ -146,6 +150,7 @@ function everywhereTrue(
   s.world = world
   try {
     for (;;) {
+      if (++s.sampled > SAMPLE_BUDGET) return false
       keys.forEach((k, i) => world.set(k, (domains[i] as Val[])[index[i] as number] as Val))
       const v = evaluate()
       if (v.k !== 'bool' || !v.v) return false
@@ -166,6 +171,7 @@ export function withSampling<T>(first: () => Val, then: (s: Sampling, v: Val) =>
     constants: [],
     innerLiterals: false,
     columns: new Map(),
+    sampled: 0,
     world: undefined,
   }
   const outer = sampling
