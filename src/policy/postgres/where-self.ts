@@ -172,8 +172,7 @@ function innerColumn(value: unknown, ref: string, qualified = false): string | u
 /** The target's column a reference outside the subquery names (bare only when no other table is joined). */
 function outerColumn(value: unknown, target: WriteTarget, qualified = false): string | undefined {
   const fields = columnFields(value)
-  if (fields?.length === 2 && fields[0] === target.ref) return fields[1]
-  return fields?.length === 1 && !qualified && !target.joins ? fields[0] : undefined
+  return qualified && fields?.length !== 2 ? undefined : targetColumn(fields, target)
 }
 
 function columnFields(value: unknown): string[] | undefined {
