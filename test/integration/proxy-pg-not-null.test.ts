@@ -20,7 +20,9 @@ beforeAll(async () => {
      insert into t values (1, 'a', null), (2, 'b', now()), (3, 'c', null);
      create schema other;
      create table other.n(k int not null, m int);
-     insert into other.n values (1, null), (2, 2);`,
+     insert into other.n values (1, null), (2, 2);
+     create table "it's" (id int not null, note text);
+     insert into "it's" values (1, null), (2, 'x');`,
   )
   proxy = await startTestProxy(db.url)
 })
@@ -59,6 +61,16 @@ describe('a WHERE that only drops NULLs', () => {
     await c.query('begin')
     expect((await c.query('delete from t where deleted_at is not null')).rowCount).toBe(1)
     expect((await c.query('update other.n set m = 0 where m is not null', [])).rowCount).toBe(1)
+    await c.query('rollback')
+    await c.end()
+  })
+
+  it('asks about a table whose name has a quote as about any other', async () => {
+    const c = await client()
+    const err = await c.query(`delete from "it's" where id is not null`).catch((e: unknown) => e)
+    expect(err).toMatchObject({code: '42501'})
+    await c.query('begin')
+    expect((await c.query(`delete from "it's" where note is not null`)).rowCount).toBe(1)
     await c.query('rollback')
     await c.end()
   })

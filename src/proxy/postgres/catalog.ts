@@ -344,7 +344,10 @@ function splitName(key: string): [string, string] | undefined {
   return dot <= 0 ? undefined : [key.slice(0, dot), key.slice(dot + 1)]
 }
 
-/** A SQL string literal (standard_conforming_strings is on for the side connection). */
+/**
+ * A SQL string literal. An escape string (E'...'), so that it reads the same whatever the server's
+ * standard_conforming_strings: the side connection takes the server's default, which may be off.
+ */
 function lit(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`
+  return `E'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
 }
