@@ -1,14 +1,14 @@
 /** node-postgres through the guarded proxy against the real server. */
 import {connect} from 'node:net'
 
-import pg from 'pg'
+import type pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cancelRequest} from '../../src/proxy/postgres/wire.js'
 import type {Policy} from '../../src/policy/index.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {F, RawClient, errorMessage, types} from '../support/pg-raw.js'
-import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
+import {TEST_POLICY, pgClient, startTestProxy, type TestProxy} from '../support/proxy.js'
 
 let db: ScratchDb
 let proxy: TestProxy
@@ -25,11 +25,8 @@ afterAll(async () => {
   await db?.drop()
 })
 
-async function client(p: TestProxy = proxy, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({...p.clientConfig, ...extra})
-  c.on('error', () => undefined)
-  await c.connect()
-  return c
+function client(p: TestProxy = proxy, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  return pgClient(p, extra)
 }
 
 describe('node-postgres through the proxy', () => {

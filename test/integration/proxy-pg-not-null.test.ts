@@ -2,13 +2,12 @@
  * `where: absent` for a WHERE that only drops NULLs, through the Postgres proxy: `id is not null` bounds
  * nothing on a NOT NULL column (the proxy asks the catalog), and bounds a nullable one.
  */
-import {spawn} from 'node:child_process'
-
-import pg from 'pg'
+import type pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
-import {startTestProxy, type TestProxy} from '../support/proxy.js'
+import {pgClient, startTestProxy, type TestProxy} from '../support/proxy.js'
+import {psqlThrough} from '../support/psql.js'
 
 let db: ScratchDb
 let proxy: TestProxy
@@ -31,12 +30,7 @@ afterAll(async () => {
   await db?.drop()
 })
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client(proxy.clientConfig)
-  c.on('error', () => undefined)
-  await c.connect()
-  return c
-}
+const client = (): Promise<pg.Client> => pgClient(proxy)
 
 describe('a WHERE that only drops NULLs', () => {
   it('is no restriction on a NOT NULL column: denied, and nothing is deleted', async () => {
@@ -99,29 +93,10 @@ describe('a WHERE that only drops NULLs', () => {
   })
 
   it('psql sees the denial and its session goes on', async () => {
-    const r = await psql('delete from t where id is not null;\nselect count(*) from t;\n')
+    const r = await psqlThrough(proxy.port, db.name, {
+      input: 'delete from t where id is not null;\nselect count(*) from t;\n',
+    })
     expect(r.stderr).toContain('no-unbounded-delete')
     expect(r.stdout).toMatch(/count\s*\n-+\s*\n\s*3\s*\n/)
   })
 })
-
-/** Runs psql through the proxy without blocking the event loop the in-process proxy needs. */
-function psql(input: string): Promise<{stdout: string; stderr: string}> {
-  return new Promise((resolve) => {
-    const child = spawn('psql', ['-X'], {
-      env: {
-        ...process.env,
-        PGHOST: '127.0.0.1',
-        PGPORT: String(proxy.port),
-        PGUSER: 'postgres',
-        PGDATABASE: db.name,
-      },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', () => resolve({stdout, stderr}))
-    child.stdin.end(input)
-  })
-}

@@ -2,13 +2,13 @@
  * Tables named without a schema through the proxy, with the real psql: the session's search_path decides
  * which table that is, so a rule on `hr.salaries` must hold whichever way the path was changed.
  */
-import {spawn} from 'node:child_process'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
 import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {startTestProxy, type TestProxy} from '../support/proxy.js'
+import {psqlThrough, type PsqlRun} from '../support/psql.js'
 
 const POLICY: Policy = {
   version: 1,
@@ -59,24 +59,6 @@ describe('a deny rule on a schema-qualified table, and names without a schema', 
   })
 })
 
-/** Runs psql through the proxy without blocking the event loop the in-process proxy needs. */
-function psql(input: string, env: Record<string, string> = {}): Promise<{stdout: string; stderr: string}> {
-  return new Promise((resolve) => {
-    const child = spawn('psql', ['-X'], {
-      env: {
-        ...process.env,
-        ...env,
-        PGHOST: '127.0.0.1',
-        PGPORT: String(proxy.port),
-        PGUSER: 'postgres',
-        PGDATABASE: db.name,
-      },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', () => resolve({stdout, stderr}))
-    child.stdin.end(input)
-  })
+function psql(input: string, env: Record<string, string> = {}): Promise<PsqlRun> {
+  return psqlThrough(proxy.port, db.name, {input, env})
 }

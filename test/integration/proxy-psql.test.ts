@@ -1,5 +1,4 @@
 /** The real psql through the guarded proxy: meta-commands, \copy, \x, a transaction with a denial. */
-import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -8,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {startTestProxy, type TestProxy} from '../support/proxy.js'
+import {psqlThrough, type PsqlRun} from '../support/psql.js'
 
 let db: ScratchDb
 let proxy: TestProxy
@@ -74,26 +74,6 @@ describe('psql through the proxy', () => {
   })
 })
 
-/** Runs psql without blocking the event loop the in-process proxy needs. */
-function run(
-  args: string[],
-  input?: string,
-): Promise<{status: number | null; stdout: string; stderr: string}> {
-  return new Promise((resolve) => {
-    const child = spawn('psql', ['-X', ...args], {
-      env: {
-        ...process.env,
-        PGHOST: '127.0.0.1',
-        PGPORT: String(proxy.port),
-        PGUSER: 'postgres',
-        PGDATABASE: db.name,
-      },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', (status) => resolve({status, stdout, stderr}))
-    child.stdin.end(input ?? '')
-  })
+function run(args: string[], input?: string): Promise<PsqlRun> {
+  return psqlThrough(proxy.port, db.name, {args, input})
 }

@@ -1,4 +1,6 @@
 /** Starts the Postgres engine in-process on 127.0.0.1:0 for tests. */
+import pg from 'pg'
+
 import {Guard, loadParsers, type Policy} from '../../src/policy/index.js'
 import type {AuditEvent, AuditSink} from '../../src/audit/types.js'
 import {
@@ -88,4 +90,12 @@ export async function startTestProxy(
     clientConfig: {host: '127.0.0.1', port: listener.port, user: target.user, database: target.database},
     close: () => listener.close(),
   }
+}
+
+/** A connected node-postgres client of the proxy (connection errors after a test's end are ignored). */
+export async function pgClient(p: TestProxy, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({...p.clientConfig, ...extra})
+  c.on('error', () => undefined)
+  await c.connect()
+  return c
 }
