@@ -24,3 +24,17 @@ export function applyNotNull(
     return holds(notNull) ? {...rest, where: 'absent'} : o
   })
 }
+
+/**
+ * The fewest NULL-tested columns whose NOT NULL makes a WHERE true everywhere (`holds`, given their sampling
+ * keys): one alone (`id is not null or v is null`), else all of them; undefined when none does.
+ */
+export function fewestNotNull(
+  found: readonly {readonly key: string; readonly column: string}[],
+  holds: (keys: ReadonlySet<string>) => boolean,
+): string[] | undefined {
+  const groups = found.map((f) => [f])
+  if (found.length > 1) groups.push([...found])
+  const group = groups.find((g) => holds(new Set(g.map((f) => f.key))))
+  return group?.map((f) => f.column)
+}

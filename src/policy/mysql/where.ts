@@ -9,6 +9,7 @@
  * sample values, as for Postgres (src/policy/postgres/where-terms.ts has the reasoning).
  */
 import {likePattern, printableAscii} from '../like-pattern.js'
+import {fewestNotNull} from '../not-null.js'
 import {isObj, mentionsColumn} from './walk.js'
 import {
   type Scans,
@@ -122,7 +123,7 @@ class Evaluator {
   /** The first pass: the known constants, the sample values. */
   private readonly constants: Scalar[] = []
   /** The first pass: the terms that are plain columns, by key. */
-  readonly columns = new Map<string, unknown>()
+  private readonly columns = new Map<string, unknown>()
   /** A sampling pass: each term's value in the sampled row. */
   private world: Map<string, Scalar> | undefined
   private nullTests = 0
@@ -514,10 +515,6 @@ function nullsOnly(
     const column = targetColumn(node, target)
     if (column !== undefined) found.push({key, column})
   }
-  // The fewest columns to ask about: one alone (`id is not null or v is null`), else all of them.
-  const groups = found.map((f) => [f])
-  if (found.length > 1) groups.push(found)
-  for (const group of groups)
-    if (e.tautology(where, new Set(group.map((f) => f.key)))) return {notNull: group.map((f) => f.column)}
-  return undefined
+  const notNull = fewestNotNull(found, (keys) => e.tautology(where, keys))
+  return notNull === undefined ? undefined : {notNull}
 }

@@ -20,6 +20,7 @@ import {
   parseDecimal,
 } from './consts.js'
 import {likePattern, printableAscii} from '../like-pattern.js'
+import {fewestNotNull} from '../not-null.js'
 import {
   COMPARE,
   OPAQUE,
@@ -87,12 +88,8 @@ function nullsOnly(s: Sampling, evaluate: () => Val): {notNull: string[]} | unde
     const column = tested ? targetColumn(s.columns.get(key), target) : undefined
     if (column !== undefined) found.push({key, column})
   }
-  // The fewest columns to ask about: one alone (`id is not null or v is null`), else all of them.
-  const groups = found.map((f) => [f])
-  if (found.length > 1) groups.push(found)
-  for (const group of groups)
-    if (tautology(s, evaluate, new Set(group.map((f) => f.key)))) return {notNull: group.map((f) => f.column)}
-  return undefined
+  const notNull = fewestNotNull(found, (keys) => tautology(s, evaluate, keys))
+  return notNull === undefined ? undefined : {notNull}
 }
 
 /**

@@ -297,16 +297,16 @@ export class ClientDispatcher {
       }
     }
     const info: StatementInfo = {sql: text.sql, decision}
-    const decided = (v: StatementInfo, frame: Buffer, from: number, to: number): void =>
-      this.decidedQuery(reply, v, frame, from, to, expect, effects, uncertain, onFailure)
-    if (!text.ok || !needsNotNull(g.guard, decision, g.evalContext)) return decided(info, buf, start, end)
+    if (!text.ok || !needsNotNull(g.guard, decision, g.evalContext))
+      return this.decidedQuery(reply, info, buf, start, end, expect, effects, uncertain, onFailure)
     // Whether the columns of a WHERE that only drops NULLs are NOT NULL: asked on this connection first.
     const frame = Buffer.from(buf.subarray(start, end))
     this.wait.begin()
     void decideNotNull(g.guard, decision, g.evalContext, (check) => this.notNull(check)).then((d) => {
       if (this.stopped) return
       try {
-        decided({sql: text.sql, decision: d}, frame, 0, frame.length)
+        const decided = {sql: text.sql, decision: d}
+        this.decidedQuery(reply, decided, frame, 0, frame.length, expect, effects, uncertain, onFailure)
       } catch (err) {
         this.stopped = true
         this.o.onFatal(err)
@@ -328,11 +328,7 @@ export class ClientDispatcher {
         // A lookup that failed counts as NOT NULL: the stricter reading.
         done: (ok) => resolve(!ok || count >= new Set(check.columns).size),
       }
-      this.o.state.queue.push({kind: 'server', expect: 'result', running: undefined, lookup})
-      this.o.toServer.send(
-        encodePacket(0, Buffer.concat([Buffer.from([Command.query]), Buffer.from(lookup.sql)])),
-      )
-      this.o.toServer.flush()
+      this.sendLookup(lookup)
     })
   }
 
@@ -467,7 +463,11 @@ export class ClientDispatcher {
    */
   private lookup(mask: NonNullable<Extract<Entry, {kind: 'server'}>['mask']>): void {
     const lookup = this.o.state.masking?.lookup(mask)
-    if (lookup === undefined) return
+    if (lookup !== undefined) this.sendLookup(lookup)
+  }
+
+  /** Sends one of the proxy's own queries on the session's connection; its answer goes to `lookup`. */
+  private sendLookup(lookup: CatalogLookup): void {
     this.o.state.queue.push({kind: 'server', expect: 'result', running: undefined, lookup})
     this.o.toServer.send(
       encodePacket(0, Buffer.concat([Buffer.from([Command.query]), Buffer.from(lookup.sql)])),

@@ -1,5 +1,6 @@
 /**
- * A session's view of the catalog for masking: relation columns and view definitions by name (for
+ * The catalog as the proxy reads it on the side connection: NOT NULL facts for the guard
+ * (columnsNotNull), and a session's view for masking: relation columns and view definitions by name (for
  * lineage) and by OID (for RowDescription's table OID and column number). Loaded through the side
  * connection, cached per session. OIDs are stable identities, so a DROP/CREATE under the same name is a
  * new OID and a miss; a rename keeps the OID, so a field whose label disagrees with the cached column

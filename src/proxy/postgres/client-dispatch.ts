@@ -363,17 +363,7 @@ export class ClientDispatcher {
     const oid = bodyOf(frame).int32()
     this.deps.toServer.flush()
     this.deps.clientGate.hold('decision')
-    void this.decideFunctionCall(oid, frame).finally(() => {
-      if (this.closed) return
-      this.deps.clientGate.release('decision')
-      try {
-        this.framer.resume()
-      } catch (err) {
-        this.fail(err)
-        return
-      }
-      this.deps.toServer.flush()
-    })
+    void this.decideFunctionCall(oid, frame).finally(() => this.resumeAfterDecision())
     return false
   }
 
