@@ -65,7 +65,8 @@ describe('buffer reclaim', () => {
     try {
       // The watcher's minor tries leave the 24 MB (it is live); then it runs one full collection.
       const deadline = Date.now() + 30_000
-      while (!collections.includes(constants.NODE_PERFORMANCE_GC_MAJOR) && Date.now() < deadline) await sleep(25)
+      while (!collections.includes(constants.NODE_PERFORMANCE_GC_MAJOR) && Date.now() < deadline)
+        await sleep(25)
       expect(collections).toContain(constants.NODE_PERFORMANCE_GC_MAJOR)
       // From then on what is left counts as live: about 20 ticks pass, and none of them collects (a
       // collection or two of V8's own may fall in the window; the watcher without a floor makes ~20).
