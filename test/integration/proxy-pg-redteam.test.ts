@@ -9,7 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Policy} from '../../src/policy/index.js'
 import {dataRows, leaksIn, needlesOf, sessionQueries} from '../support/pg-leak.js'
 import {errorMessage, type RawMessage} from '../support/pg-raw.js'
-import {createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
 const SENSITIVE = ['alice.red@example.com', 'bob.red@corp-mail.test']
@@ -21,6 +21,8 @@ create table t_cte(id int, note text);
 create table t_explain(id int, note text);
 create table t_prepare(id int, note text);
 create table t_merge(id int, note text);
+create table t_alter(id int, note text);
+insert into t_alter values (1, 'n1'), (2, 'n2');
 insert into t_cte values (1, 'n1'), (2, 'n2');
 insert into t_explain values (1, 'n1'), (2, 'n2');
 insert into t_prepare values (1, 'n1'), (2, 'n2');
@@ -104,7 +106,6 @@ describe('DDL that moves values to a name no rule covers', () => {
       'select e2 from moved.people',
       'alter table moved.people set schema public',
       'alter table people rename to users',
-      'alter table users drop column e2',
       'select id, name from users order by id',
     )
     expect(
@@ -116,6 +117,34 @@ describe('DDL that moves values to a name no rule covers', () => {
     expect(leaksIn(s.flat(), NEEDLES)).toEqual([])
     expect(dataRows(s[2]!)).toHaveLength(2)
     expect(dataRows(s[6]!)).toHaveLength(2)
+    await adminQuery('alter table users drop column e2', db.name)
+  })
+})
+
+describe('an ALTER that destroys data meets the rules on what it does', () => {
+  it.each([
+    ['alter table t_alter drop column note', 'no-drop'],
+    ['alter table t_alter add column extra int, drop note cascade', 'no-drop'],
+    ["alter table t_alter alter column note type text using ''", 'no-unbounded-delete'],
+    ['alter table t_alter alter column note type int using length(note)', 'no-unbounded-delete'],
+  ])('%s', async (sql, rule) => {
+    const r = await session(sql, 'select id, note from t_alter order by id')
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining(rule)])
+    expect(dataRows(r[1]!)).toEqual([
+      ['1', 'n1'],
+      ['2', 'n2'],
+    ])
+  })
+
+  it('runs a type change that keeps the values', async () => {
+    const r = await session('alter table t_alter alter column id type bigint using id::bigint')
+    expect(r[0]!.filter((m) => m.type === 'E')).toEqual([])
+    const typed = await adminQuery('select pg_typeof(id)::text as t, note from t_alter order by id', db.name)
+    expect(typed.rows).toEqual([
+      {t: 'bigint', note: 'n1'},
+      {t: 'bigint', note: 'n2'},
+    ])
   })
 })
 

@@ -58,7 +58,8 @@ describe('buffer reclaim', () => {
     for (let i = 0; i < 384; i++) live.push(Buffer.allocUnsafeSlow(64 * 1024).fill(i))
     const collections: number[] = []
     const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) collections.push((entry.detail as {kind: number}).kind)
+      for (const entry of list.getEntries())
+        collections.push((entry as unknown as {detail: {kind: number}}).detail.kind)
     })
     observer.observe({entryTypes: ['gc']})
     const stop = startBufferReclaim()

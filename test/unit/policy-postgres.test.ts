@@ -92,6 +92,25 @@ const KINDS: [string, Operation[]][] = [
   ['ALTER TABLE users OWNER TO bob', [op('alter', ['public.users'])]],
   ['ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO bob', [op('alter')]],
   ['REASSIGN OWNED BY bob TO alice', [op('alter')]],
+  // An ALTER that drops something is a drop as well; rewriting a column from an expression is an update of every row.
+  ['ALTER TABLE users DROP COLUMN email', [op('alter', ['public.users']), op('drop', ['public.users'])]],
+  [
+    'ALTER TABLE IF EXISTS ONLY s.users ADD c int, DROP a CASCADE, DROP CONSTRAINT k',
+    [op('alter', ['s.users']), op('drop', ['s.users'])],
+  ],
+  ['ALTER TYPE mood_t DROP ATTRIBUTE a', [op('alter', ['public.mood_t']), op('drop', ['public.mood_t'])]],
+  [
+    "ALTER TABLE users ALTER COLUMN email TYPE text USING ''",
+    [op('alter', ['public.users']), op('update', ['public.users'], [], 'absent')],
+  ],
+  [
+    'ALTER TABLE users ALTER email TYPE int USING length(email)',
+    [op('alter', ['public.users'], ['length']), op('update', ['public.users'], [], 'absent')],
+  ],
+  ['ALTER TABLE users ALTER COLUMN id TYPE bigint USING id::bigint', [op('alter', ['public.users'])]],
+  ['ALTER TABLE users ALTER COLUMN id TYPE bigint USING users.id', [op('alter', ['public.users'])]],
+  ['ALTER TABLE users ALTER COLUMN id TYPE bigint', [op('alter', ['public.users'])]],
+  ['ALTER TABLE users ALTER COLUMN id DROP DEFAULT, ALTER c DROP NOT NULL', [op('alter', ['public.users'])]],
   ['DROP TABLE users', [op('drop', ['public.users'])]],
   ['DROP TABLE IF EXISTS a, s.b CASCADE', [op('drop', ['public.a', 's.b'])]],
   ['DROP VIEW v', [op('drop', ['public.v'])]],

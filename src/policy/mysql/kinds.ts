@@ -3,7 +3,8 @@
  * Choices worth knowing: REPLACE is an insert plus a delete (it deletes the rows it collides with);
  * INSERT ... ON DUPLICATE KEY UPDATE is an insert plus an update (WHERE present: only colliding rows);
  * SELECT ... INTO OUTFILE/DUMPFILE is a select plus a copy; CREATE TABLE ... AS SELECT is a create plus
- * a select; RENAME TABLE is an alter; LOAD DATA is a copy.
+ * a select; RENAME TABLE is an alter; LOAD DATA is a copy; an ALTER TABLE that drops a column, index or
+ * key is an alter plus a drop, one that truncates a partition an alter plus a truncate.
  */
 import type {Kind, Operation, WhereState} from '../types.js'
 import type {Parsed} from './parser.js'
@@ -75,8 +76,22 @@ function extraTables(ast: Record<string, unknown>): QualifiedName[] {
   return out
 }
 
+/**
+ * What an ALTER TABLE does beyond altering: `DROP [COLUMN] c`, `DROP INDEX`, `DROP PRIMARY KEY`,
+ * `DROP FOREIGN KEY` drop something, a drop operation of the table as well (as `DROP INDEX i ON t` is);
+ * `TRUNCATE PARTITION` deletes the partition's rows, a truncate of the table.
+ */
+function alterActions(ast: Record<string, unknown>, tables: string[], fns: string[]): Operation[] {
+  const kinds = new Set<Kind>()
+  for (const e of Array.isArray(ast.expr) ? (ast.expr as unknown[]) : []) {
+    if (!isObj(e)) continue
+    if (e.action === 'drop') kinds.add('drop')
+    if (e.action === 'truncate') kinds.add('truncate')
+  }
+  return [...kinds].map((kind) => operation(kind, tables, fns))
+}
+
 const SIMPLE_KINDS: Readonly<Record<string, Kind>> = {
-  alter: 'alter',
   rename: 'alter',
   drop: 'drop',
   truncate: 'truncate',
@@ -167,6 +182,11 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
       const kind = String(ast.to_from).toUpperCase() === 'FROM' ? 'revoke' : 'grant'
       return {ops: [operation(kind, tables, fns)], literalSensitive: false}
     }
+    case 'alter':
+      return {
+        ops: [operation('alter', tables, fns), ...alterActions(ast, tables, fns)],
+        literalSensitive: false,
+      }
     case 'use': {
       const db = typeof ast.db === 'string' ? ast.db.toLowerCase() : null
       const ops = [operation('set', [], fns)]

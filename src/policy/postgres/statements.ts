@@ -92,6 +92,7 @@ export function buildStatement(
   const op = openStatement(state, kindOf(type, node), node, parent)
   walkStatementNode(type, node, ctx(op, !STORED_BODIES.has(type)))
   if (type === 'MergeStmt') mergeActions(node, ctx(op))
+  if (type === 'AlterTableStmt') alterActions(node, ctx(op))
   body(state, type, node, op, schema)
 }
 
@@ -114,6 +115,43 @@ function mergeActions(node: AstObject, w: WalkCtx): void {
     if (join.literalSensitive || own.literalSensitive) w.state.literalSensitive = true
     walk(obj(node, 'relation'), {...w, op}, 'RangeVar')
   }
+}
+
+/** ALTER TABLE subcommands that remove an object of the table (and, for a column, its data). */
+const ALTER_DROPS = new Set(['AT_DropColumn', 'AT_DropConstraint'])
+
+/**
+ * What an ALTER TABLE does beyond altering: `DROP COLUMN` and `DROP CONSTRAINT` (also ALTER TYPE ...
+ * DROP ATTRIBUTE) drop something, so they are a drop operation of the table as well, which rules on
+ * drop see; `ALTER COLUMN c TYPE ... USING expr` writes expr into every row, an update of the table
+ * without a WHERE, unless expr is the column itself, cast or not (what a type change does anyway).
+ */
+function alterActions(node: AstObject, w: WalkCtx): void {
+  const kinds = new Set<'drop' | 'update'>()
+  for (const item of list(node, 'cmds')) {
+    const cmd = unwrap(item)?.node ?? {}
+    const subtype = str(cmd, 'subtype') ?? ''
+    if (ALTER_DROPS.has(subtype)) kinds.add('drop')
+    const using = obj(obj(cmd, 'def') ?? {}, 'ColumnDef')?.raw_default
+    if (subtype === 'AT_AlterColumnType' && using !== undefined && !isColumn(using, str(cmd, 'name')))
+      kinds.add('update')
+  }
+  for (const kind of kinds) {
+    const op = w.state.open(kind, w.op)
+    if (kind === 'update') op.where = 'absent'
+    walk(obj(node, 'relation'), {...w, op}, 'RangeVar')
+  }
+}
+
+/** True when `expr` is a reference to `column` (unqualified or qualified), under any number of casts. */
+function isColumn(expr: unknown, column: string | undefined): boolean {
+  const t = unwrap(expr)
+  if (!t || column === undefined) return false
+  if (t.type === 'TypeCast') return isColumn(t.node.arg, column)
+  if (t.type !== 'ColumnRef') return false
+  const fields = list(t.node, 'fields')
+  const last = unwrap(fields.at(-1))
+  return last?.type === 'String' && str(last.node, 'sval') === column
 }
 
 /**
