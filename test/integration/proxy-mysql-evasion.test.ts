@@ -57,6 +57,9 @@ const DENIED: readonly [string, RegExp][] = [
   ['ALTER TABLE items DROP COLUMN name', /no-drop/],
   ['ALTER TABLE `items` ADD note TEXT, DROP name', /no-drop/],
   ['ALTER TABLE items DROP PRIMARY KEY', /no-drop/],
+  // Index hints are read past, not a reason to lose sight of a table.
+  ['SELECT v FROM items USE INDEX (PRIMARY) JOIN secrets IGNORE INDEX () USING (id)', /secrets-need-review/],
+  ['DELETE items FROM items FORCE INDEX (PRIMARY) WHERE 1', /no-unbounded-delete/],
 ]
 
 describe('MySQL evasion cases through the proxy', () => {
@@ -135,5 +138,7 @@ describe('MySQL evasion cases through the proxy', () => {
   it('keeps the session usable after every denial', async () => {
     const [rows] = await c.query('SELECT name FROM items WHERE id = 2')
     expect(rows).toEqual([{name: 'pear'}])
+    const [hinted] = await c.query('SELECT name FROM items FORCE INDEX (PRIMARY) WHERE id = 1')
+    expect(hinted).toEqual([{name: 'apple'}])
   })
 })

@@ -210,6 +210,8 @@ const EXFILTRATION = [
   'SELECT id FROM vault WHERE code = 0; SHOW WARNINGS',
   'SELECT id FROM vault WHERE code = 0; SELECT @@warning_count; SHOW WARNINGS',
   'SELECT CAST(code AS INT) FROM vault; GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT; SELECT @m',
+  'SELECT email, ssn FROM users FORCE INDEX (PRIMARY)',
+  'SELECT u.card, o.total FROM users u USE INDEX (PRIMARY) JOIN orders o USE INDEX () ON o.user_id = u.id',
   'SHOW CREATE TABLE users',
   'SHOW CREATE VIEW v_users',
   "SELECT * FROM information_schema.VIEWS WHERE TABLE_NAME LIKE 'v_%'",
@@ -281,6 +283,19 @@ describe('no seeded value leaves the MySQL proxy', () => {
         'born:pii-ids',
       ]),
     )
+  })
+
+  it('masks by column through index hints, leaving benign columns as they are', async () => {
+    const {result} = await session(async (c) => {
+      const [rows] = await c.query(
+        'SELECT u.id, u.name, u.email, o.total FROM users u FORCE INDEX (PRIMARY) JOIN orders o USE INDEX () ON o.user_id = u.id ORDER BY u.id',
+      )
+      return rows
+    })
+    expect(result).toEqual([
+      {id: 1, name: 'Alice Smith', email: 'a***@example.com', total: 100},
+      {id: 2, name: 'Bob Jones', email: 'b***@corp-mail.test', total: 200},
+    ])
   })
 
   it('decodes masked binary-protocol rows (prepared statements), NULL where the type is not text', async () => {

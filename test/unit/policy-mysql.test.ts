@@ -34,6 +34,21 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['SELECT util.f(1), g(2) FROM t', ['select app.t fn=g,util.f']],
   ['SELECT * FROM t WHERE id = ? AND name = ?', ['select app.t']],
   ['SELECT * FROM t FOR UPDATE', ['select app.t']],
+  // index hints choose how a table is read, never which
+  ['SELECT * FROM t FORCE INDEX (PRIMARY) WHERE id = 1', ['select app.t']],
+  [
+    'SELECT * FROM t AS x USE INDEX () JOIN vault v IGNORE KEY FOR JOIN (a, b) ON v.id = x.id',
+    ['select app.t,app.vault'],
+  ],
+  [
+    'SELECT * FROM t FORCE INDEX FOR ORDER BY (i), IGNORE INDEX FOR GROUP BY (j), vault ORDER BY 1',
+    ['select app.t,app.vault'],
+  ],
+  [
+    'SELECT * FROM t /*!40000 FORCE INDEX (i) */ WHERE id = (SELECT MAX(v) FROM vault)',
+    ['select app.t,app.vault fn=max'],
+  ],
+  ['UPDATE t FORCE INDEX(i)SET a = 1', ['update app.t where=absent']],
   ['SELECT a INTO @x FROM t', ['select app.t']],
   ['TABLE users', ['select app.users']],
   ['TABLE app2.users ORDER BY id LIMIT 3', ['select app2.users']],

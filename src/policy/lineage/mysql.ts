@@ -9,7 +9,7 @@ import {isObj, walk} from '../mysql/walk.js'
 import {readings, tokensOf} from '../mysql/comments.js'
 import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
-import {compactValues, render, splitStatements} from '../mysql/tokens.js'
+import {parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {unionCols, type State} from './model.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
@@ -95,7 +95,7 @@ function lineageOfReading(
   let current = schema
   let systemCopied = names.catalog.systemVariablesCopied === true
   for (const stmt of splitStatements(tokens)) {
-    const text = render(compactValues(stmt))
+    const text = parserText(stmt)
     const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
     const session = preparedStatement(first, stmt, names, current, prepared)
     if (session !== undefined) {
@@ -368,7 +368,7 @@ function parseView(sql: string): unknown {
   if (!lexed.ok || lexed.execComments.length > 0) return null
   const stmts = splitStatements(lexed.tokens)
   if (stmts.length !== 1 || stmts[0] === undefined) return null
-  return parseStatement(render(stmts[0]))?.ast ?? null
+  return parseStatement(parserText(stmts[0]))?.ast ?? null
 }
 
 /** Readings of executable comments that disagree: union of what each says, per statement. */

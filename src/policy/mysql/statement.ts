@@ -11,7 +11,7 @@ import {parseStatement} from './parser.js'
 import type {Recognized} from './recognized.js'
 import {recognizeStatementForm} from './statement-forms.js'
 import {scanTables} from './table-scan.js'
-import {compactValues, render} from './tokens.js'
+import {parserText, render, withoutIndexHints} from './tokens.js'
 import {isObj, walk} from './walk.js'
 
 /** What a query has done so far, statement by statement. */
@@ -72,9 +72,9 @@ export function analyzeStatement(
   depth = 0,
 ): void {
   if (depth > MAX_DEPTH) throw new StatementError('statements nested too deeply')
-  const parsed = parseStatement(render(compactValues(tokens)))
+  const parsed = parseStatement(parserText(tokens))
   if (parsed !== null) {
-    applyOps(operationsOf(parsed, state.schema, scanTables(tokens)), state)
+    applyOps(operationsOf(parsed, state.schema, scanTables(withoutIndexHints(tokens))), state)
     return
   }
   const r =

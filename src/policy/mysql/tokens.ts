@@ -55,6 +55,65 @@ export function compactValues(tokens: readonly Token[]): readonly Token[] {
   return [...kept, ...tokens.slice(i)]
 }
 
+const HINT_VERBS = ['USE', 'IGNORE', 'FORCE']
+
+/** The end (exclusive) of an index hint starting at `i`, or -1: `USE|IGNORE|FORCE INDEX|KEY [FOR JOIN|ORDER BY|GROUP BY] (names)`. */
+function indexHintEnd(tokens: readonly Token[], i: number): number {
+  if (!HINT_VERBS.some((w) => isWord(tokens[i], w))) return -1
+  if (!isWord(tokens[i + 1], 'INDEX') && !isWord(tokens[i + 1], 'KEY')) return -1
+  let j = i + 2
+  if (isWord(tokens[j], 'FOR')) {
+    if (isWord(tokens[j + 1], 'JOIN')) j += 2
+    else if (
+      (isWord(tokens[j + 1], 'ORDER') || isWord(tokens[j + 1], 'GROUP')) &&
+      isWord(tokens[j + 2], 'BY')
+    )
+      j += 3
+    else return -1
+  }
+  if (tokens[j]?.text !== '(') return -1
+  for (j++; j < tokens.length && tokens[j]!.text !== ')'; j++) {
+    const t = tokens[j]!
+    if (t.type !== 'word' && t.type !== 'ident' && t.text !== ',') return -1
+  }
+  return j < tokens.length ? j + 1 : -1
+}
+
+/**
+ * Drops index hints after a table reference (`FROM t FORCE INDEX (i)`, `JOIN u USE KEY FOR JOIN (a, b)`,
+ * several separated by commas), which node-sql-parser cannot read. A hint chooses how a table is read,
+ * never which tables, columns or functions: it holds only keywords and index names, and USE, IGNORE,
+ * FORCE, INDEX and KEY are reserved words, so the sequence means nothing else.
+ */
+export function withoutIndexHints(tokens: readonly Token[]): readonly Token[] {
+  let out: Token[] | undefined
+  for (let i = 0; i < tokens.length; i++) {
+    const prev = tokens[i - 1]
+    const afterTable =
+      prev !== undefined && (prev.type === 'word' || prev.type === 'ident' || prev.text === ')')
+    let end = afterTable ? indexHintEnd(tokens, i) : -1
+    if (end < 0) {
+      out?.push(tokens[i]!)
+      continue
+    }
+    out ??= tokens.slice(0, i)
+    for (let next = end; tokens[next]?.text === ','; next = end) {
+      const more = indexHintEnd(tokens, next + 1)
+      if (more < 0) break
+      end = more
+    }
+    const after = tokens[end]
+    if (after !== undefined) out.push({...after, gap: true})
+    i = end
+  }
+  return out ?? tokens
+}
+
+/** The text node-sql-parser reads for one statement's tokens: index hints dropped, long literal VALUES compacted. */
+export function parserText(tokens: readonly Token[]): string {
+  return render(compactValues(withoutIndexHints(tokens)))
+}
+
 /**
  * The text node-sql-parser reads: canonical tokens, a space wherever the original had a gap, and
  * between adjacent operators so that `--x` (minus minus x to MySQL) can never read as a comment.
