@@ -39,7 +39,9 @@ const query = (sql: string): Buffer => encodePacket(0, Buffer.concat([Buffer.fro
 describe('a WHERE that only drops NULLs, MySQL', () => {
   it('is no restriction on a NOT NULL column: denied with ERR 1142, and nothing is deleted', async () => {
     const denied = {errno: 1142, message: expect.stringMatching(/no-unbounded-delete/)}
-    await expect(c.query('DELETE FROM items WHERE id IS NOT NULL')).rejects.toMatchObject(denied)
+    // The second time the decision comes from the cache (no literal decided it); the catalog is still asked.
+    for (let i = 0; i < 2; i++)
+      await expect(c.query('DELETE FROM items WHERE id IS NOT NULL')).rejects.toMatchObject(denied)
     await expect(
       c.query(`DELETE FROM \`${db.name}\`.ITEMS WHERE items.name IS NOT NULL`),
     ).rejects.toMatchObject(denied)
@@ -56,6 +58,8 @@ describe('a WHERE that only drops NULLs, MySQL', () => {
     try {
       const [r] = await c.query('DELETE FROM items WHERE deleted_at IS NOT NULL')
       expect((r as mysql.ResultSetHeader).affectedRows).toBe(1)
+      const [again] = await c.query('DELETE FROM items WHERE deleted_at IS NOT NULL')
+      expect((again as mysql.ResultSetHeader).affectedRows).toBe(0)
     } finally {
       await c.query('ROLLBACK')
     }

@@ -236,8 +236,8 @@ class Evaluator {
       if (first && typeof literal === 'object' && literal.v !== null) this.constants.push(literal.v)
       return literal
     }
+    // TRUE, FALSE and NULL are keywords the decision cache's key keeps as they are: not literals.
     if (type === 'bool' || type === 'null') {
-      if (first) this.literals++
       return type === 'null' ? NULL : node.value === true ? TRUE : FALSE
     }
     if (type === 'unary_expr') return this.unary(String(node.operator).toUpperCase(), node.expr)
