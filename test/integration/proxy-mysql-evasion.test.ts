@@ -60,6 +60,9 @@ const DENIED: readonly [string, RegExp][] = [
   // Index hints are read past, not a reason to lose sight of a table.
   ['SELECT v FROM items USE INDEX (PRIMARY) JOIN secrets IGNORE INDEX () USING (id)', /secrets-need-review/],
   ['DELETE items FROM items FORCE INDEX (PRIMARY) WHERE 1', /no-unbounded-delete/],
+  ['UPDATE IGNORE items SET name = "x"', /no-unbounded-delete/],
+  ['DELETE QUICK IGNORE FROM items WHERE id = id', /no-unbounded-delete/],
+  ['UPDATE LOW_PRIORITY secrets SET v = "x" WHERE id = 1', /secrets-need-review/],
 ]
 
 describe('MySQL evasion cases through the proxy', () => {

@@ -211,6 +211,8 @@ const EXFILTRATION = [
   'SELECT id FROM vault WHERE code = 0; SELECT @@warning_count; SHOW WARNINGS',
   'SELECT CAST(code AS INT) FROM vault; GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT; SELECT @m',
   'SELECT email, ssn FROM users FORCE INDEX (PRIMARY)',
+  'BEGIN; UPDATE IGNORE users SET name = email WHERE id = 1; SELECT name FROM users WHERE id = 1; ROLLBACK',
+  'BEGIN; UPDATE LOW_PRIORITY users SET bio = ssn WHERE id = 1; SELECT bio, UPPER(bio) FROM users; ROLLBACK',
   'SELECT u.card, o.total FROM users u USE INDEX (PRIMARY) JOIN orders o USE INDEX () ON o.user_id = u.id',
   'SHOW CREATE TABLE users',
   'SHOW CREATE VIEW v_users',

@@ -48,6 +48,13 @@ describe('a WHERE that only drops NULLs, MySQL', () => {
     await expect(c.execute('UPDATE items SET name = ? WHERE id IS NOT NULL', ['x'])).rejects.toMatchObject(
       denied,
     )
+    // Modifiers do not hide the table whose columns are asked about.
+    await expect(c.query("UPDATE IGNORE items SET name = 'x' WHERE id IS NOT NULL")).rejects.toMatchObject(
+      denied,
+    )
+    await expect(
+      c.query('DELETE LOW_PRIORITY QUICK IGNORE FROM items WHERE id IS NOT NULL'),
+    ).rejects.toMatchObject(denied)
     expect(await itemsLeft()).toBe(3)
     const [rows] = await c.query('SELECT COUNT(*) AS n FROM items')
     expect(rows).toEqual([{n: 3}])

@@ -49,6 +49,23 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
     ['select app.t,app.vault fn=max'],
   ],
   ['UPDATE t FORCE INDEX(i)SET a = 1', ['update app.t where=absent']],
+  // modifiers change priority or error handling, never which table (MariaDB's grammar reads UPDATE IGNORE t as table ignore)
+  ['UPDATE IGNORE t SET a = 1 WHERE id = 5', ['update app.t where=present']],
+  ['UPDATE LOW_PRIORITY IGNORE t SET a = 1', ['update app.t where=absent']],
+  ['DELETE QUICK FROM t WHERE id = 5', ['delete app.t where=present']],
+  ['DELETE LOW_PRIORITY QUICK IGNORE FROM t', ['delete app.t where=absent']],
+  [
+    'DELETE `quick` FROM `quick` JOIN u ON u.id = quick.id WHERE u.id = 1',
+    ['delete app.quick,app.u where=present'],
+  ],
+  ['INSERT LOW_PRIORITY IGNORE INTO t VALUES (1)', ['insert app.t']],
+  ['INSERT DELAYED INTO t VALUES (1)', ['insert app.t']],
+  ['REPLACE LOW_PRIORITY INTO t VALUES (1)', ['delete app.t where=present', 'insert app.t']],
+  ['DROP TEMPORARY TABLE IF EXISTS t, shop.u', ['drop app.t,shop.u']],
+  [
+    'INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE quick = 1',
+    ['insert app.t', 'update app.t where=present'],
+  ],
   ['SELECT a INTO @x FROM t', ['select app.t']],
   ['TABLE users', ['select app.users']],
   ['TABLE app2.users ORDER BY id LIMIT 3', ['select app2.users']],

@@ -11,7 +11,7 @@ import {parseStatement} from './parser.js'
 import type {Recognized} from './recognized.js'
 import {recognizeStatementForm} from './statement-forms.js'
 import {scanTables} from './table-scan.js'
-import {parserText, render, withoutIndexHints} from './tokens.js'
+import {parserText, parserTokens, render} from './tokens.js'
 import {isObj, walk} from './walk.js'
 
 /** What a query has done so far, statement by statement. */
@@ -74,7 +74,7 @@ export function analyzeStatement(
   if (depth > MAX_DEPTH) throw new StatementError('statements nested too deeply')
   const parsed = parseStatement(parserText(tokens))
   if (parsed !== null) {
-    applyOps(operationsOf(parsed, state.schema, scanTables(withoutIndexHints(tokens))), state)
+    applyOps(operationsOf(parsed, state.schema, scanTables(parserTokens(tokens))), state)
     return
   }
   const r =

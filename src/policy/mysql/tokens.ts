@@ -109,9 +109,54 @@ export function withoutIndexHints(tokens: readonly Token[]): readonly Token[] {
   return out ?? tokens
 }
 
-/** The text node-sql-parser reads for one statement's tokens: index hints dropped, long literal VALUES compacted. */
+/**
+ * Modifiers node-sql-parser cannot read or misreads (its MariaDB grammar takes `UPDATE IGNORE t` for a
+ * table named ignore aliased t), by the verb they follow. They change priority, locking or error
+ * handling, never which rows, tables or functions. All are reserved words except QUICK, which the server
+ * also reads as the modifier right after DELETE (a table of that name must be quoted there).
+ */
+const MODIFIERS: Readonly<Record<string, ReadonlySet<string>>> = {
+  DELETE: new Set(['LOW_PRIORITY', 'QUICK', 'IGNORE']),
+  UPDATE: new Set(['LOW_PRIORITY', 'IGNORE']),
+  INSERT: new Set(['LOW_PRIORITY', 'DELAYED', 'HIGH_PRIORITY', 'IGNORE']),
+  REPLACE: new Set(['LOW_PRIORITY', 'DELAYED']),
+  DROP: new Set(['TEMPORARY']),
+}
+
+/** Drops the modifiers of MODIFIERS that follow their verb. */
+export function withoutModifiers(tokens: readonly Token[]): readonly Token[] {
+  let out: Token[] | undefined
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!
+    const modifiers = t.type === 'word' ? MODIFIERS[t.value.toUpperCase()] : undefined
+    let j = i + 1
+    while (
+      modifiers !== undefined &&
+      tokens[j]?.type === 'word' &&
+      modifiers.has(tokens[j]!.value.toUpperCase())
+    )
+      j++
+    if (j === i + 1) {
+      out?.push(t)
+      continue
+    }
+    out ??= tokens.slice(0, i)
+    out.push(t)
+    const after = tokens[j]
+    if (after !== undefined) out.push({...after, gap: true})
+    i = j
+  }
+  return out ?? tokens
+}
+
+/** The tokens node-sql-parser and the table scan read: modifiers and index hints dropped. */
+export function parserTokens(tokens: readonly Token[]): readonly Token[] {
+  return withoutIndexHints(withoutModifiers(tokens))
+}
+
+/** The text node-sql-parser reads for one statement's tokens (parserTokens), long literal VALUES compacted. */
 export function parserText(tokens: readonly Token[]): string {
-  return render(compactValues(withoutIndexHints(tokens)))
+  return render(compactValues(parserTokens(tokens)))
 }
 
 /**
