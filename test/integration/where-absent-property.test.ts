@@ -1,7 +1,7 @@
 /**
  * `where: absent` against the real servers: whatever WHERE the guard reads as "true in every row" is
  * checked on a table of varied rows (numbers and strings around the constants the clauses use), and must
- * hold on every one of them. Clauses are drawn at random (seeded) from comparisons, IN, LIKE and NULL tests
+ * hold on every one of them. Clauses are drawn at random (seeded) from comparisons, arithmetic, IN, LIKE and NULL tests
  * combined with AND, OR and NOT, so that the sampling of where-terms.ts is held to the database's answer.
  */
 import pg from 'pg'
@@ -29,7 +29,11 @@ function clauses(seed: number, count: number, table: string): string[] {
   const num = ['0', '1', '5', '10', '-1', '2024', "'5'"]
   const str = ["'a'", "'error'", "''", "'b'", "'x'"]
   const atom = (depth: number): string => {
-    const c = rnd(10)
+    const c = rnd(11)
+    if (c === 10) {
+      const lhs = `a ${pick(['+', '-', '*', '%'])} ${pick(['0', '1', '2'])}`
+      return `${lhs} ${pick(['=', '<>', '<', '>', '<=', '>='])} ${pick(['a', 'a', ...num.slice(0, 6)])}`
+    }
     if (c < 3) return `a ${pick(['=', '<>', '<', '>', '<=', '>='])} ${pick(num)}`
     if (c < 5) return `b ${pick(['=', '<>'])} ${pick(str)}`
     if (c === 5) return `a ${pick(['is null', 'is not null'])}`
@@ -84,6 +88,7 @@ describe('PostgreSQL', () => {
   it('every WHERE read as always true is true in every row', async () => {
     const found = absent(clauses(7, 1500, 'fz'), (sql) => analyzePostgres(sql, {defaultSchema: 'public'}))
     expect(found.filter((w) => w.includes('select')).length).toBeGreaterThan(10)
+    expect(found.filter((w) => /a [-+*%] \d/.test(w)).length).toBeGreaterThan(5)
     expect(found.length).toBeGreaterThan(50)
     const wrong: string[] = []
     for (const w of found) {
@@ -135,6 +140,7 @@ describe('MariaDB', () => {
       analyzeMysql(sql, {defaultSchema: db.name}),
     )
     expect(found.filter((w) => w.includes('select')).length).toBeGreaterThan(10)
+    expect(found.filter((w) => /a [-+*%] \d/.test(w)).length).toBeGreaterThan(5)
     expect(found.length).toBeGreaterThan(50)
     const wrong: string[] = []
     for (const w of found) {

@@ -92,6 +92,15 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['UPDATE t SET a = (SELECT MAX(b) FROM u) WHERE id = 2', ['update app.t,app.u fn=max where=present']],
   ['DELETE FROM users WHERE id = 5', ['delete app.users where=present']],
   ['DELETE FROM users', ['delete app.users where=absent']],
+  // arithmetic over a column is computed like the server does (strings read as numbers, NULL on division by zero)
+  ['DELETE FROM t WHERE id = id + 0', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id - id = 0', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id * 0 = 0 AND id + 1 > id', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id MOD 2 = 0 OR id MOD 2 <> 0', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE id + 0 > 5', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE id % 2 = 1', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE id DIV 1 = id', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE id / 0 IS NULL', ['delete app.t where=absent']],
   ['DELETE FROM users LIMIT 10', ['delete app.users where=absent']],
   [
     'DELETE u FROM users u JOIN bans b ON b.uid = u.id WHERE b.active = 1',

@@ -392,6 +392,7 @@ class Evaluator {
       const same = b === null ? a === null : a !== null && (toNumber(a) !== 0) === (toNumber(b) !== 0)
       return (op === 'IS') === same ? TRUE : FALSE
     }
+    if (ARITHMETIC.has(op)) return arithmetic(op, a, b)
     const c = compareScalars(a, b)
     if (op === '<=>') return a === null || b === null ? (a === b ? TRUE : FALSE) : c === 0 ? TRUE : FALSE
     if (c === 'unknown') return 'const'
@@ -408,6 +409,28 @@ class Evaluator {
     const r = results[op]
     return r === undefined ? 'const' : r ? TRUE : FALSE
   }
+}
+
+const ARITHMETIC = new Set(['+', '-', '*', '/', 'DIV', 'MOD', '%'])
+
+/**
+ * MySQL arithmetic on two known values: strings are read as numbers (their numeric prefix, else 0), NULL or
+ * a division by zero gives NULL. An error in this model can only read a WHERE as true in more rows than the
+ * server would, i.e. as `absent`: the stricter reading.
+ */
+function arithmetic(op: string, a: Scalar, b: Scalar): Value {
+  const x = toNumber(a)
+  const y = toNumber(b)
+  if (x === null || y === null) return NULL
+  let r: number
+  if (op === '+') r = x + y
+  else if (op === '-') r = x - y
+  else if (op === '*') r = x * y
+  else if (y === 0) return NULL
+  else if (op === '/') r = x / y
+  else if (op === 'DIV') r = Math.trunc(x / y)
+  else r = x % y
+  return Number.isFinite(r) ? {v: r} : 'const'
 }
 
 /** Compares as MySQL does with a case- and trailing-space-insensitive collation; 'unknown' beyond ASCII. */
