@@ -48,6 +48,7 @@ describe('a WHERE that only drops NULLs, MySQL', () => {
     await expect(c.execute('UPDATE items SET name = ? WHERE id IS NOT NULL', ['x'])).rejects.toMatchObject(
       denied,
     )
+    await expect(c.query('DELETE FROM items WHERE NOT ISNULL(id)')).rejects.toMatchObject(denied)
     // Modifiers do not hide the table whose columns are asked about.
     await expect(c.query("UPDATE IGNORE items SET name = 'x' WHERE id IS NOT NULL")).rejects.toMatchObject(
       denied,

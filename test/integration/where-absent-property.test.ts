@@ -30,6 +30,12 @@ function clauses(seed: number, count: number, table: string): string[] {
   const str = ["'a'", "'error'", "''", "'b'", "'x'"]
   const atom = (depth: number): string => {
     const c = rnd(11)
+    if (c === 9 && rnd(2) === 0) {
+      const op = pick(['=', '<>', '<', '>', '<=', '>='])
+      if (rnd(2) === 0)
+        return `${pick(['abs(a)', 'coalesce(a, 0)', 'a + 10', 'length(b)'])} ${op} ${pick([...num, 'a'])}`
+      return `${pick(["concat(b, '')", 'lower(b)', 'upper(b)'])} ${op} ${pick([...str, 'b'])}`
+    }
     if (c === 10) {
       const lhs = `a ${pick(['+', '-', '*', '%'])} ${pick(['0', '1', '2'])}`
       return `${lhs} ${pick(['=', '<>', '<', '>', '<=', '>='])} ${pick(['a', 'a', ...num.slice(0, 6)])}`
@@ -141,6 +147,7 @@ describe('MariaDB', () => {
     )
     expect(found.filter((w) => w.includes('select')).length).toBeGreaterThan(10)
     expect(found.filter((w) => /a [-+*%] \d/.test(w)).length).toBeGreaterThan(5)
+    expect(found.filter((w) => /(abs|concat|lower|upper|coalesce)\(/.test(w)).length).toBeGreaterThan(2)
     expect(found.length).toBeGreaterThan(50)
     const wrong: string[] = []
     for (const w of found) {

@@ -101,6 +101,20 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['DELETE FROM t WHERE id % 2 = 1', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id DIV 1 = id', ['delete app.t where=present']],
   ['DELETE FROM t WHERE id / 0 IS NULL', ['delete app.t where=absent']],
+  // so are built-ins that pass a value through, pick one or keep its order (unqualified: db.lower() is a user's)
+  ["DELETE FROM t WHERE CONCAT(name, '') = name", ['delete app.t fn=concat where=absent']],
+  [
+    'DELETE FROM t WHERE LOWER(name) = LOWER(name) AND ABS(id) >= 0',
+    ['delete app.t fn=abs,lower where=absent'],
+  ],
+  ['DELETE FROM t WHERE ISNULL(id) OR NOT ISNULL(id)', ['delete app.t fn=isnull where=absent']],
+  ['DELETE FROM t WHERE COALESCE(a, b, 1) IS NOT NULL', ['delete app.t fn=coalesce where=absent']],
+  ['DELETE FROM t WHERE IFNULL(id, 1)', ['delete app.t fn=ifnull where=present']],
+  ['DELETE FROM t WHERE ABS(id) < 5 OR id > 0', ['delete app.t fn=abs where=present']],
+  ['DELETE FROM t WHERE id + 10 > 3', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE app.lower(name) = name', ['delete app.t fn=app.lower where=present']],
+  // LENGTH is not computed: no sample set bounds a string's length
+  ['DELETE FROM t WHERE LENGTH(name) <= 5', ['delete app.t fn=length where=present']],
   ['DELETE FROM users LIMIT 10', ['delete app.users where=absent']],
   [
     'DELETE u FROM users u JOIN bans b ON b.uid = u.id WHERE b.active = 1',
@@ -380,6 +394,19 @@ describe('analyzeMysql: session effects', () => {
     expect(analyzeOk(';;').statements).toBe(0)
     expect(analyzeOk('').operations).toEqual([])
     expect(analyzeOk('-- nothing\n/* at all */').statements).toBe(0)
+  })
+
+  it('names the columns whose NOT NULL would make a WHERE that only drops NULLs absent', () => {
+    const check = (sql: string): unknown => analyzeOk(sql).operations[0]?.notNull
+    expect(check('DELETE FROM t WHERE id IS NOT NULL')).toEqual({schema: null, table: 't', columns: ['id']})
+    expect(check('DELETE FROM t WHERE NOT ISNULL(id)')).toEqual({schema: null, table: 't', columns: ['id']})
+    expect(check('UPDATE shop.t SET a = 1 WHERE COALESCE(id, 0) = id')).toEqual({
+      schema: 'shop',
+      table: 't',
+      columns: ['id'],
+    })
+    expect(check('DELETE FROM t WHERE ISNULL(id)')).toBeUndefined()
+    expect(check('DELETE FROM t WHERE id > 0')).toBeUndefined()
   })
 
   it('literalSensitive only when a literal decided', () => {

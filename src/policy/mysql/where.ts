@@ -82,10 +82,14 @@ const COMPARISONS = new Set(['=', '!=', '<>', '<', '>', '<=', '>='])
 /** Functions whose value changes from call to call: each call is its own term. */
 const VOLATILE = new Set(['rand', 'uuid', 'uuid_short', 'sys_guid', 'random_bytes', 'sysdate'])
 
-/** Sample values of one type: the constants read as that type, their neighbours, and values unlike them. */
-function samplesOf(type: 'num' | 'str', constants: readonly Scalar[]): Scalar[] {
+/**
+ * Sample values of one type: the constants read as that type, their neighbours, and values unlike them.
+ * `computed`: the clause computes with its terms (arithmetic, a modelled function), so a term's value is
+ * no longer compared with the constants directly and values far beyond them are sampled too.
+ */
+function samplesOf(type: 'num' | 'str', constants: readonly Scalar[], computed = false): Scalar[] {
   if (type === 'num') {
-    const out: Scalar[] = [0, 1]
+    const out: Scalar[] = computed ? [0, 1, -0.5, -1e9, 1e9] : [0, 1]
     // A string compared with a number is read as one (`created_at < '2024-01-01'` as 2024): a sample too.
     for (const c of constants) {
       const n = toNumber(c)
@@ -94,7 +98,7 @@ function samplesOf(type: 'num' | 'str', constants: readonly Scalar[]): Scalar[] 
     return out
   }
   // A string compared with a number is read as a number: the numeric samples are strings too.
-  const out: Scalar[] = ['', '~', ...samplesOf('num', constants).map(String)]
+  const out: Scalar[] = ['', '~', ...samplesOf('num', constants, computed).map(String)]
   let longest = ''
   for (const c of constants) {
     if (typeof c !== 'string') continue
@@ -131,6 +135,8 @@ class Evaluator {
   private sampled = 0
   /** Volatile calls met so far in this pass. */
   private calls = 0
+  /** The first pass met arithmetic or a modelled function over a term (see samplesOf). */
+  private computed = false
 
   /** A row-dependent term: 'row', or in a sampling pass its sampled value. */
   private term(node: Record<string, unknown>): Value {
@@ -173,7 +179,10 @@ class Evaluator {
       // string in collation order, so no sample set of one type stands for every column (unlike Postgres,
       // where a comparison of the wrong type is an error and one type's samples suffice), and each term
       // (an INT column beside a VARCHAR one) has its own type.
-      const samples = {num: samplesOf('num', this.constants), str: samplesOf('str', this.constants)}
+      const samples = {
+        num: samplesOf('num', this.constants, this.computed),
+        str: samplesOf('str', this.constants, this.computed),
+      }
       for (let types = 0; types < 1 << keys.length; types++) {
         const domains = keys.map((k, i) => {
           const base = samples[(types >> i) & 1 ? 'str' : 'num']
@@ -251,7 +260,24 @@ class Evaluator {
       if (args.length === 1) return this.unaryNot(this.eval(args[0]))
     }
     if (type === 'binary_expr') return this.binary(node)
+    const modelled = type === 'function' ? this.call(node) : undefined
+    if (modelled !== undefined) return modelled
     return mentionsColumn(node) ? this.term(node) : 'const'
+  }
+
+  /** A built-in function of FUNCTIONS, computed from its arguments; undefined for any other call. */
+  private call(node: Record<string, unknown>): Value | undefined {
+    const name = builtinName(node)
+    const model = name === undefined ? undefined : FUNCTIONS[name]
+    const args =
+      isObj(node.args) && Array.isArray(node.args.value) ? (node.args.value as unknown[]) : undefined
+    if (model === undefined || args === undefined || args.length < model.min || args.length > model.max)
+      return undefined
+    if (this.world === undefined) this.computed = true
+    const values = args.map((a) => (model.nullAware ? this.nullAware(a) : this.eval(a)))
+    if (values.includes('row')) return 'row'
+    if (values.includes('const')) return 'const'
+    return model.fn(values.map((v) => this.read(v as {readonly v: Scalar})))
   }
 
   private unary(op: string, expr: unknown): Value {
@@ -273,6 +299,7 @@ class Evaluator {
     if (op === 'AND' || op === '&&' || op === 'OR' || op === '||' || op === 'XOR') {
       return this.logic(op, this.truth(this.eval(node.left)), this.truth(this.eval(node.right)))
     }
+    if (this.world === undefined && ARITHMETIC.has(op)) this.computed = true
     const self = this.selfBinary(op, node.left, node.right)
     if (self !== undefined) return self
     // A term compared with itself is decided for every row where it is not NULL.
@@ -462,6 +489,45 @@ function volatileCall(node: unknown): boolean {
   if (!isObj(node)) return false
   if (node.type === 'function' && VOLATILE.has(functionName(node))) return true
   return Object.values(node).some(volatileCall)
+}
+
+/** The name of a call of a built-in (unqualified: `db.length()` calls a user's function), lower case. */
+function builtinName(node: Record<string, unknown>): string | undefined {
+  const name = node.name
+  if (typeof name === 'string') return name.toLowerCase()
+  if (!isObj(name) || name.schema !== undefined || !Array.isArray(name.name) || name.name.length !== 1)
+    return undefined
+  const part: unknown = name.name[0]
+  return isObj(part) && part.type === 'default' && typeof part.value === 'string'
+    ? part.value.toLowerCase()
+    : undefined
+}
+
+const text = (v: Scalar): string => (typeof v === 'number' ? String(v) : (v ?? ''))
+const nullOr =
+  (f: (xs: readonly Scalar[]) => Value) =>
+  (xs: readonly Scalar[]): Value =>
+    xs.includes(null) ? NULL : f(xs)
+
+/**
+ * Built-ins `where: absent` computes, as the server does for the sample values (ASCII strings and plain
+ * numbers): ones that pass a value through, pick one, or keep its order (not LENGTH and kin, whose value
+ * no sample set bounds). As with arithmetic, an error in a model can only read a WHERE as true in more rows than the
+ * server would (`absent`, the stricter reading). `nullAware`: the function tests its argument for NULL,
+ * so the argument's column is sampled as NULL too.
+ */
+const FUNCTIONS: Readonly<
+  Record<string, {min: number; max: number; nullAware?: boolean; fn: (xs: readonly Scalar[]) => Value}>
+> = {
+  isnull: {min: 1, max: 1, nullAware: true, fn: ([x]) => (x === null ? TRUE : FALSE)},
+  ifnull: {min: 2, max: 2, nullAware: true, fn: ([x, y]) => ({v: x ?? y ?? null})},
+  coalesce: {min: 1, max: 64, nullAware: true, fn: (xs) => ({v: xs.find((x) => x !== null) ?? null})},
+  concat: {min: 1, max: 64, fn: nullOr((xs) => ({v: xs.map(text).join('')}))},
+  lower: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toLowerCase()}))},
+  lcase: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toLowerCase()}))},
+  upper: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toUpperCase()}))},
+  ucase: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toUpperCase()}))},
+  abs: {min: 1, max: 1, fn: nullOr(([x]) => ({v: Math.abs(toNumber(x ?? null) ?? 0)}))},
 }
 
 function functionName(node: Record<string, unknown>): string {
