@@ -34,6 +34,8 @@ export interface Sampling {
   sampled: number
   /** A later pass: each term's value in the sampled row. */
   world: Map<string, Val> | undefined
+  /** The first pass met arithmetic over a term: values far beyond the constants are sampled too. */
+  computed: boolean
 }
 
 export const FILTER: Val = {k: 'filter', lit: false}
@@ -83,8 +85,19 @@ function str(v: string): Val {
   return {k: 'str', v, lit: false}
 }
 
-/** The samples of one type: the constants read as that type, their neighbours, and values unlike them. */
-function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[]): Val[] {
+/** Far from any constant, for clauses that compute with their terms (`id + 10 > 3` fails for id = -1e9). */
+const FAR: readonly Decimal[] = [
+  fromInteger(-1_000_000_000),
+  fromInteger(1_000_000_000),
+  {m: -5n, e: -1, int: false},
+]
+
+/**
+ * The samples of one type: the constants read as that type, their neighbours, and values unlike them.
+ * `computed`: the clause computes with its terms, so a term is no longer compared with the constants
+ * directly and values far beyond them are sampled too.
+ */
+function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[], computed = false): Val[] {
   const out: Val[] = []
   if (type === 'bool')
     return [
@@ -94,6 +107,7 @@ function samplesOf(type: 'num' | 'str' | 'bool', constants: readonly Val[]): Val
   if (type === 'num') {
     // Two values at least, so that two terms can differ (`x = y` is no tautology).
     out.push(num(fromInteger(0)), num(fromInteger(1)))
+    if (computed) out.push(...FAR.map(num))
     for (const c of constants) {
       // A string constant compared with a number is read as one (`a <> '5'`): its value is a sample too.
       const v = c.k === 'num' ? c.v : c.k === 'str' ? parseDecimal(c.v, false) : undefined
@@ -129,7 +143,7 @@ export function tautology(s: Sampling, evaluate: () => Val, notNull?: ReadonlySe
   const keys = [...s.terms.keys()]
   if (keys.length === 0 || keys.length > MAX_TERMS) return false
   for (const type of ['num', 'str', 'bool'] as const) {
-    const base = samplesOf(type, s.constants)
+    const base = samplesOf(type, s.constants, s.computed)
     const domains = keys.map((k) =>
       s.terms.get(k) === true && !notNull?.has(k) ? [...base, NULL_SAMPLE] : base,
     )
@@ -173,6 +187,7 @@ export function withSampling<T>(first: () => Val, then: (s: Sampling, v: Val) =>
     columns: new Map(),
     sampled: 0,
     world: undefined,
+    computed: false,
   }
   const outer = sampling
   sampling = s

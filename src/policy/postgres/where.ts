@@ -313,6 +313,8 @@ function aExpr(node: AstObject): Val {
     if (kind === 'AEXPR_OP' && (op === '<>' || op === '!=' || op === '<' || op === '>'))
       return {k: 'bool', v: false, lit: false}
   }
+  if (sampling !== undefined && sampling.world === undefined && kind === 'AEXPR_OP' && STRICT.has(op ?? ''))
+    sampling.computed = true
   const filter = filterOf(l ? [l, r] : [r])
   if (filter) return filter
   const lit = (l?.lit ?? false) || r.lit
