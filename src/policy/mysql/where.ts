@@ -442,8 +442,8 @@ const ARITHMETIC = new Set(['+', '-', '*', '/', 'DIV', 'MOD', '%'])
 
 /**
  * MySQL arithmetic on two known values: strings are read as numbers (their numeric prefix, else 0), NULL or
- * a division by zero gives NULL. An error in this model can only read a WHERE as true in more rows than the
- * server would, i.e. as `absent`: the stricter reading.
+ * a division by zero gives NULL. An error in this model either reads a filter as `absent` (a denial too
+ * many under a `where: absent` rule) or leaves a clause `present`, as it was before arithmetic was computed.
  */
 function arithmetic(op: string, a: Scalar, b: Scalar): Value {
   const x = toNumber(a)
@@ -512,8 +512,8 @@ const nullOr =
 /**
  * Built-ins `where: absent` computes, as the server does for the sample values (ASCII strings and plain
  * numbers): ones that pass a value through, pick one, or keep its order (not LENGTH and kin, whose value
- * no sample set bounds). As with arithmetic, an error in a model can only read a WHERE as true in more rows than the
- * server would (`absent`, the stricter reading). `nullAware`: the function tests its argument for NULL,
+ * no sample set bounds). As with arithmetic, an error in a model errs towards `absent` or leaves the clause
+ * `present` as before. `nullAware`: the function tests its argument for NULL,
  * so the argument's column is sampled as NULL too.
  */
 const FUNCTIONS: Readonly<
