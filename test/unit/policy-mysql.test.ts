@@ -62,6 +62,8 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['INSERT DELAYED INTO t VALUES (1)', ['insert app.t']],
   ['REPLACE LOW_PRIORITY INTO t VALUES (1)', ['delete app.t where=present', 'insert app.t']],
   ['DROP TEMPORARY TABLE IF EXISTS t, shop.u', ['drop app.t,shop.u']],
+  ['SELECT STRAIGHT_JOIN a FROM t, u', ['select app.t,app.u']],
+  ['SELECT a FROM t STRAIGHT_JOIN u ON u.id = t.id', ['select app.t,app.u']],
   [
     'INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE quick = 1',
     ['insert app.t', 'update app.t where=present'],

@@ -111,8 +111,8 @@ export function withoutIndexHints(tokens: readonly Token[]): readonly Token[] {
 
 /**
  * Modifiers node-sql-parser cannot read or misreads (its MariaDB grammar takes `UPDATE IGNORE t` for a
- * table named ignore aliased t), by the verb they follow. They change priority, locking or error
- * handling, never which rows, tables or functions. All are reserved words except QUICK, which the server
+ * table named ignore aliased t), by the verb they follow. They change priority, locking, join order or
+ * error handling, never which rows, tables or functions. All are reserved words except QUICK, which the server
  * also reads as the modifier right after DELETE (a table of that name must be quoted there).
  */
 const MODIFIERS: Readonly<Record<string, ReadonlySet<string>>> = {
@@ -121,6 +121,8 @@ const MODIFIERS: Readonly<Record<string, ReadonlySet<string>>> = {
   INSERT: new Set(['LOW_PRIORITY', 'DELAYED', 'HIGH_PRIORITY', 'IGNORE']),
   REPLACE: new Set(['LOW_PRIORITY', 'DELAYED']),
   DROP: new Set(['TEMPORARY']),
+  // node-sql-parser reads the column after `SELECT STRAIGHT_JOIN` as a table.
+  SELECT: new Set(['STRAIGHT_JOIN']),
 }
 
 /** Drops the modifiers of MODIFIERS that follow their verb. */
