@@ -80,33 +80,44 @@ function indexHintEnd(tokens: readonly Token[], i: number): number {
 }
 
 /**
+ * Drops the runs of tokens `runEnd` finds: for a position it answers where a run starting there ends
+ * (exclusive), or -1. The token after a run counts as after a gap, so rendering never joins its neighbours.
+ */
+function dropRuns(tokens: readonly Token[], runEnd: (i: number) => number): readonly Token[] {
+  let out: Token[] | undefined
+  for (let i = 0; i < tokens.length; i++) {
+    const end = runEnd(i)
+    if (end < 0) {
+      out?.push(tokens[i]!)
+      continue
+    }
+    out ??= tokens.slice(0, i)
+    const after = tokens[end]
+    if (after !== undefined) out.push({...after, gap: true})
+    i = end
+  }
+  return out ?? tokens
+}
+
+/**
  * Drops index hints after a table reference (`FROM t FORCE INDEX (i)`, `JOIN u USE KEY FOR JOIN (a, b)`,
  * several separated by commas), which node-sql-parser cannot read. A hint chooses how a table is read,
  * never which tables, columns or functions: it holds only keywords and index names, and USE, IGNORE,
  * FORCE, INDEX and KEY are reserved words, so the sequence means nothing else.
  */
 export function withoutIndexHints(tokens: readonly Token[]): readonly Token[] {
-  let out: Token[] | undefined
-  for (let i = 0; i < tokens.length; i++) {
+  return dropRuns(tokens, (i) => {
     const prev = tokens[i - 1]
     const afterTable =
       prev !== undefined && (prev.type === 'word' || prev.type === 'ident' || prev.text === ')')
     let end = afterTable ? indexHintEnd(tokens, i) : -1
-    if (end < 0) {
-      out?.push(tokens[i]!)
-      continue
-    }
-    out ??= tokens.slice(0, i)
-    for (let next = end; tokens[next]?.text === ','; next = end) {
+    for (let next = end; end >= 0 && tokens[next]?.text === ','; next = end) {
       const more = indexHintEnd(tokens, next + 1)
       if (more < 0) break
       end = more
     }
-    const after = tokens[end]
-    if (after !== undefined) out.push({...after, gap: true})
-    i = end
-  }
-  return out ?? tokens
+    return end
+  })
 }
 
 /**
@@ -127,28 +138,18 @@ const MODIFIERS: Readonly<Record<string, ReadonlySet<string>>> = {
 
 /** Drops the modifiers of MODIFIERS that follow their verb. */
 export function withoutModifiers(tokens: readonly Token[]): readonly Token[] {
-  let out: Token[] | undefined
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]!
-    const modifiers = t.type === 'word' ? MODIFIERS[t.value.toUpperCase()] : undefined
-    let j = i + 1
+  return dropRuns(tokens, (i) => {
+    const verb = tokens[i - 1]
+    const modifiers = verb?.type === 'word' ? MODIFIERS[verb.value.toUpperCase()] : undefined
+    let j = i
     while (
       modifiers !== undefined &&
       tokens[j]?.type === 'word' &&
       modifiers.has(tokens[j]!.value.toUpperCase())
     )
       j++
-    if (j === i + 1) {
-      out?.push(t)
-      continue
-    }
-    out ??= tokens.slice(0, i)
-    out.push(t)
-    const after = tokens[j]
-    if (after !== undefined) out.push({...after, gap: true})
-    i = j
-  }
-  return out ?? tokens
+    return j > i ? j : -1
+  })
 }
 
 /** The tokens node-sql-parser and the table scan read: modifiers and index hints dropped. */

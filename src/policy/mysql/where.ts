@@ -503,11 +503,21 @@ function builtinName(node: Record<string, unknown>): string | undefined {
     : undefined
 }
 
-const text = (v: Scalar): string => (typeof v === 'number' ? String(v) : (v ?? ''))
+const text = (v: Scalar | undefined): string => (typeof v === 'number' ? String(v) : (v ?? ''))
 const nullOr =
   (f: (xs: readonly Scalar[]) => Value) =>
   (xs: readonly Scalar[]): Value =>
     xs.includes(null) ? NULL : f(xs)
+
+interface FunctionModel {
+  readonly min: number
+  readonly max: number
+  readonly nullAware?: boolean
+  readonly fn: (xs: readonly Scalar[]) => Value
+}
+
+const LOWER: FunctionModel = {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x).toLowerCase()}))}
+const UPPER: FunctionModel = {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x).toUpperCase()}))}
 
 /**
  * Built-ins `where: absent` computes, as the server does for the sample values (ASCII strings and plain
@@ -516,17 +526,15 @@ const nullOr =
  * `present` as before. `nullAware`: the function tests its argument for NULL,
  * so the argument's column is sampled as NULL too.
  */
-const FUNCTIONS: Readonly<
-  Record<string, {min: number; max: number; nullAware?: boolean; fn: (xs: readonly Scalar[]) => Value}>
-> = {
+const FUNCTIONS: Readonly<Record<string, FunctionModel>> = {
   isnull: {min: 1, max: 1, nullAware: true, fn: ([x]) => (x === null ? TRUE : FALSE)},
   ifnull: {min: 2, max: 2, nullAware: true, fn: ([x, y]) => ({v: x ?? y ?? null})},
   coalesce: {min: 1, max: 64, nullAware: true, fn: (xs) => ({v: xs.find((x) => x !== null) ?? null})},
   concat: {min: 1, max: 64, fn: nullOr((xs) => ({v: xs.map(text).join('')}))},
-  lower: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toLowerCase()}))},
-  lcase: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toLowerCase()}))},
-  upper: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toUpperCase()}))},
-  ucase: {min: 1, max: 1, fn: nullOr(([x]) => ({v: text(x ?? null).toUpperCase()}))},
+  lower: LOWER,
+  lcase: LOWER,
+  upper: UPPER,
+  ucase: UPPER,
   abs: {min: 1, max: 1, fn: nullOr(([x]) => ({v: Math.abs(toNumber(x ?? null) ?? 0)}))},
 }
 

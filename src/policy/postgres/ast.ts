@@ -72,6 +72,13 @@ export function stringList(items: readonly unknown[]): string[] | undefined {
   return out
 }
 
+/** The names of a column reference (`{"ColumnRef": {"fields": [...]}}`, `t.c` as ['t', 'c']), or undefined. */
+export function columnRefFields(value: unknown): string[] | undefined {
+  const c = unwrap(value)
+  if (c?.type !== 'ColumnRef' || !isObject(c.node)) return undefined
+  return stringList(list(c.node, 'fields'))
+}
+
 /** The items of a `{"List": {"items": [...]}}` node, or undefined. */
 export function listItems(value: unknown): readonly unknown[] | undefined {
   const l = unwrap(value)

@@ -5,7 +5,7 @@
  * a SQL or PL/pgSQL function body, and MERGE's updates and deletes). Other stored bodies (views, rules,
  * policies, triggers) add their tables to the CREATE but run nothing now.
  */
-import {type AstObject, list, obj, str, unwrap} from './ast.js'
+import {type AstObject, columnRefFields, list, obj, str, unwrap} from './ast.js'
 import {bodySql} from './bodies.js'
 import {kindOf} from './kinds.js'
 import {OpBuilder, type QueryState} from './ops.js'
@@ -146,12 +146,8 @@ function alterActions(node: AstObject, w: WalkCtx): void {
 /** True when `expr` is a reference to `column` (unqualified or qualified), under any number of casts. */
 function isColumn(expr: unknown, column: string | undefined): boolean {
   const t = unwrap(expr)
-  if (!t || column === undefined) return false
-  if (t.type === 'TypeCast') return isColumn(t.node.arg, column)
-  if (t.type !== 'ColumnRef') return false
-  const fields = list(t.node, 'fields')
-  const last = unwrap(fields.at(-1))
-  return last?.type === 'String' && str(last.node, 'sval') === column
+  if (t?.type === 'TypeCast') return isColumn(t.node.arg, column)
+  return column !== undefined && columnRefFields(expr)?.at(-1) === column
 }
 
 /**

@@ -6,7 +6,7 @@
  * `id = id` (where.ts). The subquery may keep a WHERE of its own; it counts only if that WHERE restricts
  * nothing either (the caller classifies it).
  */
-import {type AstObject, isObject, list, obj, str, stringList, unwrap} from './ast.js'
+import {type AstObject, columnRefFields, list, obj, str, stringList, unwrap} from './ast.js'
 import {operatorName} from './where-terms.js'
 
 /** The table an UPDATE or DELETE writes, as its statement names it. */
@@ -53,8 +53,8 @@ export function writeTarget(statement: AstObject, joins: string): WriteTarget | 
  * WHERE t.id = t2.id`): true for the pair of a row with itself, so, as `c = c`, no restriction.
  */
 export function selfJoinEquality(a: unknown, b: unknown, target: WriteTarget): boolean {
-  const x = columnFields(a)
-  const y = columnFields(b)
+  const x = columnRefFields(a)
+  const y = columnRefFields(b)
   if (x?.length !== 2 || y?.length !== 2 || x[0] === y[0] || x[1] !== y[1]) return false
   return target.scans.has(x[0] as string) && target.scans.has(y[0] as string)
 }
@@ -164,19 +164,13 @@ export function targetColumn(fields: readonly string[] | undefined, target: Writ
 
 /** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */
 function innerColumn(value: unknown, ref: string, qualified = false): string | undefined {
-  const fields = columnFields(value)
+  const fields = columnRefFields(value)
   if (fields?.length === 2 && fields[0] === ref) return fields[1]
   return fields?.length === 1 && !qualified ? fields[0] : undefined
 }
 
 /** The target's column a reference outside the subquery names (bare only when no other table is joined). */
 function outerColumn(value: unknown, target: WriteTarget, qualified = false): string | undefined {
-  const fields = columnFields(value)
+  const fields = columnRefFields(value)
   return qualified && fields?.length !== 2 ? undefined : targetColumn(fields, target)
-}
-
-function columnFields(value: unknown): string[] | undefined {
-  const c = unwrap(value)
-  if (c?.type !== 'ColumnRef' || !isObject(c.node)) return undefined
-  return stringList(list(c.node, 'fields'))
 }

@@ -11,7 +11,16 @@
  * evaluator cannot compute in a sample counts as a row the clause may drop (a restriction): only what is
  * provably TRUE everywhere reads as absent. Clauses with many terms are not sampled.
  */
-import {type AstObject, isObject, list, listItems, str as field, stringList, unwrap} from './ast.js'
+import {
+  type AstObject,
+  columnRefFields,
+  isObject,
+  list,
+  listItems,
+  str as field,
+  stringList,
+  unwrap,
+} from './ast.js'
 import {arithmetic, type Decimal, fromInteger, parseDecimal} from './consts.js'
 
 export type Val =
@@ -252,8 +261,7 @@ export function term(value: unknown): Val {
   const key = termKey(value)
   if (s.world !== undefined) return s.world.get(key) ?? OPAQUE
   if (nullTests > 0 || !s.terms.has(key)) s.terms.set(key, nullTests > 0 || s.terms.get(key) === true)
-  const t = unwrap(value)
-  const fields = t?.type === 'ColumnRef' ? stringList(list(t.node, 'fields')) : undefined
+  const fields = columnRefFields(value)
   if (fields !== undefined) s.columns.set(key, fields)
   return FILTER
 }
