@@ -35,6 +35,7 @@ export {
   UNKNOWN_LINEAGE,
   type LineageSessionState,
 } from './lineage/postgres.js'
+export {UNRESOLVED as UNRESOLVED_SCHEMA} from './lineage/from.js'
 export {LineageCache} from './lineage/cache.js'
 export type {
   CatalogView,
@@ -57,4 +58,7 @@ export {
   type DetectPlan,
   type FieldPlan,
   type PlanField,
+  maskedCopy,
+  type MaskedCopy,
+  type StoredWrite,
 } from './masking-plan.js'

@@ -4,7 +4,7 @@
  * Fails closed: a field whose lineage is unknown is masked whenever it might carry a masked column.
  */
 import {anyMatch, compileGlob, type GlobMatcher} from './glob.js'
-import type {StatementLineage} from './lineage/types.js'
+import type {LineageEffect, StatementLineage} from './lineage/types.js'
 import type {Classifier, MaskingRule, MaskStyle, Operation} from './types.js'
 import {pureFunction} from './lineage/functions.js'
 
@@ -223,4 +223,67 @@ const NON_TEXT_OIDS = new Set([
  */
 export function typeCategory(typeOid: number): 'text' | 'other' {
   return NON_TEXT_OIDS.has(typeOid) ? 'other' : 'text'
+}
+
+/** A write effect of lineage: what a statement stores into a relation, and from what. */
+export type StoredWrite = Extract<LineageEffect, {kind: 'write'}>
+
+/** A statement that would store a masked column's values where other sessions read them unmasked. */
+export interface MaskedCopy {
+  /** `schema.table.column` that would hold the values (`schema.table` when the column is unknown). */
+  readonly target: string
+  /** The masked column copied; undefined when the statement reads something lineage cannot see. */
+  readonly source: string | undefined
+  /** The masking rule the copy would escape. */
+  readonly rule: string
+}
+
+/**
+ * Whether a write stores values of a masked column into a column no rule masks as strictly (a column
+ * of another table, another column of the same table, a renamed one). Rules name columns, so such a
+ * copy would be read unmasked by every later session. A stored column whose lineage is uncertain may
+ * hold anything the statement reads; a write whose columns are unknown may store every column it
+ * reads. Fails closed: what lineage cannot see counts as masked (the strictest column rule).
+ */
+export function maskedCopy(
+  write: StoredWrite,
+  rules: readonly MaskingRule[],
+  match: ColumnMatch = caseInsensitive,
+): MaskedCopy | undefined {
+  const columnRules = rules.filter((r) => (r.columns?.length ?? 0) > 0)
+  if (columnRules.length === 0) return undefined
+  const strictest = (column: string | undefined): MaskingRule | undefined => {
+    let best: MaskingRule | undefined
+    for (const r of columnRules)
+      if (
+        (column === undefined || match(r, column)) &&
+        (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style])
+      )
+        best = r
+    return best
+  }
+  const escapes = (target: string, sources: readonly string[]): MaskedCopy | undefined => {
+    const guard = strictest(target)
+    for (const source of sources) {
+      const rule = strictest(source)
+      if (rule !== undefined && (guard === undefined || STRICTNESS[guard.style] < STRICTNESS[rule.style]))
+        return {target, source, rule: rule.name}
+    }
+    return undefined
+  }
+  const unknown = (target: string): MaskedCopy | undefined => {
+    const rule = strictest(undefined)
+    return rule === undefined ? undefined : {target, source: undefined, rule: rule.name}
+  }
+  if (write.columns === null) return write.unknown ? unknown(write.table) : escapes(write.table, write.reads)
+  for (const c of write.columns) {
+    const target = `${write.table}.${c.name}`
+    const found = !c.opaque
+      ? escapes(target, c.sources)
+      : write.unknown
+        ? unknown(target)
+        : escapes(target, write.reads)
+    if (found !== undefined) return found
+  }
+  return undefined
 }

@@ -343,7 +343,8 @@ describe('no seeded value leaves the MySQL proxy', () => {
     const {bytes, result} = await session(async (c) => {
       await c.query("SET SESSION sql_mode = 'STRICT_ALL_TABLES'")
       try {
-        await c.query('INSERT INTO orders (id, user_id, total) SELECT 99, 1, email FROM users')
+        // Stored under a rule as strict as its own (not a copy), refused by the server quoting the value.
+        await c.query('UPDATE users SET born = email WHERE id = 1')
         return 'no error'
       } catch (e) {
         return (e as Error).message

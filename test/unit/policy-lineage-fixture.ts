@@ -4,6 +4,7 @@ import type {CatalogView} from '../../src/policy/lineage/types.js'
 const TABLES: Readonly<Record<string, readonly string[]>> = {
   'public.users': ['id', 'name', 'email', 'ssn'],
   'public.orders': ['id', 'user_id', 'card'],
+  'public.notes': ['id', 'note'],
   'public.v_users': ['id', 'name', 'email'],
   'public.v_names': ['id', 'name'],
   'public.v_deep': ['who', 'contact'],
@@ -21,7 +22,7 @@ const VIEWS: Readonly<Record<string, string>> = {
   'public.v_wrong': 'SELECT id, ssn FROM public.users',
 }
 
-/** users(id, name, email, ssn), orders(id, user_id, card), and views v_users, v_names, v_deep over them. */
+/** users(id, name, email, ssn), orders(id, user_id, card), notes(id, note), and views v_users, v_names, v_deep over them. */
 export const catalog: CatalogView = {
   columns: (schema, table) => TABLES[`${schema}.${table}`],
   viewDefinition: (schema, name) => VIEWS[`${schema}.${name}`],

@@ -199,3 +199,87 @@ describe('MySQL lineage', () => {
     })
   })
 })
+
+describe('what each stored column of a MySQL write gets', () => {
+  /** Each write effect as `table: column<-sources` (`?` for opaque, `*` when the columns are unknown). */
+  function stored(sql: string): string[] {
+    return ok(lineageMysql(sql, catalog(), 'app'))
+      .effects.flat()
+      .flatMap((e) => {
+        if (e.kind !== 'write') return []
+        if (e.columns === null) return [`${e.table}: *`]
+        return e.columns.map((c) =>
+          `${e.table}: ${c.name}<-${c.opaque ? '? ' : ''}${c.sources.join(' ')}`.trimEnd(),
+        )
+      })
+  }
+
+  it.each([
+    [
+      'CREATE TABLE c AS SELECT id, LOWER(email) AS e FROM users',
+      ['app.c: id<-app.users.id', 'app.c: e<-app.users.email'],
+    ],
+    ['CREATE TABLE c (x INT) SELECT id FROM users', ['app.c: *']],
+    [
+      'INSERT INTO orders (id, total) SELECT id, ssn FROM users',
+      ['app.orders: id<-app.users.id', 'app.orders: total<-app.users.ssn'],
+    ],
+    [
+      'INSERT INTO orders SELECT id, id, name FROM users',
+      [
+        'app.orders: id<-app.users.id',
+        'app.orders: user_id<-app.users.id',
+        'app.orders: total<-app.users.name',
+      ],
+    ],
+    ['INSERT INTO fresh SELECT email FROM users', ['app.fresh: *']],
+    [
+      'INSERT INTO orders VALUES (1, 2, (SELECT email FROM users LIMIT 1))',
+      ['app.orders: id<-', 'app.orders: user_id<-', 'app.orders: total<-app.users.email'],
+    ],
+    [
+      'INSERT INTO orders SET id = 1, total = (SELECT ssn FROM users LIMIT 1)',
+      ['app.orders: id<-', 'app.orders: total<-app.users.ssn'],
+    ],
+    ['UPDATE users SET name = email WHERE id > 0', ['app.users: name<-app.users.email']],
+    [
+      'UPDATE orders o JOIN users u ON u.id = o.user_id SET o.total = u.ssn, u.name = o.id WHERE o.id > 0',
+      ['app.orders: total<-app.users.ssn', 'app.users: name<-app.orders.id'],
+    ],
+    [
+      'RENAME TABLE users TO people',
+      [
+        'app.people: id<-app.users.id',
+        'app.people: name<-app.users.name',
+        'app.people: email<-app.users.email',
+        'app.people: ssn<-app.users.ssn',
+      ],
+    ],
+    ['ALTER TABLE users RENAME COLUMN email TO contact', ['app.users: contact<-app.users.email']],
+    ['ALTER TABLE users CHANGE ssn tax_id CHAR(11)', ['app.users: tax_id<-app.users.ssn']],
+    ['RENAME TABLE v_users TO v_people', []],
+    [
+      "PREPARE s FROM 'INSERT INTO orders (total) SELECT ssn FROM users'",
+      ['app.orders: total<-app.users.ssn'],
+    ],
+    ['ALTER TABLE users RENAME INDEX a TO b', []],
+  ])('%s', (sql, expected) => {
+    expect(stored(sql)).toEqual(expected)
+  })
+
+  it('marks temporary targets and writes after DDL in the same query', () => {
+    const effects = (sql: string) =>
+      ok(lineageMysql(sql, catalog(), 'app'))
+        .effects.flat()
+        .flatMap((e) => (e.kind === 'write' ? [{temporary: e.temporary, afterDdl: e.afterDdl}] : []))
+    expect(effects('CREATE TEMPORARY TABLE t SELECT email FROM users')).toEqual([
+      {temporary: true, afterDdl: false},
+    ])
+    expect(effects('CREATE TABLE x (a INT); INSERT INTO orders (total) SELECT ssn FROM users')).toEqual([
+      {temporary: false, afterDdl: true},
+    ])
+    expect(effects('BEGIN; INSERT INTO orders (total) SELECT ssn FROM users; COMMIT')).toEqual([
+      {temporary: false, afterDdl: false},
+    ])
+  })
+})

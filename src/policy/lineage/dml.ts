@@ -29,30 +29,61 @@ export function dmlCols(type: string, node: AstObject, outer: Env, state: State)
   writesRunCode(obj(node, 'relation'), state)
   const returning = returningList(node)
   if (returning.length === 0) return []
+  const {level, env, target, writes} = dmlWrites(type, node, outer, state)
+  const written = applyWrites(target, writes)
+  return targetCols(returning, {level: withTarget(level, written, node), ctes: env.ctes}, state)
+}
+
+/**
+ * What an INSERT / UPDATE / MERGE stores, column by column: each target column it writes and the
+ * sources of the values written into it (not the column's own earlier value). null when it is not
+ * known which columns receive which values (rows of unknown width, or a target whose columns the
+ * catalog does not list and no column list names).
+ */
+export function dmlStored(type: string, node: AstObject, outer: Env, state: State): Cols {
+  const {target, writes} = dmlWrites(type, node, outer, state)
+  const positional =
+    (type === 'InsertStmt' && list(node, 'cols').length === 0 && node.selectStmt !== undefined) ||
+    (type === 'MergeStmt' &&
+      list(node, 'mergeWhenClauses').some((c) => {
+        const clause = unwrap(c)?.node ?? {}
+        return str(clause, 'commandType') === 'CMD_INSERT' && list(clause, 'targetList').length === 0
+      }))
+  if (target === null && positional) return null
+  const known = new Set((target ?? []).map((c) => c.name))
+  if (target !== null && [...writes.keys()].some((k) => !known.has(k))) return null
+  return [...writes].map(([name, acc]) => colOf(name, acc))
+}
+
+/** The target's level (target first), the env with the statement's CTEs, and what each column receives. */
+function dmlWrites(
+  type: string,
+  node: AstObject,
+  outer: Env,
+  state: State,
+): {level: Level; env: Env; target: Cols; writes: Writes} {
   const env = withCtes(obj(node, 'withClause'), outer, state)
-  const target = node.relation
   const others =
     type === 'UpdateStmt' ? list(node, 'fromClause') : type === 'DeleteStmt' ? list(node, 'usingClause') : []
   const sourceRel = type === 'MergeStmt' ? [node.sourceRelation] : []
   // The target comes first, so its relation is rels[0] and its columns items[0].
-  const level = fromLevel([{RangeVar: target}, ...others, ...sourceRel], env, state)
+  const level = fromLevel([{RangeVar: node.relation}, ...others, ...sourceRel], env, state)
   const inner: Env = {level, ctes: env.ctes}
   const writes: Writes = new Map()
-  const targetColsNow = level.items[0] ?? null
+  const target = level.items[0] ?? null
   switch (type) {
     case 'InsertStmt':
-      insertWrites(node, targetColsNow, env, state, writes)
+      insertWrites(node, target, env, state, writes)
       break
     case 'UpdateStmt':
       assignWrites(list(node, 'targetList'), inner, state, writes)
       break
     case 'MergeStmt':
       for (const clause of list(node, 'mergeWhenClauses'))
-        mergeWrites(unwrap(clause)?.node ?? {}, targetColsNow, inner, state, writes)
+        mergeWrites(unwrap(clause)?.node ?? {}, target, inner, state, writes)
       break
   }
-  const written = applyWrites(targetColsNow, writes)
-  return targetCols(returning, {level: withTarget(level, written, node), ctes: env.ctes}, state)
+  return {level, env, target, writes}
 }
 
 function returningList(node: AstObject): readonly unknown[] {

@@ -112,7 +112,7 @@ function fromItem(value: unknown, env: Env, state: State, level: Building): Cols
 }
 
 /** A schema no relation is in: what an unqualified name resolves to while the search path is unknown. */
-const UNRESOLVED = '\u0000unresolved'
+export const UNRESOLVED = '\u0000unresolved'
 
 /**
  * Schema and name of a RangeVar: an unqualified name resolves on the session's search_path when the

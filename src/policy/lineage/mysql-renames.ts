@@ -32,16 +32,45 @@ function nameAt(stmt: readonly Token[], i: number, state: MysqlState): [string, 
   return [state.schema, fold(a.value), i + 1]
 }
 
-/** `to` now holds the values `from` held (every column of it, or unknown ones). */
-function moved(from: [string, string], to: [string, string], state: MysqlState): LineageEffect {
+/**
+ * `to` now holds the values `from` held (every column of it, or unknown ones): each column under its
+ * own name, or, for a column renamed, `renamed` (old name, new name) only. A view is read through its
+ * definition under any name: it stores nothing.
+ */
+function moved(
+  from: [string, string],
+  to: [string, string],
+  state: MysqlState,
+  /** A column renamed (old name, new name); null when the names cannot be read. */
+  renamed?: [string, string] | null,
+): LineageEffect {
   const cols = state.catalog.columns(from[0], from[1])
+  const view = state.catalog.viewDefinition?.(from[0], from[1]) !== undefined
+  const source = (c: string): string => `${from[0]}.${from[1]}.${c}`
+  const stored = view
+    ? []
+    : cols === undefined || renamed === null
+      ? null
+      : renamed !== undefined
+        ? cols
+            .filter((c) => c.toLowerCase() === renamed[0].toLowerCase())
+            .map((c) => ({name: renamed[1], sources: [source(c)], opaque: false}))
+        : cols.map((c) => ({name: c, sources: [source(c)], opaque: false}))
   return {
     kind: 'write',
     table: `${to[0]}.${to[1]}`,
-    reads: (cols ?? []).map((c) => `${from[0]}.${from[1]}.${c}`),
+    reads: (cols ?? []).map(source),
     unknown: cols === undefined,
+    columns: stored,
+    temporary: false,
+    qualified: true,
+    afterDdl: false,
   }
 }
+
+/** A column name token's text. */
+const nameOf = (t: Token | undefined): string | undefined =>
+  t !== undefined && (t.type === 'word' || t.type === 'ident') ? t.value : undefined
 
 /** The write effects of RENAME TABLE and of an ALTER TABLE that renames the table or a column. */
 export function renameWrites(stmt: readonly Token[], state: MysqlState): LineageEffect[] {
@@ -68,9 +97,14 @@ export function renameWrites(stmt: readonly Token[], state: MysqlState): Lineage
   const self: [string, string] = [table[0], table[1]]
   for (let i = table[2]; i < stmt.length; i++) {
     const t = stmt[i]
-    if (word(t, 'CHANGE') || (word(t, 'RENAME') && /^(COLUMN|INDEX|KEY)$/i.test(stmt[i + 1]?.value ?? '')))
-      out.push(moved(self, self, state))
-    else if (word(t, 'RENAME')) {
+    if (word(t, 'RENAME') && /^(INDEX|KEY)$/i.test(stmt[i + 1]?.value ?? '')) continue
+    if (word(t, 'CHANGE') || (word(t, 'RENAME') && word(stmt[i + 1], 'COLUMN'))) {
+      // CHANGE [COLUMN] old new type, RENAME COLUMN old TO new.
+      const k = word(stmt[i + 1], 'COLUMN') ? i + 2 : i + 1
+      const old = nameOf(stmt[k])
+      const now = nameOf(word(t, 'CHANGE') ? stmt[k + 1] : stmt[k + 2])
+      out.push(moved(self, self, state, old !== undefined && now !== undefined ? [old, now] : null))
+    } else if (word(t, 'RENAME')) {
       const j = word(stmt[i + 1], 'TO') || word(stmt[i + 1], 'AS') ? i + 2 : i + 1
       const to = nameAt(stmt, j, state)
       if (to !== undefined) out.push(moved(self, [to[0], to[1]], state))

@@ -11,7 +11,7 @@ import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
 import {parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
-import {unionCols, type State} from './model.js'
+import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
@@ -42,6 +42,35 @@ export type MysqlLineageResult =
 /** Statements that return rows about the server or session, never a table's values. */
 const METADATA =
   /^(SHOW|DESC|DESCRIBE|EXPLAIN|SET|USE|BEGIN|START|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|XA|KILL|FLUSH|HELP|LOCK|UNLOCK|DEALLOCATE|PREPARE|CHECKSUM|CHECK|OPTIMIZE|REPAIR|ANALYZE|INSTALL|UNINSTALL|RESET|PURGE|CHANGE|STOP|SIGNAL|RESIGNAL|GRANT|REVOKE|CREATE|ALTER|DROP|RENAME|TRUNCATE|DO)$/
+/** Statements that leave the catalog as it was (unless they run stored code). */
+const KEEPS_CATALOG = new Set([
+  'SELECT',
+  'WITH',
+  'VALUES',
+  'TABLE',
+  'INSERT',
+  'REPLACE',
+  'UPDATE',
+  'DELETE',
+  'SET',
+  'SHOW',
+  'DESC',
+  'DESCRIBE',
+  'EXPLAIN',
+  'USE',
+  'BEGIN',
+  'START',
+  'COMMIT',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'RELEASE',
+  'HANDLER',
+  'LOCK',
+  'UNLOCK',
+  'DO',
+  'PREPARE',
+  'DEALLOCATE',
+])
 const DIAGNOSTICS = /^\s*(SHOW\s+(WARNINGS|ERRORS|COUNT)|GET\s+(CURRENT\s+|STACKED\s+)?DIAGNOSTICS)\b/i
 
 const UNKNOWN: MysqlStatementLineage = {columns: null, reads: [], readsUnknown: true, diagnostics: false}
@@ -93,14 +122,19 @@ function lineageOfReading(
 ): Reading {
   const out: Reading = {statements: [], effects: []}
   let current = schema
+  // Set once a statement of the query may have changed the catalog (DDL, stored code).
+  let changedCatalog = false
   let systemCopied = names.catalog.systemVariablesCopied === true
   for (const stmt of splitStatements(tokens)) {
     const text = parserText(stmt)
     const first = stmt[0]?.type === 'word' ? stmt[0].value.toUpperCase() : ''
+    const after = changedCatalog
+    if (!KEEPS_CATALOG.has(first)) changedCatalog = true
+    const stale = (e: LineageEffect): LineageEffect => (e.kind === 'write' ? {...e, afterDdl: after} : e)
     const session = preparedStatement(first, stmt, names, current, prepared)
     if (session !== undefined) {
       out.statements.push(session.lineage)
-      out.effects.push(session.effects)
+      out.effects.push(session.effects.map(stale))
       continue
     }
     const explained = explainedStatement(first, stmt)
@@ -150,7 +184,8 @@ function lineageOfReading(
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
     if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
-    out.effects.push([...writes(ast, state, lineage), ...renameWrites(stmt, state)])
+    out.effects.push([...writes(ast, state, lineage), ...renameWrites(stmt, state)].map(stale))
+    if (lineage.runsCode === true) changedCatalog = true
   }
   return out
 }
@@ -195,7 +230,9 @@ function preparedStatement(
       : undefined
   const lineage = inner?.statements.length === 1 ? (inner.statements[0] ?? UNKNOWN) : UNKNOWN
   prepared.set(name, lineage)
-  return {lineage: {...NO_DATA, reads: lineage.reads}, effects: [{kind: 'prepare', name, lineage}]}
+  // What the prepared statement would store is judged (and tainted) when it is prepared.
+  const stores = inner?.statements.length === 1 ? inner.effects.flat().filter((e) => e.kind === 'write') : []
+  return {lineage: {...NO_DATA, reads: lineage.reads}, effects: [{kind: 'prepare', name, lineage}, ...stores]}
 }
 
 const EXPLAINS = new Set(['EXPLAIN', 'DESC', 'DESCRIBE', 'ANALYZE'])
@@ -298,35 +335,144 @@ function readTables(ast: Record<string, unknown>, state: State, walker: MysqlQue
 }
 
 /**
- * CREATE TABLE ... AS SELECT, INSERT ... SELECT, REPLACE ... SELECT, and writes of a variable (which
- * may hold anything the session read): the target holds what was read.
+ * CREATE TABLE ... SELECT, INSERT / REPLACE (from a SELECT, a subquery, a variable, or columns through
+ * ON DUPLICATE KEY UPDATE) and UPDATE: each table the statement stores rows in holds what it read, and
+ * each stored column what its value is computed from (`columns`, null when not known).
  */
-function writes(ast: Record<string, unknown>, state: State, l: MysqlStatementLineage): LineageEffect[] {
-  const target = writeTarget(ast)
-  if (target === null) return []
-  const [schema, table] = target
+function writes(ast: Record<string, unknown>, state: MysqlState, l: MysqlStatementLineage): LineageEffect[] {
   const unknown = l.readsUnknown || mentionsVariable(ast)
-  const selfOnly = l.reads.every((c) => c.startsWith(`${schema ?? state.schema}.${table}.`))
   if (l.reads.length === 0 && !unknown) return []
-  if (selfOnly && !unknown) return []
-  return [{kind: 'write', table: `${schema ?? state.schema}.${table}`, reads: l.reads, unknown}]
+  return storedTargets(ast, state).map((t) => ({
+    kind: 'write',
+    table: t.table,
+    reads: l.reads,
+    unknown,
+    columns: t.columns,
+    temporary: t.temporary,
+    qualified: t.qualified,
+    afterDdl: false,
+  }))
 }
 
-function writeTarget(ast: Record<string, unknown>): [string | null, string] | null {
-  const first: unknown = Array.isArray(ast.table) ? (ast.table as unknown[])[0] : undefined
-  if (!isObj(first)) return null
-  const table = ident(first.table)
-  if (table === null) return null
-  if (ast.type === 'create' && ast.keyword === 'table' && (isObj(ast.as) || isObj(ast.query_expr)))
-    return [ident(first.db), table]
-  if ((ast.type === 'insert' || ast.type === 'replace') && isObj(ast.values) && ast.values.type === 'select')
-    return [ident(first.db), table]
-  if (
-    (ast.type === 'update' || ast.type === 'insert' || ast.type === 'replace') &&
-    (mentionsSelect(ast) || mentionsVariable(ast))
-  )
-    return [ident(first.db), table]
-  return null
+/** A table a statement stores rows in, and what each stored column gets. */
+interface StoredTarget {
+  readonly table: string
+  readonly qualified: boolean
+  readonly temporary: boolean
+  readonly columns: readonly OutputColumn[] | null
+}
+
+/** The tables a statement stores rows in (none for a write of constants only). */
+function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredTarget[] {
+  const tables = Array.isArray(ast.table) ? ast.table.filter(isObj) : []
+  const first = tables[0]
+  const name = (t: Record<string, unknown>): string | null => {
+    const table = ident(t.table)
+    return table === null ? null : `${ident(t.db) ?? state.schema}.${table}`
+  }
+  const target = first === undefined ? null : name(first)
+  if (first === undefined || target === null) return []
+  const qualified = ident(first.db) !== null
+  const select = (node: Record<string, unknown>): Cols => {
+    const walker = new MysqlQueryLineage({...state, reads: new Set(), unknown: false}, parseView)
+    try {
+      return walker.select(node, {level: undefined, ctes: undefined})
+    } catch (error) {
+      if (error instanceof RangeError) return null
+      throw error
+    }
+  }
+  /** Assignments (`SET a = expr`) read over `from`: one stored column per assignment. */
+  const assigned = (set: unknown, from: unknown[] | null): Cols => {
+    const items = Array.isArray(set) ? set.filter(isObj) : []
+    const columns = items.map((s) => ({expr: s.value, as: ident(s.column) ?? ''}))
+    return select({type: 'select', from, columns})
+  }
+  const stored = (columns: Cols, temporary = false): StoredTarget[] => [
+    {table: target, qualified, temporary, columns: columns === null ? null : columns.map(outputColumn)},
+  ]
+  if (ast.type === 'create') {
+    if (ast.keyword !== 'table' || !isObj(ast.query_expr)) return []
+    // With column definitions, the SELECT's columns match them by name or add to them: not followed.
+    const defined = Array.isArray(ast.create_definitions) && ast.create_definitions.length > 0
+    return stored(defined ? null : select(ast.query_expr), ast.temporary === 'temporary')
+  }
+  if (ast.type === 'insert' || ast.type === 'replace') {
+    // Constants only (VALUES (1, 'x')) store nothing read.
+    const reads = isObj(ast.values) && ast.values.type === 'select'
+    if (!reads && !mentionsSelect(ast) && !mentionsVariable(ast) && !isObj(ast.on_duplicate_update)) return []
+    const named = Array.isArray(ast.columns) ? ast.columns.map((c) => ident(c) ?? '') : undefined
+    const [schema = '', table = ''] = [
+      target.slice(0, target.indexOf('.')),
+      target.slice(target.indexOf('.') + 1),
+    ]
+    const names = named ?? state.catalog.columns(schema, table)
+    const out = new Map<string, Acc>()
+    const add = (n: string, c: Col | undefined): void => {
+      let acc = out.get(n)
+      if (acc === undefined) out.set(n, (acc = newAcc()))
+      if (c === undefined) acc.opaque = true
+      else addCol(acc, c)
+    }
+    const rows: Cols[] = []
+    const values = isObj(ast.values) ? ast.values : undefined
+    if (values?.type === 'select') rows.push(select(values))
+    else if (values?.type === 'values' && Array.isArray(values.values))
+      for (const row of values.values.filter(isObj)) {
+        const exprs: unknown[] = Array.isArray(row.value) ? row.value : []
+        rows.push(select({type: 'select', from: null, columns: exprs.map((expr) => ({expr, as: null}))}))
+      }
+    for (const row of rows) {
+      // Rows of unknown width, or a table whose columns are unknown: which column gets what is unknown.
+      if (row === null || names === undefined) return stored(null)
+      row.forEach((c, i) => add(names[i] ?? '', c))
+    }
+    const sets = [ast.set, isObj(ast.on_duplicate_update) ? ast.on_duplicate_update.set : undefined]
+    for (const set of sets) {
+      if (!Array.isArray(set)) continue
+      const cols = assigned(set, [first])
+      if (cols === null) return stored(null)
+      for (const c of cols) add(c.name, c)
+    }
+    return stored([...out].map(([n, acc]) => colOf(n, acc)))
+  }
+  if (ast.type === 'update') {
+    const items = Array.isArray(ast.set) ? ast.set.filter(isObj) : []
+    const cols = assigned(items, tables)
+    const byTable = new Map<string, {qualified: boolean; columns: Col[]}>()
+    items.forEach((item, i) => {
+      const qualifier = ident(item.table)
+      const c = cols?.[i]
+      // The table an assignment writes: the one its qualifier names; unqualified, any that could hold it.
+      const owners = tables.filter((t) =>
+        qualifier === null
+          ? tables.length === 1 || mayHold(t, ident(item.column) ?? '', state)
+          : (ident(t.as) ?? ident(t.table)) === qualifier,
+      )
+      for (const t of owners.length > 0 ? owners : tables) {
+        const key = name(t)
+        if (key === null) continue
+        const entry = byTable.get(key) ?? {qualified: ident(t.db) !== null, columns: []}
+        entry.columns.push(c ?? {name: ident(item.column) ?? '', sources: new Set(), opaque: true})
+        byTable.set(key, entry)
+      }
+    })
+    return [...byTable].map(([table, e]) => ({
+      table,
+      qualified: e.qualified,
+      temporary: false,
+      columns: cols === null ? null : e.columns.map(outputColumn),
+    }))
+  }
+  return []
+}
+
+/** Whether a table of a multi-table UPDATE may have a column of this name (unknown tables may). */
+function mayHold(t: Record<string, unknown>, column: string, state: MysqlState): boolean {
+  const table = ident(t.table)
+  if (table === null) return true
+  const cols = state.catalog.columns(ident(t.db) ?? state.schema, table)
+  return cols === undefined || cols.some((c) => c.toLowerCase() === column)
 }
 
 function mentionsSelect(v: unknown, depth = 0): boolean {

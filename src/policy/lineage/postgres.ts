@@ -6,9 +6,11 @@
 import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
-import {relationCols, resolveRangeVar, writesRunCode} from './from.js'
+import {dmlStored} from './dml.js'
+import {collect} from './expr.js'
+import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js'
 import {callsUntracked, storesComputedValue} from './functions.js'
-import {type Cols, constCol, newAcc, type State} from './model.js'
+import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
 import type {
   CatalogView,
@@ -74,6 +76,31 @@ const FIXED_SETTINGS = new Set([
   'lc_ctype',
 ])
 
+/** Statement types that leave the catalog as it was (unless they run user code). */
+const KEEPS_CATALOG = new Set([
+  'SelectStmt',
+  'InsertStmt',
+  'UpdateStmt',
+  'DeleteStmt',
+  'MergeStmt',
+  'TransactionStmt',
+  'VariableSetStmt',
+  'VariableShowStmt',
+  'ExplainStmt',
+  'DeclareCursorStmt',
+  'FetchStmt',
+  'ClosePortalStmt',
+  'PrepareStmt',
+  'ExecuteStmt',
+  'DeallocateStmt',
+  'CopyStmt',
+  'DiscardStmt',
+  'LockStmt',
+  'ListenStmt',
+  'NotifyStmt',
+  'UnlistenStmt',
+])
+
 /** Statement types that return rows through a path this module does not model: opaque. */
 const OPAQUE_ROWS = new Set(['CallStmt'])
 
@@ -113,6 +140,10 @@ class Run {
   private readonly prepared = new Map<string, StatementLineage | null>()
   private cursorsClosed = false
   private preparedCleared = false
+  /** Temporary relations earlier statements of this query create: unqualified, these names are theirs. */
+  private readonly temporaries = new Set<string>()
+  /** True once an earlier statement of this query may have changed the catalog (DDL, user code). */
+  private changedCatalog = false
 
   constructor(
     private readonly catalog: CatalogView,
@@ -122,9 +153,13 @@ class Run {
   /** The lineage of one top-level statement. */
   statement(value: unknown): StatementLineage {
     try {
-      for (const name of new Set(temporaryNames(value, this.catalog))) this.effect({kind: 'temporary', name})
+      const temporaries = new Set(temporaryNames(value, this.catalog))
+      for (const name of temporaries) this.effect({kind: 'temporary', name})
       const lineage = this.dispatch(value)
       this.nestedWrites(unwrap(value)?.node)
+      for (const name of temporaries) this.temporaries.add(name)
+      if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
+        this.changedCatalog = true
       if (lineage.runsCode === true || runsUserCode(value, this.catalog) || storesComputedValue(value)) {
         // User code may return and copy any value, and a stored value may come back from anywhere:
         // every column is opaque, and the session is masked.
@@ -168,18 +203,26 @@ class Run {
       case 'SelectStmt': {
         // SELECT ... INTO creates a table and returns no rows.
         const into = obj(node, 'intoClause')
-        if (into) return this.write(obj(into, 'rel'), node, false)
+        if (into)
+          return this.write(obj(into, 'rel'), node, false, (s) => intoCols(into, selectCols(node, NO_ENV, s)))
         return this.rows((s) => selectCols(node, {level: undefined, ctes: undefined}, s))
       }
       case 'CreateTableAsStmt': {
         const into = obj(node, 'into')
-        return this.write(into && obj(into, 'rel'), node.query, false)
+        // A materialized view is read through its definition, as a view is: it stores nothing lineage cannot follow.
+        const stored =
+          str(node, 'objtype') === 'OBJECT_MATVIEW'
+            ? () => []
+            : (s: State) => intoCols(into, queryCols(node.query, NO_ENV, s))
+        return this.write(into && obj(into, 'rel'), node.query, false, stored)
       }
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'MergeStmt':
         // UPDATE t SET a = b copies within the target: then the target is a source too.
-        this.write(obj(node, 'relation'), node, type !== 'InsertStmt' && hasColumnRef(node))
+        this.write(obj(node, 'relation'), node, type !== 'InsertStmt' && hasColumnRef(node), (s) =>
+          dmlStored(type, node, NO_ENV, s),
+        )
         return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
       case 'DeleteStmt':
         return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
@@ -261,9 +304,15 @@ class Run {
 
   /**
    * A write into `target` from what `source` reads: every relation named anywhere in it (the target
-   * itself when `readsTarget`), as whole relations. Returns no rows.
+   * itself when `readsTarget`), as whole relations, and what each stored column is computed from
+   * (`stored`; null when not known). Returns no rows.
    */
-  private write(target: AstObject | undefined, source: unknown, readsTarget: boolean): StatementLineage {
+  private write(
+    target: AstObject | undefined,
+    source: unknown,
+    readsTarget: boolean,
+    stored: (state: State) => Cols,
+  ): StatementLineage {
     const rel = target && resolveRangeVar(target, this.catalog, this.ctx.defaultSchema)
     const state = this.newState()
     if (rel && readsTarget) relationCols(rel.schema, rel.name, state)
@@ -272,13 +321,29 @@ class Run {
       if (parts) relationCols(parts.schema, parts.name, state)
     }
     if (callsUntracked(source)) state.unknown = true
-    if (rel && (state.reads.size > 0 || state.unknown))
+    if (target && rel && (state.reads.size > 0 || state.unknown)) {
+      let columns: Cols
+      try {
+        columns = stored(this.newState())
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error
+        columns = null
+      }
+      const schema = str(target, 'schemaname')
       this.effect({
         kind: 'write',
         table: `${rel.schema}.${rel.name}`,
         reads: [...state.reads].sort(),
         unknown: state.unknown,
+        columns: columns === null ? null : columns.map(output),
+        temporary:
+          str(target, 'relpersistence') === 't' ||
+          schema?.startsWith('pg_temp') === true ||
+          (schema === undefined && this.temporaries.has(rel.name)),
+        qualified: schema !== undefined,
+        afterDdl: this.changedCatalog,
       })
+    }
     return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
   }
 
@@ -293,7 +358,9 @@ class Run {
       for (const [k, v] of Object.entries(value as AstObject)) {
         if (NESTED_WRITES.has(k) && v !== null && typeof v === 'object') {
           const node = v as AstObject
-          this.write(obj(node, 'relation'), node, k !== 'InsertStmt' && hasColumnRef(node))
+          this.write(obj(node, 'relation'), node, k !== 'InsertStmt' && hasColumnRef(node), (s) =>
+            dmlStored(k, node, NO_ENV, s),
+          )
         }
         this.nestedWrites(v)
       }
@@ -314,9 +381,20 @@ class Run {
     const newName =
       type === 'RenameStmt' && str(node, 'renameType') !== 'OBJECT_COLUMN' ? str(node, 'newname') : undefined
     const newSchema = type === 'AlterObjectSchemaStmt' ? str(node, 'newschema') : undefined
+    // A view is read through its definition under any name: renaming it stores nothing.
+    const view = this.catalog.viewDefinition?.(from.schema, from.name) !== undefined
     if (newName !== undefined || newSchema !== undefined)
-      this.write({relname: newName ?? from.name, schemaname: newSchema ?? from.schema}, source, false)
-    else if (type !== 'AlterTableStmt' || hasColumnRef(node)) this.write(source.RangeVar, source, true)
+      this.write({relname: newName ?? from.name, schemaname: newSchema ?? from.schema}, source, false, (s) =>
+        view ? [] : relationCols(from.schema, from.name, s),
+      )
+    else if (type === 'RenameStmt')
+      this.write(source.RangeVar, source, true, (s) => {
+        const cols = view ? [] : relationCols(from.schema, from.name, s)
+        const old = cols?.find((c) => c.name === str(node, 'subname'))
+        return cols === null ? null : old === undefined ? [] : [{...old, name: str(node, 'newname') ?? ''}]
+      })
+    else if (type !== 'AlterTableStmt' || hasColumnRef(node))
+      this.write(source.RangeVar, source, true, (s) => alterStored(node, source, s))
   }
 
   /** A SET or RESET: search_path changes (and role changes, which change what `$user` names) are effects. */
@@ -409,6 +487,35 @@ class Run {
     }
     return NO_ROWS
   }
+}
+
+/** No FROM level and no CTE: a top-level statement's surroundings. */
+const NO_ENV: Env = {level: undefined, ctes: undefined}
+
+/** The columns a CREATE TABLE AS / SELECT INTO stores: the query's, renamed by its column list. */
+function intoCols(into: AstObject | undefined, cols: Cols): Cols {
+  const names = list(into ?? {}, 'colNames').map((c) => str(unwrap(c)?.node ?? {}, 'sval') ?? '')
+  return rename(cols, names)
+}
+
+/**
+ * What an ALTER TABLE computes from the table's columns into a column (a USING rewrite, a generated
+ * column's expression), per command; null when a command that reads columns names none.
+ */
+function alterStored(node: AstObject, source: {RangeVar: AstObject}, state: State): Cols {
+  const env: Env = {level: fromLevel([source], NO_ENV, state), ctes: undefined}
+  const out: Col[] = []
+  for (const c of list(node, 'cmds')) {
+    const cmd = unwrap(c)?.node ?? {}
+    if (!hasColumnRef(cmd)) continue
+    const def = unwrap(cmd.def)
+    const name = str(cmd, 'name') ?? (def?.type === 'ColumnDef' ? str(def.node, 'colname') : undefined)
+    if (name === undefined) return null
+    const acc = newAcc()
+    collect(cmd.def, env, state, acc)
+    out.push(colOf(name, acc))
+  }
+  return out
 }
 
 function output(col: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {

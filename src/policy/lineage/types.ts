@@ -119,13 +119,25 @@ export type LineageEffect =
    * The statement writes rows into `table` (`schema.table`) from what it reads (CREATE TABLE AS,
    * SELECT INTO, INSERT ... SELECT, UPDATE or MERGE from other columns): `reads` are every column of the
    * relations it reads, `unknown` when it reads something lineage cannot see. The proxy masks the
-   * table like its sources for the rest of the session.
+   * table like its sources for the rest of the session. `columns`: each column it stores and what the
+   * stored value is computed from (null when that is not known: any column may get anything it reads),
+   * so that a copy of a masked column into a table other sessions read can be refused before it runs.
    */
   | {
       readonly kind: 'write'
       readonly table: string
       readonly reads: readonly string[]
       readonly unknown: boolean
+      readonly columns: readonly OutputColumn[] | null
+      /** The target is certainly one of the session's temporary relations (no other session sees it). */
+      readonly temporary: boolean
+      /** The statement names the target with its schema (an unqualified name may be a temporary relation). */
+      readonly qualified: boolean
+      /**
+       * An earlier statement of the same query may have changed the catalog (DDL, user code): what
+       * lineage read of it may be stale.
+       */
+      readonly afterDdl: boolean
     }
 
 /** The lineage of a query (one or several statements). */

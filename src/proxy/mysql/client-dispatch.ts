@@ -20,7 +20,8 @@ import {MysqlReview} from './review.js'
 import type {Entry, Expect, MysqlSessionState} from './session-state.js'
 import {ClientWait} from './waiting.js'
 import {errPacket} from './wire.js'
-import type {CatalogLookup} from './mask-session.js'
+import type {CatalogLookup, MysqlMaskSession, MysqlMaskStatement} from './mask-session.js'
+import {mayStore} from '../stored-copy.js'
 import {quote} from './mask-code.js'
 
 /** The statement id MariaDB reads as "the statement prepared last" (direct execution). */
@@ -374,7 +375,68 @@ export class ClientDispatcher {
     // A held statement never reached the server, whose KILL would find nothing to stop: its wait ends here.
     const killed = expect === 'result' ? killedConnection(info.sql) : undefined
     if (killed !== undefined) this.o.held?.statements.cancel(killed)
-    this.forward(buf, start, end, this.entryOf(info, expect, effects, uncertain, onFailure))
+    const masking = this.o.state.masking
+    if (masking === undefined || !mayStore(decision))
+      return this.forward(buf, start, end, this.entryOf(info, expect, effects, uncertain, onFailure))
+    const send = (m: MysqlMaskStatement | undefined, frame: Buffer, at: number, to: number): void =>
+      this.forward(frame, at, to, this.entryOf(info, expect, effects, uncertain, onFailure, m))
+    this.judgeStores(
+      reply,
+      info,
+      masking,
+      (m) => send(m, buf, start, end),
+      () => {
+        const frame = Buffer.from(buf.subarray(start, end))
+        return (m) => send(m, frame, 0, frame.length)
+      },
+    )
+  }
+
+  /**
+   * A statement that stores rows is judged before it is sent (MysqlMaskSession.storedCopy): a copy of a
+   * masked column into a table other sessions read is refused. When the catalog must be looked up first,
+   * the lookup goes ahead on this connection and the client's later packets wait for the verdict.
+   * `send` forwards the statement now, with its masking state; `later` makes a forwarder that outlives
+   * the client's chunk.
+   */
+  private judgeStores(
+    reply: number,
+    info: StatementInfo,
+    masking: MysqlMaskSession,
+    send: (m: MysqlMaskStatement | undefined) => void,
+    later: () => (m: MysqlMaskStatement | undefined) => void,
+  ): void {
+    const state = this.o.state
+    const m = masking.statement(info.sql, info.decision, state.schema)
+    if (m === undefined) return send(m)
+    // Statements still running may change the catalog: a lookup sent now is answered after them.
+    const inFlight = state.queue.some((e) => e.kind === 'server' && e.lookup === undefined)
+    const verdict = (stale: boolean): void => {
+      const copy = masking.storedCopy(m, stale)
+      if (copy === undefined) return sendNow(m)
+      this.deny(reply, {sql: info.sql, decision: {...info.decision, decision: 'deny', ...copy}})
+    }
+    let sendNow = send
+    const lookup = masking.lookup(m)
+    if (lookup === undefined) return verdict(inFlight)
+    sendNow = later()
+    this.wait.begin()
+    this.sendLookup({
+      sql: lookup.sql,
+      row: (values) => lookup.row(values),
+      done: (ok) => {
+        lookup.done(ok)
+        if (this.stopped) return
+        try {
+          verdict(!ok)
+        } catch (err) {
+          this.stopped = true
+          this.o.onFatal(err)
+          return
+        }
+        this.wait.end()
+      },
+    })
   }
 
   /** The response an allowed (or approved) COM_QUERY or COM_STMT_PREPARE is owed, with its effects. */
@@ -384,6 +446,8 @@ export class ClientDispatcher {
     effects: (() => void) | undefined,
     uncertain: boolean,
     onFailure: (() => void) | undefined,
+    /** Its masking state, when it was made to judge what the statement stores. */
+    mask?: MysqlMaskStatement,
   ): Entry {
     const state = this.o.state
     if (expect === 'prepare') return {kind: 'server', expect, running: undefined, prepared: info}
@@ -391,7 +455,7 @@ export class ClientDispatcher {
       kind: 'server',
       expect,
       running: state.run(info.sql, info.decision),
-      mask: state.masking?.statement(info.sql, info.decision, state.schema),
+      mask: mask ?? state.masking?.statement(info.sql, info.decision, state.schema),
       onSuccess: effects,
       onFailure: uncertain
         ? () => {

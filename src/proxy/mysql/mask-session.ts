@@ -7,6 +7,7 @@
  */
 import type {MaskKey} from '../../masking/index.js'
 import {
+  maskedCopy,
   normalizeMysql,
   planMasking,
   ruleFor,
@@ -16,7 +17,9 @@ import {
   type MaskingRule,
   type PlanField,
   type StatementLineage,
+  type StoredWrite,
 } from '../../policy/index.js'
+import {storedCopy, type StoredCopy} from '../stored-copy.js'
 import {
   lineageMysql,
   type MysqlLineageResult,
@@ -241,6 +244,24 @@ export class MysqlMaskSession {
     }
   }
 
+  /**
+   * Whether the statement would store values of a masked column where other sessions read them
+   * unmasked (`maskedCopy`), judged before it is sent, once its catalog lookup (`lookup`) answered.
+   * `stale`: the catalog may not be what the statement will see (the lookup failed, or statements sent
+   * before it may change it): any write from other tables is refused.
+   */
+  storedCopy(m: MysqlMaskStatement, stale: boolean): StoredCopy | undefined {
+    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
+    const exact = this.exactNames === true
+    const r = m.ready ?? lineageMysql(m.sql, this.catalog, schemaFor(m, exact), this.prepared, exact)
+    if (!r.ok) return undefined
+    // The catalog answered for this statement: its lineage at the first result is this one.
+    if (!stale) m.ready = r
+    const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
+    this.match ??= mysqlColumnMatch(exact, this.folded)
+    return storedCopy(writes, m.rules, {dialect: 'mysql', stale, inFlight: false, match: this.match})
+  }
+
   /** The current statement's lineage (computed once, when its first result arrives). */
   private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
     // Detect rules alone need no lineage: every text field is scanned whatever it comes from.
@@ -370,13 +391,14 @@ export class MysqlMaskSession {
   }
 
   /** A table filled from masked (or unknown) columns is masked whole, with the strictest rule involved. */
-  private taint(
-    m: MysqlMaskStatement,
-    effects: readonly {kind: string; table?: string; reads?: readonly string[]; unknown?: boolean}[],
-  ): void {
+  private taint(m: MysqlMaskStatement, effects: readonly LineageEffect[]): void {
     const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
+    this.match ??= mysqlColumnMatch(this.exactNames === true, this.folded)
     for (const e of effects) {
-      if (e.kind !== 'write' || e.table === undefined) continue
+      if (e.kind !== 'write') continue
+      // A persistent table that stores no masked value outside its rule (copies were refused before
+      // they ran) is not masked whole.
+      if (!e.temporary && !e.unknown && maskedCopy(e, m.rules, this.match) === undefined) continue
       const hits =
         e.unknown === true
           ? columnRules

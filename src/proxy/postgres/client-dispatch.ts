@@ -15,6 +15,8 @@ import type {IssuedKey} from './cancel.js'
 import {bindApproved, holdForReview, reviewParse, type ReviewHook, type ReviewSession} from './review.js'
 import type {RunWriter} from '../run-writer.js'
 import type {StatementInfo} from '../session-audit.js'
+import {mayStore} from '../stored-copy.js'
+import type {MaskStatement} from './mask-session.js'
 import type {SessionState} from './session-state.js'
 import {bodyOf, cstringEnd, nameAt, readyForQuery} from './wire.js'
 
@@ -177,13 +179,19 @@ export class ClientDispatcher {
    */
   private withNotNull(v: Verdict, decided: (v: Verdict) => boolean): boolean {
     const s = this.deps.state
+    const decision = decideNotNull(s.guard, v.decision, s.evalContext, this.deps.notNull)
+    return this.afterLookup(decision, (d) => decided({...v, decision: d}))
+  }
+
+  /** Pauses this client's messages until `lookup` settles (it never rejects), then goes on with `then`. */
+  private afterLookup<T>(lookup: Promise<T>, then: (value: T) => boolean): boolean {
     this.deps.toServer.flush()
     this.deps.clientGate.hold('decision')
-    void decideNotNull(s.guard, v.decision, s.evalContext, this.deps.notNull).then((decision) => {
+    void lookup.then((value) => {
       if (this.closed) return
       let more: boolean
       try {
-        more = decided({...v, decision})
+        more = then(value)
       } catch (err) {
         this.fail(err)
         return
@@ -191,6 +199,24 @@ export class ClientDispatcher {
       if (more) this.resumeAfterDecision()
     })
     return false
+  }
+
+  /**
+   * The decision for an allowed statement once its stored copies are judged (MaskSession.storedCopy):
+   * a copy of a masked column into a table other sessions read is refused before it runs. Calls
+   * `decided` with the verdict and the statement's masking state (false: it holds the client itself).
+   */
+  private withStoredCopies(
+    v: Verdict,
+    m: MaskStatement | undefined,
+    decided: (v: Verdict, m: MaskStatement | undefined) => boolean,
+  ): boolean {
+    const s = this.deps.state
+    const copy = s.masking.storedCopy(m, s.pipeline.length > 0)
+    if (copy instanceof Promise) return this.afterLookup(copy, () => this.withStoredCopies(v, m, decided))
+    if (copy === undefined) return decided(v, m)
+    const denial: Decision = {...v.decision, decision: 'deny', rule: copy.rule, message: copy.message}
+    return decided({...v, decision: denial}, m)
   }
 
   private query(buf: Buffer, start: number, end: number): boolean {
@@ -202,12 +228,26 @@ export class ClientDispatcher {
   }
 
   private decidedQuery(v: Verdict, buf: Buffer, start: number, end: number): boolean {
+    if (v.decision.decision !== 'allow') return this.checkedQuery(v, undefined, buf, start, end)
+    const m = this.deps.state.masking.draft(v.sql, v.decision)
+    if (m?.stores === undefined) return this.checkedQuery(v, m, buf, start, end)
+    const frame = buf.subarray(start, end)
+    return this.withStoredCopies(v, m, (w, n) => this.checkedQuery(w, n, frame, 0, frame.length))
+  }
+
+  /** A decided Query: forwarded with its masking state `m` when allowed, answered with an error when not. */
+  private checkedQuery(
+    v: Verdict,
+    m: MaskStatement | undefined,
+    buf: Buffer,
+    start: number,
+    end: number,
+  ): boolean {
     const s = this.deps.state
     if (v.decision.decision === 'allow') {
       this.remember(v)
-      s.pipeline.push(
-        entry(Expect.Query, s.startRunning(v), undefined, s.masking.statement(v.sql, v.decision)),
-      )
+      s.masking.started(v.sql, v.decision, m)
+      s.pipeline.push(entry(Expect.Query, s.startRunning(v), undefined, m))
       this.deps.toServer.forward(buf, start, end)
       return true
     }
@@ -279,6 +319,16 @@ export class ClientDispatcher {
   }
 
   private decidedParse(v: Verdict, name: string, buf: Buffer, start: number, end: number): boolean {
+    if (v.decision.decision !== 'allow') return this.checkedParse(v, name, buf, start, end)
+    if (!mayStore(v.decision)) return this.checkedParse(v, name, buf, start, end)
+    // The statement's masking state for its Executes is made at each Execute; this one judges its copies.
+    const m = this.deps.state.masking.draft(v.sql, v.decision)
+    if (m?.stores === undefined) return this.checkedParse(v, name, buf, start, end)
+    const frame = buf.subarray(start, end)
+    return this.withStoredCopies(v, m, (w) => this.checkedParse(w, name, frame, 0, frame.length))
+  }
+
+  private checkedParse(v: Verdict, name: string, buf: Buffer, start: number, end: number): boolean {
     const s = this.deps.state
     if (v.decision.decision === 'allow') {
       this.parsed(name, v)

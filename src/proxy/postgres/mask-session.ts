@@ -9,6 +9,7 @@ import {
   LineageCache,
   applyLineageEffects,
   lineagePostgres,
+  maskedCopy,
   planMasking,
   ruleFor,
   typeCategory,
@@ -16,10 +17,13 @@ import {
   type Decision,
   type LineageContext,
   type LineageEffect,
+  type LineageResult,
   type MaskingRule,
   type PlanField,
   type StatementLineage,
+  type StoredWrite,
 } from '../../policy/index.js'
+import {mayStore, storedCopy, type StoredCopy} from '../stored-copy.js'
 import {SessionCatalog, type SideQuery} from './catalog.js'
 import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
@@ -51,6 +55,19 @@ export interface MaskStatement {
   /** Output columns masked (`field:rule`), for the audit event. */
   readonly masked: Set<string>
   readonly fired: Set<string>
+  /**
+   * Whether the statement may store rows (CREATE TABLE AS, INSERT, UPDATE, MERGE, ALTER) and how its
+   * copies can be judged before it runs: `columns` per stored column (the catalog is as the statement
+   * will see it; a statement after DDL in the same query counts as stale), `stale` not at all (DDL
+   * earlier in the transaction, or an unknown search_path: any write from other relations is refused);
+   * undefined: it stores nothing.
+   */
+  readonly stores: 'columns' | 'stale' | undefined
+  /**
+   * The lineage `storedCopy` computed before a one-statement query was sent, with the catalog as that
+   * statement sees it (once sent, its own DDL would make the catalog count as stale).
+   */
+  judged: LineageResult | undefined
 }
 
 /** Operation kinds after which the session's own catalog view may be stale. */
@@ -108,22 +125,23 @@ export class MaskSession {
 
   /** The masking state of an allowed statement about to run; undefined when nothing can be masked. */
   statement(sql: string, decision: Decision | undefined): MaskStatement | undefined {
+    const m = this.draft(sql, decision)
+    this.started(sql, decision, m)
+    return m
+  }
+
+  /**
+   * The masking state of a statement not sent yet (its copies are judged first: `storedCopy`); call
+   * `started` once it is sent. undefined when nothing can be masked.
+   */
+  draft(sql: string, decision: Decision | undefined): MaskStatement | undefined {
     // A policy without masking rules costs one comparison per statement.
     if (this.allRules.length === 0) return undefined
     const ops = decision?.operations ?? []
-    if (ops.some((o) => INVALIDATING_KINDS.has(o.kind))) this.invalidate()
-    if (ops.some((o) => DDL_KINDS.has(o.kind))) this.path.ranDdl()
-    // set_config() can change search_path where no statement shows it.
-    if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.path.unknown = true
     const base = decision === undefined ? this.allRules : decision.masking
-    if (base.length === 0 && this.taints.length === 0) {
-      // Its effects are not followed: a path it sets, or the end of a transaction that set one, is unknown.
-      if (this.columnRules) this.path.unfollowed(sql)
-      // Nor the temporary relations it makes: every relation it names may be one.
-      if (this.columnRules && /temp/i.test(sql))
-        for (const t of ops.flatMap((o) => o.tables)) this.addTemporary(t.slice(t.indexOf('.') + 1))
-      return undefined
-    }
+    if (base.length === 0 && this.taints.length === 0) return undefined
+    // Judged before the statement is sent: the catalog is as it (the first of its query) will see it.
+    const stores = !mayStore(decision) ? undefined : this.path.unknown || this.path.ddl ? 'stale' : 'columns'
     return {
       sql: decision === undefined ? '' : sql,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],
@@ -138,7 +156,25 @@ export class MaskSession {
       loads: 0,
       masked: new Set(),
       fired: new Set(),
+      stores,
+      judged: undefined,
     }
+  }
+
+  /** A statement (with its draft `m`) is sent to the server: what it may change is followed from now on. */
+  started(sql: string, decision: Decision | undefined, m: MaskStatement | undefined): void {
+    if (this.allRules.length === 0) return
+    const ops = decision?.operations ?? []
+    if (ops.some((o) => INVALIDATING_KINDS.has(o.kind))) this.invalidate()
+    if (ops.some((o) => DDL_KINDS.has(o.kind))) this.path.ranDdl()
+    // set_config() can change search_path where no statement shows it.
+    if (ops.some((o) => o.functions.some((f) => /(^|\.)set_config$/i.test(f)))) this.path.unknown = true
+    if (m !== undefined || !this.columnRules) return
+    // Its effects are not followed: a path it sets, or the end of a transaction that set one, is unknown.
+    this.path.unfollowed(sql)
+    // Nor the temporary relations it makes: every relation it names may be one.
+    if (/temp/i.test(sql))
+      for (const t of ops.flatMap((o) => o.tables)) this.addTemporary(t.slice(t.indexOf('.') + 1))
   }
 
   /** Drops cached catalog and lineage (the session ran DDL or changed settings). */
@@ -175,6 +211,7 @@ export class MaskSession {
       const pending = this.checkCode(m)
       if (pending !== undefined) return pending
     }
+    if (m.judged !== undefined) return this.applyLineage(m, m.judged)
     // The side connection sees the catalog as committed: after DDL in the session's open transaction
     // (or earlier in the same query) a name may stand for something else (CREATE OR REPLACE VIEW).
     if (this.path.unknown || this.path.ddl) return this.staleLineage(m)
@@ -184,10 +221,36 @@ export class MaskSession {
     const r = this.lineageCache.lineage(m.sql, this.lineageContext())
     const misses = this.catalog.misses.size + this.catalog.codeMisses.size
     if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
+    return this.applyLineage(m, r)
+  }
+
+  private applyLineage(m: MaskStatement, r: LineageResult): undefined {
     m.lineage = r.ok ? r.statements : null
     this.follow(m, r.ok ? r.effects : [], m.lineage?.some((l) => l.runsCode === true) === true)
     if (!this.readMasked) this.readMasked = m.lineage === null || m.lineage.some((l) => this.reads(m, l))
     return undefined
+  }
+
+  /**
+   * Whether the statement would store values of a masked column where other sessions read them
+   * unmasked (`maskedCopy`: a column of a persistent table no rule masks as strictly), judged before it
+   * runs. Temporary targets are the session's own: their taint masks them for the rest of it. A
+   * Promise when the catalog must be loaded first (call again after it settles). `inFlight`: earlier
+   * statements still run, so the catalog and search_path may not be what this one will see.
+   */
+  storedCopy(m: MaskStatement | undefined, inFlight: boolean): StoredCopy | undefined | Promise<void> {
+    if (m?.stores === undefined || !m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
+    if (!this.catalog.pathLoaded && !this.path.unknown) return this.loadPath(m)
+    this.catalog.misses.clear()
+    this.catalog.codeMisses.clear()
+    const r = this.lineageCache.lineage(m.sql, this.lineageContext())
+    const misses = this.catalog.misses.size + this.catalog.codeMisses.size
+    if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
+    // SQL the parser cannot read, the server cannot run either.
+    if (!r.ok) return undefined
+    if (m.stores === 'columns' && !inFlight && r.statements.length === 1) m.judged = r
+    const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
+    return storedCopy(writes, m.rules, {dialect: 'postgres', stale: m.stores === 'stale', inFlight})
   }
 
   /**
@@ -403,12 +466,15 @@ export class MaskSession {
 
   /**
    * Tables written from data that may hold masked columns (CREATE TABLE AS, SELECT INTO, INSERT ...
-   * SELECT) are masked whole for the rest of the session, with the strictest rule involved.
+   * SELECT) are masked whole for the rest of the session, with the strictest rule involved. A write
+   * into a persistent table that stores no masked value outside its rule (`maskedCopy`; copies were
+   * refused before they ran) taints nothing.
    */
   private taint(m: MaskStatement): void {
     for (const effects of m.effects)
       for (const e of effects) {
         if (e.kind !== 'write') continue
+        if (!e.temporary && !e.unknown && maskedCopy(e, m.rules) === undefined) continue
         const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
         const hits = e.unknown ? columnRules : columnRules.filter((r) => e.reads.some((c) => ruleFor([r], c)))
         const strictest = hits.reduce<MaskingRule | undefined>(

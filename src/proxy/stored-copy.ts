@@ -1,0 +1,97 @@
+/**
+ * Both engines' refusal of a statement that would store a masked column's values where other sessions
+ * read them unmasked (`maskedCopy` in policy): each write lineage reports for the statement is judged
+ * before the statement is sent, and the first copy becomes the denial the client sees.
+ */
+import {
+  maskedCopy,
+  UNRESOLVED_SCHEMA,
+  type ColumnMatch,
+  type MaskedCopy,
+  type MaskingRule,
+  type Decision,
+  type StoredWrite,
+} from '../policy/index.js'
+
+/** Operation kinds of statements that may store rows computed from other columns. */
+const STORING_KINDS = new Set(['create', 'insert', 'update', 'merge', 'alter'])
+
+/** True when a decided statement may store rows computed from other columns (its copies are judged). */
+export function mayStore(decision: Decision | undefined): boolean {
+  return decision !== undefined && decision.operations.some((o) => STORING_KINDS.has(o.kind))
+}
+
+/** Why a statement is refused: the masking rule its copy would escape, and what the client is told. */
+export interface StoredCopy {
+  readonly rule: string
+  readonly message: string
+}
+
+/** How a session's writes can be judged. */
+export interface StoreJudging {
+  readonly dialect: 'postgres' | 'mysql'
+  /** The catalog the statement will see is not known (DDL earlier in the open transaction, an unknown path). */
+  readonly stale: boolean
+  /** Earlier statements still run: the catalog and path may change before this one runs. */
+  readonly inFlight: boolean
+  /** How rules name columns (MySQL passes its own case rules). */
+  readonly match?: ColumnMatch | undefined
+}
+
+/**
+ * The first write of a statement that stores a masked column where its rule does not reach; undefined
+ * when there is none. Writes into the session's temporary relations are the session's own. A write
+ * whose catalog may be stale is judged as if it stored everything it reads, unknown included.
+ */
+export function storedCopy(
+  writes: readonly StoredWrite[],
+  rules: readonly MaskingRule[],
+  how: StoreJudging,
+): StoredCopy | undefined {
+  for (const w of writes) {
+    if (w.temporary) continue
+    if (how.stale || how.inFlight || w.afterDdl) {
+      const copy = maskedCopy({...w, columns: null, unknown: true}, rules, how.match)
+      if (copy !== undefined) return {rule: copy.rule, message: staleMessage(w.table, how)}
+    }
+    const copy = maskedCopy(w, rules, how.match)
+    if (copy !== undefined) return {rule: copy.rule, message: copyMessage(copy, how)}
+  }
+  return undefined
+}
+
+/** Names as the client wrote them (lineage marks unresolved schemas). */
+function shown(name: string): string {
+  const unresolved = `${UNRESOLVED_SCHEMA}.`
+  return name.startsWith(unresolved) ? name.slice(unresolved.length) : name
+}
+
+function temporaryHint(how: StoreJudging): string {
+  const how_ =
+    how.dialect === 'postgres'
+      ? 'CREATE TEMP TABLE ... AS, or INSERT INTO pg_temp.name'
+      : 'CREATE TEMPORARY TABLE ... SELECT'
+  return `copy into a temporary table instead (${how_}), which the session masks`
+}
+
+function copyMessage(copy: MaskedCopy, how: StoreJudging): string {
+  const what =
+    copy.source === undefined
+      ? `may store values of masked columns in ${shown(copy.target)} (dbgate cannot tell what it copies)`
+      : `copies masked column ${copy.source} into ${shown(copy.target)}`
+  return `${what}, where other sessions would read them unmasked; ${temporaryHint(how)}`
+}
+
+function staleMessage(table: string, how: StoreJudging): string {
+  const why = how.inFlight
+    ? 'while earlier statements are still running'
+    : how.dialect === 'postgres'
+      ? 'after DDL earlier in this transaction or query'
+      : 'after DDL earlier in this query'
+  const first =
+    how.dialect === 'postgres' ? 'send it on its own after the DDL is committed' : 'send it on its own'
+  return (
+    `writes into ${shown(table)} from other relations ${why}, so dbgate cannot tell whether it copies ` +
+    `masked columns where other sessions would read them unmasked; ${first}, or ${temporaryHint(how)}`
+  )
+}

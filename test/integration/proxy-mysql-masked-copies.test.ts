@@ -1,0 +1,203 @@
+/**
+ * MySQL: copies of masked columns into tables other sessions read are refused before they run (the
+ * catalog is looked up on the session's connection first), with mysql2 (text and prepared) and the
+ * `mysql` client against the real MariaDB: the refused statement changes nothing, the session goes on,
+ * and a later session reads no seeded value. Copies into temporary tables, and writes of unmasked
+ * columns, still run.
+ */
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
+
+import mysql from 'mysql2/promise'
+import {describe, expect, it} from 'vitest'
+
+import type {Policy} from '../../src/policy/index.js'
+import {mysqlProxyFixture, mysqlTestPolicy} from '../support/mysql-proxy.js'
+
+const SENSITIVE = ['erin.copy@example.com', 'frank.copy@corp-mail.test', '219-09-9999']
+
+const SETUP = (db: string): string => `
+CREATE TABLE \`${db}\`.users (id INT PRIMARY KEY, name VARCHAR(50), email VARCHAR(100), ssn CHAR(11));
+INSERT INTO \`${db}\`.users VALUES (1, 'Erin', '${SENSITIVE[0]}', '${SENSITIVE[2]}'), (2, 'Frank', '${SENSITIVE[1]}', NULL);
+CREATE TABLE \`${db}\`.notes (id INT PRIMARY KEY, note VARCHAR(100));
+INSERT INTO \`${db}\`.notes VALUES (1, 'n1'), (2, 'n2');
+`
+
+const policyFor = (db: string): Policy => ({
+  ...mysqlTestPolicy(db),
+  masking: [
+    {name: 'mask-email', columns: [`${db}.users.email`], style: 'partial'},
+    {name: 'mask-ssn', columns: ['*.users.ssn'], style: 'redact'},
+  ],
+})
+
+const {db, proxy} = mysqlProxyFixture('copies', {setup: SETUP, policy: policyFor})
+
+function connect(): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    host: '127.0.0.1',
+    port: proxy.port,
+    user: 'root',
+    database: db.name,
+    multipleStatements: true,
+  })
+}
+
+/** Runs statements in one session; each gives its rows, or its error message. */
+async function session(...sqls: string[]): Promise<(unknown[] | string)[]> {
+  const c = await connect()
+  try {
+    const out: (unknown[] | string)[] = []
+    for (const sql of sqls) {
+      try {
+        const [rows] = await c.query(sql)
+        out.push(Array.isArray(rows) ? rows : [])
+      } catch (err) {
+        out.push((err as Error).message)
+      }
+    }
+    return out
+  } finally {
+    await c.end()
+  }
+}
+
+const leaks = (value: unknown): string[] => {
+  const text = JSON.stringify(value).toLowerCase()
+  return SENSITIVE.filter((s) => text.includes(s.toLowerCase()))
+}
+
+async function unchanged(): Promise<void> {
+  expect(await db.admin(`SELECT id, note FROM \`${db.name}\`.notes ORDER BY id`)).toEqual([
+    {id: 1, note: 'n1'},
+    {id: 2, note: 'n2'},
+  ])
+  expect(await db.admin(`SELECT id, name FROM \`${db.name}\`.users ORDER BY id`)).toEqual([
+    {id: 1, name: 'Erin'},
+    {id: 2, name: 'Frank'},
+  ])
+  expect(
+    await db.admin(
+      `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db.name}' AND TABLE_NAME IN ('copied', 'people')`,
+    ),
+  ).toEqual([{n: 0}])
+}
+
+describe('a copy of a masked column into a table other sessions read', () => {
+  it.each([
+    ['CREATE TABLE copied AS SELECT * FROM users', 'copied.email', 'users.email'],
+    ['CREATE TABLE copied SELECT id, LOWER(ssn) AS s FROM users', 'copied.s', 'users.ssn'],
+    ['INSERT INTO notes SELECT id + 10, email FROM users', 'notes.note', 'users.email'],
+    ['REPLACE INTO notes (id, note) SELECT id, ssn FROM users', 'notes.note', 'users.ssn'],
+    ['INSERT INTO notes VALUES (3, (SELECT email FROM users WHERE id = 1))', 'notes.note', 'users.email'],
+    [
+      'INSERT INTO notes SET id = 3, note = (SELECT email FROM users WHERE id = 1)',
+      'notes.note',
+      'users.email',
+    ],
+    [
+      'UPDATE notes n JOIN users u ON u.id = n.id SET n.note = u.email WHERE n.id > 0',
+      'notes.note',
+      'users.email',
+    ],
+    [
+      "UPDATE notes, users SET note = CONCAT(email, '') WHERE notes.id = users.id",
+      'notes.note',
+      'users.email',
+    ],
+    ['UPDATE users SET name = email WHERE id > 0', 'users.name', 'users.email'],
+    ["PREPARE s FROM 'INSERT INTO notes SELECT id + 10, email FROM users'", 'notes.note', 'users.email'],
+    ['RENAME TABLE users TO people', 'people.email', 'users.email'],
+    ['ALTER TABLE users RENAME COLUMN email TO contact', 'users.contact', 'users.email'],
+  ])('%s is refused and changes nothing', async (sql, target, source) => {
+    const [refused, after] = await session(sql, 'SELECT 1 AS one')
+    expect(refused).toEqual(expect.stringContaining(`copies masked column ${db.name}.${source} into`))
+    expect(refused).toEqual(expect.stringContaining(`${db.name}.${target}`))
+    expect(after).toEqual([{one: 1}])
+    await unchanged()
+    const audit = proxy.audit.events.filter((e) => e.type === 'statement' && e.statement === sql)
+    expect(audit.at(-1)).toMatchObject({decision: 'deny', rule: expect.stringMatching(/^mask-/)})
+  })
+
+  it('mysql2 prepared statements: refused at prepare, with the session going on', async () => {
+    const c = await connect()
+    try {
+      await expect(c.execute('INSERT INTO notes SELECT id + ?, email FROM users', [20])).rejects.toThrow(
+        /copies masked column/,
+      )
+      const [r] = await c.execute('INSERT INTO notes SELECT id + ?, name FROM users', [20])
+      expect(r).toMatchObject({affectedRows: 2})
+      const [rows] = await c.query('SELECT note FROM notes WHERE id > 20 ORDER BY id')
+      expect(rows).toEqual([{note: 'Erin'}, {note: 'Frank'}])
+    } finally {
+      await c.end()
+      await db.admin(`DELETE FROM \`${db.name}\`.notes WHERE id > 20`)
+    }
+  })
+
+  it('a multi-statement query: refused when DDL earlier in it leaves the catalog unknown', async () => {
+    const [r] = await session('CREATE TABLE fresh (e VARCHAR(100)); INSERT INTO fresh SELECT name FROM users')
+    expect(r).toEqual(expect.stringContaining('after DDL earlier in this query'))
+    expect(
+      await db.admin(
+        `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db.name}' AND TABLE_NAME = 'fresh'`,
+      ),
+    ).toEqual([{n: 0}])
+  })
+
+  it('the mysql client: the refusal explains itself', async () => {
+    const out = await promisify(execFile)(
+      'mysql',
+      [
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(proxy.port),
+        '-u',
+        'root',
+        '--force',
+        '-N',
+        db.name,
+        '-e',
+        "CREATE TABLE leak AS SELECT id, email FROM users; SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'leak'",
+      ],
+      {encoding: 'utf8'},
+    ).catch((err: {stdout: string; stderr: string}) => err)
+    expect(out.stderr).toContain(`copies masked column ${db.name}.users.email into ${db.name}.leak.email`)
+    expect(out.stderr).toContain('CREATE TEMPORARY TABLE')
+    const later = await session('SELECT * FROM notes', 'SELECT * FROM users')
+    expect(leaks(later)).toEqual([])
+  })
+})
+
+describe('what still runs', () => {
+  it('copies into temporary tables, masked for the rest of the session', async () => {
+    const r = await session(
+      'CREATE TEMPORARY TABLE t1 AS SELECT id, email FROM users',
+      'SELECT email FROM t1 ORDER BY id',
+      'SELECT * FROM t1',
+    )
+    expect(r.filter((x) => typeof x === 'string')).toEqual([])
+    expect(leaks(r)).toEqual([])
+    expect(r[1]).toHaveLength(2)
+  })
+
+  it('writes of unmasked columns, a masked column into itself, and renames the rules still cover', async () => {
+    const r = await session(
+      'CREATE TABLE names_copy AS SELECT id, name FROM users',
+      'UPDATE users SET email = LOWER(email) WHERE id = 1',
+      "INSERT INTO notes SELECT id + 30, name FROM users WHERE email LIKE '%example%'",
+      'ALTER TABLE users RENAME COLUMN name TO full_name',
+      'ALTER TABLE users RENAME COLUMN full_name TO name',
+      'SELECT note FROM notes WHERE id > 30',
+    )
+    expect(r.filter((x) => typeof x === 'string')).toEqual([])
+    expect(leaks(r)).toEqual([])
+    expect(r[5]).toEqual([{note: 'Erin'}])
+    expect(await db.admin(`SELECT id, name FROM \`${db.name}\`.names_copy ORDER BY id`)).toEqual([
+      {id: 1, name: 'Erin'},
+      {id: 2, name: 'Frank'},
+    ])
+    await db.admin(`DROP TABLE \`${db.name}\`.names_copy; DELETE FROM \`${db.name}\`.notes WHERE id > 30`)
+  })
+})

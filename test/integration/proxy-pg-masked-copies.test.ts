@@ -1,0 +1,256 @@
+/**
+ * Copies of masked columns into tables other sessions read are refused before they run: rules name
+ * columns, so a copy under another name would be read unmasked by every later session. Checked with
+ * node-postgres (simple and extended protocol), psql and raw pipelined frames against the real server:
+ * the refused statement changes nothing, the session and its transaction go on, and a second session
+ * reads no seeded value. Copies into temporary tables, and writes of unmasked columns, still run.
+ */
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {Policy} from '../../src/policy/index.js'
+import {dataRows, leaksIn, needlesOf, sessionQueries} from '../support/pg-leak.js'
+import {errorCode, errorMessage, F, RawClient, type RawMessage} from '../support/pg-raw.js'
+import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
+import {TEST_POLICY, pgClient, startTestProxy, type TestProxy} from '../support/proxy.js'
+
+const SENSITIVE = ['carol.copy@example.com', 'dave.copy@corp-mail.test', '123-45-6789']
+
+const SETUP = `
+create table users(id int primary key, name text, email text, ssn text);
+insert into users values (1, 'Carol', '${SENSITIVE[0]}', '${SENSITIVE[2]}'), (2, 'Dave', '${SENSITIVE[1]}', null);
+create table notes(id int primary key, note text);
+insert into notes values (1, 'n1'), (2, 'n2');
+`
+
+const POLICY: Policy = {
+  ...TEST_POLICY,
+  masking: [
+    {name: 'mask-email', columns: ['*.users.email'], style: 'partial'},
+    {name: 'mask-ssn', columns: ['*.users.ssn'], style: 'redact'},
+  ],
+}
+
+const NEEDLES = needlesOf(SENSITIVE)
+
+let db: ScratchDb
+let proxy: TestProxy
+
+beforeAll(async () => {
+  db = await createScratchDb('dbgate_copies', SETUP)
+  proxy = await startTestProxy(db.url, POLICY)
+})
+afterAll(async () => {
+  await proxy?.close()
+  await db?.drop()
+})
+
+function session(...sqls: string[]): Promise<RawMessage[][]> {
+  return sessionQueries(proxy.port, db.name, sqls)
+}
+
+const errors = (msgs: readonly RawMessage[]): string[] => msgs.filter((m) => m.type === 'E').map(errorMessage)
+
+/** What the database holds, read directly (not through the proxy). */
+async function direct(sql: string): Promise<unknown[]> {
+  return (await adminQuery(sql, db.name)).rows as unknown[]
+}
+
+describe('a copy of a masked column into a table other sessions read', () => {
+  it.each([
+    ['create table copied as select * from users', 'copied', 'public.users.email'],
+    ['select id, ssn into copied from users', 'copied', 'public.users.ssn'],
+    [
+      'insert into notes select id, email from users on conflict (id) do update set note = excluded.note',
+      'notes',
+      'public.users.email',
+    ],
+    ['update notes set note = u.email from users u where u.id = notes.id', 'notes', 'public.users.email'],
+    ['update users set name = email where id > 0', 'users', 'public.users.email'],
+    [
+      'with w as (update notes set note = u.ssn from users u where u.id = notes.id returning 1) select count(*) from w',
+      'notes',
+      'public.users.ssn',
+    ],
+    ['explain analyze insert into notes select id + 10, email from users', 'notes', 'public.users.email'],
+    [
+      'merge into notes n using users u on n.id = u.id when matched then update set note = u.email',
+      'notes',
+      'public.users.email',
+    ],
+    [
+      'prepare p as update notes set note = u.email from users u where u.id = notes.id',
+      'notes',
+      'public.users.email',
+    ],
+    ['alter table users rename to people', 'people', 'public.users.email'],
+    ['alter table users rename column email to contact', 'contact', 'public.users.email'],
+    [
+      "alter table users add column e2 text generated always as ('<' || email || '>') stored",
+      'e2',
+      'public.users.email',
+    ],
+  ])('%s is refused and changes nothing', async (sql, target, source) => {
+    const [refused, after] = await session(sql, 'select 1')
+    const [error] = refused!.filter((m) => m.type === 'E')
+    expect(error && errorCode(error)).toBe('42501')
+    expect(errorMessage(error!)).toContain(`copies masked column ${source} into`)
+    expect(errorMessage(error!)).toContain(target)
+    expect(dataRows(after!)).toEqual([['1']])
+    expect(await direct('select id, note from notes order by id')).toEqual([
+      {id: 1, note: 'n1'},
+      {id: 2, note: 'n2'},
+    ])
+    expect(await direct('select id, name from users order by id')).toEqual([
+      {id: 1, name: 'Carol'},
+      {id: 2, name: 'Dave'},
+    ])
+    expect(
+      await direct("select count(*)::int as n from pg_class where relname in ('copied', 'people')"),
+    ).toEqual([{n: 0}])
+    const audit = proxy.audit.events.filter((e) => e.type === 'statement' && e.statement === sql)
+    expect(audit.at(-1)).toMatchObject({decision: 'deny', rule: expect.stringMatching(/^mask-/)})
+  })
+
+  it('a later session reads nothing through a copy that was tried, and the open transaction goes on', async () => {
+    const first = await session(
+      'begin',
+      'insert into notes values (3, $$kept$$)',
+      'insert into notes select id + 10, email from users',
+      'commit',
+    )
+    expect(first.flat().filter((m) => m.type === 'E')).toHaveLength(1)
+    const second = await session('select note from notes order by id', 'table notes')
+    expect(leaksIn([...first.flat(), ...second.flat()], NEEDLES)).toEqual([])
+    expect(dataRows(second[0]!)).toEqual([['n1'], ['n2'], ['kept']])
+    await adminQuery('delete from notes where id = 3', db.name)
+  })
+
+  it('node-postgres: refused at Parse in the extended protocol, with parameters', async () => {
+    const c = await pgClient(proxy)
+    try {
+      await expect(
+        c.query('insert into notes select id + $1::int, email from users', [20]),
+      ).rejects.toMatchObject({code: '42501', message: expect.stringContaining('copies masked column')})
+      await expect(
+        c.query('insert into notes select id + $1::int, name from users', [20]),
+      ).resolves.toMatchObject({
+        rowCount: 2,
+      })
+      const r = await c.query('select note from notes where id > 20 order by id')
+      expect(r.rows).toEqual([{note: 'Carol'}, {note: 'Dave'}])
+    } finally {
+      await c.end()
+      await adminQuery('delete from notes where id > 20', db.name)
+    }
+  })
+
+  it('psql: the refusal explains itself and the script goes on', async () => {
+    const {stdout, stderr} = await promisify(execFile)(
+      'psql',
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(proxy.port),
+        '-U',
+        'postgres',
+        '-d',
+        db.name,
+        '-c',
+        'create table leak as select id, email from users',
+        '-c',
+        "select count(*) from pg_class where relname = 'leak'",
+      ],
+      {encoding: 'utf8'},
+    )
+    expect(stderr).toContain('copies masked column public.users.email into public.leak.email')
+    expect(stderr).toContain('temporary table')
+    expect(stdout.trim()).toBe('0')
+  })
+})
+
+describe('what still runs', () => {
+  it('copies into temporary tables, masked for the rest of the session', async () => {
+    const r = await session(
+      'create temp table t1 as select id, email from users',
+      'select email from t1 order by id',
+      'create temp table t2 (e text)',
+      'insert into pg_temp.t2 select ssn from users',
+      'select e from t2',
+    )
+    expect(r.flat().filter((m) => m.type === 'E')).toEqual([])
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+    expect(dataRows(r[1]!)).toHaveLength(2)
+  })
+
+  it('writes of unmasked columns, a masked column into itself, and moves the rules still cover', async () => {
+    const r = await session(
+      'create table names_copy as select id, name from users',
+      'update users set email = lower(email) where id = 1',
+      'create schema if not exists moved',
+      'alter table users set schema moved',
+      'alter table moved.users set schema public',
+      'alter table users rename column name to full_name',
+      'alter table users rename column full_name to name',
+      "insert into notes select id + 30, name from users where email like '%example%'",
+      'select email from users where id = 1',
+    )
+    expect(
+      r
+        .flat()
+        .filter((m) => m.type === 'E')
+        .map(errorMessage),
+    ).toEqual([])
+    expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
+    expect(await direct('select id, name from names_copy order by id')).toEqual([
+      {id: 1, name: 'Carol'},
+      {id: 2, name: 'Dave'},
+    ])
+    expect(await direct('select note from notes where id > 30')).toEqual([{note: 'Carol'}])
+    await adminQuery('drop table names_copy; drop schema moved; delete from notes where id > 30', db.name)
+  })
+})
+
+describe('when the catalog the statement will see is not known, a write from other relations is refused', () => {
+  it('after DDL earlier in the transaction, or in the same query', async () => {
+    const r = await session(
+      'begin',
+      'create table fresh (e text)',
+      'insert into fresh select name from users',
+      'rollback',
+      'create table fresh2 (e text); insert into fresh2 select name from users',
+    )
+    expect(errors(r[2]!)).toEqual([expect.stringContaining('after DDL earlier in this transaction or query')])
+    expect(errors(r[4]!)).toEqual([expect.stringContaining('after DDL earlier in this transaction or query')])
+    expect(await direct("select count(*)::int as n from pg_class where relname like 'fresh%'")).toEqual([
+      {n: 0},
+    ])
+  })
+
+  it('while earlier pipelined statements still run', async () => {
+    const c = await RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
+    try {
+      c.send(
+        Buffer.concat([
+          F.query('select pg_sleep(0.2)'),
+          F.query('insert into notes select id + 40, name from users'),
+        ]),
+      )
+      const first = await c.readUntil('Z')
+      const second = await c.readUntil('Z')
+      expect(errors(first)).toEqual([])
+      expect(errors(second)).toEqual([expect.stringContaining('while earlier statements are still running')])
+      c.send(F.query('insert into notes select id + 40, name from users'))
+      expect(errors(await c.readUntil('Z'))).toEqual([])
+    } finally {
+      c.end()
+      await adminQuery('delete from notes where id > 40', db.name)
+    }
+  })
+})

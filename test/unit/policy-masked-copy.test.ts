@@ -1,0 +1,171 @@
+/**
+ * Copies of masked columns into tables other sessions read: the write effects lineage reports (which
+ * stored column gets what) and `maskedCopy`'s verdict on them, for every way Postgres stores rows.
+ */
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {maskedCopy, type MaskingRule, type StoredWrite} from '../../src/policy/index.js'
+import {lineagePostgres} from '../../src/policy/lineage/postgres.js'
+import {loadPostgresParser} from '../../src/policy/postgres/analyze.js'
+import {catalog} from './policy-lineage-fixture.js'
+
+const RULES: MaskingRule[] = [
+  {name: 'mask-email', columns: ['*.users.email'], style: 'partial'},
+  {name: 'mask-ssn', columns: ['*.users.ssn'], style: 'redact'},
+  {name: 'mask-card', columns: ['public.orders.card'], style: 'redact'},
+]
+
+beforeAll(async () => {
+  await loadPostgresParser()
+})
+
+function writes(sql: string): StoredWrite[] {
+  const r = lineagePostgres(sql, catalog, {defaultSchema: 'public'})
+  if (!r.ok) throw new Error(r.error)
+  return r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
+}
+
+/** The first copy of a masked column a query's persistent writes make, as the proxy judges it. */
+function copy(sql: string, rules: readonly MaskingRule[] = RULES): unknown {
+  for (const w of writes(sql)) {
+    if (w.temporary) continue
+    const c = maskedCopy(w, rules)
+    if (c !== undefined) return c
+  }
+  return undefined
+}
+
+describe('a write that stores a masked column where no rule masks it as strictly is a copy', () => {
+  it.each([
+    ['CREATE TABLE x AS SELECT id, email FROM users', 'public.x.email', 'public.users.email'],
+    ['SELECT email INTO x FROM users', 'public.x.email', 'public.users.email'],
+    ['CREATE TABLE x (e) AS SELECT lower(email) FROM users', 'public.x.e', 'public.users.email'],
+    ['INSERT INTO notes SELECT id, email FROM users', 'public.notes.note', 'public.users.email'],
+    ['INSERT INTO notes (note) SELECT ssn FROM users', 'public.notes.note', 'public.users.ssn'],
+    ['INSERT INTO notes SELECT id, card FROM orders WHERE false', 'public.notes.note', 'public.orders.card'],
+    [
+      'INSERT INTO notes VALUES (1, (SELECT email FROM users LIMIT 1))',
+      'public.notes.note',
+      'public.users.email',
+    ],
+    ['INSERT INTO notes SELECT id, email FROM v_users', 'public.notes.note', 'public.users.email'],
+    [
+      'INSERT INTO notes SELECT * FROM (SELECT id, ssn FROM users) s',
+      'public.notes.note',
+      'public.users.ssn',
+    ],
+    [
+      'INSERT INTO notes SELECT id, name FROM users ON CONFLICT (id) DO UPDATE SET note = (SELECT email FROM users LIMIT 1)',
+      'public.notes.note',
+      'public.users.email',
+    ],
+    [
+      'UPDATE notes SET note = u.email FROM users u WHERE u.id = notes.id',
+      'public.notes.note',
+      'public.users.email',
+    ],
+    ['UPDATE users SET name = email', 'public.users.name', 'public.users.email'],
+    [
+      "UPDATE users SET name = CASE WHEN email LIKE 'a%' THEN 'a' END",
+      'public.users.name',
+      'public.users.email',
+    ],
+    [
+      'MERGE INTO notes n USING users u ON n.id = u.id WHEN MATCHED THEN UPDATE SET note = u.email',
+      'public.notes.note',
+      'public.users.email',
+    ],
+    [
+      'MERGE INTO notes n USING users u ON n.id = u.id WHEN NOT MATCHED THEN INSERT VALUES (u.id, u.ssn)',
+      'public.notes.note',
+      'public.users.ssn',
+    ],
+    [
+      'WITH w AS (UPDATE notes SET note = u.email FROM users u RETURNING 1) SELECT count(*) FROM w',
+      'public.notes.note',
+      'public.users.email',
+    ],
+    [
+      'EXPLAIN ANALYZE INSERT INTO notes SELECT id, email FROM users',
+      'public.notes.note',
+      'public.users.email',
+    ],
+    ['PREPARE p AS INSERT INTO notes SELECT id, email FROM users', 'public.notes.note', 'public.users.email'],
+    ['ALTER TABLE users RENAME TO people', 'public.people.email', 'public.users.email'],
+    ['ALTER TABLE users RENAME COLUMN email TO contact', 'public.users.contact', 'public.users.email'],
+    [
+      'ALTER TABLE users ADD COLUMN e2 text GENERATED ALWAYS AS (lower(email)) STORED',
+      'public.users.e2',
+      'public.users.email',
+    ],
+    ['ALTER TABLE users ALTER COLUMN name TYPE text USING email', 'public.users.name', 'public.users.email'],
+    // The card rule names the public schema: moved elsewhere, the column would be read unmasked.
+    ['ALTER TABLE orders SET SCHEMA archive', 'archive.orders.card', 'public.orders.card'],
+    // A target the catalog does not know: which column gets what is unknown, so every column read counts.
+    ['INSERT INTO fresh SELECT id, email FROM users', 'public.fresh', 'public.users.email'],
+  ])('%s', (sql, target, source) => {
+    expect(copy(sql)).toMatchObject({target, source})
+  })
+
+  it('names the rule it would escape, and a relation it cannot see as an unknown source', () => {
+    expect(copy('INSERT INTO notes (note) SELECT ssn FROM users')).toEqual({
+      target: 'public.notes.note',
+      source: 'public.users.ssn',
+      rule: 'mask-ssn',
+    })
+    // Unknown reads fail closed with the strictest column rule.
+    expect(copy('INSERT INTO notes SELECT * FROM nowhere')).toEqual({
+      target: 'public.notes.id',
+      source: undefined,
+      rule: 'mask-ssn',
+    })
+  })
+
+  it('a target masked less strictly than its source is a copy; as strictly, it is not', () => {
+    const weak: MaskingRule[] = [
+      ...RULES,
+      {name: 'notes-partial', columns: ['*.notes.note'], style: 'partial'},
+    ]
+    expect(copy('INSERT INTO notes (note) SELECT ssn FROM users', weak)).toMatchObject({rule: 'mask-ssn'})
+    expect(copy('INSERT INTO notes (note) SELECT email FROM users', weak)).toBeUndefined()
+  })
+})
+
+describe('writes that store no masked column where it escapes its rule', () => {
+  it.each([
+    "INSERT INTO notes SELECT id, name FROM users WHERE email LIKE '%x'",
+    'UPDATE users SET email = lower(email)',
+    'INSERT INTO users (id, name, email, ssn) SELECT id + 10, name, email, ssn FROM users',
+    "INSERT INTO notes VALUES (1, 'x')",
+    'CREATE MATERIALIZED VIEW mv AS SELECT email FROM users',
+    'CREATE VIEW v AS SELECT email FROM users',
+    'ALTER TABLE users SET SCHEMA archive',
+    'ALTER TABLE users RENAME COLUMN name TO full_name',
+    'ALTER TABLE users ALTER COLUMN id TYPE bigint USING id::bigint',
+    'ALTER TABLE v_users RENAME TO v_people',
+    'UPDATE notes SET note = upper(note)',
+  ])('%s', (sql) => {
+    expect(copy(sql)).toBeUndefined()
+  })
+})
+
+describe('what the proxy needs to judge a write before it runs', () => {
+  it('marks writes into temporary relations, which only the session reads', () => {
+    const temporary = (sql: string): boolean[] => writes(sql).map((w) => w.temporary)
+    expect(temporary('CREATE TEMP TABLE x AS SELECT email FROM users')).toEqual([true])
+    expect(temporary('SELECT email INTO TEMP x FROM users')).toEqual([true])
+    expect(temporary('INSERT INTO pg_temp.notes SELECT id, email FROM users')).toEqual([true])
+    expect(temporary('CREATE TEMP TABLE x (e text); INSERT INTO x SELECT email FROM users')).toEqual([true])
+    expect(temporary('CREATE TEMP TABLE x (e text); INSERT INTO public.x SELECT email FROM users')).toEqual([
+      false,
+    ])
+    expect(temporary('INSERT INTO notes SELECT id, email FROM users')).toEqual([false])
+  })
+
+  it('marks writes that follow DDL in the same query (the catalog they read may be stale)', () => {
+    const after = (sql: string): boolean[] => writes(sql).map((w) => w.afterDdl)
+    expect(after('CREATE TABLE x (e text); INSERT INTO x SELECT name FROM users')).toEqual([true])
+    expect(after('BEGIN; INSERT INTO notes SELECT id, name FROM users; COMMIT')).toEqual([false])
+    expect(after('INSERT INTO notes SELECT id, name FROM users; DROP TABLE x')).toEqual([false])
+  })
+})
