@@ -68,6 +68,11 @@ const leaks = (value: unknown): string[] => {
 }
 
 async function unchanged(): Promise<void> {
+  expect(
+    await db.admin(
+      `SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${db.name}' AND TABLE_NAME = 'users' ORDER BY ORDINAL_POSITION`,
+    ),
+  ).toEqual([{c: 'id'}, {c: 'name'}, {c: 'email'}, {c: 'ssn'}])
   expect(await db.admin(`SELECT id, note FROM \`${db.name}\`.notes ORDER BY id`)).toEqual([
     {id: 1, note: 'n1'},
     {id: 2, note: 'n2'},
@@ -109,6 +114,8 @@ describe('a copy of a masked column into a table other sessions read', () => {
     ["PREPARE s FROM 'INSERT INTO notes SELECT id + 10, email FROM users'", 'notes.note', 'users.email'],
     ['RENAME TABLE users TO people', 'people.email', 'users.email'],
     ['ALTER TABLE users RENAME COLUMN email TO contact', 'users.contact', 'users.email'],
+    ['ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL', 'users.e2', 'users.email'],
+    ['ALTER TABLE users ADD COLUMN e3 TEXT GENERATED ALWAYS AS (ssn) STORED', 'users.e3', 'users.ssn'],
   ])('%s is refused and changes nothing', async (sql, target, source) => {
     const [refused, after] = await session(sql, 'SELECT 1 AS one')
     expect(refused).toEqual(expect.stringContaining(`copies masked column ${db.name}.${source} into`))

@@ -263,6 +263,15 @@ describe('what each stored column of a MySQL write gets', () => {
       ['app.orders: total<-app.users.ssn'],
     ],
     ['ALTER TABLE users RENAME INDEX a TO b', []],
+    [
+      'ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL',
+      ['app.users: e2<-app.users.email'],
+    ],
+    [
+      'ALTER TABLE users ADD COLUMN IF NOT EXISTS e3 TEXT GENERATED ALWAYS AS (CONCAT(name, ssn)) STORED',
+      ['app.users: e3<-app.users.name app.users.ssn'],
+    ],
+    ['ALTER TABLE users MODIFY name VARCHAR(100) AS (email) VIRTUAL', ['app.users: name<-app.users.email']],
   ])('%s', (sql, expected) => {
     expect(stored(sql)).toEqual(expected)
   })

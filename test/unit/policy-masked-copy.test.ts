@@ -138,6 +138,7 @@ describe('writes that store no masked column where it escapes its rule', () => {
     'INSERT INTO users (id, name, email, ssn) SELECT id + 10, name, email, ssn FROM users',
     "INSERT INTO notes VALUES (1, 'x')",
     'CREATE MATERIALIZED VIEW mv AS SELECT email FROM users',
+    'CREATE TABLE x AS SELECT * FROM users WITH NO DATA',
     'CREATE VIEW v AS SELECT email FROM users',
     'ALTER TABLE users SET SCHEMA archive',
     'ALTER TABLE users RENAME COLUMN name TO full_name',

@@ -43,7 +43,7 @@ function moved(
   state: MysqlState,
   /** A column renamed (old name, new name); null when the names cannot be read. */
   renamed?: [string, string] | null,
-): LineageEffect {
+): Extract<LineageEffect, {kind: 'write'}> {
   const cols = state.catalog.columns(from[0], from[1])
   const view = state.catalog.viewDefinition?.(from[0], from[1]) !== undefined
   const source = (c: string): string => `${from[0]}.${from[1]}.${c}`
@@ -108,7 +108,44 @@ export function renameWrites(stmt: readonly Token[], state: MysqlState): Lineage
       const j = word(stmt[i + 1], 'TO') || word(stmt[i + 1], 'AS') ? i + 2 : i + 1
       const to = nameAt(stmt, j, state)
       if (to !== undefined) out.push(moved(self, [to[0], to[1]], state))
-    }
+    } else if (word(t, 'AS') && stmt[i + 1]?.text === '(') out.push(generated(stmt, i, self, state))
   }
   return out
+}
+
+/**
+ * A generated column (`ADD [COLUMN] c type [GENERATED ALWAYS] AS (expr)`, also with MODIFY or CHANGE):
+ * every later read of `c` computes `expr` from the table's columns, so `c` holds what they hold. Its
+ * sources are the table's columns the expression names; the column is unknown when its name cannot be
+ * read, opaque when the table's columns are unknown.
+ */
+function generated(
+  stmt: readonly Token[],
+  as: number,
+  self: [string, string],
+  state: MysqlState,
+): LineageEffect {
+  let k = as
+  while (k > 0 && !['ADD', 'MODIFY', 'CHANGE'].some((w) => word(stmt[k], w))) k--
+  let n = word(stmt[k + 1], 'COLUMN') ? k + 2 : k + 1
+  if (word(stmt[n], 'IF')) n += 3
+  if (word(stmt[k], 'CHANGE')) n++
+  const name = k > 0 ? nameOf(stmt[n]) : undefined
+  // The expression: the tokens inside the parentheses after AS.
+  const names = new Set<string>()
+  for (let depth = 0, j = as + 1; j < stmt.length; j++) {
+    const text = stmt[j]?.text
+    if (text === '(') depth++
+    else if (text === ')' && --depth === 0) break
+    const id = nameOf(stmt[j])
+    if (id !== undefined) names.add(id.toLowerCase())
+  }
+  const cols = state.catalog.columns(self[0], self[1])
+  const sources = (cols ?? [])
+    .filter((c) => names.has(c.toLowerCase()))
+    .map((c) => `${self[0]}.${self[1]}.${c}`)
+  return {
+    ...moved(self, self, state),
+    columns: name === undefined ? null : [{name, sources, opaque: cols === undefined}],
+  }
 }

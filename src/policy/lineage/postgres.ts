@@ -209,9 +209,10 @@ class Run {
       }
       case 'CreateTableAsStmt': {
         const into = obj(node, 'into')
-        // A materialized view is read through its definition, as a view is: it stores nothing lineage cannot follow.
+        // A materialized view is read through its definition, as a view is: it stores nothing lineage
+        // cannot follow; WITH NO DATA stores no row.
         const stored =
-          str(node, 'objtype') === 'OBJECT_MATVIEW'
+          str(node, 'objtype') === 'OBJECT_MATVIEW' || into?.skipData === true
             ? () => []
             : (s: State) => intoCols(into, queryCols(node.query, NO_ENV, s))
         return this.write(into && obj(into, 'rel'), node.query, false, stored)
