@@ -32,6 +32,7 @@ export {
   lineagePostgres,
   lineagePostgresStatements,
   applyLineageEffects,
+  expressionColumns,
   UNKNOWN_LINEAGE,
   type LineageSessionState,
 } from './lineage/postgres.js'

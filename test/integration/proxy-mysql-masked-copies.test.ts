@@ -28,6 +28,7 @@ const policyFor = (db: string): Policy => ({
   masking: [
     {name: 'mask-email', columns: [`${db}.users.email`], style: 'partial'},
     {name: 'mask-ssn', columns: ['*.users.ssn'], style: 'redact'},
+    {name: 'mask-acct', columns: [`${db}.accounts.email`], style: 'redact'},
   ],
 })
 
@@ -206,5 +207,30 @@ describe('what still runs', () => {
       {id: 2, name: 'Frank'},
     ])
     await db.admin(`DROP TABLE \`${db.name}\`.names_copy; DELETE FROM \`${db.name}\`.notes WHERE id > 30`)
+  })
+})
+
+describe('generated columns are masked like the columns they are computed from', () => {
+  it('reads, derived reads and copies of a generated column over a masked column', async () => {
+    await db.admin(
+      `CREATE TABLE \`${db.name}\`.accounts (id INT PRIMARY KEY, email VARCHAR(100), name VARCHAR(50),
+         email_norm VARCHAR(100) AS (LOWER(TRIM(\`email\`))) STORED, label VARCHAR(50) AS (UPPER(name)) VIRTUAL);
+       INSERT INTO \`${db.name}\`.accounts (id, email, name) VALUES (1, 'Grace.Gen@Example.com', 'grace')`,
+    )
+    const c = await connect()
+    try {
+      const [plain] = await c.query('SELECT email_norm, label FROM accounts')
+      const [star] = await c.query('SELECT * FROM accounts')
+      const [derived] = await c.query("SELECT CONCAT(email_norm, '') AS x FROM accounts")
+      await expect(c.query('INSERT INTO notes SELECT id + 50, email_norm FROM accounts')).rejects.toThrow(
+        /copies masked column .*accounts\.email into .*notes\.note/,
+      )
+      const text = JSON.stringify([plain, star, derived]).toLowerCase()
+      expect(text).not.toContain('grace.gen@')
+      expect(plain).toEqual([{email_norm: '[REDACTED]', label: 'GRACE'}])
+    } finally {
+      await c.end()
+      await db.admin(`DROP TABLE \`${db.name}\`.accounts`)
+    }
   })
 })

@@ -254,3 +254,41 @@ describe('when the catalog the statement will see is not known, a write from oth
     }
   })
 })
+
+describe('generated columns are masked like the columns they are computed from', () => {
+  it('reads, derived reads and copies of a generated column over a masked column', async () => {
+    await adminQuery(
+      `create table accounts(id int primary key, email text, name text,
+         email_norm text generated always as (lower(trim(email))) stored,
+         label text generated always as (upper(name)) stored);
+       insert into accounts(id, email, name) values (1, 'Grace.Gen@Example.com', 'grace')`,
+      db.name,
+    )
+    const masking: Policy['masking'] = [
+      {name: 'mask-acct', columns: ['public.accounts.email'], style: 'redact'},
+    ]
+    const own = await startTestProxy(db.url, {...POLICY, masking})
+    try {
+      const r = await sessionQueries(own.port, db.name, [
+        'select email_norm, label from accounts',
+        'select * from accounts',
+        "select email_norm || '' from accounts",
+        'insert into notes select id + 50, email_norm from accounts',
+      ])
+      const all = r.flat()
+      expect(
+        Buffer.concat(all.map((m) => m.frame))
+          .toString('latin1')
+          .toLowerCase(),
+      ).not.toContain('grace.gen@')
+      expect(dataRows(r[0]!)).toEqual([['[REDACTED]', 'GRACE']])
+      expect(dataRows(r[1]!)).toEqual([['1', '[REDACTED]', 'grace', '[REDACTED]', 'GRACE']])
+      expect(errors(r[3]!)).toEqual([
+        expect.stringContaining('copies masked column public.accounts.email into public.notes.note'),
+      ])
+    } finally {
+      await own.close()
+      await adminQuery('drop table accounts', db.name)
+    }
+  })
+})

@@ -4,9 +4,16 @@
  */
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {maskedCopy, type MaskingRule, type StoredWrite} from '../../src/policy/index.js'
+import {
+  expressionColumns,
+  maskedCopy,
+  type CatalogView,
+  type MaskingRule,
+  type StoredWrite,
+} from '../../src/policy/index.js'
 import {lineagePostgres} from '../../src/policy/lineage/postgres.js'
 import {loadPostgresParser} from '../../src/policy/postgres/analyze.js'
+import {MysqlCatalog} from '../../src/proxy/mysql/mask-catalog.js'
 import {catalog} from './policy-lineage-fixture.js'
 
 const RULES: MaskingRule[] = [
@@ -168,5 +175,48 @@ describe('what the proxy needs to judge a write before it runs', () => {
     expect(after('CREATE TABLE x (e text); INSERT INTO x SELECT name FROM users')).toEqual([true])
     expect(after('BEGIN; INSERT INTO notes SELECT id, name FROM users; COMMIT')).toEqual([false])
     expect(after('INSERT INTO notes SELECT id, name FROM users; DROP TABLE x')).toEqual([false])
+  })
+})
+
+describe('generated columns carry what their expression reads', () => {
+  it('expressionColumns reads the columns of an expression as pg_get_expr prints it', () => {
+    expect(expressionColumns('lower(TRIM(BOTH FROM email))')).toEqual(['email'])
+    expect(expressionColumns("((first || ' '::text) || last)")).toEqual(['first', 'last'])
+    expect(expressionColumns("'fixed'::text")).toEqual([])
+    expect(expressionColumns('1); DROP TABLE users; SELECT (1')).toBeNull()
+    expect(expressionColumns('(')).toBeNull()
+  })
+
+  it('Postgres lineage: a generated column is computed from the columns it names, and a copy of it is one', () => {
+    const generated: CatalogView = {
+      ...catalog,
+      generatedFrom: (schema, table, column) =>
+        table === 'users' && column === 'name'
+          ? ['email']
+          : table === 'users' && column === 'ssn'
+            ? null
+            : undefined,
+    }
+    const r = lineagePostgres('SELECT name, ssn, id FROM users', generated, {defaultSchema: 'public'})
+    expect(r.ok && r.statements[0]?.columns).toEqual([
+      {name: 'name', sources: ['public.users.email', 'public.users.name'], opaque: false},
+      {name: 'ssn', sources: ['public.users.ssn'], opaque: true},
+      {name: 'id', sources: ['public.users.id'], opaque: false},
+    ])
+    const w = lineagePostgres('INSERT INTO notes SELECT id, name FROM users', generated, {
+      defaultSchema: 'public',
+    })
+    const write = w.ok ? w.effects.flat().find((e): e is StoredWrite => e.kind === 'write') : undefined
+    expect(write && maskedCopy(write, RULES)).toMatchObject({source: 'public.users.email'})
+  })
+
+  it('MySQL catalog: a generated column names the table columns its expression reads', () => {
+    const c = new MysqlCatalog()
+    c.tables.set('app.users', ['id', 'Name', 'email', 'e2'])
+    c.generated.set('app.users', new Map([['e2', 'concat(`name`,lcase(`email`))']]))
+    expect(c.generatedFrom('app', 'users', 'E2')).toEqual(['Name', 'email'])
+    expect(c.generatedFrom('app', 'users', 'id')).toBeUndefined()
+    c.generated.set('app.users', new Map([['e2', "concat('unterminated"]]))
+    expect(c.generatedFrom('app', 'users', 'e2')).toBeNull()
   })
 })

@@ -131,6 +131,18 @@ export function resolveRangeVar(
   return {schema: catalog.schemaOf(parts.name) ?? UNRESOLVED, name: parts.name}
 }
 
+/**
+ * A table's column: its own source, and, for a generated column, the columns its expression reads (a
+ * generated column whose expression could not be read is opaque).
+ */
+function tableCol(schema: string, table: string, name: string, state: State): Col {
+  const own = `${schema}.${table}.${name}`
+  const from = state.catalog.generatedFrom?.(schema, table, name)
+  if (from === undefined) return {name, sources: new Set([own]), opaque: false}
+  const sources = new Set([own, ...(from ?? []).map((c) => `${schema}.${table}.${c}`)])
+  return {name, sources, opaque: from === null}
+}
+
 /** The columns of a catalog relation: a table's columns are their own sources; a view's come from its query. */
 export function relationCols(schema: string, name: string, state: State): Cols {
   const names = STATISTICS.has(`${schema}.${name}`) ? undefined : state.catalog.columns(schema, name)
@@ -145,8 +157,7 @@ export function relationCols(schema: string, name: string, state: State): Cols {
   const own = names.map((c) => `${qualified}.${c}`)
   for (const s of own) state.reads.add(s)
   const definition = state.catalog.viewDefinition?.(schema, name)
-  if (definition === undefined)
-    return names.map((c, i) => ({name: c, sources: new Set([own[i] ?? '']), opaque: false}))
+  if (definition === undefined) return names.map((c) => tableCol(schema, name, c, state))
   const query = viewQuery(definition, state)
   return names.map((c, i) => {
     const acc = newAcc()

@@ -232,7 +232,10 @@ export class MysqlQueryLineage {
     const columns = names.map((n): Col => {
       const source = `${key}.${n}`
       this.state.reads.add(source)
-      return {name: n.toLowerCase(), sources: new Set([source]), opaque: false}
+      // A generated column holds what its expression computes from the table's other columns.
+      const from = this.state.catalog.generatedFrom?.(schema, table, n)
+      const sources = new Set([source, ...(from ?? []).map((c) => `${key}.${c}`)])
+      return {name: n.toLowerCase(), sources, opaque: from === null}
     })
     return {columns, byName: undefined}
   }

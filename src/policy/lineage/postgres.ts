@@ -3,7 +3,7 @@
  * the analyzer's parser (libpg-query, loaded once) and name resolution. Anything the walker does not
  * understand is opaque: the masking plan then masks whatever might carry a masked value.
  */
-import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
+import {type AstObject, columnRefFields, list, obj, str, unwrap} from '../postgres/ast.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
 import {dmlStored} from './dml.js'
@@ -103,6 +103,27 @@ const KEEPS_CATALOG = new Set([
 
 /** Statement types that return rows through a path this module does not model: opaque. */
 const OPAQUE_ROWS = new Set(['CallStmt'])
+
+/**
+ * The columns an expression as the server prints it (`pg_get_expr` of a generated column) references;
+ * null when it cannot be read as one expression.
+ */
+export function expressionColumns(expr: string): string[] | null {
+  const parsed = parse(`SELECT ${expr}`)
+  if (!parsed.ok || parsed.statements.length !== 1) return null
+  const out = new Set<string>()
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) visit(x)
+    else if (v !== null && typeof v === 'object') {
+      const fields = columnRefFields(v)
+      const last = fields?.at(-1)
+      if (last !== undefined) out.add(last)
+      for (const x of Object.values(v)) visit(x)
+    }
+  }
+  visit(parsed.statements[0])
+  return [...out]
+}
 
 /** Lineage of each statement of a query. Never throws; unreadable SQL gives ok:false (treat as unknown). */
 export function lineagePostgres(sql: string, catalog: CatalogView, ctx: LineageContext): LineageResult {

@@ -16,6 +16,12 @@ export interface CatalogView {
    */
   viewDefinition?(schema: string, name: string): string | undefined
   /**
+   * The columns a generated column of a table is computed from (`GENERATED ALWAYS AS (lower(email))`:
+   * `['email']`); null when its expression could not be read; undefined for any other column, or
+   * when not known.
+   */
+  generatedFrom?(schema: string, table: string, column: string): readonly string[] | null | undefined
+  /**
    * The schema an unqualified relation name resolves to on the session's search_path; undefined when
    * not known (the relation is then unknown). Without it, unqualified names resolve to `defaultSchema`.
    */

@@ -3,6 +3,7 @@
  * stored code of schemas, cached until the session runs DDL.
  */
 import type {MysqlCatalogView} from '../../policy/lineage/mysql-query.js'
+import {lexMysql} from '../../policy/mysql/lexer.js'
 import type {SchemaCode} from './mask-code.js'
 
 /**
@@ -15,6 +16,8 @@ export class MysqlCatalog implements MysqlCatalogView {
   systemVariablesCopied = false
   /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
   readonly tables = new Map<string, readonly string[] | null>()
+  /** Generated columns' expressions by table and lower-case column name (as the server prints them). */
+  readonly generated = new Map<string, ReadonlyMap<string, string>>()
   /** View definitions ('' when the session may not read it: unknown, masked). */
   readonly views = new Map<string, string>()
   /** Schemas whose views were all read by the last lookup (one snapshot). */
@@ -37,6 +40,19 @@ export class MysqlCatalog implements MysqlCatalogView {
     return cols ?? undefined
   }
 
+  /** The columns a generated column is computed from: the table's columns its expression names. */
+  generatedFrom(schema: string, table: string, column: string): readonly string[] | null | undefined {
+    const key = this.keyOf(schema, table)
+    const expr = this.generated.get(key)?.get(column.toLowerCase())
+    if (expr === undefined) return undefined
+    const lexed = lexMysql(expr)
+    if (!lexed.ok || lexed.execComments.length > 0) return null
+    const named = new Set(
+      lexed.tokens.filter((t) => t.type === 'word' || t.type === 'ident').map((t) => t.value.toLowerCase()),
+    )
+    return (this.tables.get(key) ?? []).filter((c) => named.has(c.toLowerCase()))
+  }
+
   viewDefinition(schema: string, name: string): string | undefined {
     const key = this.keyOf(schema, name)
     const def = this.views.get(key)
@@ -54,6 +70,7 @@ export class MysqlCatalog implements MysqlCatalogView {
 
   clear(): void {
     this.tables.clear()
+    this.generated.clear()
     this.views.clear()
     this.viewSchemas.clear()
     this.misses.clear()

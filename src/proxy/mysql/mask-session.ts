@@ -191,7 +191,8 @@ export class MysqlMaskSession {
     const parts = [
       ...names.map((n) => {
         const [schema, table] = split(n)
-        return `SELECT 0, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${quote(schema)} AND TABLE_NAME = ${quote(table)}`
+        // A generated column's expression follows its name after a NUL (no column name holds one).
+        return `SELECT 0, TABLE_SCHEMA, TABLE_NAME, CONCAT(COLUMN_NAME, IF(GENERATION_EXPRESSION IS NULL OR GENERATION_EXPRESSION = '', '', CONCAT(CHAR(0), GENERATION_EXPRESSION))), ORDINAL_POSITION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${quote(schema)} AND TABLE_NAME = ${quote(table)}`
       }),
       ...schemas.map(
         (schema) =>
@@ -227,11 +228,18 @@ export class MysqlMaskSession {
         this.cache = new Lru(1_000)
         code.commit(codeSchemas, this.catalog.storedCode)
         for (const n of names) {
-          const cols = found.get(n)
-          this.catalog.tables.set(
-            n,
-            cols === undefined ? null : cols.sort((a, b) => a[0] - b[0]).map(([, c]) => c),
-          )
+          const cols = found.get(n)?.sort((a, b) => a[0] - b[0])
+          // `name NUL expression` for a generated column.
+          const generated = new Map<string, string>()
+          const columns = cols?.map(([, text]) => {
+            const nul = text.indexOf('\0')
+            if (nul < 0) return text
+            generated.set(text.slice(0, nul).toLowerCase(), text.slice(nul + 1))
+            return text.slice(0, nul)
+          })
+          this.catalog.tables.set(n, columns ?? null)
+          if (generated.size > 0) this.catalog.generated.set(n, generated)
+          else this.catalog.generated.delete(n)
         }
         // The views of these schemas, all from this one moment.
         const looked = new Set(schemas.map((x) => x.toLowerCase()))

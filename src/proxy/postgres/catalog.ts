@@ -7,7 +7,7 @@
  * name is looked up again; DDL the session runs drops everything. What cannot be loaded is unknown,
  * and unknown fails closed in the masking plan.
  */
-import type {CatalogView, NotNullCheck} from '../../policy/index.js'
+import {expressionColumns, type CatalogView, type NotNullCheck} from '../../policy/index.js'
 
 /** One relation as the catalog described it. */
 export interface CatalogRelation {
@@ -23,6 +23,8 @@ export interface CatalogRelation {
   readonly readCode: boolean
   /** Writing it may run user code (triggers, rules, defaults, constraints, indexes, domain checks). */
   readonly writeCode: boolean
+  /** Generated columns: the columns each is computed from (null: its expression could not be read). */
+  readonly generated: ReadonlyMap<string, readonly string[] | null>
 }
 
 /** Runs one simple query on a side connection, rows as text. */
@@ -47,6 +49,12 @@ function dependsOnUserCode(classid: string, objids: string): string {
 }
 
 /** SQL: reading relation `c` may run user code. */
+/** A relation's generated columns and their expressions, as a JSON object (NULL when it has none). */
+const GENERATED =
+  '(SELECT pg_catalog.json_object_agg(a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ' +
+  'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ' +
+  "WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped)"
+
 const READ_CODE =
   dependsOnUserCode(
     'pg_catalog.pg_rewrite',
@@ -173,6 +181,11 @@ export class SessionCatalog implements CatalogView {
     return rel?.columns ?? undefined
   }
 
+  /** The columns a generated column is computed from (see CatalogView.generatedFrom). */
+  generatedFrom(schema: string, table: string, column: string): readonly string[] | null | undefined {
+    return this.byName.get(`${schema}.${table}`)?.generated.get(column)
+  }
+
   /** A view's definition by name. */
   viewDefinition(schema: string, name: string): string | undefined {
     return this.byName.get(`${schema}.${name}`)?.definition ?? undefined
@@ -284,7 +297,7 @@ export class SessionCatalog implements CatalogView {
         `CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, ` +
         `(SELECT pg_catalog.string_agg(a.attnum || ':' || a.attname, E'\\n' ORDER BY a.attnum) ` +
         `FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ` +
-        `${READ_CODE}, ${WRITE_CODE} ` +
+        `${READ_CODE}, ${WRITE_CODE}, ${GENERATED} ` +
         `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
         `WHERE ${conds.join(' OR ')}`,
     )
@@ -316,7 +329,7 @@ export async function columnsNotNull(query: SideQuery, check: NotNullCheck): Pro
 }
 
 function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {
-  const [oid, schema, name, definition, attrs, readCode, writeCode] = row
+  const [oid, schema, name, definition, attrs, readCode, writeCode, generated] = row
   if (oid == null || schema == null || name == null) return undefined
   const attnames: (string | undefined)[] = []
   const columns: string[] = []
@@ -336,7 +349,33 @@ function relationOf(row: readonly (string | null)[]): CatalogRelation | undefine
     definition: definition ?? undefined,
     readCode: readCode !== 'f',
     writeCode: writeCode !== 'f',
+    generated: generatedColumns(generated ?? null, columns),
   }
+}
+
+/**
+ * The columns each generated column is computed from, from the JSON object of their expressions; a
+ * reply that cannot be read makes every column of the relation opaque (fail closed).
+ */
+function generatedColumns(
+  json: string | null,
+  columns: readonly string[],
+): ReadonlyMap<string, readonly string[] | null> {
+  const out = new Map<string, readonly string[] | null>()
+  if (json === null) return out
+  let exprs: unknown
+  try {
+    exprs = JSON.parse(json)
+  } catch {
+    exprs = undefined
+  }
+  if (exprs === null || typeof exprs !== 'object' || Array.isArray(exprs)) {
+    for (const c of columns) out.set(c, null)
+    return out
+  }
+  for (const [column, expr] of Object.entries(exprs as Record<string, unknown>))
+    out.set(column, typeof expr === 'string' ? expressionColumns(expr) : null)
+  return out
 }
 
 /** Splits `schema.table` at its first dot (lineage folds names; neither part is quoted). */
