@@ -292,3 +292,42 @@ describe('generated columns are masked like the columns they are computed from',
     }
   })
 })
+
+describe('partitions and inheritance children are masked like the tables they belong to', () => {
+  it('reads a partition (two levels down) and an inheritance child masked by the parent rule', async () => {
+    await adminQuery(
+      `create table people(id int, email text) partition by range (id);
+       create table people_low partition of people for values from (0) to (100) partition by range (id);
+       create table people_low_a partition of people_low for values from (0) to (50);
+       insert into people values (1, 'henry.part@example.com');
+       create table staff(id int, email text);
+       create table staff_2024 () inherits (staff);
+       insert into staff_2024 values (2, 'ivy.child@example.com')`,
+      db.name,
+    )
+    const masking: Policy['masking'] = [
+      {name: 'mask-people', columns: ['public.people.email'], style: 'redact'},
+      {name: 'mask-staff', columns: ['public.staff.email'], style: 'redact'},
+    ]
+    const own = await startTestProxy(db.url, {...POLICY, masking})
+    try {
+      const r = await sessionQueries(own.port, db.name, [
+        'select id, email from people_low_a',
+        'select upper(email) from people_low',
+        'select * from staff_2024',
+        'select email from people',
+      ])
+      const text = Buffer.concat(r.flat().map((m) => m.frame))
+        .toString('latin1')
+        .toLowerCase()
+      expect(text).not.toContain('henry.part@')
+      expect(text).not.toContain('ivy.child@')
+      expect(dataRows(r[0]!)).toEqual([['1', '[REDACTED]']])
+      expect(dataRows(r[2]!)).toEqual([['2', '[REDACTED]']])
+      expect(dataRows(r[3]!)).toEqual([['[REDACTED]']])
+    } finally {
+      await own.close()
+      await adminQuery('drop table people; drop table staff cascade', db.name)
+    }
+  })
+})

@@ -210,6 +210,20 @@ describe('generated columns carry what their expression reads', () => {
     expect(write && maskedCopy(write, RULES)).toMatchObject({source: 'public.users.email'})
   })
 
+  it("Postgres lineage: a partition or inheritance child carries its ancestors' columns of the same name", () => {
+    const partitioned: CatalogView = {
+      ...catalog,
+      columns: (schema, table) => (table === 'users_p1' ? ['id', 'email'] : catalog.columns(schema, table)),
+      ancestors: (_schema, table) =>
+        table === 'users_p1' ? ['public.users_all', 'public.users'] : undefined,
+    }
+    const r = lineagePostgres('SELECT id, email FROM users_p1', partitioned, {defaultSchema: 'public'})
+    expect(r.ok && r.statements[0]?.columns?.map((c) => c.sources)).toEqual([
+      ['public.users.id', 'public.users_all.id', 'public.users_p1.id'],
+      ['public.users.email', 'public.users_all.email', 'public.users_p1.email'],
+    ])
+  })
+
   it('MySQL catalog: a generated column names the table columns its expression reads', () => {
     const c = new MysqlCatalog()
     c.tables.set('app.users', ['id', 'Name', 'email', 'e2'])

@@ -133,13 +133,18 @@ export function resolveRangeVar(
 
 /**
  * A table's column: its own source, and, for a generated column, the columns its expression reads (a
- * generated column whose expression could not be read is opaque).
+ * generated column whose expression could not be read is opaque); for a partition or an inheritance
+ * child, the same columns of the tables it inherits from.
  */
 function tableCol(schema: string, table: string, name: string, state: State): Col {
   const own = `${schema}.${table}.${name}`
   const from = state.catalog.generatedFrom?.(schema, table, name)
-  if (from === undefined) return {name, sources: new Set([own]), opaque: false}
+  const ancestors = state.catalog.ancestors?.(schema, table) ?? []
+  if (from === undefined && ancestors.length === 0) return {name, sources: new Set([own]), opaque: false}
   const sources = new Set([own, ...(from ?? []).map((c) => `${schema}.${table}.${c}`)])
+  // A partition's (or inheritance child's) rows are its parents': their rules name its columns too.
+  for (const a of ancestors)
+    for (const s of [...sources]) sources.add(`${a}.${s.slice(s.lastIndexOf('.') + 1)}`)
   return {name, sources, opaque: from === null}
 }
 

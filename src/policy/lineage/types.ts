@@ -22,6 +22,12 @@ export interface CatalogView {
    */
   generatedFrom?(schema: string, table: string, column: string): readonly string[] | null | undefined
   /**
+   * The tables a table inherits from, nearest first, as `schema.table` (a partition's partitioned
+   * tables, an inheritance child's parents): its rows are theirs, so a rule on a parent's column
+   * covers the child's column of that name. Empty or undefined for none.
+   */
+  ancestors?(schema: string, table: string): readonly string[] | undefined
+  /**
    * The schema an unqualified relation name resolves to on the session's search_path; undefined when
    * not known (the relation is then unknown). Without it, unqualified names resolve to `defaultSchema`.
    */

@@ -25,6 +25,8 @@ export interface CatalogRelation {
   readonly writeCode: boolean
   /** Generated columns: the columns each is computed from (null: its expression could not be read). */
   readonly generated: ReadonlyMap<string, readonly string[] | null>
+  /** The tables it inherits from (partitioned tables, inheritance parents), as `schema.table`. */
+  readonly ancestors: readonly string[]
 }
 
 /** Runs one simple query on a side connection, rows as text. */
@@ -54,6 +56,13 @@ const GENERATED =
   '(SELECT pg_catalog.json_object_agg(a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ' +
   'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ' +
   "WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped)"
+
+/** The tables a relation inherits from, all levels up (partitions and inheritance), as a JSON array of [schema, table]. */
+const ANCESTORS =
+  '(WITH RECURSIVE up(oid) AS (SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid ' +
+  'UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid) ' +
+  'SELECT pg_catalog.json_agg(pg_catalog.json_build_array(an.nspname, ac.relname)) FROM up ' +
+  'JOIN pg_catalog.pg_class ac ON ac.oid = up.oid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace)'
 
 const READ_CODE =
   dependsOnUserCode(
@@ -181,6 +190,11 @@ export class SessionCatalog implements CatalogView {
     return rel?.columns ?? undefined
   }
 
+  /** The tables a table inherits from (see CatalogView.ancestors). */
+  ancestors(schema: string, table: string): readonly string[] | undefined {
+    return this.byName.get(`${schema}.${table}`)?.ancestors
+  }
+
   /** The columns a generated column is computed from (see CatalogView.generatedFrom). */
   generatedFrom(schema: string, table: string, column: string): readonly string[] | null | undefined {
     return this.byName.get(`${schema}.${table}`)?.generated.get(column)
@@ -297,7 +311,7 @@ export class SessionCatalog implements CatalogView {
         `CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, ` +
         `(SELECT pg_catalog.string_agg(a.attnum || ':' || a.attname, E'\\n' ORDER BY a.attnum) ` +
         `FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ` +
-        `${READ_CODE}, ${WRITE_CODE}, ${GENERATED} ` +
+        `${READ_CODE}, ${WRITE_CODE}, ${GENERATED}, ${ANCESTORS} ` +
         `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
         `WHERE ${conds.join(' OR ')}`,
     )
@@ -329,7 +343,7 @@ export async function columnsNotNull(query: SideQuery, check: NotNullCheck): Pro
 }
 
 function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {
-  const [oid, schema, name, definition, attrs, readCode, writeCode, generated] = row
+  const [oid, schema, name, definition, attrs, readCode, writeCode, generated, ancestors] = row
   if (oid == null || schema == null || name == null) return undefined
   const attnames: (string | undefined)[] = []
   const columns: string[] = []
@@ -350,7 +364,23 @@ function relationOf(row: readonly (string | null)[]): CatalogRelation | undefine
     readCode: readCode !== 'f',
     writeCode: writeCode !== 'f',
     generated: generatedColumns(generated ?? null, columns),
+    ancestors: ancestorsOf(ancestors ?? null),
   }
+}
+
+/** `schema.table` of each [schema, table] of the JSON array; entries that are not pairs of strings are left out. */
+function ancestorsOf(json: string | null): string[] {
+  if (json === null) return []
+  let list: unknown
+  try {
+    list = JSON.parse(json)
+  } catch {
+    return []
+  }
+  if (!Array.isArray(list)) return []
+  return list.flatMap((p: unknown) =>
+    Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string' ? [`${p[0]}.${p[1]}`] : [],
+  )
 }
 
 /**
