@@ -262,8 +262,18 @@ export function maskedCopy(
         best = r
     return best
   }
+  /** The strictest rule on a stored column, under its own name or its parents' (a partition's). */
+  const guarding = (target: string): MaskingRule | undefined => {
+    const column = target.slice(target.lastIndexOf('.') + 1)
+    let best = strictest(target)
+    for (const a of write.ancestors ?? []) {
+      const r = strictest(`${a}.${column}`)
+      if (r !== undefined && (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style])) best = r
+    }
+    return best
+  }
   const escapes = (target: string, sources: readonly string[]): MaskedCopy | undefined => {
-    const guard = strictest(target)
+    const guard = guarding(target)
     for (const source of sources) {
       const rule = strictest(source)
       if (rule !== undefined && (guard === undefined || STRICTNESS[guard.style] < STRICTNESS[rule.style]))

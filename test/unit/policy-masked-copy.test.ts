@@ -221,7 +221,16 @@ describe('generated columns carry what their expression reads', () => {
     expect(r.ok && r.statements[0]?.columns?.map((c) => c.sources)).toEqual([
       ['public.users.id', 'public.users_all.id', 'public.users_p1.id'],
       ['public.users.email', 'public.users_all.email', 'public.users_p1.email'],
-    ])
+    ]) // Rows moved into a partition stay under the parent's rules: not a copy.
+    const into = (sql: string): unknown => {
+      const w = lineagePostgres(sql, partitioned, {defaultSchema: 'public'})
+      const write = w.ok ? w.effects.flat().find((e): e is StoredWrite => e.kind === 'write') : undefined
+      return write && maskedCopy(write, RULES)
+    }
+    expect(into('INSERT INTO users_p1 SELECT id, email FROM users')).toBeUndefined()
+    expect(into('INSERT INTO notes SELECT id, email FROM users_p1')).toMatchObject({
+      source: 'public.users.email',
+    })
   })
 
   it('MySQL catalog: a generated column names the table columns its expression reads', () => {

@@ -364,6 +364,7 @@ class Run {
           (schema === undefined && this.temporaries.has(rel.name)),
         qualified: schema !== undefined,
         afterDdl: this.changedCatalog,
+        ancestors: this.catalog.ancestors?.(rel.schema, rel.name) ?? [],
       })
     }
     return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS

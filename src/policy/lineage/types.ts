@@ -150,6 +150,8 @@ export type LineageEffect =
        * lineage read of it may be stale.
        */
       readonly afterDdl: boolean
+      /** The tables the target inherits from (`schema.table`): rules on their columns cover the target's. */
+      readonly ancestors?: readonly string[]
     }
 
 /** The lineage of a query (one or several statements). */
