@@ -100,6 +100,8 @@ describe('a write that stores a masked column where no rule masks it as strictly
     ['PREPARE p AS INSERT INTO notes SELECT id, email FROM users', 'public.notes.note', 'public.users.email'],
     ['ALTER TABLE users RENAME TO people', 'public.people.email', 'public.users.email'],
     ['ALTER TABLE users RENAME COLUMN email TO contact', 'public.users.contact', 'public.users.email'],
+    // A column the catalog does not list: which values move is unknown, so every masked column read counts.
+    ['ALTER TABLE users RENAME COLUMN mystery TO contact', 'public.users', 'public.users.email'],
     [
       'ALTER TABLE users ADD COLUMN e2 text GENERATED ALWAYS AS (lower(email)) STORED',
       'public.users.e2',
@@ -151,6 +153,9 @@ describe('writes that store no masked column where it escapes its rule', () => {
     'ALTER TABLE users RENAME COLUMN name TO full_name',
     'ALTER TABLE users ALTER COLUMN id TYPE bigint USING id::bigint',
     'ALTER TABLE v_users RENAME TO v_people',
+    'ALTER TABLE users RENAME CONSTRAINT users_pkey TO users_pk',
+    'ALTER INDEX users_email_idx RENAME TO users_mail_idx',
+    'ALTER TABLE users ALTER COLUMN email SET NOT NULL',
     'UPDATE notes SET note = upper(note)',
   ])('%s', (sql) => {
     expect(copy(sql)).toBeUndefined()

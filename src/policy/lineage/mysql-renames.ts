@@ -63,7 +63,6 @@ function moved(
     unknown: cols === undefined,
     columns: stored,
     temporary: false,
-    qualified: true,
     afterDdl: false,
   }
 }

@@ -349,7 +349,6 @@ function writes(ast: Record<string, unknown>, state: MysqlState, l: MysqlStateme
     unknown,
     columns: t.columns,
     temporary: t.temporary,
-    qualified: t.qualified,
     afterDdl: false,
   }))
 }
@@ -357,7 +356,6 @@ function writes(ast: Record<string, unknown>, state: MysqlState, l: MysqlStateme
 /** A table a statement stores rows in, and what each stored column gets. */
 interface StoredTarget {
   readonly table: string
-  readonly qualified: boolean
   readonly temporary: boolean
   readonly columns: readonly OutputColumn[] | null
 }
@@ -372,7 +370,6 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
   }
   const target = first === undefined ? null : name(first)
   if (first === undefined || target === null) return []
-  const qualified = ident(first.db) !== null
   const select = (node: Record<string, unknown>): Cols => {
     const walker = new MysqlQueryLineage({...state, reads: new Set(), unknown: false}, parseView)
     try {
@@ -389,7 +386,7 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
     return select({type: 'select', from, columns})
   }
   const stored = (columns: Cols, temporary = false): StoredTarget[] => [
-    {table: target, qualified, temporary, columns: columns === null ? null : columns.map(outputColumn)},
+    {table: target, temporary, columns: columns === null ? null : columns.map(outputColumn)},
   ]
   if (ast.type === 'create') {
     if (ast.keyword !== 'table' || !isObj(ast.query_expr)) return []
@@ -439,7 +436,7 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
   if (ast.type === 'update') {
     const items = Array.isArray(ast.set) ? ast.set.filter(isObj) : []
     const cols = assigned(items, tables)
-    const byTable = new Map<string, {qualified: boolean; columns: Col[]}>()
+    const byTable = new Map<string, Col[]>()
     items.forEach((item, i) => {
       const qualifier = ident(item.table)
       const c = cols?.[i]
@@ -452,16 +449,15 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
       for (const t of owners.length > 0 ? owners : tables) {
         const key = name(t)
         if (key === null) continue
-        const entry = byTable.get(key) ?? {qualified: ident(t.db) !== null, columns: []}
-        entry.columns.push(c ?? {name: ident(item.column) ?? '', sources: new Set(), opaque: true})
+        const entry = byTable.get(key) ?? []
+        entry.push(c ?? {name: ident(item.column) ?? '', sources: new Set(), opaque: true})
         byTable.set(key, entry)
       }
     })
     return [...byTable].map(([table, e]) => ({
       table,
-      qualified: e.qualified,
       temporary: false,
-      columns: cols === null ? null : e.columns.map(outputColumn),
+      columns: cols === null ? null : e.map(outputColumn),
     }))
   }
   return []

@@ -101,6 +101,9 @@ const KEEPS_CATALOG = new Set([
   'UnlistenStmt',
 ])
 
+/** Objects whose rename moves a relation's values to another name (RenameStmt.renameType). */
+const RELATION_KINDS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE'])
+
 /** Statement types that return rows through a path this module does not model: opaque. */
 const OPAQUE_ROWS = new Set(['CallStmt'])
 
@@ -362,7 +365,6 @@ class Run {
           str(target, 'relpersistence') === 't' ||
           schema?.startsWith('pg_temp') === true ||
           (schema === undefined && this.temporaries.has(rel.name)),
-        qualified: schema !== undefined,
         afterDdl: this.changedCatalog,
         ancestors: this.catalog.ancestors?.(rel.schema, rel.name) ?? [],
       })
@@ -401,8 +403,10 @@ class Run {
     const from = resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
     if (!from) return
     const source = {RangeVar: {...relation, schemaname: from.schema}}
-    const newName =
-      type === 'RenameStmt' && str(node, 'renameType') !== 'OBJECT_COLUMN' ? str(node, 'newname') : undefined
+    const renames = str(node, 'renameType')
+    // Renaming a constraint, an index, a trigger or a policy moves no value.
+    if (type === 'RenameStmt' && renames !== 'OBJECT_COLUMN' && !RELATION_KINDS.has(renames ?? '')) return
+    const newName = type === 'RenameStmt' && renames !== 'OBJECT_COLUMN' ? str(node, 'newname') : undefined
     const newSchema = type === 'AlterObjectSchemaStmt' ? str(node, 'newschema') : undefined
     // A view is read through its definition under any name: renaming it stores nothing.
     const view = this.catalog.viewDefinition?.(from.schema, from.name) !== undefined
@@ -412,9 +416,11 @@ class Run {
       )
     else if (type === 'RenameStmt')
       this.write(source.RangeVar, source, true, (s) => {
-        const cols = view ? [] : relationCols(from.schema, from.name, s)
+        const cols = relationCols(from.schema, from.name, s)
         const old = cols?.find((c) => c.name === str(node, 'subname'))
-        return cols === null ? null : old === undefined ? [] : [{...old, name: str(node, 'newname') ?? ''}]
+        // A column the catalog does not list: which values move is unknown.
+        if (view) return []
+        return cols === null || old === undefined ? null : [{...old, name: str(node, 'newname') ?? ''}]
       })
     else if (type !== 'AlterTableStmt' || hasColumnRef(node))
       this.write(source.RangeVar, source, true, (s) => alterStored(node, source, s))

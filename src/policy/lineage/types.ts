@@ -143,8 +143,6 @@ export type LineageEffect =
       readonly columns: readonly OutputColumn[] | null
       /** The target is certainly one of the session's temporary relations (no other session sees it). */
       readonly temporary: boolean
-      /** The statement names the target with its schema (an unqualified name may be a temporary relation). */
-      readonly qualified: boolean
       /**
        * An earlier statement of the same query may have changed the catalog (DDL, user code): what
        * lineage read of it may be stale.
