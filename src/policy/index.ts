@@ -37,6 +37,7 @@ export {
   type LineageSessionState,
 } from './lineage/postgres.js'
 export {UNRESOLVED as UNRESOLVED_SCHEMA} from './lineage/from.js'
+export {SERVER_FILE} from './lineage/types.js'
 export {LineageCache} from './lineage/cache.js'
 export type {
   CatalogView,

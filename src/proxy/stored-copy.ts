@@ -5,6 +5,7 @@
  */
 import {
   maskedCopy,
+  SERVER_FILE,
   UNRESOLVED_SCHEMA,
   type ColumnMatch,
   type MaskedCopy,
@@ -14,9 +15,12 @@ import {
 } from '../policy/index.js'
 
 /** Operation kinds of statements that may store rows computed from other columns. */
-const STORING_KINDS = new Set(['create', 'insert', 'update', 'merge', 'alter'])
+const STORING_KINDS = new Set(['create', 'insert', 'update', 'merge', 'alter', 'copy'])
 
-/** True when a decided statement may store rows computed from other columns (its copies are judged). */
+/**
+ * True when a decided statement may store rows computed from other columns (its copies are judged);
+ * writing a file of the server's (COPY TO, MySQL `INTO OUTFILE`) is a `copy`.
+ */
 export function mayStore(decision: Decision | undefined): boolean {
   return decision !== undefined && decision.operations.some((o) => STORING_KINDS.has(o.kind))
 }
@@ -52,18 +56,20 @@ export function storedCopy(
     if (w.temporary) continue
     if (how.stale || how.inFlight || w.afterDdl) {
       const copy = maskedCopy({...w, columns: null, unknown: true}, rules, how.match)
-      if (copy !== undefined) return {rule: copy.rule, message: staleMessage(w.table, how)}
+      if (copy !== undefined) return {rule: copy.rule, message: staleMessage(shown(w.table, w.table), how)}
     }
     const copy = maskedCopy(w, rules, how.match)
-    if (copy !== undefined) return {rule: copy.rule, message: copyMessage(copy, how)}
+    if (copy !== undefined)
+      return {rule: copy.rule, message: copyMessage(copy, shown(copy.target, w.table), how)}
   }
   return undefined
 }
 
-/** Names as the client wrote them (lineage marks unresolved schemas). */
-function shown(name: string): string {
+/** Where a write stores, as the client wrote it (lineage marks unresolved schemas and server files). */
+function shown(target: string, table: string): string {
+  if (table.startsWith(SERVER_FILE)) return `the server file ${table.slice(SERVER_FILE.length)}`
   const unresolved = `${UNRESOLVED_SCHEMA}.`
-  return name.startsWith(unresolved) ? name.slice(unresolved.length) : name
+  return target.startsWith(unresolved) ? target.slice(unresolved.length) : target
 }
 
 function temporaryHint(how: StoreJudging): string {
@@ -74,11 +80,11 @@ function temporaryHint(how: StoreJudging): string {
   return `copy into a temporary table instead (${how_}), which the session masks`
 }
 
-function copyMessage(copy: MaskedCopy, how: StoreJudging): string {
+function copyMessage(copy: MaskedCopy, target: string, how: StoreJudging): string {
   const what =
     copy.source === undefined
-      ? `may store values of masked columns in ${shown(copy.target)} (dbgate cannot tell what it copies)`
-      : `copies masked column ${copy.source} into ${shown(copy.target)}`
+      ? `may store values of masked columns in ${target} (dbgate cannot tell what it copies)`
+      : `copies masked column ${copy.source} into ${target}`
   return `${what}, where other sessions would read them unmasked; ${temporaryHint(how)}`
 }
 
@@ -91,7 +97,7 @@ function staleMessage(table: string, how: StoreJudging): string {
   const first =
     how.dialect === 'postgres' ? 'send it on its own after the DDL is committed' : 'send it on its own'
   return (
-    `writes into ${shown(table)} from other relations ${why}, so dbgate cannot tell whether it copies ` +
+    `writes into ${table} from other relations ${why}, so dbgate cannot tell whether it copies ` +
     `masked columns where other sessions would read them unmasked; ${first}, or ${temporaryHint(how)}`
   )
 }

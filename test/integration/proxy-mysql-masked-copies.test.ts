@@ -25,6 +25,8 @@ INSERT INTO \`${db}\`.notes VALUES (1, 'n1'), (2, 'n2');
 
 const policyFor = (db: string): Policy => ({
   ...mysqlTestPolicy(db),
+  // Files of the server's are judged by what they would hold, not refused by kind.
+  rules: mysqlTestPolicy(db).rules.filter((r) => r.name !== 'no-file-copy'),
   masking: [
     {name: 'mask-email', columns: [`${db}.users.email`], style: 'partial'},
     {name: 'mask-ssn', columns: ['*.users.ssn'], style: 'redact'},
@@ -115,16 +117,28 @@ describe('a copy of a masked column into a table other sessions read', () => {
     ["PREPARE s FROM 'INSERT INTO notes SELECT id + 10, email FROM users'", 'notes.note', 'users.email'],
     ['RENAME TABLE users TO people', 'people.email', 'users.email'],
     ['ALTER TABLE users RENAME COLUMN email TO contact', 'users.contact', 'users.email'],
+    [
+      "SELECT id, email FROM users INTO OUTFILE '/tmp/dbgate-never-written'",
+      'the server file /tmp/dbgate-never-written',
+      'users.email',
+    ],
     ['ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL', 'users.e2', 'users.email'],
     ['ALTER TABLE users ADD COLUMN e3 TEXT GENERATED ALWAYS AS (ssn) STORED', 'users.e3', 'users.ssn'],
   ])('%s is refused and changes nothing', async (sql, target, source) => {
     const [refused, after] = await session(sql, 'SELECT 1 AS one')
     expect(refused).toEqual(expect.stringContaining(`copies masked column ${db.name}.${source} into`))
-    expect(refused).toEqual(expect.stringContaining(`${db.name}.${target}`))
+    const where = target.startsWith('the server file') ? target : `${db.name}.${target}`
+    expect(refused).toEqual(expect.stringContaining(where))
     expect(after).toEqual([{one: 1}])
     await unchanged()
     const audit = proxy.audit.events.filter((e) => e.type === 'statement' && e.statement === sql)
     expect(audit.at(-1)).toMatchObject({decision: 'deny', rule: expect.stringMatching(/^mask-/)})
+  })
+
+  it("LOAD DATA from a file of the server's: it may hold what an INTO OUTFILE stored there", async () => {
+    const [r] = await session("LOAD DATA INFILE '/tmp/dbgate-never-written' INTO TABLE notes")
+    expect(r).toEqual(expect.stringContaining(`may store values of masked columns in ${db.name}.notes`))
+    await unchanged()
   })
 
   it('mysql2 prepared statements: refused at prepare, with the session going on', async () => {

@@ -88,6 +88,11 @@ describe('a copy of a masked column into a table other sessions read', () => {
     ['alter table users rename to people', 'people', 'public.users.email'],
     ['alter table users rename column email to contact', 'contact', 'public.users.email'],
     [
+      "copy (select id, email from users) to '/tmp/dbgate-never-written.csv'",
+      'the server file /tmp/dbgate-never-written.csv',
+      'public.users.email',
+    ],
+    [
       "alter table users add column e2 text generated always as ('<' || email || '>') stored",
       'e2',
       'public.users.email',
@@ -126,6 +131,17 @@ describe('a copy of a masked column into a table other sessions read', () => {
     expect(leaksIn([...first.flat(), ...second.flat()], NEEDLES)).toEqual([])
     expect(dataRows(second[0]!)).toEqual([['n1'], ['n2'], ['kept']])
     await adminQuery('delete from notes where id = 3', db.name)
+  })
+
+  it("COPY FROM a file of the server's: it may hold what an earlier COPY TO stored there", async () => {
+    const [r, after] = await session(
+      "copy notes from '/tmp/dbgate-never-written.csv'",
+      'select count(*) from notes',
+    )
+    expect(errors(r!)).toEqual([
+      expect.stringContaining('may store values of masked columns in public.notes'),
+    ])
+    expect(dataRows(after!)).toEqual([['2']])
   })
 
   it('node-postgres: refused at Parse in the extended protocol, with parameters', async () => {

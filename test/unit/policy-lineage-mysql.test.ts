@@ -264,6 +264,12 @@ describe('what each stored column of a MySQL write gets', () => {
     ],
     ['ALTER TABLE users RENAME INDEX a TO b', []],
     [
+      "SELECT id, email FROM users INTO OUTFILE '/tmp/x'",
+      ['\u0000server file /tmp/x: id<-app.users.id', '\u0000server file /tmp/x: email<-app.users.email'],
+    ],
+    ["LOAD DATA INFILE '/tmp/x' INTO TABLE orders", ['app.orders: *']],
+    ["LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE orders", []],
+    [
       'ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL',
       ['app.users: e2<-app.users.email'],
     ],

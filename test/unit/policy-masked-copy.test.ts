@@ -110,6 +110,13 @@ describe('a write that stores a masked column where no rule masks it as strictly
     ['ALTER TABLE users ALTER COLUMN name TYPE text USING email', 'public.users.name', 'public.users.email'],
     // The card rule names the public schema: moved elsewhere, the column would be read unmasked.
     ['ALTER TABLE orders SET SCHEMA archive', 'archive.orders.card', 'public.orders.card'],
+    // Rows written to a file (or program) of the server's, where any session can read them back.
+    [
+      "COPY (SELECT id, email FROM users) TO '/tmp/x.csv'",
+      '\u0000server file /tmp/x.csv.email',
+      'public.users.email',
+    ],
+    ["COPY users (ssn) TO PROGRAM 'cat'", '\u0000server file program cat.ssn', 'public.users.ssn'],
     // A target the catalog does not know: which column gets what is unknown, so every column read counts.
     ['INSERT INTO fresh SELECT id, email FROM users', 'public.fresh', 'public.users.email'],
   ])('%s', (sql, target, source) => {
@@ -120,6 +127,12 @@ describe('a write that stores a masked column where no rule masks it as strictly
     expect(copy('INSERT INTO notes (note) SELECT ssn FROM users')).toEqual({
       target: 'public.notes.note',
       source: 'public.users.ssn',
+      rule: 'mask-ssn',
+    })
+    // A file of the server's may hold anything (what an earlier COPY TO stored there).
+    expect(copy("COPY notes FROM '/tmp/x.csv'")).toEqual({
+      target: 'public.notes',
+      source: undefined,
       rule: 'mask-ssn',
     })
     // Unknown reads fail closed with the strictest column rule.
@@ -146,6 +159,8 @@ describe('writes that store no masked column where it escapes its rule', () => {
     'UPDATE users SET email = lower(email)',
     'INSERT INTO users (id, name, email, ssn) SELECT id + 10, name, email, ssn FROM users',
     "INSERT INTO notes VALUES (1, 'x')",
+    "COPY (SELECT id, name FROM users) TO '/tmp/x.csv'",
+    'COPY notes FROM STDIN',
     'CREATE MATERIALIZED VIEW mv AS SELECT email FROM users',
     'CREATE TABLE x AS SELECT * FROM users WITH NO DATA',
     'CREATE VIEW v AS SELECT email FROM users',

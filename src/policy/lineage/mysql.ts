@@ -14,7 +14,7 @@ import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
-import type {LineageEffect, OutputColumn, StatementLineage} from './types.js'
+import {SERVER_FILE, type LineageEffect, type OutputColumn, type StatementLineage} from './types.js'
 
 /** One statement's lineage, and whether it shows the diagnostics of the statement before it. */
 export interface MysqlStatementLineage extends StatementLineage {
@@ -184,7 +184,7 @@ function lineageOfReading(
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
     if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
-    out.effects.push([...writes(ast, state, lineage), ...renameWrites(stmt, state)].map(stale))
+    out.effects.push([...writes(ast, state, lineage, text), ...renameWrites(stmt, state)].map(stale))
     if (lineage.runsCode === true) changedCatalog = true
   }
   return out
@@ -339,7 +339,29 @@ function readTables(ast: Record<string, unknown>, state: State, walker: MysqlQue
  * ON DUPLICATE KEY UPDATE) and UPDATE: each table the statement stores rows in holds what it read, and
  * each stored column what its value is computed from (`columns`, null when not known).
  */
-function writes(ast: Record<string, unknown>, state: MysqlState, l: MysqlStatementLineage): LineageEffect[] {
+function writes(
+  ast: Record<string, unknown>,
+  state: MysqlState,
+  l: MysqlStatementLineage,
+  text: string,
+): LineageEffect[] {
+  // LOAD DATA INFILE (not LOCAL) loads a file of the server's: what an earlier INTO OUTFILE stored there.
+  if (ast.type === 'load_data') {
+    const table = isObj(ast.table) ? ident(ast.table.table) : null
+    if (table === null || /\bLOCAL\s+INFILE\b/i.test(text)) return []
+    const target = `${(isObj(ast.table) ? ident(ast.table.db) : null) ?? state.schema}.${table}`
+    return [
+      {
+        kind: 'write',
+        table: target,
+        reads: [],
+        unknown: true,
+        columns: null,
+        temporary: false,
+        afterDdl: false,
+      },
+    ]
+  }
   const unknown = l.readsUnknown || mentionsVariable(ast)
   if (l.reads.length === 0 && !unknown) return []
   return storedTargets(ast, state).map((t) => ({
@@ -367,6 +389,15 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
   const name = (t: Record<string, unknown>): string | null => {
     const table = ident(t.table)
     return table === null ? null : `${ident(t.db) ?? state.schema}.${table}`
+  }
+  const into = isObj(ast.into) ? ast.into : undefined
+  if (ast.type === 'select' && (into?.keyword === 'OUTFILE' || into?.keyword === 'DUMPFILE')) {
+    // SELECT ... INTO OUTFILE stores the rows in a file of the server's, where LOAD DATA reads them back.
+    const path = isObj(into.expr) && typeof into.expr.value === 'string' ? into.expr.value : ''
+    const walker = new MysqlQueryLineage({...state, reads: new Set(), unknown: false}, parseView)
+    const cols = walker.select({...ast, into: null}, {level: undefined, ctes: undefined})
+    const columns = cols === null ? null : cols.map(outputColumn)
+    return [{table: `${SERVER_FILE}${path}`, temporary: false, columns}]
   }
   const target = first === undefined ? null : name(first)
   if (first === undefined || target === null) return []

@@ -12,6 +12,7 @@ import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js
 import {callsUntracked, storesComputedValue} from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
+import {SERVER_FILE} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -301,14 +302,47 @@ class Run {
   }
 
   private copy(node: AstObject): StatementLineage {
-    // COPY FROM reads from the client (and fires the table's triggers); COPY TO a file or program
-    // sends the client no rows.
+    // A server file or program: what an earlier COPY TO (of any session) stored there.
+    const server = node.filename !== undefined || node.is_program === true
+    const file = `${SERVER_FILE}${node.is_program === true ? 'program ' : ''}${str(node, 'filename') ?? ''}`
+    // COPY FROM reads from the client (and fires the table's triggers).
     if (node.is_from === true) {
       const state = this.newState()
-      writesRunCode(obj(node, 'relation'), state)
+      const relation = obj(node, 'relation')
+      writesRunCode(relation, state)
+      const rel = relation && resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
+      // From the server's files, the rows may hold anything: stored values of unknown lineage.
+      if (server && rel !== undefined) this.stored(`${rel.schema}.${rel.name}`, [], true, null)
       return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
     }
-    if (node.filename !== undefined || node.is_program === true) return NO_ROWS
+    if (!server) return this.copyRows(node)
+    // COPY TO a server file or program sends the client no rows: it stores them where any session
+    // can read them back.
+    const rows = this.copyRows(node)
+    this.stored(file, rows.reads, rows.readsUnknown, rows.columns)
+    return rows.runsCode === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
+  }
+
+  /** A write effect of rows stored in `table` (a relation or a server file), with what each column holds. */
+  private stored(
+    table: string,
+    reads: readonly string[],
+    unknown: boolean,
+    columns: readonly OutputColumn[] | null,
+  ): void {
+    this.effect({
+      kind: 'write',
+      table,
+      reads,
+      unknown,
+      columns,
+      temporary: false,
+      afterDdl: this.changedCatalog,
+    })
+  }
+
+  /** The rows a COPY TO sends: its query's, or its relation's columns (those of its column list). */
+  private copyRows(node: AstObject): StatementLineage {
     if (node.query !== undefined) return this.dispatch(node.query)
     const relation = obj(node, 'relation')
     const rel = relation && resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)

@@ -52,6 +52,9 @@ export interface CatalogView {
   relationCode?(schema: string, table: string, write: boolean): boolean | undefined
 }
 
+/** The name lineage gives a file (or program) on the database server that a statement stores rows in. */
+export const SERVER_FILE = '\u0000server file '
+
 /** One output column of a statement. */
 export interface OutputColumn {
   /** The column's name as PostgreSQL would likely label it; informative only (fields match by position). */
