@@ -61,6 +61,7 @@ export {
   type FieldPlan,
   type PlanField,
   maskedCopy,
+  strictestColumnRule,
   type MaskedCopy,
   type StoredWrite,
 } from './masking-plan.js'

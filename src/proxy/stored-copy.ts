@@ -6,6 +6,7 @@
 import {
   maskedCopy,
   SERVER_FILE,
+  strictestColumnRule,
   UNRESOLVED_SCHEMA,
   type ColumnMatch,
   type MaskedCopy,
@@ -63,6 +64,21 @@ export function storedCopy(
       return {rule: copy.rule, message: copyMessage(copy, shown(copy.target, w.table), how)}
   }
   return undefined
+}
+
+/**
+ * The refusal of a code block (Postgres `DO`) whose statements store rows: what they store cannot be
+ * judged, so it counts as storing every masked column. undefined without column rules.
+ */
+export function storesInCode(rules: readonly MaskingRule[]): StoredCopy | undefined {
+  const strictest = strictestColumnRule(rules)
+  if (strictest === undefined) return undefined
+  return {
+    rule: strictest.name,
+    message:
+      'runs a code block whose statements store rows, and dbgate cannot tell whether they copy masked columns ' +
+      'where other sessions would read them unmasked; send those statements on their own',
+  }
 }
 
 /** Where a write stores, as the client wrote it (lineage marks unresolved schemas and server files). */

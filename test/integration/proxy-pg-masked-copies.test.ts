@@ -133,6 +133,18 @@ describe('a copy of a masked column into a table other sessions read', () => {
     await adminQuery('delete from notes where id = 3', db.name)
   })
 
+  it('a DO block whose statements store rows is refused; one that stores none runs', async () => {
+    const [stores, reads] = await session(
+      'do $$ begin create table copied as select * from users; end $$',
+      'do $$ begin perform count(*) from users; end $$',
+    )
+    expect(errors(stores!)).toEqual([
+      expect.stringContaining('runs a code block whose statements store rows'),
+    ])
+    expect(errors(reads!)).toEqual([])
+    expect(await direct("select count(*)::int as n from pg_class where relname = 'copied'")).toEqual([{n: 0}])
+  })
+
   it("COPY FROM a file of the server's: it may hold what an earlier COPY TO stored there", async () => {
     const [r, after] = await session(
       "copy notes from '/tmp/dbgate-never-written.csv'",
