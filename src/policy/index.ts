@@ -37,7 +37,8 @@ export {
   type LineageSessionState,
 } from './lineage/postgres.js'
 export {UNRESOLVED as UNRESOLVED_SCHEMA} from './lineage/from.js'
-export {SERVER_FILE} from './lineage/types.js'
+export {SERVER_FILE, SHARED_BY} from './lineage/types.js'
+export {SHARES_ARGUMENT} from './lineage/functions.js'
 export {LineageCache} from './lineage/cache.js'
 export type {
   CatalogView,
@@ -61,7 +62,6 @@ export {
   type FieldPlan,
   type PlanField,
   maskedCopy,
-  strictestColumnRule,
   type MaskedCopy,
   type StoredWrite,
 } from './masking-plan.js'

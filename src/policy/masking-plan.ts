@@ -56,15 +56,6 @@ export function ruleFor(rules: readonly MaskingRule[], column: string): MaskingR
   return rules.find((r) => anyMatch(matchers(r), column))
 }
 
-/** The strictest column rule (first in policy order on a tie); undefined when no rule names columns. */
-export function strictestColumnRule(rules: readonly MaskingRule[]): MaskingRule | undefined {
-  let best: MaskingRule | undefined
-  for (const r of rules)
-    if ((r.columns?.length ?? 0) > 0 && (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style]))
-      best = r
-  return best
-}
-
 /** True when some masking rule names columns (globs); only those need lineage. */
 export function hasColumnRules(rules: readonly MaskingRule[]): boolean {
   return rules.some((r) => (r.columns?.length ?? 0) > 0)

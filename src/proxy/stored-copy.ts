@@ -6,7 +6,8 @@
 import {
   maskedCopy,
   SERVER_FILE,
-  strictestColumnRule,
+  SHARED_BY,
+  SHARES_ARGUMENT,
   UNRESOLVED_SCHEMA,
   type ColumnMatch,
   type MaskedCopy,
@@ -23,7 +24,12 @@ const STORING_KINDS = new Set(['create', 'insert', 'update', 'merge', 'alter', '
  * writing a file of the server's (COPY TO, MySQL `INTO OUTFILE`) is a `copy`.
  */
 export function mayStore(decision: Decision | undefined): boolean {
-  return decision !== undefined && decision.operations.some((o) => STORING_KINDS.has(o.kind))
+  if (decision === undefined) return false
+  return decision.operations.some(
+    (o) =>
+      STORING_KINDS.has(o.kind) ||
+      o.functions.some((f) => SHARES_ARGUMENT.has(f.slice(f.lastIndexOf('.') + 1).toLowerCase())),
+  )
 }
 
 /** Why a statement is refused: the masking rule its copy would escape, and what the client is told. */
@@ -66,24 +72,10 @@ export function storedCopy(
   return undefined
 }
 
-/**
- * The refusal of a code block (Postgres `DO`) whose statements store rows: what they store cannot be
- * judged, so it counts as storing every masked column. undefined without column rules.
- */
-export function storesInCode(rules: readonly MaskingRule[]): StoredCopy | undefined {
-  const strictest = strictestColumnRule(rules)
-  if (strictest === undefined) return undefined
-  return {
-    rule: strictest.name,
-    message:
-      'runs a code block whose statements store rows, and dbgate cannot tell whether they copy masked columns ' +
-      'where other sessions would read them unmasked; send those statements on their own',
-  }
-}
-
 /** Where a write stores, as the client wrote it (lineage marks unresolved schemas and server files). */
 function shown(target: string, table: string): string {
   if (table.startsWith(SERVER_FILE)) return `the server file ${table.slice(SERVER_FILE.length)}`
+  if (table.startsWith(SHARED_BY)) return `what ${table.slice(SHARED_BY.length)} keeps`
   const unresolved = `${UNRESOLVED_SCHEMA}.`
   return target.startsWith(unresolved) ? target.slice(unresolved.length) : target
 }

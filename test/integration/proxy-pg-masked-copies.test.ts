@@ -133,14 +133,44 @@ describe('a copy of a masked column into a table other sessions read', () => {
     await adminQuery('delete from notes where id = 3', db.name)
   })
 
-  it('a DO block whose statements store rows is refused; one that stores none runs', async () => {
-    const [stores, reads] = await session(
+  it('built-ins that keep a value for other sessions: a sequence, a notification', async () => {
+    await adminQuery('create sequence copy_seq', db.name)
+    const listener = await RawClient.connect(proxy.port, {user: 'postgres', database: db.name})
+    try {
+      listener.send(F.query('listen chan'))
+      await listener.readUntil('Z')
+      const [seq, notify, plain] = await session(
+        "select setval('copy_seq', ascii(email)) from users where id = 1",
+        "select pg_notify('chan', email) from users",
+        "select pg_notify('chan', 'hello')",
+      )
+      expect(errors(seq!)).toEqual([expect.stringContaining('into what setval() keeps')])
+      expect(errors(notify!)).toEqual([expect.stringContaining('into what pg_notify() keeps')])
+      expect(errors(plain!)).toEqual([])
+      // The listener gets the plain notification only.
+      listener.send(F.query('select 1'))
+      const heard = await listener.readUntil('Z')
+      expect(leaksIn(heard, NEEDLES)).toEqual([])
+      expect(heard.filter((m) => m.type === 'A')).toHaveLength(1)
+      expect(await direct('select last_value::int as v, is_called from copy_seq')).toEqual([
+        {v: 1, is_called: false},
+      ])
+    } finally {
+      listener.end()
+      await adminQuery('drop sequence copy_seq', db.name)
+    }
+  })
+
+  it("a DO block's statements are judged like the statements themselves", async () => {
+    const [stores, plain, reads] = await session(
       'do $$ begin create table copied as select * from users; end $$',
+      "do $$ begin insert into notes values (9, 'n9'); delete from notes where id = 9; end $$",
       'do $$ begin perform count(*) from users; end $$',
     )
     expect(errors(stores!)).toEqual([
-      expect.stringContaining('runs a code block whose statements store rows'),
+      expect.stringContaining('copies masked column public.users.email into public.copied.email'),
     ])
+    expect(errors(plain!)).toEqual([])
     expect(errors(reads!)).toEqual([])
     expect(await direct("select count(*)::int as n from pg_class where relname = 'copied'")).toEqual([{n: 0}])
   })

@@ -269,6 +269,8 @@ describe('what each stored column of a MySQL write gets', () => {
     ],
     ["LOAD DATA INFILE '/tmp/x' INTO TABLE orders", ['app.orders: *']],
     ["LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE orders", []],
+    ['SELECT SETVAL(s, ASCII(email)) FROM users', ['\u0000shared by setval(): *']],
+    ['SELECT SETVAL(s, 100)', []],
     [
       'ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL',
       ['app.users: e2<-app.users.email'],

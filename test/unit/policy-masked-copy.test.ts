@@ -117,6 +117,11 @@ describe('a write that stores a masked column where no rule masks it as strictly
       'public.users.email',
     ],
     ["COPY users (ssn) TO PROGRAM 'cat'", '\u0000server file program cat.ssn', 'public.users.ssn'],
+    // Built-ins that keep a value for other sessions (a sequence, listeners): everything read counts.
+    ["SELECT setval('seq', ascii(email)) FROM users", '\u0000shared by setval()', 'public.users.email'],
+    ["SELECT pg_notify('chan', u.ssn) FROM users u", '\u0000shared by pg_notify()', 'public.users.email'],
+    // The statements of a DO block, read from its body.
+    ['DO $$ BEGIN CREATE TABLE x AS SELECT * FROM users; END $$', 'public.x.email', 'public.users.email'],
     // A target the catalog does not know: which column gets what is unknown, so every column read counts.
     ['INSERT INTO fresh SELECT id, email FROM users', 'public.fresh', 'public.users.email'],
   ])('%s', (sql, target, source) => {
@@ -161,6 +166,9 @@ describe('writes that store no masked column where it escapes its rule', () => {
     "INSERT INTO notes VALUES (1, 'x')",
     "COPY (SELECT id, name FROM users) TO '/tmp/x.csv'",
     'COPY notes FROM STDIN',
+    "SELECT pg_notify('chan', 'hello')",
+    "DO $$ BEGIN INSERT INTO notes VALUES (1, 'x'); DELETE FROM notes WHERE id = 1; END $$",
+    "SELECT setval('seq', max(id)) FROM notes",
     'CREATE MATERIALIZED VIEW mv AS SELECT email FROM users',
     'CREATE TABLE x AS SELECT * FROM users WITH NO DATA',
     'CREATE VIEW v AS SELECT email FROM users',
@@ -188,6 +196,16 @@ describe('what the proxy needs to judge a write before it runs', () => {
       false,
     ])
     expect(temporary('INSERT INTO notes SELECT id, email FROM users')).toEqual([false])
+  })
+
+  it('a DO body that cannot be read may store anything; one with DDL makes all its writes stale', () => {
+    expect(copy("DO $$ BEGIN EXECUTE 'insert into notes ' || 'select 1'; END $$")).toMatchObject({
+      target: '\u0000shared by DO',
+      source: undefined,
+    })
+    const body =
+      'DO $$ BEGIN INSERT INTO notes SELECT id, name FROM users; ALTER TABLE users RENAME COLUMN name TO n; END $$'
+    expect(writes(body).map((w) => w.afterDdl)).toEqual([true, true])
   })
 
   it('marks writes that follow DDL in the same query (the catalog they read may be stale)', () => {

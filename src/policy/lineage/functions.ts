@@ -88,6 +88,19 @@ export function callsUntracked(value: unknown): boolean {
   return false
 }
 
+/**
+ * Built-ins that keep an argument where other sessions read it: a sequence (`setval`), a notification
+ * (`pg_notify`), a large object, the write-ahead log.
+ */
+export const SHARES_ARGUMENT: ReadonlySet<string> = new Set([
+  'setval',
+  'pg_notify',
+  'lo_from_bytea',
+  'lo_put',
+  'lowrite',
+  'pg_logical_emit_message',
+])
+
 /** Built-ins that store an argument where later statements (and other sessions) read it. */
 const STORES_ARGUMENT = new Set(['setval', 'set_config'])
 
@@ -97,20 +110,37 @@ const STORES_ARGUMENT = new Set(['setval', 'set_config'])
  * the value comes back later from a sequence or a setting lineage cannot follow.
  */
 export function storesComputedValue(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(storesComputedValue)
-  if (!isObject(value)) return false
+  return computedArgument(value, STORES_ARGUMENT) !== undefined
+}
+
+/**
+ * The first built-in of `names` a statement passes a value computed from a column or a subquery;
+ * undefined when none.
+ */
+export function computedArgument(value: unknown, names: ReadonlySet<string>): string | undefined {
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const found = computedArgument(v, names)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  if (!isObject(value)) return undefined
   const type = wrapperType(value)
   if (type === 'FuncCall' && isObject(value[type])) {
     const node = value[type]
     const name = stringList(list(node, 'funcname'))?.at(-1)
     const computed = /"(ColumnRef|SubLink)"/.test(JSON.stringify(list(node, 'args')))
-    if (name !== undefined && STORES_ARGUMENT.has(name) && computed) return true
+    if (name !== undefined && names.has(name) && computed) return name
   }
   for (const key in value) {
     const v = value[key]
-    if (typeof v === 'object' && v !== null && storesComputedValue(v)) return true
+    if (typeof v === 'object' && v !== null) {
+      const found = computedArgument(v, names)
+      if (found !== undefined) return found
+    }
   }
-  return false
+  return undefined
 }
 
 /** The name of a called function if lineage can follow it (a pure built-in), else undefined. */

@@ -14,7 +14,13 @@ import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
-import {SERVER_FILE, type LineageEffect, type OutputColumn, type StatementLineage} from './types.js'
+import {
+  SERVER_FILE,
+  SHARED_BY,
+  type LineageEffect,
+  type OutputColumn,
+  type StatementLineage,
+} from './types.js'
 
 /** One statement's lineage, and whether it shows the diagnostics of the statement before it. */
 export interface MysqlStatementLineage extends StatementLineage {
@@ -184,7 +190,13 @@ function lineageOfReading(
     const lineage = state.runsCode ? {...computed, runsCode: true} : computed
     if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
-    out.effects.push([...writes(ast, state, lineage, text), ...renameWrites(stmt, state)].map(stale))
+    out.effects.push(
+      [
+        ...writes(ast, state, lineage, text),
+        ...renameWrites(stmt, state),
+        ...sequenceWrites(stmt, lineage),
+      ].map(stale),
+    )
     if (lineage.runsCode === true) changedCatalog = true
   }
   return out
@@ -373,6 +385,30 @@ function writes(
     temporary: t.temporary,
     afterDdl: false,
   }))
+}
+
+/**
+ * MariaDB `SETVAL(seq, value)` keeps a value in a sequence other sessions read (`SELECT * FROM seq`):
+ * called in a statement that reads columns, it stores everything the statement reads.
+ */
+function sequenceWrites(stmt: readonly Token[], l: MysqlStatementLineage): LineageEffect[] {
+  const calls = stmt.some(
+    (t, i) => t.type === 'word' && /^SETVAL$/i.test(t.value) && stmt[i + 1]?.text === '(',
+  )
+  // Without a table or a variable, its value is a constant.
+  const reads = stmt.some((t) => t.type === 'variable' || (t.type === 'word' && /^FROM$/i.test(t.value)))
+  if (!calls || !reads) return []
+  return [
+    {
+      kind: 'write',
+      table: `${SHARED_BY}setval()`,
+      reads: l.reads,
+      unknown: l.readsUnknown,
+      columns: null,
+      temporary: false,
+      afterDdl: false,
+    },
+  ]
 }
 
 /** A table a statement stores rows in, and what each stored column gets. */

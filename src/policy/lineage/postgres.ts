@@ -4,15 +4,16 @@
  * understand is opaque: the masking plan then masks whatever might carry a masked value.
  */
 import {type AstObject, columnRefFields, list, obj, str, unwrap} from '../postgres/ast.js'
+import {bodySql} from '../postgres/bodies.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
 import {dmlStored} from './dml.js'
 import {collect} from './expr.js'
 import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js'
-import {callsUntracked, storesComputedValue} from './functions.js'
+import {callsUntracked, computedArgument, SHARES_ARGUMENT, storesComputedValue} from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
-import {SERVER_FILE} from './types.js'
+import {SERVER_FILE, SHARED_BY} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -183,6 +184,12 @@ class Run {
       const lineage = this.dispatch(value)
       this.nestedWrites(unwrap(value)?.node)
       for (const name of temporaries) this.temporaries.add(name)
+      // A built-in that keeps a value computed from what the statement reads where other sessions
+      // read it stores everything the statement reads.
+      const shared = computedArgument(value, SHARES_ARGUMENT)
+      if (shared !== undefined) this.shared(shared, value)
+      const t = unwrap(value)
+      if (t?.type === 'DoStmt') this.doBody(t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
         this.changedCatalog = true
       if (lineage.runsCode === true || runsUserCode(value, this.catalog) || storesComputedValue(value)) {
@@ -321,6 +328,35 @@ class Run {
     const rows = this.copyRows(node)
     this.stored(file, rows.reads, rows.readsUnknown, rows.columns)
     return rows.runsCode === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
+  }
+
+  /**
+   * What a DO block's statements store: their write effects, each as after DDL when the body runs any
+   * (its loops may run them in any order). A body that cannot be read may store anything.
+   */
+  private doBody(node: AstObject): void {
+    const body = bodySql('DoStmt', node)
+    const r = body?.ok === true ? lineagePostgres(body.sql.join(';\n'), this.catalog, this.ctx) : undefined
+    if (r === undefined || !r.ok) {
+      this.stored(`${SHARED_BY}DO`, [], true, null)
+      return
+    }
+    const ddl = body?.ok === true && body.sql.some((sql) => changesCatalog(sql))
+    for (const w of r.effects.flat())
+      if (w.kind === 'write') this.effect({...w, afterDdl: ddl || w.afterDdl || this.changedCatalog})
+  }
+
+  /**
+   * A built-in that keeps a value for other sessions (`setval`, `pg_notify`): it may keep any column of
+   * the relations the statement reads (the built-in is the untracked call; unknown relations count).
+   */
+  private shared(name: string, value: unknown): void {
+    const state = this.newState()
+    for (const rv of rangeVars(value)) {
+      const parts = resolveRangeVar(rv, this.catalog, this.ctx.defaultSchema)
+      if (parts) relationCols(parts.schema, parts.name, state)
+    }
+    this.stored(`${SHARED_BY}${name}()`, [...state.reads].sort(), state.unknown, null)
   }
 
   /** A write effect of rows stored in `table` (a relation or a server file), with what each column holds. */
@@ -550,6 +586,19 @@ class Run {
     }
     return NO_ROWS
   }
+}
+
+/**
+ * True when some statement of `sql` may change what the catalog says of an existing name (or cannot be
+ * read). CREATE TABLE AS only adds a name, which lineage does not know and so reads as unknown.
+ */
+function changesCatalog(sql: string): boolean {
+  const parsed = parse(sql)
+  if (!parsed.ok) return true
+  return parsed.statements.some((s) => {
+    const type = unwrap(s)?.type ?? ''
+    return !KEEPS_CATALOG.has(type) && type !== 'CreateTableAsStmt'
+  })
 }
 
 /** No FROM level and no CTE: a top-level statement's surroundings. */

@@ -55,6 +55,9 @@ export interface CatalogView {
 /** The name lineage gives a file (or program) on the database server that a statement stores rows in. */
 export const SERVER_FILE = '\u0000server file '
 
+/** The name lineage gives what a built-in keeps for other sessions (`setval`'s sequence, `pg_notify`'s listeners). */
+export const SHARED_BY = '\u0000shared by '
+
 /** One output column of a statement. */
 export interface OutputColumn {
   /** The column's name as PostgreSQL would likely label it; informative only (fields match by position). */

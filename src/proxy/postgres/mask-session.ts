@@ -23,7 +23,7 @@ import {
   type StatementLineage,
   type StoredWrite,
 } from '../../policy/index.js'
-import {mayStore, storedCopy, storesInCode, type StoredCopy} from '../stored-copy.js'
+import {mayStore, storedCopy, type StoredCopy} from '../stored-copy.js'
 import {SessionCatalog, type SideQuery} from './catalog.js'
 import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
@@ -240,8 +240,6 @@ export class MaskSession {
    */
   storedCopy(m: MaskStatement | undefined, inFlight: boolean): StoredCopy | undefined | Promise<void> {
     if (m?.stores === undefined || !m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
-    // A DO block that stores rows: lineage does not follow its body.
-    if (m.runsCode) return storesInCode(m.rules)
     if (!this.catalog.pathLoaded && !this.path.unknown) return this.loadPath(m)
     this.catalog.misses.clear()
     this.catalog.codeMisses.clear()
