@@ -9,7 +9,7 @@ import {isObj, walk} from '../mysql/walk.js'
 import {readings, tokensOf} from '../mysql/comments.js'
 import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
-import {parserText, splitStatements} from '../mysql/tokens.js'
+import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
@@ -153,7 +153,7 @@ function lineageOfReading(
       out.effects.push([])
       continue
     }
-    const parsed = parseStatement(text)
+    const parsed = nestsTooDeep(stmt) ? null : parseStatement(text)
     const ast = parsed?.ast
     if (first === 'USE' && stmt[1] !== undefined) {
       const used = stmt[1].value ?? stmt[1].text

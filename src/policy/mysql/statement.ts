@@ -11,7 +11,7 @@ import {parseStatement} from './parser.js'
 import type {Recognized} from './recognized.js'
 import {recognizeStatementForm} from './statement-forms.js'
 import {scanTables} from './table-scan.js'
-import {parserText, parserTokens, render} from './tokens.js'
+import {MAX_PAREN_DEPTH, nestsTooDeep, parserText, parserTokens, render} from './tokens.js'
 import {isObj, walk} from './walk.js'
 
 /** What a query has done so far, statement by statement. */
@@ -72,6 +72,8 @@ export function analyzeStatement(
   depth = 0,
 ): void {
   if (depth > MAX_DEPTH) throw new StatementError('statements nested too deeply')
+  if (nestsTooDeep(tokens))
+    throw new StatementError(`parentheses nested more than ${MAX_PAREN_DEPTH} levels deep`)
   const parsed = parseStatement(parserText(tokens))
   if (parsed !== null) {
     applyOps(operationsOf(parsed, state.schema, scanTables(parserTokens(tokens))), state)
