@@ -62,6 +62,7 @@ export {
   type FieldPlan,
   type PlanField,
   maskedCopy,
+  strictestRule,
   type MaskedCopy,
   type StoredWrite,
 } from './masking-plan.js'

@@ -89,12 +89,18 @@ function strictestCandidate(
   lineage: StatementLineage | undefined,
   match: ColumnMatch,
 ): MaskingRule | undefined {
-  const unknown = lineage === undefined || lineage.readsUnknown
+  if (lineage === undefined || lineage.readsUnknown) return strictestRule(rules)
+  return strictestRule(rules, (r) => lineage.reads.some((c) => match(r, c)))
+}
+
+/** The strictest of the rules `take` accepts (all of them by default), first in policy order on a tie. */
+export function strictestRule(
+  rules: readonly MaskingRule[],
+  take: (rule: MaskingRule) => boolean = () => true,
+): MaskingRule | undefined {
   let best: MaskingRule | undefined
-  for (const r of rules) {
-    if (!unknown && !lineage.reads.some((c) => match(r, c))) continue
-    if (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style]) best = r
-  }
+  for (const r of rules)
+    if (take(r) && (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style])) best = r
   return best
 }
 
@@ -252,28 +258,13 @@ export function maskedCopy(
 ): MaskedCopy | undefined {
   const columnRules = rules.filter((r) => (r.columns?.length ?? 0) > 0)
   if (columnRules.length === 0) return undefined
-  const strictest = (column: string | undefined): MaskingRule | undefined => {
-    let best: MaskingRule | undefined
-    for (const r of columnRules)
-      if (
-        (column === undefined || match(r, column)) &&
-        (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style])
-      )
-        best = r
-    return best
-  }
-  /** The strictest rule on a stored column, under its own name or its parents' (a partition's). */
-  const guarding = (target: string): MaskingRule | undefined => {
-    const column = target.slice(target.lastIndexOf('.') + 1)
-    let best = strictest(target)
-    for (const a of write.ancestors ?? []) {
-      const r = strictest(`${a}.${column}`)
-      if (r !== undefined && (best === undefined || STRICTNESS[r.style] > STRICTNESS[best.style])) best = r
-    }
-    return best
-  }
+  /** The strictest rule on any of these names. */
+  const strictest = (...names: string[]): MaskingRule | undefined =>
+    strictestRule(columnRules, (r) => names.some((n) => match(r, n)))
   const escapes = (target: string, sources: readonly string[]): MaskedCopy | undefined => {
-    const guard = guarding(target)
+    // The stored column under its own name or its parents' (a partition's).
+    const column = target.slice(target.lastIndexOf('.') + 1)
+    const guard = strictest(target, ...(write.ancestors ?? []).map((a) => `${a}.${column}`))
     for (const source of sources) {
       const rule = strictest(source)
       if (rule !== undefined && (guard === undefined || STRICTNESS[guard.style] < STRICTNESS[rule.style]))
@@ -282,7 +273,7 @@ export function maskedCopy(
     return undefined
   }
   const unknown = (target: string): MaskedCopy | undefined => {
-    const rule = strictest(undefined)
+    const rule = strictestRule(columnRules)
     return rule === undefined ? undefined : {target, source: undefined, rule: rule.name}
   }
   if (write.columns === null) return write.unknown ? unknown(write.table) : escapes(write.table, write.reads)

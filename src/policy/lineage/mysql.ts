@@ -426,17 +426,6 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
     const table = ident(t.table)
     return table === null ? null : `${ident(t.db) ?? state.schema}.${table}`
   }
-  const into = isObj(ast.into) ? ast.into : undefined
-  if (ast.type === 'select' && (into?.keyword === 'OUTFILE' || into?.keyword === 'DUMPFILE')) {
-    // SELECT ... INTO OUTFILE stores the rows in a file of the server's, where LOAD DATA reads them back.
-    const path = isObj(into.expr) && typeof into.expr.value === 'string' ? into.expr.value : ''
-    const walker = new MysqlQueryLineage({...state, reads: new Set(), unknown: false}, parseView)
-    const cols = walker.select({...ast, into: null}, {level: undefined, ctes: undefined})
-    const columns = cols === null ? null : cols.map(outputColumn)
-    return [{table: `${SERVER_FILE}${path}`, temporary: false, columns}]
-  }
-  const target = first === undefined ? null : name(first)
-  if (first === undefined || target === null) return []
   const select = (node: Record<string, unknown>): Cols => {
     const walker = new MysqlQueryLineage({...state, reads: new Set(), unknown: false}, parseView)
     try {
@@ -446,6 +435,21 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
       throw error
     }
   }
+  const into = isObj(ast.into) ? ast.into : undefined
+  if (ast.type === 'select' && (into?.keyword === 'OUTFILE' || into?.keyword === 'DUMPFILE')) {
+    // SELECT ... INTO OUTFILE stores the rows in a file of the server's, where LOAD DATA reads them back.
+    const path = isObj(into.expr) && typeof into.expr.value === 'string' ? into.expr.value : ''
+    const cols = select({...ast, into: null})
+    return [
+      {
+        table: `${SERVER_FILE}${path}`,
+        temporary: false,
+        columns: cols === null ? null : cols.map(outputColumn),
+      },
+    ]
+  }
+  const target = first === undefined ? null : name(first)
+  if (first === undefined || target === null) return []
   /** Assignments (`SET a = expr`) read over `from`: one stored column per assignment. */
   const assigned = (set: unknown, from: unknown[] | null): Cols => {
     const items = Array.isArray(set) ? set.filter(isObj) : []

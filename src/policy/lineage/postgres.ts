@@ -351,30 +351,34 @@ class Run {
    * the relations the statement reads (the built-in is the untracked call; unknown relations count).
    */
   private shared(name: string, value: unknown): void {
-    const state = this.newState()
+    const state = this.readsOf(value)
+    this.stored(`${SHARED_BY}${name}()`, [...state.reads].sort(), state.unknown, null)
+  }
+
+  /** Every column of every relation named anywhere in `value`, as whole relations. */
+  private readsOf(value: unknown, state = this.newState()): State {
     for (const rv of rangeVars(value)) {
       const parts = resolveRangeVar(rv, this.catalog, this.ctx.defaultSchema)
       if (parts) relationCols(parts.schema, parts.name, state)
     }
-    this.stored(`${SHARED_BY}${name}()`, [...state.reads].sort(), state.unknown, null)
+    return state
   }
 
-  /** A write effect of rows stored in `table` (a relation or a server file), with what each column holds. */
+  /**
+   * A write effect of rows stored in `table` (a relation or a server file), with what each column
+   * holds; `to` adds what is known of a relation target.
+   */
   private stored(
     table: string,
     reads: readonly string[],
     unknown: boolean,
     columns: readonly OutputColumn[] | null,
-  ): void {
-    this.effect({
-      kind: 'write',
-      table,
-      reads,
-      unknown,
-      columns,
+    to: {readonly temporary: boolean; readonly ancestors: readonly string[]} = {
       temporary: false,
-      afterDdl: this.changedCatalog,
-    })
+      ancestors: [],
+    },
+  ): void {
+    this.effect({kind: 'write', table, reads, unknown, columns, afterDdl: this.changedCatalog, ...to})
   }
 
   /** The rows a COPY TO sends: its query's, or its relation's columns (those of its column list). */
@@ -411,10 +415,7 @@ class Run {
     const rel = target && resolveRangeVar(target, this.catalog, this.ctx.defaultSchema)
     const state = this.newState()
     if (rel && readsTarget) relationCols(rel.schema, rel.name, state)
-    for (const rv of rangeVars(source)) {
-      const parts = resolveRangeVar(rv, this.catalog, this.ctx.defaultSchema)
-      if (parts) relationCols(parts.schema, parts.name, state)
-    }
+    this.readsOf(source, state)
     if (callsUntracked(source)) state.unknown = true
     if (target && rel && (state.reads.size > 0 || state.unknown)) {
       let columns: Cols
@@ -425,18 +426,15 @@ class Run {
         columns = null
       }
       const schema = str(target, 'schemaname')
-      this.effect({
-        kind: 'write',
-        table: `${rel.schema}.${rel.name}`,
-        reads: [...state.reads].sort(),
-        unknown: state.unknown,
-        columns: columns === null ? null : columns.map(output),
-        temporary:
-          str(target, 'relpersistence') === 't' ||
-          schema?.startsWith('pg_temp') === true ||
-          (schema === undefined && this.temporaries.has(rel.name)),
-        afterDdl: this.changedCatalog,
-        ancestors: this.catalog.ancestors?.(rel.schema, rel.name) ?? [],
+      const temporary =
+        str(target, 'relpersistence') === 't' ||
+        schema?.startsWith('pg_temp') === true ||
+        (schema === undefined && this.temporaries.has(rel.name))
+      const ancestors = this.catalog.ancestors?.(rel.schema, rel.name) ?? []
+      const held = columns === null ? null : columns.map(output)
+      this.stored(`${rel.schema}.${rel.name}`, [...state.reads].sort(), state.unknown, held, {
+        temporary,
+        ancestors,
       })
     }
     return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS

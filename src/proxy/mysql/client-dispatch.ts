@@ -409,26 +409,28 @@ export class ClientDispatcher {
     const state = this.o.state
     const m = masking.statement(info.sql, info.decision, state.schema)
     if (m === undefined) return send(m)
-    // Statements still running may change the catalog: a lookup sent now is answered after them.
-    const inFlight = state.queue.some((e) => e.kind === 'server' && e.lookup === undefined)
-    const verdict = (stale: boolean): void => {
+    const verdict = (stale: boolean, forward: (m: MysqlMaskStatement) => void): void => {
       const copy = masking.storedCopy(m, stale)
-      if (copy === undefined) return sendNow(m)
+      if (copy === undefined) return forward(m)
       this.deny(reply, {sql: info.sql, decision: {...info.decision, decision: 'deny', ...copy}})
     }
-    let sendNow = send
     const lookup = masking.lookup(m)
-    if (lookup === undefined) return verdict(inFlight)
-    sendNow = later()
+    // Nothing to look up: statements still running may change the catalog before this one runs.
+    if (lookup === undefined)
+      return verdict(
+        state.queue.some((e) => e.kind === 'server' && e.lookup === undefined),
+        send,
+      )
+    // A lookup sent now is answered after the statements before it: its answer is what this one sees.
+    const forward = later()
     this.wait.begin()
     this.sendLookup({
-      sql: lookup.sql,
-      row: (values) => lookup.row(values),
+      ...lookup,
       done: (ok) => {
         lookup.done(ok)
         if (this.stopped) return
         try {
-          verdict(!ok)
+          verdict(!ok, forward)
         } catch (err) {
           this.stopped = true
           this.o.onFatal(err)

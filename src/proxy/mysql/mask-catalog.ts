@@ -16,8 +16,8 @@ export class MysqlCatalog implements MysqlCatalogView {
   systemVariablesCopied = false
   /** Columns by table; null: looked up and not found (a temporary table, another case, no privilege). */
   readonly tables = new Map<string, readonly string[] | null>()
-  /** Generated columns' expressions by table and lower-case column name (as the server prints them). */
-  readonly generated = new Map<string, ReadonlyMap<string, string>>()
+  /** Generated columns by table and lower-case name: the table's columns each is computed from. */
+  private readonly generated = new Map<string, ReadonlyMap<string, readonly string[] | null>>()
   /** View definitions ('' when the session may not read it: unknown, masked). */
   readonly views = new Map<string, string>()
   /** Schemas whose views were all read by the last lookup (one snapshot). */
@@ -40,17 +40,45 @@ export class MysqlCatalog implements MysqlCatalogView {
     return cols ?? undefined
   }
 
-  /** The columns a generated column is computed from: the table's columns its expression names. */
+  /**
+   * Stores a table's columns as the catalog lookup read them, in order: `name`, or `name NUL expression`
+   * for a generated column (null: the table was not found). A generated column is computed from the
+   * table's columns its expression names (null when the expression cannot be read).
+   */
+  setColumns(key: string, rows: readonly string[] | null): void {
+    const exprs = new Map<string, string>()
+    const columns = rows?.map((text) => {
+      const nul = text.indexOf('\0')
+      if (nul < 0) return text
+      exprs.set(text.slice(0, nul).toLowerCase(), text.slice(nul + 1))
+      return text.slice(0, nul)
+    })
+    this.tables.set(key, columns ?? null)
+    if (exprs.size === 0) {
+      this.generated.delete(key)
+      return
+    }
+    const generated = new Map<string, readonly string[] | null>()
+    for (const [column, expr] of exprs) {
+      const lexed = lexMysql(expr)
+      if (!lexed.ok || lexed.execComments.length > 0) {
+        generated.set(column, null)
+        continue
+      }
+      const named = new Set(
+        lexed.tokens.filter((t) => t.type === 'word' || t.type === 'ident').map((t) => t.value.toLowerCase()),
+      )
+      generated.set(
+        column,
+        (columns ?? []).filter((c) => named.has(c.toLowerCase())),
+      )
+    }
+    this.generated.set(key, generated)
+  }
+
+  /** The columns a generated column is computed from (see CatalogView.generatedFrom). */
   generatedFrom(schema: string, table: string, column: string): readonly string[] | null | undefined {
-    const key = this.keyOf(schema, table)
-    const expr = this.generated.get(key)?.get(column.toLowerCase())
-    if (expr === undefined) return undefined
-    const lexed = lexMysql(expr)
-    if (!lexed.ok || lexed.execComments.length > 0) return null
-    const named = new Set(
-      lexed.tokens.filter((t) => t.type === 'word' || t.type === 'ident').map((t) => t.value.toLowerCase()),
-    )
-    return (this.tables.get(key) ?? []).filter((c) => named.has(c.toLowerCase()))
+    return this.generated.get(this.keyOf(schema, table))?.get(column.toLowerCase())
   }
 
   viewDefinition(schema: string, name: string): string | undefined {

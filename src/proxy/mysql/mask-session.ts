@@ -7,10 +7,12 @@
  */
 import type {MaskKey} from '../../masking/index.js'
 import {
+  hasColumnRules,
   maskedCopy,
   normalizeMysql,
   planMasking,
   ruleFor,
+  strictestRule,
   type ColumnMatch,
   type Decision,
   type LineageEffect,
@@ -227,20 +229,14 @@ export class MysqlMaskSession {
         }
         this.cache = new Lru(1_000)
         code.commit(codeSchemas, this.catalog.storedCode)
-        for (const n of names) {
-          const cols = found.get(n)?.sort((a, b) => a[0] - b[0])
-          // `name NUL expression` for a generated column.
-          const generated = new Map<string, string>()
-          const columns = cols?.map(([, text]) => {
-            const nul = text.indexOf('\0')
-            if (nul < 0) return text
-            generated.set(text.slice(0, nul).toLowerCase(), text.slice(nul + 1))
-            return text.slice(0, nul)
-          })
-          this.catalog.tables.set(n, columns ?? null)
-          if (generated.size > 0) this.catalog.generated.set(n, generated)
-          else this.catalog.generated.delete(n)
-        }
+        for (const n of names)
+          this.catalog.setColumns(
+            n,
+            found
+              .get(n)
+              ?.sort((a, b) => a[0] - b[0])
+              .map(([, text]) => text) ?? null,
+          )
         // The views of these schemas, all from this one moment.
         const looked = new Set(schemas.map((x) => x.toLowerCase()))
         for (const k of [...this.catalog.views.keys()])
@@ -259,15 +255,24 @@ export class MysqlMaskSession {
    * before it may change it): any write from other tables is refused.
    */
   storedCopy(m: MysqlMaskStatement, stale: boolean): StoredCopy | undefined {
-    if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
-    const exact = this.exactNames === true
-    const r = m.ready ?? lineageMysql(m.sql, this.catalog, schemaFor(m, exact), this.prepared, exact)
+    if (!hasColumnRules(m.rules)) return undefined
+    const r = this.lineageOf(m)
     if (!r.ok) return undefined
     // The catalog answered for this statement: its lineage at the first result is this one.
     if (!stale) m.ready = r
     const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
-    this.match ??= mysqlColumnMatch(exact, this.folded)
-    return storedCopy(writes, m.rules, {dialect: 'mysql', stale, inFlight: false, match: this.match})
+    return storedCopy(writes, m.rules, {dialect: 'mysql', stale, inFlight: false, match: this.columnMatch()})
+  }
+
+  /** The statement's lineage: computed when it was sent, or now over the catalog as cached. */
+  private lineageOf(m: MysqlMaskStatement): MysqlLineageResult {
+    const exact = this.exactNames === true
+    return m.ready ?? lineageMysql(m.sql, this.catalog, schemaFor(m, exact), this.prepared, exact)
+  }
+
+  /** How rules name columns on this server (made once the server said how it compares names). */
+  private columnMatch(): ColumnMatch {
+    return (this.match ??= mysqlColumnMatch(this.exactNames === true, this.folded))
   }
 
   /** The current statement's lineage (computed once, when its first result arrives). */
@@ -275,8 +280,7 @@ export class MysqlMaskSession {
     // Detect rules alone need no lineage: every text field is scanned whatever it comes from.
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return NO_COLUMN_RULES
     if (m.lineage === undefined) {
-      const exact = this.exactNames === true
-      const r = m.ready ?? lineageMysql(m.sql, this.catalog, schemaFor(m, exact), this.prepared, exact)
+      const r = this.lineageOf(m)
       m.lineage = r.ok ? r.statements : null
       m.effects = r.ok ? r.effects : []
       // A statement of unknown shape (CALL) can return several results: later ones cannot be placed.
@@ -341,8 +345,7 @@ export class MysqlMaskSession {
       direct: c.orgTable === '' ? null : `${c.schema}.${c.orgTable}.${c.orgName}`,
       typeCategory: columnCategory(c),
     }))
-    this.match ??= mysqlColumnMatch(this.exactNames === true, this.folded)
-    let plans = planMasking(m.rules, fields, lineage, this.match)
+    let plans = planMasking(m.rules, fields, lineage, this.columnMatch())
     // Text the classifiers cannot read, nor the styles write: every text value is withheld (fail closed).
     const unreadable = m.rules[0]
     if (!readableText && unreadable !== undefined)
@@ -389,7 +392,7 @@ export class MysqlMaskSession {
    */
   private taintAll(m: MysqlMaskStatement): void {
     this.readMasked = true
-    const strictest = strictestOf(m.rules.filter((r) => (r.columns?.length ?? 0) > 0))
+    const strictest = strictestRule(m.rules.filter((r) => (r.columns?.length ?? 0) > 0))
     if (strictest === undefined) return
     const rule: MaskingRule = {name: strictest.name, columns: [EVERY_COLUMN], style: strictest.style}
     this.folded.add(rule)
@@ -401,17 +404,17 @@ export class MysqlMaskSession {
   /** A table filled from masked (or unknown) columns is masked whole, with the strictest rule involved. */
   private taint(m: MysqlMaskStatement, effects: readonly LineageEffect[]): void {
     const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
-    this.match ??= mysqlColumnMatch(this.exactNames === true, this.folded)
+    const match = this.columnMatch()
     for (const e of effects) {
       if (e.kind !== 'write') continue
       // A persistent table that stores no masked value outside its rule (copies were refused before
       // they ran) is not masked whole.
-      if (!e.temporary && !e.unknown && maskedCopy(e, m.rules, this.match) === undefined) continue
+      if (!e.temporary && !e.unknown && maskedCopy(e, m.rules, match) === undefined) continue
       const hits =
         e.unknown === true
           ? columnRules
           : columnRules.filter((r) => (e.reads ?? []).some((c) => ruleFor([r], c)))
-      const strictest = strictestOf(hits)
+      const strictest = strictestRule(hits)
       if (strictest === undefined) continue
       const rule: MaskingRule = {name: strictest.name, columns: [`${e.table}.*`], style: strictest.style}
       this.folded.add(rule)
@@ -449,15 +452,5 @@ function checkLabels(l: StatementLineage, cols: readonly ColumnDef[]): Statement
   return changed ? {...l, columns} : l
 }
 
-const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}
-
 /** Every column of every table (a session that ran stored code). */
 const EVERY_COLUMN = '*.*.*'
-
-/** The strictest of some rules, first in policy order on a tie. */
-function strictestOf(rules: readonly MaskingRule[]): MaskingRule | undefined {
-  return rules.reduce<MaskingRule | undefined>(
-    (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
-    undefined,
-  )
-}

@@ -15,7 +15,6 @@ import type {IssuedKey} from './cancel.js'
 import {bindApproved, holdForReview, reviewParse, type ReviewHook, type ReviewSession} from './review.js'
 import type {RunWriter} from '../run-writer.js'
 import type {StatementInfo} from '../session-audit.js'
-import {mayStore} from '../stored-copy.js'
 import type {MaskStatement} from './mask-session.js'
 import type {SessionState} from './session-state.js'
 import {bodyOf, cstringEnd, nameAt, readyForQuery} from './wire.js'
@@ -204,19 +203,15 @@ export class ClientDispatcher {
   /**
    * The decision for an allowed statement once its stored copies are judged (MaskSession.storedCopy):
    * a copy of a masked column into a table other sessions read is refused before it runs. Calls
-   * `decided` with the verdict and the statement's masking state (false: it holds the client itself).
+   * `decided` with the verdict (false: it holds the client itself).
    */
-  private withStoredCopies(
-    v: Verdict,
-    m: MaskStatement | undefined,
-    decided: (v: Verdict, m: MaskStatement | undefined) => boolean,
-  ): boolean {
+  private withStoredCopies(v: Verdict, m: MaskStatement, decided: (v: Verdict) => boolean): boolean {
     const s = this.deps.state
     const copy = s.masking.storedCopy(m, s.pipeline.length > 0)
     if (copy instanceof Promise) return this.afterLookup(copy, () => this.withStoredCopies(v, m, decided))
-    if (copy === undefined) return decided(v, m)
+    if (copy === undefined) return decided(v)
     const denial: Decision = {...v.decision, decision: 'deny', rule: copy.rule, message: copy.message}
-    return decided({...v, decision: denial}, m)
+    return decided({...v, decision: denial})
   }
 
   private query(buf: Buffer, start: number, end: number): boolean {
@@ -232,7 +227,7 @@ export class ClientDispatcher {
     const m = this.deps.state.masking.draft(v.sql, v.decision)
     if (m?.stores === undefined) return this.checkedQuery(v, m, buf, start, end)
     const frame = buf.subarray(start, end)
-    return this.withStoredCopies(v, m, (w, n) => this.checkedQuery(w, n, frame, 0, frame.length))
+    return this.withStoredCopies(v, m, (w) => this.checkedQuery(w, m, frame, 0, frame.length))
   }
 
   /** A decided Query: forwarded with its masking state `m` when allowed, answered with an error when not. */
@@ -320,7 +315,6 @@ export class ClientDispatcher {
 
   private decidedParse(v: Verdict, name: string, buf: Buffer, start: number, end: number): boolean {
     if (v.decision.decision !== 'allow') return this.checkedParse(v, name, buf, start, end)
-    if (!mayStore(v.decision)) return this.checkedParse(v, name, buf, start, end)
     // The statement's masking state for its Executes is made at each Execute; this one judges its copies.
     const m = this.deps.state.masking.draft(v.sql, v.decision)
     if (m?.stores === undefined) return this.checkedParse(v, name, buf, start, end)

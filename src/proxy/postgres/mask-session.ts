@@ -8,10 +8,12 @@ import type {MaskKey} from '../../masking/index.js'
 import {
   LineageCache,
   applyLineageEffects,
+  hasColumnRules,
   lineagePostgres,
   maskedCopy,
   planMasking,
   ruleFor,
+  strictestRule,
   typeCategory,
   type CursorLineage,
   type Decision,
@@ -215,13 +217,22 @@ export class MaskSession {
     // The side connection sees the catalog as committed: after DDL in the session's open transaction
     // (or earlier in the same query) a name may stand for something else (CREATE OR REPLACE VIEW).
     if (this.path.unknown || this.path.ddl) return this.staleLineage(m)
+    const r = this.committedLineage(m)
+    return r instanceof Promise ? r : this.applyLineage(m, r)
+  }
+
+  /**
+   * The query's lineage over the catalog as committed; a Promise when the search path or relations
+   * must be loaded first (call again after it settles; what is still missing after MAX_LOADS is unknown).
+   */
+  private committedLineage(m: MaskStatement): LineageResult | Promise<void> {
     if (!this.catalog.pathLoaded) return this.loadPath(m)
     this.catalog.misses.clear()
     this.catalog.codeMisses.clear()
     const r = this.lineageCache.lineage(m.sql, this.lineageContext())
     const misses = this.catalog.misses.size + this.catalog.codeMisses.size
     if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
-    return this.applyLineage(m, r)
+    return r
   }
 
   private applyLineage(m: MaskStatement, r: LineageResult): undefined {
@@ -238,14 +249,10 @@ export class MaskSession {
    * Promise when the catalog must be loaded first (call again after it settles). `inFlight`: earlier
    * statements still run, so the catalog and search_path may not be what this one will see.
    */
-  storedCopy(m: MaskStatement | undefined, inFlight: boolean): StoredCopy | undefined | Promise<void> {
-    if (m?.stores === undefined || !m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return undefined
-    if (!this.catalog.pathLoaded && !this.path.unknown) return this.loadPath(m)
-    this.catalog.misses.clear()
-    this.catalog.codeMisses.clear()
-    const r = this.lineageCache.lineage(m.sql, this.lineageContext())
-    const misses = this.catalog.misses.size + this.catalog.codeMisses.size
-    if (misses > 0 && m.loads < MAX_LOADS) return this.load(m, [], [...this.catalog.misses])
+  storedCopy(m: MaskStatement, inFlight: boolean): StoredCopy | undefined | Promise<void> {
+    if (m.stores === undefined || !hasColumnRules(m.rules)) return undefined
+    const r = this.committedLineage(m)
+    if (r instanceof Promise) return r
     // SQL the parser cannot read, the server cannot run either.
     if (!r.ok) return undefined
     if (m.stores === 'columns' && !inFlight && r.statements.length === 1) m.judged = r
@@ -346,12 +353,7 @@ export class MaskSession {
   private taintAll(m: MaskStatement): void {
     this.readMasked = true
     if (m.rules.some((r) => r.columns?.[0] === EVERY_COLUMN)) return
-    const strictest = m.rules
-      .filter((r) => (r.columns?.length ?? 0) > 0)
-      .reduce<MaskingRule | undefined>(
-        (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
-        undefined,
-      )
+    const strictest = strictestRule(m.rules, (r) => (r.columns?.length ?? 0) > 0)
     if (strictest === undefined) return
     const rule: MaskingRule = {name: strictest.name, columns: [EVERY_COLUMN], style: strictest.style}
     if (!this.taints.some((t) => t.columns?.[0] === EVERY_COLUMN)) this.taints.push(rule)
@@ -477,10 +479,7 @@ export class MaskSession {
         if (!e.temporary && !e.unknown && maskedCopy(e, m.rules) === undefined) continue
         const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
         const hits = e.unknown ? columnRules : columnRules.filter((r) => e.reads.some((c) => ruleFor([r], c)))
-        const strictest = hits.reduce<MaskingRule | undefined>(
-          (a, r) => (a === undefined || STRICT[r.style] > STRICT[a.style] ? r : a),
-          undefined,
-        )
+        const strictest = strictestRule(hits)
         if (strictest === undefined) continue
         const table = e.table.slice(e.table.indexOf('.') + 1)
         this.taints.push({name: strictest.name, columns: [`*.${table}.*`], style: strictest.style})
@@ -488,5 +487,3 @@ export class MaskSession {
       }
   }
 }
-
-const STRICT: Readonly<Record<MaskingRule['style'], number>> = {partial: 0, hash: 1, redact: 2, null: 3}
