@@ -61,6 +61,23 @@ describe('a WHERE that only drops NULLs, MySQL', () => {
     expect(rows).toEqual([{n: 3}])
   })
 
+  it("counts MariaDB's _rowid (the primary key's alias) as never NULL: denied, and nothing changes", async () => {
+    const denied = {errno: 1142, message: expect.stringMatching(/no-unbounded-delete/)}
+    await expect(c.query('DELETE FROM items WHERE _rowid IS NOT NULL')).rejects.toMatchObject(denied)
+    await expect(c.query('DELETE FROM items WHERE _ROWID IS NOT NULL OR id = 2')).rejects.toMatchObject(
+      denied,
+    )
+    expect(await itemsLeft()).toBe(3)
+    // _rowid compared with a value bounds the write.
+    await c.query('BEGIN')
+    try {
+      const [r] = await c.query('DELETE FROM items WHERE _rowid = 2')
+      expect((r as mysql.ResultSetHeader).affectedRows).toBe(1)
+    } finally {
+      await c.query('ROLLBACK')
+    }
+  })
+
   it('bounds a nullable column: allowed, and only those rows change', async () => {
     await c.query('BEGIN')
     try {

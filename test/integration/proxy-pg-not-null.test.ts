@@ -59,6 +59,25 @@ describe('a WHERE that only drops NULLs', () => {
     await c.end()
   })
 
+  it('counts system columns as never NULL: denied without asking, and nothing changes', async () => {
+    const c = await client()
+    for (const sql of [
+      'delete from t where ctid is not null',
+      'delete from t where t.xmin is not null or id = 2',
+      'update t set v = $1 where tableoid is not null',
+    ]) {
+      const err = await c.query(sql, sql.includes('$1') ? ['z'] : []).catch((e: unknown) => e)
+      expect(err, sql).toMatchObject({code: '42501', routine: 'dbgate_policy_deny'})
+    }
+    expect((await c.query('select count(*)::int as n from t')).rows[0].n).toBe(3)
+    expect((await c.query("select count(*)::int as n from t where v = 'z'")).rows[0].n).toBe(0)
+    // A system column compared with a value still bounds the write.
+    await c.query('begin')
+    expect((await c.query("delete from t where ctid = '(0,1)'")).rowCount).toBe(1)
+    await c.query('rollback')
+    await c.end()
+  })
+
   it('asks about a table whose name has a quote as about any other', async () => {
     const c = await client()
     const err = await c.query(`delete from "it's" where id is not null`).catch((e: unknown) => e)

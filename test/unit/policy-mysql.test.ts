@@ -409,6 +409,17 @@ describe('analyzeMysql: session effects', () => {
     })
     expect(check('DELETE FROM t WHERE ISNULL(id)')).toBeUndefined()
     expect(check('DELETE FROM t WHERE id > 0')).toBeUndefined()
+    // MariaDB's _rowid (the integer primary key's alias) is never NULL: nothing to ask, and the WHERE is absent.
+    expect(analyzeOk('DELETE FROM t WHERE _rowid IS NOT NULL').operations[0]?.where).toBe('absent')
+    expect(analyzeOk('DELETE FROM t WHERE t._ROWID IS NOT NULL OR id = 3').operations[0]?.where).toBe(
+      'absent',
+    )
+    expect(check('DELETE FROM t WHERE _rowid IS NOT NULL AND id IS NOT NULL')).toEqual({
+      schema: null,
+      table: 't',
+      columns: ['id'],
+    })
+    expect(analyzeOk('DELETE FROM t WHERE _rowid = 3').operations[0]?.where).toBe('present')
   })
 
   it('literalSensitive only when a literal decided', () => {

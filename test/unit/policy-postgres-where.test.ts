@@ -83,6 +83,11 @@ const WHERES: [string, 'absent' | 'present', boolean][] = [
   ["WHERE id = +(-('1'))", 'present', false],
   ["WHERE id IN (-('1'), -$1)", 'present', false],
   ['WHERE id IS NOT NULL', 'present', false],
+  // System columns are never NULL: testing them bounds nothing, without asking the catalog.
+  ['WHERE ctid IS NOT NULL', 'absent', false],
+  ['WHERE t.xmin IS NOT NULL OR id = 5', 'absent', true],
+  ["WHERE tableoid IS NOT NULL AND ctid <> '(0,1)'", 'present', false],
+  ['WHERE "CTID" IS NOT NULL', 'present', false],
   ['WHERE x = y', 'present', false],
   ['WHERE a.id = b.id', 'present', false],
   ['WHERE id IN (SELECT id FROM other)', 'present', false],

@@ -9,7 +9,7 @@
  * sample values, as for Postgres (src/policy/postgres/where-terms.ts has the reasoning).
  */
 import {likePattern, printableAscii} from '../like-pattern.js'
-import {fewestNotNull} from '../not-null.js'
+import {fewestNotNull, NEVER_NULL} from '../not-null.js'
 import {isObj, mentionsColumn} from './walk.js'
 import {
   type Scans,
@@ -594,7 +594,10 @@ export function judgeWhere(where: unknown, target?: WriteTarget, scans?: Scans):
   const everywhere = e.tautology(where)
   const literalSensitive = e.consulted || e.literals > 0
   if (everywhere) return {where: 'absent', literalSensitive}
-  return {where: 'present', literalSensitive, ...nullsOnly(e, where, target)}
+  const nulls = nullsOnly(e, where, target)
+  // Only columns that are never NULL were tested: the clause passes every row.
+  if (nulls?.notNull.length === 0) return {where: 'absent', literalSensitive}
+  return {where: 'present', literalSensitive, ...nulls}
 }
 
 /**
@@ -612,6 +615,6 @@ function nullsOnly(
     const column = targetColumn(node, target)
     if (column !== undefined) found.push({key, column})
   }
-  const notNull = fewestNotNull(found, (keys) => e.tautology(where, keys))
+  const notNull = fewestNotNull(found, (keys) => e.tautology(where, keys), NEVER_NULL.mysql)
   return notNull === undefined ? undefined : {notNull}
 }

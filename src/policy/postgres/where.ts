@@ -20,7 +20,7 @@ import {
   parseDecimal,
 } from './consts.js'
 import {likePattern, printableAscii} from '../like-pattern.js'
-import {fewestNotNull} from '../not-null.js'
+import {fewestNotNull, NEVER_NULL} from '../not-null.js'
 import {
   COMPARE,
   OPAQUE,
@@ -69,7 +69,10 @@ export function classifyWhere(clause: unknown, of?: WriteTarget): WhereResult {
         const everywhere = tautology(s, () => truth(ev(clause)))
         const literalSensitive = v.lit || s.constants.length > 0 || s.innerLiterals
         if (everywhere) return {where: 'absent', literalSensitive}
-        return {where: 'present', literalSensitive, ...nullsOnly(s, () => truth(ev(clause)))}
+        const nulls = nullsOnly(s, () => truth(ev(clause)))
+        // Only columns that are never NULL were tested: the clause passes every row.
+        if (nulls?.notNull.length === 0) return {where: 'absent', literalSensitive}
+        return {where: 'present', literalSensitive, ...nulls}
       },
     )
   } finally {
@@ -88,7 +91,7 @@ function nullsOnly(s: Sampling, evaluate: () => Val): {notNull: string[]} | unde
     const column = tested ? targetColumn(s.columns.get(key), target) : undefined
     if (column !== undefined) found.push({key, column})
   }
-  const notNull = fewestNotNull(found, (keys) => tautology(s, evaluate, keys))
+  const notNull = fewestNotNull(found, (keys) => tautology(s, evaluate, keys), NEVER_NULL.postgres)
   return notNull === undefined ? undefined : {notNull}
 }
 
