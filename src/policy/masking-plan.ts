@@ -244,17 +244,22 @@ export interface MaskedCopy {
   readonly rule: string
 }
 
+const NO_RULES: ReadonlySet<MaskingRule> = new Set()
+
 /**
  * Whether a write stores values of a masked column into a column no rule masks as strictly (a column
  * of another table, another column of the same table, a renamed one). Rules name columns, so such a
  * copy would be read unmasked by every later session. A stored column whose lineage is uncertain may
  * hold anything the statement reads; a write whose columns are unknown may store every column it
  * reads. Fails closed: what lineage cannot see counts as masked (the strictest column rule).
+ * `sessionOnly` are rules that mask for this session alone (what it tainted): they mask what the session
+ * copies from, but never guard where it copies to, since other sessions do not apply them.
  */
 export function maskedCopy(
   write: StoredWrite,
   rules: readonly MaskingRule[],
   match: ColumnMatch = caseInsensitive,
+  sessionOnly: ReadonlySet<MaskingRule> = NO_RULES,
 ): MaskedCopy | undefined {
   const columnRules = rules.filter((r) => (r.columns?.length ?? 0) > 0)
   if (columnRules.length === 0) return undefined
@@ -262,9 +267,10 @@ export function maskedCopy(
   const strictest = (...names: string[]): MaskingRule | undefined =>
     strictestRule(columnRules, (r) => names.some((n) => match(r, n)))
   const escapes = (target: string, sources: readonly string[]): MaskedCopy | undefined => {
-    // The stored column under its own name or its parents' (a partition's).
+    // The stored column under its own name or its parents' (a partition's), as every session masks it.
     const column = target.slice(target.lastIndexOf('.') + 1)
-    const guard = strictest(target, ...(write.ancestors ?? []).map((a) => `${a}.${column}`))
+    const names = [target, ...(write.ancestors ?? []).map((a) => `${a}.${column}`)]
+    const guard = strictestRule(columnRules, (r) => !sessionOnly.has(r) && names.some((n) => match(r, n)))
     for (const source of sources) {
       const rule = strictest(source)
       if (rule !== undefined && (guard === undefined || STRICTNESS[guard.style] < STRICTNESS[rule.style]))

@@ -47,6 +47,8 @@ export interface StoreJudging {
   readonly inFlight: boolean
   /** How rules name columns (MySQL passes its own case rules). */
   readonly match?: ColumnMatch | undefined
+  /** The session's taints: they mask what it copies from, never where it copies to (maskedCopy). */
+  readonly sessionOnly?: ReadonlySet<MaskingRule> | undefined
 }
 
 /**
@@ -62,10 +64,10 @@ export function storedCopy(
   for (const w of writes) {
     if (w.temporary) continue
     if (how.stale || how.inFlight || w.afterDdl) {
-      const copy = maskedCopy({...w, columns: null, unknown: true}, rules, how.match)
+      const copy = maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
       if (copy !== undefined) return {rule: copy.rule, message: staleMessage(shown(w.table, w.table), how)}
     }
-    const copy = maskedCopy(w, rules, how.match)
+    const copy = maskedCopy(w, rules, how.match, how.sessionOnly)
     if (copy !== undefined)
       return {rule: copy.rule, message: copyMessage(copy, shown(copy.target, w.table), how)}
   }

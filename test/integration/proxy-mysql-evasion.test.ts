@@ -63,12 +63,20 @@ const DENIED: readonly [string, RegExp][] = [
   ['UPDATE IGNORE items SET name = "x"', /no-unbounded-delete/],
   ['DELETE QUICK IGNORE FROM items WHERE id = id', /no-unbounded-delete/],
   ['UPDATE LOW_PRIORITY secrets SET v = "x" WHERE id = 1', /secrets-need-review/],
+  // Text run at once is judged as the statement it is.
+  ["EXECUTE IMMEDIATE 'DROP TABLE items'", /no-drop/],
+  ["EXECUTE IMMEDIATE 'DELETE FROM items WHERE ? = ?' USING @a, @a", /no-unbounded-delete/],
+  ["EXECUTE IMMEDIATE CONCAT('DROP TABLE ', 'items')", /could not be parsed/],
+  ["CALL sys.execute_prepared_stmt('DROP TABLE `' '${db}' '`.items')", /could not be parsed/],
+  ["CALL sys.execute_prepared_stmt('DROP TABLE ${db}.items')", /no-drop/],
+  ["CALL sys.execute_prepared_stmt('SELECT v FROM ${db}.secrets')", /secrets-need-review/],
+  ['CALL sys.ps_truncate_all_tables(FALSE)', /no-drop/],
 ]
 
 describe('MySQL evasion cases through the proxy', () => {
   for (const [template, rule] of DENIED) {
     it(`denies ${template}`, async () => {
-      const sql = template.replace('${db}', db.name)
+      const sql = template.replaceAll('${db}', db.name)
       await expect(c.query(sql)).rejects.toMatchObject({errno: 1142, message: expect.stringMatching(rule)})
       expect(await itemsLeft()).toBe(2)
     })

@@ -124,6 +124,9 @@ describe('a copy of a masked column into a table other sessions read', () => {
     ],
     ['ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL', 'users.e2', 'users.email'],
     ['ALTER TABLE users ADD COLUMN e3 TEXT GENERATED ALWAYS AS (ssn) STORED', 'users.e3', 'users.ssn'],
+    // Text run at once: MariaDB's EXECUTE IMMEDIATE, and the sys schema's procedure that prepares it.
+    ["EXECUTE IMMEDIATE 'INSERT INTO notes SELECT id + 10, email FROM users'", 'notes.note', 'users.email'],
+    ["EXECUTE IMMEDIATE 'CREATE TABLE copied AS SELECT ssn FROM users'", 'copied.ssn', 'users.ssn'],
   ])('%s is refused and changes nothing', async (sql, target, source) => {
     const [refused, after] = await session(sql, 'SELECT 1 AS one')
     expect(refused).toEqual(expect.stringContaining(`copies masked column ${db.name}.${source} into`))
@@ -133,6 +136,36 @@ describe('a copy of a masked column into a table other sessions read', () => {
     await unchanged()
     const audit = proxy.audit.events.filter((e) => e.type === 'statement' && e.statement === sql)
     expect(audit.at(-1)).toMatchObject({decision: 'deny', rule: expect.stringMatching(/^mask-/)})
+  })
+
+  it('CALL sys.execute_prepared_stmt runs its text in sys: a copy through it is refused', async () => {
+    const sql = `CALL sys.execute_prepared_stmt('INSERT INTO ${db.name}.notes SELECT id + 10, email FROM ${db.name}.users')`
+    const [r, after] = await session(sql, 'SELECT 1 AS one')
+    expect(r).toEqual(
+      expect.stringContaining(`copies masked column ${db.name}.users.email into ${db.name}.notes.note`),
+    )
+    expect(after).toEqual([{one: 1}])
+    await unchanged()
+  })
+
+  it('a session that ran stored code (CALL) still cannot copy: its own taints guard no table', async () => {
+    await db.admin(`CREATE PROCEDURE \`${db.name}\`.nothing() BEGIN END`)
+    try {
+      const [called, copy, plain] = await session(
+        'CALL nothing()',
+        'INSERT INTO notes SELECT id + 10, email FROM users',
+        "INSERT INTO notes VALUES (9, 'constant')",
+      )
+      expect(called).toEqual([])
+      expect(copy).toEqual(expect.stringContaining(`copies masked column ${db.name}.users.email into`))
+      expect(plain).toEqual([])
+      expect(await db.admin(`SELECT note FROM \`${db.name}\`.notes WHERE id > 2 ORDER BY id`)).toEqual([
+        {note: 'constant'},
+      ])
+    } finally {
+      await db.admin(`DELETE FROM \`${db.name}\`.notes WHERE id > 2`)
+      await db.admin(`DROP PROCEDURE \`${db.name}\`.nothing`)
+    }
   })
 
   it("LOAD DATA from a file of the server's: it may hold what an INTO OUTFILE stored there", async () => {

@@ -119,6 +119,24 @@ describe('a copy of a masked column into a table other sessions read', () => {
     expect(audit.at(-1)).toMatchObject({decision: 'deny', rule: expect.stringMatching(/^mask-/)})
   })
 
+  it('a session that ran code lineage cannot see still cannot copy: its own taints guard no table', async () => {
+    await direct('create function nothing() returns int language plpgsql as $$ begin return 1; end $$')
+    try {
+      const [called, copy, plain] = await session(
+        'select nothing()',
+        'insert into notes select id + 10, email from users',
+        "insert into notes values (9, 'constant')",
+      )
+      expect(errors(called!)).toEqual([])
+      expect(errors(copy!)).toEqual([expect.stringContaining('copies masked column public.users.email into')])
+      expect(errors(plain!)).toEqual([])
+      expect(await direct('select note from notes where id > 2 order by id')).toEqual([{note: 'constant'}])
+    } finally {
+      await direct('delete from notes where id > 2')
+      await direct('drop function nothing()')
+    }
+  })
+
   it('a later session reads nothing through a copy that was tried, and the open transaction goes on', async () => {
     const first = await session(
       'begin',

@@ -42,6 +42,29 @@ function copy(sql: string, rules: readonly MaskingRule[] = RULES): unknown {
   return undefined
 }
 
+describe("a session's own taints", () => {
+  it('mask what it copies from, never guard where it copies to', () => {
+    const [write] = writes('INSERT INTO notes SELECT id, email FROM users')
+    const taint: MaskingRule = {name: 'mask-email', columns: ['*.notes.*'], style: 'redact'}
+    // As a policy rule, masking notes.note as strictly, it covers the copy.
+    expect(maskedCopy(write!, [...RULES, taint])).toBeUndefined()
+    // As the session's taint, other sessions do not apply it: the copy escapes.
+    expect(maskedCopy(write!, [...RULES, taint], undefined, new Set([taint]))).toMatchObject({
+      target: 'public.notes.note',
+      source: 'public.users.email',
+    })
+    // What a taint masks (a table the session filled with masked values) is masked where it is copied from.
+    const tainted: MaskingRule = {name: 'mask-email', columns: ['*.orders.*'], style: 'partial'}
+    const [fromOrders] = writes('INSERT INTO notes SELECT 1, user_id::text FROM orders')
+    expect(maskedCopy(fromOrders!, RULES)).toBeUndefined()
+    expect(maskedCopy(fromOrders!, [...RULES, tainted], undefined, new Set([tainted]))).toMatchObject({
+      target: 'public.notes.note',
+      source: 'public.orders.user_id',
+      rule: 'mask-email',
+    })
+  })
+})
+
 describe('a write that stores a masked column where no rule masks it as strictly is a copy', () => {
   it.each([
     ['CREATE TABLE x AS SELECT id, email FROM users', 'public.x.email', 'public.users.email'],

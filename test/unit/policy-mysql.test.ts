@@ -365,6 +365,52 @@ describe('analyzeMysql: session effects', () => {
     ])
   })
 
+  it('EXECUTE IMMEDIATE runs its text now: judged as that statement', () => {
+    expect(summarize("EXECUTE IMMEDIATE 'DROP TABLE t'")).toEqual(['drop app.t', 'execute app.t'])
+    expect(summarize("EXECUTE IMMEDIATE 'SELECT * FROM s WHERE id = ?' USING @a")).toEqual([
+      'execute app.s',
+      'select app.s',
+    ])
+    expect(analyzeOk("EXECUTE IMMEDIATE 'SELECT 1'").literalSensitive).toBe(true)
+    // What it runs must be one string constant of one statement.
+    expect(summarize("EXECUTE IMMEDIATE CONCAT('DROP', ' TABLE t')")).toEqual(['error'])
+    expect(summarize('EXECUTE IMMEDIATE @q')).toEqual(['error'])
+    expect(summarize("EXECUTE IMMEDIATE 'SELECT 1; DROP TABLE t'")).toEqual(['error'])
+    // A statement prepared under the name `immediate` is still executed by name.
+    expect(summarize("PREPARE immediate FROM 'DELETE FROM t WHERE id = 1'; EXECUTE immediate")).toEqual([
+      'delete app.t where=present',
+      'execute app.t',
+      'prepare app.t',
+    ])
+  })
+
+  it('CALL of sys procedures that do what other statements do is judged as those', () => {
+    // execute_prepared_stmt runs its text in sys, the procedure's database.
+    expect(summarize("CALL sys.execute_prepared_stmt('DROP TABLE app.t')")).toEqual([
+      'call app.t fn=sys.execute_prepared_stmt',
+      'drop app.t',
+    ])
+    expect(summarize("call `SYS`.EXECUTE_PREPARED_STMT('DELETE FROM t')")).toEqual([
+      'call sys.t fn=sys.execute_prepared_stmt',
+      'delete sys.t where=absent',
+    ])
+    expect(summarize("CALL execute_prepared_stmt('SELECT * FROM app.s')")).toEqual([
+      'call app.s fn=execute_prepared_stmt',
+      'select app.s',
+    ])
+    expect(summarize('CALL sys.execute_prepared_stmt(@q)')).toEqual(['error'])
+    expect(summarize("CALL sys.create_synonym_db('app', 'app2')")).toEqual([
+      'create fn=sys.create_synonym_db',
+    ])
+    expect(summarize('CALL sys.ps_truncate_all_tables(FALSE)')).toEqual([
+      'truncate fn=sys.ps_truncate_all_tables',
+    ])
+    // Another schema's procedure of that name is user code, as any CALL.
+    expect(summarize("CALL app.execute_prepared_stmt('DROP TABLE t')")).toEqual([
+      'call fn=app.execute_prepared_stmt',
+    ])
+  })
+
   it('EXECUTE of an unknown or deallocated name is refused', () => {
     expect(summarize('EXECUTE nope')).toEqual(['error'])
     expect(summarize("PREPARE s FROM 'SELECT 1'; DEALLOCATE PREPARE s; EXECUTE s")).toEqual(['error'])

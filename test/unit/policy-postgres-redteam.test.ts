@@ -221,6 +221,30 @@ describe('built-ins that run SQL given as text', () => {
       "select query_to_xml('select query_to_xml(''select 1 from secrets'', true, true, '''')', true, true, '')",
       'select public.secrets',
     ],
+    // tablefunc and xml2, in whatever schema the extension was created.
+    ["select * from crosstab('select * from secrets') as ct(a text)", 'select public.secrets'],
+    [
+      "select * from ext.crosstab('select 1, 2, 3', 'select k from secrets') as ct(a int, b int)",
+      'select public.secrets',
+    ],
+    ["select * from crosstab3('select * from secrets')", 'select public.secrets'],
+    ["select * from crosstab('select 1; delete from t') as ct(a int)", 'delete public.t'],
+    [
+      "select * from connectby('secrets', 'id', 'parent', '1', 0) as c(id int, p int, l int)",
+      'select public.secrets',
+    ],
+    [
+      "select * from connectby('hr.tree', 'id', 'parent', 'pos', '1', 0, '~') as c(id int, p int, l int, b text, o int)",
+      'select hr.tree',
+    ],
+    [
+      "select * from xpath_table('id', 'doc', 'secrets', '/a', 'true') as x(id int, a text)",
+      'select public.secrets',
+    ],
+    [
+      "select * from xpath_table('id', 'doc', 'docs', '/a', 'id in (select id from secrets)') as x(id int, a text)",
+      'select public.docs,public.secrets',
+    ],
   ])('%s runs %s', (sql, expected) => {
     expect(ops(sql)).toContain(expected)
   })
@@ -235,6 +259,18 @@ describe('built-ins that run SQL given as text', () => {
     ["select schema_to_xml('public', true, false, '')", /every table of a schema or database/],
     ["select database_to_xml(true, false, '')", /every table of a schema or database/],
     ["select query_to_xml('select from where', true, true, '')", /could not be parsed/],
+    [
+      "select * from crosstab('select 1, 2, 3', $1) as ct(a int, b int)",
+      /crosstab runs SQL that is not a string constant/,
+    ],
+    [
+      "select * from connectby('(select * from secrets) s', 'id', 'parent', '1', 0) as c(id int, p int, l int)",
+      /connectby pastes names that are not plain identifiers/,
+    ],
+    [
+      "select * from xpath_table('id', 'doc', 'docs', '/a', $1) as x(id int, a text)",
+      /xpath_table runs SQL that is not a string constant/,
+    ],
   ])('%s is refused', (sql, reason) => {
     expect(ops(sql)).toMatch(reason)
   })
@@ -242,6 +278,11 @@ describe('built-ins that run SQL given as text', () => {
   it('leaves user functions of the same name and the three-argument ts_rewrite alone', () => {
     expect(ops("select app.query_to_xml('select * from secrets')")).toEqual(['select '])
     expect(ops("select ts_rewrite('a'::tsquery, 'a'::tsquery, 'b'::tsquery)")).toEqual(['select '])
+    // crosstab(source_sql, N): N is no query.
+    expect(ops("select * from crosstab('select 1, 2, 3', 2) as ct(a int, b int, c int)")).toEqual([
+      'select ',
+      'select ',
+    ])
   })
 
   it('makes the decision depend on the text (no cache sharing across literals)', () => {

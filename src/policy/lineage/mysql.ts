@@ -214,6 +214,17 @@ function preparedStatement(
   schema: string,
   prepared: Map<string, MysqlStatementLineage>,
 ): {lineage: MysqlStatementLineage; effects: LineageEffect[]} | undefined {
+  const immediate = immediateText(first, stmt)
+  if (immediate !== undefined) {
+    // Prepared and executed at once: its rows and what it stores are the text's.
+    const {lineage, stores} = preparedText(immediate.text, names, immediate.schema ?? schema, prepared)
+    return {
+      lineage: immediate.using
+        ? {...lineage, columns: lineage.columns?.map(opaque) ?? null, readsUnknown: true}
+        : lineage,
+      effects: stores,
+    }
+  }
   const name = stmt[1]?.type === 'word' || stmt[1]?.type === 'ident' ? stmt[1].value.toLowerCase() : undefined
   if (name === undefined) return undefined
   if (first === 'EXECUTE') {
@@ -235,16 +246,53 @@ function preparedStatement(
     stmt.length !== 4
   )
     return undefined
-  const lexed = lexMysql(stmt[3].value)
+  const {lineage, stores} = preparedText(stmt[3].value, names, schema, prepared)
+  prepared.set(name, lineage)
+  // What the prepared statement would store is judged (and tainted) when it is prepared.
+  return {lineage: {...NO_DATA, reads: lineage.reads}, effects: [{kind: 'prepare', name, lineage}, ...stores]}
+}
+
+/** The lineage of a prepared statement's text, and what it stores (unknown unless it is one statement). */
+function preparedText(
+  text: string,
+  names: Names,
+  schema: string,
+  prepared: Map<string, MysqlStatementLineage>,
+): {lineage: MysqlStatementLineage; stores: LineageEffect[]} {
+  const lexed = lexMysql(text)
   const inner =
     lexed.ok && lexed.execComments.length === 0
       ? lineageOfReading(lexed.tokens, names, schema, new Map(prepared))
       : undefined
   const lineage = inner?.statements.length === 1 ? (inner.statements[0] ?? UNKNOWN) : UNKNOWN
-  prepared.set(name, lineage)
-  // What the prepared statement would store is judged (and tainted) when it is prepared.
   const stores = inner?.statements.length === 1 ? inner.effects.flat().filter((e) => e.kind === 'write') : []
-  return {lineage: {...NO_DATA, reads: lineage.reads}, effects: [{kind: 'prepare', name, lineage}, ...stores]}
+  return {lineage, stores}
+}
+
+/**
+ * The text a statement prepares and executes at once: MariaDB's `EXECUTE IMMEDIATE 'text' [USING ...]`,
+ * and `CALL sys.execute_prepared_stmt('text')`, which runs it in the procedure's database, sys.
+ */
+function immediateText(
+  first: string,
+  stmt: readonly Token[],
+): {text: string; schema?: string; using: boolean} | undefined {
+  const word = (i: number): string =>
+    stmt[i]?.type === 'word' || stmt[i]?.type === 'ident' ? (stmt[i]?.value ?? '').toLowerCase() : ''
+  if (first === 'EXECUTE' && word(1) === 'immediate' && stmt[2]?.type === 'string')
+    return {text: stmt[2].value, using: stmt.some((t) => t.type === 'variable')}
+  if (first !== 'CALL') return undefined
+  const at = word(1) === 'sys' && stmt[2]?.text === '.' ? 3 : 1
+  const call = stmt.slice(at)
+  if (
+    word(at) !== 'execute_prepared_stmt' ||
+    call.length !== 4 ||
+    call[1]?.text !== '(' ||
+    call[2]?.type !== 'string' ||
+    call[3]?.text !== ')'
+  )
+    return undefined
+  return {text: call[2].value, schema: 'sys', using: false}
 }
 
 const EXPLAINS = new Set(['EXPLAIN', 'DESC', 'DESCRIBE', 'ANALYZE'])

@@ -23,6 +23,11 @@ export interface Recognized {
   /** `PREPARE name FROM 'text'`. */
   readonly prepare?: {readonly name: string; readonly text: string}
   readonly execute?: string
+  /**
+   * The statement runs this text now, as one prepared statement (`EXECUTE IMMEDIATE 'text'`): `via` says how,
+   * `schema` is the database it runs in when not the session's.
+   */
+  readonly immediate?: {readonly text: string; readonly via: string; readonly schema?: string}
   readonly deallocate?: string
   readonly schemaChange?: string
 }

@@ -3,6 +3,7 @@
  * DEALLOCATE, EXPLAIN/ANALYZE of a statement, DO, CALL without parentheses, and MySQL 8's `TABLE t`
  * and `VALUES ROW(...)`, which are rewritten to the SELECT they mean.
  */
+import type {Kind} from '../types.js'
 import type {Token} from './lexer.js'
 import {type Recognition, recognized, synth} from './recognized.js'
 import {Cursor, isWord} from './tokens.js'
@@ -49,14 +50,37 @@ function recognizePrepare(c: Cursor): Recognition {
 }
 
 function recognizeExecute(c: Cursor): Recognition {
+  // MariaDB's EXECUTE IMMEDIATE runs the text of an expression; only a string constant can be judged.
+  if (isWord(c.peek(), 'IMMEDIATE') && !c.atEnd() && c.peek(1) !== undefined) {
+    c.next()
+    const text = c.take('string')
+    if (text === null || !usingVariables(c))
+      return {refused: 'EXECUTE IMMEDIATE of an expression: the statement it runs cannot be known'}
+    return {...recognized('execute'), immediate: {text: text.value, via: 'EXECUTE IMMEDIATE'}}
+  }
   const name = c.name()
   if (name === null) return null
+  return usingVariables(c) ? {...recognized('execute'), execute: name} : null
+}
+
+/** `USING @a, @b` or nothing, then the end. */
+function usingVariables(c: Cursor): boolean {
   if (c.word('USING')) {
     do {
-      if (c.take('variable') === null) return null
+      if (c.take('variable') === null) return false
     } while (c.sym(','))
   }
-  return c.atEnd() ? {...recognized('execute'), execute: name} : null
+  return c.atEnd()
+}
+
+/**
+ * Procedures of the sys schema (MariaDB and MySQL ship it) that do what a statement of another kind does:
+ * `execute_prepared_stmt` runs its text as a prepared statement; the others change the schema or empty
+ * tables. Unqualified names count too (the session may be in `sys`), whatever schema they resolve to.
+ */
+const SYS_PROCEDURES: Readonly<Record<string, Kind>> = {
+  create_synonym_db: 'create',
+  ps_truncate_all_tables: 'truncate',
 }
 
 /** `VALUES ROW(a, b), ROW(c, d)` is `SELECT a, b UNION ALL SELECT c, d`. */
@@ -76,9 +100,48 @@ function recognizeCall(c: Cursor): Recognition {
   const name = c.qualified()
   if (name === null) return null
   const fn = name.schema === null ? name.name : `${name.schema}.${name.name}`
-  const args = c.atEnd() ? [] : c.parenthesized()
-  if (args === null || !c.atEnd()) return null
-  return {...recognized('call', [], args.length > 0 ? [args] : []), functions: [fn]}
+  const inside = c.atEnd() ? [] : c.parenthesized()
+  if (inside === null || !c.atEnd()) return null
+  const args = splitArguments(inside)
+  if (args === null) return null
+  const sys = name.schema === null || name.schema === 'sys' ? name.name : undefined
+  if (sys === 'execute_prepared_stmt') {
+    const text =
+      args.length === 1 && args[0]?.length === 1 && args[0][0]?.type === 'string'
+        ? args[0][0].value
+        : undefined
+    if (text === undefined)
+      return {refused: `CALL ${fn} of an expression: the statement it runs cannot be known`}
+    return {...recognized('call'), functions: [fn], immediate: {text, via: `CALL ${fn}`, schema: 'sys'}}
+  }
+  const kind = sys === undefined ? undefined : SYS_PROCEDURES[sys]
+  return {...recognized(kind ?? 'call', [], args), functions: [fn]}
+}
+
+/** A call's arguments, each its tokens; null when one is empty. */
+function splitArguments(tokens: readonly Token[]): Token[][] | null {
+  if (tokens.length === 0) return []
+  const c = new Cursor(tokens)
+  const args: Token[][] = []
+  do {
+    const arg = c.expression()
+    if (arg.length === 0) return null
+    args.push(arg)
+  } while (c.sym(','))
+  return c.atEnd() ? args : null
+}
+
+/**
+ * `CALL` of a sys procedure that does what another kind of statement does (SYS_PROCEDURES,
+ * `execute_prepared_stmt`): read here before node-sql-parser, which reads it as any CALL. Null otherwise.
+ */
+export function recognizeSysCall(tokens: readonly Token[]): Recognition {
+  const c = new Cursor(tokens)
+  if (!c.word('CALL')) return null
+  const name = new Cursor(tokens.slice(1)).qualified()
+  if (name === null || (name.schema !== null && name.schema !== 'sys')) return null
+  if (name.name !== 'execute_prepared_stmt' && SYS_PROCEDURES[name.name] === undefined) return null
+  return recognizeCall(c) ?? {refused: `CALL ${name.name} not understood by the MySQL analyzer`}
 }
 
 /** Recognizes PREPARE, EXECUTE, DEALLOCATE, EXPLAIN stmt, ANALYZE stmt, DO, CALL, TABLE, VALUES. */

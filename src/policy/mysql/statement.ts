@@ -9,7 +9,7 @@ import {type StatementOps, operation, operationsOf, qualify, tablesOf} from './k
 import type {Token} from './lexer.js'
 import {parseStatement} from './parser.js'
 import type {Recognized} from './recognized.js'
-import {recognizeStatementForm} from './statement-forms.js'
+import {recognizeStatementForm, recognizeSysCall} from './statement-forms.js'
 import {scanTables} from './table-scan.js'
 import {MAX_PAREN_DEPTH, nestsTooDeep, parserText, parserTokens, render} from './tokens.js'
 import {isObj, walk} from './walk.js'
@@ -74,6 +74,12 @@ export function analyzeStatement(
   if (depth > MAX_DEPTH) throw new StatementError('statements nested too deeply')
   if (nestsTooDeep(tokens))
     throw new StatementError(`parentheses nested more than ${MAX_PAREN_DEPTH} levels deep`)
+  const sys = recognizeSysCall(tokens)
+  if (sys !== null) {
+    if ('refused' in sys) throw new StatementError(sys.refused)
+    applyRecognized(sys, state, analyzeText, depth)
+    return
+  }
   const parsed = parseStatement(parserText(tokens))
   if (parsed !== null) {
     applyOps(operationsOf(parsed, state.schema, scanTables(parserTokens(tokens))), state)
@@ -118,6 +124,9 @@ function applyRecognized(r: Recognized, state: QueryState, analyzeText: AnalyzeT
     runs = r.inner.runs
   } else if (r.prepare) {
     nested = prepareOps(r.prepare.name, r.prepare.text, state, analyzeText)
+    runs = true
+  } else if (r.immediate) {
+    nested = immediateOps(r.immediate, state, analyzeText)
     runs = true
   } else if (r.execute !== undefined) {
     nested = executeOps(r.execute, state)
@@ -175,6 +184,21 @@ function prepareOps(
   state.literalSensitive = true
   state.local.set(name, inner.ops)
   state.prepares.push({name, operations: inner.ops})
+  return inner.ops
+}
+
+/** What a statement that runs `text` at once as a prepared statement runs (`EXECUTE IMMEDIATE 'text'`). */
+function immediateOps(
+  {via, text, schema}: NonNullable<Recognized['immediate']>,
+  state: QueryState,
+  analyzeText: AnalyzeText,
+): readonly Operation[] {
+  // A procedure runs in its own database (sys): unqualified names in the text are its.
+  const inner = analyzeText(text, schema ?? state.schema, known(state))
+  if (!inner.ok) throw new StatementError(`${via}: ${inner.error}`)
+  if (inner.statements !== 1) throw new StatementError(`${via}: the text must hold exactly one statement`)
+  // The text is a literal: another literal runs something else.
+  state.literalSensitive = true
   return inner.ops
 }
 

@@ -198,7 +198,7 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
           // The text decides the operations: a query differing only there must not share them.
           w.state.literalSensitive = true
           if ('error' in runs) w.state.error ??= `${runs.error}; refused`
-          else w.state.runs.push({sql: runs.sql, op: w.op, schema: w.schema})
+          else for (const sql of runs.sql) w.state.runs.push({sql, op: w.op, schema: w.schema})
         }
       }
       walkFields(type, node, w)

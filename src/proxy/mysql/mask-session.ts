@@ -261,7 +261,16 @@ export class MysqlMaskSession {
     // The catalog answered for this statement: its lineage at the first result is this one.
     if (!stale) m.ready = r
     const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
-    return storedCopy(writes, m.rules, {dialect: 'mysql', stale, inFlight: false, match: this.columnMatch()})
+    // Masking everything after unseen code ran protects this session's reads; what that code could copy it
+    // has copied already, so it is no reason to refuse this statement's copies of unmasked columns.
+    const rules = m.rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
+    return storedCopy(writes, rules, {
+      dialect: 'mysql',
+      stale,
+      inFlight: false,
+      match: this.columnMatch(),
+      sessionOnly: new Set(this.taints),
+    })
   }
 
   /** The statement's lineage: computed when it was sent, or now over the catalog as cached. */

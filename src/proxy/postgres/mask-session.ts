@@ -257,7 +257,15 @@ export class MaskSession {
     if (!r.ok) return undefined
     if (m.stores === 'columns' && !inFlight && r.statements.length === 1) m.judged = r
     const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
-    return storedCopy(writes, m.rules, {dialect: 'postgres', stale: m.stores === 'stale', inFlight})
+    // Masking everything after unseen code ran protects this session's reads; what that code could copy it
+    // has copied already, so it is no reason to refuse this statement's copies of unmasked columns.
+    const rules = m.rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
+    return storedCopy(writes, rules, {
+      dialect: 'postgres',
+      stale: m.stores === 'stale',
+      inFlight,
+      sessionOnly: new Set(this.taints),
+    })
   }
 
   /**
