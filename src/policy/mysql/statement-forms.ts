@@ -102,7 +102,7 @@ function recognizeCall(c: Cursor): Recognition {
   const fn = name.schema === null ? name.name : `${name.schema}.${name.name}`
   const inside = c.atEnd() ? [] : c.parenthesized()
   if (inside === null || !c.atEnd()) return null
-  const args = splitArguments(inside)
+  const args = expressionList(inside)
   if (args === null) return null
   const sys = name.schema === null || name.schema === 'sys' ? name.name : undefined
   if (sys === 'execute_prepared_stmt') {
@@ -118,8 +118,8 @@ function recognizeCall(c: Cursor): Recognition {
   return {...recognized(kind ?? 'call', [], args), functions: [fn]}
 }
 
-/** A call's arguments, each its tokens; null when one is empty. */
-function splitArguments(tokens: readonly Token[]): Token[][] | null {
+/** Comma-separated expressions (a call's arguments, DO's list), each its tokens; null when one is empty. */
+function expressionList(tokens: readonly Token[]): Token[][] | null {
   if (tokens.length === 0) return []
   const c = new Cursor(tokens)
   const args: Token[][] = []
@@ -180,13 +180,8 @@ export function recognizeStatementForm(tokens: readonly Token[]): Recognition {
     case 'ANALYZE':
       return recognizeAnalyzeStatement(c)
     case 'DO': {
-      const exprs: Token[][] = []
-      do {
-        const e = c.expression()
-        if (e.length === 0) return null
-        exprs.push(e)
-      } while (c.sym(','))
-      return c.atEnd() ? recognized('do', [], exprs) : null
+      const exprs = c.atEnd() ? null : expressionList(c.rest())
+      return exprs === null ? null : recognized('do', [], exprs)
     }
     case 'CALL':
       return recognizeCall(c)
