@@ -51,7 +51,7 @@ function recognizePrepare(c: Cursor): Recognition {
 
 function recognizeExecute(c: Cursor): Recognition {
   // MariaDB's EXECUTE IMMEDIATE runs the text of an expression; only a string constant can be judged.
-  if (isWord(c.peek(), 'IMMEDIATE') && !c.atEnd() && c.peek(1) !== undefined) {
+  if (isWord(c.peek(), 'IMMEDIATE') && c.peek(1) !== undefined) {
     c.next()
     const text = c.take('string')
     if (text === null || !usingVariables(c))

@@ -21,7 +21,7 @@ import {
   type StatementLineage,
   type StoredWrite,
 } from '../../policy/index.js'
-import {storedCopy, type StoredCopy} from '../stored-copy.js'
+import {EVERY_COLUMN, storedCopy, type StoredCopy} from '../stored-copy.js'
 import {
   lineageMysql,
   type MysqlLineageResult,
@@ -261,10 +261,7 @@ export class MysqlMaskSession {
     // The catalog answered for this statement: its lineage at the first result is this one.
     if (!stale) m.ready = r
     const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
-    // Masking everything after unseen code ran protects this session's reads; what that code could copy it
-    // has copied already, so it is no reason to refuse this statement's copies of unmasked columns.
-    const rules = m.rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
-    return storedCopy(writes, rules, {
+    return storedCopy(writes, m.rules, {
       dialect: 'mysql',
       stale,
       inFlight: false,
@@ -460,6 +457,3 @@ function checkLabels(l: StatementLineage, cols: readonly ColumnDef[]): Statement
   })
   return changed ? {...l, columns} : l
 }
-
-/** Every column of every table (a session that ran stored code). */
-const EVERY_COLUMN = '*.*.*'

@@ -25,7 +25,7 @@ import {
   type StatementLineage,
   type StoredWrite,
 } from '../../policy/index.js'
-import {mayStore, storedCopy, type StoredCopy} from '../stored-copy.js'
+import {EVERY_COLUMN, mayStore, storedCopy, type StoredCopy} from '../stored-copy.js'
 import {SessionCatalog, type SideQuery} from './catalog.js'
 import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
@@ -90,8 +90,6 @@ const RUNS_SQL = new Set([
 ])
 /** Schemas whose functions are the server's own. */
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema'])
-/** The glob of the rule that masks everything once unseen code ran. */
-const EVERY_COLUMN = '*.*.*'
 
 /** One session's masking state. */
 export class MaskSession {
@@ -257,10 +255,7 @@ export class MaskSession {
     if (!r.ok) return undefined
     if (m.stores === 'columns' && !inFlight && r.statements.length === 1) m.judged = r
     const writes = r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
-    // Masking everything after unseen code ran protects this session's reads; what that code could copy it
-    // has copied already, so it is no reason to refuse this statement's copies of unmasked columns.
-    const rules = m.rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
-    return storedCopy(writes, rules, {
+    return storedCopy(writes, m.rules, {
       dialect: 'postgres',
       stale: m.stores === 'stale',
       inFlight,
