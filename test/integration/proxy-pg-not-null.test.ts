@@ -59,12 +59,14 @@ describe('a WHERE that only drops NULLs', () => {
     await c.end()
   })
 
-  it('counts system columns as never NULL: denied without asking, and nothing changes', async () => {
+  it('counts system columns as never NULL, and num_nulls as a NULL test: denied, and nothing changes', async () => {
     const c = await client()
     for (const sql of [
       'delete from t where ctid is not null',
       'delete from t where t.xmin is not null or id = 2',
       'update t set v = $1 where tableoid is not null',
+      // num_nulls(id) = 0 is id IS NOT NULL: asked of the catalog like it.
+      'delete from t where num_nulls(id) = 0',
     ]) {
       const err = await c.query(sql, sql.includes('$1') ? ['z'] : []).catch((e: unknown) => e)
       expect(err, sql).toMatchObject({code: '42501', routine: 'dbgate_policy_deny'})

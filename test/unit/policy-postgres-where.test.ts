@@ -83,6 +83,22 @@ const WHERES: [string, 'absent' | 'present', boolean][] = [
   ["WHERE id = +(-('1'))", 'present', false],
   ["WHERE id IN (-('1'), -$1)", 'present', false],
   ['WHERE id IS NOT NULL', 'present', false],
+  // An unqualified `*` in a subquery is its own columns, not the row's: the same for every row.
+  ['WHERE EXISTS (TABLE t)', 'absent', false],
+  ['WHERE EXISTS (SELECT * FROM other)', 'absent', false],
+  ['WHERE EXISTS (SELECT * FROM other o WHERE o.id = t.id)', 'present', false],
+  // Built-ins computed over the samples: true for every value of their columns.
+  ['WHERE abs(id) >= 0', 'absent', true],
+  ['WHERE greatest(id, 1) > 0', 'absent', true],
+  ['WHERE least(id, 0) <= 0', 'absent', true],
+  ['WHERE length(name) >= 0', 'absent', true],
+  ['WHERE octet_length(name) >= char_length(name)', 'absent', false],
+  ['WHERE num_nonnulls(id, name) >= 0', 'absent', true],
+  ['WHERE abs(id) > 0', 'present', true],
+  ['WHERE greatest(id, 1) > 1', 'present', true],
+  ['WHERE length(name) > 3', 'present', true],
+  // GREATEST of strings follows the collation: a term, as before.
+  ["WHERE greatest(name, 'm') > 'a'", 'present', true],
   // System columns are never NULL: testing them bounds nothing, without asking the catalog.
   ['WHERE ctid IS NOT NULL', 'absent', false],
   ['WHERE t.xmin IS NOT NULL OR id = 5', 'absent', true],

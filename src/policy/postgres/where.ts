@@ -116,9 +116,17 @@ function dependsOnRow(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(dependsOnRow)
   if (!isObject(value)) return false
   const t = unwrap(value)
+  // An unqualified `*` (`exists (select * from t)`, `exists (table t)`) is the subquery's own columns.
+  if (t?.type === 'ColumnRef' && starOnly(t.node)) return false
   if (t?.type === 'ColumnRef' || t?.type === 'CurrentOfExpr' || volatileCall(value)) return true
   for (const key in value) if (dependsOnRow(value[key])) return true
   return false
+}
+
+/** A ColumnRef that is `*` alone. */
+function starOnly(node: AstObject): boolean {
+  const fields = list(node, 'fields')
+  return fields.length === 1 && unwrap(fields[0])?.type === 'A_Star'
 }
 
 function ev(value: unknown): Val {
@@ -150,10 +158,91 @@ function ev(value: unknown): Val {
       return booleanTest(truth(underNullTest(() => ev(t.node.arg))), str(t.node, 'booltesttype'))
     case 'SubLink':
       return selfTest(t.node) ?? (dependsOnRow(value) ? term(value) : OPAQUE)
+    case 'FuncCall':
+      return builtinCall(t.node) ?? (dependsOnRow(value) ? term(value) : OPAQUE)
+    case 'MinMaxExpr': {
+      // GREATEST and LEAST of numbers (a numeric constant among the arguments says so; strings follow the
+      // collation, and stay a term): NULL arguments are ignored.
+      const args = list(t.node, 'args')
+      if (!args.some(numericConstant)) return dependsOnRow(value) ? term(value) : OPAQUE
+      const vals = args.map((a) => underNullTest(() => ev(a)))
+      const filter = filterOf(vals)
+      if (filter) return filter
+      const lit = vals.some((v) => v.lit)
+      const sign = str(t.node, 'op') === 'IS_GREATEST' ? 1 : str(t.node, 'op') === 'IS_LEAST' ? -1 : 0
+      if (sign === 0 || vals.some((v) => v.k === 'opaque')) return {k: 'opaque', lit}
+      return extreme(vals, sign, lit) ?? {k: 'opaque', lit}
+    }
     default:
       // Parameters, functions of constants, CASE, subqueries without columns...: computed elsewhere.
       return dependsOnRow(value) ? term(value) : OPAQUE
   }
+}
+
+/** The number of a computed value. */
+const number = (n: number, lit: boolean): Val => ({k: 'num', v: fromInteger(n), lit})
+
+/**
+ * Built-ins computed over sampled values, so that `abs(id) >= 0` or `length(name) >= 0` reads as the
+ * tautology it is (up to NULLs, as `a > 0 or a <= 0`): each returns undefined for arguments it does not
+ * model (the call is then a term of its own). Strict ones are NULL for a NULL argument.
+ */
+const STRICT_FUNCTIONS: Readonly<Record<string, (args: readonly Val[], lit: boolean) => Val | undefined>> = {
+  abs: ([a], lit) =>
+    a?.k === 'num' ? {k: 'num', v: {...a.v, m: a.v.m < 0n ? -a.v.m : a.v.m}, lit} : undefined,
+  length: ([a], lit) => (a?.k === 'str' ? number([...a.v].length, lit) : undefined),
+  char_length: ([a], lit) => (a?.k === 'str' ? number([...a.v].length, lit) : undefined),
+  character_length: ([a], lit) => (a?.k === 'str' ? number([...a.v].length, lit) : undefined),
+  octet_length: ([a], lit) => (a?.k === 'str' ? number(Buffer.byteLength(a.v), lit) : undefined),
+}
+
+/** Built-ins that look at NULL arguments: their arguments are sampled with NULL. */
+const NULL_FUNCTIONS: Readonly<Record<string, (args: readonly Val[], lit: boolean) => Val | undefined>> = {
+  num_nulls: (args, lit) => number(args.filter((a) => a.k === 'null').length, lit),
+  num_nonnulls: (args, lit) => number(args.filter((a) => a.k !== 'null').length, lit),
+}
+
+/** An integer or numeric literal. */
+function numericConstant(value: unknown): boolean {
+  const t = unwrap(value)
+  return t?.type === 'A_Const' && (isObject(t.node.ival) || isObject(t.node.fval))
+}
+
+/** GREATEST (`sign` 1) or LEAST (-1) of numbers, NULLs ignored; undefined for strings (the collation orders them). */
+function extreme(args: readonly Val[], sign: number, lit: boolean): Val | undefined {
+  const nums = args.filter((a) => a.k !== 'null')
+  if (nums.length === 0) return {k: 'null', lit}
+  let best: Val | undefined
+  for (const a of nums) {
+    if (a.k !== 'num') return undefined
+    if (best?.k !== 'num' || compareDecimal(a.v, best.v) * sign > 0) best = a
+  }
+  return best === undefined ? undefined : {...best, lit}
+}
+
+/** A call of a modelled built-in, computed; undefined for any other call (or form: aggregates, VARIADIC...). */
+function builtinCall(node: AstObject): Val | undefined {
+  const parts = stringList(list(node, 'funcname'))
+  if (parts === undefined || parts.length > 2 || (parts.length === 2 && parts[0] !== 'pg_catalog'))
+    return undefined
+  if (node.agg_star === true || node.agg_distinct === true || node.func_variadic === true) return undefined
+  if (node.over !== undefined || node.agg_filter !== undefined || node.agg_order !== undefined)
+    return undefined
+  const name = parts[parts.length - 1] ?? ''
+  const strict = STRICT_FUNCTIONS[name]
+  const nullAware = NULL_FUNCTIONS[name]
+  const args = list(node, 'args')
+  if ((strict === undefined && nullAware === undefined) || args.length === 0) return undefined
+  if (strict !== undefined && args.length !== 1) return undefined
+  const vals = args.map((a) => (nullAware !== undefined ? underNullTest(() => ev(a)) : ev(a)))
+  // As for arithmetic: a computed term is sampled far beyond the clause's constants too.
+  if (sampling !== undefined && sampling.world === undefined) sampling.computed = true
+  const filter = filterOf(vals)
+  if (filter) return filter
+  const lit = vals.some((v) => v.lit)
+  if (vals.some((v) => v.k === 'opaque')) return {k: 'opaque', lit}
+  if (strict !== undefined && vals[0]?.k === 'null') return {k: 'null', lit}
+  return (strict ?? nullAware)?.(vals, lit) ?? {k: 'opaque', lit}
 }
 
 function constant(node: AstObject): Val {
