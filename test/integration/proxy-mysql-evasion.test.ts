@@ -63,6 +63,8 @@ const DENIED: readonly [string, RegExp][] = [
   ['UPDATE IGNORE items SET name = "x"', /no-unbounded-delete/],
   ['DELETE QUICK IGNORE FROM items WHERE id = id', /no-unbounded-delete/],
   ['UPDATE LOW_PRIORITY secrets SET v = "x" WHERE id = 1', /secrets-need-review/],
+  // EXISTS over a subquery's own columns is the same for every row.
+  ['DELETE FROM items WHERE EXISTS (SELECT * FROM secrets)', /no-unbounded-delete/],
   // Text run at once is judged as the statement it is.
   ["EXECUTE IMMEDIATE 'DROP TABLE items'", /no-drop/],
   ["EXECUTE IMMEDIATE 'DELETE FROM items WHERE ? = ?' USING @a, @a", /no-unbounded-delete/],

@@ -141,6 +141,9 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['DELETE FROM t WHERE NULL IS NULL', ['delete app.t where=absent']],
   ['UPDATE t SET a = 1 WHERE 1 <> 2', ['update app.t where=absent']],
   ['DELETE FROM t WHERE EXISTS (SELECT 1)', ['delete app.t where=absent']],
+  // An unqualified * is the subquery's own columns: the same for every row.
+  ['DELETE FROM t WHERE EXISTS (SELECT * FROM u)', ['delete app.t,app.u where=absent']],
+  ['DELETE FROM t WHERE EXISTS (SELECT * FROM u WHERE u.id = t.id)', ['delete app.t,app.u where=present']],
   // constant false or row-dependent: bounded
   ['DELETE FROM t WHERE 0', ['delete app.t where=present']],
   ['DELETE FROM t WHERE 1=0', ['delete app.t where=present']],

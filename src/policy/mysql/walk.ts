@@ -137,11 +137,14 @@ export function walk(ast: unknown): Found {
   return w.found
 }
 
-/** Whether an expression mentions a column anywhere (also inside subqueries). */
+/**
+ * Whether an expression mentions a column anywhere (also inside subqueries). An unqualified `*` is not one:
+ * it can only be a subquery's own columns (`EXISTS (SELECT * FROM t)`), the same for every row outside.
+ */
 export function mentionsColumn(v: unknown, depth = 0): boolean {
   if (depth > 500) return true
   if (Array.isArray(v)) return v.some((x) => mentionsColumn(x, depth + 1))
   if (!isObj(v)) return false
-  if (v.type === 'column_ref') return true
+  if (v.type === 'column_ref') return !(v.column === '*' && (v.table === null || v.table === undefined))
   return Object.values(v).some((x) => mentionsColumn(x, depth + 1))
 }

@@ -183,17 +183,15 @@ function ev(value: unknown): Val {
 const number = (n: number, lit: boolean): Val => ({k: 'num', v: fromInteger(n), lit})
 
 /**
- * Built-ins computed over sampled values, so that `abs(id) >= 0` or `length(name) >= 0` reads as the
- * tautology it is (up to NULLs, as `a > 0 or a <= 0`): each returns undefined for arguments it does not
- * model (the call is then a term of its own). Strict ones are NULL for a NULL argument.
+ * Built-ins computed over sampled values, so that `abs(id) >= 0` reads as the tautology it is (up to
+ * NULLs, as `a > 0 or a <= 0`): each returns undefined for arguments it does not model (the call is then
+ * opaque). Strict ones are NULL for a NULL argument. Only functions whose values the samples bound (far
+ * numbers are sampled once a term is computed) are here: not `length`, whose value over the short sample
+ * strings would make `length(name) < 100` look true everywhere.
  */
 const STRICT_FUNCTIONS: Readonly<Record<string, (args: readonly Val[], lit: boolean) => Val | undefined>> = {
   abs: ([a], lit) =>
     a?.k === 'num' ? {k: 'num', v: {...a.v, m: a.v.m < 0n ? -a.v.m : a.v.m}, lit} : undefined,
-  length: ([a], lit) => (a?.k === 'str' ? number([...a.v].length, lit) : undefined),
-  char_length: ([a], lit) => (a?.k === 'str' ? number([...a.v].length, lit) : undefined),
-  character_length: ([a], lit) => (a?.k === 'str' ? number([...a.v].length, lit) : undefined),
-  octet_length: ([a], lit) => (a?.k === 'str' ? number(Buffer.byteLength(a.v), lit) : undefined),
 }
 
 /** Built-ins that look at NULL arguments: their arguments are sampled with NULL. */
