@@ -296,6 +296,25 @@ describe('statements hidden in code bodies meet the rules', () => {
     expect(dataRows(r[2]!)).toEqual([['2']])
   })
 
+  it.each([
+    ['create rule wipe as on insert to users do also delete from t_cte', 'no-unbounded-delete'],
+    [
+      'create or replace rule wipe as on update to users do instead update t_cte set note = null',
+      'no-unbounded-delete',
+    ],
+    ['create rule wipe as on insert to users do also select * from secrets', 'secrets-need-review'],
+  ])("a rule's actions, which later statements run without naming them: %s", async (sql, rule) => {
+    const r = await session(
+      sql,
+      "select count(*) from pg_rules where rulename = 'wipe'",
+      'select count(*) from t_cte where note is not null',
+    )
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining(rule)])
+    expect(dataRows(r[1]!)).toEqual([['0']])
+    expect(dataRows(r[2]!)).toEqual([['2']])
+  })
+
   it('runs a body that breaks no rule', async () => {
     const r = await session(
       "do $$ begin insert into t_cte values (3, 'n3'); delete from t_cte where id = 3; end $$",

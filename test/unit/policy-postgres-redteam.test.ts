@@ -203,6 +203,26 @@ describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () 
   })
 })
 
+describe("a rule's actions", () => {
+  it('are judged at CREATE RULE, as operations of their own', () => {
+    const kinds = (sql: string): string[] => {
+      const a = analyzePostgres(sql, ctx)
+      return a.ok
+        ? a.operations.map((o) => `${o.kind} ${o.tables.join(',')} ${o.where ?? ''}`.trim())
+        : [a.error]
+    }
+    expect(kinds('create rule r as on insert to t do also delete from u')).toEqual([
+      'create public.t,public.u',
+      'delete public.u absent',
+    ])
+    expect(kinds('create rule r as on delete to t do also delete from u where u.id = old.id')).toEqual([
+      'create public.t,public.u',
+      'delete public.u present',
+    ])
+    expect(kinds('create rule r as on insert to t do instead nothing')).toEqual(['create public.t'])
+  })
+})
+
 describe('built-ins that run SQL given as text', () => {
   /** `kind tables` of every operation, or the error. */
   function ops(sql: string): string[] | string {

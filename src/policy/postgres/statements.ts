@@ -93,6 +93,10 @@ export function buildStatement(
   walkStatementNode(type, node, ctx(op, !STORED_BODIES.has(type)))
   if (type === 'MergeStmt') mergeActions(node, ctx(op))
   if (type === 'AlterTableStmt') alterActions(node, ctx(op))
+  // A rule's actions run later, whenever its event does (`ON INSERT TO t DO ALSO DELETE FROM u`), under a
+  // statement that names only t: they are judged now, as a function's body is at CREATE FUNCTION.
+  if (type === 'RuleStmt')
+    for (const action of list(node, 'actions')) buildStatement(state, action, op, schema)
   body(state, type, node, op, schema)
 }
 
