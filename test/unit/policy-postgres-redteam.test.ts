@@ -265,6 +265,14 @@ describe('built-ins that run SQL given as text', () => {
       "select * from xpath_table('id', 'doc', 'docs', '/a', 'id in (select id from secrets)') as x(id int, a text)",
       'select public.docs,public.secrets',
     ],
+    // pg_cron: the command runs later, outside any session.
+    ["select cron.schedule('* * * * *', 'delete from t')", 'delete public.t'],
+    ["select cron.schedule('nightly', '0 3 * * *', 'drop table t')", 'drop public.t'],
+    [
+      "select cron.schedule_in_database('j', '* * * * *', 'select * from secrets', 'db')",
+      'select public.secrets',
+    ],
+    ["select cron.alter_job(7, null, 'truncate t')", 'truncate public.t'],
   ])('%s runs %s', (sql, expected) => {
     expect(ops(sql)).toContain(expected)
   })
@@ -291,6 +299,7 @@ describe('built-ins that run SQL given as text', () => {
       "select * from xpath_table('id', 'doc', 'docs', '/a', $1) as x(id int, a text)",
       /xpath_table runs SQL that is not a string constant/,
     ],
+    ["select cron.schedule('* * * * *', $1)", /cron\.schedule runs SQL that is not a string constant/],
   ])('%s is refused', (sql, reason) => {
     expect(ops(sql)).toMatch(reason)
   })

@@ -2,10 +2,11 @@
  * Functions that run SQL given to them as text: `query_to_xml('select * from secrets', ...)`,
  * `ts_stat('select ...')`, `ts_rewrite(q, 'select ...')`, `table_to_xml('secrets', ...)`, which reads the
  * table its text names, and those of two contrib extensions often installed: tablefunc's `crosstab` and
- * `connectby` and xml2's `xpath_table`, which paste their text arguments into the query they run. Their
- * text is judged as the statement it is (nested under the call's operation); text computed at run time
- * cannot be judged before it runs, so the query is refused, as are the schema_to_xml and database_to_xml
- * families (they read every table of a schema or database).
+ * `connectby` and xml2's `xpath_table`, which paste their text arguments into the query they run, and
+ * pg_cron's `cron.schedule`, whose command runs later. Their text is judged as the statement it is (nested
+ * under the call's operation); text computed at run time cannot be judged before it runs, so the query is
+ * refused, as are the schema_to_xml and database_to_xml families (they read every table of a schema or
+ * database).
  * A built-in's name in another schema is user code, judged as any other call; an extension can live in any
  * schema, so its functions are known by name alone.
  */
@@ -69,6 +70,18 @@ const EXTENSION: Readonly<Record<string, Runs>> = {
   },
 }
 
+/**
+ * pg_cron's functions, always in its schema `cron`: the command they schedule runs later, outside any
+ * session, so it is judged when it is scheduled.
+ */
+const SCHEDULED: Readonly<Record<string, Runs>> = {
+  // schedule(schedule, command), schedule(job_name, schedule, command)
+  'cron.schedule': (texts) => textsAt(texts, [texts.length >= 3 ? 2 : 1]),
+  'cron.schedule_in_database': queries(2),
+  // alter_job(job_id, schedule, command, ...): a command, when one is given
+  'cron.alter_job': (texts) => (texts.length >= 3 ? textsAt(texts, [2]) : undefined),
+}
+
 /** A column or (schema-qualified) relation name, bare or double-quoted: what pasted text may be. */
 const PLAIN_NAME =
   /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")){0,2}$/
@@ -90,11 +103,12 @@ export function dynamicSql(name: string, args: readonly unknown[]): DynamicSql {
   const builtin = dot < 0 || name.slice(0, dot) === 'pg_catalog'
   if (builtin && READS_ALL.has(bare))
     return {error: `${bare} reads every table of a schema or database, which the guard cannot list`}
-  const runs = (builtin ? BUILTIN[bare] : undefined) ?? EXTENSION[bare]
+  const runs = (builtin ? BUILTIN[bare] : undefined) ?? EXTENSION[bare] ?? SCHEDULED[name]
   if (runs === undefined) return undefined
   const sql = runs(args.map(constantText))
   if (sql === undefined) return undefined
-  return typeof sql === 'string' ? {error: `${bare} ${sql}`} : {sql}
+  const shown = runs === SCHEDULED[name] ? name : bare
+  return typeof sql === 'string' ? {error: `${shown} ${sql}`} : {sql}
 }
 
 /** The table the argument at `at` names, read whole as the server reads a regclass. */
