@@ -57,6 +57,8 @@ const DENIED: readonly [string, RegExp][] = [
   ['ALTER TABLE items DROP COLUMN name', /no-drop/],
   ['ALTER TABLE `items` ADD note TEXT, DROP name', /no-drop/],
   ['ALTER TABLE items DROP PRIMARY KEY', /no-drop/],
+  // Converting to BLACKHOLE discards every row.
+  ['ALTER TABLE items ENGINE=BLACKHOLE', /no-drop/],
   // Index hints are read past, not a reason to lose sight of a table.
   ['SELECT v FROM items USE INDEX (PRIMARY) JOIN secrets IGNORE INDEX () USING (id)', /secrets-need-review/],
   ['DELETE items FROM items FORCE INDEX (PRIMARY) WHERE 1', /no-unbounded-delete/],

@@ -230,6 +230,8 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['ALTER TABLE t DROP PRIMARY KEY', ['alter app.t', 'drop app.t']],
   ['ALTER TABLE t DROP FOREIGN KEY fk', ['alter app.t', 'drop app.t']],
   ['ALTER TABLE t TRUNCATE PARTITION p1', ['alter app.t', 'truncate app.t']],
+  ['ALTER TABLE t ENGINE=BLACKHOLE', ['alter app.t', 'truncate app.t']],
+  ['ALTER TABLE t ENGINE=InnoDB', ['alter app.t']],
   ['ALTER TABLE t MODIFY c BIGINT', ['alter app.t']],
   ['ALTER TABLE t CHANGE c d INT', ['alter app.t']],
   ['RENAME TABLE a TO b, c TO other.d', ['alter app.a,app.b,app.c,other.d']],

@@ -79,7 +79,8 @@ function extraTables(ast: Record<string, unknown>): QualifiedName[] {
 /**
  * What an ALTER TABLE does beyond altering: `DROP [COLUMN] c`, `DROP INDEX`, `DROP PRIMARY KEY`,
  * `DROP FOREIGN KEY` drop something, a drop operation of the table as well (as `DROP INDEX i ON t` is);
- * `TRUNCATE PARTITION` deletes the partition's rows, a truncate of the table.
+ * `TRUNCATE PARTITION` deletes the partition's rows, a truncate of the table, and so does `ENGINE=BLACKHOLE`
+ * (the table keeps no rows in that engine: converting it discards them all).
  */
 function alterActions(ast: Record<string, unknown>, tables: string[], fns: string[]): Operation[] {
   const kinds = new Set<Kind>()
@@ -87,6 +88,7 @@ function alterActions(ast: Record<string, unknown>, tables: string[], fns: strin
     if (!isObj(e)) continue
     if (e.action === 'drop') kinds.add('drop')
     if (e.action === 'truncate') kinds.add('truncate')
+    if (e.resource === 'engine' && String(e.engine).toUpperCase() === 'BLACKHOLE') kinds.add('truncate')
   }
   return [...kinds].map((kind) => operation(kind, tables, fns))
 }
