@@ -86,6 +86,28 @@ describe('MySQL evasion cases through the proxy', () => {
     })
   }
 
+  it('writing the table back into itself rewrites every row: an unbounded delete or update', async () => {
+    for (const sql of [
+      "REPLACE INTO items SELECT id, 'evil' FROM items",
+      "INSERT INTO items SELECT * FROM items ON DUPLICATE KEY UPDATE name = 'evil'",
+      `INSERT INTO items SELECT * FROM \`${db.name}\`.items WHERE 1 ON DUPLICATE KEY UPDATE name = 'evil'`,
+    ])
+      await expect(c.query(sql), sql).rejects.toMatchObject({
+        errno: 1142,
+        message: expect.stringMatching(/no-unbounded-delete/),
+      })
+    const [rows] = await c.query('SELECT name FROM items ORDER BY id')
+    expect(rows).toEqual([{name: 'apple'}, {name: 'pear'}])
+    // Rows given as values collide only where they do: bounded, and it runs.
+    await c.query('BEGIN')
+    try {
+      const [r] = await c.query("INSERT INTO items VALUES (1, 'fig') ON DUPLICATE KEY UPDATE name = 'fig'")
+      expect((r as mysql.ResultSetHeader).affectedRows).toBe(2)
+    } finally {
+      await c.query('ROLLBACK')
+    }
+  })
+
   it('decides REPLACE as the write it is', async () => {
     const strict: Policy = {
       ...mysqlTestPolicy(db.name),

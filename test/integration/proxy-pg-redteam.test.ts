@@ -27,6 +27,8 @@ insert into t_cte values (1, 'n1'), (2, 'n2');
 insert into t_explain values (1, 'n1'), (2, 'n2');
 insert into t_prepare values (1, 'n1'), (2, 'n2');
 insert into t_merge values (1, 'n1'), (2, 'n2');
+create table t_upsert(id int primary key, note text);
+insert into t_upsert values (1, 'n1'), (2, 'n2');
 create sequence seq;
 create table secrets(id int, v text);
 insert into secrets values (1, 'top-secret-value');
@@ -256,6 +258,23 @@ describe('a WHERE that is true in every row is no WHERE', () => {
     const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
     expect(errors).toEqual([expect.stringContaining('no-unbounded-delete')])
     expect(dataRows(r[1]!)).toEqual([['2']])
+  })
+
+  it('an upsert of the table into itself updates every row: ON CONFLICT DO UPDATE is that update', async () => {
+    const r = await session(
+      "insert into t_upsert select * from t_upsert on conflict (id) do update set note = 'x'",
+      "insert into t_upsert select id, note from public.t_upsert where true on conflict (id) do update set note = 'x' where true",
+      "insert into t_upsert values (1, 'v') on conflict (id) do update set note = 'x'",
+      "select count(*) from t_upsert where note = 'x'",
+    )
+    const errors = r.slice(0, 2).map((m) => m.filter((x) => x.type === 'E').map(errorMessage))
+    expect(errors).toEqual([
+      [expect.stringContaining('no-unbounded-delete')],
+      [expect.stringContaining('no-unbounded-delete')],
+    ])
+    // An upsert of given rows updates those it collides with: it runs.
+    expect(r[2]!.filter((x) => x.type === 'E')).toEqual([])
+    expect(dataRows(r[3]!)).toEqual([['1']])
   })
 
   it('runs a filter of the same shape', async () => {

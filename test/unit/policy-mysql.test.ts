@@ -231,6 +231,17 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['ALTER TABLE t DROP FOREIGN KEY fk', ['alter app.t', 'drop app.t']],
   ['ALTER TABLE t TRUNCATE PARTITION p1', ['alter app.t', 'truncate app.t']],
   ['ALTER TABLE t ENGINE=BLACKHOLE', ['alter app.t', 'truncate app.t']],
+  // Writing the target's own rows back, whole: every row collides.
+  ['REPLACE INTO t SELECT id, NULL FROM t', ['delete app.t where=absent', 'insert app.t']],
+  [
+    'INSERT INTO t SELECT * FROM app.t ON DUPLICATE KEY UPDATE v = 1',
+    ['insert app.t', 'update app.t where=absent'],
+  ],
+  [
+    'INSERT INTO t SELECT * FROM t WHERE id < 5 ON DUPLICATE KEY UPDATE v = 1',
+    ['insert app.t', 'update app.t where=present'],
+  ],
+  ['REPLACE INTO t SELECT * FROM u', ['delete app.t,app.u where=present', 'insert app.t,app.u']],
   ['ALTER TABLE t ENGINE=InnoDB', ['alter app.t']],
   ['ALTER TABLE t MODIFY c BIGINT', ['alter app.t']],
   ['ALTER TABLE t CHANGE c d INT', ['alter app.t']],

@@ -152,7 +152,8 @@ const ORM: [string, string[]][] = [
   ],
   [
     'INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO UPDATE SET updated_at = now() RETURNING id',
-    ['insert|public.users|now|'],
+    // The DO UPDATE is an update of the rows the given values collide with.
+    ['insert|public.users|now|', 'update|public.users||present'],
   ],
   ['INSERT INTO users (email) VALUES ($1) ON CONFLICT DO NOTHING', ['insert|public.users||']],
   [

@@ -203,6 +203,40 @@ describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () 
   })
 })
 
+describe('INSERT ... ON CONFLICT DO UPDATE', () => {
+  const ops = (sql: string): string[] => {
+    const a = analyzePostgres(sql, ctx)
+    return a.ok
+      ? a.operations.map((o) => `${o.kind} ${o.tables.join(',')} ${o.where ?? ''}`.trim())
+      : [a.error]
+  }
+  it('is an update of the target, without a WHERE when it upserts the target whole into itself', () => {
+    expect(ops('insert into t select * from t on conflict (id) do update set v = null')).toEqual([
+      'insert public.t',
+      'update public.t absent',
+    ])
+    expect(ops('insert into t select * from t where id < 5 on conflict (id) do update set v = null')).toEqual(
+      ['insert public.t', 'update public.t present'],
+    )
+    expect(
+      ops('insert into t select * from t on conflict (id) do update set v = null where t.id = 3'),
+    ).toEqual(['insert public.t', 'update public.t present'])
+    expect(ops("insert into t values (1, 'a') on conflict (id) do update set v = excluded.v")).toEqual([
+      'insert public.t',
+      'update public.t present',
+    ])
+    expect(ops('insert into t select * from u on conflict (id) do update set v = null')).toEqual([
+      'insert public.t,public.u',
+      'update public.t present',
+    ])
+    expect(ops('insert into t select * from t limit 1 on conflict (id) do update set v = null')).toEqual([
+      'insert public.t',
+      'update public.t present',
+    ])
+    expect(ops('insert into t select * from t on conflict do nothing')).toEqual(['insert public.t'])
+  })
+})
+
 describe("a rule's actions", () => {
   it('are judged at CREATE RULE, as operations of their own', () => {
     const kinds = (sql: string): string[] => {

@@ -263,8 +263,9 @@ const NESTED: [string, Operation[]][] = [
     [op('create', ['public.v', 'public.users', 'public.secrets'], ['f'])],
   ],
   [
+    // A rule's actions run whenever its event does, under statements that name only v: judged now.
     'CREATE RULE r AS ON INSERT TO v DO INSTEAD DELETE FROM users',
-    [op('create', ['public.v', 'public.users'])],
+    [op('create', ['public.v', 'public.users']), op('delete', ['public.users'], [], 'absent')],
   ],
   [
     'CREATE FUNCTION wipe() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM users; END',

@@ -1,7 +1,8 @@
 /**
  * Maps a statement node-sql-parser read to the operations of the policy language.
  * Choices worth knowing: REPLACE is an insert plus a delete (it deletes the rows it collides with);
- * INSERT ... ON DUPLICATE KEY UPDATE is an insert plus an update (WHERE present: only colliding rows);
+ * INSERT ... ON DUPLICATE KEY UPDATE is an insert plus an update (WHERE present: only colliding rows, absent
+ * when it writes the target's own rows back whole);
  * SELECT ... INTO OUTFILE/DUMPFILE is a select plus a copy; CREATE TABLE ... AS SELECT is a create plus
  * a select; RENAME TABLE is an alter; LOAD DATA is a copy; an ALTER TABLE that drops a column, index or
  * key is an alter plus a drop, one that truncates a partition an alter plus a truncate.
@@ -143,6 +144,30 @@ export function operationsOf(
   return {...result, ops: [...result.ops, operation('copy', all, found.functions)]}
 }
 
+/**
+ * Whether an INSERT or REPLACE writes the target's own rows back, read whole (`REPLACE INTO t SELECT id,
+ * NULL FROM t`, `INSERT INTO t SELECT * FROM t ON DUPLICATE KEY UPDATE v = NULL`): every row then collides,
+ * so its delete or update has no WHERE.
+ */
+function readsWhole(
+  ast: Record<string, unknown>,
+  schema: string,
+): {whole: boolean; literalSensitive: boolean} {
+  const no = {whole: false, literalSensitive: false}
+  const q = ast.values
+  const target = Array.isArray(ast.table) ? (ast.table as unknown[]) : []
+  if (!isObj(q) || q.type !== 'select' || target.length !== 1 || !isObj(target[0])) return no
+  if (q.with || q.groupby || q.having || q.limit || q.distinct || q._next || q.set_op) return no
+  const from = Array.isArray(q.from) ? (q.from as unknown[]) : []
+  const source = from.length === 1 ? from[0] : undefined
+  if (!isObj(source) || typeof source.table !== 'string' || source.join !== undefined) return no
+  const name = (t: Record<string, unknown>): string =>
+    `${typeof t.db === 'string' ? t.db.toLowerCase() : schema}.${String(t.table).toLowerCase()}`
+  if (name(source) !== name(target[0])) return no
+  const verdict = judgeWhere(q.where)
+  return {whole: verdict.where === 'absent', literalSensitive: verdict.literalSensitive}
+}
+
 function statementOps(ast: Record<string, unknown>, found: Found, schema: string): StatementOps {
   found.tables.push(...extraTables(ast))
   const tables = tablesOf(found, schema)
@@ -154,9 +179,12 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
     case 'insert':
     case 'replace': {
       const ops = [operation('insert', tables, fns)]
-      if (type === 'replace') ops.push(operation('delete', tables, fns, 'present'))
-      if (ast.on_duplicate_update) ops.push(operation('update', tables, fns, 'present'))
-      return {ops, literalSensitive: false}
+      // The rows it collides with bound it, unless it writes the target's own rows back whole.
+      const own = readsWhole(ast, schema)
+      const collided: WhereState = own.whole ? 'absent' : 'present'
+      if (type === 'replace') ops.push(operation('delete', tables, fns, collided))
+      if (ast.on_duplicate_update) ops.push(operation('update', tables, fns, collided))
+      return {ops, literalSensitive: own.literalSensitive}
     }
     case 'update':
     case 'delete': {
