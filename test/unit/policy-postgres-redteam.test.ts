@@ -203,57 +203,43 @@ describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () 
   })
 })
 
-describe('INSERT ... ON CONFLICT DO UPDATE', () => {
-  const ops = (sql: string): string[] => {
-    const a = analyzePostgres(sql, ctx)
-    return a.ok
-      ? a.operations.map((o) => `${o.kind} ${o.tables.join(',')} ${o.where ?? ''}`.trim())
-      : [a.error]
-  }
-  it('is an update of the target, without a WHERE when it upserts the target whole into itself', () => {
-    expect(ops('insert into t select * from t on conflict (id) do update set v = null')).toEqual([
-      'insert public.t',
-      'update public.t absent',
-    ])
-    expect(ops('insert into t select * from t where id < 5 on conflict (id) do update set v = null')).toEqual(
-      ['insert public.t', 'update public.t present'],
-    )
-    expect(
-      ops('insert into t select * from t on conflict (id) do update set v = null where t.id = 3'),
-    ).toEqual(['insert public.t', 'update public.t present'])
-    expect(ops("insert into t values (1, 'a') on conflict (id) do update set v = excluded.v")).toEqual([
-      'insert public.t',
-      'update public.t present',
-    ])
-    expect(ops('insert into t select * from u on conflict (id) do update set v = null')).toEqual([
-      'insert public.t,public.u',
-      'update public.t present',
-    ])
-    expect(ops('insert into t select * from t limit 1 on conflict (id) do update set v = null')).toEqual([
-      'insert public.t',
-      'update public.t present',
-    ])
-    expect(ops('insert into t select * from t on conflict do nothing')).toEqual(['insert public.t'])
-  })
-})
+/** `kind tables where` of every operation, or the error. */
+function opsWithWhere(sql: string): string[] {
+  const a = analyzePostgres(sql, ctx)
+  return a.ok ? a.operations.map((o) => `${o.kind} ${o.tables.join(',')} ${o.where ?? ''}`.trim()) : [a.error]
+}
 
-describe("a rule's actions", () => {
-  it('are judged at CREATE RULE, as operations of their own', () => {
-    const kinds = (sql: string): string[] => {
-      const a = analyzePostgres(sql, ctx)
-      return a.ok
-        ? a.operations.map((o) => `${o.kind} ${o.tables.join(',')} ${o.where ?? ''}`.trim())
-        : [a.error]
-    }
-    expect(kinds('create rule r as on insert to t do also delete from u')).toEqual([
-      'create public.t,public.u',
-      'delete public.u absent',
-    ])
-    expect(kinds('create rule r as on delete to t do also delete from u where u.id = old.id')).toEqual([
-      'create public.t,public.u',
-      'delete public.u present',
-    ])
-    expect(kinds('create rule r as on insert to t do instead nothing')).toEqual(['create public.t'])
+describe('writes a statement makes besides its own', () => {
+  it.each([
+    // An upsert updates the rows it collides with: all of them when it writes the target whole into itself.
+    ['insert into t select * from t on conflict (id) do update set v = null', 'update public.t absent'],
+    [
+      'insert into t select * from t where id < 5 on conflict (id) do update set v = null',
+      'update public.t present',
+    ],
+    [
+      'insert into t select * from t on conflict (id) do update set v = null where t.id = 3',
+      'update public.t present',
+    ],
+    [
+      "insert into t values (1, 'a') on conflict (id) do update set v = excluded.v",
+      'update public.t present',
+    ],
+    ['insert into t select * from u on conflict (id) do update set v = null', 'update public.t present'],
+    [
+      'insert into t select * from t limit 1 on conflict (id) do update set v = null',
+      'update public.t present',
+    ],
+    // A rule's actions run whenever its event does, under statements that do not name them: judged now.
+    ['create rule r as on insert to t do also delete from u', 'delete public.u absent'],
+    ['create rule r as on delete to t do also delete from u where u.id = old.id', 'delete public.u present'],
+  ])('%s: %s', (sql, write) => {
+    expect(opsWithWhere(sql)).toContain(write)
+  })
+
+  it('none where there is none', () => {
+    expect(opsWithWhere('insert into t select * from t on conflict do nothing')).toEqual(['insert public.t'])
+    expect(opsWithWhere('create rule r as on insert to t do instead nothing')).toEqual(['create public.t'])
   })
 })
 
