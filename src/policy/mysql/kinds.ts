@@ -12,7 +12,7 @@ import type {Parsed} from './parser.js'
 import type {QualifiedName} from './tokens.js'
 import {type Found, isObj, walk} from './walk.js'
 import {judgeWhere} from './where.js'
-import {scansOf, writeTarget} from './where-self.js'
+import {scansOf, scansWhole, writeTarget} from './where-self.js'
 
 /** Operations of one statement, plus what the session must learn from it. */
 export interface StatementOps {
@@ -149,22 +149,10 @@ export function operationsOf(
  * NULL FROM t`, `INSERT INTO t SELECT * FROM t ON DUPLICATE KEY UPDATE v = NULL`): every row then collides,
  * so its delete or update has no WHERE.
  */
-function readsWhole(
-  ast: Record<string, unknown>,
-  schema: string,
-): {whole: boolean; literalSensitive: boolean} {
-  const no = {whole: false, literalSensitive: false}
-  const q = ast.values
-  const target = Array.isArray(ast.table) ? (ast.table as unknown[]) : []
-  if (!isObj(q) || q.type !== 'select' || target.length !== 1 || !isObj(target[0])) return no
-  if (q.with || q.groupby || q.having || q.limit || q.distinct || q._next || q.set_op) return no
-  const from = Array.isArray(q.from) ? (q.from as unknown[]) : []
-  const source = from.length === 1 ? from[0] : undefined
-  if (!isObj(source) || typeof source.table !== 'string' || source.join !== undefined) return no
-  const name = (t: Record<string, unknown>): string =>
-    `${typeof t.db === 'string' ? t.db.toLowerCase() : schema}.${String(t.table).toLowerCase()}`
-  if (name(source) !== name(target[0])) return no
-  const verdict = judgeWhere(q.where)
+function readsWhole(ast: Record<string, unknown>): {whole: boolean; literalSensitive: boolean} {
+  const target = writeTarget(ast)
+  if (target === undefined || !scansWhole(ast.values, target)) return {whole: false, literalSensitive: false}
+  const verdict = judgeWhere((ast.values as Record<string, unknown>).where)
   return {whole: verdict.where === 'absent', literalSensitive: verdict.literalSensitive}
 }
 
@@ -180,7 +168,7 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
     case 'replace': {
       const ops = [operation('insert', tables, fns)]
       // The rows it collides with bound it, unless it writes the target's own rows back whole.
-      const own = readsWhole(ast, schema)
+      const own = readsWhole(ast)
       const collided: WhereState = own.whole ? 'absent' : 'present'
       if (type === 'replace') ops.push(operation('delete', tables, fns, collided))
       if (ast.on_duplicate_update) ops.push(operation('update', tables, fns, collided))

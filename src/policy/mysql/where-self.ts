@@ -10,7 +10,7 @@ import {isObj} from './walk.js'
 
 type Node = Record<string, unknown>
 
-/** The one table an UPDATE or DELETE writes, as its statement names it. */
+/** The one table an UPDATE, DELETE, INSERT or REPLACE writes, as its statement names it. */
 export interface WriteTarget {
   readonly db: string | null
   readonly name: string
@@ -18,7 +18,7 @@ export interface WriteTarget {
   readonly ref: string
 }
 
-/** The write target of a single-table UPDATE or DELETE; undefined for joins and multi-table writes. */
+/** The write target of a single-table UPDATE, DELETE, INSERT or REPLACE; undefined for joins and multi-table writes. */
 export function writeTarget(ast: Node): WriteTarget | undefined {
   const tables = ast.type === 'delete' ? ast.from : ast.table
   if (!Array.isArray(tables) || tables.length !== 1) return undefined
@@ -122,6 +122,14 @@ function shownColumn(select: Node, scan: Scan): string | undefined {
   return as === null || as === undefined || (typeof as === 'string' && as.toLowerCase() === column)
     ? column
     : undefined
+}
+
+/**
+ * True when a query reads its rows from the target's table and drops none but by its own WHERE, which the
+ * caller judges (`REPLACE INTO t SELECT id, NULL FROM t` writes every row of t back).
+ */
+export function scansWhole(select: unknown, target: WriteTarget): boolean {
+  return isObj(select) && select.type === 'select' && plainScan(select, target) !== undefined
 }
 
 /**

@@ -12,7 +12,7 @@ import {OpBuilder, type QueryState} from './ops.js'
 import {parse} from './parser.js'
 import {checkSet} from './settings.js'
 import {classifyWhere} from './where.js'
-import {rangeVarName} from './names.js'
+import {scansWhole, writeTarget} from './where-self.js'
 import {openStatement, walk, walkFields, walkStatement, walkStatementNode, type WalkCtx} from './walk.js'
 
 /** Statements whose nested queries are stored for later, not run when the statement runs. */
@@ -134,30 +134,13 @@ function upsertAction(node: AstObject, w: WalkCtx): void {
   const conflict = obj(node, 'onConflictClause')
   if (conflict === undefined || str(conflict, 'action') !== 'ONCONFLICT_UPDATE') return
   const own = classifyWhere(conflict.whereClause)
-  if (own.literalSensitive) w.state.literalSensitive = true
+  const target = writeTarget(node, 'fromClause')
+  const whole = target !== undefined && scansWhole(node.selectStmt, target)
+  const read = whole ? classifyWhere(unwrap(node.selectStmt)?.node.whereClause) : undefined
+  if (own.literalSensitive || read?.literalSensitive === true) w.state.literalSensitive = true
   const op = w.state.open('update', w.op)
-  op.where =
-    own.where === 'absent' && readsWhole(node.selectStmt, obj(node, 'relation'), w) ? 'absent' : 'present'
+  op.where = own.where === 'absent' && read?.where === 'absent' ? 'absent' : 'present'
   walk(obj(node, 'relation'), {...w, op}, 'RangeVar')
-}
-
-/** True when a query reads every row of `relation` (`SELECT ... FROM t` with nothing that drops rows). */
-function readsWhole(query: unknown, relation: AstObject | undefined, w: WalkCtx): boolean {
-  const select = unwrap(query)
-  if (select?.type !== 'SelectStmt' || relation === undefined) return false
-  const q = select.node
-  if (q.withClause !== undefined || q.limitCount !== undefined || q.limitOffset !== undefined) return false
-  if (q.groupClause !== undefined || q.distinctClause !== undefined || q.havingClause !== undefined)
-    return false
-  if (str(q, 'op') !== undefined && str(q, 'op') !== 'SETOP_NONE') return false
-  const from = list(q, 'fromClause')
-  const only = from.length === 1 ? unwrap(from[0]) : undefined
-  if (only?.type !== 'RangeVar') return false
-  const name = (r: AstObject): string | undefined => rangeVarName(r, w.schema)
-  if (name(only.node) === undefined || name(only.node) !== name(relation)) return false
-  const where = classifyWhere(q.whereClause)
-  if (where.literalSensitive) w.state.literalSensitive = true
-  return where.where === 'absent'
 }
 
 /** ALTER TABLE subcommands that remove an object of the table (and, for a column, its data). */

@@ -9,7 +9,7 @@
 import {type AstObject, columnRefFields, list, obj, str, stringList, unwrap} from './ast.js'
 import {operatorName} from './where-terms.js'
 
-/** The table an UPDATE or DELETE writes, as its statement names it. */
+/** The table an UPDATE, DELETE or INSERT writes, as its statement names it. */
 export interface WriteTarget {
   readonly schema: string | undefined
   readonly name: string
@@ -26,7 +26,7 @@ export interface WriteTarget {
   readonly scans: ReadonlySet<string>
 }
 
-/** The write target of an UPDATE or DELETE statement node; undefined when it has none. */
+/** The write target of an UPDATE, DELETE or INSERT statement node; undefined when it has none. */
 export function writeTarget(statement: AstObject, joins: string): WriteTarget | undefined {
   const rel = obj(statement, 'relation')
   const name = rel === undefined ? undefined : str(rel, 'relname')
@@ -104,6 +104,15 @@ interface Scan {
 
 function exposes(scan: Scan, column: string): boolean {
   return scan.only === undefined || scan.only === column
+}
+
+/**
+ * True when a query reads its rows from the target's table and drops none but by its own WHERE, which the
+ * caller judges (`INSERT INTO t SELECT * FROM t ON CONFLICT ...` writes every row of t back).
+ */
+export function scansWhole(query: unknown, target: WriteTarget): boolean {
+  const select = unwrap(query)
+  return select?.type === 'SelectStmt' && plainScan(select.node, target) !== undefined
 }
 
 /** SELECT fields that may drop rows. */
