@@ -176,6 +176,22 @@ describe('MySQL lineage', () => {
     expect(later.statements[0]?.columns?.map((c) => c.opaque)).toEqual([true])
   })
 
+  it('reads text run at once (EXECUTE IMMEDIATE, sys.execute_prepared_stmt) as the statement it holds', () => {
+    const rows = (sql: string): (readonly string[] | boolean)[] | undefined =>
+      ok(lineageMysql(sql, catalog(), 'app')).statements[0]?.columns?.map((c) => c.opaque || c.sources)
+    expect(rows("EXECUTE IMMEDIATE 'SELECT LOWER(email) FROM users'")).toEqual([['app.users.email']])
+    // A value passed with USING may be anything the session read.
+    expect(rows("EXECUTE IMMEDIATE 'SELECT ?, id FROM users' USING @a")).toEqual([true, true])
+    // The procedure runs its text in sys: a table named without its database is sys's, unknown here.
+    expect(rows("CALL sys.execute_prepared_stmt('SELECT email FROM app.users')")).toEqual([
+      ['app.users.email'],
+    ])
+    expect(
+      ok(lineageMysql("CALL execute_prepared_stmt('SELECT email FROM users')", catalog(), 'app'))
+        .statements[0]?.readsUnknown,
+    ).toBe(true)
+  })
+
   it('reports tables filled from what a statement reads', () => {
     const r = ok(lineageMysql('CREATE TEMPORARY TABLE t AS SELECT email FROM users', catalog(), 'app'))
     expect(r.effects[0]).toEqual([expect.objectContaining({kind: 'write', table: 'app.t'})])

@@ -9,6 +9,8 @@ import {isObj, walk} from '../mysql/walk.js'
 import {readings, tokensOf} from '../mysql/comments.js'
 import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
+import type {Recognized} from '../mysql/recognized.js'
+import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms.js'
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
@@ -270,29 +272,13 @@ function preparedText(
 }
 
 /**
- * The text a statement prepares and executes at once: MariaDB's `EXECUTE IMMEDIATE 'text' [USING ...]`,
- * and `CALL sys.execute_prepared_stmt('text')`, which runs it in the procedure's database, sys.
+ * The text a statement prepares and executes at once (MariaDB's `EXECUTE IMMEDIATE 'text' [USING ...]`,
+ * `CALL sys.execute_prepared_stmt('text')`), as the analyzer's recognizers read it.
  */
-function immediateText(
-  first: string,
-  stmt: readonly Token[],
-): {text: string; schema?: string; using: boolean} | undefined {
-  const word = (i: number): string =>
-    stmt[i]?.type === 'word' || stmt[i]?.type === 'ident' ? (stmt[i]?.value ?? '').toLowerCase() : ''
-  if (first === 'EXECUTE' && word(1) === 'immediate' && stmt[2]?.type === 'string')
-    return {text: stmt[2].value, using: stmt.some((t) => t.type === 'variable')}
-  if (first !== 'CALL') return undefined
-  const at = word(1) === 'sys' && stmt[2]?.text === '.' ? 3 : 1
-  const call = stmt.slice(at)
-  if (
-    word(at) !== 'execute_prepared_stmt' ||
-    call.length !== 4 ||
-    call[1]?.text !== '(' ||
-    call[2]?.type !== 'string' ||
-    call[3]?.text !== ')'
-  )
-    return undefined
-  return {text: call[2].value, schema: 'sys', using: false}
+function immediateText(first: string, stmt: readonly Token[]): Recognized['immediate'] {
+  if (first !== 'EXECUTE' && first !== 'CALL') return undefined
+  const r = recognizeSysCall(stmt) ?? recognizeStatementForm(stmt)
+  return r !== null && 'kind' in r ? r.immediate : undefined
 }
 
 const EXPLAINS = new Set(['EXPLAIN', 'DESC', 'DESCRIBE', 'ANALYZE'])

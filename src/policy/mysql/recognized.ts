@@ -25,9 +25,14 @@ export interface Recognized {
   readonly execute?: string
   /**
    * The statement runs this text now, as one prepared statement (`EXECUTE IMMEDIATE 'text'`): `via` says how,
-   * `schema` is the database it runs in when not the session's.
+   * `schema` is the database it runs in when not the session's, `using` whether it passes values (`USING @v`).
    */
-  readonly immediate?: {readonly text: string; readonly via: string; readonly schema?: string}
+  readonly immediate?: {
+    readonly text: string
+    readonly via: string
+    readonly schema?: string
+    readonly using: boolean
+  }
   readonly deallocate?: string
   readonly schemaChange?: string
 }

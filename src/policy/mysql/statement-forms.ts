@@ -54,9 +54,10 @@ function recognizeExecute(c: Cursor): Recognition {
   if (isWord(c.peek(), 'IMMEDIATE') && c.peek(1) !== undefined) {
     c.next()
     const text = c.take('string')
+    const using = isWord(c.peek(), 'USING')
     if (text === null || !usingVariables(c))
       return {refused: 'EXECUTE IMMEDIATE of an expression: the statement it runs cannot be known'}
-    return {...recognized('execute'), immediate: {text: text.value, via: 'EXECUTE IMMEDIATE'}}
+    return {...recognized('execute'), immediate: {text: text.value, via: 'EXECUTE IMMEDIATE', using}}
   }
   const name = c.name()
   if (name === null) return null
@@ -112,7 +113,11 @@ function recognizeCall(c: Cursor): Recognition {
         : undefined
     if (text === undefined)
       return {refused: `CALL ${fn} of an expression: the statement it runs cannot be known`}
-    return {...recognized('call'), functions: [fn], immediate: {text, via: `CALL ${fn}`, schema: 'sys'}}
+    return {
+      ...recognized('call'),
+      functions: [fn],
+      immediate: {text, via: `CALL ${fn}`, schema: 'sys', using: false},
+    }
   }
   const kind = sys === undefined ? undefined : SYS_PROCEDURES[sys]
   return {...recognized(kind ?? 'call', [], args), functions: [fn]}
