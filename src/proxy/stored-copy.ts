@@ -7,7 +7,6 @@ import {
   maskedCopy,
   SERVER_FILE,
   SHARED_BY,
-  SHARES_ARGUMENT,
   UNRESOLVED_SCHEMA,
   type ColumnMatch,
   type MaskedCopy,
@@ -21,14 +20,14 @@ const STORING_KINDS = new Set(['create', 'insert', 'update', 'merge', 'alter', '
 
 /**
  * True when a decided statement may store rows computed from other columns (its copies are judged);
- * writing a file of the server's (COPY TO, MySQL `INTO OUTFILE`) is a `copy`.
+ * writing a file of the server's (COPY TO, MySQL `INTO OUTFILE`) is a `copy`. So may any function it
+ * calls: a built-in that keeps its argument (`setval`, `pg_notify`), or a user's function or procedure,
+ * which only the catalog tells from a built-in (lineage asks it).
  */
 export function mayStore(decision: Decision | undefined): boolean {
   if (decision === undefined) return false
   return decision.operations.some(
-    (o) =>
-      STORING_KINDS.has(o.kind) ||
-      o.functions.some((f) => SHARES_ARGUMENT.has(f.slice(f.lastIndexOf('.') + 1).toLowerCase())),
+    (o) => STORING_KINDS.has(o.kind) || o.kind === 'call' || o.functions.length > 0,
   )
 }
 

@@ -1,8 +1,9 @@
 /**
  * Extension functions that run SQL given as text, through the Postgres proxy against the real server with
- * tablefunc and xml2 created in their own schema: `crosstab`, `connectby` and `xpath_table` read what their
- * text names, so a table rule applies to that text as to the statement itself; text the guard cannot read
- * before it runs is refused. What the policy allows still runs and returns the server's rows.
+ * tablefunc, xml2 and dblink created in their own schema: `crosstab`, `connectby` and `xpath_table` read
+ * what their text names, and dblink runs its text over a connection (here, to this same database), so a
+ * rule applies to that text as to the statement itself; text the guard cannot read before it runs is
+ * refused. What the policy allows still runs and returns the server's rows.
  */
 import type pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -20,6 +21,7 @@ beforeAll(async () => {
     `create schema ext;
      create extension tablefunc schema ext;
      create extension xml2 schema ext;
+     create extension dblink schema ext;
      create table secrets(id int, parent int, k text, v text);
      insert into secrets values (1, null, 'a', 'sealed'), (2, 1, 'b', 'sealed');
      create table tree(id int, parent int);
@@ -77,6 +79,18 @@ describe('extension functions that run SQL given as text', () => {
       "select * from crosstab('select k, k, v from sec' || 'rets') as ct(k text, v text)",
       'not a string constant',
     ],
+    // dblink to this same database: its text would run unjudged on another connection.
+    ["select dblink_exec('dbname=' || current_database(), 'delete from t')", 'no-unbounded-delete'],
+    ["select dblink_exec('dbname=' || current_database(), 'delete from t', true)", 'no-unbounded-delete'],
+    [
+      "select * from ext.dblink('dbname=' || current_database(), 'select v from secrets') as x(v text)",
+      'secrets-need-review',
+    ],
+    ["select dblink_open('c', 'select v from secrets')", 'secrets-need-review'],
+    [
+      "select dblink_exec('dbname=' || current_database(), 'delete from t where id = ' || (select max(id) from t))",
+      'not a string constant',
+    ],
   ])('%s is refused (%s)', async (sql, reason) => {
     const err = await refusal(sql)
     expect(err).toMatchObject({code: '42501'})
@@ -96,11 +110,15 @@ describe('extension functions that run SQL given as text', () => {
       "select * from crosstab('select 1, 1, 2 union all select 1, 2, 3', 2) as ct(r int, a int, b int)",
     )
     expect(ct.rows).toEqual([{r: 1, a: 2, b: 3}])
+    const linked = await c.query(
+      "select * from dblink('dbname=' || current_database(), 'select id from tree order by id') as x(id int)",
+    )
+    expect(linked.rows.map((r: {id: number}) => r.id)).toEqual([1, 2, 3])
   })
 
   it('changes nothing when refused, and the session goes on', async () => {
     expect((await c.query('select count(*)::int as n from t')).rows[0].n).toBe(2)
     const denied = proxy.audit.events.filter((e) => e.decision === 'deny' || e.decision === 'review')
-    expect(denied.length).toBeGreaterThanOrEqual(9)
+    expect(denied.length).toBeGreaterThanOrEqual(14)
   })
 })

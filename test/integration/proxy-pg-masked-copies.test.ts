@@ -251,6 +251,111 @@ describe('a copy of a masked column into a table other sessions read', () => {
   })
 })
 
+describe('code that would copy masked values: code bodies, and user functions given them', () => {
+  beforeAll(async () => {
+    await adminQuery(
+      `create table kept(v text);
+       create function stash(t text) returns text language sql as 'insert into kept values (t) returning t';
+       create extension citext`,
+      db.name,
+    )
+  })
+  afterAll(async () => {
+    await adminQuery('drop function stash(text); drop table kept; drop extension citext', db.name)
+  })
+
+  it.each([
+    // PL/pgSQL variables carry what one statement read into the next one's write.
+    [
+      'do $$ declare v text; begin select email into v from users where id = 1; insert into notes values (3, v); end $$',
+      'public.users.email',
+    ],
+    // What a body reads is whole relations: the first masked column of users is named.
+    [
+      'do $$ declare r record; begin for r in select ssn from users loop update notes set note = r.ssn where id = 1; end loop; end $$',
+      'public.users.email',
+    ],
+    // A function or procedure is judged when it is created: it may run later in any session.
+    [
+      'create function keep_sql() returns void language sql as $$ insert into notes select id + 10, email from users $$',
+      'public.users.email',
+    ],
+    [
+      'create function keep_pl() returns void language plpgsql as $$ declare v text; begin select ssn into v from users limit 1; insert into notes values (9, v); end $$',
+      'public.users.email',
+    ],
+    [
+      "create procedure keep_proc() language plpgsql as $$ begin execute 'insert into notes select id + 10, email from users'; end $$",
+      'public.users.email',
+    ],
+    // A user's function may store what it is given: anything of the relations the statement reads.
+    ['select stash(email) from users', 'public.users.email'],
+    ['select id from users where stash(ssn) is null', 'public.users.ssn'],
+    ['select stash(u::text) from users u', 'public.users.email'],
+    ['select s from users u, lateral stash(u.email) s', 'public.users.email'],
+  ])('%s is refused and changes nothing', async (sql, source) => {
+    const [refused, after] = await session(sql, 'select 1')
+    const [error] = refused!.filter((m) => m.type === 'E')
+    expect(error && errorCode(error)).toBe('42501')
+    expect(errorMessage(error!)).toContain(`copies masked column ${source} into`)
+    expect(dataRows(after!)).toEqual([['1']])
+    expect(await direct('select id, note from notes order by id')).toEqual([
+      {id: 1, note: 'n1'},
+      {id: 2, note: 'n2'},
+    ])
+    expect(await direct("select count(*)::int as n from pg_proc where proname like 'keep%'")).toEqual([
+      {n: 0},
+    ])
+    expect(await direct('select v from kept')).toEqual([])
+  })
+
+  it("a trigger function's NEW and OLD rows may be any table's: its writes of them are refused", async () => {
+    const [stores, constant] = await session(
+      'create function keep_new() returns trigger language plpgsql as $$ begin insert into notes values (new.id + 10, new.note); return new; end $$',
+      "create function mark_new() returns trigger language plpgsql as $$ begin insert into notes values (50, 'changed') on conflict do nothing; return new; end $$",
+    )
+    expect(errors(stores!)).toEqual([
+      expect.stringMatching(/may store values of masked columns in public\.notes\.\w+ \(dbgate cannot tell/),
+    ])
+    expect(errors(constant!)).toEqual([])
+    expect(await direct("select proname from pg_proc where proname in ('keep_new', 'mark_new')")).toEqual([
+      {proname: 'mark_new'},
+    ])
+    await adminQuery('drop function mark_new()', db.name)
+  })
+
+  it('code that copies nothing masked still runs: constants, columns no rule masks, unmasked tables', async () => {
+    try {
+      const [made, called, counted, unmasked] = await session(
+        'create function shout(t text) returns text language plpgsql as $$ begin return upper(t); end $$',
+        "select stash('constant'), shout(note) from notes where id = 1",
+        "do $$ declare n int; begin select count(*) into n from notes; insert into notes values (n + 200, 'count'); end $$",
+        'select stash(name) from users where id = 2',
+      )
+      expect([made, called, counted, unmasked].map((m) => errors(m!)).flat()).toEqual([])
+      // What a user's function returns is masked, as is everything after it in the session.
+      expect(dataRows(called!)).toEqual([['[REDACTED]', '[REDACTED]']])
+      expect(await direct('select v from kept order by v')).toEqual([{v: 'Dave'}, {v: 'constant'}])
+      expect(await direct('select id, note from notes where id > 2')).toEqual([{id: 202, note: 'count'}])
+    } finally {
+      await adminQuery(
+        'drop function if exists shout(text); delete from notes where id > 2; delete from kept',
+        db.name,
+      )
+    }
+  })
+
+  it("an extension's operators and casts are not a user's code: they mask nothing more", async () => {
+    // citext puts its operators and casts in public; they are installed code, like the server's own.
+    const [eq, cast] = await session(
+      "select name from users where name = 'Carol'",
+      "select name::citext from users where name::citext = 'dave'",
+    )
+    expect(dataRows(eq!)).toEqual([['Carol']])
+    expect(dataRows(cast!)).toEqual([['Dave']])
+  })
+})
+
 describe('what still runs', () => {
   it('copies into temporary tables, masked for the rest of the session', async () => {
     const r = await session(

@@ -231,6 +231,79 @@ describe('what the proxy needs to judge a write before it runs', () => {
     expect(writes(body).map((w) => w.afterDdl)).toEqual([true, true])
   })
 
+  it('PL/pgSQL variables: each write of a body may store anything the body read', () => {
+    const into =
+      'DECLARE v text; BEGIN SELECT email INTO v FROM users LIMIT 1; INSERT INTO notes VALUES (1, v); END'
+    expect(copy(`DO $$ ${into} $$`)).toMatchObject({
+      target: 'public.notes.note',
+      source: 'public.users.email',
+    })
+    // A LANGUAGE sql body has no variables: its writes are exactly what they store.
+    expect(
+      copy("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ INSERT INTO notes VALUES (1, 'x') $$"),
+    ).toBe(undefined)
+    expect(
+      copy(
+        'CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ INSERT INTO notes SELECT id, ssn FROM users $$',
+      ),
+    ).toMatchObject({target: 'public.notes.note', source: 'public.users.ssn'})
+    expect(copy(`CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ ${into} $$`)).toMatchObject({
+      source: 'public.users.email',
+    })
+    // Constants are constants, in a body too; an unmasked table's values may go anywhere.
+    expect(
+      copy(
+        "DO $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM notes; INSERT INTO notes VALUES (n, 'x'); END $$",
+      ),
+    ).toBe(undefined)
+    // A trigger function's NEW and OLD are rows of whatever table it is attached to: unknown.
+    const trigger = (value: string): unknown =>
+      copy(
+        `CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO notes VALUES (1, ${value}); RETURN NEW; END $$`,
+      )
+    expect(trigger('NEW.email')).toMatchObject({target: 'public.notes.note', source: undefined})
+    expect(trigger("'x'")).toBeUndefined()
+  })
+
+  it("a user's function given columns may keep them: what its arguments name is stored in what it keeps", () => {
+    const code = (names: string[]): CatalogView => ({
+      ...catalog,
+      code: (kind, name) => (kind === 'function' ? names.includes(name) : false),
+    })
+    const copyWith = (sql: string, view: CatalogView): unknown => {
+      const r = lineagePostgres(sql, view, {defaultSchema: 'public'})
+      if (!r.ok) throw new Error(r.error)
+      for (const w of r.effects.flat()) if (w.kind === 'write' && !w.temporary) return maskedCopy(w, RULES)
+      return undefined
+    }
+    const user = code(['stash'])
+    expect(copyWith('SELECT stash(email) FROM users', user)).toMatchObject({
+      target: '\u0000shared by stash()',
+      source: 'public.users.email',
+    })
+    expect(copyWith('SELECT id FROM users u WHERE stash(u.ssn) IS NULL', user)).toMatchObject({
+      source: 'public.users.ssn',
+    })
+    // A whole row carries every column; a subquery, every column of the relations it reads.
+    expect(copyWith('SELECT stash(u::text) FROM users u', user)).toMatchObject({source: 'public.users.email'})
+    expect(copyWith('SELECT stash((SELECT max(ssn) FROM users))', user)).toMatchObject({
+      source: 'public.users.email',
+    })
+    expect(copyWith('SELECT public.other(email) FROM users', code([]))).toMatchObject({
+      target: '\u0000shared by public.other()',
+    })
+    // Columns no rule masks, constants, built-ins (by the catalog) and pg_catalog's functions keep nothing masked.
+    expect(copyWith('SELECT stash(name) FROM users', user)).toBeUndefined()
+    expect(copyWith("SELECT stash('x')", user)).toBeUndefined()
+    expect(copyWith('SELECT lower(email) FROM users', user)).toBeUndefined()
+    expect(copyWith('SELECT pg_catalog.stash(email) FROM users', user)).toBeUndefined()
+    // Not known yet: it may be a user's, and the answer is not cached.
+    const unknown: CatalogView = {...catalog, code: () => undefined}
+    expect(copyWith('SELECT lower(email) FROM users', unknown)).toMatchObject({source: 'public.users.email'})
+    const r = lineagePostgres('SELECT lower(email) FROM users', unknown, {defaultSchema: 'public'})
+    expect(r.ok && r.sessionDependent).toBe(true)
+  })
+
   it('marks writes that follow DDL in the same query (the catalog they read may be stale)', () => {
     const after = (sql: string): boolean[] => writes(sql).map((w) => w.afterDdl)
     expect(after('CREATE TABLE x (e text); INSERT INTO x SELECT name FROM users')).toEqual([true])

@@ -360,7 +360,8 @@ const REFERENCES: [string, string[], string[]][] = [
     [],
   ],
   ["SELECT * FROM dblink('dbname=x', 'select 1') AS t(a int)", [], ['dblink']],
-  ["SELECT dblink_exec('host=evil', 'DROP TABLE users')", [], ['dblink_exec']],
+  // dblink's text is judged as a statement: it may run on this database.
+  ["SELECT dblink_exec('host=evil', 'DROP TABLE users')", ['public.users'], ['dblink_exec']],
   ["SELECT lo_import('/etc/passwd'), lo_export(1, '/tmp/x')", [], ['lo_import', 'lo_export']],
   [
     "SELECT pg_catalog.pg_read_file('/etc/passwd'), PG_READ_BINARY_FILE('x')",

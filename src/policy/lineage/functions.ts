@@ -90,7 +90,8 @@ export function callsUntracked(value: unknown): boolean {
 
 /**
  * Built-ins that keep an argument where other sessions read it: a sequence (`setval`), a notification
- * (`pg_notify`), a large object, the write-ahead log.
+ * (`pg_notify`), a large object, the write-ahead log; and the dblink extension's functions, which send
+ * their arguments (a connection string, SQL text) to another server.
  */
 export const SHARES_ARGUMENT: ReadonlySet<string> = new Set([
   'setval',
@@ -99,6 +100,13 @@ export const SHARES_ARGUMENT: ReadonlySet<string> = new Set([
   'lo_put',
   'lowrite',
   'pg_logical_emit_message',
+  'dblink',
+  'dblink_exec',
+  'dblink_open',
+  'dblink_fetch',
+  'dblink_send_query',
+  'dblink_connect',
+  'dblink_connect_u',
 ])
 
 /** Built-ins that store an argument where later statements (and other sessions) read it. */
@@ -141,6 +149,51 @@ export function computedArgument(value: unknown, names: ReadonlySet<string>): st
     }
   }
   return undefined
+}
+
+/** Schemas whose functions are the server's own. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema'])
+
+/** A call of code that may be a user's, and its arguments. */
+export interface UserCodeCall {
+  readonly name: string
+  readonly args: readonly unknown[]
+}
+
+/**
+ * The calls a statement makes, anywhere (a query, an index or check expression, a policy, CALL), of a
+ * function that may be a user's code, given a value computed from a column or a subquery: a function
+ * named in a schema other than the system's, or one whose name `userCode` says some user-defined function
+ * has (it may be what the call resolves to). Such code may store its arguments anywhere.
+ */
+export function userCodeCalls(
+  value: unknown,
+  userCode: (name: string) => boolean | undefined,
+  out: UserCodeCall[] = [],
+): UserCodeCall[] {
+  if (Array.isArray(value)) {
+    for (const v of value) userCodeCalls(v, userCode, out)
+    return out
+  }
+  if (!isObject(value)) return out
+  const type = wrapperType(value)
+  if (type === 'FuncCall' && isObject(value[type])) {
+    const node = value[type]
+    const parts = stringList(list(node, 'funcname'))?.map((p) => p.toLowerCase())
+    const name = parts?.at(-1)
+    const args = list(node, 'args')
+    if (parts !== undefined && name !== undefined && /"(ColumnRef|SubLink)"/.test(JSON.stringify(args))) {
+      const schema = parts.length > 1 ? parts[parts.length - 2] : undefined
+      const system = schema !== undefined && SYSTEM_SCHEMAS.has(schema)
+      if (!system && (schema !== undefined || userCode(name) !== false))
+        out.push({name: parts.join('.'), args})
+    }
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'object' && v !== null) userCodeCalls(v, userCode, out)
+  }
+  return out
 }
 
 /** The name of a called function if lineage can follow it (a pure built-in), else undefined. */

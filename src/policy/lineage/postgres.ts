@@ -3,14 +3,30 @@
  * the analyzer's parser (libpg-query, loaded once) and name resolution. Anything the walker does not
  * understand is opaque: the masking plan then masks whatever might carry a masked value.
  */
-import {type AstObject, columnRefFields, list, obj, str, unwrap} from '../postgres/ast.js'
+import {
+  type AstObject,
+  columnRefFields,
+  isObject,
+  list,
+  obj,
+  str,
+  stringList,
+  unwrap,
+} from '../postgres/ast.js'
 import {bodySql} from '../postgres/bodies.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
 import {dmlStored} from './dml.js'
 import {collect} from './expr.js'
 import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js'
-import {callsUntracked, computedArgument, SHARES_ARGUMENT, storesComputedValue} from './functions.js'
+import {
+  callsUntracked,
+  computedArgument,
+  SHARES_ARGUMENT,
+  storesComputedValue,
+  userCodeCalls,
+  type UserCodeCall,
+} from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
 import {SERVER_FILE, SHARED_BY} from './types.js'
@@ -188,8 +204,17 @@ class Run {
       // read it stores everything the statement reads.
       const shared = computedArgument(value, SHARES_ARGUMENT)
       if (shared !== undefined) this.shared(shared, value)
+      // So may a user's function or procedure: what it is given.
+      const calls = userCodeCalls(value, (name) => {
+        if (this.catalog.code === undefined) return false
+        const known = this.catalog.code('function', name)
+        // Not loaded yet: counts as code now, and the result is not cached (the answer may come).
+        if (known === undefined) this.sessionDependent = true
+        return known
+      })
+      for (const call of calls) this.passed(call, value)
       const t = unwrap(value)
-      if (t?.type === 'DoStmt') this.doBody(t.node)
+      if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
         this.changedCatalog = true
       if (lineage.runsCode === true || runsUserCode(value, this.catalog) || storesComputedValue(value)) {
@@ -331,19 +356,49 @@ class Run {
   }
 
   /**
-   * What a DO block's statements store: their write effects, each as after DDL when the body runs any
-   * (its loops may run them in any order). A body that cannot be read may store anything.
+   * What a code body stores when it runs (a DO block now; a function or procedure whenever it is called,
+   * so judged when it is created): its statements' writes, each as after DDL when the body runs any (its
+   * loops may run them in any order). PL/pgSQL variables carry values from one statement to the next
+   * (`SELECT email INTO v FROM users; INSERT INTO notes VALUES (0, v)`), so each write of such a body may
+   * store anything the body reads, and a trigger function's NEW and OLD rows of any table (unknown).
+   * A body that cannot be read may store anything.
    */
-  private doBody(node: AstObject): void {
-    const body = bodySql('DoStmt', node)
-    const r = body?.ok === true ? lineagePostgres(body.sql.join(';\n'), this.catalog, this.ctx) : undefined
-    if (r === undefined || !r.ok) {
-      this.stored(`${SHARED_BY}DO`, [], true, null)
+  private codeBody(type: 'DoStmt' | 'CreateFunctionStmt', node: AstObject): void {
+    const body = bodySql(type, node)
+    // A SQL-standard body (BEGIN ATOMIC) is part of the statement's tree: nestedWrites reads it.
+    if (body === undefined) return
+    const name =
+      type === 'DoStmt' ? 'DO' : `${stringList(list(node, 'funcname'))?.join('.') ?? 'a function'}()`
+    const r = body.ok
+      ? lineagePostgres(body.sql.join(';\n'), this.catalog, {...this.ctx, variables: body.variables})
+      : undefined
+    if (body.ok === false || r === undefined || !r.ok) {
+      this.stored(`${SHARED_BY}${name}`, [], true, null)
       return
     }
-    const ddl = body?.ok === true && body.sql.some((sql) => changesCatalog(sql))
-    for (const w of r.effects.flat())
-      if (w.kind === 'write') this.effect({...w, afterDdl: ddl || w.afterDdl || this.changedCatalog})
+    const ddl = body.sql.some((sql) => changesCatalog(sql))
+    const reads = new Set<string>()
+    let unknown = body.trigger
+    if (body.variables)
+      for (const l of r.statements) {
+        for (const c of l.reads) reads.add(c)
+        if (l.readsUnknown) unknown = true
+      }
+    for (const w of r.effects.flat()) {
+      if (w.kind !== 'write') continue
+      const afterDdl = ddl || w.afterDdl || this.changedCatalog
+      if (!body.variables) {
+        this.effect({...w, afterDdl})
+        continue
+      }
+      // A variable is a name no relation in scope has (an opaque column): it may hold anything the body read.
+      this.effect({
+        ...w,
+        reads: [...new Set([...w.reads, ...reads])].sort(),
+        unknown: w.unknown || unknown,
+        afterDdl,
+      })
+    }
   }
 
   /**
@@ -353,6 +408,40 @@ class Run {
   private shared(name: string, value: unknown): void {
     const state = this.readsOf(value)
     this.stored(`${SHARED_BY}${name}()`, [...state.reads].sort(), state.unknown, null)
+  }
+
+  /**
+   * A call of user code (userCodeCalls) may keep what it is given: the columns its arguments name (of
+   * the relations the statement reads, matched by name; a name no such column has is a whole row, so
+   * every column), and everything a subquery among them reads.
+   */
+  private passed(call: UserCodeCall, value: unknown): void {
+    const all = this.readsOf(value)
+    const state = this.newState()
+    state.unknown = all.unknown
+    const add = (columns: Iterable<string>): void => {
+      for (const c of columns) state.reads.add(c)
+    }
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) return v.forEach(visit)
+      if (!isObject(v)) return
+      const t = unwrap(v)
+      if (t?.type === 'SubLink') {
+        const inner = this.readsOf(t.node)
+        add(inner.reads)
+        if (inner.unknown) state.unknown = true
+        return
+      }
+      if (t?.type === 'ColumnRef') {
+        const name = columnRefFields(v)?.at(-1)
+        const named = name === undefined ? [] : [...all.reads].filter((c) => c.endsWith(`.${name}`))
+        add(named.length > 0 ? named : all.reads)
+        return
+      }
+      for (const key in v) visit(v[key])
+    }
+    visit(call.args)
+    this.stored(`${SHARED_BY}${call.name}()`, [...state.reads].sort(), state.unknown, null)
   }
 
   /** Every column of every relation named anywhere in `value`, as whole relations. */
@@ -417,7 +506,8 @@ class Run {
     if (rel && readsTarget) relationCols(rel.schema, rel.name, state)
     this.readsOf(source, state)
     if (callsUntracked(source)) state.unknown = true
-    if (target && rel && (state.reads.size > 0 || state.unknown)) {
+    // In a code body a write may store a variable's value, even one that reads nothing itself.
+    if (target && rel && (state.reads.size > 0 || state.unknown || this.ctx.variables === true)) {
       let columns: Cols
       try {
         columns = stored(this.newState())

@@ -41,9 +41,10 @@ export interface CatalogView {
    * Whether PostgreSQL may run user-defined code for an operator or a cast: `operator` of that name
    * defined outside the system schemas; `cast` to a type of that name through a user's function or
    * a domain of that name with constraints (name `*implicit*`: some implicit or assignment cast runs a
-   * user's function). undefined while not known (the proxy loads it; unknown counts as code).
+   * user's function); `function`: a function or procedure of that name (lower-case) is defined outside
+   * the system schemas. undefined while not known (the proxy loads it; unknown counts as code).
    */
-  code?(kind: 'operator' | 'cast', name: string): boolean | undefined
+  code?(kind: 'operator' | 'cast' | 'function', name: string): boolean | undefined
   /**
    * Whether reading (`write` false: rules of a view, row security policies) or writing (triggers,
    * rules, defaults, constraints, index expressions, domain checks) a relation may run user-defined
@@ -98,6 +99,11 @@ export interface LineageContext extends LineageSession {
    * schema of the session's search_path.
    */
   readonly defaultSchema: string
+  /**
+   * The statements of a PL/pgSQL body: names may be variables that carry values between them, so every
+   * write is reported, even one that reads no relation itself.
+   */
+  readonly variables?: boolean | undefined
 }
 
 /** A declared cursor: what FETCH returns from it, and whether it survives the end of its transaction. */
@@ -169,7 +175,10 @@ export type LineageResult =
        * `applyLineageEffects` when the n-th statement completed (CommandComplete), not before.
        */
       readonly effects: readonly (readonly LineageEffect[])[]
-      /** True when the result used or changed session state (cursors, prepared statements): never cache it. */
+      /**
+       * True when the result used or changed session state (cursors, prepared statements), or asked the
+       * catalog view what it had not loaded yet: never cache it.
+       */
       readonly sessionDependent: boolean
     }
   | {readonly ok: false; readonly error: string}

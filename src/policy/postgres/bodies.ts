@@ -12,7 +12,15 @@ import {parse} from './parser.js'
 
 /** The SQL texts a body runs, or why they cannot be known. */
 export type BodySql =
-  {readonly ok: true; readonly sql: readonly string[]} | {readonly ok: false; readonly error: string}
+  | {
+      readonly ok: true
+      readonly sql: readonly string[]
+      /** PL/pgSQL: its variables carry values from one statement to the next. */
+      readonly variables: boolean
+      /** A trigger function: its NEW and OLD rows are rows of whatever table it is attached to. */
+      readonly trigger: boolean
+    }
+  | {readonly ok: false; readonly error: string}
 
 /** RawParseMode of parser.h, as the PL/pgSQL parser tags each expression. */
 const ParseMode = {Default: 0, TypeName: 1, Expression: 2} as const
@@ -37,8 +45,9 @@ export function bodySql(type: string, node: AstObject): BodySql | undefined {
   const body = parts?.length === 1 ? parts[0] : undefined
   if (body === undefined || (language !== 'sql' && language !== 'plpgsql'))
     return {ok: false, error: `code in LANGUAGE ${language}, which the guard cannot read`}
-  if (language === 'sql') return {ok: true, sql: [body]}
-  return plpgsqlSql(type === 'DoStmt' ? '() returns void' : signature(node), body)
+  if (language === 'sql') return {ok: true, sql: [body], variables: false, trigger: false}
+  const header = type === 'DoStmt' ? '() returns void' : signature(node)
+  return plpgsqlSql(header, body, / returns (event_)?trigger$/.test(header))
 }
 
 /** Return types the PL/pgSQL parser treats specially (NEW and OLD, no value to return). */
@@ -68,7 +77,7 @@ function quote(name: string): string {
 }
 
 /** Every statement and expression of a PL/pgSQL body, as SQL. */
-function plpgsqlSql(header: string, body: string): BodySql {
+function plpgsqlSql(header: string, body: string, trigger: boolean): BodySql {
   let tag = '$dbgate$'
   for (let i = 0; body.includes(tag); i++) tag = `$dbgate${i}$`
   let tree: unknown
@@ -81,7 +90,7 @@ function plpgsqlSql(header: string, body: string): BodySql {
   const sql: string[] = []
   const errors: string[] = []
   collect(tree, sql, errors)
-  return errors.length > 0 ? {ok: false, error: errors[0]!} : {ok: true, sql}
+  return errors.length > 0 ? {ok: false, error: errors[0]!} : {ok: true, sql, variables: true, trigger}
 }
 
 /** Keys of PL/pgSQL statements whose `query` (or `dynquery`) is a string of SQL to run. */

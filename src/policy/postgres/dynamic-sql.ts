@@ -3,7 +3,8 @@
  * `ts_stat('select ...')`, `ts_rewrite(q, 'select ...')`, `table_to_xml('secrets', ...)`, which reads the
  * table its text names, and those of two contrib extensions often installed: tablefunc's `crosstab` and
  * `connectby` and xml2's `xpath_table`, which paste their text arguments into the query they run, and
- * pg_cron's `cron.schedule`, whose command runs later. Their text is judged as the statement it is (nested
+ * pg_cron's `cron.schedule`, whose command runs later, and dblink's functions, which run it on the server
+ * their connection names (this one, possibly). Their text is judged as the statement it is (nested
  * under the call's operation); text computed at run time cannot be judged before it runs, so the query is
  * refused, as are the schema_to_xml and database_to_xml families (they read every table of a schema or
  * database).
@@ -15,7 +16,7 @@ import {isObject, str, unwrap} from './ast.js'
 /** What a call runs as SQL: the texts to judge, an error (refuse), or undefined (nothing). */
 export type DynamicSql = {readonly sql: readonly string[]} | {readonly error: string} | undefined
 
-/** A call's arguments as string constants (undefined: not one); `null` for an integer constant. */
+/** A call's arguments as string constants (undefined: not one); `null` for an integer or boolean constant. */
 type Texts = readonly (string | null | undefined)[]
 
 /** What a call of a given name runs, from its arguments: SQL texts, or an error. */
@@ -41,7 +42,7 @@ const BUILTIN: Readonly<Record<string, Runs>> = {
   table_to_xml_and_xmlschema: tableAt(0),
 }
 
-/** Functions of tablefunc and xml2, in whatever schema the extension was created. */
+/** Functions of tablefunc, xml2 and dblink, in whatever schema the extension was created. */
 const EXTENSION: Readonly<Record<string, Runs>> = {
   // crosstab(source_sql), crosstab(source_sql, category_sql), crosstab(source_sql, N); crosstabN(source_sql).
   crosstab: (texts) => textsAt(texts, texts.length === 2 && texts[1] !== null ? [0, 1] : [0]),
@@ -68,6 +69,20 @@ const EXTENSION: Readonly<Record<string, Runs>> = {
     const [key, document, relation, criteria] = parts
     return [`SELECT ${key}, CAST(${document} AS text) FROM ${relation} WHERE ${criteria}`]
   },
+  // dblink, dblink_exec: (sql), (sql, fail), (connection, sql), (connection, sql, fail); dblink_open:
+  // (cursor, sql), (cursor, sql, fail), (connection, cursor, sql), (connection, cursor, sql, fail).
+  dblink: (texts) => textsAt(texts, [lastText(texts)]),
+  dblink_exec: (texts) => textsAt(texts, [lastText(texts)]),
+  dblink_open: (texts) => textsAt(texts, [lastText(texts)]),
+  dblink_send_query: queries(1),
+}
+
+/**
+ * The last argument but a trailing constant that is not text (dblink's `fail`): where dblink's calls take
+ * their SQL. Their connection may be this database, so the text is judged as the session's own.
+ */
+function lastText(texts: Texts): number {
+  return texts.length > 1 && texts[texts.length - 1] === null ? texts.length - 2 : texts.length - 1
 }
 
 /**
@@ -132,8 +147,8 @@ function textsAt(texts: Texts, at: readonly number[]): string[] | string {
 }
 
 /**
- * The value of a string constant (through casts); null for an integer constant; undefined for anything
- * else (a parameter, an expression).
+ * The value of a string constant (through casts); null for an integer or boolean constant; undefined for
+ * anything else (a parameter, an expression).
  */
 function constantText(value: unknown): string | null | undefined {
   let t = unwrap(value)
@@ -141,5 +156,5 @@ function constantText(value: unknown): string | null | undefined {
   if (t?.type !== 'A_Const') return undefined
   const sval = t.node.sval
   if (isObject(sval)) return str(sval, 'sval') ?? ''
-  return isObject(t.node.ival) ? null : undefined
+  return isObject(t.node.ival) || isObject(t.node.boolval) ? null : undefined
 }

@@ -38,19 +38,31 @@ const PREAMBLE = "SET search_path = ''; SET statement_timeout = 5000; SET lock_t
 /** Schemas whose functions, operators and types are the server's own. */
 const SYSTEM = "('pg_catalog', 'information_schema')"
 
-/** SQL: true when object `objid` of catalog `classid` depends on a function or operator outside SYSTEM. */
+/**
+ * SQL: true when object `oid` of catalog `classid` is no extension's member. An extension's functions,
+ * operators and types are installed code, like the server's own (citext, PostGIS): only a user's count.
+ */
+function notExtension(classid: string, oid: string): string {
+  return (
+    `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = '${classid}'::pg_catalog.regclass ` +
+    `AND e.objid = ${oid} AND e.deptype = 'e')`
+  )
+}
+
+/** SQL: true when object `objid` of catalog `classid` depends on a user's function or operator (outside SYSTEM). */
 function dependsOnUserCode(classid: string, objids: string): string {
   return (
     `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${classid}'::pg_catalog.regclass ` +
     `AND d.objid IN (${objids}) AND (` +
     `(d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p ` +
-    `JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = d.refobjid AND pn.nspname NOT IN ${SYSTEM})) ` +
+    `JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = d.refobjid AND pn.nspname NOT IN ${SYSTEM} ` +
+    `AND ${notExtension('pg_catalog.pg_proc', 'p.oid')})) ` +
     `OR (d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator o ` +
-    `JOIN pg_catalog.pg_namespace pn ON pn.oid = o.oprnamespace WHERE o.oid = d.refobjid AND pn.nspname NOT IN ${SYSTEM}))))`
+    `JOIN pg_catalog.pg_namespace pn ON pn.oid = o.oprnamespace WHERE o.oid = d.refobjid AND pn.nspname NOT IN ${SYSTEM} ` +
+    `AND ${notExtension('pg_catalog.pg_operator', 'o.oid')}))))`
   )
 }
 
-/** SQL: reading relation `c` may run user code. */
 /** A relation's generated columns and their expressions, as a JSON object (NULL when it has none). */
 const GENERATED =
   '(SELECT pg_catalog.json_object_agg(a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ' +
@@ -64,6 +76,7 @@ const ANCESTORS =
   'SELECT pg_catalog.json_agg(pg_catalog.json_build_array(an.nspname, ac.relname)) FROM up ' +
   'JOIN pg_catalog.pg_class ac ON ac.oid = up.oid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace)'
 
+/** SQL: reading relation `c` may run user code. */
 const READ_CODE =
   dependsOnUserCode(
     'pg_catalog.pg_rewrite',
@@ -101,7 +114,7 @@ const WRITE_CODE = [
   ),
   `EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid ` +
     `JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace WHERE a.attrelid = c.oid AND a.attnum > 0 ` +
-    `AND t.typtype = 'd' AND tn.nspname NOT IN ${SYSTEM} ` +
+    `AND t.typtype = 'd' AND tn.nspname NOT IN ${SYSTEM} AND ${notExtension('pg_catalog.pg_type', 't.oid')} ` +
     `AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid))`,
 ].join(' OR ')
 
@@ -109,7 +122,8 @@ const WRITE_CODE = [
 const USER_CASTS =
   `SELECT pg_catalog.lower(tt.typname), c.castcontext FROM pg_catalog.pg_cast c ` +
   `JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace ` +
-  `JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget WHERE pn.nspname NOT IN ${SYSTEM}`
+  `JOIN pg_catalog.pg_type tt ON tt.oid = c.casttarget WHERE pn.nspname NOT IN ${SYSTEM} ` +
+  `AND ${notExtension('pg_catalog.pg_proc', 'p.oid')}`
 
 /** Per-session catalog cache; implements the synchronous view lineage reads. */
 export class SessionCatalog implements CatalogView {
@@ -215,10 +229,13 @@ export class SessionCatalog implements CatalogView {
     this.temporaries.add(name)
   }
 
-  /** Whether an operator or a cast to a type of this name may run user code; a miss is remembered. */
-  code(kind: 'operator' | 'cast', name: string): boolean | undefined {
+  /**
+   * Whether an operator, a cast to a type of this name, or a call of a function of this name may run
+   * user code; a miss is remembered.
+   */
+  code(kind: 'operator' | 'cast' | 'function', name: string): boolean | undefined {
     const key = `${kind}:${name}`
-    const known = this.userCode.get(key)
+    const known = kind === 'function' ? this.functions.get(name) : this.userCode.get(key)
     if (known === undefined) this.codeMisses.add(key)
     return known
   }
@@ -231,23 +248,31 @@ export class SessionCatalog implements CatalogView {
   }
 
   /**
-   * Loads whether these operators and casts (`operator:name`, `cast:name` keys) run user code:
-   * operators of the name outside the system schemas; casts to a type of the name through a user's
-   * function, or domains of the name with constraints. `cast:*implicit*` stands for any implicit or
-   * assignment cast through a user's function.
+   * Loads whether these operators, casts and functions (`operator:name`, `cast:name`, `function:name`
+   * keys) run user code: operators of the name outside the system schemas; casts to a type of the name
+   * through a user's function, or domains of the name with constraints (`cast:*implicit*` stands for any
+   * implicit or assignment cast through a user's function); functions as `loadFunctions` finds them.
    */
   async loadCode(keys: readonly string[]): Promise<void> {
+    const functions = keys.filter((k) => k.startsWith('function:'))
+    if (functions.length > 0) {
+      await this.loadFunctions(functions.map((k) => k.slice(9)))
+      for (const key of functions) this.codeMisses.delete(key)
+      keys = keys.filter((k) => !k.startsWith('function:'))
+    }
     if (keys.length === 0) return
     const ops = keys.filter((k) => k.startsWith('operator:')).map((k) => k.slice(9))
     const rows = await this.query(
       `${PREAMBLE}SELECT 'operator:' || o.oprname FROM pg_catalog.pg_operator o ` +
         `JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE n.nspname NOT IN ${SYSTEM} ` +
+        `AND ${notExtension('pg_catalog.pg_operator', 'o.oid')} ` +
         `AND o.oprname IN (${ops.length > 0 ? ops.map(lit).join(',') : 'NULL'}) ` +
         `UNION SELECT 'cast:' || f.lower FROM (${USER_CASTS}) f(lower, context) ` +
         `UNION SELECT 'cast:*implicit*' FROM (${USER_CASTS}) f(lower, context) WHERE f.context IN ('i', 'a') ` +
         `UNION SELECT 'cast:' || pg_catalog.lower(t.typname) FROM pg_catalog.pg_type t ` +
         `JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'd' ` +
-        `AND n.nspname NOT IN ${SYSTEM} AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid)`,
+        `AND n.nspname NOT IN ${SYSTEM} AND ${notExtension('pg_catalog.pg_type', 't.oid')} ` +
+        `AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid)`,
     )
     const found = new Set(rows.map((r) => r[0]))
     for (const key of keys) {

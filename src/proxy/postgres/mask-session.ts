@@ -460,12 +460,19 @@ export class MaskSession {
 
   private async load(m: MaskStatement, oids: number[], names: string[]): Promise<void> {
     m.loads++
-    try {
-      await this.catalog.load(oids, names)
-      await this.catalog.loadCode([...this.catalog.codeMisses])
-    } catch {
-      // The lookup failed: what it was for stays unknown, and unknown is masked.
-      m.loads = MAX_LOADS
+    // Each lookup on its own: a relation locked by the session's open transaction (its DDL) times the
+    // first out, and functions, operators and casts can still be known.
+    const lookups = [
+      () => this.catalog.load(oids, names),
+      () => this.catalog.loadCode([...this.catalog.codeMisses]),
+    ]
+    for (const lookup of lookups) {
+      try {
+        await lookup()
+      } catch {
+        // The lookup failed: what it was for stays unknown, and unknown is masked.
+        m.loads = MAX_LOADS
+      }
     }
   }
 
