@@ -189,6 +189,40 @@ describe('a copy of a masked column into a table other sessions read', () => {
     }
   })
 
+  it('a stored function given a masked column may keep it anywhere; GET_LOCK shows its name to others', async () => {
+    await db.admin(`CREATE TABLE \`${db.name}\`.kept (v VARCHAR(100))`)
+    await db.admin(
+      `CREATE FUNCTION \`${db.name}\`.stash(t VARCHAR(100)) RETURNS VARCHAR(100) MODIFIES SQL DATA BEGIN INSERT INTO \`${db.name}\`.kept VALUES (t); RETURN t; END`,
+    )
+    try {
+      const refused = await session(
+        'SELECT stash(email) FROM users',
+        'SELECT id FROM users WHERE stash(ssn) IS NULL',
+        `SELECT \`${db.name}\`.stash(CONCAT(name, email)) FROM users`,
+        'SELECT GET_LOCK(email, 0) FROM users WHERE id = 1',
+      )
+      expect(refused).toEqual([
+        expect.stringContaining(`copies masked column ${db.name}.users.email into what stash() keeps`),
+        expect.stringContaining(`copies masked column ${db.name}.users.ssn into what stash() keeps`),
+        expect.stringContaining(`into what ${db.name}.stash() keeps`),
+        expect.stringContaining('into what get_lock() keeps'),
+      ])
+      expect(await db.admin(`SELECT v FROM \`${db.name}\`.kept`)).toEqual([])
+      // Columns no rule masks, and constants, still go.
+      const [named, constant, exists] = await session(
+        'SELECT stash(name) FROM users WHERE id = 1',
+        "SELECT stash('x')",
+        'SELECT id FROM users u WHERE EXISTS (SELECT 1 FROM users v WHERE v.email = u.email) AND u.ssn = ANY (SELECT ssn FROM users)',
+      )
+      expect([named, constant, exists].map((r) => typeof r)).toEqual(['object', 'object', 'object'])
+      expect(await db.admin(`SELECT v FROM \`${db.name}\`.kept ORDER BY v`)).toEqual([{v: 'Erin'}, {v: 'x'}])
+      await unchanged()
+    } finally {
+      await db.admin(`DROP FUNCTION \`${db.name}\`.stash`)
+      await db.admin(`DROP TABLE \`${db.name}\`.kept`)
+    }
+  })
+
   it('mysql2 prepared statements: refused at prepare, with the session going on', async () => {
     const c = await connect()
     try {

@@ -192,6 +192,38 @@ describe('MySQL lineage', () => {
     ).toBe(true)
   })
 
+  it('a function lineage cannot follow keeps the columns its arguments name, in any clause', () => {
+    const kept = (sql: string): [string, readonly string[], boolean][] =>
+      ok(lineageMysql(sql, catalog(), 'app'))
+        .effects.flat()
+        .flatMap((e) =>
+          e.kind === 'write' && e.table.startsWith('\u0000') ? [[e.table.slice(11), e.reads, e.unknown]] : [],
+        )
+    expect(kept('SELECT stash(email) FROM users')).toEqual([['stash()', ['app.users.email'], false]])
+    expect(kept('SELECT id FROM users u WHERE app.stash(u.ssn) > 0')).toEqual([
+      ['app.stash()', ['app.users.ssn'], false],
+    ])
+    expect(kept('SELECT GET_LOCK(email, 0) FROM users')).toEqual([['get_lock()', ['app.users.email'], false]])
+    // A subquery passes every column of what it reads; a user variable, anything the session read.
+    expect(kept('SELECT stash((SELECT MAX(ssn) FROM users))')[0]?.[1]).toHaveLength(4)
+    expect(kept('SELECT stash(@v)')).toEqual([['stash()', [], true]])
+    // What a subquery in the WHERE reads counts, though the statement returns none of it.
+    expect(
+      kept('SELECT id FROM orders WHERE stash((SELECT ssn FROM users LIMIT 1)) IS NULL')[0]?.[1],
+    ).toEqual(expect.arrayContaining(['app.users.ssn']))
+    expect(kept('SELECT id FROM orders o WHERE o.id IN (SELECT 1 FROM users WHERE stash(ssn) > 0)')).toEqual([
+      ['stash()', ['app.users.ssn'], false],
+    ])
+    // EXISTS and ANY are keywords, not calls.
+    expect(
+      kept('SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)'),
+    ).toEqual([])
+    expect(kept('SELECT id FROM orders WHERE user_id = ANY (SELECT id FROM users)')).toEqual([])
+    // Built-ins lineage follows keep nothing; nor do constants.
+    expect(kept("SELECT LOWER(email), GROUP_CONCAT(ssn), CONCAT(name, '-') FROM users")).toEqual([])
+    expect(kept("SELECT stash('x'), SLEEP(0)")).toEqual([])
+  })
+
   it('reports tables filled from what a statement reads', () => {
     const r = ok(lineageMysql('CREATE TEMPORARY TABLE t AS SELECT email FROM users', catalog(), 'app'))
     expect(r.effects[0]).toEqual([expect.objectContaining({kind: 'write', table: 'app.t'})])

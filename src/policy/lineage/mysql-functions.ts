@@ -12,10 +12,10 @@ const PURE = new Set(
     'make_set mid oct octet_length ord position quote regexp_instr regexp_like regexp_replace',
     'regexp_substr repeat replace reverse right rpad rtrim soundex space strcmp substr substring',
     'substring_index to_base64 trim ucase unhex upper weight_string convert cast char_length',
-    'sformat natural_sort_key to_char chr lengthb',
+    'sformat natural_sort_key to_char chr lengthb extractvalue updatexml',
     // numbers
     'abs acos asin atan atan2 ceil ceiling conv cos cot crc32 crc32c degrees div exp floor greatest',
-    'least ln log log10 log2 mod pi pow power radians rand round sign sin sqrt tan truncate',
+    'least ln log log10 log2 mod pi pow power radians rand round sign sin sqrt tan truncate bit_count',
     // dates and times
     'adddate addtime convert_tz curdate current_date current_time current_timestamp curtime',
     'date date_add date_format date_sub datediff day dayname dayofmonth dayofweek dayofyear extract',
@@ -46,6 +46,8 @@ const PURE = new Set(
     'charset coercibility collation connection_id current_role current_user database schema user',
     'session_user system_user version last_insert_id row_count found_rows uuid uuid_short',
     'inet_aton inet_ntoa inet6_aton inet6_ntoa is_ipv4 is_ipv6 default values',
+    // MariaDB dynamic columns
+    'column_create column_add column_delete column_get column_exists column_list column_check column_json',
   ]
     .join(' ')
     .split(/\s+/),

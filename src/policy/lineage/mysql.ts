@@ -5,7 +5,7 @@
  * a server could run the executable comments, node-sql-parser); readings that disagree are merged
  * (fail closed), and a statement the parser cannot read returns rows of unknown lineage.
  */
-import {isObj, walk} from '../mysql/walk.js'
+import {calledFunction, isObj, walk} from '../mysql/walk.js'
 import {readings, tokensOf} from '../mysql/comments.js'
 import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
@@ -14,6 +14,7 @@ import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
+import {pureMysqlFunction} from './mysql-functions.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import {
@@ -197,6 +198,7 @@ function lineageOfReading(
         ...writes(ast, state, lineage, text),
         ...renameWrites(stmt, state),
         ...sequenceWrites(stmt, lineage),
+        ...passedWrites(ast, state),
       ].map(stale),
     )
     if (lineage.runsCode === true) changedCatalog = true
@@ -419,6 +421,78 @@ function writes(
     temporary: t.temporary,
     afterDdl: false,
   }))
+}
+
+/** MariaDB's sequence functions name a sequence, not a value (SETVAL's value: sequenceWrites). */
+const SEQUENCE_FUNCTIONS = new Set(['nextval', 'lastval', 'setval'])
+
+/**
+ * Calls of functions lineage cannot follow (a stored function, which may store its arguments in any
+ * table; a built-in not known to compute from its arguments alone, such as GET_LOCK, whose lock name
+ * other sessions see) given columns, a variable or a subquery, anywhere in the statement (a WHERE
+ * too): each stores, in what the function keeps, the columns its arguments name among those of every
+ * relation the statement mentions (a subquery, `*` or a name no relation has: all of them; a user
+ * variable: anything the session read).
+ */
+function passedWrites(ast: unknown, state: MysqlState): LineageEffect[] {
+  const calls: {name: string; passed: ReturnType<typeof argumentColumns>}[] = []
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 500) return
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
+    if (!isObj(v)) return
+    const name = v.type === 'function' || v.type === 'aggr_func' ? calledFunction(v) : null
+    if (name !== null && !pureMysqlFunction(name) && !SEQUENCE_FUNCTIONS.has(name)) {
+      const passed = argumentColumns(v.args)
+      if (passed.all || passed.columns.size > 0 || passed.variable) calls.push({name, passed})
+    }
+    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
+  }
+  visit(ast, 0)
+  if (calls.length === 0 || !isObj(ast)) return []
+  const mentioned: MysqlState = {...state, reads: new Set(), unknown: false, viewDepth: 0}
+  readTables(ast, mentioned, new MysqlQueryLineage(mentioned, parseView))
+  const reads = [...mentioned.reads].sort()
+  return calls.map(({name, passed}): LineageEffect => {
+    const named = reads.filter((c) => passed.columns.has(c.slice(c.lastIndexOf('.') + 1).toLowerCase()))
+    const found = new Set(named.map((c) => c.slice(c.lastIndexOf('.') + 1).toLowerCase()))
+    const all = passed.all || found.size < passed.columns.size
+    return {
+      kind: 'write',
+      table: `${SHARED_BY}${name}()`,
+      reads: all ? reads : named,
+      unknown: passed.variable || mentioned.unknown,
+      columns: null,
+      temporary: false,
+      afterDdl: false,
+    }
+  })
+}
+
+/** The column names arguments mention (lower-case), and whether they pass every column or a user variable. */
+function argumentColumns(args: unknown): {columns: Set<string>; all: boolean; variable: boolean} {
+  const found = {columns: new Set<string>(), all: false, variable: false}
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 500) {
+      found.all = true
+      return
+    }
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
+    if (!isObj(v)) return
+    if (isObj(v.ast)) {
+      found.all = true
+      return
+    }
+    if (v.type === 'column_ref') {
+      const column = ident(v.column)
+      if (column === null || column === '*') found.all = true
+      else found.columns.add(column)
+      return
+    }
+    if (v.type === 'var' && v.prefix !== '@@') found.variable = true
+    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
+  }
+  visit(args, 0)
+  return found
 }
 
 /**

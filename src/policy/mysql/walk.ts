@@ -42,6 +42,12 @@ function functionName(node: Record<string, unknown>): string | null {
     .toLowerCase()
 }
 
+/** The function a call node calls; null for keywords the parser models as calls (EXISTS, ANY...). */
+export function calledFunction(node: Record<string, unknown>): string | null {
+  const name = functionName(node)
+  return name === null || NOT_FUNCTIONS.has(name) ? null : name
+}
+
 /** Aliases declared in a DELETE's FROM: `DELETE u FROM users u` names the alias, not a table. */
 function deleteAliases(node: Record<string, unknown>): Set<string> {
   const out = new Set<string>()
@@ -124,8 +130,8 @@ class Walker {
     }
     if (v.type === 'into' && /^(OUTFILE|DUMPFILE)$/i.test(String(v.keyword))) this.found.writesFile = true
     if (v.type === 'function' || v.type === 'aggr_func') {
-      const name = functionName(v)
-      if (name !== null && !NOT_FUNCTIONS.has(name)) this.found.functions.push(name)
+      const name = calledFunction(v)
+      if (name !== null) this.found.functions.push(name)
     }
   }
 }
