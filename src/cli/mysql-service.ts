@@ -99,7 +99,8 @@ export async function execMysqlThrough(
       dateStrings: true,
     })
     const [raw, fields] = await conn.query({sql, rowsAsArray: true})
-    const multi = Array.isArray(fields) && fields.length > 0 && Array.isArray(fields[0])
+    // Several statements: one entry per statement, `undefined` fields for one that returns no rows.
+    const multi = Array.isArray(fields) && fields.some((f) => f === undefined || Array.isArray(f))
     const parts = multi ? (raw as unknown[]) : [raw]
     const metas = multi ? (fields as unknown[]) : [fields]
     return {results: parts.map((p, i) => toResult(p, metas[i]))}

@@ -193,6 +193,13 @@ describe('dbgate exec with a mysql:// URL', () => {
     expect(stdout).toMatch(/id\s+\|\s+name[\s\S]*1\s+\|\s+apple[\s\S]*answer[\s\S]*42/)
   })
 
+  it('prints the results of statements that return no rows among those that do', async () => {
+    const first = await exec("set @a = 'kiwi'; select @a as fruit")
+    expect(first.stdout).toMatch(/fruit[\s\S]*kiwi/)
+    const last = await exec('select 7 as n; set @b = 1; do 1')
+    expect(last.stdout).toMatch(/n[\s\S]*7/)
+  })
+
   it('exits 3 with the rule when the policy denies', async () => {
     await expect(exec('drop table items')).rejects.toMatchObject({
       code: 3,
