@@ -122,6 +122,11 @@ describe('a copy of a masked column into a table other sessions read', () => {
       'the server file /tmp/dbgate-never-written',
       'users.email',
     ],
+    [
+      "select email from users into outfile '/tmp/dbgate-never-written-lower'",
+      'the server file /tmp/dbgate-never-written-lower',
+      'users.email',
+    ],
     ['ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL', 'users.e2', 'users.email'],
     ['ALTER TABLE users ADD COLUMN e3 TEXT GENERATED ALWAYS AS (ssn) STORED', 'users.e3', 'users.ssn'],
     // Text run at once: MariaDB's EXECUTE IMMEDIATE, and the sys schema's procedure that prepares it.
@@ -200,12 +205,15 @@ describe('a copy of a masked column into a table other sessions read', () => {
         'SELECT id FROM users WHERE stash(ssn) IS NULL',
         `SELECT \`${db.name}\`.stash(CONCAT(name, email)) FROM users`,
         'SELECT GET_LOCK(email, 0) FROM users WHERE id = 1',
+        // DO evaluates its expressions as a SELECT does.
+        'DO stash((SELECT email FROM users WHERE id = 1))',
       )
       expect(refused).toEqual([
         expect.stringContaining(`copies masked column ${db.name}.users.email into what stash() keeps`),
         expect.stringContaining(`copies masked column ${db.name}.users.ssn into what stash() keeps`),
         expect.stringContaining(`into what ${db.name}.stash() keeps`),
         expect.stringContaining('into what get_lock() keeps'),
+        expect.stringContaining(`copies masked column ${db.name}.users.email into what stash() keeps`),
       ])
       expect(await db.admin(`SELECT v FROM \`${db.name}\`.kept`)).toEqual([])
       // Columns no rule masks, and constants, still go.

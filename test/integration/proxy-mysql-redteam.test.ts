@@ -182,6 +182,28 @@ describe('a masked column moved where no rule names it stays masked for the sess
     expect(rows).toContain('[REDACTED]')
   })
 
+  it('LAST_INSERT_ID(expr) keeps a value for the session: LAST_INSERT_ID() then returns it masked', async () => {
+    // One character at a time, as a number: no string of the secret ever appears.
+    const leaked = String(SECRET.charCodeAt(0))
+    for (const steps of [
+      [
+        'SELECT LAST_INSERT_ID(ASCII(code)) FROM vault',
+        'SELECT LAST_INSERT_ID() AS v, @@last_insert_id AS w',
+      ],
+      ['SELECT LAST_INSERT_ID(ASCII(code)) FROM vault; SELECT LAST_INSERT_ID() AS v'],
+      // The OK of a statement that keeps one carries it too (mysql2's insertId).
+      ['UPDATE items SET name = name WHERE id = LAST_INSERT_ID((SELECT ASCII(code) FROM vault))'],
+      ['DO LAST_INSERT_ID((SELECT ASCII(code) FROM vault))', 'SELECT LAST_INSERT_ID() AS v'],
+    ]) {
+      const {rows, errors} = await session(steps)
+      expect(errors).toEqual([])
+      expect(rows).not.toContain(leaked)
+    }
+    // A constant kept, or an insert's own id, still reads as it is.
+    const {rows} = await session(['SELECT LAST_INSERT_ID(4242)', 'SELECT LAST_INSERT_ID() AS v'])
+    expect(rows).toContain('4242')
+  })
+
   it.each([
     ['SET sql_mode = (SELECT code FROM vault)'],
     ['SELECT code INTO @s FROM vault', 'SET @@session.sql_mode = @s'],

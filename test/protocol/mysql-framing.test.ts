@@ -8,7 +8,7 @@ import {
   nextSeq,
   payloadOf,
 } from '../../src/proxy/mysql/framing.js'
-import {statusAt, statusOf} from '../../src/proxy/mysql/wire.js'
+import {statusAt, statusOf, withoutInsertId} from '../../src/proxy/mysql/wire.js'
 
 function pkt(seq: number, payload: Buffer | string): Buffer {
   const b = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload
@@ -176,5 +176,41 @@ describe('statusAt', () => {
       return at
     })
     expect(statuses).toEqual([0x0a, 0x42, 0, 0, 0x08, 0, 0])
+  })
+})
+
+describe('withoutInsertId', () => {
+  // OK: header, affected rows, last insert id, status, warnings, info.
+  const ok = (header: number, affected: number[], id: number[]): Buffer =>
+    Buffer.from([header, ...affected, ...id, 0x22, 0x00, 0x01, 0x00, ...Buffer.from('Rows matched: 1')])
+
+  it('sets the last insert id to 0 and keeps every other field', () => {
+    for (const id of [[0x71], [0xfc, 0x10, 0x27], [0xfe, 1, 2, 3, 4, 5, 6, 7, 0]]) {
+      for (const header of [0x00, 0xfe]) {
+        const out = withoutInsertId(ok(header, [0xfc, 0x00, 0x01], id))
+        expect(out).toEqual(ok(header, [0xfc, 0x00, 0x01], [0]))
+        expect(statusOf(out as Buffer)).toBe(0x22)
+      }
+    }
+  })
+
+  it('leaves an OK whose id is 0, an ERR and a row alone', () => {
+    expect(withoutInsertId(ok(0x00, [1], [0]))).toBeUndefined()
+    expect(withoutInsertId(Buffer.from([0xff, 0x10, 0x04, 0x23]))).toBeUndefined()
+    expect(withoutInsertId(Buffer.from([0x03, 0x61, 0x62, 0x63]))).toBeUndefined()
+  })
+
+  it('answers a truncated or malformed OK with a bare OK of its status, never its bytes', () => {
+    for (const bad of [
+      Buffer.from([0x00, 0xfc, 0x01]),
+      Buffer.from([0x00, 0x01, 0xfd, 0x71]),
+      Buffer.from([0x00, 0x01, 0xfb, 0x02, 0x00]),
+      Buffer.from([0x00, 0x01, 0xff, 0x71, 0x71, 0x71, 0x71, 0x71, 0x71, 0x71, 0x71]),
+    ]) {
+      const out = withoutInsertId(bad) as Buffer
+      expect(out[0]).toBe(0x00)
+      expect([...out.subarray(1, 3)]).toEqual([0, 0])
+      expect(out.length).toBe(7)
+    }
   })
 })

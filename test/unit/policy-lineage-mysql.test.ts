@@ -214,6 +214,11 @@ describe('MySQL lineage', () => {
     expect(kept('SELECT id FROM orders o WHERE o.id IN (SELECT 1 FROM users WHERE stash(ssn) > 0)')).toEqual([
       ['stash()', ['app.users.ssn'], false],
     ])
+    // DO evaluates its expressions as a SELECT does.
+    expect(kept('DO stash((SELECT ssn FROM users LIMIT 1))')[0]?.[1]).toEqual(
+      expect.arrayContaining(['app.users.ssn']),
+    )
+    expect(kept('DO SLEEP(0), RELEASE_LOCK(1)')).toEqual([])
     // EXISTS and ANY are keywords, not calls.
     expect(
       kept('SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)'),
@@ -315,6 +320,9 @@ describe('what each stored column of a MySQL write gets', () => {
       "SELECT id, email FROM users INTO OUTFILE '/tmp/x'",
       ['\u0000server file /tmp/x: id<-app.users.id', '\u0000server file /tmp/x: email<-app.users.email'],
     ],
+    // Keywords in any case: the parser keeps INTO OUTFILE's as written.
+    ["select ssn from users into outfile '/tmp/y'", ['\u0000server file /tmp/y: ssn<-app.users.ssn']],
+    ["select ssn into dumpfile '/tmp/z' from users", ['\u0000server file /tmp/z: ssn<-app.users.ssn']],
     ["LOAD DATA INFILE '/tmp/x' INTO TABLE orders", ['app.orders: *']],
     ["LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE orders", []],
     ['SELECT SETVAL(s, ASCII(email)) FROM users', ['\u0000shared by setval(): *']],

@@ -46,6 +46,8 @@ const PURE = new Set(
     'charset coercibility collation connection_id current_role current_user database schema user',
     'session_user system_user version last_insert_id row_count found_rows uuid uuid_short',
     'inet_aton inet_ntoa inet6_aton inet6_ntoa is_ipv4 is_ipv6 default values',
+    // waits and locks that keep nothing of their arguments (GET_LOCK keeps its name: not here)
+    'sleep benchmark release_lock is_free_lock is_used_lock release_all_locks',
     // MariaDB dynamic columns
     'column_create column_add column_delete column_get column_exists column_list column_check column_json',
   ]

@@ -291,7 +291,9 @@ export class MysqlQueryLineage {
       case 'aggr_func': {
         const name = functionName(v.name)
         if (storedCall(v.name)) this.state.runsCode = true
-        if (name === null || !pureMysqlFunction(name)) {
+        // LAST_INSERT_ID() returns what LAST_INSERT_ID(expr) kept, once the session kept a copied value.
+        const kept = name === 'last_insert_id' && this.state.systemVariablesCopied === true
+        if (name === null || !pureMysqlFunction(name) || kept) {
           acc.opaque = true
           this.state.unknown = true
         }

@@ -10,6 +10,7 @@ import {readings, tokensOf} from '../mysql/comments.js'
 import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
 import type {Recognized} from '../mysql/recognized.js'
+import {synth} from '../mysql/recognized.js'
 import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms.js'
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
@@ -156,6 +157,16 @@ function lineageOfReading(
       out.effects.push([])
       continue
     }
+    if (first === 'DO' && stmt.length > 1) {
+      // DO evaluates its expressions as a SELECT would, and returns no rows: what they call, keep or
+      // pass to stored functions is the SELECT's.
+      const inner = lineageOfReading([synth('SELECT'), ...stmt.slice(1)], names, current, new Map(prepared))
+      const l = inner.statements.length === 1 ? (inner.statements[0] ?? UNKNOWN) : UNKNOWN
+      out.statements.push({...l, columns: []})
+      out.effects.push(inner.statements.length === 1 ? inner.effects.flat().map(stale) : [])
+      if (l.copiesToSystemVariable === true) systemCopied = true
+      continue
+    }
     const parsed = nestsTooDeep(stmt) ? null : parseStatement(text)
     const ast = parsed?.ast
     if (first === 'USE' && stmt[1] !== undefined) {
@@ -190,7 +201,8 @@ function lineageOfReading(
       if (mayNameColumn(stmt, state))
         computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
     }
-    const lineage = state.runsCode ? {...computed, runsCode: true} : computed
+    const withCode = state.runsCode ? {...computed, runsCode: true} : computed
+    const lineage = keepsForSession(ast) ? {...withCode, copiesToSystemVariable: true} : withCode
     if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
     out.effects.push(
@@ -468,6 +480,27 @@ function passedWrites(ast: unknown, state: MysqlState): LineageEffect[] {
   })
 }
 
+/**
+ * `LAST_INSERT_ID(expr)` keeps its argument for the session: a later `LAST_INSERT_ID()` (or
+ * `@@last_insert_id`) returns it with no lineage. Given columns, a variable or a subquery, it counts as
+ * a copy into the session's system variables, which are then of unknown lineage.
+ */
+function keepsForSession(ast: unknown): boolean {
+  let keeps = false
+  const visit = (v: unknown, depth: number): void => {
+    if (keeps || depth > 500) return
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
+    if (!isObj(v)) return
+    if (v.type === 'function' && calledFunction(v) === 'last_insert_id') {
+      const passed = argumentColumns(v.args)
+      keeps = passed.all || passed.columns.size > 0 || passed.variable
+    }
+    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
+  }
+  visit(ast, 0)
+  return keeps
+}
+
 /** The column names arguments mention (lower-case), and whether they pass every column or a user variable. */
 function argumentColumns(args: unknown): {columns: Set<string>; all: boolean; variable: boolean} {
   const found = {columns: new Set<string>(), all: false, variable: false}
@@ -544,7 +577,8 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
     }
   }
   const into = isObj(ast.into) ? ast.into : undefined
-  if (ast.type === 'select' && (into?.keyword === 'OUTFILE' || into?.keyword === 'DUMPFILE')) {
+  // The parser keeps the keyword as written (`into outfile` is lower-case).
+  if (ast.type === 'select' && into !== undefined && /^(OUTFILE|DUMPFILE)$/i.test(String(into.keyword))) {
     // SELECT ... INTO OUTFILE stores the rows in a file of the server's, where LOAD DATA reads them back.
     const path = isObj(into.expr) && typeof into.expr.value === 'string' ? into.expr.value : ''
     const cols = select({...ast, into: null})

@@ -282,7 +282,9 @@ export class MysqlMaskSession {
   }
 
   /** The current statement's lineage (computed once, when its first result arrives). */
-  private current(m: MysqlMaskStatement): StatementLineage & {diagnostics?: boolean} {
+  private current(
+    m: MysqlMaskStatement,
+  ): StatementLineage & {diagnostics?: boolean; copiesToSystemVariable?: boolean} {
     // Detect rules alone need no lineage: every text field is scanned whatever it comes from.
     if (!m.rules.some((r) => (r.columns?.length ?? 0) > 0)) return NO_COLUMN_RULES
     if (m.lineage === undefined) {
@@ -317,6 +319,15 @@ export class MysqlMaskSession {
     const columnRules = m.rules.filter((r) => (r.columns?.length ?? 0) > 0)
     if (columnRules.length === 0) return false
     return l.readsUnknown || l.reads.some((c) => ruleFor(columnRules, c) !== undefined)
+  }
+
+  /**
+   * True when the current statement keeps a value it computed for the session (`LAST_INSERT_ID(expr)`)
+   * and reads masked columns: its OK's last-insert-id may carry that value.
+   */
+  keepsMasked(m: MysqlMaskStatement): boolean {
+    const l = this.current(m)
+    return l.copiesToSystemVariable === true && this.reads(m, l)
   }
 
   /**

@@ -9,11 +9,11 @@
 import {ProducedOut} from '../produced-out.js'
 import {maskableCharset} from './charset.js'
 import type {RunWriter} from '../run-writer.js'
-import {MAX_PART, PacketFramer, payloadOf} from './framing.js'
+import {MAX_PART, PacketFramer, encodePacket, payloadOf} from './framing.js'
 import {readColumnDef, type ColumnDef, type MysqlRowMasker} from './mask-rows.js'
 import {Cap, Header, Status} from './protocol.js'
 import type {Entry, MysqlSessionState} from './session-state.js'
-import {PayloadReader, errPacket, readErr, statusAt, statusOf} from './wire.js'
+import {PayloadReader, errPacket, readErr, statusAt, statusOf, withoutInsertId} from './wire.js'
 
 /** The server broke the protocol or asked for something the policy does not allow. */
 export class ServerProtocolError extends Error {
@@ -148,7 +148,7 @@ export class ServerDispatcher {
       case 'first':
       case 'infile':
         if (head === Header.ok) {
-          this.forward(buf, start, end)
+          this.forwardOk(entry, buf, start, end)
           const payload = payloadOf(buf, start, end)
           this.countAffected(entry, payload)
           if (entry.mask !== undefined) this.o.state.masking?.completed(entry.mask)
@@ -191,7 +191,9 @@ export class ServerDispatcher {
         return
       case 'rows':
         if (head === Header.eof && end - start - 4 < MAX_PART) {
-          this.forward(buf, start, end)
+          // Without EOF packets, a result set ends with an OK (header 0xFE) that has a last-insert-id.
+          if (this.deprecateEof) this.forwardOk(entry, buf, start, end)
+          else this.forward(buf, start, end)
           this.rows = undefined
           if (entry.mask !== undefined) this.o.state.masking?.completed(entry.mask)
           if ((statusAt(buf, start, end) & Status.moreResultsExist) === 0) this.finish(entry, true)
@@ -234,6 +236,20 @@ export class ServerDispatcher {
   private forward(buf: Buffer, start: number, end: number): void {
     if (this.produced.pending) this.produced.flush()
     this.o.toClient.forward(buf, start, end)
+  }
+
+  /**
+   * An OK ending a statement. Its last-insert-id is what `LAST_INSERT_ID(expr)` kept: under masking,
+   * from masked columns, it is sent as 0.
+   */
+  private forwardOk(entry: Extract<Entry, {kind: 'server'}>, buf: Buffer, start: number, end: number): void {
+    const masking = this.o.state.masking
+    const hidden =
+      entry.mask !== undefined && masking?.keepsMasked(entry.mask) === true
+        ? withoutInsertId(payloadOf(buf, start, end))
+        : undefined
+    if (hidden === undefined) return this.forward(buf, start, end)
+    this.produced.append(encodePacket(buf[start + 3] as number, hidden))
   }
 
   /**

@@ -154,6 +154,29 @@ export function statusOf(payload: Buffer): number {
 }
 
 /**
+ * An OK payload (header 0x00, or 0xFE ending a result set) with its last-insert-id set to 0, the rest
+ * as it was; undefined when the payload is no such OK or its id is 0 already. A malformed OK (the
+ * fields do not fit) is returned as a bare OK with the same status, failing closed.
+ */
+export function withoutInsertId(payload: Buffer): Buffer | undefined {
+  if (payload[0] !== Header.ok && !(payload[0] === Header.eof && payload.length >= 9)) return undefined
+  const r = new PayloadReader(payload, 1)
+  try {
+    r.lenenc() // affected rows
+    const idAt = payload.length - r.remaining
+    if (r.lenenc() === 0) return undefined
+    return Buffer.concat([
+      payload.subarray(0, idAt),
+      Buffer.from([0]),
+      payload.subarray(payload.length - r.remaining),
+    ])
+  } catch {
+    const status = statusOf(payload)
+    return Buffer.from([payload[0] as number, 0, 0, status & 0xff, status >> 8, 0, 0])
+  }
+}
+
+/**
  * The status flags of the logical packet `buf[start, end)` (as statusOf): an EOF, the one a result set
  * ends with, is read in place, without a view of its payload.
  */
