@@ -113,6 +113,11 @@ describe('PostgreSQL', () => {
       'delete from fz where exists (select 1 from fz x where x.a = fz.a)',
       'delete from fz using fz f2 where fz.a = f2.a and fz.b = f2.b',
       'delete from fz where b in (select s.b from (select b from fz) s)',
+      'delete from fz where (a, b) in (select a, b from fz)',
+      'delete from fz x where x in (select y from fz y)',
+      'delete from fz where ctid = any (array(select ctid from fz))',
+      'delete from fz where a = any ((select array_agg(a) from fz)::int[])',
+      'delete from fz where (a, b) in (select a, b from (select * from fz) s)',
     ]
     for (const sql of statements) {
       const a = analyzePostgres(sql, {defaultSchema: 'public'})
@@ -165,6 +170,8 @@ describe('MariaDB', () => {
       'DELETE FROM fz WHERE EXISTS (SELECT 1 FROM fz x WHERE x.b = fz.b)',
       'DELETE f1 FROM fz f1, fz f2 WHERE f1.a = f2.a AND f2.b = f1.b',
       'DELETE FROM fz WHERE a IN (SELECT s.a FROM (SELECT a FROM fz) AS s)',
+      'DELETE FROM fz WHERE (a, b) IN (SELECT a, b FROM fz)',
+      'DELETE FROM fz WHERE ROW(b, a) = ANY (SELECT b, a FROM (SELECT * FROM fz) AS s)',
     ]
     await db.admin(`USE \`${db.name}\``)
     for (const sql of statements) {

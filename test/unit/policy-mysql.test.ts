@@ -179,6 +179,16 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
     ['delete app.t where=absent'],
   ],
   ['UPDATE t a, t b SET a.c = 1 WHERE b.id = a.id', ['update app.t where=absent']],
+  // rows of columns, and every column of a derived table
+  ['DELETE FROM t WHERE (id, c) IN (SELECT id, c FROM t)', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE ROW(id, c) = ANY (SELECT id, c FROM t)', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE (id, c) IN (SELECT id, c FROM (SELECT * FROM t) x)', ['delete app.t where=absent']],
+  ['DELETE FROM t WHERE (id, c) IN (SELECT c, id FROM t)', ['delete app.t where=present']],
+  ['DELETE FROM t WHERE (id, c) IN (SELECT id, 1 FROM t)', ['delete app.t where=present']],
+  [
+    'DELETE FROM t WHERE id IN (SELECT id FROM (SELECT * FROM t WHERE c = 1) x)',
+    ['delete app.t where=present'],
+  ],
   // ...and what looks alike but drops rows
   ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.id AND t2.c = 5', ['delete app.t where=present']],
   ['DELETE t1 FROM t t1, t t2 WHERE t1.id = t2.other', ['delete app.t where=present']],

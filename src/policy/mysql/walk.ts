@@ -24,8 +24,8 @@ export function isObj(v: unknown): v is Record<string, unknown> {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 
-/** node-sql-parser models these keywords as function calls (`EXISTS (...)`, `= ANY (...)`); they call nothing. */
-const NOT_FUNCTIONS = new Set(['exists', 'not exists', 'any', 'some', 'all'])
+/** node-sql-parser models these keywords as function calls (`EXISTS (...)`, `= ANY (...)`, `ROW (a, b)`); they call nothing. */
+const NOT_FUNCTIONS = new Set(['exists', 'not exists', 'any', 'some', 'all', 'row'])
 
 /** The name of a function node: `{name: {name: [{value}], schema: {value}}}` or a plain string. */
 function functionName(node: Record<string, unknown>): string | null {

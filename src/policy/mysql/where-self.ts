@@ -70,11 +70,28 @@ export type SelfMatch = undefined | {readonly innerWhere: unknown}
 
 /** Matches `left IN (subquery)`, `left = ANY (subquery)` against the write target. */
 export function selfIn(left: unknown, right: unknown, target: WriteTarget): SelfMatch {
-  const column = outerColumn(left, target, false)
+  // One column, or a row of columns (`(a, b) IN (SELECT a, b FROM t)`, `ROW(a, b)`) in the same order.
+  const outers = rowItems(left) ?? [left]
+  const columns = outers.map((o) => outerColumn(o, target, false))
   const select = subquery(right)
   const inner = select === undefined ? undefined : plainScan(select, target)
-  if (column === undefined || select === undefined || inner === undefined) return undefined
-  return shownColumn(select, inner) === column ? {innerWhere: select.where} : undefined
+  if (columns.includes(undefined) || select === undefined || inner === undefined) return undefined
+  const shown = shownColumns(select, inner)
+  return shown !== undefined && shown.join('\u0000') === columns.join('\u0000')
+    ? {innerWhere: select.where}
+    : undefined
+}
+
+/** The items of a row constructor, `(a, b)` or `ROW(a, b)`; undefined for anything else. */
+function rowItems(node: unknown): readonly unknown[] | undefined {
+  if (!isObj(node)) return undefined
+  const items: unknown = node.value
+  if (node.type === 'expr_list' && Array.isArray(items) && items.length > 1) return items as unknown[]
+  const name: unknown = isObj(node.name) ? node.name.name : undefined
+  const only: unknown = Array.isArray(name) && name.length === 1 ? name[0] : undefined
+  if (node.type !== 'function' || !isObj(only) || String(only.value).toLowerCase() !== 'row') return undefined
+  const args: unknown = isObj(node.args) ? node.args.value : undefined
+  return Array.isArray(args) ? (args as unknown[]) : undefined
 }
 
 /** Matches `EXISTS (SELECT ... FROM t x WHERE x.c = t.c)` (either way round) against the write target. */
@@ -114,14 +131,24 @@ function exposes(scan: Scan, column: string): boolean {
 
 /** The one column a select over `scan` shows, under its own name; undefined for anything else. */
 function shownColumn(select: Node, scan: Scan): string | undefined {
+  const shown = shownColumns(select, scan)
+  return shown?.length === 1 ? shown[0] : undefined
+}
+
+/** The columns a select over `scan` shows, each a column of it under its own name; undefined for anything else. */
+function shownColumns(select: Node, scan: Scan): string[] | undefined {
   const columns = select.columns
-  if (!Array.isArray(columns) || columns.length !== 1 || !isObj(columns[0])) return undefined
-  const column = innerColumn(columns[0].expr, scan.ref, false)
-  const as: unknown = columns[0].as
-  if (column === undefined || !exposes(scan, column)) return undefined
-  return as === null || as === undefined || (typeof as === 'string' && as.toLowerCase() === column)
-    ? column
-    : undefined
+  if (!Array.isArray(columns) || columns.length === 0) return undefined
+  const shown: string[] = []
+  for (const item of columns) {
+    const column = isObj(item) ? innerColumn(item.expr, scan.ref, false) : undefined
+    const as: unknown = isObj(item) ? item.as : undefined
+    if (column === undefined || !exposes(scan, column)) return undefined
+    if (as !== null && as !== undefined && !(typeof as === 'string' && as.toLowerCase() === column))
+      return undefined
+    shown.push(column)
+  }
+  return shown
 }
 
 /**
@@ -163,8 +190,20 @@ function derived(select: Node, as: unknown, target: WriteTarget): Scan | undefin
   )
     return undefined
   const inner = plainScan(select, target)
-  const column = inner === undefined ? undefined : shownColumn(select, inner)
+  if (inner === undefined) return undefined
+  // `(SELECT * FROM t) s` shows every column.
+  if (selectsStar(select, inner.ref)) return inner.only === undefined ? {ref: as.toLowerCase()} : undefined
+  const column = shownColumn(select, inner)
   return column === undefined ? undefined : {ref: as.toLowerCase(), only: column}
+}
+
+/** `SELECT *` or `SELECT ref.*` alone. */
+function selectsStar(select: Node, ref: string): boolean {
+  const columns = select.columns
+  const only: unknown = Array.isArray(columns) && columns.length === 1 ? columns[0] : undefined
+  const expr = isObj(only) ? only.expr : undefined
+  if (!isObj(expr) || expr.type !== 'column_ref' || expr.column !== '*') return false
+  return expr.table === null || (typeof expr.table === 'string' && expr.table.toLowerCase() === ref)
 }
 
 /** The column a reference names in the subquery's scope (qualified by `ref`, or bare unless `qualified`). */

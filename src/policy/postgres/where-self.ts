@@ -72,12 +72,22 @@ export function selfMatch(sublink: AstObject, target: WriteTarget): SelfMatch {
   if (kind === 'ANY_SUBLINK') {
     const names = stringList(list(sublink, 'operName'))
     if (names !== undefined && names.length > 0 && (names.length > 1 || names[0] !== '=')) return undefined
-    const outer = outerColumn(sublink.testexpr, target)
+    // One column, a row of columns (`(a, b) IN (SELECT a, b FROM t)`) or the whole row (`t IN (SELECT
+    // x FROM t x)`), the same on both sides in the same order.
+    const test = unwrap(sublink.testexpr)
+    const outers = test?.type === 'RowExpr' ? list(test.node, 'args') : [sublink.testexpr]
     const items = list(select.node, 'targetList')
-    const only = unwrap(items[0])
-    if (outer === undefined || items.length !== 1 || only?.type !== 'ResTarget') return undefined
-    if (innerColumn(only.node.val, inner.ref) !== outer || !exposes(inner, outer)) return undefined
-    return {innerWhere: select.node.whereClause}
+    if (outers.length === 0 || items.length !== outers.length) return undefined
+    const same = outers.every((outer, i) => {
+      const item = unwrap(items[i])
+      if (item?.type !== 'ResTarget') return false
+      if (wholeRow(outer, target.ref) && wholeRow(item.node.val, inner.ref)) return inner.only === undefined
+      const column = outerColumn(outer, target)
+      return (
+        column !== undefined && innerColumn(item.node.val, inner.ref) === column && exposes(inner, column)
+      )
+    })
+    return same ? {innerWhere: select.node.whereClause} : undefined
   }
   if (kind === 'EXISTS_SUBLINK') {
     // The subquery's WHERE is exactly the correlation `x.c = t.c` (either way round).
@@ -94,6 +104,52 @@ export function selfMatch(sublink: AstObject, target: WriteTarget): SelfMatch {
     return column !== undefined && exposes(inner, column) ? {innerWhere: undefined} : undefined
   }
   return undefined
+}
+
+/**
+ * `c = ANY (ARRAY(SELECT c FROM t))` and `c = ANY ((SELECT array_agg(c) FROM t)::int[])`, an A_Expr node:
+ * matched as `c IN (SELECT c FROM t)`, which they are.
+ */
+export function selfMatchArray(expr: AstObject, target: WriteTarget): SelfMatch {
+  if (str(expr, 'kind') !== 'AEXPR_OP_ANY' || operatorName(expr) !== '=') return undefined
+  let array = unwrap(expr.rexpr)
+  while (array?.type === 'TypeCast') array = unwrap(array.node.arg)
+  const select = array?.type === 'SubLink' ? unwrap(array.node.subselect) : undefined
+  if (array === undefined || select?.type !== 'SelectStmt') return undefined
+  const kind = str(array.node, 'subLinkType')
+  let query = select.node
+  if (kind === 'EXPR_SUBLINK') {
+    // (SELECT array_agg(c) FROM t): every c of t, as ARRAY(SELECT c FROM t).
+    const items = list(query, 'targetList')
+    const item = unwrap(items[0])
+    const call = item?.type === 'ResTarget' ? unwrap(item.node.val) : undefined
+    if (items.length !== 1 || call?.type !== 'FuncCall') return undefined
+    const name = stringList(list(call.node, 'funcname'))
+    const args = list(call.node, 'args')
+    if (name === undefined || name.at(-1) !== 'array_agg' || name.length > 2) return undefined
+    if (name.length === 2 && name[0] !== 'pg_catalog') return undefined
+    if (args.length !== 1 || call.node.agg_filter !== undefined || call.node.over !== undefined)
+      return undefined
+    if (query.groupClause !== undefined) return undefined
+    query = {...query, targetList: [{ResTarget: {val: args[0]}}]}
+  } else if (kind !== 'ARRAY_SUBLINK') return undefined
+  return selfMatch({subLinkType: 'ANY_SUBLINK', testexpr: expr.lexpr, subselect: {SelectStmt: query}}, target)
+}
+
+/** `*` or `ref.*`. */
+function selectsStar(value: unknown, ref: string): boolean {
+  const c = unwrap(value)
+  if (c?.type !== 'ColumnRef') return false
+  const fields = list(c.node, 'fields')
+  if (unwrap(fields.at(-1))?.type !== 'A_Star') return false
+  if (fields.length === 1) return true
+  return fields.length === 2 && stringList(fields.slice(0, 1))?.[0] === ref
+}
+
+/** A reference to a scan's whole row: its qualifier name alone (`t`, not `t.c`). */
+function wholeRow(value: unknown, ref: string): boolean {
+  const fields = columnRefFields(value)
+  return fields?.length === 1 && fields[0] === ref
 }
 
 /** A scan of every row of the target's table: its qualifier name, and the one column it shows if not all. */
@@ -147,6 +203,9 @@ function derived(range: AstObject, target: WriteTarget): Scan | undefined {
   const items = list(select.node, 'targetList')
   const only = unwrap(items[0])
   if (inner === undefined || items.length !== 1 || only?.type !== 'ResTarget') return undefined
+  // `(SELECT * FROM t) s` shows every column.
+  if (selectsStar(only.node.val, inner.ref) && only.node.name === undefined)
+    return inner.only === undefined ? {ref} : undefined
   const column = innerColumn(only.node.val, inner.ref)
   const name = str(only.node, 'name')
   if (column === undefined || (name !== undefined && name !== column) || !exposes(inner, column))

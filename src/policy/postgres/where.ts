@@ -37,7 +37,14 @@ import {
   volatileCall,
   withSampling,
 } from './where-terms.js'
-import {selfJoinEquality, selfMatch, targetColumn, type WriteTarget} from './where-self.js'
+import {
+  selfJoinEquality,
+  selfMatch,
+  selfMatchArray,
+  targetColumn,
+  type SelfMatch,
+  type WriteTarget,
+} from './where-self.js'
 
 /** The WHERE state of an UPDATE/DELETE and whether deciding it looked at literal values. */
 export interface WhereResult {
@@ -100,8 +107,7 @@ function nullsOnly(s: Sampling, evaluate: () => Val): {notNull: string[]} | unde
  * subquery's own WHERE restricts nothing; undefined when it is no such test. When literal values decided
  * that the subquery's WHERE restricts, the test is a filter that says so.
  */
-function selfTest(sublink: AstObject): Val | undefined {
-  const m = target === undefined ? undefined : selfMatch(sublink, target)
+function selfTest(m: SelfMatch): Val | undefined {
   if (m === undefined) return undefined
   const inner = classifyWhere(m.innerWhere)
   // Its constants are not the sampled clause's: the clause's verdict still depends on them.
@@ -157,7 +163,10 @@ function ev(value: unknown): Val {
     case 'BooleanTest':
       return booleanTest(truth(underNullTest(() => ev(t.node.arg))), str(t.node, 'booltesttype'))
     case 'SubLink':
-      return selfTest(t.node) ?? (dependsOnRow(value) ? term(value) : OPAQUE)
+      return (
+        selfTest(target === undefined ? undefined : selfMatch(t.node, target)) ??
+        (dependsOnRow(value) ? term(value) : OPAQUE)
+      )
     case 'FuncCall':
       return builtinCall(t.node) ?? (dependsOnRow(value) ? term(value) : OPAQUE)
     case 'MinMaxExpr': {
@@ -384,6 +393,10 @@ function aExpr(node: AstObject): Val {
   const op = operatorName(node)
   const nullAware = kind === 'AEXPR_DISTINCT' || kind === 'AEXPR_NOT_DISTINCT'
   const side = (v: unknown): Val => (nullAware ? underNullTest(() => ev(v)) : ev(v))
+  if (kind === 'AEXPR_OP_ANY' && target !== undefined) {
+    const self = selfTest(selfMatchArray(node, target))
+    if (self !== undefined) return self
+  }
   const l = node.lexpr === undefined ? undefined : side(node.lexpr)
   if (kind === 'AEXPR_IN' || kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_NOT_BETWEEN') {
     const items = (listItems(node.rexpr) ?? []).map(ev)
