@@ -316,6 +316,22 @@ describe('statements hidden in code bodies meet the rules', () => {
   })
 
   it.each([
+    'create operator ### (rightarg = text, function = pg_read_file)',
+    'create aggregate read_agg(text) (sfunc = textcat, stype = text, finalfunc = pg_catalog.pg_read_file)',
+    'alter function pg_read_file(text) rename to harmless_read',
+  ])('DDL that lets a later statement call a denied function unnamed: %s', async (sql) => {
+    const r = await session(
+      sql,
+      "select count(*) from pg_operator where oprname = '###'",
+      "select count(*) from pg_proc where proname in ('read_agg', 'harmless_read')",
+    )
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining('no-file-functions')])
+    expect(dataRows(r[1]!)).toEqual([['0']])
+    expect(dataRows(r[2]!)).toEqual([['0']])
+  })
+
+  it.each([
     ['create rule wipe as on insert to users do also delete from t_cte', 'no-unbounded-delete'],
     [
       'create or replace rule wipe as on update to users do instead update t_cte set note = null',

@@ -75,6 +75,13 @@ const EVASIONS: [string, string][] = [
 ]
 
 describe('postgres analysis: evasion attempts', () => {
+  it('does not read option values that are not names as functions', () => {
+    for (const sql of ['EXPLAIN (ANALYZE) SELECT 1', 'VACUUM (ANALYZE) t', 'COPY t TO STDOUT (FORMAT csv)']) {
+      const a = analyzePostgres(sql, ctx)
+      expect(a.ok && a.operations.flatMap((o) => o.functions)).toEqual([])
+    }
+  })
+
   it.each(EVASIONS)('%s', (sql, expected) => {
     expect(summary(sql)).toBe(expected)
   })
@@ -92,6 +99,21 @@ describe('postgres analysis: evasion attempts', () => {
     ['SELECT "pg_read_file"(\'/x\')', 'pg_read_file'],
     ["SELECT PG_READ_FILE('/x')", 'pg_read_file'],
     ["SELECT pg_read_file /* c */ ('/x')", 'pg_read_file'],
+    // DDL that makes a later statement call the function without naming it.
+    ['CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)', 'pg_read_file'],
+    ['CREATE OPERATOR ### (RIGHTARG = text, PROCEDURE = pg_catalog.pg_read_file)', 'pg_catalog.pg_read_file'],
+    ['CREATE AGGREGATE a(text) (SFUNC = textcat, STYPE = text, FINALFUNC = pg_read_file)', 'pg_read_file'],
+    ['CREATE CAST (text AS int) WITH FUNCTION pg_read_file(text)', 'pg_read_file'],
+    ['ALTER FUNCTION pg_read_file(text) RENAME TO harmless', 'pg_read_file'],
+    ['ALTER FUNCTION pg_read_file(text) SECURITY DEFINER', 'pg_read_file'],
+    ['GRANT EXECUTE ON FUNCTION pg_read_file(text) TO PUBLIC', 'pg_read_file'],
+    ['CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION pg_read_file()', 'pg_read_file'],
+    ['CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION pg_ls_dir()', 'pg_ls_dir'],
+    ["CREATE CONVERSION c FOR 'LATIN1' TO 'UTF8' FROM pg_read_file", 'pg_read_file'],
+    ['CREATE LANGUAGE l HANDLER pg_read_file', 'pg_read_file'],
+    ['CREATE FOREIGN DATA WRAPPER w HANDLER pg_read_file', 'pg_read_file'],
+    ['CREATE TYPE r AS RANGE (SUBTYPE = float8, SUBTYPE_DIFF = pg_read_file)', 'pg_read_file'],
+    ['CREATE FUNCTION f(int) RETURNS int LANGUAGE sql SUPPORT pg_read_file AS $$select 1$$', 'pg_read_file'],
   ])('sees %s', (sql, fn) => {
     const a = analyzePostgres(sql, ctx)
     expect(a.ok && a.operations.some((o) => o.functions.includes(fn))).toBe(true)

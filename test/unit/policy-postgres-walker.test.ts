@@ -72,7 +72,7 @@ describe('postgres walker: coverage of the grammar', () => {
   })
 })
 
-/** Every RangeVar and FuncCall a naive scan of the whole parse tree finds. */
+/** Every RangeVar, FuncCall and function a DDL statement names, as a naive scan of the whole parse tree finds them. */
 function scan(value: unknown, tables: Set<string>, functions: Set<string>, ctes: Set<string>): void {
   if (Array.isArray(value)) {
     for (const v of value) scan(v, tables, functions, ctes)
@@ -91,8 +91,34 @@ function scan(value: unknown, tables: Set<string>, functions: Set<string>, ctes:
         .join('.')
         .toLowerCase(),
     )
+  // DDL naming a function a later statement calls unnamed: a function with its argument types
+  // (ALTER FUNCTION, CREATE CAST), a trigger's, a conversion's, a language's, an operator's option.
+  const names = (list: unknown): string | undefined =>
+    Array.isArray(list)
+      ? (list as {String?: {sval: string}}[])
+          .map((n) => n.String?.sval)
+          .join('.')
+          .toLowerCase()
+      : undefined
+  const named = [names(o.objname)]
+  for (const [stmt, fields] of Object.entries(NAMING_FIELDS)) {
+    const node = o[stmt] as Record<string, unknown> | undefined
+    for (const f of fields) named.push(names(node?.[f]))
+  }
+  const def = o.DefElem as {defname?: string; arg?: {TypeName?: {names?: unknown}; List?: {items?: unknown}}}
+  if (def?.defname !== undefined && FUNCTION_OPTIONS.includes(def.defname))
+    named.push(names(def.arg?.TypeName?.names ?? def.arg?.List?.items))
+  for (const n of named) if (n !== undefined) functions.add(n)
   for (const k in o) scan(o[k], tables, functions, ctes)
 }
+
+const NAMING_FIELDS: Record<string, string[]> = {
+  CreateTrigStmt: ['funcname'],
+  CreateEventTrigStmt: ['funcname'],
+  CreateConversionStmt: ['func_name'],
+  CreatePLangStmt: ['plhandler', 'plinline', 'plvalidator'],
+}
+const FUNCTION_OPTIONS = ['function', 'procedure', 'sfunc', 'finalfunc', 'handler', 'validator', 'support']
 
 const fixtures = fileURLToPath(new URL('../fixtures/postgres/', import.meta.url))
 const corpus = ['psql', 'pg_dump'].flatMap((dir) =>

@@ -116,7 +116,7 @@ const KINDS: [string, Operation[]][] = [
   ['DROP VIEW v', [op('drop', ['public.v'])]],
   ['DROP TRIGGER tr ON s.orders', [op('drop', ['s.orders'])]],
   ['DROP POLICY p ON users', [op('drop', ['public.users'])]],
-  ['DROP FUNCTION f(int)', [op('drop')]],
+  ['DROP FUNCTION f(int)', [op('drop', [], ['f'])]],
   ['DROP ROLE bob', [op('drop')]],
   ['DROP DATABASE scratch', [op('drop')]],
   ['DROP SCHEMA app CASCADE', [op('drop')]],
@@ -289,7 +289,7 @@ const NESTED: [string, Operation[]][] = [
   ['CREATE POLICY p ON users USING (owner = current_user AND f())', [op('create', ['public.users'], ['f'])]],
   [
     'CREATE TRIGGER t BEFORE UPDATE ON users FOR EACH ROW WHEN (OLD.x IS DISTINCT FROM g(NEW.x)) EXECUTE FUNCTION trg()',
-    [op('create', ['public.users'], ['g'])],
+    [op('create', ['public.users'], ['trg', 'g'])],
   ],
 ]
 

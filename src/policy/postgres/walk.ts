@@ -99,6 +99,62 @@ const LEAVES = new Set([
   'Alias',
 ])
 
+/**
+ * Fields of DDL that name a function it will call later (a trigger's, a conversion's, a language's
+ * handler), as a list of names: the statement names that function, as a call would.
+ */
+const FUNCTION_NAME_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  CreateTrigStmt: ['funcname'],
+  CreateEventTrigStmt: ['funcname'],
+  CreateConversionStmt: ['func_name'],
+  CreatePLangStmt: ['plhandler', 'plinline', 'plvalidator'],
+}
+
+/**
+ * Options that name a function: CREATE OPERATOR's `function`/`procedure` and estimators, CREATE
+ * AGGREGATE's support functions, CREATE TYPE's I/O and range functions, CREATE FUNCTION's `SUPPORT`,
+ * a foreign-data wrapper's `HANDLER`/`VALIDATOR`. `SELECT ### x` or an aggregate then calls it unnamed.
+ */
+const FUNCTION_OPTIONS = new Set([
+  'function',
+  'procedure',
+  'restrict',
+  'join',
+  'sfunc',
+  'finalfunc',
+  'combinefunc',
+  'serialfunc',
+  'deserialfunc',
+  'msfunc',
+  'minvfunc',
+  'mfinalfunc',
+  'input',
+  'output',
+  'receive',
+  'send',
+  'typmod_in',
+  'typmod_out',
+  'analyze',
+  'subscript',
+  'canonical',
+  'subtype_diff',
+  'support',
+  'handler',
+  'validator',
+])
+
+/** The name an option's value gives, when it is a name (`f`, `s.f`): a TypeName or a list of strings. */
+function optionName(arg: unknown): string | undefined {
+  const t = unwrap(arg)
+  const parts =
+    t?.type === 'TypeName'
+      ? stringList(list(t.node, 'names'))
+      : t?.type === 'List'
+        ? stringList(list(t.node, 'items'))
+        : undefined
+  return parts && functionName(parts)
+}
+
 /** Visits any value of the tree; `hint` is the struct type of a bare field. */
 export function walk(value: unknown, w: WalkCtx, hint?: string): void {
   if (Array.isArray(value)) {
@@ -111,6 +167,8 @@ export function walk(value: unknown, w: WalkCtx, hint?: string): void {
   else if (hint !== undefined) walkNode(hint, value, w, true)
   // A RangeVar in a field this table does not know yet: never lose a relation.
   else if (typeof value.relname === 'string') walkNode('RangeVar', value, w, true)
+  // A function named with its argument types (CREATE CAST ... WITH FUNCTION, ALTER FUNCTION), bare.
+  else if (Array.isArray(value.objname)) walkNode('ObjectWithArgs', value, w, true)
   else walkFields('', value, w)
 }
 
@@ -207,7 +265,16 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
     case 'SelectStmt':
       walkStatement(type, node, w)
       return
+    case 'ObjectWithArgs': {
+      const parts = stringList(list(node, 'objname'))
+      const name = parts && functionName(parts)
+      if (name) w.op.addFunction(name)
+      walkFields(type, node, w)
+      return
+    }
     case 'DefElem': {
+      const fn = FUNCTION_OPTIONS.has(str(node, 'defname') ?? '') ? optionName(node.arg) : undefined
+      if (fn) w.op.addFunction(fn)
       // A sequence's `OWNED BY table.column` names its table in an option.
       const owner = str(node, 'defname') === 'owned_by' ? stringList(listItems(node.arg) ?? []) : undefined
       const parts = owner && owner.length > 1 ? owner.slice(0, -1) : undefined
@@ -224,6 +291,7 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
       return
     }
     default:
+      addNamedFunctions(type, node, w)
       if (DML.has(type)) {
         // A data-modifying CTE (or any DML met inside a statement that runs) is an operation of its own.
         const op = w.executes ? openStatement(w.state, kindOf(type, node), node, w.op) : w.op
@@ -234,8 +302,18 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
   }
 }
 
+/** The functions a DDL node names in FUNCTION_NAME_FIELDS. */
+function addNamedFunctions(type: string, node: AstObject, w: WalkCtx): void {
+  for (const field of Object.hasOwn(FUNCTION_NAME_FIELDS, type) ? (FUNCTION_NAME_FIELDS[type] ?? []) : []) {
+    const parts = stringList(list(node, field))
+    const name = parts && functionName(parts)
+    if (name) w.op.addFunction(name)
+  }
+}
+
 /** Visits a statement node: the relations its DDL names, then everything in it with its CTEs in scope. */
 export function walkStatementNode(type: string, node: AstObject, w: WalkCtx): void {
+  addNamedFunctions(type, node, w)
   for (const parts of namedRelations(type, node)) {
     const name = qualifiedRelationName(parts, w.schema)
     if (name !== undefined) w.op.addTable(name, parts.length === 1 ? parts[0] : undefined)
