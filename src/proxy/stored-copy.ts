@@ -5,6 +5,7 @@
  */
 import {
   maskedCopy,
+  ROW_COUNT,
   SERVER_FILE,
   SHARED_BY,
   UNRESOLVED_SCHEMA,
@@ -68,11 +69,19 @@ export function storedCopy(
   rules = rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
   for (const w of writes) {
     if (w.temporary) continue
+    const count = w.table.startsWith(ROW_COUNT) ? w.table.slice(ROW_COUNT.length) : undefined
     if (how.stale || how.inFlight || w.afterDdl) {
       const copy = maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
-      if (copy !== undefined) return {rule: copy.rule, message: staleMessage(shown(w.table, w.table), how)}
+      if (copy !== undefined)
+        return {
+          rule: copy.rule,
+          message:
+            count !== undefined ? countMessage(copy, count) : staleMessage(shown(w.table, w.table), how),
+        }
     }
     const copy = maskedCopy(w, rules, how.match, how.sessionOnly)
+    if (copy !== undefined && count !== undefined)
+      return {rule: copy.rule, message: countMessage(copy, count)}
     if (copy !== undefined)
       return {rule: copy.rule, message: copyMessage(copy, shown(copy.target, w.table), how)}
   }
@@ -101,6 +110,14 @@ function copyMessage(copy: MaskedCopy, target: string, how: StoreJudging): strin
       ? `may store values of masked columns in ${target} (dbgate cannot tell what it copies)`
       : `copies masked column ${copy.source} into ${target}`
   return `${what}, where other sessions would read them unmasked; ${temporaryHint(how)}`
+}
+
+function countMessage(copy: MaskedCopy, through: string): string {
+  const what = copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
+  return (
+    `returns a number of rows computed from ${what} (through ${through}), which shows its values ` +
+    'whatever masking does to the rows; compute it from columns no masking rule covers'
+  )
 }
 
 function staleMessage(table: string, how: StoreJudging): string {

@@ -77,7 +77,7 @@ const DERIVED = [
   'select email collate "C" from hr.users',
   'select (email, id) from hr.users',
   'select u::text from hr.users u',
-  "select jsonb_path_query(to_jsonb(u), '$.email') from hr.users u",
+  "select jsonb_path_query_first(to_jsonb(u), '$.email') from hr.users u",
   'select pg_catalog.array_append(array[]::text[], email) from hr.users',
   'select pg_catalog.textanycat(email, 1) from hr.users',
   "select string_to_array(email, '@') from hr.users",

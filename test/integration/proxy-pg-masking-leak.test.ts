@@ -74,6 +74,7 @@ async function raw(): Promise<RawClient> {
 
 const simple = simpleQuery
 const rows = dataRows
+const errors = (msgs: readonly RawMessage[]): string[] => msgs.filter((m) => m.type === 'E').map(errorMessage)
 
 const EXFILTRATION = [
   'select email from users',
@@ -136,6 +137,36 @@ describe('no seeded value leaves the proxy', () => {
     const msgs = await simple(c, sql)
     c.end()
     expect(leaks(msgs)).toEqual([])
+  })
+
+  it('refuses a row count computed from a masked column, which masking cannot hide', async () => {
+    const c = await raw()
+    try {
+      for (const sql of [
+        'select count(*) from users, generate_series(1, ascii(substr(email, 1, 1))) where id = 1',
+        'select generate_series(1, ascii(ssn)) from users where id = 1',
+        "select x from users u, regexp_split_to_table(u.email, '') x where u.id = 1",
+        'select 1 from generate_series(1, 1000) limit (select ascii(email) from users where id = 1)',
+        'select 1 from generate_series(1, 1000) offset (select length(card) from users where id = 1)',
+      ]) {
+        const msgs = await simple(c, sql)
+        expect(errors(msgs), sql).toEqual([
+          expect.stringMatching(/returns a number of rows computed from masked column/),
+        ])
+        expect(leaks(msgs)).toEqual([])
+      }
+      // Counts that no masked value decides still run.
+      const fixed = await simple(
+        c,
+        'select count(*) from users, generate_series(1, id) where id = 2; ' +
+          'select count(*) from users, unnest(array[email, ssn]) where id = 1; ' +
+          'select name from users order by id limit (select count(*) from users)',
+      )
+      expect(errors(fixed)).toEqual([])
+      expect(rows(fixed).slice(0, 2)).toEqual([['2'], ['2']])
+    } finally {
+      c.end()
+    }
   })
 
   it('keeps benign columns unchanged and masks the rest', async () => {

@@ -196,6 +196,84 @@ export function userCodeCalls(
   return out
 }
 
+/**
+ * Built-ins that return a set: in a select list, as in FROM, how many rows they return depends on their
+ * arguments (`generate_series(1, ascii(email))` returns 117 rows for an `u`).
+ */
+const SET_RETURNING = new Set(
+  [
+    'generate_series generate_subscripts unnest regexp_matches regexp_split_to_table string_to_table',
+    'json_array_elements json_array_elements_text jsonb_array_elements jsonb_array_elements_text json_each',
+    'json_each_text jsonb_each jsonb_each_text json_object_keys jsonb_object_keys jsonb_path_query',
+    'json_populate_recordset jsonb_populate_recordset json_to_recordset jsonb_to_recordset',
+  ]
+    .join(' ')
+    .split(' '),
+)
+
+/** What decides how many rows a statement returns from computed values: a set-returning call, a LIMIT. */
+export interface RowCountArguments {
+  /** `generate_series()`, `LIMIT`. */
+  readonly what: string
+  readonly args: readonly unknown[]
+}
+
+/**
+ * The places a statement's row count is computed from columns or subqueries: a function in FROM (any:
+ * a user's may return a set too), a set-returning built-in in a select list, a LIMIT or OFFSET. The
+ * number of rows then shows the value (`SELECT count(*) FROM users, generate_series(1, ascii(email))`),
+ * which masking cannot hide. WHERE and JOIN conditions decide row counts too, one yes or no per row:
+ * that side channel is not among these.
+ */
+export function rowCountArguments(value: unknown, out: RowCountArguments[] = []): RowCountArguments[] {
+  if (Array.isArray(value)) {
+    for (const v of value) rowCountArguments(v, out)
+    return out
+  }
+  if (!isObject(value)) return out
+  const type = wrapperType(value)
+  const node = type === undefined ? undefined : value[type]
+  const computed = (args: readonly unknown[]): boolean => /"(ColumnRef|SubLink)"/.test(JSON.stringify(args))
+  // `unnest(ARRAY[a, b])` returns as many rows as the constructor has elements, whatever they hold.
+  const counting = (name: string | undefined, args: readonly unknown[]): readonly unknown[] =>
+    name?.split('.').at(-1)?.toLowerCase() === 'unnest'
+      ? args.filter((a) => !isObject(a) || a.A_ArrayExpr === undefined)
+      : args
+  if (type === 'RangeFunction' && isObject(node)) {
+    for (const item of list(node, 'functions')) {
+      const call = isObject(item) && isObject(item.List) ? list(item.List, 'items')[0] : undefined
+      const fn = isObject(call) && isObject(call.FuncCall) ? call.FuncCall : undefined
+      const args = fn === undefined ? [call] : list(fn, 'args')
+      const name = fn === undefined ? undefined : stringList(list(fn, 'funcname'))?.join('.')
+      if (computed(counting(name, args))) out.push({what: `${name ?? 'a function'}()`, args})
+    }
+  }
+  if (type === 'SelectStmt' && isObject(node)) {
+    const limits = [node.limitCount, node.limitOffset].filter((l) => l !== undefined)
+    if (computed(limits)) out.push({what: 'LIMIT', args: limits})
+    for (const target of list(node, 'targetList')) {
+      const t = isObject(target) && isObject(target.ResTarget) ? target.ResTarget.val : undefined
+      const fn = isObject(t) && isObject(t.FuncCall) ? t.FuncCall : undefined
+      const parts = fn === undefined ? undefined : stringList(list(fn, 'funcname'))
+      const name = parts?.at(-1)?.toLowerCase()
+      const system = parts !== undefined && (parts.length === 1 || parts[0] === 'pg_catalog')
+      if (
+        fn &&
+        name !== undefined &&
+        system &&
+        SET_RETURNING.has(name) &&
+        computed(counting(name, list(fn, 'args')))
+      )
+        out.push({what: `${name}()`, args: list(fn, 'args')})
+    }
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'object' && v !== null) rowCountArguments(v, out)
+  }
+  return out
+}
+
 /** The name of a called function if lineage can follow it (a pure built-in), else undefined. */
 export function pureFunction(parts: readonly string[]): string | undefined {
   const name = parts[parts.length - 1]

@@ -24,12 +24,13 @@ import {
   computedArgument,
   SHARES_ARGUMENT,
   storesComputedValue,
+  rowCountArguments,
   userCodeCalls,
   type UserCodeCall,
 } from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
-import {SERVER_FILE, SHARED_BY} from './types.js'
+import {ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -213,6 +214,8 @@ class Run {
         return known
       })
       for (const call of calls) this.passed(call, value)
+      for (const count of rowCountArguments(value))
+        this.passed({name: count.what, args: count.args}, value, ROW_COUNT)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
@@ -415,7 +418,7 @@ class Run {
    * the relations the statement reads, matched by name; a name no such column has is a whole row, so
    * every column), and everything a subquery among them reads.
    */
-  private passed(call: UserCodeCall, value: unknown): void {
+  private passed(call: UserCodeCall, value: unknown, into = SHARED_BY): void {
     const all = this.readsOf(value)
     const state = this.newState()
     state.unknown = all.unknown
@@ -426,6 +429,13 @@ class Run {
       if (Array.isArray(v)) return v.forEach(visit)
       if (!isObject(v)) return
       const t = unwrap(v)
+      if (t?.type === 'SubLink' && into === ROW_COUNT) {
+        // A row count shows the subquery's value (`LIMIT (SELECT count(*) ...)` shows no column).
+        const rows = this.rows((s) => queryCols(t.node.subselect, NO_ENV, s))
+        for (const c of rows.columns ?? []) add(c.sources)
+        if (rows.columns === null || rows.columns.some((c) => c.opaque)) state.unknown = true
+        return
+      }
       if (t?.type === 'SubLink') {
         const inner = this.readsOf(t.node)
         add(inner.reads)
@@ -441,7 +451,8 @@ class Run {
       for (const key in v) visit(v[key])
     }
     visit(call.args)
-    this.stored(`${SHARED_BY}${call.name}()`, [...state.reads].sort(), state.unknown, null)
+    const name = into === SHARED_BY ? `${call.name}()` : call.name
+    this.stored(`${into}${name}`, [...state.reads].sort(), state.unknown, null)
   }
 
   /** Every column of every relation named anywhere in `value`, as whole relations. */

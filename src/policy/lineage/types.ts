@@ -59,6 +59,12 @@ export const SERVER_FILE = '\u0000server file '
 /** The name lineage gives what a built-in keeps for other sessions (`setval`'s sequence, `pg_notify`'s listeners). */
 export const SHARED_BY = '\u0000shared by '
 
+/**
+ * The name lineage gives the number of rows a statement returns, when a value computed from columns
+ * decides it (rowCountArguments): a copy of those columns to the client that masking cannot hide.
+ */
+export const ROW_COUNT = '\u0000row count through '
+
 /** One output column of a statement. */
 export interface OutputColumn {
   /** The column's name as PostgreSQL would likely label it; informative only (fields match by position). */
