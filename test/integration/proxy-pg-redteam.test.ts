@@ -4,6 +4,7 @@
  * numbers an error message echoes. No seeded value (nor its reverse, base64 or hex) may reach the
  * client, nor the character codes of one.
  */
+import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
@@ -32,6 +33,13 @@ insert into t_upsert values (1, 'n1'), (2, 'n2');
 create sequence seq;
 create table secrets(id int, v text);
 insert into secrets values (1, 'top-secret-value');
+-- Views a DBA made, outside dbgate: a statement that reads them names no table of theirs.
+create view v_secrets as select * from secrets;
+create view v_of_v as select v from v_secrets;
+create materialized view mv_secrets as select * from secrets;
+create schema rep;
+create view rep.v_sec as select id, v from secrets;
+create view v_plain as select id, note from t_cte;
 `
 
 const POLICY: Policy = {
@@ -357,5 +365,42 @@ describe('statements hidden in code bodies meet the rules', () => {
     )
     expect(r[0]!.filter((m) => m.type === 'E')).toEqual([])
     expect(dataRows(r[1]!)).toEqual([['2']])
+  })
+})
+
+describe('a view over a table a rule names meets that rule', () => {
+  it.each([
+    'select * from v_secrets',
+    'select v from v_of_v',
+    'select * from mv_secrets',
+    'select * from rep.v_sec',
+    'select t.note from t_cte t join v_secrets s using (id)',
+    'select 1; select * from v_of_v',
+  ])('%s', async (sql) => {
+    const r = await session(sql, 'select count(*) from v_plain')
+    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    expect(errors).toEqual([expect.stringContaining('secrets-need-review')])
+    expect(JSON.stringify(r)).not.toContain('top-secret-value')
+    // The session goes on, and a view over tables no rule names runs.
+    expect(dataRows(r[1]!)).toEqual([['2']])
+  })
+
+  it('through the extended protocol, and for a view the session itself creates', async () => {
+    const c = new pg.Client({host: '127.0.0.1', port: proxy.port, user: 'postgres', database: db.name})
+    await c.connect()
+    try {
+      await expect(c.query('select v from v_secrets where id = $1', [1])).rejects.toThrow(
+        /secrets-need-review/,
+      )
+      expect((await c.query('select note from v_plain where id = $1', [1])).rows).toEqual([{note: 'n1'}])
+      // The name was a table when first looked up; after DDL the session asks again.
+      await c.query('create table v_late (id int)')
+      await c.query('select * from v_late')
+      await adminQuery('drop table v_late; create view v_late as select * from secrets', db.name)
+      await c.query('create table t_ddl (id int)')
+      await expect(c.query('select * from v_late')).rejects.toThrow(/secrets-need-review/)
+    } finally {
+      await c.end()
+    }
   })
 })

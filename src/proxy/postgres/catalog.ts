@@ -8,6 +8,7 @@
  * and unknown fails closed in the masking plan.
  */
 import {expressionColumns, type CatalogView, type NotNullCheck} from '../../policy/index.js'
+import type {NamedRelation} from '../views.js'
 
 /** One relation as the catalog described it. */
 export interface CatalogRelation {
@@ -365,6 +366,28 @@ export async function columnsNotNull(query: SideQuery, check: NotNullCheck): Pro
       `AND a.attname IN (${check.columns.map(lit).join(',')})) = ${new Set(check.columns).size}`,
   )
   return rows.length > 0
+}
+
+/**
+ * The relations the views (and materialized views) of that name read, through views of views, as
+ * `schema.name`: in its schema when the statement names one, else in any schema (the search path may
+ * reach any of them: the stricter reading); [] when no view has that name.
+ */
+export async function viewTables(query: SideQuery, relation: NamedRelation): Promise<string[]> {
+  const schema = relation.schema === null ? '' : ` AND n.nspname = ${lit(relation.schema)}`
+  const rows = await query(
+    `${PREAMBLE}WITH RECURSIVE v(oid) AS (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ` +
+      `ON n.oid = c.relnamespace WHERE c.relname = ${lit(relation.name)}${schema} AND c.relkind IN ('v', 'm') ` +
+      `UNION SELECT d.refobjid FROM v JOIN pg_catalog.pg_rewrite r ON r.ev_class = v.oid ` +
+      `JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid ` +
+      `AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> v.oid) ` +
+      `SELECT DISTINCT n.nspname, c.relname FROM v JOIN pg_catalog.pg_class c ON c.oid = v.oid ` +
+      `JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`,
+  )
+  const out: string[] = []
+  for (const [nspname, relname] of rows)
+    if (nspname != null && relname != null) out.push(`${nspname}.${relname}`)
+  return out
 }
 
 function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {

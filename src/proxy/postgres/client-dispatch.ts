@@ -8,6 +8,7 @@ import {unparseableDecision} from '../decision.js'
 import {decideFunctionCall, decisionError, readSql} from './decide.js'
 import type {ReadGate} from '../flow.js'
 import {decideNotNull, needsNotNull, type NotNullLookup} from '../not-null.js'
+import type {SessionViews} from '../views.js'
 import {FrameError, Framer} from './framing.js'
 import {Frontend} from './messages.js'
 import {ENTRY, Expect, entry, type Entry} from './pipeline.js'
@@ -18,6 +19,9 @@ import type {StatementInfo} from '../session-audit.js'
 import type {MaskStatement} from './mask-session.js'
 import type {SessionState} from './session-state.js'
 import {bodyOf, cstringEnd, nameAt, readyForQuery} from './wire.js'
+
+/** Goes on with a verdict for the message `buf[start, end)`. */
+type Continue = (v: Verdict, buf: Buffer, start: number, end: number) => boolean
 
 /** What the client dispatcher needs from its session. */
 export interface ClientDispatcherDeps {
@@ -30,6 +34,8 @@ export interface ClientDispatcherDeps {
   readonly resolveFunction: (oid: number) => Promise<string>
   /** Whether columns are NOT NULL (a side query to the server), for WHEREs that only drop NULLs. */
   readonly notNull: NotNullLookup
+  /** The tables views read, for `tables` rules (src/proxy/views.ts). */
+  readonly views?: SessionViews | undefined
   /** The client sent Terminate (already forwarded). */
   readonly onTerminate: () => void
   /** The client stream is broken (malformed frame): the session must end with this error. */
@@ -214,8 +220,32 @@ export class ClientDispatcher {
     return decided({...v, decision: denial})
   }
 
+  /**
+   * The verdict once the tables the statement's views read are judged too (src/proxy/views.ts); `then`
+   * goes on with it, at once or after the catalog answered (this client's messages paused meanwhile).
+   */
+  private withViews(v: Verdict, buf: Buffer, start: number, end: number, then: Continue): boolean {
+    const views = this.deps.views
+    if (views === undefined) return then(v, buf, start, end)
+    const s = this.deps.state
+    const decision = views.expand(this.deps.policy, s.guard, v.decision, s.evalContext)
+    if (!(decision instanceof Promise)) {
+      if (decision.decision === 'allow') views.ran(decision)
+      return then(decision === v.decision ? v : {...v, decision}, buf, start, end)
+    }
+    const frame = buf.subarray(start, end)
+    return this.afterLookup(decision, (d) => {
+      if (d.decision === 'allow') views.ran(d)
+      return then({...v, decision: d}, frame, 0, frame.length)
+    })
+  }
+
   private query(buf: Buffer, start: number, end: number): boolean {
-    const v = this.decide(buf, start + 5, cstringEnd(buf, start + 5, end))
+    const decided = this.decide(buf, start + 5, cstringEnd(buf, start + 5, end))
+    return this.withViews(decided, buf, start, end, (v, b, s, e) => this.notNullQuery(v, b, s, e))
+  }
+
+  private notNullQuery(v: Verdict, buf: Buffer, start: number, end: number): boolean {
     if (!needsNotNull(this.deps.state.guard, v.decision, this.deps.state.evalContext))
       return this.decidedQuery(v, buf, start, end)
     const frame = buf.subarray(start, end)
@@ -306,7 +336,11 @@ export class ClientDispatcher {
   private parse(buf: Buffer, start: number, end: number): boolean {
     const nameEnd = cstringEnd(buf, start + 5, end)
     const name = nameAt(buf, start + 5, nameEnd)
-    const v = this.decide(buf, nameEnd + 1, cstringEnd(buf, nameEnd + 1, end))
+    const decided = this.decide(buf, nameEnd + 1, cstringEnd(buf, nameEnd + 1, end))
+    return this.withViews(decided, buf, start, end, (v, b, s, e) => this.notNullParse(v, name, b, s, e))
+  }
+
+  private notNullParse(v: Verdict, name: string, buf: Buffer, start: number, end: number): boolean {
     if (!needsNotNull(this.deps.state.guard, v.decision, this.deps.state.evalContext))
       return this.decidedParse(v, name, buf, start, end)
     const frame = buf.subarray(start, end)

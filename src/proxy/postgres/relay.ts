@@ -7,10 +7,11 @@ import type {Socket} from 'node:net'
 import type {AuditProcess} from '../../audit/types.js'
 import type {IssuedKey} from './cancel.js'
 import type {PgEngineConfig} from './config.js'
-import {columnsNotNull} from './catalog.js'
+import {columnsNotNull, viewTables} from './catalog.js'
 import {ClientDispatcher} from './client-dispatch.js'
 import {reviewWithPeer} from '../review.js'
 import {ReadGate} from '../flow.js'
+import {SessionViews} from '../views.js'
 import {PROCESS_MASK_KEY} from '../mask-key.js'
 import {MaskSession} from './mask-session.js'
 import {RunWriter} from '../run-writer.js'
@@ -78,6 +79,7 @@ export function relay(options: RelayOptions): Relay {
     maxMessageBytes: config.maxMessageBytes,
     resolveFunction: (oid) => side.functionName(oid),
     notNull: (check) => columnsNotNull((sql) => side.query(sql), check),
+    views: new SessionViews((relation) => viewTables((sql) => side.query(sql), relation)),
     onTerminate: () => finish(),
     onFatal: (err) => finish(err),
     review: config.review === undefined ? undefined : reviewWithPeer(config.review, options.peer),

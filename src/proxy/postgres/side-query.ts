@@ -34,8 +34,20 @@ export class SideConnection {
     return name
   }
 
-  /** Runs one simple query and returns its rows as text. */
-  async query(sql: string): Promise<(string | null)[][]> {
+  /** The query running (or last run): the next one starts after it, since one reader takes the answers. */
+  private last: Promise<unknown> = Promise.resolve()
+
+  /** Runs one simple query, after any running one, and returns its rows as text. */
+  query(sql: string): Promise<(string | null)[][]> {
+    const run = this.last.then(
+      () => this.run(sql),
+      () => this.run(sql),
+    )
+    this.last = run.catch(() => undefined)
+    return run
+  }
+
+  private async run(sql: string): Promise<(string | null)[][]> {
     this.conn ??= connectUpstream(this.target, {timeoutMs: this.timeoutMs}).then((up) => ({
       up,
       reader: new MessageReader(up.socket, {maxMessageBytes: 1 << 26}),

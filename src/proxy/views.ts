@@ -1,0 +1,86 @@
+/**
+ * The step between the guard and the statement when the policy has `tables` conditions: a view reads
+ * its tables without the statement naming them (`SELECT * FROM v_sec`, a view over `secrets` a DBA
+ * made), so the relations each named view reads, through views of views, are added to the operation
+ * before the rules are applied again. Each name is asked once per session (the cache is emptied when the
+ * session runs DDL); a lookup that fails refuses the statement (fail closed).
+ */
+import type {Decision, EvalContext, Guard, Operation, Policy} from '../policy/index.js'
+
+/** A relation a statement names: with its schema, or unqualified (any schema on the search path). */
+export interface NamedRelation {
+  readonly schema: string | null
+  readonly name: string
+}
+
+/** The relations (`schema.name`) the views of that name read, through views of views; [] for a table. */
+export type ViewTablesLookup = (relation: NamedRelation) => Promise<readonly string[]>
+
+/** Kinds after which a name may be a view it was not (or read other tables). */
+const CHANGES_CATALOG = new Set(['create', 'alter', 'drop', 'other', 'call', 'do'])
+
+/** One session's answers, and the expansion of decisions with them. */
+export class SessionViews {
+  private readonly known = new Map<string, readonly string[]>()
+
+  constructor(private readonly lookup: ViewTablesLookup) {}
+
+  /**
+   * The decision once the tables its views read are judged too: at once when every name is known, a
+   * Promise (that never rejects) when the catalog must be asked first.
+   */
+  expand(policy: Policy, guard: Guard, decision: Decision, ctx: EvalContext): Decision | Promise<Decision> {
+    if (decision.decision === 'deny' || !policy.rules.some((r) => r.when.tables !== undefined))
+      return decision
+    const named = new Map(decision.operations.flatMap(relationsOf).map((r) => [keyOf(r), r]))
+    const missing = [...named].filter(([key]) => !this.known.has(key)).map(([, r]) => r)
+    if (missing.length === 0) return this.applied(guard, decision, ctx)
+    // One at a time, as the catalog connection answers them.
+    const asked = missing.reduce(
+      (before, r) => before.then(async () => void this.known.set(keyOf(r), await this.lookup(r))),
+      Promise.resolve(),
+    )
+    return asked.then(
+      () => this.applied(guard, decision, ctx),
+      (err: unknown): Decision => ({
+        ...decision,
+        decision: 'deny',
+        rule: null,
+        message:
+          'dbgate could not read the catalog to see which tables the views this statement names read ' +
+          `(${err instanceof Error ? err.message : String(err)}); try again`,
+      }),
+    )
+  }
+
+  /** Forgets what it knows once the session ran a statement that may change the catalog. */
+  ran(decision: Decision): void {
+    if (decision.operations.some((o) => CHANGES_CATALOG.has(o.kind))) this.known.clear()
+  }
+
+  private applied(guard: Guard, decision: Decision, ctx: EvalContext): Decision {
+    let grew = false
+    const operations = decision.operations.map((op): Operation => {
+      const read = relationsOf(op).flatMap((r) => this.known.get(keyOf(r)) ?? [])
+      const added = read.filter((t) => !op.tables.includes(t))
+      if (added.length === 0) return op
+      grew = true
+      return {...op, tables: [...op.tables, ...new Set(added)]}
+    })
+    return grew ? guard.decideOperations(operations, ctx) : decision
+  }
+}
+
+/** The relations an operation names: qualified as written, unqualified ones by name alone. */
+function relationsOf(op: Operation): NamedRelation[] {
+  const bare = new Set((op.unqualified ?? []).map(([resolved]) => resolved))
+  return op.tables.map((t) => {
+    const dot = t.indexOf('.')
+    const name = dot < 0 ? t : t.slice(dot + 1)
+    return bare.has(t) || dot < 0 ? {schema: null, name} : {schema: t.slice(0, dot), name}
+  })
+}
+
+function keyOf(r: NamedRelation): string {
+  return `${r.schema ?? ''}\u0000${r.name}`
+}
