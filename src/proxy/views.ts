@@ -22,6 +22,8 @@ const CHANGES_CATALOG = new Set(['create', 'alter', 'drop', 'other', 'call', 'do
 /** One session's answers, and the expansion of decisions with them. */
 export class SessionViews {
   private readonly known = new Map<string, readonly string[]>()
+  /** Decisions already expanded with what it knows (the guard hands out one object per cached decision). */
+  private expanded = new WeakMap<Decision, Decision>()
 
   constructor(private readonly lookup: ViewTablesLookup) {}
 
@@ -30,8 +32,9 @@ export class SessionViews {
    * Promise (that never rejects) when the catalog must be asked first.
    */
   expand(policy: Policy, guard: Guard, decision: Decision, ctx: EvalContext): Decision | Promise<Decision> {
-    if (decision.decision === 'deny' || !policy.rules.some((r) => r.when.tables !== undefined))
-      return decision
+    const done = this.expanded.get(decision)
+    if (done !== undefined) return done
+    if (decision.decision === 'deny' || !hasTableRules(policy)) return decision
     const named = new Map(decision.operations.flatMap(relationsOf).map((r) => [keyOf(r), r]))
     const missing = [...named].filter(([key]) => !this.known.has(key)).map(([, r]) => r)
     if (missing.length === 0) return this.applied(guard, decision, ctx)
@@ -55,10 +58,18 @@ export class SessionViews {
 
   /** Forgets what it knows once the session ran a statement that may change the catalog. */
   ran(decision: Decision): void {
-    if (decision.operations.some((o) => CHANGES_CATALOG.has(o.kind))) this.known.clear()
+    if (!decision.operations.some((o) => CHANGES_CATALOG.has(o.kind))) return
+    this.known.clear()
+    this.expanded = new WeakMap()
   }
 
   private applied(guard: Guard, decision: Decision, ctx: EvalContext): Decision {
+    const out = this.grown(guard, decision, ctx)
+    this.expanded.set(decision, out)
+    return out
+  }
+
+  private grown(guard: Guard, decision: Decision, ctx: EvalContext): Decision {
     let grew = false
     const operations = decision.operations.map((op): Operation => {
       const read = relationsOf(op).flatMap((r) => this.known.get(keyOf(r)) ?? [])
@@ -69,6 +80,18 @@ export class SessionViews {
     })
     return grew ? guard.decideOperations(operations, ctx) : decision
   }
+}
+
+const tableRules = new WeakMap<Policy, boolean>()
+
+/** Whether any rule of the policy has a `tables` condition (computed once per policy). */
+function hasTableRules(policy: Policy): boolean {
+  let has = tableRules.get(policy)
+  if (has === undefined) {
+    has = policy.rules.some((r) => r.when.tables !== undefined)
+    tableRules.set(policy, has)
+  }
+  return has
 }
 
 /** The relations an operation names: qualified as written, unqualified ones by name alone. */
