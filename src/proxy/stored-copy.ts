@@ -69,21 +69,20 @@ export function storedCopy(
   rules = rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
   for (const w of writes) {
     if (w.temporary) continue
+    const stale =
+      how.stale || how.inFlight || w.afterDdl
+        ? maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
+        : undefined
+    const copy = stale ?? maskedCopy(w, rules, how.match, how.sessionOnly)
+    if (copy === undefined) continue
     const count = w.table.startsWith(ROW_COUNT) ? w.table.slice(ROW_COUNT.length) : undefined
-    if (how.stale || how.inFlight || w.afterDdl) {
-      const copy = maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
-      if (copy !== undefined)
-        return {
-          rule: copy.rule,
-          message:
-            count !== undefined ? countMessage(copy, count) : staleMessage(shown(w.table, w.table), how),
-        }
-    }
-    const copy = maskedCopy(w, rules, how.match, how.sessionOnly)
-    if (copy !== undefined && count !== undefined)
-      return {rule: copy.rule, message: countMessage(copy, count)}
-    if (copy !== undefined)
-      return {rule: copy.rule, message: copyMessage(copy, shown(copy.target, w.table), how)}
+    const message =
+      count !== undefined
+        ? countMessage(copy, count)
+        : stale !== undefined
+          ? staleMessage(shown(w.table, w.table), how)
+          : copyMessage(copy, shown(copy.target, w.table), how)
+    return {rule: copy.rule, message}
   }
   return undefined
 }

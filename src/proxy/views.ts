@@ -35,16 +35,18 @@ export class SessionViews {
     const done = this.expanded.get(decision)
     if (done !== undefined) return done
     if (decision.decision === 'deny' || !hasTableRules(policy)) return decision
-    const named = new Map(decision.operations.flatMap(relationsOf).map((r) => [keyOf(r), r]))
-    const missing = [...named].filter(([key]) => !this.known.has(key)).map(([, r]) => r)
-    if (missing.length === 0) return this.applied(guard, decision, ctx)
+    const named = decision.operations.map(relationsOf)
+    const missing = [...new Map(named.flat().map((r) => [keyOf(r), r]))]
+      .filter(([key]) => !this.known.has(key))
+      .map(([, r]) => r)
+    if (missing.length === 0) return this.applied(guard, decision, named, ctx)
     // One at a time, as the catalog connection answers them.
     const asked = missing.reduce(
       (before, r) => before.then(async () => void this.known.set(keyOf(r), await this.lookup(r))),
       Promise.resolve(),
     )
     return asked.then(
-      () => this.applied(guard, decision, ctx),
+      () => this.applied(guard, decision, named, ctx),
       (err: unknown): Decision => ({
         ...decision,
         decision: 'deny',
@@ -63,22 +65,24 @@ export class SessionViews {
     this.expanded = new WeakMap()
   }
 
-  private applied(guard: Guard, decision: Decision, ctx: EvalContext): Decision {
-    const out = this.grown(guard, decision, ctx)
-    this.expanded.set(decision, out)
-    return out
-  }
-
-  private grown(guard: Guard, decision: Decision, ctx: EvalContext): Decision {
+  /** The decision with the relations its views read (`named`: each operation's relations), remembered. */
+  private applied(
+    guard: Guard,
+    decision: Decision,
+    named: readonly (readonly NamedRelation[])[],
+    ctx: EvalContext,
+  ): Decision {
     let grew = false
-    const operations = decision.operations.map((op): Operation => {
-      const read = relationsOf(op).flatMap((r) => this.known.get(keyOf(r)) ?? [])
+    const operations = decision.operations.map((op, i): Operation => {
+      const read = (named[i] ?? []).flatMap((r) => this.known.get(keyOf(r)) ?? [])
       const added = read.filter((t) => !op.tables.includes(t))
       if (added.length === 0) return op
       grew = true
       return {...op, tables: [...op.tables, ...new Set(added)]}
     })
-    return grew ? guard.decideOperations(operations, ctx) : decision
+    const out = grew ? guard.decideOperations(operations, ctx) : decision
+    this.expanded.set(decision, out)
+    return out
   }
 }
 

@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
 import {dataRows, leaksIn, needlesOf, sessionQueries} from '../support/pg-leak.js'
-import {errorCode, errorMessage, F, RawClient, type RawMessage} from '../support/pg-raw.js'
+import {errorCode, errorMessage, F, RawClient, type RawMessage, errorsOf} from '../support/pg-raw.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, pgClient, startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -50,8 +50,6 @@ afterAll(async () => {
 function session(...sqls: string[]): Promise<RawMessage[][]> {
   return sessionQueries(proxy.port, db.name, sqls)
 }
-
-const errors = (msgs: readonly RawMessage[]): string[] => msgs.filter((m) => m.type === 'E').map(errorMessage)
 
 /** What the database holds, read directly (not through the proxy). */
 async function direct(sql: string): Promise<unknown[]> {
@@ -127,9 +125,11 @@ describe('a copy of a masked column into a table other sessions read', () => {
         'insert into notes select id + 10, email from users',
         "insert into notes values (9, 'constant')",
       )
-      expect(errors(called!)).toEqual([])
-      expect(errors(copy!)).toEqual([expect.stringContaining('copies masked column public.users.email into')])
-      expect(errors(plain!)).toEqual([])
+      expect(errorsOf(called!)).toEqual([])
+      expect(errorsOf(copy!)).toEqual([
+        expect.stringContaining('copies masked column public.users.email into'),
+      ])
+      expect(errorsOf(plain!)).toEqual([])
       expect(await direct('select note from notes where id > 2 order by id')).toEqual([{note: 'constant'}])
     } finally {
       await direct('delete from notes where id > 2')
@@ -162,9 +162,9 @@ describe('a copy of a masked column into a table other sessions read', () => {
         "select pg_notify('chan', email) from users",
         "select pg_notify('chan', 'hello')",
       )
-      expect(errors(seq!)).toEqual([expect.stringContaining('into what setval() keeps')])
-      expect(errors(notify!)).toEqual([expect.stringContaining('into what pg_notify() keeps')])
-      expect(errors(plain!)).toEqual([])
+      expect(errorsOf(seq!)).toEqual([expect.stringContaining('into what setval() keeps')])
+      expect(errorsOf(notify!)).toEqual([expect.stringContaining('into what pg_notify() keeps')])
+      expect(errorsOf(plain!)).toEqual([])
       // The listener gets the plain notification only.
       listener.send(F.query('select 1'))
       const heard = await listener.readUntil('Z')
@@ -185,11 +185,11 @@ describe('a copy of a masked column into a table other sessions read', () => {
       "do $$ begin insert into notes values (9, 'n9'); delete from notes where id = 9; end $$",
       'do $$ begin perform count(*) from users; end $$',
     )
-    expect(errors(stores!)).toEqual([
+    expect(errorsOf(stores!)).toEqual([
       expect.stringContaining('copies masked column public.users.email into public.copied.email'),
     ])
-    expect(errors(plain!)).toEqual([])
-    expect(errors(reads!)).toEqual([])
+    expect(errorsOf(plain!)).toEqual([])
+    expect(errorsOf(reads!)).toEqual([])
     expect(await direct("select count(*)::int as n from pg_class where relname = 'copied'")).toEqual([{n: 0}])
   })
 
@@ -198,7 +198,7 @@ describe('a copy of a masked column into a table other sessions read', () => {
       "copy notes from '/tmp/dbgate-never-written.csv'",
       'select count(*) from notes',
     )
-    expect(errors(r!)).toEqual([
+    expect(errorsOf(r!)).toEqual([
       expect.stringContaining('may store values of masked columns in public.notes'),
     ])
     expect(dataRows(after!)).toEqual([['2']])
@@ -314,10 +314,10 @@ describe('code that would copy masked values: code bodies, and user functions gi
       'create function keep_new() returns trigger language plpgsql as $$ begin insert into notes values (new.id + 10, new.note); return new; end $$',
       "create function mark_new() returns trigger language plpgsql as $$ begin insert into notes values (50, 'changed') on conflict do nothing; return new; end $$",
     )
-    expect(errors(stores!)).toEqual([
+    expect(errorsOf(stores!)).toEqual([
       expect.stringMatching(/may store values of masked columns in public\.notes\.\w+ \(dbgate cannot tell/),
     ])
-    expect(errors(constant!)).toEqual([])
+    expect(errorsOf(constant!)).toEqual([])
     expect(await direct("select proname from pg_proc where proname in ('keep_new', 'mark_new')")).toEqual([
       {proname: 'mark_new'},
     ])
@@ -332,7 +332,7 @@ describe('code that would copy masked values: code bodies, and user functions gi
         "do $$ declare n int; begin select count(*) into n from notes; insert into notes values (n + 200, 'count'); end $$",
         'select stash(name) from users where id = 2',
       )
-      expect([made, called, counted, unmasked].map((m) => errors(m!)).flat()).toEqual([])
+      expect([made, called, counted, unmasked].map((m) => errorsOf(m!)).flat()).toEqual([])
       // What a user's function returns is masked, as is everything after it in the session.
       expect(dataRows(called!)).toEqual([['[REDACTED]', '[REDACTED]']])
       expect(await direct('select v from kept order by v')).toEqual([{v: 'Dave'}, {v: 'constant'}])
@@ -407,8 +407,12 @@ describe('when the catalog the statement will see is not known, a write from oth
       'rollback',
       'create table fresh2 (e text); insert into fresh2 select name from users',
     )
-    expect(errors(r[2]!)).toEqual([expect.stringContaining('after DDL earlier in this transaction or query')])
-    expect(errors(r[4]!)).toEqual([expect.stringContaining('after DDL earlier in this transaction or query')])
+    expect(errorsOf(r[2]!)).toEqual([
+      expect.stringContaining('after DDL earlier in this transaction or query'),
+    ])
+    expect(errorsOf(r[4]!)).toEqual([
+      expect.stringContaining('after DDL earlier in this transaction or query'),
+    ])
     expect(await direct("select count(*)::int as n from pg_class where relname like 'fresh%'")).toEqual([
       {n: 0},
     ])
@@ -425,10 +429,12 @@ describe('when the catalog the statement will see is not known, a write from oth
       )
       const first = await c.readUntil('Z')
       const second = await c.readUntil('Z')
-      expect(errors(first)).toEqual([])
-      expect(errors(second)).toEqual([expect.stringContaining('while earlier statements are still running')])
+      expect(errorsOf(first)).toEqual([])
+      expect(errorsOf(second)).toEqual([
+        expect.stringContaining('while earlier statements are still running'),
+      ])
       c.send(F.query('insert into notes select id + 40, name from users'))
-      expect(errors(await c.readUntil('Z'))).toEqual([])
+      expect(errorsOf(await c.readUntil('Z'))).toEqual([])
     } finally {
       c.end()
       await adminQuery('delete from notes where id > 40', db.name)
@@ -464,7 +470,7 @@ describe('generated columns are masked like the columns they are computed from',
       ).not.toContain('grace.gen@')
       expect(dataRows(r[0]!)).toEqual([['[REDACTED]', 'GRACE']])
       expect(dataRows(r[1]!)).toEqual([['1', '[REDACTED]', 'grace', '[REDACTED]', 'GRACE']])
-      expect(errors(r[3]!)).toEqual([
+      expect(errorsOf(r[3]!)).toEqual([
         expect.stringContaining('copies masked column public.accounts.email into public.notes.note'),
       ])
     } finally {

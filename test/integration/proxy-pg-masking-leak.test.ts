@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Policy} from '../../src/policy/index.js'
 import {typed} from '../../src/proxy/postgres/wire.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
-import {F, RawClient, errorMessage, type RawMessage} from '../support/pg-raw.js'
+import {F, RawClient, errorMessage, type RawMessage, errorsOf} from '../support/pg-raw.js'
 import {dataRows, leaksIn, needlesOf, simpleQuery} from '../support/pg-leak.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -74,7 +74,6 @@ async function raw(): Promise<RawClient> {
 
 const simple = simpleQuery
 const rows = dataRows
-const errors = (msgs: readonly RawMessage[]): string[] => msgs.filter((m) => m.type === 'E').map(errorMessage)
 
 const EXFILTRATION = [
   'select email from users',
@@ -150,7 +149,7 @@ describe('no seeded value leaves the proxy', () => {
         'select 1 from generate_series(1, 1000) offset (select length(card) from users where id = 1)',
       ]) {
         const msgs = await simple(c, sql)
-        expect(errors(msgs), sql).toEqual([
+        expect(errorsOf(msgs), sql).toEqual([
           expect.stringMatching(/returns a number of rows computed from masked column/),
         ])
         expect(leaks(msgs)).toEqual([])
@@ -162,7 +161,7 @@ describe('no seeded value leaves the proxy', () => {
           'select count(*) from users, unnest(array[email, ssn]) where id = 1; ' +
           'select name from users order by id limit (select count(*) from users)',
       )
-      expect(errors(fixed)).toEqual([])
+      expect(errorsOf(fixed)).toEqual([])
       expect(rows(fixed).slice(0, 2)).toEqual([['2'], ['2']])
     } finally {
       c.end()
@@ -247,9 +246,7 @@ describe('no seeded value leaves the proxy', () => {
     await adminQuery("select pg_notify('chan', email) from users", db.name)
     msgs.push(...refused, ...(await simple(c, 'select 1')))
     c.end()
-    expect(refused.filter((m) => m.type === 'E').map(errorMessage)).toEqual([
-      expect.stringContaining('into what pg_notify() keeps'),
-    ])
+    expect(errorsOf(refused)).toEqual([expect.stringContaining('into what pg_notify() keeps')])
     expect(msgs.filter((m) => m.type === 'N').length).toBeGreaterThan(0)
     expect(msgs.filter((m) => m.type === 'A')).toHaveLength(2)
     expect(leaks(msgs)).toEqual([])
@@ -302,7 +299,7 @@ describe('no seeded value leaves the proxy', () => {
         const msgs = await simple(c, sql)
         c.end()
         seen.push(...msgs)
-        expect(msgs.filter((m) => m.type === 'E').map(errorMessage), sql).toEqual([
+        expect(errorsOf(msgs), sql).toEqual([
           expect.stringMatching(/into what (public\.)?(my_copy|my_copy_pl|lower)\(\) keeps/),
         ])
       }
@@ -586,7 +583,7 @@ describe('search_path and the session catalog', () => {
     const names = await simple(c, 'select name from users order by id')
     c.end()
     await adminQuery('drop view fresh; drop table users_copy', db.name)
-    expect(refused.filter((m) => m.type === 'E').map(errorMessage)).toEqual([
+    expect(errorsOf(refused)).toEqual([
       expect.stringContaining('copies masked column public.users.email into public.users_tmp.email'),
       expect.stringContaining('copies masked column public.users.email into public.users.contact'),
     ])

@@ -9,7 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {Policy} from '../../src/policy/index.js'
 import {dataRows, leaksIn, needlesOf, sessionQueries} from '../support/pg-leak.js'
-import {errorMessage, type RawMessage} from '../support/pg-raw.js'
+import {errorsOf, type RawMessage} from '../support/pg-raw.js'
 import {adminQuery, createScratchDb, type ScratchDb} from '../support/pg-scratch.js'
 import {TEST_POLICY, startTestProxy, type TestProxy} from '../support/proxy.js'
 
@@ -89,7 +89,7 @@ describe('writes hidden below the top-level statement that copy a masked column 
       `select id, note from ${table} order by id`,
       `select note || '' from ${table}`,
     )
-    expect(r[0]!.filter((m) => m.type === 'E').map(errorMessage)).toEqual([
+    expect(errorsOf(r[0]!)).toEqual([
       expect.stringContaining(`copies masked column public.users.email into public.${table}.note`),
     ])
     expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
@@ -106,12 +106,10 @@ describe('writes hidden below the top-level statement that copy a masked column 
       'select note from t_prepare order by id',
     )
     // Refused when prepared: there is nothing to execute.
-    expect(r[0]!.filter((m) => m.type === 'E').map(errorMessage)).toEqual([
+    expect(errorsOf(r[0]!)).toEqual([
       expect.stringContaining('copies masked column public.users.email into public.t_prepare.note'),
     ])
-    expect(r[1]!.filter((m) => m.type === 'E').map(errorMessage)).toEqual([
-      expect.stringContaining('has not seen'),
-    ])
+    expect(errorsOf(r[1]!)).toEqual([expect.stringContaining('has not seen')])
     expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
     expect(dataRows(r[2]!)).toHaveLength(2)
   })
@@ -127,7 +125,7 @@ describe('DDL that moves values to a name no rule covers', () => {
       'alter table users rename column email to contact',
       'select id, name from users order by id',
     )
-    const refused = s.slice(1, 5).map((r) => r.filter((m) => m.type === 'E').map(errorMessage))
+    const refused = s.slice(1, 5).map(errorsOf)
     expect(refused).toEqual([
       [expect.stringContaining('copies masked column public.users.email into public.people.email')],
       // The rule names the public schema: moved, the column would be read unmasked.
@@ -161,7 +159,7 @@ describe('an ALTER that destroys data meets the rules on what it does', () => {
     ['alter table t_alter alter column note type int using length(note)', 'no-unbounded-delete'],
   ])('%s', async (sql, rule) => {
     const r = await session(sql, 'select id, note from t_alter order by id')
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining(rule)])
     expect(dataRows(r[1]!)).toEqual([
       ['1', 'n1'],
@@ -186,7 +184,7 @@ describe('values a built-in stores come back masked', () => {
       "select setval('seq', ascii(substr(email, 1, 1))) from users where id = 1",
       'select last_value from seq',
     )
-    expect(r[0]!.filter((m) => m.type === 'E').map(errorMessage)).toEqual([
+    expect(errorsOf(r[0]!)).toEqual([
       expect.stringContaining('copies masked column public.users.email into what setval() keeps'),
     ])
     const values = dataRows(r[1]!).flat()
@@ -218,7 +216,7 @@ describe('error messages echo no computed number', () => {
     'select chr(ascii(substr(email, 1, 1)) * 100000) from users where id = 1',
   ])('%s', async (sql) => {
     const r = await session(sql)
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/out of range|too large/)
     expect(CODES.filter((c) => errors[0]!.includes(c))).toEqual([])
@@ -237,7 +235,7 @@ describe('built-ins that run SQL given as text meet the rules', () => {
     ["select schema_to_xml('public', true, false, '')", 'every table of a schema'],
   ])('%s', async (sql, reason) => {
     const r = await session(sql, 'select count(*) from t_cte')
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining(reason)])
     expect(dataRows(r[0]!)).toEqual([])
     expect(dataRows(r[1]!)).toEqual([['2']])
@@ -263,7 +261,7 @@ describe('a WHERE that is true in every row is no WHERE', () => {
     'delete from t_cte where num_nonnulls(id, note) >= 0',
   ])('%s', async (sql) => {
     const r = await session(sql, 'select count(*) from t_cte where note is distinct from $$x$$')
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining('no-unbounded-delete')])
     expect(dataRows(r[1]!)).toEqual([['2']])
   })
@@ -275,7 +273,7 @@ describe('a WHERE that is true in every row is no WHERE', () => {
       "insert into t_upsert values (1, 'v') on conflict (id) do update set note = 'x'",
       "select count(*) from t_upsert where note = 'x'",
     )
-    const errors = r.slice(0, 2).map((m) => m.filter((x) => x.type === 'E').map(errorMessage))
+    const errors = r.slice(0, 2).map(errorsOf)
     expect(errors).toEqual([
       [expect.stringContaining('no-unbounded-delete')],
       [expect.stringContaining('no-unbounded-delete')],
@@ -317,7 +315,7 @@ describe('statements hidden in code bodies meet the rules', () => {
       "select count(*) from pg_proc where proname in ('read_it', 'read_pl')",
       'select count(*) from t_cte',
     )
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining(rule)])
     expect(dataRows(r[1]!)).toEqual([['0']])
     expect(dataRows(r[2]!)).toEqual([['2']])
@@ -333,7 +331,7 @@ describe('statements hidden in code bodies meet the rules', () => {
       "select count(*) from pg_operator where oprname = '###'",
       "select count(*) from pg_proc where proname in ('read_agg', 'harmless_read')",
     )
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining('no-file-functions')])
     expect(dataRows(r[1]!)).toEqual([['0']])
     expect(dataRows(r[2]!)).toEqual([['0']])
@@ -352,7 +350,7 @@ describe('statements hidden in code bodies meet the rules', () => {
       "select count(*) from pg_rules where rulename = 'wipe'",
       'select count(*) from t_cte where note is not null',
     )
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining(rule)])
     expect(dataRows(r[1]!)).toEqual([['0']])
     expect(dataRows(r[2]!)).toEqual([['2']])
@@ -378,7 +376,7 @@ describe('a view over a table a rule names meets that rule', () => {
     'select 1; select * from v_of_v',
   ])('%s', async (sql) => {
     const r = await session(sql, 'select count(*) from v_plain')
-    const errors = r[0]!.filter((m) => m.type === 'E').map(errorMessage)
+    const errors = errorsOf(r[0]!)
     expect(errors).toEqual([expect.stringContaining('secrets-need-review')])
     expect(JSON.stringify(r)).not.toContain('top-secret-value')
     // The session goes on, and a view over tables no rule names runs.

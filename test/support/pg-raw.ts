@@ -139,6 +139,11 @@ export function errorMessage(m: RawMessage): string {
   return readErrorFields(m.frame).get(0x4d) ?? ''
 }
 
+/** The messages of the ErrorResponses among `msgs`. */
+export function errorsOf(msgs: readonly RawMessage[]): string[] {
+  return msgs.filter((m) => m.type === 'E').map(errorMessage)
+}
+
 /** The SQLSTATE of an ErrorResponse. */
 export function errorCode(m: RawMessage): string {
   return readErrorFields(m.frame).get(0x43) ?? ''

@@ -121,6 +121,11 @@ export function storesComputedValue(value: unknown): boolean {
   return computedArgument(value, STORES_ARGUMENT) !== undefined
 }
 
+/** True when arguments hold a value computed from a column or a subquery. */
+export function computedFrom(args: unknown): boolean {
+  return /"(ColumnRef|SubLink)"/.test(JSON.stringify(args))
+}
+
 /**
  * The first built-in of `names` a statement passes a value computed from a column or a subquery;
  * undefined when none.
@@ -138,8 +143,7 @@ export function computedArgument(value: unknown, names: ReadonlySet<string>): st
   if (type === 'FuncCall' && isObject(value[type])) {
     const node = value[type]
     const name = stringList(list(node, 'funcname'))?.at(-1)
-    const computed = /"(ColumnRef|SubLink)"/.test(JSON.stringify(list(node, 'args')))
-    if (name !== undefined && names.has(name) && computed) return name
+    if (name !== undefined && names.has(name) && computedFrom(list(node, 'args'))) return name
   }
   for (const key in value) {
     const v = value[key]
@@ -182,7 +186,7 @@ export function userCodeCalls(
     const parts = stringList(list(node, 'funcname'))?.map((p) => p.toLowerCase())
     const name = parts?.at(-1)
     const args = list(node, 'args')
-    if (parts !== undefined && name !== undefined && /"(ColumnRef|SubLink)"/.test(JSON.stringify(args))) {
+    if (parts !== undefined && name !== undefined && computedFrom(args)) {
       const schema = parts.length > 1 ? parts[parts.length - 2] : undefined
       const system = schema !== undefined && SYSTEM_SCHEMAS.has(schema)
       if (!system && (schema !== undefined || userCode(name) !== false))
@@ -233,7 +237,6 @@ export function rowCountArguments(value: unknown, out: RowCountArguments[] = [])
   if (!isObject(value)) return out
   const type = wrapperType(value)
   const node = type === undefined ? undefined : value[type]
-  const computed = (args: readonly unknown[]): boolean => /"(ColumnRef|SubLink)"/.test(JSON.stringify(args))
   // `unnest(ARRAY[a, b])` returns as many rows as the constructor has elements, whatever they hold.
   const counting = (name: string | undefined, args: readonly unknown[]): readonly unknown[] =>
     name?.split('.').at(-1)?.toLowerCase() === 'unnest'
@@ -245,12 +248,12 @@ export function rowCountArguments(value: unknown, out: RowCountArguments[] = [])
       const fn = isObject(call) && isObject(call.FuncCall) ? call.FuncCall : undefined
       const args = fn === undefined ? [call] : list(fn, 'args')
       const name = fn === undefined ? undefined : stringList(list(fn, 'funcname'))?.join('.')
-      if (computed(counting(name, args))) out.push({what: `${name ?? 'a function'}()`, args})
+      if (computedFrom(counting(name, args))) out.push({what: `${name ?? 'a function'}()`, args})
     }
   }
   if (type === 'SelectStmt' && isObject(node)) {
     const limits = [node.limitCount, node.limitOffset].filter((l) => l !== undefined)
-    if (computed(limits)) out.push({what: 'LIMIT', args: limits})
+    if (computedFrom(limits)) out.push({what: 'LIMIT', args: limits})
     for (const target of list(node, 'targetList')) {
       const t = isObject(target) && isObject(target.ResTarget) ? target.ResTarget.val : undefined
       const fn = isObject(t) && isObject(t.FuncCall) ? t.FuncCall : undefined
@@ -262,7 +265,7 @@ export function rowCountArguments(value: unknown, out: RowCountArguments[] = [])
         name !== undefined &&
         system &&
         SET_RETURNING.has(name) &&
-        computed(counting(name, list(fn, 'args')))
+        computedFrom(counting(name, list(fn, 'args')))
       )
         out.push({what: `${name}()`, args: list(fn, 'args')})
     }

@@ -9,8 +9,7 @@ import {calledFunction, isObj, walk} from '../mysql/walk.js'
 import {readings, tokensOf} from '../mysql/comments.js'
 import {lexMysql, type Token} from '../mysql/lexer.js'
 import {parseStatement} from '../mysql/parser.js'
-import type {Recognized} from '../mysql/recognized.js'
-import {synth} from '../mysql/recognized.js'
+import {synth, type Recognized} from '../mysql/recognized.js'
 import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms.js'
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
@@ -201,8 +200,9 @@ function lineageOfReading(
       if (mayNameColumn(stmt, state))
         computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
     }
+    const calls = computedCalls(ast)
     const withCode = state.runsCode ? {...computed, runsCode: true} : computed
-    const lineage = keepsForSession(ast) ? {...withCode, copiesToSystemVariable: true} : withCode
+    const lineage = keepsForSession(calls) ? {...withCode, copiesToSystemVariable: true} : withCode
     if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
     out.effects.push(
@@ -210,7 +210,7 @@ function lineageOfReading(
         ...writes(ast, state, lineage, text),
         ...renameWrites(stmt, state),
         ...sequenceWrites(stmt, lineage),
-        ...passedWrites(ast, state),
+        ...passedWrites(ast, calls, state),
       ].map(stale),
     )
     if (lineage.runsCode === true) changedCatalog = true
@@ -438,33 +438,44 @@ function writes(
 /** MariaDB's sequence functions name a sequence, not a value (SETVAL's value: sequenceWrites). */
 const SEQUENCE_FUNCTIONS = new Set(['nextval', 'lastval', 'setval'])
 
-/**
- * Calls of functions lineage cannot follow (a stored function, which may store its arguments in any
- * table; a built-in not known to compute from its arguments alone, such as GET_LOCK, whose lock name
- * other sessions see) given columns, a variable or a subquery, anywhere in the statement (a WHERE
- * too): each stores, in what the function keeps, the columns its arguments name among those of every
- * relation the statement mentions (a subquery, `*` or a name no relation has: all of them; a user
- * variable: anything the session read).
- */
-function passedWrites(ast: unknown, state: MysqlState): LineageEffect[] {
-  const calls: {name: string; passed: ReturnType<typeof argumentColumns>}[] = []
+/** A call given columns, a variable or a subquery, and what its arguments name. */
+interface ComputedCall {
+  readonly name: string
+  readonly passed: PassedColumns
+}
+
+/** Every call in a statement (anywhere: a WHERE too) whose arguments are computed from something read. */
+function computedCalls(ast: unknown): ComputedCall[] {
+  const calls: ComputedCall[] = []
   const visit = (v: unknown, depth: number): void => {
     if (depth > 500) return
     if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
     if (!isObj(v)) return
     const name = v.type === 'function' || v.type === 'aggr_func' ? calledFunction(v) : null
-    if (name !== null && !pureMysqlFunction(name) && !SEQUENCE_FUNCTIONS.has(name)) {
+    if (name !== null) {
       const passed = argumentColumns(v.args)
       if (passed.all || passed.columns.size > 0 || passed.variable) calls.push({name, passed})
     }
     for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
   }
   visit(ast, 0)
-  if (calls.length === 0 || !isObj(ast)) return []
+  return calls
+}
+
+/**
+ * Calls of functions lineage cannot follow (a stored function, which may store its arguments in any
+ * table; a built-in not known to compute from its arguments alone, such as GET_LOCK, whose lock name
+ * other sessions see): each stores, in what the function keeps, the columns its arguments name among
+ * those of every relation the statement mentions (a subquery, `*` or a name no relation has: all of
+ * them; a user variable: anything the session read).
+ */
+function passedWrites(ast: unknown, calls: readonly ComputedCall[], state: MysqlState): LineageEffect[] {
+  const kept = calls.filter(({name}) => !pureMysqlFunction(name) && !SEQUENCE_FUNCTIONS.has(name))
+  if (kept.length === 0 || !isObj(ast)) return []
   const mentioned: MysqlState = {...state, reads: new Set(), unknown: false, viewDepth: 0}
   readTables(ast, mentioned, new MysqlQueryLineage(mentioned, parseView))
   const reads = [...mentioned.reads].sort()
-  return calls.map(({name, passed}): LineageEffect => {
+  return kept.map(({name, passed}): LineageEffect => {
     const named = reads.filter((c) => passed.columns.has(c.slice(c.lastIndexOf('.') + 1).toLowerCase()))
     const found = new Set(named.map((c) => c.slice(c.lastIndexOf('.') + 1).toLowerCase()))
     const all = passed.all || found.size < passed.columns.size
@@ -485,25 +496,20 @@ function passedWrites(ast: unknown, state: MysqlState): LineageEffect[] {
  * `@@last_insert_id`) returns it with no lineage. Given columns, a variable or a subquery, it counts as
  * a copy into the session's system variables, which are then of unknown lineage.
  */
-function keepsForSession(ast: unknown): boolean {
-  let keeps = false
-  const visit = (v: unknown, depth: number): void => {
-    if (keeps || depth > 500) return
-    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
-    if (!isObj(v)) return
-    if (v.type === 'function' && calledFunction(v) === 'last_insert_id') {
-      const passed = argumentColumns(v.args)
-      keeps = passed.all || passed.columns.size > 0 || passed.variable
-    }
-    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
-  }
-  visit(ast, 0)
-  return keeps
+function keepsForSession(calls: readonly ComputedCall[]): boolean {
+  return calls.some((c) => c.name === 'last_insert_id')
 }
 
 /** The column names arguments mention (lower-case), and whether they pass every column or a user variable. */
-function argumentColumns(args: unknown): {columns: Set<string>; all: boolean; variable: boolean} {
-  const found = {columns: new Set<string>(), all: false, variable: false}
+interface PassedColumns {
+  readonly columns: Set<string>
+  all: boolean
+  variable: boolean
+}
+
+/** What arguments pass (PassedColumns). */
+function argumentColumns(args: unknown): PassedColumns {
+  const found: PassedColumns = {columns: new Set<string>(), all: false, variable: false}
   const visit = (v: unknown, depth: number): void => {
     if (depth > 500) {
       found.all = true

@@ -26,6 +26,7 @@ import {
   storesComputedValue,
   rowCountArguments,
   userCodeCalls,
+  type RowCountArguments,
   type UserCodeCall,
 } from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
@@ -214,8 +215,7 @@ class Run {
         return known
       })
       for (const call of calls) this.passed(call, value)
-      for (const count of rowCountArguments(value))
-        this.passed({name: count.what, args: count.args}, value, ROW_COUNT)
+      for (const count of rowCountArguments(value)) this.counted(count, value)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
@@ -414,11 +414,39 @@ class Run {
   }
 
   /**
-   * A call of user code (userCodeCalls) may keep what it is given: the columns its arguments name (of
-   * the relations the statement reads, matched by name; a name no such column has is a whole row, so
-   * every column), and everything a subquery among them reads.
+   * A call of user code (userCodeCalls) may keep what it is given: the columns its arguments name, and
+   * everything a subquery among them reads.
    */
-  private passed(call: UserCodeCall, value: unknown, into = SHARED_BY): void {
+  private passed(call: UserCodeCall, value: unknown): void {
+    const state = this.argumentReads(call.args, value, (sublink) => this.readsOf(sublink))
+    this.stored(`${SHARED_BY}${call.name}()`, [...state.reads].sort(), state.unknown, null)
+  }
+
+  /**
+   * A row count computed from arguments (rowCountArguments) shows them to the client: the columns they
+   * name, and the values a subquery among them returns (`LIMIT (SELECT count(*) ...)` shows no column).
+   */
+  private counted(count: RowCountArguments, value: unknown): void {
+    const state = this.argumentReads(count.args, value, (sublink) => {
+      const rows = this.rows((s) => queryCols(sublink.subselect, NO_ENV, s))
+      const sources = this.newState()
+      for (const c of rows.columns ?? []) for (const s of c.sources) sources.reads.add(s)
+      sources.unknown = rows.columns === null || rows.columns.some((c) => c.opaque)
+      return sources
+    })
+    this.stored(`${ROW_COUNT}${count.what}`, [...state.reads].sort(), state.unknown, null)
+  }
+
+  /**
+   * What arguments pass: the columns they name, of the relations the statement reads (matched by name;
+   * a name no such column has is a whole row, so every column), and what `subquery` says a subquery
+   * among them passes.
+   */
+  private argumentReads(
+    args: readonly unknown[],
+    value: unknown,
+    subquery: (sublink: AstObject) => State,
+  ): State {
     const all = this.readsOf(value)
     const state = this.newState()
     state.unknown = all.unknown
@@ -429,15 +457,8 @@ class Run {
       if (Array.isArray(v)) return v.forEach(visit)
       if (!isObject(v)) return
       const t = unwrap(v)
-      if (t?.type === 'SubLink' && into === ROW_COUNT) {
-        // A row count shows the subquery's value (`LIMIT (SELECT count(*) ...)` shows no column).
-        const rows = this.rows((s) => queryCols(t.node.subselect, NO_ENV, s))
-        for (const c of rows.columns ?? []) add(c.sources)
-        if (rows.columns === null || rows.columns.some((c) => c.opaque)) state.unknown = true
-        return
-      }
       if (t?.type === 'SubLink') {
-        const inner = this.readsOf(t.node)
+        const inner = subquery(t.node)
         add(inner.reads)
         if (inner.unknown) state.unknown = true
         return
@@ -450,9 +471,8 @@ class Run {
       }
       for (const key in v) visit(v[key])
     }
-    visit(call.args)
-    const name = into === SHARED_BY ? `${call.name}()` : call.name
-    this.stored(`${into}${name}`, [...state.reads].sort(), state.unknown, null)
+    visit(args)
+    return state
   }
 
   /** Every column of every relation named anywhere in `value`, as whole relations. */

@@ -143,16 +143,11 @@ const FUNCTION_OPTIONS = new Set([
   'validator',
 ])
 
-/** The name an option's value gives, when it is a name (`f`, `s.f`): a TypeName or a list of strings. */
-function optionName(arg: unknown): string | undefined {
+/** The names an option's value gives, when it is a name (`f`, `s.f`): a TypeName or a list of strings. */
+function optionName(arg: unknown): string[] | undefined {
   const t = unwrap(arg)
-  const parts =
-    t?.type === 'TypeName'
-      ? stringList(list(t.node, 'names'))
-      : t?.type === 'List'
-        ? stringList(list(t.node, 'items'))
-        : undefined
-  return parts && functionName(parts)
+  if (t?.type === 'TypeName') return stringList(list(t.node, 'names'))
+  return t?.type === 'List' ? stringList(list(t.node, 'items')) : undefined
 }
 
 /** Visits any value of the tree; `hint` is the struct type of a bare field. */
@@ -265,16 +260,12 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
     case 'SelectStmt':
       walkStatement(type, node, w)
       return
-    case 'ObjectWithArgs': {
-      const parts = stringList(list(node, 'objname'))
-      const name = parts && functionName(parts)
-      if (name) w.op.addFunction(name)
+    case 'ObjectWithArgs':
+      addNamedFunction(stringList(list(node, 'objname')), w)
       walkFields(type, node, w)
       return
-    }
     case 'DefElem': {
-      const fn = FUNCTION_OPTIONS.has(str(node, 'defname') ?? '') ? optionName(node.arg) : undefined
-      if (fn) w.op.addFunction(fn)
+      if (FUNCTION_OPTIONS.has(str(node, 'defname') ?? '')) addNamedFunction(optionName(node.arg), w)
       // A sequence's `OWNED BY table.column` names its table in an option.
       const owner = str(node, 'defname') === 'owned_by' ? stringList(listItems(node.arg) ?? []) : undefined
       const parts = owner && owner.length > 1 ? owner.slice(0, -1) : undefined
@@ -304,11 +295,14 @@ function walkNode(type: string, node: AstObject, w: WalkCtx, bare: boolean): voi
 
 /** The functions a DDL node names in FUNCTION_NAME_FIELDS. */
 function addNamedFunctions(type: string, node: AstObject, w: WalkCtx): void {
-  for (const field of Object.hasOwn(FUNCTION_NAME_FIELDS, type) ? (FUNCTION_NAME_FIELDS[type] ?? []) : []) {
-    const parts = stringList(list(node, field))
-    const name = parts && functionName(parts)
-    if (name) w.op.addFunction(name)
-  }
+  for (const field of Object.hasOwn(FUNCTION_NAME_FIELDS, type) ? (FUNCTION_NAME_FIELDS[type] ?? []) : [])
+    addNamedFunction(stringList(list(node, field)), w)
+}
+
+/** A function a DDL statement names (as a list of names), as a call of it. */
+function addNamedFunction(parts: readonly string[] | undefined, w: WalkCtx): void {
+  const name = parts && functionName(parts)
+  if (name) w.op.addFunction(name)
 }
 
 /** Visits a statement node: the relations its DDL names, then everything in it with its CTEs in scope. */
