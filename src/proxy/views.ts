@@ -52,8 +52,8 @@ export class SessionViews {
         decision: 'deny',
         rule: null,
         message:
-          'dbgate could not read the catalog to see which tables the views this statement names read ' +
-          `(${err instanceof Error ? err.message : String(err)}); try again`,
+          'dbgate could not see which tables the views this statement names read, so the rules on tables ' +
+          `cannot be checked (${err instanceof Error ? err.message : String(err)})`,
       }),
     )
   }

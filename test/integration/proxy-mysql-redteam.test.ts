@@ -3,6 +3,8 @@
  * split a query differently from the guard, and ways to move a masked column's values somewhere no
  * rule names (a user variable written into a table, a renamed table or column) within one session.
  */
+import {randomBytes} from 'node:crypto'
+
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -26,7 +28,13 @@ CREATE TABLE \`${d}\`.items (id INT PRIMARY KEY, name VARCHAR(50));
 INSERT INTO \`${d}\`.items VALUES (1, 'apple'), (2, 'pear');
 CREATE TABLE \`${d}\`.vault (id INT PRIMARY KEY, code VARCHAR(40), label VARCHAR(40));
 INSERT INTO \`${d}\`.vault VALUES (1, '${SECRET}', 'open');
-CREATE TABLE \`${d}\`.pub (v TEXT);`
+CREATE TABLE \`${d}\`.pub (v TEXT);
+CREATE TABLE \`${d}\`.secrets (id INT, v TEXT);
+INSERT INTO \`${d}\`.secrets VALUES (1, 'top-secret-value');
+CREATE VIEW \`${d}\`.v_secrets AS SELECT * FROM \`${d}\`.secrets;
+CREATE VIEW \`${d}\`.v_of_v AS SELECT v FROM \`${d}\`.v_secrets;
+CREATE VIEW \`${d}\`.v_joined AS SELECT i.name, s.v FROM \`${d}\`.items i JOIN \`${d}\`.secrets s USING (id);
+CREATE VIEW \`${d}\`.v_items AS SELECT id, name FROM \`${d}\`.items;`
 
 const policyFor = (d: string): Policy => ({
   ...mysqlTestPolicy(d),
@@ -235,5 +243,73 @@ describe('a masked column moved where no rule names it stays masked for the sess
       expect.anything(),
       [{a: 1}],
     ])
+  })
+})
+
+describe('a view over a table a rule names meets that rule', () => {
+  it.each([
+    ['SELECT * FROM v_secrets'],
+    ['SELECT v FROM v_of_v'],
+    ['SELECT name FROM v_joined'],
+    ['SELECT i.name FROM items i JOIN v_secrets s ON s.id = i.id'],
+    ['SELECT 1; SELECT * FROM v_of_v'],
+    ["PREPARE p FROM 'SELECT v FROM v_of_v'"],
+  ])('%s | ...', async (...steps) => {
+    const {rows, errors} = await session([...steps, 'SELECT COUNT(*) AS n FROM v_items'])
+    expect(errors).toEqual([expect.stringContaining('secrets-need-review')])
+    expect(rows).not.toContain('top-secret-value')
+    // The session goes on, and a view over tables no rule names runs.
+    expect((JSON.parse(rows) as unknown[]).at(-1)).toEqual([{n: 2}])
+  })
+
+  it('through a prepared statement, and for a view created after the name was first read', async () => {
+    const c = await connect({multipleStatements: false})
+    try {
+      await expect(c.execute('SELECT v FROM v_secrets WHERE id = ?', [1])).rejects.toThrow(
+        /secrets-need-review/,
+      )
+      expect((await c.execute('SELECT name FROM v_items WHERE id = ?', [1]))[0]).toEqual([{name: 'apple'}])
+      // The name was a table when first looked up; after the session's own DDL it is asked again.
+      await c.query('CREATE TABLE v_late (id INT)')
+      await c.query('SELECT * FROM v_late')
+      await db.admin(
+        `DROP TABLE \`${db.name}\`.v_late; CREATE VIEW \`${db.name}\`.v_late AS SELECT * FROM \`${db.name}\`.secrets`,
+      )
+      await c.query('CREATE TABLE t_ddl (id INT)')
+      await expect(c.query('SELECT * FROM v_late')).rejects.toThrow(/secrets-need-review/)
+    } finally {
+      await c.end()
+      await db.admin(`DROP VIEW IF EXISTS \`${db.name}\`.v_late; DROP TABLE IF EXISTS \`${db.name}\`.t_ddl`)
+    }
+  })
+
+  it('refuses a view whose definition the user may not see, and says which grant is missing', async () => {
+    const user = `dbg_views_${randomBytes(3).toString('hex')}`
+    await db.admin(
+      `CREATE USER '${user}'@'%'; GRANT SELECT ON \`${db.name}\`.v_items TO '${user}'@'%'; ` +
+        `GRANT SELECT ON \`${db.name}\`.items TO '${user}'@'%'`,
+    )
+    const own = await startMysqlTestProxy(
+      `mysql://${user}@127.0.0.1:3306/${db.name}?ssl-mode=disabled`,
+      mysqlTestPolicy(db.name),
+    )
+    const c = await mysql.createConnection({host: '127.0.0.1', port: own.port, user, database: db.name})
+    try {
+      await expect(c.query('SELECT * FROM v_items')).rejects.toThrow(
+        /views this statement names read.*v_items is hidden from this user: grant it SHOW VIEW/,
+      )
+      expect((await c.query('SELECT name FROM items WHERE id = 2'))[0]).toEqual([{name: 'pear'}])
+      await db.admin(`GRANT SHOW VIEW ON \`${db.name}\`.v_items TO '${user}'@'%'`)
+      const d = await mysql.createConnection({host: '127.0.0.1', port: own.port, user, database: db.name})
+      try {
+        expect((await d.query('SELECT COUNT(*) AS n FROM v_items'))[0]).toEqual([{n: 2}])
+      } finally {
+        await d.end()
+      }
+    } finally {
+      await c.end()
+      await own.close()
+      await db.admin(`DROP USER IF EXISTS '${user}'@'%'`)
+    }
   })
 })

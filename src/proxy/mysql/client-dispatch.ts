@@ -22,7 +22,9 @@ import {ClientWait} from './waiting.js'
 import {errPacket} from './wire.js'
 import type {CatalogLookup, MysqlMaskSession, MysqlMaskStatement} from './mask-session.js'
 import {mayStore} from '../stored-copy.js'
+import {SessionViews} from '../views.js'
 import {quote} from './mask-code.js'
+import {viewTables} from './view-tables.js'
 
 /** The statement id MariaDB reads as "the statement prepared last" (direct execution). */
 const LAST_PREPARED = 0xffffffff
@@ -71,6 +73,8 @@ export class ClientDispatcher {
   /** Where the client's packets wait while one of its commands does (approval, catalog). */
   private readonly wait: ClientWait
   private actx: AnalyzeContext | undefined
+  /** The tables views read, for `tables` rules: asked on this connection, once per name per session. */
+  private readonly views = new SessionViews((relation) => viewTables((sql) => this.ask(sql), relation))
 
   constructor(private readonly o: ClientDispatcherOptions) {
     this.framer = new PacketFramer(o.maxPacketBytes, (seq, buf, start, end) =>
@@ -297,23 +301,68 @@ export class ClientDispatcher {
           }
       }
     }
-    const info: StatementInfo = {sql: text.sql, decision}
-    if (!text.ok || !needsNotNull(g.guard, decision, g.evalContext))
-      return this.decidedQuery(reply, info, buf, start, end, expect, effects, uncertain, onFailure)
-    // Whether the columns of a WHERE that only drops NULLs are NOT NULL: asked on this connection first.
+    type Go = (d: Decision, frame: Buffer, at: number, to: number) => void
+    const go: Go = (d, frame, at, to) =>
+      this.decidedQuery(
+        reply,
+        {sql: text.sql, decision: d},
+        frame,
+        at,
+        to,
+        expect,
+        effects,
+        uncertain,
+        onFailure,
+      )
+    const decided: Go = (d, frame, at, to) => {
+      if (!text.ok || !needsNotNull(g.guard, d, g.evalContext)) return go(d, frame, at, to)
+      // Whether the columns of a WHERE that only drops NULLs are NOT NULL: asked on this connection first.
+      const kept = Buffer.from(frame.subarray(at, to))
+      const check = decideNotNull(g.guard, d, g.evalContext, (c) => this.notNull(c))
+      this.afterLookup(check, (checked) => go(checked, kept, 0, kept.length))
+    }
+    if (!text.ok) return decided(decision, buf, start, end)
+    // The tables the statement's views read meet the rules too (src/proxy/views.ts).
+    const expanded = this.views.expand(g.policy, g.guard, decision, g.evalContext)
+    if (!(expanded instanceof Promise)) {
+      if (expanded.decision === 'allow') this.views.ran(expanded)
+      return decided(expanded, buf, start, end)
+    }
     const frame = Buffer.from(buf.subarray(start, end))
+    this.afterLookup(expanded, (d) => {
+      if (d.decision === 'allow') this.views.ran(d)
+      decided(d, frame, 0, frame.length)
+    })
+  }
+
+  /**
+   * Goes on with `then` once the catalog answered (a Promise that never rejects); the client's later
+   * packets wait meanwhile, and what `then` sends goes ahead of them.
+   */
+  private afterLookup<T>(answer: Promise<T>, then: (value: T) => void): void {
     this.wait.begin()
-    void decideNotNull(g.guard, decision, g.evalContext, (check) => this.notNull(check)).then((d) => {
+    void answer.then((value) => {
       if (this.stopped) return
       try {
-        const decided = {sql: text.sql, decision: d}
-        this.decidedQuery(reply, decided, frame, 0, frame.length, expect, effects, uncertain, onFailure)
+        then(value)
       } catch (err) {
         this.stopped = true
         this.o.onFatal(err)
         return
       }
       this.wait.end()
+    })
+  }
+
+  /** Runs a query of the proxy's own on this connection, in turn with the client's statements. */
+  private ask(sql: string): Promise<(string | null)[][]> {
+    return new Promise((resolve, reject) => {
+      const rows: (string | null)[][] = []
+      this.sendLookup({
+        sql,
+        row: (values) => void rows.push([...values]),
+        done: (ok) => (ok ? resolve(rows) : reject(new Error('the server refused the catalog query'))),
+      })
     })
   }
 
