@@ -4,6 +4,7 @@
  * before the statement is sent, and the first copy becomes the denial the client sees.
  */
 import {
+  CONDITION,
   maskedCopy,
   ROW_COUNT,
   SERVER_FILE,
@@ -16,19 +17,35 @@ import {
   type StoredWrite,
 } from '../policy/index.js'
 
-/** Operation kinds of statements that may store rows computed from other columns. */
-const STORING_KINDS = new Set(['create', 'insert', 'update', 'merge', 'alter', 'copy'])
+/**
+ * Operation kinds of statements that may store rows computed from other columns, or choose rows by
+ * conditions (a SELECT, DELETE, EXPLAIN or PREPARE of one; `other` is DECLARE CURSOR among others).
+ */
+const JUDGED_KINDS = new Set([
+  'create',
+  'insert',
+  'update',
+  'merge',
+  'alter',
+  'copy',
+  'select',
+  'delete',
+  'explain',
+  'prepare',
+  'other',
+])
 
 /**
- * True when a decided statement may store rows computed from other columns (its copies are judged);
- * writing a file of the server's (COPY TO, MySQL `INTO OUTFILE`) is a `copy`. So may any function it
- * calls: a built-in that keeps its argument (`setval`, `pg_notify`), or a user's function or procedure,
- * which only the catalog tells from a built-in (lineage asks it).
+ * True when a decided statement is judged before it is sent: it may store rows computed from other
+ * columns (writing a file of the server's, COPY TO or MySQL `INTO OUTFILE`, is a `copy`), or choose
+ * rows by conditions on them (`CONDITION`). So may any function it calls: a built-in that keeps its
+ * argument (`setval`, `pg_notify`), or a user's function or procedure, which only the catalog tells from
+ * a built-in (lineage asks it).
  */
-export function mayStore(decision: Decision | undefined): boolean {
+export function judgedBeforeSent(decision: Decision | undefined): boolean {
   if (decision === undefined) return false
   return decision.operations.some(
-    (o) => STORING_KINDS.has(o.kind) || o.kind === 'call' || o.functions.length > 0,
+    (o) => JUDGED_KINDS.has(o.kind) || o.kind === 'call' || o.functions.length > 0,
   )
 }
 
@@ -69,19 +86,22 @@ export function storedCopy(
   rules = rules.filter((r) => r.columns?.[0] !== EVERY_COLUMN)
   for (const w of writes) {
     if (w.temporary) continue
+    // A condition is judged over the catalog as known: DDL cannot hide a masked column (renames are copies).
     const stale =
-      how.stale || how.inFlight || w.afterDdl
+      (how.stale || how.inFlight || w.afterDdl) && w.table !== CONDITION
         ? maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
         : undefined
     const copy = stale ?? maskedCopy(w, rules, how.match, how.sessionOnly)
     if (copy === undefined) continue
     const count = w.table.startsWith(ROW_COUNT) ? w.table.slice(ROW_COUNT.length) : undefined
     const message =
-      count !== undefined
-        ? countMessage(copy, count)
-        : stale !== undefined
-          ? staleMessage(shown(w.table, w.table), how)
-          : copyMessage(copy, shown(copy.target, w.table), how)
+      w.table === CONDITION
+        ? conditionMessage(copy)
+        : count !== undefined
+          ? countMessage(copy, count)
+          : stale !== undefined
+            ? staleMessage(shown(w.table, w.table), how)
+            : copyMessage(copy, shown(copy.target, w.table), how)
     return {rule: copy.rule, message}
   }
   return undefined
@@ -116,6 +136,15 @@ function countMessage(copy: MaskedCopy, through: string): string {
   return (
     `returns a number of rows computed from ${what} (through ${through}), which shows its values ` +
     'whatever masking does to the rows; compute it from columns no masking rule covers'
+  )
+}
+
+function conditionMessage(copy: MaskedCopy): string {
+  const what = copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
+  return (
+    `chooses rows by a condition computed from ${what}, so which rows return (or how many change) ` +
+    `shows its values whatever masking does to them (WHERE email LIKE 'a%' finds one character at a ` +
+    'time); compare the column whole with = or IN to values you supply, or test IS NULL'
   )
 }
 

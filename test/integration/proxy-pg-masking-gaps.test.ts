@@ -87,7 +87,7 @@ const DERIVED = [
   "select encode(email::bytea, 'escape') from hr.users",
   "select overlay(email placing '' from 1 for 0) from hr.users",
   'select case when email is not null then email end from hr.users',
-  "select email from hr.users where email like '%@%' union select name from hr.users",
+  'select email from hr.users where email is not null union select name from hr.users',
 ]
 
 describe('expressions over masked columns', () => {

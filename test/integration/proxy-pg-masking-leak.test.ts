@@ -168,6 +168,49 @@ describe('no seeded value leaves the proxy', () => {
     }
   })
 
+  it('refuses a condition computed from a masked column: which rows match shows its values', async () => {
+    const c = await raw()
+    try {
+      for (const sql of [
+        'select count(*) from users, generate_series(1, 1000) g where g <= ascii(substr(email, 1, 1)) and id = 1',
+        "select id from users where email like 'a%'",
+        "select id from users where substr(ssn, 1, 1) = '2'",
+        "select id from users where email::varchar(1) = 'a'",
+        "select id from users where email > 'b'",
+        'select g from generate_series(1, 200) g join users u on g = ascii(u.email) where u.id = 1',
+        'select g from generate_series(1, 200) g except select ascii(email) from users',
+        'select count(*) filter (where ascii(email) > 100) from users',
+        'select exists (select 1 from users where ascii(email) > 100)',
+        'select (select count(*) from generate_series(1, 200) g where g < ascii(u.email)) from users u',
+        'select name from users u where exists (select 1 from generate_series(1, 200) g where g = ascii(u.email))',
+        'select id from users group by id having max(ascii(ssn)) > 40',
+        'update orders o set total = total from users u where u.id = o.user_id and ascii(u.email) > 100',
+        "delete from orders where user_id in (select id from users where email like 'b%')",
+        "explain analyze select * from users where email > 'b'",
+        'with w as (select id from users where length(card) > 18) select count(*) from w',
+      ]) {
+        const msgs = await simple(c, sql)
+        expect(errorsOf(msgs), sql).toEqual([
+          expect.stringMatching(/chooses rows by a condition computed from masked column public\.users\./),
+        ])
+        expect(leaks(msgs)).toEqual([])
+      }
+      expect((await adminQuery('select count(*)::int as n from orders', db.name)).rows).toEqual([{n: 2}])
+      // Lookups of a whole value the client supplies, NULL tests, and conditions on other columns run.
+      const lookups = await simple(
+        c,
+        "select name from users where email = 'alice.smith@example.com'; " +
+          "select name from users where ssn in ('078-05-1120', 'x') or email is null; " +
+          "select count(*) from users where note is not null and email <> 'nobody@example.com'; " +
+          'select u.name from users u join orders o on o.user_id = u.id where o.total > 150',
+      )
+      expect(errorsOf(lookups)).toEqual([])
+      expect(rows(lookups)).toEqual([['Alice Smith'], ['Bob Jones'], ['2'], ['Bob Jones']])
+    } finally {
+      c.end()
+    }
+  })
+
   it('keeps benign columns unchanged and masks the rest', async () => {
     const c = await raw()
     const msgs = await simple(c, 'select id, name, email, ssn, card, note from users order by id')

@@ -5,6 +5,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {
+  CONDITION,
   expressionColumns,
   maskedCopy,
   type CatalogView,
@@ -183,7 +184,10 @@ describe('a write that stores a masked column where no rule masks it as strictly
 
 describe('writes that store no masked column where it escapes its rule', () => {
   it.each([
-    "INSERT INTO notes SELECT id, name FROM users WHERE email LIKE '%x'",
+    "INSERT INTO notes SELECT id, name FROM users WHERE email = 'a@x.com' OR ssn IN ($1, $2)",
+    "SELECT name FROM users WHERE email IS NOT NULL AND email <> '' AND id > 2",
+    "SELECT u.name FROM users u JOIN orders o ON o.user_id = u.id WHERE u.email IS DISTINCT FROM 'x'",
+    "SELECT * FROM v_names WHERE name LIKE 'a%'",
     'UPDATE users SET email = lower(email)',
     'INSERT INTO users (id, name, email, ssn) SELECT id + 10, name, email, ssn FROM users',
     "INSERT INTO notes VALUES (1, 'x')",
@@ -205,6 +209,40 @@ describe('writes that store no masked column where it escapes its rule', () => {
     'UPDATE notes SET note = upper(note)',
   ])('%s', (sql) => {
     expect(copy(sql)).toBeUndefined()
+  })
+})
+
+describe('conditions that compute from a masked column choose rows by its values', () => {
+  it.each([
+    ["SELECT id FROM users WHERE email LIKE '%x'", 'public.users.email'],
+    ["SELECT id FROM users WHERE substr(ssn, 1, 1) = '1'", 'public.users.ssn'],
+    ["SELECT id FROM users WHERE ssn::char(1) = '1'", 'public.users.ssn'],
+    ['SELECT id FROM users u, generate_series(1, 200) g WHERE g = ascii(u.email)', 'public.users.email'],
+    ['SELECT id FROM users u JOIN generate_series(1, 200) g ON g <= length(u.ssn)', 'public.users.ssn'],
+    ['SELECT id FROM users u1 JOIN users u2 USING (email)', 'public.users.email'],
+    [
+      'SELECT id FROM orders o WHERE o.user_id IN (SELECT id FROM users WHERE email > $1)',
+      'public.users.email',
+    ],
+    ['SELECT 1 WHERE EXISTS (SELECT 1 FROM users WHERE ssn < $1)', 'public.users.ssn'],
+    ['SELECT count(*) FILTER (WHERE ascii(email) > 100) FROM users', 'public.users.email'],
+    ['SELECT max(id) FROM users GROUP BY name HAVING max(email) > $1', 'public.users.email'],
+    ['SELECT id FROM users INTERSECT SELECT ascii(ssn) FROM users', 'public.users.ssn'],
+    ["DELETE FROM notes WHERE note IN (SELECT email FROM users WHERE email LIKE 'a%')", 'public.users.email'],
+    [
+      'UPDATE notes SET note = note FROM users u WHERE u.id = notes.id AND length(u.email) > 9',
+      'public.users.email',
+    ],
+    ["EXPLAIN ANALYZE SELECT * FROM users WHERE email > 'b'", 'public.users.email'],
+    ["SELECT * FROM v_names WHERE id IN (SELECT id FROM users WHERE ssn LIKE '1%')", 'public.users.ssn'],
+  ])('%s', (sql, source) => {
+    expect(copy(sql)).toMatchObject({target: CONDITION, source})
+  })
+
+  it('a view expanded in the statement keeps its own conditions out of the judgement', () => {
+    const withView = catalog.viewDefinition?.('public', 'v_names')
+    expect(withView).toBeDefined()
+    expect(copy('SELECT name FROM v_names')).toBeUndefined()
   })
 })
 

@@ -4,6 +4,7 @@
  * whatever the statement writes into it (`UPDATE t SET note = u.email ... RETURNING note`).
  */
 import {type AstObject, list, obj, str, unwrap} from '../postgres/ast.js'
+import {judgeCondition} from './conditions.js'
 import {collect} from './expr.js'
 import {fromLevel, writesRunCode} from './from.js'
 import {
@@ -28,7 +29,11 @@ type Writes = Map<string, Acc>
 export function dmlCols(type: string, node: AstObject, outer: Env, state: State): Cols {
   writesRunCode(obj(node, 'relation'), state)
   const returning = returningList(node)
-  if (returning.length === 0) return []
+  if (returning.length === 0) {
+    // What it changes still depends on its conditions (and its command tag counts the rows).
+    dmlWrites(type, node, outer, state)
+    return []
+  }
   const {level, env, target, writes} = dmlWrites(type, node, outer, state)
   const written = applyWrites(target, writes)
   return targetCols(returning, {level: withTarget(level, written, node), ctes: env.ctes}, state)
@@ -69,6 +74,10 @@ function dmlWrites(
   // The target comes first, so its relation is rels[0] and its columns items[0].
   const level = fromLevel([{RangeVar: node.relation}, ...others, ...sourceRel], env, state)
   const inner: Env = {level, ctes: env.ctes}
+  judgeCondition(node.whereClause, inner, state)
+  judgeCondition(node.joinCondition, inner, state)
+  for (const clause of list(node, 'mergeWhenClauses'))
+    judgeCondition(unwrap(clause)?.node.condition, inner, state)
   const writes: Writes = new Map()
   const target = level.items[0] ?? null
   switch (type) {

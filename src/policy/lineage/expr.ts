@@ -1,9 +1,11 @@
 /**
  * Sources of an expression: the union of every column it references, through any operator, cast,
  * CASE (conditions included), function call, array, row or scalar subquery. Clauses that only filter
- * or order (an aggregate's FILTER, a window's PARTITION BY, an EXISTS subquery) add nothing.
+ * or order (an aggregate's FILTER, a window's PARTITION BY, an EXISTS subquery) add nothing; the
+ * conditions among them are judged (conditions.ts).
  */
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
+import {judgeCondition} from './conditions.js'
 import {pureFunction} from './functions.js'
 import {
   type Acc,
@@ -64,9 +66,9 @@ function collectNode(type: string, node: AstObject, env: Env, state: State, acc:
     case 'FuncCall':
       return collectCall(node, env, state, acc)
     case 'SubLink': {
-      // EXISTS yields whether a row matched: like WHERE, it only filters.
-      if (str(node, 'subLinkType') !== 'EXISTS_SUBLINK')
-        addRow(acc, queryCols(node.subselect, env, state), state)
+      // EXISTS yields whether a row matched: like WHERE, it only filters (its conditions are judged).
+      const rows = queryCols(node.subselect, env, state)
+      if (str(node, 'subLinkType') !== 'EXISTS_SUBLINK') addRow(acc, rows, state)
       collect(node.testexpr, env, state, acc)
       return
     }
@@ -88,6 +90,8 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
     acc.opaque = true
     state.unknown = true
   }
+  // FILTER (WHERE ...) decides which rows an aggregate reads, and so a count.
+  judgeCondition(node.agg_filter, env, state)
   // A count is a number whatever it counts: it carries no value of its argument.
   if (pure === 'count') return
   collect(node.args, env, state, acc)

@@ -5,6 +5,7 @@
 import {type AstObject, list, listItems, obj, str, stringList, unwrap} from '../postgres/ast.js'
 import {rangeVarParts} from '../postgres/names.js'
 import {parse} from '../postgres/parser.js'
+import {judgeCondition, judgeRows} from './conditions.js'
 import {collect} from './expr.js'
 import {functionColumns, pureFunction} from './functions.js'
 import {
@@ -292,9 +293,12 @@ function joinCols(
       }
       return colOf(n, acc)
     })
+    // USING and NATURAL compare the merged columns of both sides.
+    judgeRows(merged, state)
     const rest = (side: readonly Col[]): Col[] => side.filter((c) => !names.includes(c.name))
     cols = [...merged, ...rest(left), ...rest(right)]
   } else state.unknown = true
+  judgeCondition(node.quals, {level, ctes: env.ctes}, state)
   if (alias.name === undefined) return rename(cols, alias.columns)
   // An aliased join hides the relations inside it.
   level.rels.splice(first)

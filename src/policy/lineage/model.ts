@@ -58,6 +58,8 @@ export interface State {
   code?: boolean
   /** Nesting of view expansions, bounded against views that (through a stale catalog) refer to themselves. */
   viewDepth: number
+  /** Sources of what the statement's conditions compute, other than lookups (see conditions.ts). */
+  readonly decides?: Acc
 }
 
 /** Sources and certainty being accumulated for one expression. */

@@ -31,7 +31,7 @@ import {
 } from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
-import {ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
+import {CONDITION, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -188,6 +188,8 @@ class Run {
   private readonly temporaries = new Set<string>()
   /** True once an earlier statement of this query may have changed the catalog (DDL, user code). */
   private changedCatalog = false
+  /** What the conditions of the statement being read compute from (State.decides). */
+  private decides = newAcc()
 
   constructor(
     private readonly catalog: CatalogView,
@@ -196,6 +198,7 @@ class Run {
 
   /** The lineage of one top-level statement. */
   statement(value: unknown): StatementLineage {
+    this.decides = newAcc()
     try {
       const temporaries = new Set(temporaryNames(value, this.catalog))
       for (const name of temporaries) this.effect({kind: 'temporary', name})
@@ -216,6 +219,9 @@ class Run {
       })
       for (const call of calls) this.passed(call, value)
       for (const count of rowCountArguments(value)) this.counted(count, value)
+      // Conditions that compute from columns choose rows by their values (conditions.ts).
+      if (this.decides.sources.size > 0 || this.decides.opaque)
+        this.stored(CONDITION, [...this.decides.sources].sort(), this.decides.opaque, null)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
@@ -247,6 +253,7 @@ class Run {
       unknown: false,
       code: false,
       viewDepth: 0,
+      decides: this.decides,
     }
   }
 
@@ -288,7 +295,9 @@ class Run {
       case 'DeleteStmt':
         return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
       case 'ExplainStmt':
-        // The plan shows expressions and literals of the query, never stored values.
+        // The plan shows expressions and literals of the query, never stored values; its row counts
+        // (estimated, or with ANALYZE counted) follow the query's conditions, which are judged.
+        this.rows((s) => queryCols(node.query, NO_ENV, s))
         return {columns: [output(constCol('QUERY PLAN'))], reads: [], readsUnknown: false}
       case 'VariableShowStmt': {
         const name = str(node, 'name') ?? ''

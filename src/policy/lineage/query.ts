@@ -1,10 +1,11 @@
 /**
  * Lineage of a query: its WITH clause, set operations, VALUES, FROM clause and target list, giving
  * each output column in order with its sources. WHERE, GROUP BY, HAVING, ORDER BY and LIMIT only
- * choose rows, so they are not read.
+ * choose rows, so they are no source of a column; WHERE and HAVING are judged (conditions.ts).
  */
 import {type AstObject, isObject, list, listItems, obj, str, stringList, unwrap} from '../postgres/ast.js'
 import {dmlCols} from './dml.js'
+import {judgeCondition, judgeRows} from './conditions.js'
 import {collect, figureName, findRels, refParts} from './expr.js'
 import {fromLevel} from './from.js'
 import {
@@ -53,12 +54,18 @@ export function selectCols(node: AstObject, outer: Env, state: State): Cols {
   const op = str(node, 'op')
   if (op !== undefined && op !== 'SETOP_NONE') {
     // Column i of a UNION / INTERSECT / EXCEPT can come from column i of either branch.
-    return unionCols([queryCols(node.larg, env, state), queryCols(node.rarg, env, state)])
+    const branches = [queryCols(node.larg, env, state), queryCols(node.rarg, env, state)]
+    // INTERSECT and EXCEPT keep the rows of one branch the other holds: they compare every column.
+    if (op !== 'SETOP_UNION') for (const b of branches) judgeRows(b, state)
+    return unionCols(branches)
   }
   const values = list(node, 'valuesLists')
   if (values.length > 0) return valuesCols(values, env, state)
   const level = fromLevel(list(node, 'fromClause'), env, state)
-  return targetCols(list(node, 'targetList'), {level, ctes: env.ctes}, state)
+  const inner: Env = {level, ctes: env.ctes}
+  judgeCondition(node.whereClause, inner, state)
+  judgeCondition(node.havingClause, inner, state)
+  return targetCols(list(node, 'targetList'), inner, state)
 }
 
 function valuesCols(rows: readonly unknown[], env: Env, state: State): Cols {

@@ -65,6 +65,12 @@ export const SHARED_BY = '\u0000shared by '
  */
 export const ROW_COUNT = '\u0000row count through '
 
+/**
+ * The row count of a statement whose conditions compute from columns (conditions.ts): which rows it
+ * returns or changes shows their values.
+ */
+export const CONDITION = `${ROW_COUNT}a condition`
+
 /** One output column of a statement. */
 export interface OutputColumn {
   /** The column's name as PostgreSQL would likely label it; informative only (fields match by position). */

@@ -21,7 +21,7 @@ import type {Entry, Expect, MysqlSessionState} from './session-state.js'
 import {ClientWait} from './waiting.js'
 import {errPacket} from './wire.js'
 import type {CatalogLookup, MysqlMaskSession, MysqlMaskStatement} from './mask-session.js'
-import {mayStore} from '../stored-copy.js'
+import {judgedBeforeSent} from '../stored-copy.js'
 import {SessionViews} from '../views.js'
 import {quote} from './mask-code.js'
 import {viewTables} from './view-tables.js'
@@ -425,7 +425,7 @@ export class ClientDispatcher {
     const killed = expect === 'result' ? killedConnection(info.sql) : undefined
     if (killed !== undefined) this.o.held?.statements.cancel(killed)
     const masking = this.o.state.masking
-    if (masking === undefined || !mayStore(decision))
+    if (masking === undefined || !judgedBeforeSent(decision))
       return this.forward(buf, start, end, this.entryOf(info, expect, effects, uncertain, onFailure))
     const send = (m: MysqlMaskStatement | undefined, frame: Buffer, at: number, to: number): void =>
       this.forward(frame, at, to, this.entryOf(info, expect, effects, uncertain, onFailure, m))

@@ -25,7 +25,7 @@ import {
   type StatementLineage,
   type StoredWrite,
 } from '../../policy/index.js'
-import {EVERY_COLUMN, mayStore, storedCopy, type StoredCopy} from '../stored-copy.js'
+import {EVERY_COLUMN, judgedBeforeSent, storedCopy, type StoredCopy} from '../stored-copy.js'
 import {SessionCatalog, type SideQuery} from './catalog.js'
 import type {CopyMasker} from './mask-copy.js'
 import {fieldMasks, RowMasker, type ResultField} from './mask-rows.js'
@@ -141,7 +141,11 @@ export class MaskSession {
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) return undefined
     // Judged before the statement is sent: the catalog is as it (the first of its query) will see it.
-    const stores = !mayStore(decision) ? undefined : this.path.unknown || this.path.ddl ? 'stale' : 'columns'
+    const stores = !judgedBeforeSent(decision)
+      ? undefined
+      : this.path.unknown || this.path.ddl
+        ? 'stale'
+        : 'columns'
     return {
       sql: decision === undefined ? '' : sql,
       rules: this.taints.length === 0 ? base : [...base, ...this.taints],

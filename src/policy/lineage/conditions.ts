@@ -1,0 +1,109 @@
+/**
+ * Conditions decide which rows a statement returns or changes, and so how many: masking rewrites the
+ * values, but `SELECT count(*) FROM users, generate_series(1, 1000) g WHERE g <= ascii(email)` returns a
+ * masked column's character code, and `WHERE email LIKE 'a%'` finds it one character at a time. A
+ * column in a condition is a lookup (which rows hold this value) only when it is compared whole, by
+ * equality, with values the client supplies: `email = 'a@x.com'`, `ssn IN ($1, $2)`, `email IS NULL`,
+ * `email <> ''`. Anything else a condition computes is a copy of its columns to the client, collected in
+ * `state.decides` (the proxy refuses it when a masking rule covers one of them).
+ */
+import {type AstObject, list, str, stringList, unwrap} from '../postgres/ast.js'
+import {collect} from './expr.js'
+import {type Acc, addRow, type Cols, type Env, type State} from './model.js'
+import {queryCols} from './query.js'
+
+/** Operators that compare two values whole for (in)equality. */
+const EQUALITY = new Set(['=', '<>', '!='])
+
+/** Nodes whose value the client supplies: the statement's own text or a parameter. */
+const SUPPLIED = new Set(['A_Const', 'ParamRef', 'SQLValueFunction'])
+
+/** Judges a condition (WHERE, ON, HAVING, FILTER, a MERGE clause's AND) read in `env`. */
+export function judgeCondition(value: unknown, env: Env, state: State): void {
+  const decides = state.decides
+  // A view's own conditions are its definer's, the same for every reader: they choose nothing.
+  if (decides === undefined || state.viewDepth > 0 || value === undefined || value === null) return
+  judge(value, env, state, decides)
+}
+
+function judge(value: unknown, env: Env, state: State, decides: Acc): void {
+  const t = unwrap(value)
+  if (t === undefined) return collect(value, env, state, decides)
+  const {type, node} = t
+  switch (type) {
+    case 'BoolExpr':
+      for (const arg of list(node, 'args')) judge(arg, env, state, decides)
+      return
+    case 'BooleanTest':
+      return judge(node.arg, env, state, decides)
+    case 'NullTest':
+      if (!bareColumn(node.arg)) collect(node.arg, env, state, decides)
+      return
+    case 'A_Expr':
+      if (lookup(node)) return
+      return collect(value, env, state, decides)
+    case 'SubLink': {
+      // The subquery's own conditions are judged as it is read; what it returns is compared here.
+      const rows = queryCols(node.subselect, env, state)
+      if (str(node, 'subLinkType') === 'EXISTS_SUBLINK') return
+      addRow(decides, rows, state)
+      return collect(node.testexpr, env, state, decides)
+    }
+    default:
+      collect(value, env, state, decides)
+  }
+}
+
+/** True for a comparison that is a lookup: a bare column compared by equality with supplied values. */
+function lookup(node: AstObject): boolean {
+  const kind = str(node, 'kind')
+  const op = stringList(list(node, 'name'))?.at(-1)
+  const sides = (): boolean =>
+    (bareColumn(node.lexpr) && supplied(node.rexpr)) || (supplied(node.lexpr) && bareColumn(node.rexpr))
+  switch (kind) {
+    case 'AEXPR_OP':
+    case 'AEXPR_OP_ANY':
+    case 'AEXPR_OP_ALL':
+    case 'AEXPR_IN':
+      return op !== undefined && EQUALITY.has(op) && sides()
+    case 'AEXPR_DISTINCT':
+    case 'AEXPR_NOT_DISTINCT':
+      return sides()
+    case undefined:
+    default:
+      return false
+  }
+}
+
+/**
+ * A column as it is stored, no cast: `email::varchar(1) = 'a'` compares a prefix, and a cast to any
+ * type may drop part of the value.
+ */
+function bareColumn(value: unknown): boolean {
+  const t = unwrap(value)
+  if (t?.type !== 'ColumnRef') return false
+  return !list(t.node, 'fields').some((f) => unwrap(f)?.type === 'A_Star')
+}
+
+/** A value the client supplies: a constant or parameter, cast or not, or a list or array of them. */
+function supplied(value: unknown): boolean {
+  if (Array.isArray(value)) return value.every(supplied)
+  const t = unwrap(value)
+  if (t === undefined) return false
+  if (SUPPLIED.has(t.type)) return true
+  switch (t.type) {
+    case 'TypeCast':
+      return supplied(t.node.arg)
+    case 'List':
+      return supplied(list(t.node, 'items'))
+    case 'A_ArrayExpr':
+      return supplied(list(t.node, 'elements'))
+    default:
+      return false
+  }
+}
+
+/** Rows compared whole (INTERSECT, EXCEPT, USING, NATURAL): every column decides. */
+export function judgeRows(cols: Cols, state: State): void {
+  if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides, cols, state)
+}
