@@ -19,7 +19,8 @@ import {
 
 /**
  * Operation kinds of statements that may store rows computed from other columns, or choose rows by
- * conditions (a SELECT, DELETE, EXPLAIN or PREPARE of one; `other` is DECLARE CURSOR among others).
+ * conditions (a SELECT, DELETE, EXPLAIN or PREPARE of one, MySQL's `SET @v = (SELECT ...)`; `other` is
+ * DECLARE CURSOR among others).
  */
 const JUDGED_KINDS = new Set([
   'create',
@@ -32,6 +33,7 @@ const JUDGED_KINDS = new Set([
   'delete',
   'explain',
   'prepare',
+  'set',
   'other',
 ])
 
@@ -87,8 +89,9 @@ export function storedCopy(
   for (const w of writes) {
     if (w.temporary) continue
     // A condition is judged over the catalog as known: DDL cannot hide a masked column (renames are copies).
+    const condition = w.table === CONDITION || w.compared === true
     const stale =
-      (how.stale || how.inFlight || w.afterDdl) && w.table !== CONDITION
+      (how.stale || how.inFlight || w.afterDdl) && !condition
         ? maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
         : undefined
     const copy = stale ?? maskedCopy(w, rules, how.match, how.sessionOnly)
@@ -97,11 +100,13 @@ export function storedCopy(
     const message =
       w.table === CONDITION
         ? conditionMessage(copy)
-        : count !== undefined
-          ? countMessage(copy, count)
-          : stale !== undefined
-            ? staleMessage(shown(w.table, w.table), how)
-            : copyMessage(copy, shown(copy.target, w.table), how)
+        : w.compared === true
+          ? comparedMessage(copy)
+          : count !== undefined
+            ? countMessage(copy, count)
+            : stale !== undefined
+              ? staleMessage(shown(w.table, w.table), how)
+              : copyMessage(copy, shown(copy.target, w.table), how)
     return {rule: copy.rule, message}
   }
   return undefined
@@ -145,6 +150,14 @@ function conditionMessage(copy: MaskedCopy): string {
     `chooses rows by a condition computed from ${what}, so which rows return (or how many change) ` +
     `shows its values whatever masking does to them (WHERE email LIKE 'a%' finds one character at a ` +
     'time); compare the column whole with = or IN to values you supply, or test IS NULL'
+  )
+}
+
+function comparedMessage(copy: MaskedCopy): string {
+  return (
+    `compares masked column ${copy.source ?? '?'} with ${copy.target}, which no masking rule covers as ` +
+    'strictly, so the rows that match show its values; compare it with a column masked as strictly, or ' +
+    'with values you supply'
   )
 }
 

@@ -298,7 +298,7 @@ describe('what still runs', () => {
     const r = await session(
       'CREATE TABLE names_copy AS SELECT id, name FROM users',
       'UPDATE users SET email = LOWER(email) WHERE id = 1',
-      "INSERT INTO notes SELECT id + 30, name FROM users WHERE email LIKE '%example%'",
+      "INSERT INTO notes SELECT id + 30, name FROM users WHERE email = 'erin.copy@example.com'",
       'ALTER TABLE users RENAME COLUMN name TO full_name',
       'ALTER TABLE users RENAME COLUMN full_name TO name',
       'SELECT note FROM notes WHERE id > 30',

@@ -322,9 +322,63 @@ describe('no seeded value leaves the MySQL proxy', () => {
     ])
   })
 
+  it('refuses a condition computed from a masked column: which rows match shows its values', async () => {
+    const {result} = await session(async (c) => {
+      const errors: string[] = []
+      for (const sql of [
+        'SELECT COUNT(*) FROM users, seq_1_to_1000 g WHERE g.seq <= ASCII(SUBSTR(email, 1, 1)) AND id = 1',
+        "SELECT id FROM users WHERE email LIKE 'a%'",
+        "SELECT id FROM users WHERE SUBSTR(ssn, 1, 1) = '2'",
+        "SELECT id FROM users WHERE email > 'b'",
+        'SELECT g.seq FROM seq_1_to_200 g JOIN users u ON g.seq = ASCII(u.email) WHERE u.id = 1',
+        'SELECT g.seq FROM seq_1_to_300 g JOIN users u ON g.seq = u.ssn',
+        'SELECT EXISTS (SELECT 1 FROM users WHERE ASCII(email) > 100)',
+        'SELECT (SELECT COUNT(*) FROM seq_1_to_200 g WHERE g.seq < ASCII(u.email)) FROM users u',
+        'SELECT id FROM users GROUP BY id HAVING MAX(ASCII(ssn)) > 40',
+        'UPDATE orders o JOIN users u ON u.id = o.user_id SET o.total = o.total WHERE ASCII(u.email) > 100',
+        "DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE 'b%')",
+        "EXPLAIN SELECT * FROM users WHERE email > 'b'",
+        "SELECT id FROM v_users WHERE mail LIKE 'a%'",
+        "SET @n = (SELECT COUNT(*) FROM users WHERE email LIKE 'a%')",
+        "SET @n = (SELECT score FROM users WHERE id = 1); PREPARE s FROM 'SELECT seq FROM seq_1_to_100 LIMIT ?'; EXECUTE s USING @n",
+      ])
+        try {
+          await c.query(sql)
+          errors.push(`ran: ${sql}`)
+        } catch (e) {
+          errors.push((e as Error).message)
+        }
+      // Lookups of a whole value the client supplies, NULL tests, and conditions on other columns run.
+      const [lookups] = await c.query(
+        "SELECT name FROM users WHERE email = 'alice.smith@example.com'; " +
+          "SELECT name FROM users WHERE ssn IN ('078-05-1120', 'x') OR email IS NULL; " +
+          "SELECT COUNT(*) AS n FROM users WHERE note IS NOT NULL AND email <> 'nobody@example.com'; " +
+          'SELECT u.name FROM users u JOIN orders o ON o.user_id = u.id WHERE o.total > 150; ' +
+          'SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM users v WHERE v.email = u.email) ORDER BY 1',
+      )
+      return {errors, lookups}
+    })
+    const refused: unknown = expect.stringMatching(
+      /chooses rows by a condition computed from|compares masked column \S+\.ssn with/,
+    )
+    expect(result.errors).toEqual(Array.from({length: 15}, () => refused))
+    expect(result.errors[0]).toMatch(/from masked column \S+\.users\.email/)
+    expect(result.errors.at(-1)).toMatch(/from values dbgate cannot trace/)
+    expect(await db.admin(`SELECT COUNT(*) AS n FROM \`${db.name}\`.orders`)).toEqual([{n: 2}])
+    expect(result.lookups).toEqual([
+      [{name: 'Alice Smith'}],
+      [{name: 'Bob Jones'}],
+      [{n: 2}],
+      [{name: 'Bob Jones'}],
+      [{id: 1}, {id: 2}],
+    ])
+  })
+
   it('masks derived columns, and leaves columns that only filter alone', async () => {
     const {result} = await session(async (c) => {
-      const [a] = await c.query("SELECT id, LOWER(email) AS e FROM users WHERE email LIKE 'alice%'")
+      const [a] = await c.query(
+        "SELECT id, LOWER(email) AS e FROM users WHERE email = 'alice.smith@example.com'",
+      )
       const [b] = await c.query(
         'SELECT o.total, u.name FROM orders o JOIN users u ON u.id = o.user_id WHERE u.ssn <> "" ORDER BY o.id',
       )

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {CONDITION, SHARED_BY} from '../../src/policy/index.js'
 import {lineageMysql, type MysqlLineageResult} from '../../src/policy/lineage/mysql.js'
 import type {MysqlCatalogView} from '../../src/policy/lineage/mysql-query.js'
 
@@ -197,7 +198,9 @@ describe('MySQL lineage', () => {
       ok(lineageMysql(sql, catalog(), 'app'))
         .effects.flat()
         .flatMap((e) =>
-          e.kind === 'write' && e.table.startsWith('\u0000') ? [[e.table.slice(11), e.reads, e.unknown]] : [],
+          e.kind === 'write' && e.table.startsWith(SHARED_BY)
+            ? [[e.table.slice(SHARED_BY.length), e.reads, e.unknown]]
+            : [],
         )
     expect(kept('SELECT stash(email) FROM users')).toEqual([['stash()', ['app.users.email'], false]])
     expect(kept('SELECT id FROM users u WHERE app.stash(u.ssn) > 0')).toEqual([
@@ -253,13 +256,102 @@ describe('MySQL lineage', () => {
   })
 })
 
+describe('what the conditions of a MySQL statement compute from', () => {
+  /** `CONDITION<-sources` (`?` when untraced) and `compared table.column<-sources` for each effect of conditions. */
+  function conditions(sql: string): string[] {
+    return ok(lineageMysql(sql, catalog(), 'app'))
+      .effects.flat()
+      .flatMap((e) => {
+        if (e.kind !== 'write') return []
+        if (e.table === CONDITION)
+          return [`CONDITION<-${e.unknown ? '? ' : ''}${e.reads.join(' ')}`.trimEnd()]
+        if (e.compared !== true) return []
+        return (e.columns ?? []).map((c) => `compared ${e.table}.${c.name}<-${c.sources.join(' ')}`)
+      })
+  }
+
+  it.each([
+    ["SELECT id FROM users WHERE email LIKE 'a%'", ['CONDITION<-app.users.email']],
+    ['SELECT id FROM users WHERE ASCII(ssn) > 50 AND id = 1', ['CONDITION<-app.users.ssn']],
+    [
+      'SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id AND LENGTH(u.email) > 3',
+      [
+        'CONDITION<-app.users.email',
+        'compared app.orders.user_id<-app.users.id',
+        'compared app.users.id<-app.orders.user_id',
+      ],
+    ],
+    ['SELECT COUNT(*) AS n FROM users GROUP BY name HAVING MAX(ssn) > ?', ['CONDITION<-app.users.ssn']],
+    [
+      'SELECT id FROM orders WHERE EXISTS (SELECT 1 FROM users WHERE email > ?)',
+      ['CONDITION<-app.users.email'],
+    ],
+    [
+      'SELECT id FROM orders INTERSECT SELECT ASCII(ssn) FROM users',
+      ['CONDITION<-app.orders.id app.users.ssn'],
+    ],
+    [
+      'UPDATE orders o JOIN users u ON u.id = o.user_id SET o.total = 1 WHERE u.ssn < ?',
+      [
+        'CONDITION<-app.users.ssn',
+        'compared app.orders.user_id<-app.users.id',
+        'compared app.users.id<-app.orders.user_id',
+      ],
+    ],
+    [
+      "DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE 'a%')",
+      [
+        'CONDITION<-app.users.email',
+        'compared app.users.id<-app.orders.user_id',
+        'compared app.orders.user_id<-app.users.id',
+      ],
+    ],
+    ["INSERT INTO orders (id) SELECT id FROM users WHERE email LIKE 'a%'", ['CONDITION<-app.users.email']],
+    ['SELECT id FROM users WHERE email = @v', ['CONDITION<-? app.users.email']],
+    ["EXPLAIN SELECT id FROM users WHERE email > 'b'", ['CONDITION<-app.users.email']],
+    // Lookups: a bare column compared by equality with supplied values, or IS NULL.
+    ["SELECT id FROM users WHERE email = 'a@x' OR ssn IN (?, 'x') OR name IS NULL", []],
+    ['SELECT name FROM v_users WHERE id <> 3', []],
+    // Columns compared with columns: judged as copies each way.
+    [
+      'SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id',
+      ['compared app.orders.user_id<-app.users.id', 'compared app.users.id<-app.orders.user_id'],
+    ],
+    [
+      'SELECT id FROM users u WHERE u.email IN (SELECT email FROM other.people)',
+      ['compared other.people.email<-app.users.email', 'compared app.users.email<-other.people.email'],
+    ],
+    [
+      'SELECT u.id FROM users u JOIN other.people p USING (email)',
+      ['compared other.people.email<-app.users.email', 'compared app.users.email<-other.people.email'],
+    ],
+  ])('%s', (sql, expected) => {
+    expect(conditions(sql)).toEqual(expected)
+  })
+
+  it('a prepared statement whose ? decides its rows, executed with variables, computes from what they hold', () => {
+    const run = (sql: string): string[] =>
+      ok(lineageMysql(sql, catalog(), 'app'))
+        .effects.flat()
+        .flatMap((e) => (e.kind === 'write' && e.table === CONDITION && e.unknown ? ['untraced'] : []))
+    expect(run("PREPARE s FROM 'SELECT id FROM orders LIMIT ?'; EXECUTE s USING @n")).toEqual(['untraced'])
+    expect(run("PREPARE s FROM 'SELECT id FROM orders WHERE total < ?'; EXECUTE s USING @n")).toEqual([
+      'untraced',
+    ])
+    // A lookup by a variable, or constants, choose nothing by what a variable holds.
+    expect(run("PREPARE s FROM 'SELECT id FROM orders WHERE id = ?'; EXECUTE s USING @n")).toEqual([])
+    expect(run("PREPARE s FROM 'SELECT id FROM orders LIMIT ?'; EXECUTE s USING 3")).toEqual([])
+  })
+})
+
 describe('what each stored column of a MySQL write gets', () => {
   /** Each write effect as `table: column<-sources` (`?` for opaque, `*` when the columns are unknown). */
   function stored(sql: string): string[] {
     return ok(lineageMysql(sql, catalog(), 'app'))
       .effects.flat()
       .flatMap((e) => {
-        if (e.kind !== 'write') return []
+        // What conditions compare is judged apart (below).
+        if (e.kind !== 'write' || e.table === CONDITION || e.compared === true) return []
         if (e.columns === null) return [`${e.table}: *`]
         return e.columns.map((c) =>
           `${e.table}: ${c.name}<-${c.opaque ? '? ' : ''}${c.sources.join(' ')}`.trimEnd(),

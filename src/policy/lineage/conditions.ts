@@ -4,12 +4,14 @@
  * masked column's character code, and `WHERE email LIKE 'a%'` finds it one character at a time. A
  * column in a condition is a lookup (which rows hold this value) only when it is compared whole, by
  * equality, with values the client supplies: `email = 'a@x.com'`, `ssn IN ($1, $2)`, `email IS NULL`,
- * `email <> ''`. Anything else a condition computes is a copy of its columns to the client, collected in
- * `state.decides` (the proxy refuses it when a masking rule covers one of them).
+ * `email <> ''`. Two columns compared by equality (`u.email = o.email`) show each other: a comparison
+ * judged as a copy each way. Anything else a condition computes is a copy of its columns to the client,
+ * collected in `state.decides` (decides.ts: the proxy refuses it when a masking rule covers one of them).
  */
 import {type AstObject, list, str, stringList, unwrap} from '../postgres/ast.js'
 import {collect} from './expr.js'
-import {type Acc, addRow, type Cols, type Env, type State} from './model.js'
+import {compareColumns, type Decides} from './decides.js'
+import {type Acc, addRow, type Col, type Cols, type Env, newAcc, type State} from './model.js'
 import {queryCols} from './query.js'
 
 /** Operators that compare two values whole for (in)equality. */
@@ -26,32 +28,61 @@ export function judgeCondition(value: unknown, env: Env, state: State): void {
   judge(value, env, state, decides)
 }
 
-function judge(value: unknown, env: Env, state: State, decides: Acc): void {
+function judge(value: unknown, env: Env, state: State, d: Decides): void {
   const t = unwrap(value)
-  if (t === undefined) return collect(value, env, state, decides)
+  if (t === undefined) return collect(value, env, state, d.acc)
   const {type, node} = t
   switch (type) {
     case 'BoolExpr':
-      for (const arg of list(node, 'args')) judge(arg, env, state, decides)
+      for (const arg of list(node, 'args')) judge(arg, env, state, d)
       return
     case 'BooleanTest':
-      return judge(node.arg, env, state, decides)
+      return judge(node.arg, env, state, d)
     case 'NullTest':
-      if (!bareColumn(node.arg)) collect(node.arg, env, state, decides)
+      if (!bareColumn(node.arg)) collect(node.arg, env, state, d.acc)
       return
     case 'A_Expr':
       if (lookup(node)) return
-      return collect(value, env, state, decides)
+      if (columnsCompared(node)) return compare(node.lexpr, node.rexpr, env, state, d)
+      return collect(value, env, state, d.acc)
     case 'SubLink': {
       // The subquery's own conditions are judged as it is read; what it returns is compared here.
       const rows = queryCols(node.subselect, env, state)
-      if (str(node, 'subLinkType') === 'EXISTS_SUBLINK') return
-      addRow(decides, rows, state)
-      return collect(node.testexpr, env, state, decides)
+      const kind = str(node, 'subLinkType')
+      if (kind === 'EXISTS_SUBLINK') return
+      const op = stringList(list(node, 'operName'))?.at(-1) ?? '='
+      const only = rows?.length === 1 ? rows[0] : undefined
+      // `x IN (SELECT y ...)`, `x = ANY (SELECT y ...)`: x compared with a column.
+      if (kind === 'ANY_SUBLINK' && EQUALITY.has(op) && bareColumn(node.testexpr) && only !== undefined) {
+        const left = newAcc()
+        collect(node.testexpr, env, state, left)
+        return compareColumns(d, left, {sources: new Set(only.sources), opaque: only.opaque})
+      }
+      addRow(d.acc, rows, state)
+      return collect(node.testexpr, env, state, d.acc)
     }
     default:
-      collect(value, env, state, decides)
+      collect(value, env, state, d.acc)
   }
+}
+
+/** Two bare columns compared by equality (`u.email = o.email`). */
+function columnsCompared(node: AstObject): boolean {
+  const kind = str(node, 'kind')
+  const op = stringList(list(node, 'name'))?.at(-1)
+  const equality =
+    kind === 'AEXPR_DISTINCT' ||
+    kind === 'AEXPR_NOT_DISTINCT' ||
+    (kind === 'AEXPR_OP' && op !== undefined && EQUALITY.has(op))
+  return equality && bareColumn(node.lexpr) && bareColumn(node.rexpr)
+}
+
+function compare(left: unknown, right: unknown, env: Env, state: State, d: Decides): void {
+  const l = newAcc()
+  const r = newAcc()
+  collect(left, env, state, l)
+  collect(right, env, state, r)
+  compareColumns(d, l, r)
 }
 
 /** True for a comparison that is a lookup: a bare column compared by equality with supplied values. */
@@ -103,7 +134,16 @@ function supplied(value: unknown): boolean {
   }
 }
 
-/** Rows compared whole (INTERSECT, EXCEPT, USING, NATURAL): every column decides. */
+/** Rows compared whole (INTERSECT, EXCEPT): every column decides. */
 export function judgeRows(cols: Cols, state: State): void {
-  if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides, cols, state)
+  if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides.acc, cols, state)
+}
+
+/** Columns of both sides of a USING or NATURAL join, compared by equality. */
+export function judgeMerged(left: Col | undefined, right: Col | undefined, state: State): void {
+  const d = state.decides
+  if (d === undefined || state.viewDepth > 0) return
+  const acc = (c: Col | undefined): Acc =>
+    c === undefined ? {sources: new Set(), opaque: true} : {sources: new Set(c.sources), opaque: c.opaque}
+  compareColumns(d, acc(left), acc(right))
 }

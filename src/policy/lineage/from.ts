@@ -5,7 +5,7 @@
 import {type AstObject, list, listItems, obj, str, stringList, unwrap} from '../postgres/ast.js'
 import {rangeVarParts} from '../postgres/names.js'
 import {parse} from '../postgres/parser.js'
-import {judgeCondition, judgeRows} from './conditions.js'
+import {judgeCondition, judgeMerged} from './conditions.js'
 import {collect} from './expr.js'
 import {functionColumns, pureFunction} from './functions.js'
 import {
@@ -284,6 +284,12 @@ function joinCols(
       node.isNatural === true ? naturalNames(left, right) : (stringList(list(node, 'usingClause')) ?? [])
     const merged = names.map((n) => {
       const acc = newAcc()
+      // USING and NATURAL compare the columns of that name on both sides.
+      judgeMerged(
+        left.find((c) => c.name === n),
+        right.find((c) => c.name === n),
+        state,
+      )
       // The merged column is one side's value or (FULL JOIN) the other's: both are its sources.
       for (const side of [left, right]) {
         const col = side.find((c) => c.name === n)
@@ -293,8 +299,6 @@ function joinCols(
       }
       return colOf(n, acc)
     })
-    // USING and NATURAL compare the merged columns of both sides.
-    judgeRows(merged, state)
     const rest = (side: readonly Col[]): Col[] => side.filter((c) => !names.includes(c.name))
     cols = [...merged, ...rest(left), ...rest(right)]
   } else state.unknown = true

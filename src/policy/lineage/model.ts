@@ -2,6 +2,7 @@
  * The lineage walker's working model: columns carry a set of sources, FROM items expose columns to
  * name resolution, and one State per statement collects what the statement reads.
  */
+import type {Decides} from './decides.js'
 import type {CatalogView} from './types.js'
 
 /** A column while lineage is computed: its sources, and whether they are certain. */
@@ -58,8 +59,8 @@ export interface State {
   code?: boolean
   /** Nesting of view expansions, bounded against views that (through a stale catalog) refer to themselves. */
   viewDepth: number
-  /** Sources of what the statement's conditions compute, other than lookups (see conditions.ts). */
-  readonly decides?: Acc
+  /** What the statement's conditions compute from, other than lookups (see decides.ts). */
+  readonly decides?: Decides
 }
 
 /** Sources and certainty being accumulated for one expression. */

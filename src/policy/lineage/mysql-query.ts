@@ -5,6 +5,7 @@
  * (a user variable, a stored function, a table of unknown columns under `*`) is opaque.
  */
 import {isObj} from '../mysql/walk.js'
+import {compareColumns} from './decides.js'
 import {
   addCol,
   addRow,
@@ -71,6 +72,8 @@ export type MysqlState = State & {
   readonly exactNames?: boolean
   /** System variables may hold a value the session read (set by it, or earlier in the query). */
   readonly systemVariablesCopied?: boolean
+  /** Set when a `?` decides which rows the statement returns (MysqlStatementLineage.placeholdersDecide). */
+  placeholders?: boolean
 }
 
 /** Parses a view definition (injected: the parser lives with the analyzer). */
@@ -122,10 +125,15 @@ export class MysqlQueryLineage {
     let scope = env
     // WITH applies to the whole set operation.
     if (Array.isArray(node.with)) scope = this.ctes(node.with as unknown[], env, depth)
+    let compares = false
     while (cur !== undefined) {
       branches.push(this.oneSelect(cur, scope, depth))
+      // INTERSECT and EXCEPT keep the rows of one branch the other holds: they compare every column.
+      if (cur._next !== undefined && cur._next !== null && !/^union/i.test(String(cur.set_op)))
+        compares = true
       cur = isObj(cur._next) ? cur._next : undefined
     }
+    if (compares) for (const b of branches) this.decidesRow(b)
     return branches.length === 1 ? (branches[0] ?? null) : unionCols(branches)
   }
 
@@ -156,6 +164,15 @@ export class MysqlQueryLineage {
     for (const item of Array.isArray(node.from) ? node.from : []) rels.push(this.fromItem(item, env, depth))
     const level: MLevel = {rels, parent: env.level}
     const inner: MEnv = {level, ctes: env.ctes}
+    for (const item of Array.isArray(node.from) ? node.from : []) {
+      if (!isObj(item)) continue
+      this.condition(item.on, inner, depth)
+      // USING compares the columns of that name on both sides.
+      for (const u of Array.isArray(item.using) ? item.using : [])
+        this.using(ident(isObj(u) ? u.value : u), rels)
+    }
+    this.condition(node.where, inner, depth)
+    if (mentionsPlaceholder(node.limit, 0)) this.state.placeholders = true
     const out: Col[] = []
     for (const c of Array.isArray(node.columns) ? node.columns : []) {
       if (!isObj(c)) return null
@@ -171,7 +188,71 @@ export class MysqlQueryLineage {
       const label = ident(c.as) ?? (isObj(expr) && expr.type === 'column_ref' ? ident(expr.column) : null)
       out.push(col(label ?? '', acc))
     }
+    // HAVING also sees the select list's aliases.
+    const withAliases: MLevel = {
+      rels: [...rels, {name: '', columns: out, byName: undefined}],
+      parent: env.level,
+    }
+    this.condition(node.having, {level: withAliases, ctes: env.ctes}, depth)
     return out
+  }
+
+  /**
+   * Judges a condition (see conditions.ts, the Postgres walker's): a bare column compared by =, <>,
+   * IN or IS [NOT] NULL with supplied values is a lookup; what else it computes joins `state.decides`.
+   * A view's own conditions are its definer's.
+   */
+  condition(v: unknown, env: MEnv, depth: number): void {
+    const decides = this.state.decides
+    if (decides === undefined || this.state.viewDepth > 0 || !isObj(v)) return
+    if (depth > 500) throw new RangeError('expression nested too deeply')
+    const op = typeof v.operator === 'string' ? v.operator.toUpperCase() : ''
+    if (v.type === 'binary_expr' && CONNECTIVES.has(op)) {
+      this.condition(v.left, env, depth + 1)
+      this.condition(v.right, env, depth + 1)
+      return
+    }
+    if (v.type === 'unary_expr' && (op === 'NOT' || op === '!')) return this.condition(v.expr, env, depth + 1)
+    if (v.type === 'binary_expr' && lookup(op, v.left, v.right)) return
+    // Two columns compared by equality, or a column IN (SELECT one column): judged as copies each way.
+    const other =
+      v.type === 'binary_expr' && EQUALITY.has(op) && bareColumn(v.left) ? comparedWith(v.right) : undefined
+    if (other !== undefined) {
+      const left = newAcc()
+      const right = newAcc()
+      this.expr(v.left, env, left, depth)
+      if (other === 'column') this.expr(v.right, env, right, depth)
+      else {
+        const cols = this.select(other, env, depth + 1)
+        if (cols?.length === 1 && cols[0] !== undefined) addCol(right, cols[0])
+        else right.opaque = true
+      }
+      return compareColumns(decides, left, right)
+    }
+    // EXISTS says whether a row matched: its subquery's own conditions are judged as it is read.
+    if (v.type === 'function' && functionName(v.name) === 'exists') return this.expr(v, env, newAcc(), depth)
+    if (mentionsPlaceholder(v, 0)) this.state.placeholders = true
+    this.expr(v, env, decides.acc, depth)
+  }
+
+  /** `JOIN ... USING (name)`: the columns of that name are compared with each other. */
+  private using(name: string | null, rels: readonly MRel[]): void {
+    const d = this.state.decides
+    if (d === undefined || this.state.viewDepth > 0) return
+    const accOf = (c: Col): Acc => ({sources: new Set(c.sources), opaque: c.opaque})
+    const named = rels.flatMap((r) => r.columns?.filter((c) => c.name === name) ?? [])
+    const [first, ...others] = named
+    if (first === undefined || others.length === 0) {
+      d.acc.opaque = true
+      return
+    }
+    for (const c of others) compareColumns(d, accOf(first), accOf(c))
+  }
+
+  /** Every column of rows compared whole (INTERSECT, EXCEPT) decides. */
+  private decidesRow(cols: Cols): void {
+    if (this.state.decides !== undefined && this.state.viewDepth === 0)
+      addRow(this.state.decides.acc, cols, this.state)
   }
 
   /** `*` or `t.*`: the columns of every relation, or of one; null when some are unknown. */
@@ -341,6 +422,69 @@ export class MysqlQueryLineage {
     if (r.columns === null) acc.opaque = true
     else addRow(acc, r.columns, this.state)
   }
+}
+
+/** Operators that join conditions. */
+const CONNECTIVES = new Set(['AND', 'OR', 'XOR', '&&'])
+
+/** Operators that compare a value whole; IS only with NULL. */
+const EQUALITY = new Set(['=', '!=', '<>', 'IN', 'NOT IN', 'IS', 'IS NOT'])
+
+/**
+ * Node types of values the client supplies (`?` is an `origin`). Not variables: `@v` may hold what the
+ * session read from a masked column, and a column compared with it would show it.
+ */
+const SUPPLIED = new Set([
+  'number',
+  'single_quote_string',
+  'double_quote_string',
+  'natural_string',
+  'hex_string',
+  'full_hex_string',
+  'bit_string',
+  'bool',
+  'null',
+  'param',
+])
+
+/** A lookup: a bare column compared by equality with supplied values (IS: with NULL). */
+function lookup(op: string, left: unknown, right: unknown): boolean {
+  if (!EQUALITY.has(op)) return false
+  if (op === 'IS' || op === 'IS NOT') return bareColumn(left) && isObj(right) && right.type === 'null'
+  return (
+    (bareColumn(left) && supplied(right)) ||
+    (op !== 'IN' && op !== 'NOT IN' && supplied(left) && bareColumn(right))
+  )
+}
+
+/** Whether a `?` placeholder appears in an expression (not inside its subqueries, which judge their own). */
+function mentionsPlaceholder(v: unknown, depth: number): boolean {
+  if (depth > 500 || (!Array.isArray(v) && !isObj(v))) return false
+  if (Array.isArray(v)) return v.some((x) => mentionsPlaceholder(x, depth + 1))
+  if (v.type === 'origin' && v.value === '?') return true
+  if (isObj(v.ast)) return false
+  return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsPlaceholder(x, depth + 1))
+}
+
+/** What a column is compared with when it is a column, or the query of `IN (SELECT ...)`, `= ANY (SELECT ...)`. */
+function comparedWith(v: unknown): 'column' | Record<string, unknown> | undefined {
+  if (bareColumn(v)) return 'column'
+  // `= ANY (subquery)`, `= SOME (subquery)`: the parser reads a call of its list.
+  if (isObj(v) && v.type === 'function' && /^(any|some)$/.test(functionName(v.name) ?? '')) v = v.args
+  if (!isObj(v) || v.type !== 'expr_list' || !Array.isArray(v.value) || v.value.length !== 1) return undefined
+  const only: unknown = v.value[0]
+  return isObj(only) && isObj(only.ast) ? only.ast : undefined
+}
+
+function bareColumn(v: unknown): boolean {
+  return isObj(v) && v.type === 'column_ref' && v.column !== '*'
+}
+
+function supplied(v: unknown): boolean {
+  if (!isObj(v)) return false
+  if (v.type === 'expr_list') return Array.isArray(v.value) && v.value.every(supplied)
+  if (v.type === 'origin') return v.value === '?'
+  return typeof v.type === 'string' && SUPPLIED.has(v.type)
 }
 
 /** The name of a function node, lower-case; null when it has no plain name. */

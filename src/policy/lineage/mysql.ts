@@ -13,11 +13,13 @@ import {synth, type Recognized} from '../mysql/recognized.js'
 import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms.js'
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
+import {conditionEffects, newDecides} from './decides.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {pureMysqlFunction} from './mysql-functions.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import {
+  CONDITION,
   SERVER_FILE,
   SHARED_BY,
   type LineageEffect,
@@ -36,6 +38,11 @@ export interface MysqlStatementLineage extends StatementLineage {
   readonly runsCode?: boolean
   /** True when it sets a system variable from a value it read: `SELECT @@x` may show it from then on. */
   readonly copiesToSystemVariable?: boolean
+  /**
+   * True when a `?` decides which rows it returns (a LIMIT, or a condition other than a lookup):
+   * executed `USING @v`, the rows show what the variable holds.
+   */
+  readonly placeholdersDecide?: boolean
 }
 
 /** The lineage of a MySQL query. */
@@ -150,10 +157,12 @@ function lineageOfReading(
     if (explained !== undefined) {
       // A plan can quote values (const tables are read while planning; EXPLAIN EXTENDED's note shows
       // them): its rows and diagnostics are as sensitive as what the explained statement reads.
-      const inner = lineageOfReading(explained, names, current, new Map(prepared)).statements
+      const reading = lineageOfReading(explained, names, current, new Map(prepared))
+      const inner = reading.statements
       const l = inner.length === 1 ? (inner[0] ?? UNKNOWN) : UNKNOWN
       out.statements.push({columns: null, reads: l.reads, readsUnknown: l.readsUnknown, diagnostics: false})
-      out.effects.push([])
+      // Its row counts (estimated, or with ANALYZE counted) follow the statement's conditions.
+      out.effects.push(reading.effects.flat().filter((e) => e.kind === 'write' && e.table === CONDITION))
       continue
     }
     if (first === 'DO' && stmt.length > 1) {
@@ -192,8 +201,10 @@ function lineageOfReading(
       viewDepth: 0,
       runsCode: false,
       systemVariablesCopied: systemCopied,
+      decides: newDecides(),
     }
     let computed = statementOf(ast, state, first, text)
+    conditionsOf(ast, state)
     // Under ANSI_QUOTES "code" is a column: the rows may hold any column of what the statement names.
     if (stmt.some((t) => t.doubleQuoted === true)) {
       readTables(ast, state, new MysqlQueryLineage(state, parseView))
@@ -201,7 +212,8 @@ function lineageOfReading(
         computed = {...computed, ...readsOf(state), columns: computed.columns?.map(opaque) ?? null}
     }
     const calls = computedCalls(ast)
-    const withCode = state.runsCode ? {...computed, runsCode: true} : computed
+    const decided = state.placeholders === true ? {...computed, placeholdersDecide: true} : computed
+    const withCode = state.runsCode ? {...decided, runsCode: true} : decided
     const lineage = keepsForSession(calls) ? {...withCode, copiesToSystemVariable: true} : withCode
     if (lineage.copiesToSystemVariable === true) systemCopied = true
     out.statements.push(lineage)
@@ -211,6 +223,7 @@ function lineageOfReading(
         ...renameWrites(stmt, state),
         ...sequenceWrites(stmt, lineage),
         ...passedWrites(ast, calls, state),
+        ...(state.decides === undefined ? [] : conditionEffects(state.decides, false)),
       ].map(stale),
     )
     if (lineage.runsCode === true) changedCatalog = true
@@ -238,7 +251,7 @@ function preparedStatement(
       lineage: immediate.using
         ? {...lineage, columns: lineage.columns?.map(opaque) ?? null, readsUnknown: true}
         : lineage,
-      effects: stores,
+      effects: immediate.using ? [...stores, ...variablesDecide(lineage)] : stores,
     }
   }
   const name = stmt[1]?.type === 'word' || stmt[1]?.type === 'ident' ? stmt[1].value.toLowerCase() : undefined
@@ -247,7 +260,10 @@ function preparedStatement(
     const l = prepared.get(name) ?? UNKNOWN
     // A value passed with USING @v can be anything the session read: every column may show it.
     if (!stmt.some((t) => t.type === 'variable')) return {lineage: l, effects: []}
-    return {lineage: {...l, columns: l.columns?.map(opaque) ?? null, readsUnknown: true}, effects: []}
+    return {
+      lineage: {...l, columns: l.columns?.map(opaque) ?? null, readsUnknown: true},
+      effects: variablesDecide(l),
+    }
   }
   const drop = (first === 'DEALLOCATE' || first === 'DROP') && /^PREPARE$/i.test(stmt[1]?.value ?? '')
   if (drop) {
@@ -348,6 +364,51 @@ function statementOf(
   // INSERT, UPDATE, DELETE, REPLACE: rows only through RETURNING, from anything they read.
   readTables(ast, state, walker)
   return {columns: null, reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
+}
+
+/**
+ * Judges the conditions of a statement other than a SELECT (which statementOf read): an UPDATE's or
+ * DELETE's WHERE and joins, read as a SELECT of its SET values over its tables, and every query
+ * elsewhere in it (INSERT ... SELECT, CREATE TABLE ... SELECT, a SET's subquery).
+ */
+function conditionsOf(ast: Record<string, unknown>, state: MysqlState): void {
+  if (ast.type === 'select') return
+  const walker = new MysqlQueryLineage(state, parseView)
+  const top = {level: undefined, ctes: undefined}
+  let rest: Record<string, unknown> = ast
+  if (ast.type === 'update' || ast.type === 'delete') {
+    const from = ast.type === 'update' ? ast.table : Array.isArray(ast.from) ? ast.from : ast.table
+    const set = Array.isArray(ast.set) ? ast.set.filter(isObj) : []
+    walker.select(
+      {type: 'select', from, columns: set.map((s) => ({expr: s.value, as: null})), where: ast.where},
+      top,
+    )
+    rest = {orderby: ast.orderby, limit: ast.limit}
+  }
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 200) throw new RangeError('statement nested too deeply')
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
+    if (!isObj(v)) return
+    if (v.type === 'select') return void walker.select(v, top)
+    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
+  }
+  visit(rest, 0)
+}
+
+/** A prepared statement whose `?` decide its rows, run with variables: what they hold is untraced. */
+function variablesDecide(l: MysqlStatementLineage): LineageEffect[] {
+  if (l.placeholdersDecide !== true) return []
+  return [
+    {
+      kind: 'write',
+      table: CONDITION,
+      reads: [],
+      unknown: true,
+      columns: null,
+      temporary: false,
+      afterDdl: false,
+    },
+  ]
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 import {bodySql} from '../postgres/bodies.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
+import {conditionEffects, newDecides} from './decides.js'
 import {dmlStored} from './dml.js'
 import {collect} from './expr.js'
 import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js'
@@ -31,7 +32,7 @@ import {
 } from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
-import {CONDITION, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
+import {ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -189,7 +190,7 @@ class Run {
   /** True once an earlier statement of this query may have changed the catalog (DDL, user code). */
   private changedCatalog = false
   /** What the conditions of the statement being read compute from (State.decides). */
-  private decides = newAcc()
+  private decides = newDecides()
 
   constructor(
     private readonly catalog: CatalogView,
@@ -198,7 +199,7 @@ class Run {
 
   /** The lineage of one top-level statement. */
   statement(value: unknown): StatementLineage {
-    this.decides = newAcc()
+    this.decides = newDecides()
     try {
       const temporaries = new Set(temporaryNames(value, this.catalog))
       for (const name of temporaries) this.effect({kind: 'temporary', name})
@@ -220,8 +221,7 @@ class Run {
       for (const call of calls) this.passed(call, value)
       for (const count of rowCountArguments(value)) this.counted(count, value)
       // Conditions that compute from columns choose rows by their values (conditions.ts).
-      if (this.decides.sources.size > 0 || this.decides.opaque)
-        this.stored(CONDITION, [...this.decides.sources].sort(), this.decides.opaque, null)
+      for (const e of conditionEffects(this.decides, this.changedCatalog)) this.effect(e)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)

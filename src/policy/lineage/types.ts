@@ -174,6 +174,11 @@ export type LineageEffect =
       readonly afterDdl: boolean
       /** The tables the target inherits from (`schema.table`): rules on their columns cover the target's. */
       readonly ancestors?: readonly string[]
+      /**
+       * Not a store: a condition compares the target column with `reads` (`u.email = o.email`), so which
+       * rows match shows one through the other; judged as a copy (decides.ts).
+       */
+      readonly compared?: boolean
     }
 
 /** The lineage of a query (one or several statements). */
