@@ -5,6 +5,7 @@
  */
 import {
   CONDITION,
+  DELAY,
   maskedCopy,
   ROW_COUNT,
   SERVER_FILE,
@@ -100,13 +101,15 @@ export function storedCopy(
     const message =
       w.table === CONDITION
         ? conditionMessage(copy)
-        : w.compared === true
-          ? comparedMessage(copy)
-          : count !== undefined
-            ? countMessage(copy, count)
-            : stale !== undefined
-              ? staleMessage(shown(w.table, w.table), how)
-              : copyMessage(copy, shown(copy.target, w.table), how)
+        : w.table.startsWith(DELAY)
+          ? delayMessage(copy, w.table.slice(DELAY.length))
+          : w.compared === true
+            ? comparedMessage(copy)
+            : count !== undefined
+              ? countMessage(copy, count)
+              : stale !== undefined
+                ? staleMessage(shown(w.table, w.table), how)
+                : copyMessage(copy, shown(copy.target, w.table), how)
     return {rule: copy.rule, message}
   }
   return undefined
@@ -150,6 +153,14 @@ function conditionMessage(copy: MaskedCopy): string {
     `chooses rows by a condition computed from ${what}, so which rows return (or how many change) ` +
     `shows its values whatever masking does to them (WHERE email LIKE 'a%' finds one character at a ` +
     'time); compare the column whole with = or IN to values you supply, or test IS NULL'
+  )
+}
+
+function delayMessage(copy: MaskedCopy, through: string): string {
+  const what = copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
+  return (
+    `calls ${through} while reading ${what}: how long it takes can show its values whatever masking ` +
+    'does to the rows (CASE WHEN ... THEN a delay answers one question per call); run the delay on its own'
   )
 }
 

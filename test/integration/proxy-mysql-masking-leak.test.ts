@@ -374,6 +374,30 @@ describe('no seeded value leaves the MySQL proxy', () => {
     ])
   })
 
+  it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
+    const {result} = await session(async (c) => {
+      const out: string[] = []
+      for (const sql of [
+        'SELECT IF(ASCII(email) > 100, SLEEP(0.01), 0) FROM users',
+        'SELECT BENCHMARK(10, MD5(ssn)) FROM users',
+        'DO IF((SELECT ASCII(email) FROM users WHERE id = 1) > 100, SLEEP(0.01), 0)',
+      ])
+        try {
+          await c.query(sql)
+          out.push(`ran: ${sql}`)
+        } catch (e) {
+          out.push((e as Error).message)
+        }
+      const [alone] = await c.query('SELECT SLEEP(0) AS s, total FROM orders WHERE id = 10')
+      return {out, alone}
+    })
+    const refused: unknown = expect.stringMatching(
+      /calls (sleep|benchmark)\(\) while reading masked column \S+\.users\./,
+    )
+    expect(result.out).toEqual([refused, refused, refused])
+    expect(result.alone).toEqual([{s: 0, total: 100}])
+  })
+
   it('masks derived columns, and leaves columns that only filter alone', async () => {
     const {result} = await session(async (c) => {
       const [a] = await c.query(

@@ -180,6 +180,7 @@ describe('no seeded value leaves the proxy', () => {
         'select g from generate_series(1, 200) g join users u on g = ascii(u.email) where u.id = 1',
         'select g from generate_series(1, 200) g except select ascii(email) from users',
         'select count(*) filter (where ascii(email) > 100) from users',
+        'select count(case when g <= ascii(email) then 1 end) from users, generate_series(1, 200) g',
         'select exists (select 1 from users where ascii(email) > 100)',
         'select (select count(*) from generate_series(1, 200) g where g < ascii(u.email)) from users u',
         'select name from users u where exists (select 1 from generate_series(1, 200) g where g = ascii(u.email))',
@@ -202,16 +203,50 @@ describe('no seeded value leaves the proxy', () => {
         "select name from users where email = 'alice.smith@example.com'; " +
           "select name from users where ssn in ('078-05-1120', 'x') or email is null; " +
           "select count(*) from users where note is not null and email <> 'nobody@example.com'; " +
+          'select count(email) from users; ' +
           'select u.name from users u join orders o on o.user_id = u.id where o.total > 150; ' +
           'select u.id from users u where exists (select 1 from users v where v.ssn = u.ssn) order by 1',
       )
       expect(errorsOf(lookups)).toEqual([])
-      expect(rows(lookups)).toEqual([['Alice Smith'], ['Bob Jones'], ['2'], ['Bob Jones'], ['1'], ['2']])
+      expect(rows(lookups)).toEqual([
+        ['Alice Smith'],
+        ['Bob Jones'],
+        ['2'],
+        ['2'],
+        ['Bob Jones'],
+        ['1'],
+        ['2'],
+      ])
       // A masked column compared with a column no rule masks as strictly shows itself through it.
       const compared = await simple(c, 'select v.name from users u, users v where v.name = u.email')
       expect(errorsOf(compared)).toEqual([
         expect.stringMatching(/compares masked column public\.users\.email with public\.users\.name/),
       ])
+    } finally {
+      c.end()
+    }
+  })
+
+  it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
+    const c = await raw()
+    try {
+      for (const sql of [
+        'select case when ascii(email) > 100 then pg_sleep(0.01) end from users',
+        "select id from users where id = 1 and pg_sleep_for('10 ms') is not null and ssn is not null",
+        'select pg_sleep(length(card) / 1000.0) from users',
+      ]) {
+        const msgs = await simple(c, sql)
+        expect(errorsOf(msgs), sql).toEqual([
+          expect.stringMatching(/calls pg_sleep(_for)?\(\) while reading masked column public\.users\./),
+        ])
+      }
+      // A delay on its own, or beside columns no rule masks, still runs.
+      const alone = await simple(
+        c,
+        'select pg_sleep(0.001); select pg_sleep(0.001), total from orders where id = 10',
+      )
+      expect(errorsOf(alone)).toEqual([])
+      expect(rows(alone)).toEqual([[null], [null, '100']])
     } finally {
       c.end()
     }

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {CONDITION, SHARED_BY} from '../../src/policy/index.js'
+import {CONDITION, DELAY, SHARED_BY} from '../../src/policy/index.js'
 import {lineageMysql, type MysqlLineageResult} from '../../src/policy/lineage/mysql.js'
 import type {MysqlCatalogView} from '../../src/policy/lineage/mysql-query.js'
 
@@ -327,6 +327,23 @@ describe('what the conditions of a MySQL statement compute from', () => {
     ],
   ])('%s', (sql, expected) => {
     expect(conditions(sql)).toEqual(expected)
+  })
+
+  it('a delay reports everything the statement reads, and what its variables may hold', () => {
+    const delays = (sql: string): [string, readonly string[], boolean][] =>
+      ok(lineageMysql(sql, catalog(), 'app'))
+        .effects.flat()
+        .flatMap((e) =>
+          e.kind === 'write' && e.table.startsWith(DELAY)
+            ? [[e.table.slice(DELAY.length), e.reads, e.unknown]]
+            : [],
+        )
+    expect(delays('SELECT IF(ASCII(email) > 100, SLEEP(1), 0) FROM users')).toEqual([
+      ['sleep()', ['app.users.email', 'app.users.id', 'app.users.name', 'app.users.ssn'], false],
+    ])
+    expect(delays('SELECT BENCHMARK(10, @v)')).toEqual([['benchmark()', [], true]])
+    expect(delays('SELECT SLEEP(1)')).toEqual([['sleep()', [], false]])
+    expect(delays('SELECT id FROM orders')).toEqual([])
   })
 
   it('a prepared statement whose ? decides its rows, executed with variables, computes from what they hold', () => {

@@ -6,6 +6,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {
   CONDITION,
+  DELAY,
   expressionColumns,
   maskedCopy,
   type CatalogView,
@@ -227,6 +228,7 @@ describe('conditions that compute from a masked column choose rows by its values
       'public.users.email',
     ],
     ['SELECT 1 WHERE EXISTS (SELECT 1 FROM users WHERE ssn < $1)', 'public.users.ssn'],
+    ['SELECT count(CASE WHEN ascii(email) > 100 THEN 1 END) FROM users', 'public.users.email'],
     ['SELECT count(*) FILTER (WHERE ascii(email) > 100) FROM users', 'public.users.email'],
     ['SELECT max(id) FROM users GROUP BY name HAVING max(email) > $1', 'public.users.email'],
     ['SELECT id FROM users INTERSECT SELECT ascii(ssn) FROM users', 'public.users.ssn'],
@@ -239,6 +241,16 @@ describe('conditions that compute from a masked column choose rows by its values
     ["SELECT * FROM v_names WHERE id IN (SELECT id FROM users WHERE ssn LIKE '1%')", 'public.users.ssn'],
   ])('%s', (sql, source) => {
     expect(copy(sql)).toMatchObject({target: CONDITION, source})
+  })
+
+  it('a delay may show anything the statement reads', () => {
+    expect(copy('SELECT CASE WHEN ascii(email) > 100 THEN pg_sleep(1) END FROM users')).toMatchObject({
+      target: `${DELAY}pg_sleep()`,
+      source: 'public.users.email',
+    })
+    expect(copy("SELECT id, pg_sleep_for('1s') FROM orders")).toMatchObject({source: 'public.orders.card'})
+    expect(copy('SELECT pg_sleep(1)')).toBeUndefined()
+    expect(copy('SELECT pg_sleep(1), note FROM notes')).toBeUndefined()
   })
 
   it('a view expanded in the statement keeps its own conditions out of the judgement', () => {

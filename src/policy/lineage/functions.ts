@@ -109,6 +109,34 @@ export const SHARES_ARGUMENT: ReadonlySet<string> = new Set([
   'dblink_connect_u',
 ])
 
+/** Built-ins whose point is how long they take (DELAY). */
+const DELAYS = new Set(['pg_sleep', 'pg_sleep_for', 'pg_sleep_until'])
+
+/** The first delay a statement calls, anywhere; undefined when none. */
+export function delayCalled(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const found = delayCalled(v)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  if (!isObject(value)) return undefined
+  const type = wrapperType(value)
+  if (type === 'FuncCall' && isObject(value[type])) {
+    const name = stringList(list(value[type], 'funcname'))?.at(-1)
+    if (name !== undefined && DELAYS.has(name)) return name
+  }
+  for (const key in value) {
+    const v = value[key]
+    if (typeof v === 'object' && v !== null) {
+      const found = delayCalled(v)
+      if (found !== undefined) return found
+    }
+  }
+  return undefined
+}
+
 /** Built-ins that store an argument where later statements (and other sessions) read it. */
 const STORES_ARGUMENT = new Set(['setval', 'set_config'])
 

@@ -20,6 +20,7 @@ import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import {
   CONDITION,
+  DELAY,
   SERVER_FILE,
   SHARED_BY,
   type LineageEffect,
@@ -224,6 +225,7 @@ function lineageOfReading(
         ...sequenceWrites(stmt, lineage),
         ...passedWrites(ast, calls, state),
         ...(state.decides === undefined ? [] : conditionEffects(state.decides, false)),
+        ...delayWrites(ast, lineage),
       ].map(stale),
     )
     if (lineage.runsCode === true) changedCatalog = true
@@ -364,6 +366,35 @@ function statementOf(
   // INSERT, UPDATE, DELETE, REPLACE: rows only through RETURNING, from anything they read.
   readTables(ast, state, walker)
   return {columns: null, reads: [...state.reads].sort(), readsUnknown: state.unknown, diagnostics: false}
+}
+
+/** Built-ins whose point is how long they take (DELAY). */
+const DELAYS = new Set(['sleep', 'benchmark'])
+
+/** A delay's duration may show anything the statement reads: `SELECT IF(ASCII(email) > 100, SLEEP(1), 0)`. */
+function delayWrites(ast: unknown, l: MysqlStatementLineage): LineageEffect[] {
+  let delay: string | undefined
+  const visit = (v: unknown, depth: number): void => {
+    if (delay !== undefined || depth > 500) return
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
+    if (!isObj(v)) return
+    const name = v.type === 'function' ? calledFunction(v) : null
+    if (name !== null && DELAYS.has(name)) delay = name
+    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
+  }
+  visit(ast, 0)
+  if (delay === undefined) return []
+  return [
+    {
+      kind: 'write',
+      table: `${DELAY}${delay}()`,
+      reads: l.reads,
+      unknown: l.readsUnknown || mentionsVariable(ast),
+      columns: null,
+      temporary: false,
+      afterDdl: false,
+    },
+  ]
 }
 
 /**

@@ -23,6 +23,7 @@ import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js
 import {
   callsUntracked,
   computedArgument,
+  delayCalled,
   SHARES_ARGUMENT,
   storesComputedValue,
   rowCountArguments,
@@ -32,7 +33,7 @@ import {
 } from './functions.js'
 import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
 import {queryCols, selectCols} from './query.js'
-import {ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
+import {DELAY, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -220,6 +221,12 @@ class Run {
       })
       for (const call of calls) this.passed(call, value)
       for (const count of rowCountArguments(value)) this.counted(count, value)
+      // A delay's duration may show anything the statement reads (`CASE WHEN ... THEN pg_sleep(1)`).
+      const delay = delayCalled(value)
+      if (delay !== undefined) {
+        const state = this.readsOf(value)
+        this.stored(`${DELAY}${delay}()`, [...state.reads].sort(), state.unknown, null)
+      }
       // Conditions that compute from columns choose rows by their values (conditions.ts).
       for (const e of conditionEffects(this.decides, this.changedCatalog)) this.effect(e)
       const t = unwrap(value)

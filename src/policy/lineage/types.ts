@@ -71,6 +71,13 @@ export const ROW_COUNT = '\u0000row count through '
  */
 export const CONDITION = `${ROW_COUNT}a condition`
 
+/**
+ * The name lineage gives the time a statement takes when it calls a delay (`pg_sleep`, MySQL `SLEEP`,
+ * `BENCHMARK`): `SELECT CASE WHEN ascii(email) > 100 THEN pg_sleep(1) END` answers in its duration,
+ * whatever masking does to the rows, so the delay may show anything the statement reads.
+ */
+export const DELAY = '\u0000the time taken through '
+
 /** One output column of a statement. */
 export interface OutputColumn {
   /** The column's name as PostgreSQL would likely label it; informative only (fields match by position). */
