@@ -145,6 +145,12 @@ describe('a write that stores a masked column where no rule masks it as strictly
     // Built-ins that keep a value for other sessions (a sequence, listeners): everything read counts.
     ["SELECT setval('seq', ascii(email)) FROM users", '\u0000shared by setval()', 'public.users.email'],
     ["SELECT pg_notify('chan', u.ssn) FROM users u", '\u0000shared by pg_notify()', 'public.users.email'],
+    // An advisory lock's key, which pg_locks shows every session.
+    [
+      'SELECT pg_try_advisory_lock(ascii(ssn)) FROM users',
+      '\u0000shared by pg_try_advisory_lock()',
+      'public.users.email',
+    ],
     // The statements of a DO block, read from its body.
     ['DO $$ BEGIN CREATE TABLE x AS SELECT * FROM users; END $$', 'public.x.email', 'public.users.email'],
     // A target the catalog does not know: which column gets what is unknown, so every column read counts.

@@ -90,8 +90,9 @@ export function callsUntracked(value: unknown): boolean {
 
 /**
  * Built-ins that keep an argument where other sessions read it: a sequence (`setval`), a notification
- * (`pg_notify`), a large object, the write-ahead log; and the dblink extension's functions, which send
- * their arguments (a connection string, SQL text) to another server.
+ * (`pg_notify`), a large object, the write-ahead log, an advisory lock's key, the backend a pid names;
+ * and the dblink extension's functions, which send their arguments (a connection string, SQL text) to
+ * another server.
  */
 export const SHARES_ARGUMENT: ReadonlySet<string> = new Set([
   'setval',
@@ -107,6 +108,20 @@ export const SHARES_ARGUMENT: ReadonlySet<string> = new Set([
   'dblink_send_query',
   'dblink_connect',
   'dblink_connect_u',
+  // Advisory locks: every session sees their keys in pg_locks, and whether a key is taken.
+  'pg_advisory_lock',
+  'pg_advisory_lock_shared',
+  'pg_try_advisory_lock',
+  'pg_try_advisory_lock_shared',
+  'pg_advisory_xact_lock',
+  'pg_advisory_xact_lock_shared',
+  'pg_try_advisory_xact_lock',
+  'pg_try_advisory_xact_lock_shared',
+  'pg_advisory_unlock',
+  'pg_advisory_unlock_shared',
+  // The backend given by a number: its session ends or its query is cancelled, which it sees.
+  'pg_cancel_backend',
+  'pg_terminate_backend',
 ])
 
 /** Built-ins whose point is how long they take (DELAY). */
