@@ -202,7 +202,7 @@ export class MysqlQueryLineage {
    * IN or IS [NOT] NULL with supplied values is a lookup; what else it computes joins `state.decides`.
    * A view's own conditions are its definer's.
    */
-  condition(v: unknown, env: MEnv, depth: number): void {
+  private condition(v: unknown, env: MEnv, depth: number): void {
     const decides = this.state.decides
     if (decides === undefined || this.state.viewDepth > 0 || !isObj(v)) return
     if (depth > 500) throw new RangeError('expression nested too deeply')
