@@ -249,6 +249,11 @@ describe('conditions that compute from a masked column choose rows by its values
     expect(copy(sql)).toMatchObject({target: CONDITION, source})
   })
 
+  it('a statement too deep to walk has conditions of unknown sources', () => {
+    const deep = `SELECT count(*) FROM users WHERE ${'NOT '.repeat(2000)}ascii(email) > 100`
+    expect(copy(deep)).toMatchObject({target: CONDITION, source: undefined})
+  })
+
   it('a delay may show anything the statement reads', () => {
     expect(copy('SELECT CASE WHEN ascii(email) > 100 THEN pg_sleep(1) END FROM users')).toMatchObject({
       target: `${DELAY}pg_sleep()`,

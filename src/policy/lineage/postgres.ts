@@ -246,8 +246,11 @@ class Run {
       return lineage.readsUnknown ? lineage : {...lineage, readsUnknown: true}
     } catch (error) {
       if (!(error instanceof RangeError)) throw error
-      // A tree deeper than the stack: nothing is known of its result or of what it runs.
+      // A tree deeper than the stack: nothing is known of its result, of what it runs, or of what its
+      // conditions compute from.
       this.forget()
+      this.decides.acc.opaque = true
+      for (const e of conditionEffects(this.decides, this.changedCatalog)) this.effect(e)
       return UNKNOWN_LINEAGE
     }
   }
