@@ -97,22 +97,25 @@ export function storedCopy(
         : undefined
     const copy = stale ?? maskedCopy(w, rules, how.match, how.sessionOnly)
     if (copy === undefined) continue
-    const count = w.table.startsWith(ROW_COUNT) ? w.table.slice(ROW_COUNT.length) : undefined
-    const message =
-      w.table === CONDITION
-        ? conditionMessage(copy)
-        : w.table.startsWith(DELAY)
-          ? delayMessage(copy, w.table.slice(DELAY.length))
-          : w.compared === true
-            ? comparedMessage(copy)
-            : count !== undefined
-              ? countMessage(copy, count)
-              : stale !== undefined
-                ? staleMessage(shown(w.table, w.table), how)
-                : copyMessage(copy, shown(copy.target, w.table), how)
+    const message = messageOf(w, copy, stale !== undefined, how)
     return {rule: copy.rule, message}
   }
   return undefined
+}
+
+/** What the client is told of a write that escapes its rule (`stale`: judged without the catalog). */
+function messageOf(w: StoredWrite, copy: MaskedCopy, stale: boolean, how: StoreJudging): string {
+  if (w.table === CONDITION) return conditionMessage(copy)
+  if (w.table.startsWith(DELAY)) return delayMessage(copy, w.table.slice(DELAY.length))
+  if (w.compared === true) return comparedMessage(copy)
+  if (w.table.startsWith(ROW_COUNT)) return countMessage(copy, w.table.slice(ROW_COUNT.length))
+  if (stale) return staleMessage(shown(w.table, w.table), how)
+  return copyMessage(copy, shown(copy.target, w.table), how)
+}
+
+/** The column a copy takes its values from, as messages name it. */
+function sourceOf(copy: MaskedCopy): string {
+  return copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
 }
 
 /** Where a write stores, as the client wrote it (lineage marks unresolved schemas and server files). */
@@ -140,26 +143,23 @@ function copyMessage(copy: MaskedCopy, target: string, how: StoreJudging): strin
 }
 
 function countMessage(copy: MaskedCopy, through: string): string {
-  const what = copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
   return (
-    `returns a number of rows computed from ${what} (through ${through}), which shows its values ` +
+    `returns a number of rows computed from ${sourceOf(copy)} (through ${through}), which shows its values ` +
     'whatever masking does to the rows; compute it from columns no masking rule covers'
   )
 }
 
 function conditionMessage(copy: MaskedCopy): string {
-  const what = copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
   return (
-    `chooses rows by a condition computed from ${what}, so which rows return (or how many change) ` +
+    `chooses rows by a condition computed from ${sourceOf(copy)}, so which rows return (or how many change) ` +
     `shows its values whatever masking does to them (WHERE email LIKE 'a%' finds one character at a ` +
     'time); compare the column whole with = or IN to values you supply, or test IS NULL'
   )
 }
 
 function delayMessage(copy: MaskedCopy, through: string): string {
-  const what = copy.source === undefined ? 'values dbgate cannot trace' : `masked column ${copy.source}`
   return (
-    `calls ${through} while reading ${what}: how long it takes can show its values whatever masking ` +
+    `calls ${through} while reading ${sourceOf(copy)}: how long it takes can show its values whatever masking ` +
     'does to the rows (CASE WHEN ... THEN a delay answers one question per call); run the delay on its own'
   )
 }
