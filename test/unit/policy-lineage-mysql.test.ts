@@ -40,6 +40,20 @@ function sources(sql: string, cat = catalog()): string[][] | null {
   return l.columns.map((c) => (c.opaque ? ['?', ...c.sources] : [...c.sources]))
 }
 
+/** A write through a named pseudo-target: what follows the prefix, what it reads, and whether that is untraced. */
+type Through = [string, readonly string[], boolean]
+
+/** The writes of a statement whose target starts with `prefix` (SHARED_BY, DELAY). */
+function through(prefix: string, sql: string): Through[] {
+  return ok(lineageMysql(sql, catalog(), 'app'))
+    .effects.flat()
+    .flatMap((e): Through[] =>
+      e.kind === 'write' && e.table.startsWith(prefix)
+        ? [[e.table.slice(prefix.length), e.reads, e.unknown]]
+        : [],
+    )
+}
+
 describe('MySQL lineage', () => {
   it.each([
     ['SELECT LOWER(email), id FROM users', [['app.users.email'], ['app.users.id']]],
@@ -194,14 +208,7 @@ describe('MySQL lineage', () => {
   })
 
   it('a function lineage cannot follow keeps the columns its arguments name, in any clause', () => {
-    const kept = (sql: string): [string, readonly string[], boolean][] =>
-      ok(lineageMysql(sql, catalog(), 'app'))
-        .effects.flat()
-        .flatMap((e) =>
-          e.kind === 'write' && e.table.startsWith(SHARED_BY)
-            ? [[e.table.slice(SHARED_BY.length), e.reads, e.unknown]]
-            : [],
-        )
+    const kept = (sql: string): Through[] => through(SHARED_BY, sql)
     expect(kept('SELECT stash(email) FROM users')).toEqual([['stash()', ['app.users.email'], false]])
     expect(kept('SELECT id FROM users u WHERE app.stash(u.ssn) > 0')).toEqual([
       ['app.stash()', ['app.users.ssn'], false],
@@ -330,14 +337,7 @@ describe('what the conditions of a MySQL statement compute from', () => {
   })
 
   it('a delay reports everything the statement reads, and what its variables may hold', () => {
-    const delays = (sql: string): [string, readonly string[], boolean][] =>
-      ok(lineageMysql(sql, catalog(), 'app'))
-        .effects.flat()
-        .flatMap((e) =>
-          e.kind === 'write' && e.table.startsWith(DELAY)
-            ? [[e.table.slice(DELAY.length), e.reads, e.unknown]]
-            : [],
-        )
+    const delays = (sql: string): Through[] => through(DELAY, sql)
     expect(delays('SELECT IF(ASCII(email) > 100, SLEEP(1), 0) FROM users')).toEqual([
       ['sleep()', ['app.users.email', 'app.users.id', 'app.users.name', 'app.users.ssn'], false],
     ])

@@ -28,6 +28,13 @@ export function judgeCondition(value: unknown, env: Env, state: State): void {
   judge(value, env, state, decides)
 }
 
+/** The arguments of a count, which counts the rows where each is not NULL: `arg IS NOT NULL` judged. */
+export function judgeCounted(args: readonly unknown[], env: Env, state: State): void {
+  const d = state.decides
+  if (d === undefined || state.viewDepth > 0) return
+  for (const arg of args) if (!bareColumn(arg)) collect(arg, env, state, d.acc)
+}
+
 function judge(value: unknown, env: Env, state: State, d: Decides): void {
   const t = unwrap(value)
   if (t === undefined) return collect(value, env, state, d.acc)

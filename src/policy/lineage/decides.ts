@@ -38,8 +38,10 @@ export function compareColumns(d: Decides, left: Acc, right: Acc): void {
 /**
  * The effects of a statement's conditions: one `CONDITION` write with what they compute from, and for
  * each comparison of columns a write of each side's sources into the other's columns (`compared`).
+ * They are judged over the catalog as known, DDL before them or not (storedCopy): `afterDdl` is false.
  */
-export function conditionEffects(d: Decides, afterDdl: boolean): LineageEffect[] {
+export function conditionEffects(d: Decides): LineageEffect[] {
+  const afterDdl = false
   const out: LineageEffect[] = []
   if (d.acc.sources.size > 0 || d.acc.opaque) {
     const reads = [...d.acc.sources].sort()

@@ -5,7 +5,7 @@
  * conditions among them are judged (conditions.ts).
  */
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
-import {judgeCondition} from './conditions.js'
+import {judgeCondition, judgeCounted} from './conditions.js'
 import {pureFunction} from './functions.js'
 import {
   type Acc,
@@ -94,15 +94,10 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
   judgeCondition(node.agg_filter, env, state)
   // A count is a number whatever it counts: it carries no value of its argument, but it counts the
   // rows where that argument is not NULL, a condition on it (`count(CASE WHEN ... THEN 1 END)`).
-  if (pure === 'count') return countedArguments(list(node, 'args'), env, state)
+  if (pure === 'count') return judgeCounted(list(node, 'args'), env, state)
   collect(node.args, env, state, acc)
   // `percentile_disc(0.5) WITHIN GROUP (ORDER BY email)` returns a value of its ORDER BY.
   if (node.agg_within_group === true) collect(node.agg_order, env, state, acc)
-}
-
-/** The arguments of a count, judged as the condition `arg IS NOT NULL` (conditions.ts). */
-function countedArguments(args: readonly unknown[], env: Env, state: State): void {
-  for (const arg of args) judgeCondition({NullTest: {arg, nulltesttype: 'IS_NOT_NULL'}}, env, state)
 }
 
 function collectIndirection(node: AstObject, env: Env, state: State, acc: Acc): void {

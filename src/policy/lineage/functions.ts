@@ -4,7 +4,7 @@
  * such as query_to_xml or ts_stat that runs a query given as text) makes its result opaque: it could
  * return anything the database holds.
  */
-import {isObject, list, stringList, wrapperType} from '../postgres/ast.js'
+import {type AstObject, isObject, list, stringList, wrapperType} from '../postgres/ast.js'
 
 const PURE = new Set(
   [
@@ -129,27 +129,7 @@ const DELAYS = new Set(['pg_sleep', 'pg_sleep_for', 'pg_sleep_until'])
 
 /** The first delay a statement calls, anywhere; undefined when none. */
 export function delayCalled(value: unknown): string | undefined {
-  if (Array.isArray(value)) {
-    for (const v of value) {
-      const found = delayCalled(v)
-      if (found !== undefined) return found
-    }
-    return undefined
-  }
-  if (!isObject(value)) return undefined
-  const type = wrapperType(value)
-  if (type === 'FuncCall' && isObject(value[type])) {
-    const name = stringList(list(value[type], 'funcname'))?.at(-1)
-    if (name !== undefined && DELAYS.has(name)) return name
-  }
-  for (const key in value) {
-    const v = value[key]
-    if (typeof v === 'object' && v !== null) {
-      const found = delayCalled(v)
-      if (found !== undefined) return found
-    }
-  }
-  return undefined
+  return firstCall(value, (name) => DELAYS.has(name))
 }
 
 /** Built-ins that store an argument where later statements (and other sessions) read it. */
@@ -174,9 +154,14 @@ export function computedFrom(args: unknown): boolean {
  * undefined when none.
  */
 export function computedArgument(value: unknown, names: ReadonlySet<string>): string | undefined {
+  return firstCall(value, (name, node) => names.has(name) && computedFrom(list(node, 'args')))
+}
+
+/** The (unqualified) name of the first call anywhere in `value` that `test` accepts; undefined when none. */
+function firstCall(value: unknown, test: (name: string, node: AstObject) => boolean): string | undefined {
   if (Array.isArray(value)) {
     for (const v of value) {
-      const found = computedArgument(v, names)
+      const found = firstCall(v, test)
       if (found !== undefined) return found
     }
     return undefined
@@ -186,12 +171,12 @@ export function computedArgument(value: unknown, names: ReadonlySet<string>): st
   if (type === 'FuncCall' && isObject(value[type])) {
     const node = value[type]
     const name = stringList(list(node, 'funcname'))?.at(-1)
-    if (name !== undefined && names.has(name) && computedFrom(list(node, 'args'))) return name
+    if (name !== undefined && test(name, node)) return name
   }
   for (const key in value) {
     const v = value[key]
     if (typeof v === 'object' && v !== null) {
-      const found = computedArgument(v, names)
+      const found = firstCall(v, test)
       if (found !== undefined) return found
     }
   }
@@ -269,8 +254,7 @@ export interface RowCountArguments {
  * The places a statement's row count is computed from columns or subqueries: a function in FROM (any:
  * a user's may return a set too), a set-returning built-in in a select list, a LIMIT or OFFSET. The
  * number of rows then shows the value (`SELECT count(*) FROM users, generate_series(1, ascii(email))`),
- * which masking cannot hide. WHERE and JOIN conditions decide row counts too, one yes or no per row:
- * that side channel is not among these.
+ * which masking cannot hide. Conditions (WHERE, JOIN ... ON) decide row counts too: conditions.ts judges them.
  */
 export function rowCountArguments(value: unknown, out: RowCountArguments[] = []): RowCountArguments[] {
   if (Array.isArray(value)) {

@@ -193,6 +193,7 @@ function lineageOfReading(
       out.effects.push([])
       continue
     }
+    const decides = newDecides()
     const state: MysqlState = {
       catalog: names.catalog,
       exactNames: names.exactNames,
@@ -202,7 +203,7 @@ function lineageOfReading(
       viewDepth: 0,
       runsCode: false,
       systemVariablesCopied: systemCopied,
-      decides: newDecides(),
+      decides,
     }
     let computed = statementOf(ast, state, first, text)
     conditionsOf(ast, state)
@@ -224,7 +225,7 @@ function lineageOfReading(
         ...renameWrites(stmt, state),
         ...sequenceWrites(stmt, lineage),
         ...passedWrites(ast, calls, state),
-        ...(state.decides === undefined ? [] : conditionEffects(state.decides, false)),
+        ...conditionEffects(decides),
         ...delayWrites(ast, lineage),
       ].map(stale),
     )
@@ -373,16 +374,7 @@ const DELAYS = new Set(['sleep', 'benchmark'])
 
 /** A delay's duration may show anything the statement reads: `SELECT IF(ASCII(email) > 100, SLEEP(1), 0)`. */
 function delayWrites(ast: unknown, l: MysqlStatementLineage): LineageEffect[] {
-  let delay: string | undefined
-  const visit = (v: unknown, depth: number): void => {
-    if (delay !== undefined || depth > 500) return
-    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1))
-    if (!isObj(v)) return
-    const name = v.type === 'function' ? calledFunction(v) : null
-    if (name !== null && DELAYS.has(name)) delay = name
-    for (const [k, child] of Object.entries(v)) if (k !== 'loc') visit(child, depth + 1)
-  }
-  visit(ast, 0)
+  const delay = walk(ast).functions.find((f) => DELAYS.has(f))
   if (delay === undefined) return []
   return [
     {

@@ -228,7 +228,7 @@ class Run {
         this.stored(`${DELAY}${delay}()`, [...state.reads].sort(), state.unknown, null)
       }
       // Conditions that compute from columns choose rows by their values (conditions.ts).
-      for (const e of conditionEffects(this.decides, this.changedCatalog)) this.effect(e)
+      for (const e of conditionEffects(this.decides)) this.effect(e)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
@@ -250,7 +250,7 @@ class Run {
       // conditions compute from.
       this.forget()
       this.decides.acc.opaque = true
-      for (const e of conditionEffects(this.decides, this.changedCatalog)) this.effect(e)
+      for (const e of conditionEffects(this.decides)) this.effect(e)
       return UNKNOWN_LINEAGE
     }
   }

@@ -472,22 +472,16 @@ export class ClientDispatcher {
       )
     // A lookup sent now is answered after the statements before it: its answer is what this one sees.
     const forward = later()
-    this.wait.begin()
-    this.sendLookup({
-      ...lookup,
-      done: (ok) => {
-        lookup.done(ok)
-        if (this.stopped) return
-        try {
-          verdict(!ok, forward)
-        } catch (err) {
-          this.stopped = true
-          this.o.onFatal(err)
-          return
-        }
-        this.wait.end()
-      },
-    })
+    const answered = new Promise<boolean>((resolve) =>
+      this.sendLookup({
+        ...lookup,
+        done: (ok) => {
+          lookup.done(ok)
+          resolve(ok)
+        },
+      }),
+    )
+    this.afterLookup(answered, (ok) => verdict(!ok, forward))
   }
 
   /** The response an allowed (or approved) COM_QUERY or COM_STMT_PREPARE is owed, with its effects. */
