@@ -6,6 +6,7 @@
 import {
   CONDITION,
   DELAY,
+  ORDER,
   maskedCopy,
   ROW_COUNT,
   SERVER_FILE,
@@ -90,7 +91,7 @@ export function storedCopy(
   for (const w of writes) {
     if (w.temporary) continue
     // A condition is judged over the catalog as known: DDL cannot hide a masked column (renames are copies).
-    const condition = w.table === CONDITION || w.compared === true
+    const condition = w.table === CONDITION || w.table === ORDER || w.compared === true
     const stale =
       (how.stale || how.inFlight || w.afterDdl) && !condition
         ? maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
@@ -106,6 +107,7 @@ export function storedCopy(
 /** What the client is told of a write that escapes its rule (`stale`: judged without the catalog). */
 function messageOf(w: StoredWrite, copy: MaskedCopy, stale: boolean, how: StoreJudging): string {
   if (w.table === CONDITION) return conditionMessage(copy)
+  if (w.table === ORDER) return orderMessage(copy)
   if (w.table.startsWith(DELAY)) return delayMessage(copy, w.table.slice(DELAY.length))
   if (w.compared === true) return comparedMessage(copy)
   if (w.table.startsWith(ROW_COUNT)) return countMessage(copy, w.table.slice(ROW_COUNT.length))
@@ -154,6 +156,15 @@ function conditionMessage(copy: MaskedCopy): string {
     `chooses rows by a condition computed from ${sourceOf(copy)}, so which rows return (or how many change) ` +
     `shows its values whatever masking does to them (WHERE email LIKE 'a%' finds one character at a ` +
     'time); compare the column whole with = or IN to values you supply, or test IS NULL'
+  )
+}
+
+function orderMessage(copy: MaskedCopy): string {
+  return (
+    `sorts rows by ${sourceOf(copy)} (ORDER BY, or GROUP BY, DISTINCT, UNION or a window, which the ` +
+    'server runs by sorting), so the order of the rows shows how its values compare whatever masking does ' +
+    'to them (a row of a value you know, sorted among them, finds them one character at a time); sort, ' +
+    'group or deduplicate by columns no masking rule covers, or use UNION ALL'
   )
 }
 

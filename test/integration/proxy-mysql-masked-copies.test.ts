@@ -286,12 +286,25 @@ describe('what still runs', () => {
   it('copies into temporary tables, masked for the rest of the session', async () => {
     const r = await session(
       'CREATE TEMPORARY TABLE t1 AS SELECT id, email FROM users',
-      'SELECT email FROM t1 ORDER BY id',
+      'SELECT email FROM t1',
       'SELECT * FROM t1',
     )
     expect(r.filter((x) => typeof x === 'string')).toEqual([])
     expect(leaks(r)).toEqual([])
     expect(r[1]).toHaveLength(2)
+  })
+
+  it('refuses conditions and sorts on temporary tables, whose columns it cannot trace', async () => {
+    // A copy may hold values computed from a masked column: `a = 101` would look one up.
+    const r = await session(
+      'CREATE TEMPORARY TABLE t3 AS SELECT ASCII(email) AS a FROM users',
+      'SELECT COUNT(*) AS n FROM t3 WHERE a = 101',
+      'SELECT a FROM t3 ORDER BY a',
+    )
+    expect(r[1]).toEqual(
+      expect.stringMatching(/chooses rows by a condition computed from values dbgate cannot trace/),
+    )
+    expect(r[2]).toEqual(expect.stringMatching(/sorts rows by values dbgate cannot trace/))
   })
 
   it('writes of unmasked columns, a masked column into itself, and renames the rules still cover', async () => {

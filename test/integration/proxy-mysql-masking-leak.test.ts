@@ -380,6 +380,71 @@ describe('no seeded value leaves the MySQL proxy', () => {
     ])
   })
 
+  it('refuses a lookup of a value computed from a masked column, however it is passed on', async () => {
+    const {result} = await session(async (c) => {
+      const errors = await attempts(c, [
+        'SELECT COUNT(*) FROM (SELECT ASCII(email) AS a FROM users) t WHERE a = 97',
+        "WITH t AS (SELECT SUBSTR(ssn, 1, 1) AS d FROM users) SELECT COUNT(*) FROM t WHERE d IN ('0', '1', '2')",
+        "SELECT id FROM v_lower WHERE e = 'alice.smith@example.com'",
+        "SELECT COUNT(*) FROM (SELECT MAX(email) AS m FROM users UNION ALL SELECT 'b') t WHERE m = 'b'",
+        'SELECT ASCII(email) AS a FROM users HAVING a = 97',
+        'SELECT COUNT(*) FROM (SELECT ASCII(email) a FROM users) s JOIN (SELECT 97 b) k ON a = b',
+        'SELECT COUNT(*) FROM (SELECT ASCII(email) a FROM users) s JOIN (SELECT ASCII(email) a FROM users) k USING (a)',
+      ])
+      // A stored value passed on unchanged is still a lookup: through a subquery, CTE, view or union.
+      const [lookups] = await c.query(
+        "SELECT COUNT(*) AS n FROM (SELECT email AS e FROM users) t WHERE e = 'alice.smith@example.com'; " +
+          "WITH t AS (SELECT * FROM users) SELECT name FROM t WHERE ssn = '078-05-1120'; " +
+          "SELECT name FROM v_nested JOIN users USING (id) WHERE mail IN ('bob.jones@corp-mail.test'); " +
+          "SELECT COUNT(*) AS n FROM (SELECT email FROM users UNION ALL SELECT 'x') t WHERE email = 'x'",
+      )
+      return {errors, lookups}
+    })
+    const refused: unknown = expect.stringMatching(
+      /chooses rows by a condition computed from masked column \S+\.users\.(email|ssn)/,
+    )
+    expect(result.errors).toEqual(Array.from({length: 7}, () => refused))
+    expect(result.lookups).toEqual([[{n: 1}], [{name: 'Bob Jones'}], [{name: 'Bob Jones'}], [{n: 1}]])
+  })
+
+  it('refuses sorting rows by a masked column: a row of a known value, sorted among them, shows how they compare', async () => {
+    // Where the marker row (id 0) lands among the users shows which emails sort before 'b'.
+    const marker = "(SELECT id, email FROM users UNION ALL SELECT 0, 'b') t"
+    const {result} = await session(async (c) => {
+      const errors = await attempts(c, [
+        `SELECT id FROM ${marker} ORDER BY email`,
+        'SELECT id, email AS e FROM users ORDER BY e DESC',
+        'SELECT id, email FROM users ORDER BY 2',
+        `SELECT MIN(id) FROM ${marker} GROUP BY email`,
+        `SELECT DISTINCT email, id > 0 FROM ${marker}`,
+        "SELECT email, 1 FROM users UNION SELECT 'b', 0",
+        "SELECT email, 1 FROM users UNION ALL SELECT 'b', 0 ORDER BY 1",
+        `SELECT id, RANK() OVER (ORDER BY email) FROM ${marker}`,
+        `SELECT id, COUNT(*) OVER w FROM ${marker} WINDOW w AS (PARTITION BY email)`,
+        'DELETE FROM orders WHERE user_id IN (SELECT id FROM users) ORDER BY (SELECT email FROM users WHERE id = user_id) LIMIT 1',
+        'UPDATE users SET name = name WHERE id > 0 ORDER BY ssn LIMIT 1',
+      ])
+      // Sorting by other columns runs, as does UNION ALL.
+      const [fine] = await c.query(
+        'SELECT id FROM users ORDER BY id DESC; ' +
+          'SELECT name, COUNT(*) AS n FROM users GROUP BY name ORDER BY 1; ' +
+          "SELECT email FROM users WHERE id = 1 UNION ALL SELECT 'b'",
+      )
+      return {errors, fine}
+    })
+    const refused: unknown = expect.stringMatching(/sorts rows by masked column \S+\.users\.(email|ssn)/)
+    expect(result.errors).toEqual(Array.from({length: 11}, () => refused))
+    expect(await db.admin(`SELECT COUNT(*) AS n FROM \`${db.name}\`.orders`)).toEqual([{n: 2}])
+    expect(result.fine).toEqual([
+      [{id: 2}, {id: 1}],
+      [
+        {name: 'Alice Smith', n: 1},
+        {name: 'Bob Jones', n: 1},
+      ],
+      [{email: 'a***@example.com'}, {email: '***'}],
+    ])
+  })
+
   it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
     const {result} = await session(async (c) => {
       const out = await attempts(c, [

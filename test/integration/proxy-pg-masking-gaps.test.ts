@@ -87,7 +87,7 @@ const DERIVED = [
   "select encode(email::bytea, 'escape') from hr.users",
   "select overlay(email placing '' from 1 for 0) from hr.users",
   'select case when email is not null then email end from hr.users',
-  'select email from hr.users where email is not null union select name from hr.users',
+  'select email from hr.users where email is not null union all select name from hr.users',
 ]
 
 describe('expressions over masked columns', () => {
@@ -142,7 +142,7 @@ describe('unqualified names resolve on the session search_path', () => {
     const r = await session(
       'set search_path = hr, public',
       'create temp view users as select id, email as name, ssn as email from hr.users',
-      'select name, lower(name) from users order by id',
+      'select name, lower(name) from users',
       'select * from users',
       'reset search_path',
       'select name from users',

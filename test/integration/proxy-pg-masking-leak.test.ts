@@ -236,6 +236,87 @@ describe('no seeded value leaves the proxy', () => {
     }
   })
 
+  it('refuses a lookup of a value computed from a masked column, however it is passed on', async () => {
+    const c = await raw()
+    try {
+      const refused = await refusedEach(
+        c,
+        [
+          'select count(*) from (select ascii(email) as a from users) t where a = 97',
+          "with t as (select substr(ssn, 1, 1) as d from users) select count(*) from t where d in ('0', '1', '2')",
+          "select id from v_lower where e = 'alice.smith@example.com'",
+          'select count(*) from (select ascii(email) a from users union all select 0) t where a is null',
+          'select count(*) from (select max(email) m from users union all select $$b$$) t where m = $$b$$',
+          'select count(a) from (select nullif(ascii(email), 97) a from users) t',
+          'select count(*) from (select ascii(email) a from users) s join (select 97 b) k on a = b',
+          'select count(*) from (select ascii(email) a from users) s, (select ascii(email) b from users) k where a = b',
+        ],
+        /chooses rows by a condition computed from masked column public\.users\.(email|ssn)/,
+      )
+      expect(leaks(refused)).toEqual([])
+      // A stored value passed on unchanged is still a lookup: through a subquery, CTE, view, union or join.
+      const lookups = await simple(
+        c,
+        "select count(*) from (select email as e from users) t where e = 'alice.smith@example.com'; " +
+          "with t as (select * from users) select name from t where ssn = '078-05-1120'; " +
+          "select name from v_users where email in ('bob.jones@corp-mail.test'); " +
+          "select count(*) from (select email from users union all select 'x') t where email = 'x'; " +
+          "select u.id from users u join users v using (email) where email = 'bob.jones@corp-mail.test'; " +
+          // A join condition's unqualified names are the join's own columns.
+          'select name from users join orders on user_id = users.id where total = 200',
+      )
+      expect(errorsOf(lookups)).toEqual([])
+      expect(rows(lookups)).toEqual([['1'], ['Bob Jones'], ['Bob Jones'], ['1'], ['2'], ['Bob Jones']])
+    } finally {
+      c.end()
+    }
+  })
+
+  it('refuses sorting rows by a masked column: a row of a known value, sorted among them, shows how they compare', async () => {
+    const c = await raw()
+    try {
+      // Where the marker row (id 0) lands among the users shows which emails sort before 'b'.
+      const marker = "(select id, email from users union all select 0, 'b') t"
+      const refused = await refusedEach(
+        c,
+        [
+          `select id from ${marker} order by email`,
+          'select id from users order by email',
+          'select id, email from users order by 2 desc',
+          `select id from (select id from ${marker} order by email limit 1) s`,
+          `set enable_hashagg = off; select min(id) from ${marker} group by email`,
+          `select distinct on (email) id from ${marker}`,
+          `select distinct email, id > 0 from ${marker}`,
+          "select email, 1 from users union select 'b', 0",
+          `select id, rank() over (order by email) from ${marker}`,
+          `select id, count(*) over w from ${marker} window w as (partition by email)`,
+        ],
+        /sorts rows by masked column public\.users\.email/,
+      )
+      expect(leaks(refused)).toEqual([])
+      // Sorting by other columns runs, as do UNION ALL and an aggregate's own order, whose value is masked.
+      const fine = await simple(
+        c,
+        'select id, email from users order by id desc; ' +
+          'select name, count(*) from users group by name order by 1; ' +
+          "select email from users where id = 1 union all select 'b'; " +
+          "select string_agg(name, ',' order by email) from users",
+      )
+      expect(errorsOf(fine)).toEqual([])
+      expect(rows(fine)).toEqual([
+        ['2', 'b***@corp-mail.test'],
+        ['1', 'a***@example.com'],
+        ['Alice Smith', '1'],
+        ['Bob Jones', '1'],
+        ['a***@example.com'],
+        ['***'],
+        ['A***'],
+      ])
+    } finally {
+      c.end()
+    }
+  })
+
   it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
     const c = await raw()
     try {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {CONDITION, DELAY, SHARED_BY} from '../../src/policy/index.js'
+import {CONDITION, DELAY, ORDER, SHARED_BY} from '../../src/policy/index.js'
 import {lineageMysql, type MysqlLineageResult} from '../../src/policy/lineage/mysql.js'
 import type {MysqlCatalogView} from '../../src/policy/lineage/mysql-query.js'
 
@@ -272,6 +272,7 @@ describe('what the conditions of a MySQL statement compute from', () => {
         if (e.kind !== 'write') return []
         if (e.table === CONDITION)
           return [`CONDITION<-${e.unknown ? '? ' : ''}${e.reads.join(' ')}`.trimEnd()]
+        if (e.table === ORDER) return [`ORDER<-${e.unknown ? '? ' : ''}${e.reads.join(' ')}`.trimEnd()]
         if (e.compared !== true) return []
         return (e.columns ?? []).map((c) => `compared ${e.table}.${c.name}<-${c.sources.join(' ')}`)
       })
@@ -288,14 +289,17 @@ describe('what the conditions of a MySQL statement compute from', () => {
         'compared app.users.id<-app.orders.user_id',
       ],
     ],
-    ['SELECT COUNT(*) AS n FROM users GROUP BY name HAVING MAX(ssn) > ?', ['CONDITION<-app.users.ssn']],
+    [
+      'SELECT COUNT(*) AS n FROM users GROUP BY name HAVING MAX(ssn) > ?',
+      ['CONDITION<-app.users.ssn', 'ORDER<-app.users.name'],
+    ],
     [
       'SELECT id FROM orders WHERE EXISTS (SELECT 1 FROM users WHERE email > ?)',
       ['CONDITION<-app.users.email'],
     ],
     [
       'SELECT id FROM orders INTERSECT SELECT ASCII(ssn) FROM users',
-      ['CONDITION<-app.orders.id app.users.ssn'],
+      ['CONDITION<-app.orders.id app.users.ssn', 'ORDER<-app.orders.id app.users.ssn'],
     ],
     [
       'UPDATE orders o JOIN users u ON u.id = o.user_id SET o.total = 1 WHERE u.ssn < ?',
@@ -331,6 +335,30 @@ describe('what the conditions of a MySQL statement compute from', () => {
     [
       'SELECT u.id FROM users u JOIN other.people p USING (email)',
       ['compared other.people.email<-app.users.email', 'compared app.users.email<-other.people.email'],
+    ],
+    // A lookup of a value computed from a column, passed on by a derived table, CTE or alias.
+    [
+      'SELECT COUNT(*) FROM (SELECT ASCII(email) AS a FROM users) t WHERE a = 97',
+      ['CONDITION<-app.users.email'],
+    ],
+    ["WITH t AS (SELECT email AS e FROM users) SELECT COUNT(*) FROM t WHERE e = 'x'", []],
+    ["SELECT COUNT(*) FROM (SELECT email FROM users UNION ALL SELECT 'x') t WHERE email = 'x'", []],
+    ['SELECT ASCII(email) AS a FROM users HAVING a = 97', ['CONDITION<-app.users.email']],
+    // What rows are sorted by: ORDER BY (by name, alias or position), GROUP BY, DISTINCT, UNION, windows.
+    ['SELECT id FROM users ORDER BY email', ['ORDER<-app.users.email']],
+    ['SELECT id, ssn AS s FROM users ORDER BY s, 1', ['ORDER<-app.users.id app.users.ssn']],
+    ['SELECT name, COUNT(*) FROM users GROUP BY 1', ['ORDER<-app.users.name']],
+    ['SELECT DISTINCT email FROM users', ['ORDER<-app.users.email']],
+    ["SELECT email FROM users UNION SELECT 'x'", ['ORDER<-app.users.email']],
+    ["SELECT email FROM users UNION ALL SELECT 'x'", []],
+    ["SELECT id, email FROM users UNION ALL SELECT 0, 'x' ORDER BY 2", ['ORDER<-app.users.email']],
+    [
+      'SELECT RANK() OVER (PARTITION BY name ORDER BY ssn) FROM users',
+      ['ORDER<-app.users.name app.users.ssn'],
+    ],
+    [
+      'DELETE FROM users WHERE id > 0 ORDER BY email LIMIT 1',
+      ['CONDITION<-app.users.id', 'ORDER<-app.users.email'],
     ],
   ])('%s', (sql, expected) => {
     expect(conditions(sql)).toEqual(expected)

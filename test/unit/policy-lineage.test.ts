@@ -84,7 +84,8 @@ const DERIVED: [string, string[]][] = [
   ['SELECT (SELECT max(o.card) FROM orders o) FROM users', ['orders.card']],
   // aggregates and window functions
   ["SELECT string_agg(email, ',') FROM users", ['users.email']],
-  ['SELECT array_agg(ssn ORDER BY email) FROM users', ['users.ssn']],
+  // An aggregate's ORDER BY decides where each value lands in its result.
+  ['SELECT array_agg(ssn ORDER BY email) FROM users', ['users.email users.ssn']],
   ['SELECT count(*), count(email), max(id) FROM users', ['', '', 'users.id']],
   ['SELECT mode() WITHIN GROUP (ORDER BY ssn) FROM users', ['users.ssn']],
   [

@@ -6,6 +6,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {
   CONDITION,
+  ORDER,
   DELAY,
   expressionColumns,
   maskedCopy,
@@ -247,6 +248,44 @@ describe('conditions that compute from a masked column choose rows by its values
     ["SELECT * FROM v_names WHERE id IN (SELECT id FROM users WHERE ssn LIKE '1%')", 'public.users.ssn'],
   ])('%s', (sql, source) => {
     expect(copy(sql)).toMatchObject({target: CONDITION, source})
+  })
+
+  it.each([
+    ['SELECT count(*) FROM (SELECT ascii(email) AS a FROM users) t WHERE a = 97', 'public.users.email'],
+    [
+      'WITH t AS (SELECT substr(ssn, 1, 1) AS d FROM users) SELECT count(*) FROM t WHERE d = $1',
+      'public.users.ssn',
+    ],
+    ['SELECT count(*) FROM (SELECT max(email) AS m FROM users) t WHERE m IS NULL', 'public.users.email'],
+  ])('a lookup of a computed value passed on by a subquery or CTE: %s', (sql, source) => {
+    expect(copy(sql)).toMatchObject({target: CONDITION, source})
+  })
+
+  it.each([
+    "SELECT count(*) FROM (SELECT email AS e FROM users) t WHERE e = 'x'",
+    "WITH t AS (SELECT * FROM users) SELECT id FROM t WHERE ssn IN ($1, 'x')",
+    "SELECT id FROM (SELECT email FROM users UNION ALL SELECT 'x') t WHERE email = 'x'",
+    'SELECT id FROM users ORDER BY id',
+    'SELECT name, count(*) FROM users GROUP BY name',
+    "SELECT email FROM users UNION ALL SELECT 'x'",
+  ])('a lookup of a stored value, and sorts by other columns, run: %s', (sql) => {
+    expect(copy(sql)).toBeUndefined()
+  })
+
+  it.each([
+    ['SELECT id FROM users ORDER BY email', 'public.users.email'],
+    ['SELECT id, ssn AS s FROM users ORDER BY s', 'public.users.ssn'],
+    ['SELECT id, email FROM users ORDER BY 2 DESC', 'public.users.email'],
+    ['SELECT min(id) FROM users GROUP BY ROLLUP (substr(ssn, 1, 1))', 'public.users.ssn'],
+    ['SELECT DISTINCT ON (email) id FROM users', 'public.users.email'],
+    ['SELECT DISTINCT email FROM users', 'public.users.email'],
+    ["SELECT email FROM users UNION SELECT 'x'", 'public.users.email'],
+    ["SELECT email FROM users UNION ALL SELECT 'x' ORDER BY 1", 'public.users.email'],
+    ['SELECT rank() OVER (ORDER BY email) FROM users', 'public.users.email'],
+    ['SELECT count(*) OVER w FROM users WINDOW w AS (PARTITION BY ssn)', 'public.users.ssn'],
+    ['SELECT id FROM (SELECT id FROM users ORDER BY email LIMIT 1) t', 'public.users.email'],
+  ])('sorting rows by a masked column shows how its values compare: %s', (sql, source) => {
+    expect(copy(sql)).toMatchObject({target: ORDER, source})
   })
 
   it('a statement too deep to walk has conditions of unknown sources', () => {

@@ -4,14 +4,28 @@
  * masked column's character code, and `WHERE email LIKE 'a%'` finds it one character at a time. A
  * column in a condition is a lookup (which rows hold this value) only when it is compared whole, by
  * equality, with values the client supplies: `email = 'a@x.com'`, `ssn IN ($1, $2)`, `email IS NULL`,
- * `email <> ''`. Two columns compared by equality (`u.email = o.email`) show each other: a comparison
- * judged as a copy each way. Anything else a condition computes is a copy of its columns to the client,
- * collected in `state.decides` (decides.ts: the proxy refuses it when a masking rule covers one of them).
+ * `email <> ''`; and only when it holds the stored value unchanged (model.ts, Col.whole), not the `a` of
+ * `(SELECT ascii(email) a FROM users) t WHERE a = 97`. Two columns compared by equality
+ * (`u.email = o.email`) show each other: a comparison judged as a copy each way. Anything else a
+ * condition computes is a copy of its columns to the client, collected in `state.decides` (decides.ts:
+ * the proxy refuses it when a masking rule covers one of them). So are the keys rows are sorted by
+ * (`judgeOrder`): where a row of a known value lands among a masked column's values shows them.
  */
-import {type AstObject, list, str, stringList, unwrap} from '../postgres/ast.js'
-import {collect} from './expr.js'
+import {type AstObject, list, obj, str, stringList, unwrap} from '../postgres/ast.js'
+import {collect, refParts} from './expr.js'
 import {compareColumns, type Decides} from './decides.js'
-import {type Acc, addRow, type Col, type Cols, type Env, newAcc, type State} from './model.js'
+import {
+  type Acc,
+  accOf,
+  addCol,
+  addRow,
+  type Col,
+  type Cols,
+  type Env,
+  newAcc,
+  type State,
+  wholeAcc,
+} from './model.js'
 import {queryCols} from './query.js'
 
 /** Operators that compare two values whole for (in)equality. */
@@ -32,7 +46,7 @@ export function judgeCondition(value: unknown, env: Env, state: State): void {
 export function judgeCounted(args: readonly unknown[], env: Env, state: State): void {
   const d = state.decides
   if (d === undefined || state.viewDepth > 0) return
-  for (const arg of args) if (!bareColumn(arg)) collect(arg, env, state, d.acc)
+  for (const arg of args) if (!wholeColumn(arg, env, state)) collect(arg, env, state, d.acc)
 }
 
 function judge(value: unknown, env: Env, state: State, d: Decides): void {
@@ -46,10 +60,10 @@ function judge(value: unknown, env: Env, state: State, d: Decides): void {
     case 'BooleanTest':
       return judge(node.arg, env, state, d)
     case 'NullTest':
-      if (!bareColumn(node.arg)) collect(node.arg, env, state, d.acc)
+      if (!wholeColumn(node.arg, env, state)) collect(node.arg, env, state, d.acc)
       return
     case 'A_Expr':
-      if (lookup(node)) return
+      if (lookup(node, env, state)) return
       if (columnsCompared(node)) return compare(node.lexpr, node.rexpr, env, state, d)
       return collect(value, env, state, d.acc)
     case 'SubLink': {
@@ -63,7 +77,7 @@ function judge(value: unknown, env: Env, state: State, d: Decides): void {
       if (kind === 'ANY_SUBLINK' && EQUALITY.has(op) && bareColumn(node.testexpr) && only !== undefined) {
         const left = newAcc()
         collect(node.testexpr, env, state, left)
-        return compareColumns(d, left, {sources: new Set(only.sources), opaque: only.opaque})
+        return compareColumns(d, left, accOf(only))
       }
       addRow(d.acc, rows, state)
       return collect(node.testexpr, env, state, d.acc)
@@ -92,12 +106,13 @@ function compare(left: unknown, right: unknown, env: Env, state: State, d: Decid
   compareColumns(d, l, r)
 }
 
-/** True for a comparison that is a lookup: a bare column compared by equality with supplied values. */
-function lookup(node: AstObject): boolean {
+/** True for a comparison that is a lookup: a whole column compared by equality with supplied values. */
+function lookup(node: AstObject, env: Env, state: State): boolean {
   const kind = str(node, 'kind')
   const op = stringList(list(node, 'name'))?.at(-1)
   const sides = (): boolean =>
-    (bareColumn(node.lexpr) && supplied(node.rexpr)) || (supplied(node.lexpr) && bareColumn(node.rexpr))
+    (supplied(node.rexpr) && wholeColumn(node.lexpr, env, state)) ||
+    (supplied(node.lexpr) && wholeColumn(node.rexpr, env, state))
   switch (kind) {
     case 'AEXPR_OP':
     case 'AEXPR_OP_ANY':
@@ -123,6 +138,14 @@ function bareColumn(value: unknown): boolean {
   return !list(t.node, 'fields').some((f) => unwrap(f)?.type === 'A_Star')
 }
 
+/** A bare column that holds a stored column's value unchanged (model.ts, Col.whole). */
+function wholeColumn(value: unknown, env: Env, state: State): boolean {
+  if (!bareColumn(value)) return false
+  const acc = newAcc()
+  collect(value, env, state, acc)
+  return wholeAcc(acc)
+}
+
 /** A value the client supplies: a constant or parameter, cast or not, or a list or array of them. */
 function supplied(value: unknown): boolean {
   if (Array.isArray(value)) return value.every(supplied)
@@ -141,6 +164,58 @@ function supplied(value: unknown): boolean {
   }
 }
 
+/**
+ * Keys a query sorts its rows by, into `decides.order` (see `ORDER`): ORDER BY and DISTINCT ON keys
+ * name the output columns by name or position, or are expressions over the FROM clause; GROUP BY keys
+ * too (ROLLUP, CUBE and GROUPING SETS hold more keys); a window's PARTITION BY and ORDER BY.
+ */
+export function judgeOrder(keys: readonly unknown[], env: Env, state: State, outputs: Cols): void {
+  const d = state.decides
+  if (d === undefined || state.viewDepth > 0) return
+  for (const key of keys) orderKey(key, env, state, outputs, d.order)
+}
+
+/** A window (`OVER (...)`, or one a WINDOW clause names): its rows sorted by PARTITION BY and ORDER BY. */
+export function judgeWindow(def: AstObject | undefined, env: Env, state: State): void {
+  if (def === undefined) return
+  judgeOrder([...list(def, 'partitionClause'), ...list(def, 'orderClause')], env, state, null)
+}
+
+/** Rows deduplicated (plain DISTINCT, UNION): sorted by every output column. */
+export function judgeDistinct(outputs: Cols, state: State): void {
+  if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides.order, outputs, state)
+}
+
+function orderKey(value: unknown, env: Env, state: State, outputs: Cols, acc: Acc): void {
+  const t = unwrap(value)
+  if (t?.type === 'SortBy') return orderKey(t.node.node, env, state, outputs, acc)
+  if (t?.type === 'GroupingSet') {
+    for (const k of list(t.node, 'content')) orderKey(k, env, state, outputs, acc)
+    return
+  }
+  // `ORDER BY 2`: the second output column.
+  const integer = t?.type === 'A_Const' ? obj(t.node, 'ival') : undefined
+  if (integer !== undefined) {
+    const n = integer.ival
+    const col = typeof n === 'number' ? outputs?.[n - 1] : undefined
+    if (col) addCol(acc, col)
+    else acc.opaque = true
+    return
+  }
+  // `ORDER BY e`: an output column's name (GROUP BY reads an input column of that name first: both).
+  const ref = t?.type === 'ColumnRef' ? refParts(list(t.node, 'fields')) : undefined
+  const named =
+    ref?.parts.length === 1 && !ref.star ? outputs?.filter((c) => c.name === ref.parts[0]) : undefined
+  if (named !== undefined && named.length > 0) {
+    for (const c of named) addCol(acc, c)
+    const input = newAcc()
+    collect(value, env, state, input)
+    if (!input.opaque) for (const s of input.sources) acc.sources.add(s)
+    return
+  }
+  collect(value, env, state, acc)
+}
+
 /** Rows compared whole (INTERSECT, EXCEPT): every column decides. */
 export function judgeRows(cols: Cols, state: State): void {
   if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides.acc, cols, state)
@@ -150,7 +225,5 @@ export function judgeRows(cols: Cols, state: State): void {
 export function judgeMerged(left: Col | undefined, right: Col | undefined, state: State): void {
   const d = state.decides
   if (d === undefined || state.viewDepth > 0) return
-  const acc = (c: Col | undefined): Acc =>
-    c === undefined ? {sources: new Set(), opaque: true} : {sources: new Set(c.sources), opaque: c.opaque}
-  compareColumns(d, acc(left), acc(right))
+  compareColumns(d, accOf(left), accOf(right))
 }

@@ -3,8 +3,8 @@
  * MySQL: MysqlQueryLineage.condition): which rows a statement returns or changes shows the values its
  * conditions compare, so they are reported to the proxy as effects it judges like copies.
  */
-import {type Acc, newAcc} from './model.js'
-import {CONDITION, type LineageEffect} from './types.js'
+import {type Acc, newAcc, wholeAcc} from './model.js'
+import {CONDITION, type LineageEffect, ORDER} from './types.js'
 
 /** One statement's conditions: what they compute from, and the columns they compare with each other. */
 export interface Decides {
@@ -12,20 +12,23 @@ export interface Decides {
   readonly acc: Acc
   /** Two columns compared by equality (`u.email = v.email`): each one's sources, in either order. */
   readonly compared: [Acc, Acc][]
+  /** Sources of the keys rows are sorted by (ORDER BY, GROUP BY, DISTINCT, UNION, windows): see `ORDER`. */
+  readonly order: Acc
 }
 
 /** A fresh record, one per statement. */
 export function newDecides(): Decides {
-  return {acc: newAcc(), compared: []}
+  return {acc: newAcc(), compared: [], order: newAcc()}
 }
 
 /**
- * Two columns compared whole by equality: a comparison when both come from stored columns, judged as
- * a copy each way (a masked column may be compared with one masked as strictly); otherwise, a value
- * a condition computes.
+ * Two columns compared whole by equality: a comparison when both are stored columns passed on whole
+ * (model.ts, Col.whole), judged as a copy each way (a masked column may be compared with one masked as
+ * strictly); otherwise, a value a condition computes.
  */
 export function compareColumns(d: Decides, left: Acc, right: Acc): void {
-  if (left.opaque || right.opaque || left.sources.size === 0 || right.sources.size === 0) {
+  const whole = (a: Acc): boolean => wholeAcc(a) && a.sources.size > 0
+  if (!whole(left) || !whole(right)) {
     for (const side of [left, right]) {
       for (const s of side.sources) d.acc.sources.add(s)
       if (side.opaque) d.acc.opaque = true
@@ -36,25 +39,22 @@ export function compareColumns(d: Decides, left: Acc, right: Acc): void {
 }
 
 /**
- * The effects of a statement's conditions: one `CONDITION` write with what they compute from, and for
- * each comparison of columns a write of each side's sources into the other's columns (`compared`).
+ * The effects of a statement's conditions: one `CONDITION` write with what they compute from, one
+ * `ORDER` write with what its rows are sorted by, and for each comparison of columns a write of each
+ * side's sources into the other's columns (`compared`).
  * They are judged over the catalog as known, DDL before them or not (storedCopy): `afterDdl` is false.
  */
 export function conditionEffects(d: Decides): LineageEffect[] {
   const afterDdl = false
   const out: LineageEffect[] = []
-  if (d.acc.sources.size > 0 || d.acc.opaque) {
-    const reads = [...d.acc.sources].sort()
-    out.push({
-      kind: 'write',
-      table: CONDITION,
-      reads,
-      unknown: d.acc.opaque,
-      columns: null,
-      temporary: false,
-      afterDdl,
-    })
-  }
+  for (const [table, acc] of [
+    [CONDITION, d.acc],
+    [ORDER, d.order],
+  ] as const)
+    if (acc.sources.size > 0 || acc.opaque) {
+      const reads = [...acc.sources].sort()
+      out.push({kind: 'write', table, reads, unknown: acc.opaque, columns: null, temporary: false, afterDdl})
+    }
   // A walker may read the same clause twice (a write's rows, then its conditions): each pair once.
   const seen = new Set<string>()
   for (const [a, b] of d.compared)

@@ -5,7 +5,7 @@
  * conditions among them are judged (conditions.ts).
  */
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
-import {judgeCondition, judgeCounted} from './conditions.js'
+import {judgeCondition, judgeCounted, judgeWindow} from './conditions.js'
 import {pureFunction} from './functions.js'
 import {
   type Acc,
@@ -92,12 +92,15 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
   }
   // FILTER (WHERE ...) decides which rows an aggregate reads, and so a count.
   judgeCondition(node.agg_filter, env, state)
+  // A window sorts the rows it returns.
+  judgeWindow(obj(node, 'over'), env, state)
   // A count is a number whatever it counts: it carries no value of its argument, but it counts the
   // rows where that argument is not NULL, a condition on it (`count(CASE WHEN ... THEN 1 END)`).
   if (pure === 'count') return judgeCounted(list(node, 'args'), env, state)
   collect(node.args, env, state, acc)
-  // `percentile_disc(0.5) WITHIN GROUP (ORDER BY email)` returns a value of its ORDER BY.
-  if (node.agg_within_group === true) collect(node.agg_order, env, state, acc)
+  // `percentile_disc(0.5) WITHIN GROUP (ORDER BY email)` returns a value of its ORDER BY, and
+  // `string_agg(name, ',' ORDER BY email)` its arguments in that order.
+  collect(node.agg_order, env, state, acc)
 }
 
 function collectIndirection(node: AstObject, env: Env, state: State, acc: Acc): void {

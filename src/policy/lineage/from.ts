@@ -19,6 +19,7 @@ import {
   findCte,
   type Level,
   newAcc,
+  passedOn,
   type Rel,
   rename,
   type State,
@@ -141,12 +142,14 @@ function tableCol(schema: string, table: string, name: string, state: State): Co
   const own = `${schema}.${table}.${name}`
   const from = state.catalog.generatedFrom?.(schema, table, name)
   const ancestors = state.catalog.ancestors?.(schema, table) ?? []
-  if (from === undefined && ancestors.length === 0) return {name, sources: new Set([own]), opaque: false}
+  // A generated column holds what its expression computes: not a stored value a condition may look up.
+  const whole = from === undefined
+  if (whole && ancestors.length === 0) return {name, sources: new Set([own]), opaque: false, whole}
   const sources = new Set([own, ...(from ?? []).map((c) => `${schema}.${table}.${c}`)])
   // A partition's (or inheritance child's) rows are its parents': their rules name its columns too.
   for (const a of ancestors)
     for (const s of [...sources]) sources.add(`${a}.${s.slice(s.lastIndexOf('.') + 1)}`)
-  return {name, sources, opaque: from === null}
+  return {name, sources, opaque: from === null, whole}
 }
 
 /** The columns of a catalog relation: a table's columns are their own sources; a view's come from its query. */
@@ -175,7 +178,8 @@ export function relationCols(schema: string, name: string, state: State): Cols {
       addRow(acc, query ?? null, state)
       acc.opaque = true
     }
-    return colOf(c, acc)
+    // A view's column is whole when its query passes a stored column on unchanged.
+    return {...colOf(c, acc), whole: col?.whole === true && !acc.opaque}
   })
 }
 
@@ -297,12 +301,14 @@ function joinCols(
         else addRow(acc, side, state)
         if (!col) acc.opaque = true
       }
-      return colOf(n, acc)
+      return passedOn(n, acc)
     })
     const rest = (side: readonly Col[]): Col[] => side.filter((c) => !names.includes(c.name))
     cols = [...merged, ...rest(left), ...rest(right)]
   } else state.unknown = true
-  judgeCondition(node.quals, {level, ctes: env.ctes}, state)
+  // ON sees the join's two sides (and enclosing queries), not the FROM items before it.
+  const sides: Level = {items: [left, right], rels: level.rels.slice(first), parent: level.parent}
+  judgeCondition(node.quals, {level: sides, ctes: env.ctes}, state)
   if (alias.name === undefined) return rename(cols, alias.columns)
   // An aliased join hides the relations inside it.
   level.rels.splice(first)

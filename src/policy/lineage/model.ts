@@ -10,6 +10,12 @@ export interface Col {
   readonly name: string
   readonly sources: ReadonlySet<string>
   readonly opaque: boolean
+  /**
+   * The column holds a stored column's value unchanged: a table's own column, or one passed on whole
+   * through subqueries, views, CTEs, set operations and joins. Only such a column may be looked up by a
+   * condition; `(SELECT ascii(email) a FROM users) t WHERE a = 97` looks up a computed value.
+   */
+  readonly whole?: boolean
 }
 
 /** The output of a query or FROM item: its columns, or null when even their number is unknown. */
@@ -67,6 +73,8 @@ export interface State {
 export interface Acc {
   readonly sources: Set<string>
   opaque: boolean
+  /** Set when a column added was not whole (see Col.whole). */
+  partial?: boolean
 }
 
 /** A fresh accumulator. */
@@ -78,6 +86,23 @@ export function newAcc(): Acc {
 export function addCol(acc: Acc, col: Col): void {
   for (const s of col.sources) acc.sources.add(s)
   if (col.opaque) acc.opaque = true
+  if (col.whole !== true) acc.partial = true
+}
+
+/** An accumulator holding one column (none: unknown). */
+export function accOf(col: Col | undefined): Acc {
+  if (col === undefined) return {sources: new Set(), opaque: true}
+  return {sources: new Set(col.sources), opaque: col.opaque, partial: col.whole !== true}
+}
+
+/** True when an accumulator holds only whole columns (see Col.whole), certainly. */
+export function wholeAcc(acc: Acc): boolean {
+  return acc.partial !== true && !acc.opaque
+}
+
+/** A column passed on from the columns in `acc` (a bare reference, a merged join column): whole when they are. */
+export function passedOn(name: string, acc: Acc): Col {
+  return {name, sources: acc.sources, opaque: acc.opaque, whole: wholeAcc(acc)}
 }
 
 /** Adds every column of a relation (a whole-row reference); unknown columns make it opaque. */
@@ -123,7 +148,12 @@ export function unionCols(branches: readonly Cols[]): Cols {
       acc.opaque = true
       for (const b of known) for (const col of b) for (const s of col.sources) acc.sources.add(s)
     }
-    return colOf(c.name, acc)
+    // A column is whole when each branch passes on a whole column or a value that reads no column.
+    const whole = known.every((b) => {
+      const col = b[i]
+      return col !== undefined && (col.whole === true || (col.sources.size === 0 && !col.opaque))
+    })
+    return {...colOf(c.name, acc), whole: whole && !acc.opaque}
   })
 }
 
@@ -133,7 +163,7 @@ export function sameCols(a: Cols, b: Cols): boolean {
   if (a.length !== b.length) return false
   return a.every((c, i) => {
     const d = b[i]
-    if (!d || c.opaque !== d.opaque || c.sources.size !== d.sources.size) return false
+    if (!d || c.opaque !== d.opaque || c.whole !== d.whole || c.sources.size !== d.sources.size) return false
     for (const s of c.sources) if (!d.sources.has(s)) return false
     return true
   })

@@ -7,12 +7,15 @@
 import {isObj} from '../mysql/walk.js'
 import {compareColumns} from './decides.js'
 import {
+  accOf,
   addCol,
   addRow,
   colOf,
   newAcc,
+  passedOn,
   rename,
   unionCols,
+  wholeAcc,
   type Acc,
   type Col,
   type Cols,
@@ -126,15 +129,26 @@ export class MysqlQueryLineage {
     // WITH applies to the whole set operation.
     if (Array.isArray(node.with)) scope = this.ctes(node.with as unknown[], env, depth)
     let compares = false
+    let distinct = false
+    let last: Record<string, unknown> = node
     while (cur !== undefined) {
-      branches.push(this.oneSelect(cur, scope, depth))
+      const next: Record<string, unknown> | undefined = isObj(cur._next) ? cur._next : undefined
+      // A set operation's ORDER BY (parsed into its last branch) sorts the whole: judged below.
+      branches.push(this.oneSelect(cur, scope, depth, next !== undefined || cur === node))
+      const op = String(cur.set_op).toLowerCase()
       // INTERSECT and EXCEPT keep the rows of one branch the other holds: they compare every column.
-      if (cur._next !== undefined && cur._next !== null && !/^union/i.test(String(cur.set_op)))
-        compares = true
-      cur = isObj(cur._next) ? cur._next : undefined
+      if (next !== undefined && !op.startsWith('union')) compares = true
+      // UNION [DISTINCT] removes duplicates.
+      if (next !== undefined && op !== 'union all') distinct = true
+      last = cur
+      cur = next
     }
     if (compares) for (const b of branches) this.decidesRow(b)
-    return branches.length === 1 ? (branches[0] ?? null) : unionCols(branches)
+    if (branches.length === 1) return branches[0] ?? null
+    const cols = unionCols(branches)
+    if (distinct) this.sortedBy(cols)
+    this.order(keysOf(last.orderby), {level: undefined, ctes: scope.ctes}, cols, depth)
+    return cols
   }
 
   private ctes(list: readonly unknown[], env: MEnv, depth: number): MEnv {
@@ -155,7 +169,7 @@ export class MysqlQueryLineage {
     return {level: env.level, ctes}
   }
 
-  private oneSelect(node: Record<string, unknown>, env: MEnv, depth: number): Cols {
+  private oneSelect(node: Record<string, unknown>, env: MEnv, depth: number, ordered = true): Cols {
     if (node.type !== 'select') {
       this.state.unknown = true
       return null
@@ -186,7 +200,7 @@ export class MysqlQueryLineage {
       const acc = newAcc()
       this.expr(expr, inner, acc, depth)
       const label = ident(c.as) ?? (isObj(expr) && expr.type === 'column_ref' ? ident(expr.column) : null)
-      out.push(col(label ?? '', acc))
+      out.push(bareColumn(expr) ? passedOn(label ?? '', acc) : col(label ?? '', acc))
     }
     // HAVING also sees the select list's aliases.
     const withAliases: MLevel = {
@@ -194,7 +208,47 @@ export class MysqlQueryLineage {
       parent: env.level,
     }
     this.condition(node.having, {level: withAliases, ctes: env.ctes}, depth)
+    // What the rows are sorted by: MariaDB sorts GROUP BY's groups, and DISTINCT may sort.
+    if (ordered) this.order(keysOf(node.orderby), inner, out, depth)
+    const groups: unknown = isObj(node.groupby) ? node.groupby.columns : undefined
+    this.order(Array.isArray(groups) ? groups : [], inner, out, depth)
+    if (node.distinct !== null && node.distinct !== undefined) this.sortedBy(out)
+    for (const w of isObj(node.window) && Array.isArray(node.window.expr) ? node.window.expr : [])
+      this.window(isObj(w) ? w.as_window_specification : undefined, inner, depth)
     return out
+  }
+
+  /**
+   * Keys rows are sorted by, into `decides.order` (see `ORDER`): `ORDER BY 2` is the second output
+   * column, a bare name an output column's alias first (MySQL reads the select list's names before the
+   * FROM clause's).
+   */
+  private order(keys: readonly unknown[], env: MEnv, outputs: Cols, depth: number): void {
+    const d = this.state.decides
+    if (d === undefined || this.state.viewDepth > 0) return
+    for (const v of keys) {
+      if (isObj(v) && v.type === 'number' && typeof v.value === 'number') {
+        const col = outputs?.[v.value - 1]
+        addRow(d.order, col === undefined ? null : [col], this.state)
+        continue
+      }
+      const name = isObj(v) && v.type === 'column_ref' && v.table === null ? ident(v.column) : null
+      const named = name === null ? [] : (outputs?.filter((c) => c.name === name) ?? [])
+      if (named.length > 0) addRow(d.order, named, this.state)
+      else this.expr(v, env, d.order, depth)
+    }
+  }
+
+  /** A window's PARTITION BY and ORDER BY (`OVER (...)`, or a WINDOW clause's); a name is judged there. */
+  private window(spec: unknown, env: MEnv, depth: number): void {
+    const s = isObj(spec) && isObj(spec.window_specification) ? spec.window_specification : undefined
+    if (s !== undefined) this.order([...keysOf(s.partitionby), ...keysOf(s.orderby)], env, null, depth)
+  }
+
+  /** Rows deduplicated (DISTINCT, UNION): sorted by every output column. */
+  private sortedBy(cols: Cols): void {
+    const d = this.state.decides
+    if (d !== undefined && this.state.viewDepth === 0) addRow(d.order, cols, this.state)
   }
 
   /**
@@ -213,7 +267,7 @@ export class MysqlQueryLineage {
       return
     }
     if (v.type === 'unary_expr' && (op === 'NOT' || op === '!')) return this.condition(v.expr, env, depth + 1)
-    if (v.type === 'binary_expr' && lookup(op, v.left, v.right)) return
+    if (v.type === 'binary_expr' && this.lookup(op, v.left, v.right, env, depth)) return
     // Two columns compared by equality, or a column IN (SELECT one column): judged as copies each way.
     const other =
       v.type === 'binary_expr' && EQUALITY.has(op) && bareColumn(v.left) ? comparedWith(v.right) : undefined
@@ -235,11 +289,28 @@ export class MysqlQueryLineage {
     this.expr(v, env, decides.acc, depth)
   }
 
+  /**
+   * A lookup: a whole column (model.ts, Col.whole) compared by equality with supplied values (IS: with
+   * NULL).
+   */
+  private lookup(op: string, left: unknown, right: unknown, env: MEnv, depth: number): boolean {
+    if (!EQUALITY.has(op)) return false
+    const whole = (v: unknown): boolean => {
+      if (!bareColumn(v)) return false
+      const acc = newAcc()
+      this.expr(v, env, acc, depth)
+      return wholeAcc(acc)
+    }
+    if (op === 'IS' || op === 'IS NOT') return isObj(right) && right.type === 'null' && whole(left)
+    return (
+      (supplied(right) && whole(left)) || (op !== 'IN' && op !== 'NOT IN' && supplied(left) && whole(right))
+    )
+  }
+
   /** `JOIN ... USING (name)`: the columns of that name are compared with each other. */
   private using(name: string | null, rels: readonly MRel[]): void {
     const d = this.state.decides
     if (d === undefined || this.state.viewDepth > 0) return
-    const accOf = (c: Col): Acc => ({sources: new Set(c.sources), opaque: c.opaque})
     const named = rels.flatMap((r) => r.columns?.filter((c) => c.name === name) ?? [])
     const [first, ...others] = named
     if (first === undefined || others.length === 0) {
@@ -316,7 +387,7 @@ export class MysqlQueryLineage {
       // A generated column holds what its expression computes from the table's other columns.
       const from = this.state.catalog.generatedFrom?.(schema, table, n)
       const sources = new Set([source, ...(from ?? []).map((c) => `${key}.${c}`)])
-      return {name: n.toLowerCase(), sources, opaque: from === null}
+      return {name: n.toLowerCase(), sources, opaque: from === null, whole: from === undefined}
     })
     return {columns, byName: undefined}
   }
@@ -370,6 +441,8 @@ export class MysqlQueryLineage {
         return
       case 'function':
       case 'aggr_func': {
+        // A window sorts the rows it returns.
+        if (isObj(v.over)) this.window(v.over.as_window_specification, env, depth)
         const name = functionName(v.name)
         if (storedCall(v.name)) this.state.runsCode = true
         // LAST_INSERT_ID() returns what LAST_INSERT_ID(expr) kept, once the session kept a copied value.
@@ -402,8 +475,11 @@ export class MysqlQueryLineage {
         if (c !== undefined) hits.push(c)
         else if (r.columns === null) {
           unknown = true
-          if (r.byName !== undefined) acc.sources.add(`${r.byName}.${name}`)
-          else acc.opaque = true
+          // A temporary table's column, by name: not whole (it may hold what its copy computed).
+          if (r.byName !== undefined) {
+            acc.sources.add(`${r.byName}.${name}`)
+            acc.partial = true
+          } else acc.opaque = true
         }
       }
       for (const h of hits) addCol(acc, h)
@@ -447,16 +523,6 @@ const SUPPLIED = new Set([
   'param',
 ])
 
-/** A lookup: a bare column compared by equality with supplied values (IS: with NULL). */
-function lookup(op: string, left: unknown, right: unknown): boolean {
-  if (!EQUALITY.has(op)) return false
-  if (op === 'IS' || op === 'IS NOT') return bareColumn(left) && isObj(right) && right.type === 'null'
-  return (
-    (bareColumn(left) && supplied(right)) ||
-    (op !== 'IN' && op !== 'NOT IN' && supplied(left) && bareColumn(right))
-  )
-}
-
 /** Whether a `?` placeholder appears in an expression (not inside its subqueries, which judge their own). */
 function mentionsPlaceholder(v: unknown, depth: number): boolean {
   if (depth > 500 || (!Array.isArray(v) && !isObj(v))) return false
@@ -464,6 +530,11 @@ function mentionsPlaceholder(v: unknown, depth: number): boolean {
   if (v.type === 'origin' && v.value === '?') return true
   if (isObj(v.ast)) return false
   return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsPlaceholder(x, depth + 1))
+}
+
+/** The expressions of an ORDER BY or PARTITION BY list (`{expr, type}` items). */
+function keysOf(v: unknown): unknown[] {
+  return Array.isArray(v) ? v.map((k: unknown) => (isObj(k) ? k.expr : undefined)) : []
 }
 
 /** What a column is compared with when it is a column, or the query of `IN (SELECT ...)`, `= ANY (SELECT ...)`. */

@@ -402,11 +402,10 @@ function conditionsOf(ast: Record<string, unknown>, state: MysqlState): void {
   if (ast.type === 'update' || ast.type === 'delete') {
     const from = ast.type === 'update' ? ast.table : Array.isArray(ast.from) ? ast.from : ast.table
     const set = Array.isArray(ast.set) ? ast.set.filter(isObj) : []
-    walker.select(
-      {type: 'select', from, columns: set.map((s) => ({expr: s.value, as: null})), where: ast.where},
-      top,
-    )
-    rest = {orderby: ast.orderby, limit: ast.limit}
+    // ORDER BY ... LIMIT chooses the rows it changes by their order.
+    const columns = set.map((s) => ({expr: s.value, as: null}))
+    walker.select({type: 'select', from, columns, where: ast.where, orderby: ast.orderby}, top)
+    rest = {limit: ast.limit}
   }
   const visit = (v: unknown, depth: number): void => {
     if (depth > 200) throw new RangeError('statement nested too deeply')

@@ -5,7 +5,7 @@
  */
 import {type AstObject, isObject, list, listItems, obj, str, stringList, unwrap} from '../postgres/ast.js'
 import {dmlCols} from './dml.js'
-import {judgeCondition, judgeRows} from './conditions.js'
+import {judgeCondition, judgeDistinct, judgeOrder, judgeRows, judgeWindow} from './conditions.js'
 import {collect, figureName, findRels, refParts} from './expr.js'
 import {fromLevel} from './from.js'
 import {
@@ -16,6 +16,7 @@ import {
   type Cte,
   type Env,
   newAcc,
+  passedOn,
   rename,
   sameCols,
   type State,
@@ -57,15 +58,36 @@ export function selectCols(node: AstObject, outer: Env, state: State): Cols {
     const branches = [queryCols(node.larg, env, state), queryCols(node.rarg, env, state)]
     // INTERSECT and EXCEPT keep the rows of one branch the other holds: they compare every column.
     if (op !== 'SETOP_UNION') for (const b of branches) judgeRows(b, state)
-    return unionCols(branches)
+    const cols = unionCols(branches)
+    // UNION without ALL removes duplicates, by sorting unless hashed; ORDER BY names output columns.
+    if (node.all !== true) judgeDistinct(cols, state)
+    judgeOrder(list(node, 'sortClause'), {level: undefined, ctes: env.ctes}, state, cols)
+    return cols
   }
   const values = list(node, 'valuesLists')
-  if (values.length > 0) return valuesCols(values, env, state)
+  if (values.length > 0) {
+    const cols = valuesCols(values, env, state)
+    judgeOrder(list(node, 'sortClause'), {level: undefined, ctes: env.ctes}, state, cols)
+    return cols
+  }
   const level = fromLevel(list(node, 'fromClause'), env, state)
   const inner: Env = {level, ctes: env.ctes}
   judgeCondition(node.whereClause, inner, state)
   judgeCondition(node.havingClause, inner, state)
-  return targetCols(list(node, 'targetList'), inner, state)
+  const cols = targetCols(list(node, 'targetList'), inner, state)
+  judgeSorts(node, inner, state, cols)
+  return cols
+}
+
+/** What a SELECT sorts its rows by: ORDER BY, GROUP BY, DISTINCT [ON] and its named windows. */
+function judgeSorts(node: AstObject, env: Env, state: State, cols: Cols): void {
+  judgeOrder(list(node, 'sortClause'), env, state, cols)
+  judgeOrder(list(node, 'groupClause'), env, state, cols)
+  const distinct = list(node, 'distinctClause')
+  // Plain DISTINCT is a list of one empty node; DISTINCT ON lists its keys.
+  if (distinct.length === 1 && Object.keys(distinct[0] ?? {}).length === 0) judgeDistinct(cols, state)
+  else judgeOrder(distinct, env, state, cols)
+  for (const w of list(node, 'windowClause')) judgeWindow(unwrap(w)?.node, env, state)
 }
 
 function valuesCols(rows: readonly unknown[], env: Env, state: State): Cols {
@@ -96,7 +118,8 @@ export function targetCols(targets: readonly unknown[], env: Env, state: State):
     }
     const acc = newAcc()
     collect(rt.node.val, env, state, acc)
-    out.push(colOf(str(rt.node, 'name') ?? figureName(rt.node.val), acc))
+    const name = str(rt.node, 'name') ?? figureName(rt.node.val)
+    out.push(unwrap(rt.node.val)?.type === 'ColumnRef' ? passedOn(name, acc) : colOf(name, acc))
   }
   return out
 }

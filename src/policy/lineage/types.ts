@@ -72,6 +72,14 @@ export const ROW_COUNT = '\u0000row count through '
 export const CONDITION = `${ROW_COUNT}a condition`
 
 /**
+ * The order of the rows a statement returns or changes, when keys computed from columns decide it
+ * (ORDER BY, and GROUP BY, DISTINCT, UNION and windows, which the server runs by sorting): a row of a
+ * value the client knows, sorted among a masked column's values, shows how they compare, and so finds
+ * them one character at a time whatever masking does to the rows.
+ */
+export const ORDER = '\u0000the order of rows'
+
+/**
  * The name lineage gives the time a statement takes when it calls a delay (`pg_sleep`, MySQL `SLEEP`,
  * `BENCHMARK`): `SELECT CASE WHEN ascii(email) > 100 THEN pg_sleep(1) END` answers in its duration,
  * whatever masking does to the rows, so the delay may show anything the statement reads.
