@@ -106,7 +106,7 @@ export function storedCopy(
 
 /** What the client is told of a write that escapes its rule (`stale`: judged without the catalog). */
 function messageOf(w: StoredWrite, copy: MaskedCopy, stale: boolean, how: StoreJudging): string {
-  if (w.table === CONDITION) return conditionMessage(copy)
+  if (w.table === CONDITION) return conditionMessage(copy, how)
   if (w.table === ORDER) return orderMessage(copy)
   if (w.table.startsWith(DELAY)) return delayMessage(copy, w.table.slice(DELAY.length))
   if (w.compared === true) return comparedMessage(copy)
@@ -151,11 +151,14 @@ function countMessage(copy: MaskedCopy, through: string): string {
   )
 }
 
-function conditionMessage(copy: MaskedCopy): string {
+function conditionMessage(copy: MaskedCopy, how: StoreJudging): string {
+  // MySQL compares a string with a number by its leading digits: only quoted values are looked up.
+  const values = how.dialect === 'mysql' ? 'values you supply as quoted strings' : 'values you supply'
   return (
-    `chooses rows by a condition computed from ${sourceOf(copy)}, so which rows return (or how many change) ` +
-    `shows its values whatever masking does to them (WHERE email LIKE 'a%' finds one character at a ` +
-    'time); compare the column whole with = or IN to values you supply, or test IS NULL'
+    `chooses rows (or a CASE's result, or divides) by a condition computed from ${sourceOf(copy)}, so ` +
+    'which rows return, how many change or whether it fails shows its values whatever masking does to them ' +
+    `(WHERE email LIKE 'a%' finds one character at a time); compare the column whole with = or IN to ` +
+    `${values}, or test IS NULL`
   )
 }
 

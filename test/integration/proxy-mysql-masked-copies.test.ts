@@ -301,9 +301,7 @@ describe('what still runs', () => {
       'SELECT COUNT(*) AS n FROM t3 WHERE a = 101',
       'SELECT a FROM t3 ORDER BY a',
     )
-    expect(r[1]).toEqual(
-      expect.stringMatching(/chooses rows by a condition computed from values dbgate cannot trace/),
-    )
+    expect(r[1]).toEqual(expect.stringMatching(/by a condition computed from values dbgate cannot trace/))
     expect(r[2]).toEqual(expect.stringMatching(/sorts rows by values dbgate cannot trace/))
   })
 

@@ -342,6 +342,9 @@ describe('no seeded value leaves the MySQL proxy', () => {
         "SELECT id FROM users WHERE email LIKE 'a%'",
         "SELECT id FROM users WHERE SUBSTR(ssn, 1, 1) = '2'",
         "SELECT id FROM users WHERE email > 'b'",
+        // A number compares a string by its leading digits: '219-09-9999' = 219.
+        'SELECT id FROM users WHERE ssn = 219',
+        'SELECT id FROM users WHERE ssn IN (100, 219, 300) OR email = TRUE',
         'SELECT g.seq FROM seq_1_to_200 g JOIN users u ON g.seq = ASCII(u.email) WHERE u.id = 1',
         'SELECT g.seq FROM seq_1_to_300 g JOIN users u ON g.seq = u.ssn',
         'SELECT EXISTS (SELECT 1 FROM users WHERE ASCII(email) > 100)',
@@ -365,9 +368,9 @@ describe('no seeded value leaves the MySQL proxy', () => {
       return {errors, lookups}
     })
     const refused: unknown = expect.stringMatching(
-      /chooses rows by a condition computed from|compares masked column \S+\.ssn with/,
+      /by a condition computed from|compares masked column \S+\.ssn with/,
     )
-    expect(result.errors).toEqual(Array.from({length: 15}, () => refused))
+    expect(result.errors).toEqual(Array.from({length: 17}, () => refused))
     expect(result.errors[0]).toMatch(/from masked column \S+\.users\.email/)
     expect(result.errors.at(-1)).toMatch(/from values dbgate cannot trace/)
     expect(await db.admin(`SELECT COUNT(*) AS n FROM \`${db.name}\`.orders`)).toEqual([{n: 2}])
@@ -401,7 +404,7 @@ describe('no seeded value leaves the MySQL proxy', () => {
       return {errors, lookups}
     })
     const refused: unknown = expect.stringMatching(
-      /chooses rows by a condition computed from masked column \S+\.users\.(email|ssn)/,
+      /by a condition computed from masked column \S+\.users\.(email|ssn)/,
     )
     expect(result.errors).toEqual(Array.from({length: 7}, () => refused))
     expect(result.lookups).toEqual([[{n: 1}], [{name: 'Bob Jones'}], [{name: 'Bob Jones'}], [{n: 1}]])
@@ -445,6 +448,31 @@ describe('no seeded value leaves the MySQL proxy', () => {
     ])
   })
 
+  it('refuses a CASE, IF or divisor computed from a masked column: an error or warning answers a question', async () => {
+    const {result} = await session(async (c) => {
+      const errors = await attempts(c, [
+        'SELECT CASE WHEN ASCII(email) > 100 THEN (SELECT 1 UNION SELECT 2) ELSE 1 END FROM users WHERE id = 1',
+        "SELECT CASE SUBSTR(ssn, 1, 1) WHEN '2' THEN 1 END FROM users",
+        'SELECT IF(ASCII(email) > 100, 1, 2) FROM users',
+        'SELECT 1 / (ASCII(email) - 97), 1 DIV LENGTH(card) FROM users',
+        'SELECT MOD(1, ASCII(ssn) - 50) FROM users',
+      ])
+      // A CASE that looks a value up (its result masked), or decides by other columns, and a divisor of
+      // other columns run.
+      const [fine] = await c.query(
+        "SELECT CASE email WHEN 'alice.smith@example.com' THEN 'a' ELSE 'b' END AS k, " +
+          'IF(id > 1, name, NULL) AS n, 100 DIV id AS t FROM users ORDER BY id',
+      )
+      return {errors, fine}
+    })
+    const refused: unknown = expect.stringMatching(/by a condition computed from masked column \S+\.users\./)
+    expect(result.errors).toEqual(Array.from({length: 5}, () => refused))
+    expect(result.fine).toEqual([
+      {k: '***', n: null, t: 100},
+      {k: '***', n: 'Bob Jones', t: 50},
+    ])
+  })
+
   it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
     const {result} = await session(async (c) => {
       const out = await attempts(c, [
@@ -458,7 +486,11 @@ describe('no seeded value leaves the MySQL proxy', () => {
     const refused: unknown = expect.stringMatching(
       /calls (sleep|benchmark)\(\) while reading masked column \S+\.users\./,
     )
-    expect(result.out).toEqual([refused, refused, refused])
+    // IF's condition is itself judged first (a result that fails or waits shows which way it went).
+    const condition: unknown = expect.stringMatching(
+      /by a condition computed from masked column \S+\.users\.email/,
+    )
+    expect(result.out).toEqual([condition, refused, condition])
     expect(result.alone).toEqual([{s: 0, total: 100}])
   })
 

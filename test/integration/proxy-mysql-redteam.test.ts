@@ -210,7 +210,7 @@ describe('a masked column moved where no rule names it stays masked for the sess
     const {rows: kept, errors} = await session([
       'UPDATE items SET name = name WHERE id = LAST_INSERT_ID((SELECT ASCII(code) FROM vault))',
     ])
-    expect(errors).toEqual([expect.stringMatching(/chooses rows by a condition computed from masked column/)])
+    expect(errors).toEqual([expect.stringMatching(/by a condition computed from masked column/)])
     expect(kept).not.toContain(leaked)
     // A constant kept, or an insert's own id, still reads as it is.
     const {rows} = await session(['SELECT LAST_INSERT_ID(4242)', 'SELECT LAST_INSERT_ID() AS v'])

@@ -202,7 +202,7 @@ describe('no seeded value leaves the proxy', () => {
           "explain analyze select * from users where email > 'b'",
           'with w as (select id from users where length(card) > 18) select count(*) from w',
         ],
-        /chooses rows by a condition computed from masked column public\.users\./,
+        /by a condition computed from masked column public\.users\./,
       )
       expect(leaks(refused)).toEqual([])
       expect((await adminQuery('select count(*)::int as n from orders', db.name)).rows).toEqual([{n: 2}])
@@ -251,7 +251,7 @@ describe('no seeded value leaves the proxy', () => {
           'select count(*) from (select ascii(email) a from users) s join (select 97 b) k on a = b',
           'select count(*) from (select ascii(email) a from users) s, (select ascii(email) b from users) k where a = b',
         ],
-        /chooses rows by a condition computed from masked column public\.users\.(email|ssn)/,
+        /by a condition computed from masked column public\.users\.(email|ssn)/,
       )
       expect(leaks(refused)).toEqual([])
       // A stored value passed on unchanged is still a lookup: through a subquery, CTE, view, union or join.
@@ -311,6 +311,38 @@ describe('no seeded value leaves the proxy', () => {
         ['a***@example.com'],
         ['***'],
         ['A***'],
+      ])
+    } finally {
+      c.end()
+    }
+  })
+
+  it('refuses a CASE or a divisor computed from a masked column: whether the statement fails answers a question', async () => {
+    const c = await raw()
+    try {
+      const refused = await refusedEach(
+        c,
+        [
+          'select case when ascii(email) > 100 then 1/0 else 1 end from users where id = 1',
+          "select case substr(ssn, 1, 1) when '2' then 1/0 end from users where id = 1",
+          'select 1 / (ascii(email) - 97) from users where id = 1',
+          'select mod(1, ascii(ssn) - 50), 1 % length(card) from users where id = 1',
+          'select id from orders where total > (select case when ascii(email) > 100 then 1/0 end from users where id = 1)',
+        ],
+        /by a condition computed from masked column public\.users\./,
+      )
+      expect(leaks(refused)).toEqual([])
+      // A CASE that looks a value up (its result masked), or decides by other columns, and a divisor of
+      // other columns run.
+      const fine = await simple(
+        c,
+        "select case email when 'alice.smith@example.com' then 'a' else 'b' end, " +
+          'case when id > 1 then name end, 100 / id from users order by id',
+      )
+      expect(errorsOf(fine)).toEqual([])
+      expect(rows(fine)).toEqual([
+        ['***', null, '100'],
+        ['***', 'Bob Jones', '50'],
       ])
     } finally {
       c.end()

@@ -280,7 +280,9 @@ describe('what the conditions of a MySQL statement compute from', () => {
 
   it.each([
     ["SELECT id FROM users WHERE email LIKE 'a%'", ['CONDITION<-app.users.email']],
-    ['SELECT id FROM users WHERE ASCII(ssn) > 50 AND id = 1', ['CONDITION<-app.users.ssn']],
+    // A number is no lookup (MySQL compares a string with it by its leading digits): harmless on `id`.
+    ['SELECT id FROM users WHERE ASCII(ssn) > 50 AND id = 1', ['CONDITION<-app.users.id app.users.ssn']],
+    ['SELECT id FROM users WHERE ssn = 219', ['CONDITION<-app.users.ssn']],
     [
       'SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id AND LENGTH(u.email) > 3',
       [
@@ -322,7 +324,7 @@ describe('what the conditions of a MySQL statement compute from', () => {
     ["EXPLAIN SELECT id FROM users WHERE email > 'b'", ['CONDITION<-app.users.email']],
     // Lookups: a bare column compared by equality with supplied values, or IS NULL.
     ["SELECT id FROM users WHERE email = 'a@x' OR ssn IN (?, 'x') OR name IS NULL", []],
-    ['SELECT name FROM v_users WHERE id <> 3', []],
+    ["SELECT name FROM v_users WHERE id <> '3'", []],
     // Columns compared with columns: judged as copies each way.
     [
       'SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id',
@@ -344,6 +346,15 @@ describe('what the conditions of a MySQL statement compute from', () => {
     ["WITH t AS (SELECT email AS e FROM users) SELECT COUNT(*) FROM t WHERE e = 'x'", []],
     ["SELECT COUNT(*) FROM (SELECT email FROM users UNION ALL SELECT 'x') t WHERE email = 'x'", []],
     ['SELECT ASCII(email) AS a FROM users HAVING a = 97', ['CONDITION<-app.users.email']],
+    // A CASE's or IF's conditions, and a divisor: which way they went shows in an error or warning.
+    [
+      "SELECT CASE WHEN email > 'b' THEN 1 END, CASE ssn WHEN 'x' THEN 1 END FROM users",
+      ['CONDITION<-app.users.email'],
+    ],
+    [
+      "SELECT IF(ssn > 'b', 1, 2), 1 DIV (ASCII(email) - 97) FROM users",
+      ['CONDITION<-app.users.email app.users.ssn'],
+    ],
     // What rows are sorted by: ORDER BY (by name, alias or position), GROUP BY, DISTINCT, UNION, windows.
     ['SELECT id FROM users ORDER BY email', ['ORDER<-app.users.email']],
     ['SELECT id, ssn AS s FROM users ORDER BY s, 1', ['ORDER<-app.users.id app.users.ssn']],

@@ -257,7 +257,12 @@ describe('conditions that compute from a masked column choose rows by its values
       'public.users.ssn',
     ],
     ['SELECT count(*) FROM (SELECT max(email) AS m FROM users) t WHERE m IS NULL', 'public.users.email'],
-  ])('a lookup of a computed value passed on by a subquery or CTE: %s', (sql, source) => {
+    // A CASE or a divisor shows which way it went when a branch fails (division by zero).
+    ['SELECT CASE WHEN ascii(email) > 100 THEN 1/0 END FROM users', 'public.users.email'],
+    ["SELECT CASE substr(ssn, 1, 1) WHEN '1' THEN 1 END FROM users", 'public.users.ssn'],
+    ['SELECT 1 / (ascii(email) - 97) FROM users', 'public.users.email'],
+    ['SELECT mod(1, length(ssn)) FROM users', 'public.users.ssn'],
+  ])('a lookup of a computed value, a CASE or a divisor: %s', (sql, source) => {
     expect(copy(sql)).toMatchObject({target: CONDITION, source})
   })
 
@@ -268,6 +273,7 @@ describe('conditions that compute from a masked column choose rows by its values
     'SELECT id FROM users ORDER BY id',
     'SELECT name, count(*) FROM users GROUP BY name',
     "SELECT email FROM users UNION ALL SELECT 'x'",
+    "SELECT CASE email WHEN 'x' THEN 1 END, CASE WHEN id > 1 THEN email END, 1 / id FROM users",
   ])('a lookup of a stored value, and sorts by other columns, run: %s', (sql) => {
     expect(copy(sql)).toBeUndefined()
   })

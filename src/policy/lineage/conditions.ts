@@ -87,6 +87,35 @@ function judge(value: unknown, env: Env, state: State, d: Decides): void {
   }
 }
 
+/**
+ * A CASE chooses which result it computes by its conditions, and a result that raises an error (`CASE
+ * WHEN ascii(email) > 100 THEN 1/0 END`) shows which was chosen whatever masking does to the value:
+ * each WHEN is judged as a condition (a simple `CASE x WHEN v` compares `x = v`).
+ */
+export function judgeCase(node: AstObject, env: Env, state: State): void {
+  const d = state.decides
+  if (d === undefined || state.viewDepth > 0) return
+  for (const item of list(node, 'args')) {
+    const when = unwrap(item)
+    const cond = when?.type === 'CaseWhen' ? when.node.expr : item
+    if (node.arg === undefined) judge(cond, env, state, d)
+    else if (!(supplied(cond) && wholeColumn(node.arg, env, state))) {
+      collect(node.arg, env, state, d.acc)
+      collect(cond, env, state, d.acc)
+    }
+  }
+}
+
+/**
+ * A divisor raises an error when it is zero (`1 / (ascii(email) - 97)`): one computed from a column
+ * is judged as a condition; a whole column tells only whether it equals 0, as a lookup would.
+ */
+export function judgeDivisor(divisor: unknown, env: Env, state: State): void {
+  const d = state.decides
+  if (d === undefined || state.viewDepth > 0 || wholeColumn(divisor, env, state)) return
+  collect(divisor, env, state, d.acc)
+}
+
 /** Two bare columns compared by equality (`u.email = o.email`). */
 function columnsCompared(node: AstObject): boolean {
   const kind = str(node, 'kind')

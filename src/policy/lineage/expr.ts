@@ -5,7 +5,7 @@
  * conditions among them are judged (conditions.ts).
  */
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
-import {judgeCondition, judgeCounted, judgeWindow} from './conditions.js'
+import {judgeCase, judgeCondition, judgeCounted, judgeDivisor, judgeWindow} from './conditions.js'
 import {pureFunction} from './functions.js'
 import {
   type Acc,
@@ -34,6 +34,9 @@ const LEAVES = new Set([
   'SetToDefault',
   'CurrentOfExpr',
 ])
+
+/** Operators that raise an error when their right operand is zero. */
+const DIVISIONS = new Set(['/', '%'])
 
 /** Adds the sources of any expression value (a wrapped node, a bare struct or a list) to `acc`. */
 export function collect(value: unknown, env: Env, state: State, acc: Acc): void {
@@ -74,6 +77,13 @@ function collectNode(type: string, node: AstObject, env: Env, state: State, acc:
     }
     case 'A_Indirection':
       return collectIndirection(node, env, state, acc)
+    case 'CaseExpr':
+      judgeCase(node, env, state)
+      return collectFields(node, env, state, acc)
+    case 'A_Expr':
+      if (str(node, 'kind') === 'AEXPR_OP' && DIVISIONS.has(stringList(list(node, 'name'))?.at(-1) ?? ''))
+        judgeDivisor(node.rexpr, env, state)
+      return collectFields(node, env, state, acc)
     case 'SelectStmt':
       addRow(acc, queryCols({SelectStmt: node}, env, state), state)
       return
@@ -92,6 +102,9 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
   }
   // FILTER (WHERE ...) decides which rows an aggregate reads, and so a count.
   judgeCondition(node.agg_filter, env, state)
+  const name = parts?.at(-1)
+  const builtin = parts !== undefined && (parts.length === 1 || parts[0] === 'pg_catalog')
+  if (builtin && (name === 'mod' || name === 'div')) judgeDivisor(list(node, 'args')[1], env, state)
   // A window sorts the rows it returns.
   judgeWindow(obj(node, 'over'), env, state)
   // A count is a number whatever it counts: it carries no value of its argument, but it counts the

@@ -295,16 +295,47 @@ export class MysqlQueryLineage {
    */
   private lookup(op: string, left: unknown, right: unknown, env: MEnv, depth: number): boolean {
     if (!EQUALITY.has(op)) return false
-    const whole = (v: unknown): boolean => {
-      if (!bareColumn(v)) return false
-      const acc = newAcc()
-      this.expr(v, env, acc, depth)
-      return wholeAcc(acc)
-    }
+    const whole = (v: unknown): boolean => this.wholeColumn(v, env, depth)
     if (op === 'IS' || op === 'IS NOT') return isObj(right) && right.type === 'null' && whole(left)
     return (
       (supplied(right) && whole(left)) || (op !== 'IN' && op !== 'NOT IN' && supplied(left) && whole(right))
     )
+  }
+
+  /**
+   * A CASE chooses which result it computes by its conditions, and a result that raises an error or a
+   * warning (`CASE WHEN ASCII(email) > 100 THEN (SELECT 1 UNION SELECT 2) END`) shows which: each WHEN is
+   * judged as a condition (a simple `CASE x WHEN v` compares `x = v`).
+   */
+  private caseConditions(v: Record<string, unknown>, env: MEnv, depth: number): void {
+    const d = this.state.decides
+    if (d === undefined || this.state.viewDepth > 0) return
+    for (const w of Array.isArray(v.args) ? v.args : []) {
+      if (!isObj(w) || w.type !== 'when') continue
+      if (v.expr === null || v.expr === undefined) this.condition(w.cond, env, depth + 1)
+      else if (!this.lookup('=', v.expr, w.cond, env, depth)) {
+        this.expr(v.expr, env, d.acc, depth + 1)
+        this.expr(w.cond, env, d.acc, depth + 1)
+      }
+    }
+  }
+
+  /** A bare column that holds a stored column's value unchanged (model.ts, Col.whole). */
+  private wholeColumn(v: unknown, env: MEnv, depth: number): boolean {
+    if (!bareColumn(v)) return false
+    const acc = newAcc()
+    this.expr(v, env, acc, depth)
+    return wholeAcc(acc)
+  }
+
+  /**
+   * A divisor of zero shows itself (NULL and a warning, or an error): one computed from a column is
+   * judged as a condition; a whole column tells only whether it equals 0, as a lookup would.
+   */
+  private divisor(v: unknown, env: MEnv, depth: number): void {
+    const d = this.state.decides
+    if (d === undefined || this.state.viewDepth > 0 || this.wholeColumn(v, env, depth)) return
+    this.expr(v, env, d.acc, depth + 1)
   }
 
   /** `JOIN ... USING (name)`: the columns of that name are compared with each other. */
@@ -439,11 +470,21 @@ export class MysqlQueryLineage {
           this.state.unknown = true
         }
         return
+      case 'case':
+        this.caseConditions(v, env, depth)
+        break
+      case 'binary_expr':
+        if (DIVISIONS.has(String(v.operator).toUpperCase())) this.divisor(v.right, env, depth)
+        break
       case 'function':
       case 'aggr_func': {
         // A window sorts the rows it returns.
         if (isObj(v.over)) this.window(v.over.as_window_specification, env, depth)
         const name = functionName(v.name)
+        // IF(cond, a, b) chooses a result by its condition, as CASE does; MOD(a, b) divides.
+        const args = isObj(v.args) && Array.isArray(v.args.value) ? (v.args.value as unknown[]) : []
+        if (name === 'if') this.condition(args[0], env, depth + 1)
+        if (name === 'mod') this.divisor(args[1], env, depth)
         if (storedCall(v.name)) this.state.runsCode = true
         // LAST_INSERT_ID() returns what LAST_INSERT_ID(expr) kept, once the session kept a copied value.
         const kept = name === 'last_insert_id' && this.state.systemVariablesCopied === true
@@ -500,6 +541,9 @@ export class MysqlQueryLineage {
   }
 }
 
+/** Operators that divide by their right operand. */
+const DIVISIONS = new Set(['/', 'DIV', '%', 'MOD'])
+
 /** Operators that join conditions. */
 const CONNECTIVES = new Set(['AND', 'OR', 'XOR', '&&'])
 
@@ -508,17 +552,17 @@ const EQUALITY = new Set(['=', '!=', '<>', 'IN', 'NOT IN', 'IS', 'IS NOT'])
 
 /**
  * Node types of values the client supplies (`?` is an `origin`). Not variables: `@v` may hold what the
- * session read from a masked column, and a column compared with it would show it.
+ * session read from a masked column, and a column compared with it would show it. Not numbers (nor
+ * TRUE, FALSE): MySQL compares a string column with a number as a number, read from the string's
+ * leading digits, so `ssn = 219` matches '219-09-9999' and `ssn IN (100, ..., 599)` searches them.
  */
 const SUPPLIED = new Set([
-  'number',
   'single_quote_string',
   'double_quote_string',
   'natural_string',
   'hex_string',
   'full_hex_string',
   'bit_string',
-  'bool',
   'null',
   'param',
 ])
