@@ -13,7 +13,7 @@
  */
 import {type AstObject, list, obj, str, stringList, unwrap} from '../postgres/ast.js'
 import {collect, refParts} from './expr.js'
-import {compareColumns, type Decides} from './decides.js'
+import {compareColumns, type Decides, judged} from './decides.js'
 import {
   type Acc,
   accOf,
@@ -36,16 +36,14 @@ const SUPPLIED = new Set(['A_Const', 'ParamRef', 'SQLValueFunction'])
 
 /** Judges a condition (WHERE, ON, HAVING, FILTER, a MERGE clause's AND) read in `env`. */
 export function judgeCondition(value: unknown, env: Env, state: State): void {
-  const decides = state.decides
-  // A view's own conditions are its definer's, the same for every reader: they choose nothing.
-  if (decides === undefined || state.viewDepth > 0 || value === undefined || value === null) return
-  judge(value, env, state, decides)
+  const d = judged(state)
+  if (d !== undefined && value !== undefined && value !== null) judge(value, env, state, d)
 }
 
 /** The arguments of a count, which counts the rows where each is not NULL: `arg IS NOT NULL` judged. */
 export function judgeCounted(args: readonly unknown[], env: Env, state: State): void {
-  const d = state.decides
-  if (d === undefined || state.viewDepth > 0) return
+  const d = judged(state)
+  if (d === undefined) return
   for (const arg of args) if (!wholeColumn(arg, env, state)) collect(arg, env, state, d.acc)
 }
 
@@ -93,8 +91,8 @@ function judge(value: unknown, env: Env, state: State, d: Decides): void {
  * each WHEN is judged as a condition (a simple `CASE x WHEN v` compares `x = v`).
  */
 export function judgeCase(node: AstObject, env: Env, state: State): void {
-  const d = state.decides
-  if (d === undefined || state.viewDepth > 0) return
+  const d = judged(state)
+  if (d === undefined) return
   for (const item of list(node, 'args')) {
     const when = unwrap(item)
     const cond = when?.type === 'CaseWhen' ? when.node.expr : item
@@ -111,8 +109,8 @@ export function judgeCase(node: AstObject, env: Env, state: State): void {
  * is judged as a condition; a whole column tells only whether it equals 0, as a lookup would.
  */
 export function judgeDivisor(divisor: unknown, env: Env, state: State): void {
-  const d = state.decides
-  if (d === undefined || state.viewDepth > 0 || wholeColumn(divisor, env, state)) return
+  const d = judged(state)
+  if (d === undefined || wholeColumn(divisor, env, state)) return
   collect(divisor, env, state, d.acc)
 }
 
@@ -199,8 +197,8 @@ function supplied(value: unknown): boolean {
  * too (ROLLUP, CUBE and GROUPING SETS hold more keys); a window's PARTITION BY and ORDER BY.
  */
 export function judgeOrder(keys: readonly unknown[], env: Env, state: State, outputs: Cols): void {
-  const d = state.decides
-  if (d === undefined || state.viewDepth > 0) return
+  const d = judged(state)
+  if (d === undefined) return
   for (const key of keys) orderKey(key, env, state, outputs, d.order)
 }
 
@@ -212,7 +210,8 @@ export function judgeWindow(def: AstObject | undefined, env: Env, state: State):
 
 /** Rows deduplicated (plain DISTINCT, UNION): sorted by every output column. */
 export function judgeDistinct(outputs: Cols, state: State): void {
-  if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides.order, outputs, state)
+  const d = judged(state)
+  if (d !== undefined) addRow(d.order, outputs, state)
 }
 
 function orderKey(value: unknown, env: Env, state: State, outputs: Cols, acc: Acc): void {
@@ -247,12 +246,13 @@ function orderKey(value: unknown, env: Env, state: State, outputs: Cols, acc: Ac
 
 /** Rows compared whole (INTERSECT, EXCEPT): every column decides. */
 export function judgeRows(cols: Cols, state: State): void {
-  if (state.decides !== undefined && state.viewDepth === 0) addRow(state.decides.acc, cols, state)
+  const d = judged(state)
+  if (d !== undefined) addRow(d.acc, cols, state)
 }
 
 /** Columns of both sides of a USING or NATURAL join, compared by equality. */
 export function judgeMerged(left: Col | undefined, right: Col | undefined, state: State): void {
-  const d = state.decides
-  if (d === undefined || state.viewDepth > 0) return
+  const d = judged(state)
+  if (d === undefined) return
   compareColumns(d, accOf(left), accOf(right))
 }

@@ -3,7 +3,7 @@
  * MySQL: MysqlQueryLineage.condition): which rows a statement returns or changes shows the values its
  * conditions compare, so they are reported to the proxy as effects it judges like copies.
  */
-import {type Acc, newAcc, wholeAcc} from './model.js'
+import {type Acc, newAcc, type State, wholeAcc} from './model.js'
 import {CONDITION, type LineageEffect, ORDER} from './types.js'
 
 /** One statement's conditions: what they compute from, and the columns they compare with each other. */
@@ -14,6 +14,15 @@ export interface Decides {
   readonly compared: [Acc, Acc][]
   /** Sources of the keys rows are sorted by (ORDER BY, GROUP BY, DISTINCT, UNION, windows): see `ORDER`. */
   readonly order: Acc
+}
+
+/**
+ * The statement's record of what its conditions compute from, while they are judged: not for a
+ * statement nobody judges, nor inside a view, whose own conditions are its definer's, the same for
+ * every reader (they choose nothing).
+ */
+export function judged(state: State): Decides | undefined {
+  return state.viewDepth > 0 ? undefined : state.decides
 }
 
 /** A fresh record, one per statement. */
@@ -51,10 +60,7 @@ export function conditionEffects(d: Decides): LineageEffect[] {
     [CONDITION, d.acc],
     [ORDER, d.order],
   ] as const)
-    if (acc.sources.size > 0 || acc.opaque) {
-      const reads = [...acc.sources].sort()
-      out.push({kind: 'write', table, reads, unknown: acc.opaque, columns: null, temporary: false, afterDdl})
-    }
+    if (acc.sources.size > 0 || acc.opaque) out.push(decidedBy(table, acc))
   // A walker may read the same clause twice (a write's rows, then its conditions): each pair once.
   const seen = new Set<string>()
   for (const [a, b] of d.compared)
@@ -79,4 +85,10 @@ export function conditionEffects(d: Decides): LineageEffect[] {
         })
       }
   return out
+}
+
+/** The write that reports what decides rows (`CONDITION`, `ORDER`): the sources of `acc`, untraced when opaque. */
+export function decidedBy(table: typeof CONDITION | typeof ORDER, acc: Acc): LineageEffect {
+  const reads = [...acc.sources].sort()
+  return {kind: 'write', table, reads, unknown: acc.opaque, columns: null, temporary: false, afterDdl: false}
 }

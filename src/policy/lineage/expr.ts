@@ -6,7 +6,7 @@
  */
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
 import {judgeCase, judgeCondition, judgeCounted, judgeDivisor, judgeWindow} from './conditions.js'
-import {pureFunction} from './functions.js'
+import {builtinName, pureFunction} from './functions.js'
 import {
   type Acc,
   addCol,
@@ -102,9 +102,8 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
   }
   // FILTER (WHERE ...) decides which rows an aggregate reads, and so a count.
   judgeCondition(node.agg_filter, env, state)
-  const name = parts?.at(-1)
-  const builtin = parts !== undefined && (parts.length === 1 || parts[0] === 'pg_catalog')
-  if (builtin && (name === 'mod' || name === 'div')) judgeDivisor(list(node, 'args')[1], env, state)
+  const builtin = builtinName(parts)
+  if (builtin === 'mod' || builtin === 'div') judgeDivisor(list(node, 'args')[1], env, state)
   // A window sorts the rows it returns.
   judgeWindow(obj(node, 'over'), env, state)
   // A count is a number whatever it counts: it carries no value of its argument, but it counts the

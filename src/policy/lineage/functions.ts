@@ -285,12 +285,10 @@ export function rowCountArguments(value: unknown, out: RowCountArguments[] = [])
       const t = isObject(target) && isObject(target.ResTarget) ? target.ResTarget.val : undefined
       const fn = isObject(t) && isObject(t.FuncCall) ? t.FuncCall : undefined
       const parts = fn === undefined ? undefined : stringList(list(fn, 'funcname'))
-      const name = parts?.at(-1)?.toLowerCase()
-      const system = parts !== undefined && (parts.length === 1 || parts[0] === 'pg_catalog')
+      const name = builtinName(parts)?.toLowerCase()
       if (
         fn &&
         name !== undefined &&
-        system &&
         SET_RETURNING.has(name) &&
         computedFrom(counting(name, list(fn, 'args')))
       )
@@ -305,6 +303,12 @@ export function rowCountArguments(value: unknown, out: RowCountArguments[] = [])
 }
 
 /** The name of a called function if lineage can follow it (a pure built-in), else undefined. */
+/** A call's name when it names a built-in: unqualified, or in pg_catalog; undefined otherwise. */
+export function builtinName(parts: readonly string[] | undefined): string | undefined {
+  if (parts === undefined || (parts.length !== 1 && parts[0] !== 'pg_catalog')) return undefined
+  return parts.at(-1)
+}
+
 export function pureFunction(parts: readonly string[]): string | undefined {
   const name = parts[parts.length - 1]
   if (name === undefined) return undefined

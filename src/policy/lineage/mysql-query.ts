@@ -5,7 +5,7 @@
  * (a user variable, a stored function, a table of unknown columns under `*`) is opaque.
  */
 import {isObj} from '../mysql/walk.js'
-import {compareColumns} from './decides.js'
+import {compareColumns, judged} from './decides.js'
 import {
   accOf,
   addCol,
@@ -224,8 +224,8 @@ export class MysqlQueryLineage {
    * FROM clause's).
    */
   private order(keys: readonly unknown[], env: MEnv, outputs: Cols, depth: number): void {
-    const d = this.state.decides
-    if (d === undefined || this.state.viewDepth > 0) return
+    const d = judged(this.state)
+    if (d === undefined) return
     for (const v of keys) {
       if (isObj(v) && v.type === 'number' && typeof v.value === 'number') {
         const col = outputs?.[v.value - 1]
@@ -247,8 +247,8 @@ export class MysqlQueryLineage {
 
   /** Rows deduplicated (DISTINCT, UNION): sorted by every output column. */
   private sortedBy(cols: Cols): void {
-    const d = this.state.decides
-    if (d !== undefined && this.state.viewDepth === 0) addRow(d.order, cols, this.state)
+    const d = judged(this.state)
+    if (d !== undefined) addRow(d.order, cols, this.state)
   }
 
   /**
@@ -257,8 +257,8 @@ export class MysqlQueryLineage {
    * A view's own conditions are its definer's.
    */
   private condition(v: unknown, env: MEnv, depth: number): void {
-    const decides = this.state.decides
-    if (decides === undefined || this.state.viewDepth > 0 || !isObj(v)) return
+    const decides = judged(this.state)
+    if (decides === undefined || !isObj(v)) return
     if (depth > 500) throw new RangeError('expression nested too deeply')
     const op = typeof v.operator === 'string' ? v.operator.toUpperCase() : ''
     if (v.type === 'binary_expr' && CONNECTIVES.has(op)) {
@@ -308,8 +308,8 @@ export class MysqlQueryLineage {
    * judged as a condition (a simple `CASE x WHEN v` compares `x = v`).
    */
   private caseConditions(v: Record<string, unknown>, env: MEnv, depth: number): void {
-    const d = this.state.decides
-    if (d === undefined || this.state.viewDepth > 0) return
+    const d = judged(this.state)
+    if (d === undefined) return
     for (const w of Array.isArray(v.args) ? v.args : []) {
       if (!isObj(w) || w.type !== 'when') continue
       if (v.expr === null || v.expr === undefined) this.condition(w.cond, env, depth + 1)
@@ -333,15 +333,15 @@ export class MysqlQueryLineage {
    * judged as a condition; a whole column tells only whether it equals 0, as a lookup would.
    */
   private divisor(v: unknown, env: MEnv, depth: number): void {
-    const d = this.state.decides
-    if (d === undefined || this.state.viewDepth > 0 || this.wholeColumn(v, env, depth)) return
+    const d = judged(this.state)
+    if (d === undefined || this.wholeColumn(v, env, depth)) return
     this.expr(v, env, d.acc, depth + 1)
   }
 
   /** `JOIN ... USING (name)`: the columns of that name are compared with each other. */
   private using(name: string | null, rels: readonly MRel[]): void {
-    const d = this.state.decides
-    if (d === undefined || this.state.viewDepth > 0) return
+    const d = judged(this.state)
+    if (d === undefined) return
     const named = rels.flatMap((r) => r.columns?.filter((c) => c.name === name) ?? [])
     const [first, ...others] = named
     if (first === undefined || others.length === 0) {
@@ -353,8 +353,8 @@ export class MysqlQueryLineage {
 
   /** Every column of rows compared whole (INTERSECT, EXCEPT) decides. */
   private decidesRow(cols: Cols): void {
-    if (this.state.decides !== undefined && this.state.viewDepth === 0)
-      addRow(this.state.decides.acc, cols, this.state)
+    const d = judged(this.state)
+    if (d !== undefined) addRow(d.acc, cols, this.state)
   }
 
   /** `*` or `t.*`: the columns of every relation, or of one; null when some are unknown. */

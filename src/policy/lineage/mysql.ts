@@ -13,7 +13,7 @@ import {synth, type Recognized} from '../mysql/recognized.js'
 import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms.js'
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
-import {conditionEffects, newDecides} from './decides.js'
+import {conditionEffects, decidedBy, newDecides} from './decides.js'
 import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {pureMysqlFunction} from './mysql-functions.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
@@ -420,17 +420,7 @@ function conditionsOf(ast: Record<string, unknown>, state: MysqlState): void {
 /** A prepared statement whose `?` decide its rows, run with variables: what they hold is untraced. */
 function variablesDecide(l: MysqlStatementLineage): LineageEffect[] {
   if (l.placeholdersDecide !== true) return []
-  return [
-    {
-      kind: 'write',
-      table: CONDITION,
-      reads: [],
-      unknown: true,
-      columns: null,
-      temporary: false,
-      afterDdl: false,
-    },
-  ]
+  return [decidedBy(CONDITION, {sources: new Set(), opaque: true})]
 }
 
 /**
