@@ -5,6 +5,7 @@
  */
 import {
   CONDITION,
+  FAILS,
   DELAY,
   ORDER,
   maskedCopy,
@@ -91,7 +92,7 @@ export function storedCopy(
   for (const w of writes) {
     if (w.temporary) continue
     // A condition is judged over the catalog as known: DDL cannot hide a masked column (renames are copies).
-    const condition = w.table === CONDITION || w.table === ORDER || w.compared === true
+    const condition = w.table === CONDITION || w.table === ORDER || w.table === FAILS || w.compared === true
     const stale =
       (how.stale || how.inFlight || w.afterDdl) && !condition
         ? maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)
@@ -108,6 +109,7 @@ export function storedCopy(
 function messageOf(w: StoredWrite, copy: MaskedCopy, stale: boolean, how: StoreJudging): string {
   if (w.table === CONDITION) return conditionMessage(copy, how)
   if (w.table === ORDER) return orderMessage(copy)
+  if (w.table === FAILS) return failsMessage(copy, how)
   if (w.table.startsWith(DELAY)) return delayMessage(copy, w.table.slice(DELAY.length))
   if (w.compared === true) return comparedMessage(copy)
   if (w.table.startsWith(ROW_COUNT)) return countMessage(copy, w.table.slice(ROW_COUNT.length))
@@ -155,10 +157,20 @@ function conditionMessage(copy: MaskedCopy, how: StoreJudging): string {
   // MySQL compares a string with a number by its leading digits: only quoted values are looked up.
   const values = how.dialect === 'mysql' ? 'values you supply as quoted strings' : 'values you supply'
   return (
-    `chooses rows (or a CASE's result, or divides) by a condition computed from ${sourceOf(copy)}, so ` +
+    `chooses rows (or a CASE's result) by a condition computed from ${sourceOf(copy)}, so ` +
     'which rows return, how many change or whether it fails shows its values whatever masking does to them ' +
     `(WHERE email LIKE 'a%' finds one character at a time); compare the column whole with = or IN to ` +
     `${values}, or test IS NULL`
+  )
+}
+
+function failsMessage(copy: MaskedCopy, how: StoreJudging): string {
+  const fails = how.dialect === 'mysql' ? 'whether it fails or warns' : 'whether it fails'
+  return (
+    `computes from ${sourceOf(copy)} with a cast, arithmetic, a pattern or a function that fails for some ` +
+    `inputs, so ${fails} shows its values whatever masking does to them (make_date(2000, ascii(email) - 96, 1) ` +
+    "fails after 'l'); select the column itself, or compute with functions that cannot fail on it " +
+    '(lower, upper, substr, length, concat, md5, a cast to text)'
   )
 }
 

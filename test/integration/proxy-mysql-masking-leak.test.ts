@@ -465,19 +465,54 @@ describe('no seeded value leaves the MySQL proxy', () => {
       )
       return {errors, fine}
     })
-    const refused: unknown = expect.stringMatching(/by a condition computed from masked column \S+\.users\./)
-    expect(result.errors).toEqual(Array.from({length: 5}, () => refused))
+    const condition: unknown = expect.stringMatching(
+      /by a condition computed from masked column \S+\.users\./,
+    )
+    // A divisor can fail (or warn) for some values: refused as such (fallible.ts).
+    const fails: unknown = expect.stringMatching(/computes from masked column \S+\.users\.\w+ with a cast/)
+    expect(result.errors).toEqual([condition, condition, condition, fails, fails])
     expect(result.fine).toEqual([
       {k: '***', n: null, t: 100},
       {k: '***', n: 'Bob Jones', t: 50},
     ])
   })
 
+  it('refuses a computation that fails or warns for some inputs: the error or the warning count answers a question', async () => {
+    const {bytes, result} = await session(async (c) => {
+      const errors = await attempts(c, [
+        // Each ran before: the warning count (or the error) said which values were not all digits,
+        // or which first characters come after 'l'.
+        'SELECT ssn + 0 FROM users WHERE id = 1',
+        'SELECT CAST(SUBSTR(email, 1, 1) AS SIGNED) FROM users',
+        "SELECT STR_TO_DATE(CONCAT('2020-', ASCII(email) - 96, '-01'), '%Y-%m-%d') FROM users",
+        'SELECT ASCII(card) * 9223372036854775807 FROM users',
+        'SELECT ssn > 219, NOT email FROM users',
+        "SELECT 'x' REGEXP note FROM users",
+      ])
+      // What cannot fail runs, its results masked; arithmetic on columns no rule masks runs too.
+      const [fine] = await c.query(
+        "SELECT LOWER(email) AS e, SUBSTR(ssn, 1, 3) AS s, CAST(card AS CHAR) AS k, email LIKE 'a%' AS l, " +
+          'id * 2 AS d FROM users WHERE id = 1',
+      )
+      const [[warnings]] = await c.query<mysql.RowDataPacket[]>('SELECT @@warning_count AS w')
+      return {errors, fine, warnings}
+    })
+    const refused: unknown = expect.stringMatching(
+      /computes from masked column \S+\.users\.\w+ with a cast, arithmetic, a pattern or a function that fails for some inputs, so whether it fails or warns/,
+    )
+    expect(result.errors).toEqual(Array.from({length: 6}, () => refused))
+    expect(leaks(bytes)).toEqual([])
+    expect(result.fine).toEqual([
+      {e: expect.any(String), s: expect.any(String), k: expect.any(String), l: null, d: 2},
+    ])
+    expect(result.warnings).toEqual({w: 0})
+  })
+
   it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
     const {result} = await session(async (c) => {
       const out = await attempts(c, [
         'SELECT IF(ASCII(email) > 100, SLEEP(0.01), 0) FROM users',
-        'SELECT BENCHMARK(10, MD5(ssn)) FROM users',
+        'SELECT BENCHMARK(10, MD5(123)), ssn FROM users',
         'DO IF((SELECT ASCII(email) FROM users WHERE id = 1) > 100, SLEEP(0.01), 0)',
       ])
       const [alone] = await c.query('SELECT SLEEP(0) AS s, total FROM orders WHERE id = 10')

@@ -203,7 +203,9 @@ describe('a masked column moved where no rule names it stays masked for the sess
       ['DO LAST_INSERT_ID((SELECT ASCII(code) FROM vault))', 'SELECT LAST_INSERT_ID() AS v'],
     ]) {
       const {rows, errors} = await session(steps)
-      expect(errors).toEqual([])
+      // LAST_INSERT_ID(expr) converts a string argument with a warning: refused as a computation that
+      // can fail or warn (fallible.ts) when it reads a masked column, or run with its value masked.
+      for (const e of errors) expect(e).toMatch(/computes from masked column \S+\.vault\.code with a cast/)
       expect(rows).not.toContain(leaked)
     }
     // In a WHERE, the call is a condition computed from the masked column: refused before it runs.
@@ -225,7 +227,10 @@ describe('a masked column moved where no rule names it stays masked for the sess
   ])('withholds an error that quotes what it read: %s | ...', async (...steps) => {
     const {rows, errors} = await session(steps)
     expect(`${rows}${errors.join()}`.toLowerCase()).not.toContain(SECRET)
-    expect(errors.at(-1)).toMatch(/withheld because the statement reads masked columns/)
+    // Withheld, or (EXTRACTVALUE fails for some values) refused before it runs.
+    expect(errors.at(-1)).toMatch(
+      /withheld because the statement reads masked columns|computes from masked column \S+\.vault\.code with a cast/,
+    )
   })
 
   it('a session that moved nothing reads its own tables unmasked', async () => {

@@ -329,7 +329,8 @@ describe('code that would copy masked values: code bodies, and user functions gi
       const [made, called, counted, unmasked] = await session(
         'create function shout(t text) returns text language plpgsql as $$ begin return upper(t); end $$',
         "select stash('constant'), shout(note) from notes where id = 1",
-        "do $$ declare n int; begin select count(*) into n from notes; insert into notes values (n + 200, 'count'); end $$",
+        // (Arithmetic on a variable is refused under masking rules: what the variable holds is untraced.)
+        "do $$ begin insert into notes select count(*) + 200, 'count' from notes; end $$",
         'select stash(name) from users where id = 2',
       )
       expect([made, called, counted, unmasked].map((m) => errorsOf(m!)).flat()).toEqual([])

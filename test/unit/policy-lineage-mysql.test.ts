@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {CONDITION, DELAY, ORDER, SHARED_BY} from '../../src/policy/index.js'
+import {CONDITION, DELAY, FAILS, ORDER, SHARED_BY} from '../../src/policy/index.js'
 import {lineageMysql, type MysqlLineageResult} from '../../src/policy/lineage/mysql.js'
 import type {MysqlCatalogView} from '../../src/policy/lineage/mysql-query.js'
 
@@ -265,6 +265,47 @@ describe('MySQL lineage', () => {
 
 describe('what the conditions of a MySQL statement compute from', () => {
   /** `CONDITION<-sources` (`?` when untraced) and `compared table.column<-sources` for each effect of conditions. */
+  /** What the statement's computations that can fail or warn for some inputs read (`?` when untraced). */
+  function fails(sql: string): string {
+    const e = ok(lineageMysql(sql, catalog(), 'app'))
+      .effects.flat()
+      .find((x) => x.kind === 'write' && x.table === FAILS)
+    return e?.kind === 'write' ? `${e.unknown ? '? ' : ''}${e.reads.join(' ')}`.trimEnd() : ''
+  }
+
+  it.each([
+    // A warning (its count is the client's) or an error answers a question about the value.
+    ['SELECT id, ssn + 0 FROM users', 'app.users.ssn'],
+    ['SELECT CAST(email AS SIGNED), CAST(ssn AS CHAR(3)) FROM users', 'app.users.email app.users.ssn'],
+    [
+      "SELECT STR_TO_DATE(CONCAT('2020-', ASCII(email) - 96, '-01'), '%Y-%m-%d') FROM users",
+      'app.users.email',
+    ],
+    ['SELECT ASCII(email) * 9223372036854775807 FROM users WHERE id = 1', 'app.users.email app.users.id'],
+    ['SELECT 1 DIV (ASCII(email) - 97), MOD(1, LENGTH(ssn)) FROM users', 'app.users.email app.users.ssn'],
+    ['SELECT ssn > 219, NOT email, -ssn FROM users', 'app.users.email app.users.ssn'],
+    ["SELECT 'x' REGEXP email FROM users", 'app.users.email'],
+    ['SELECT email = ssn FROM users', 'app.users.email app.users.ssn'],
+    ['SELECT email AND 1 FROM users', 'app.users.email'],
+    ['SELECT REPEAT(email, 100000000), SUM(ssn) FROM users', 'app.users.email app.users.ssn'],
+    ['SELECT DATE_ADD(NOW(), INTERVAL ssn DAY) FROM users', 'app.users.ssn'],
+    ['SELECT app.stash(email) FROM users', 'app.users.email'],
+  ])('a computation that fails or warns for some inputs: %s', (sql, reads) => {
+    expect(fails(sql)).toBe(reads)
+  })
+
+  it.each([
+    'SELECT LOWER(email), UPPER(ssn), LENGTH(email), MD5(ssn), ASCII(email), HEX(ssn) FROM users',
+    "SELECT SUBSTR(email, 2, 3), LEFT(ssn, 3), LPAD(ssn, 20, '*'), SUBSTRING_INDEX(email, '@', -1) FROM users",
+    "SELECT CONCAT(email, ssn), CONCAT_WS(' ', email, ssn), CAST(email AS CHAR), COALESCE(email, 'x') FROM users",
+    "SELECT email LIKE 'a%', email = 'x', email IN ('a', 'b'), email IS NULL, email REGEXP 'a' FROM users",
+    "SELECT IF(id = '1', email, ssn), (id = '1') AND (ssn = 'x'), NOT (email = 'x') FROM users",
+    "SELECT GROUP_CONCAT(email ORDER BY id), COUNT(email), MAX(email), JSON_OBJECT('e', email) FROM users",
+    "SELECT id FROM users WHERE email = 'a@x' OR ssn IN (?, 'x')",
+  ])('computations that cannot fail or warn: %s', (sql) => {
+    expect(fails(sql)).toBe('')
+  })
+
   function conditions(sql: string): string[] {
     return ok(lineageMysql(sql, catalog(), 'app'))
       .effects.flat()
@@ -351,10 +392,7 @@ describe('what the conditions of a MySQL statement compute from', () => {
       "SELECT CASE WHEN email > 'b' THEN 1 END, CASE ssn WHEN 'x' THEN 1 END FROM users",
       ['CONDITION<-app.users.email'],
     ],
-    [
-      "SELECT IF(ssn > 'b', 1, 2), 1 DIV (ASCII(email) - 97) FROM users",
-      ['CONDITION<-app.users.email app.users.ssn'],
-    ],
+    ["SELECT IF(ssn > 'b', 1, 2), 1 DIV (ASCII(email) - 97) FROM users", ['CONDITION<-app.users.ssn']],
     // What rows are sorted by: ORDER BY (by name, alias or position), GROUP BY, DISTINCT, UNION, windows.
     ['SELECT id FROM users ORDER BY email', ['ORDER<-app.users.email']],
     ['SELECT id, ssn AS s FROM users ORDER BY s, 1', ['ORDER<-app.users.id app.users.ssn']],
@@ -407,7 +445,7 @@ describe('what each stored column of a MySQL write gets', () => {
       .effects.flat()
       .flatMap((e) => {
         // What conditions compare is judged apart (below).
-        if (e.kind !== 'write' || e.table === CONDITION || e.compared === true) return []
+        if (e.kind !== 'write' || e.table === CONDITION || e.table === FAILS || e.compared === true) return []
         if (e.columns === null) return [`${e.table}: *`]
         return e.columns.map((c) =>
           `${e.table}: ${c.name}<-${c.opaque ? '? ' : ''}${c.sources.join(' ')}`.trimEnd(),

@@ -104,16 +104,6 @@ export function judgeCase(node: AstObject, env: Env, state: State): void {
   }
 }
 
-/**
- * A divisor raises an error when it is zero (`1 / (ascii(email) - 97)`): one computed from a column
- * is judged as a condition; a whole column tells only whether it equals 0, as a lookup would.
- */
-export function judgeDivisor(divisor: unknown, env: Env, state: State): void {
-  const d = judged(state)
-  if (d === undefined || wholeColumn(divisor, env, state)) return
-  collect(divisor, env, state, d.acc)
-}
-
 /** Two bare columns compared by equality (`u.email = o.email`). */
 function columnsCompared(node: AstObject): boolean {
   const kind = str(node, 'kind')

@@ -4,7 +4,7 @@
  * conditions compare, so they are reported to the proxy as effects it judges like copies.
  */
 import {type Acc, newAcc, type State, wholeAcc} from './model.js'
-import {CONDITION, type LineageEffect, ORDER} from './types.js'
+import {CONDITION, FAILS, type LineageEffect, ORDER} from './types.js'
 
 /** One statement's conditions: what they compute from, and the columns they compare with each other. */
 export interface Decides {
@@ -14,6 +14,8 @@ export interface Decides {
   readonly compared: [Acc, Acc][]
   /** Sources of the keys rows are sorted by (ORDER BY, GROUP BY, DISTINCT, UNION, windows): see `ORDER`. */
   readonly order: Acc
+  /** Sources of what computations that can fail for some inputs compute from (fallible.ts): see `FAILS`. */
+  readonly fails: Acc
 }
 
 /**
@@ -27,7 +29,7 @@ export function judged(state: State): Decides | undefined {
 
 /** A fresh record, one per statement. */
 export function newDecides(): Decides {
-  return {acc: newAcc(), compared: [], order: newAcc()}
+  return {acc: newAcc(), compared: [], order: newAcc(), fails: newAcc()}
 }
 
 /**
@@ -49,7 +51,8 @@ export function compareColumns(d: Decides, left: Acc, right: Acc): void {
 
 /**
  * The effects of a statement's conditions: one `CONDITION` write with what they compute from, one
- * `ORDER` write with what its rows are sorted by, and for each comparison of columns a write of each
+ * `ORDER` write with what its rows are sorted by, one `FAILS` write with what its fallible computations
+ * read, and for each comparison of columns a write of each
  * side's sources into the other's columns (`compared`).
  * They are judged over the catalog as known, DDL before them or not (storedCopy): `afterDdl` is false.
  */
@@ -59,6 +62,7 @@ export function conditionEffects(d: Decides): LineageEffect[] {
   for (const [table, acc] of [
     [CONDITION, d.acc],
     [ORDER, d.order],
+    [FAILS, d.fails],
   ] as const)
     if (acc.sources.size > 0 || acc.opaque) out.push(decidedBy(table, acc))
   // A walker may read the same clause twice (a write's rows, then its conditions): each pair once.
@@ -88,7 +92,7 @@ export function conditionEffects(d: Decides): LineageEffect[] {
 }
 
 /** The write that reports what decides rows (`CONDITION`, `ORDER`): the sources of `acc`, untraced when opaque. */
-export function decidedBy(table: typeof CONDITION | typeof ORDER, acc: Acc): LineageEffect {
+export function decidedBy(table: typeof CONDITION | typeof ORDER | typeof FAILS, acc: Acc): LineageEffect {
   const reads = [...acc.sources].sort()
   return {kind: 'write', table, reads, unknown: acc.opaque, columns: null, temporary: false, afterDdl: false}
 }

@@ -2,10 +2,13 @@
  * Sources of an expression: the union of every column it references, through any operator, cast,
  * CASE (conditions included), function call, array, row or scalar subquery. Clauses that only filter
  * or order (an aggregate's FILTER, a window's PARTITION BY, an EXISTS subquery) add nothing; the
- * conditions among them are judged (conditions.ts).
+ * conditions among them are judged (conditions.ts), and so is what a computation that can fail for some
+ * inputs reads (fallible.ts).
  */
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
-import {judgeCase, judgeCondition, judgeCounted, judgeDivisor, judgeWindow} from './conditions.js'
+import {judgeCase, judgeCondition, judgeCounted, judgeWindow} from './conditions.js'
+import {judged} from './decides.js'
+import {failingOperands, safeArgument, totalCast, totalNode} from './fallible.js'
 import {builtinName, pureFunction} from './functions.js'
 import {
   type Acc,
@@ -15,6 +18,8 @@ import {
   type Cols,
   type Env,
   type Level,
+  mergeAcc,
+  newAcc,
   type Rel,
   type State,
 } from './model.js'
@@ -34,9 +39,6 @@ const LEAVES = new Set([
   'SetToDefault',
   'CurrentOfExpr',
 ])
-
-/** Operators that raise an error when their right operand is zero. */
-const DIVISIONS = new Set(['/', '%'])
 
 /** Adds the sources of any expression value (a wrapped node, a bare struct or a list) to `acc`. */
 export function collect(value: unknown, env: Env, state: State, acc: Acc): void {
@@ -59,6 +61,8 @@ function collectFields(node: AstObject, env: Env, state: State, acc: Acc): void 
 
 function collectNode(type: string, node: AstObject, env: Env, state: State, acc: Acc): void {
   if (LEAVES.has(type)) return
+  // What a computation that can fail for some inputs reads is judged (fallible.ts).
+  const fails = judged(state)?.fails
   switch (type) {
     case 'ColumnRef': {
       const ref = refParts(list(node, 'fields'))
@@ -80,16 +84,41 @@ function collectNode(type: string, node: AstObject, env: Env, state: State, acc:
     case 'CaseExpr':
       judgeCase(node, env, state)
       return collectFields(node, env, state, acc)
-    case 'A_Expr':
-      if (str(node, 'kind') === 'AEXPR_OP' && DIVISIONS.has(stringList(list(node, 'name'))?.at(-1) ?? ''))
-        judgeDivisor(node.rexpr, env, state)
-      return collectFields(node, env, state, acc)
+    case 'A_Expr': {
+      const failing = fails === undefined ? 'none' : failingOperands(node, str(node, 'kind') ?? '')
+      if (failing === 'none') return collectFields(node, env, state, acc)
+      if (failing === 'both') collectFailing(node.lexpr, env, state, acc)
+      else collect(node.lexpr, env, state, acc)
+      return collectFailing(node.rexpr, env, state, acc)
+    }
+    case 'TypeCast':
+      if (fails !== undefined && !totalCast(node)) return collectFailing(node.arg, env, state, acc)
+      return collect(node.arg, env, state, acc)
     case 'SelectStmt':
       addRow(acc, queryCols({SelectStmt: node}, env, state), state)
       return
     default:
-      collectFields(node, env, state, acc)
+      if (fails === undefined || totalNode(type, node)) return collectFields(node, env, state, acc)
+      return failing(fails, acc, (part) => collectFields(node, env, state, part))
   }
+}
+
+/**
+ * Adds the sources of a value that a computation which can fail for some inputs computes from to `acc`,
+ * and to the statement's `fails` (fallible.ts).
+ */
+function collectFailing(value: unknown, env: Env, state: State, acc: Acc): void {
+  const fails = judged(state)?.fails
+  if (fails === undefined) collect(value, env, state, acc)
+  else failing(fails, acc, (part) => collect(value, env, state, part))
+}
+
+/** Collects once into a fresh accumulator (`add`), then adds it to both `acc` and `fails`. */
+function failing(fails: Acc, acc: Acc, add: (part: Acc) => void): void {
+  const part = newAcc()
+  add(part)
+  mergeAcc(acc, part)
+  mergeAcc(fails, part)
 }
 
 function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
@@ -103,13 +132,20 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
   // FILTER (WHERE ...) decides which rows an aggregate reads, and so a count.
   judgeCondition(node.agg_filter, env, state)
   const builtin = builtinName(parts)
-  if (builtin === 'mod' || builtin === 'div') judgeDivisor(list(node, 'args')[1], env, state)
   // A window sorts the rows it returns.
   judgeWindow(obj(node, 'over'), env, state)
   // A count is a number whatever it counts: it carries no value of its argument, but it counts the
   // rows where that argument is not NULL, a condition on it (`count(CASE WHEN ... THEN 1 END)`).
   if (pure === 'count') return judgeCounted(list(node, 'args'), env, state)
-  collect(node.args, env, state, acc)
+  const fails = judged(state)?.fails
+  if (fails === undefined) collect(node.args, env, state, acc)
+  else
+    for (const [i, arg] of list(node, 'args').entries()) {
+      // A named argument (`make_date(year => ...)`) is safe only where every argument is.
+      const at = unwrap(arg)?.type === 'NamedArgExpr' ? -1 : i
+      if (safeArgument(builtin, at)) collect(arg, env, state, acc)
+      else collectFailing(arg, env, state, acc)
+    }
   // `percentile_disc(0.5) WITHIN GROUP (ORDER BY email)` returns a value of its ORDER BY, and
   // `string_agg(name, ',' ORDER BY email)` its arguments in that order.
   collect(node.agg_order, env, state, acc)

@@ -6,6 +6,7 @@ import {type AstObject, list, listItems, obj, str, stringList, unwrap} from '../
 import {rangeVarParts} from '../postgres/names.js'
 import {parse} from '../postgres/parser.js'
 import {judgeCondition, judgeMerged} from './conditions.js'
+import {judged} from './decides.js'
 import {collect} from './expr.js'
 import {functionColumns, pureFunction} from './functions.js'
 import {
@@ -18,6 +19,7 @@ import {
   type Env,
   findCte,
   type Level,
+  mergeAcc,
   newAcc,
   passedOn,
   type Rel,
@@ -258,12 +260,16 @@ function tableFuncCols(node: AstObject, env: Env, state: State): Cols {
   collect(node.docexpr, env, state, acc)
   collect(node.rowexpr, env, state, acc)
   collect(node.namespaces, env, state, acc)
+  // XMLTABLE parses its document and converts each column's value: either may fail (fallible.ts).
+  const fails = judged(state)?.fails
+  if (fails !== undefined) mergeAcc(fails, acc)
   return list(node, 'columns').map((c) => {
     const col = unwrap(c)?.node ?? {}
     const colAcc = newAcc()
     addCol(colAcc, colOf('', acc))
     collect(col.colexpr, env, state, colAcc)
     collect(col.coldefexpr, env, state, colAcc)
+    if (fails !== undefined) mergeAcc(fails, colAcc)
     return colOf(str(col, 'colname') ?? '?column?', colAcc)
   })
 }

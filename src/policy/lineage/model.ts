@@ -89,6 +89,13 @@ export function addCol(acc: Acc, col: Col): void {
   if (col.whole !== true) acc.partial = true
 }
 
+/** Adds what one accumulator holds to another. */
+export function mergeAcc(into: Acc, from: Acc): void {
+  for (const s of from.sources) into.sources.add(s)
+  if (from.opaque) into.opaque = true
+  if (from.partial === true) into.partial = true
+}
+
 /** An accumulator holding one column (none: unknown). */
 export function accOf(col: Col | undefined): Acc {
   if (col === undefined) return {sources: new Set(), opaque: true}

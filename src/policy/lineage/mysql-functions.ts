@@ -3,6 +3,7 @@
  * lineage can follow them. Any other name (a stored function, or a built-in missing here) makes its
  * result opaque and the statement's reads unknown: a stored function can return anything it can read.
  */
+import {names, type Safe, safeIn} from './fallible.js'
 
 const PURE = new Set(
   [
@@ -58,4 +59,33 @@ const PURE = new Set(
 /** True for a built-in lineage can follow (its result depends only on its arguments). */
 export function pureMysqlFunction(name: string): boolean {
   return PURE.has(name.toLowerCase())
+}
+
+/**
+ * Which arguments of a built-in cannot make it fail or warn (see fallible.ts, the Postgres table): MySQL
+ * converts a string used as a number, date or count with a warning (`SELECT ssn + 0` warns for each
+ * value that is not all digits) and raises errors on overflow and bad patterns, and the warning count
+ * is the client's, so only these arguments are safe for any value.
+ */
+const SAFE_ARGUMENTS = new Map<string, Safe>([
+  ...names(
+    'lower lcase upper ucase length char_length character_length octet_length bit_length concat ' +
+      'concat_ws trim ltrim rtrim replace reverse md5 sha sha1 hex to_base64 ascii ord quote soundex ' +
+      'crc32 crc32c coalesce ifnull nvl isnull if json_object json_array json_quote json_arrayagg ' +
+      'json_objectagg group_concat count min max locate instr position strcmp find_in_set row_number ' +
+      'rank dense_rank cume_dist percent_rank first_value last_value nextval lastval',
+    'all',
+  ),
+  // MariaDB's SETVAL(sequence, n): the sequence is a name; a value past its bounds fails
+  ['setval', [0]],
+  ...names('substr substring mid left right sha2 lag lead nth_value', [0]),
+  ...names('lpad rpad', [0, 2]),
+  ...names('insert', [0, 3]),
+  ...names('substring_index', [0, 1]),
+  ['elt', {from: 1}],
+])
+
+/** True when argument `i` of built-in `name` cannot make the call fail or warn. */
+export function safeMysqlArgument(name: string | null, i: number): boolean {
+  return safeIn(SAFE_ARGUMENTS, name, i)
 }

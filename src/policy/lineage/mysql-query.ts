@@ -11,6 +11,7 @@ import {
   addCol,
   addRow,
   colOf,
+  mergeAcc,
   newAcc,
   passedOn,
   rename,
@@ -22,7 +23,7 @@ import {
   type State,
 } from './model.js'
 import type {CatalogView} from './types.js'
-import {pureMysqlFunction} from './mysql-functions.js'
+import {pureMysqlFunction, safeMysqlArgument} from './mysql-functions.js'
 
 /** A relation visible in a FROM clause. */
 interface MRel {
@@ -328,16 +329,6 @@ export class MysqlQueryLineage {
     return wholeAcc(acc)
   }
 
-  /**
-   * A divisor of zero shows itself (NULL and a warning, or an error): one computed from a column is
-   * judged as a condition; a whole column tells only whether it equals 0, as a lookup would.
-   */
-  private divisor(v: unknown, env: MEnv, depth: number): void {
-    const d = judged(this.state)
-    if (d === undefined || this.wholeColumn(v, env, depth)) return
-    this.expr(v, env, d.acc, depth + 1)
-  }
-
   /** `JOIN ... USING (name)`: the columns of that name are compared with each other. */
   private using(name: string | null, rels: readonly MRel[]): void {
     const d = judged(this.state)
@@ -459,6 +450,8 @@ export class MysqlQueryLineage {
       addRow(acc, cols, this.state)
       return
     }
+    // What a computation that can fail or warn for some inputs reads is judged (fallible.ts).
+    const fails = judged(this.state)?.fails
     switch (v.type) {
       case 'column_ref':
         return this.columnRef(v, env, acc)
@@ -474,17 +467,24 @@ export class MysqlQueryLineage {
         this.caseConditions(v, env, depth)
         break
       case 'binary_expr':
-        if (DIVISIONS.has(String(v.operator).toUpperCase())) this.divisor(v.right, env, depth)
+        if (fails !== undefined) return this.operands(v, env, acc, fails, depth)
+        break
+      case 'unary_expr':
+        // NOT of a comparison reads a number; of a string (`NOT email`, `-email`) converts it.
+        if (fails !== undefined && !(LOGICAL.has(String(v.operator).toUpperCase()) && truthValue(v.expr)))
+          return this.failing(v.expr, env, acc, fails, depth)
+        break
+      case 'cast':
+        if (fails !== undefined && !textCast(v)) return this.failing(v.expr, env, acc, fails, depth)
         break
       case 'function':
       case 'aggr_func': {
         // A window sorts the rows it returns.
         if (isObj(v.over)) this.window(v.over.as_window_specification, env, depth)
         const name = functionName(v.name)
-        // IF(cond, a, b) chooses a result by its condition, as CASE does; MOD(a, b) divides.
+        // IF(cond, a, b) chooses a result by its condition, as CASE does.
         const args = isObj(v.args) && Array.isArray(v.args.value) ? (v.args.value as unknown[]) : []
         if (name === 'if') this.condition(args[0], env, depth + 1)
-        if (name === 'mod') this.divisor(args[1], env, depth)
         if (storedCall(v.name)) this.state.runsCode = true
         // LAST_INSERT_ID() returns what LAST_INSERT_ID(expr) kept, once the session kept a copied value.
         const kept = name === 'last_insert_id' && this.state.systemVariablesCopied === true
@@ -492,11 +492,73 @@ export class MysqlQueryLineage {
           acc.opaque = true
           this.state.unknown = true
         }
+        if (fails !== undefined) return this.call(v, name, env, acc, fails, depth)
         break
       }
+      default:
+        if (fails !== undefined && typeof v.type === 'string' && !TOTAL_NODES.has(v.type))
+          return this.failing(v, env, acc, fails, depth, true)
     }
+    this.children(v, env, acc, depth)
+  }
+
+  private children(v: Record<string, unknown>, env: MEnv, acc: Acc, depth: number): void {
     for (const [k, child] of Object.entries(v))
       if (k !== 'loc' && k !== 'name') this.expr(child, env, acc, depth + 1)
+  }
+
+  /**
+   * Adds what `v` computes from to `acc` and to the statement's `fails` (fallible.ts): a computation that
+   * can fail or warn for some inputs computes from it. `fields`: `v` is such a node, all its parts.
+   */
+  private failing(v: unknown, env: MEnv, acc: Acc, fails: Acc, depth: number, fields = false): void {
+    const part = newAcc()
+    if (fields && isObj(v)) this.children(v, env, part, depth)
+    else this.expr(v, env, part, depth + 1)
+    mergeAcc(acc, part)
+    mergeAcc(fails, part)
+  }
+
+  /**
+   * Operands of a binary operator. Arithmetic converts strings and can overflow; a comparison converts a
+   * string compared with anything but a string (`ssn > 219` warns for each value not all digits); AND,
+   * OR and XOR read their operands as numbers; REGEXP compiles its pattern. LIKE and comparisons with a
+   * quoted string cannot fail.
+   */
+  private operands(v: Record<string, unknown>, env: MEnv, acc: Acc, fails: Acc, depth: number): void {
+    const [leftSafe, rightSafe] = safeOperands(String(v.operator).toUpperCase(), v.left, v.right)
+    const side = (x: unknown, safe: boolean): void =>
+      safe ? this.expr(x, env, acc, depth + 1) : this.failing(x, env, acc, fails, depth)
+    side(v.left, leftSafe)
+    side(v.right, rightSafe)
+  }
+
+  /** A built-in's arguments, each judged unless it cannot make the call fail or warn (mysql-functions.ts). */
+  private call(
+    v: Record<string, unknown>,
+    name: string | null,
+    env: MEnv,
+    acc: Acc,
+    fails: Acc,
+    depth: number,
+  ): void {
+    const args = isObj(v.args) ? v.args : undefined
+    const list = Array.isArray(args?.value)
+      ? (args.value as unknown[])
+      : args?.expr !== undefined
+        ? [args.expr]
+        : []
+    list.forEach((arg, i) => {
+      // `NOT (x)` parses as a call: it reads a truth value, as the operator does.
+      if (name === 'not' ? truthValue(arg) : safeMysqlArgument(name, i)) this.expr(arg, env, acc, depth + 1)
+      else this.failing(arg, env, acc, fails, depth)
+    })
+    // The rest (an aggregate's ORDER BY and SEPARATOR, the window) computes nothing that fails by itself.
+    if (args !== undefined)
+      for (const [k, child] of Object.entries(args))
+        if (k !== 'value' && k !== 'expr' && k !== 'loc') this.expr(child, env, acc, depth + 1)
+    for (const [k, child] of Object.entries(v))
+      if (k !== 'loc' && k !== 'name' && k !== 'args') this.expr(child, env, acc, depth + 1)
   }
 
   private columnRef(v: Record<string, unknown>, env: MEnv, acc: Acc): void {
@@ -541,9 +603,6 @@ export class MysqlQueryLineage {
   }
 }
 
-/** Operators that divide by their right operand. */
-const DIVISIONS = new Set(['/', 'DIV', '%', 'MOD'])
-
 /** Operators that join conditions. */
 const CONNECTIVES = new Set(['AND', 'OR', 'XOR', '&&'])
 
@@ -566,6 +625,91 @@ const SUPPLIED = new Set([
   'null',
   'param',
 ])
+
+/** Comparison operators: they convert a string compared with a number (fallible.ts). */
+const COMPARISONS = new Set([
+  '=',
+  '!=',
+  '<>',
+  '<',
+  '>',
+  '<=',
+  '>=',
+  '<=>',
+  'IN',
+  'NOT IN',
+  'IS',
+  'IS NOT',
+  'BETWEEN',
+  'NOT BETWEEN',
+])
+
+/** LIKE compares as strings, and an invalid escape is no error: it cannot fail. */
+const LIKES = new Set(['LIKE', 'NOT LIKE'])
+
+/** Operators whose right operand is a regular expression, which may not compile. */
+const REGEXPS = new Set(['REGEXP', 'NOT REGEXP', 'RLIKE', 'NOT RLIKE'])
+
+/** Unary operators that read a truth value. */
+const LOGICAL = new Set(['NOT', '!'])
+
+/**
+ * Expression kinds that cannot fail or warn by themselves (their parts are judged on their own); any
+ * other kind (INTERVAL, EXTRACT, MATCH ... AGAINST, anything newer) is judged whole.
+ */
+const TOTAL_NODES = new Set([
+  ...SUPPLIED,
+  'column_ref',
+  'case',
+  'when',
+  'else',
+  'expr_list',
+  'star',
+  'number',
+  'bool',
+  'origin',
+  'default',
+])
+
+/** Which operands of binary operator `op` cannot make it fail or warn (see `operands`). */
+function safeOperands(op: string, left: unknown, right: unknown): [boolean, boolean] {
+  if (LIKES.has(op)) return [true, true]
+  if (REGEXPS.has(op)) return [true, false]
+  if (CONNECTIVES.has(op)) return [truthValue(left), truthValue(right)]
+  if (COMPARISONS.has(op)) return [quoted(right), quoted(left)]
+  return [false, false]
+}
+
+/** A quoted string, NULL, or a list of them: what a string is compared with without converting it. */
+function quoted(v: unknown): boolean {
+  if (!isObj(v)) return false
+  if (v.type === 'expr_list') return Array.isArray(v.value) && v.value.every(quoted)
+  return typeof v.type === 'string' && SUPPLIED.has(v.type) && v.type !== 'param'
+}
+
+/** A comparison, a connective or NOT of one: a truth value, which AND, OR and NOT read without converting. */
+function truthValue(v: unknown): boolean {
+  if (!isObj(v)) return false
+  const op = typeof v.operator === 'string' ? v.operator.toUpperCase() : ''
+  if (v.type === 'binary_expr')
+    return COMPARISONS.has(op) || CONNECTIVES.has(op) || LIKES.has(op) || REGEXPS.has(op)
+  if (v.type === 'unary_expr') return LOGICAL.has(op) && truthValue(v.expr)
+  if (v.type === 'function' && functionName(v.name) === 'not')
+    return isObj(v.args) && Array.isArray(v.args.value) && v.args.value.every(truthValue)
+  return v.type === 'bool' || (v.type === 'function' && functionName(v.name) === 'exists')
+}
+
+/** `CAST(x AS CHAR)` without a length (with one, a longer value is cut with a warning). */
+function textCast(v: Record<string, unknown>): boolean {
+  const target: unknown = Array.isArray(v.target) ? v.target[0] : v.target
+  return (
+    Array.isArray(v.target) &&
+    v.target.length === 1 &&
+    isObj(target) &&
+    String(target.dataType).toUpperCase() === 'CHAR' &&
+    target.length === undefined
+  )
+}
 
 /** Whether a `?` placeholder appears in an expression (not inside its subqueries, which judge their own). */
 function mentionsPlaceholder(v: unknown, depth: number): boolean {

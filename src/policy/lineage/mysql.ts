@@ -20,6 +20,7 @@ import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import {
   CONDITION,
+  FAILS,
   DELAY,
   SERVER_FILE,
   SHARED_BY,
@@ -162,8 +163,13 @@ function lineageOfReading(
       const inner = reading.statements
       const l = inner.length === 1 ? (inner[0] ?? UNKNOWN) : UNKNOWN
       out.statements.push({columns: null, reads: l.reads, readsUnknown: l.readsUnknown, diagnostics: false})
-      // Its row counts (estimated, or with ANALYZE counted) follow the statement's conditions.
-      out.effects.push(reading.effects.flat().filter((e) => e.kind === 'write' && e.table === CONDITION))
+      // Its row counts (estimated, or with ANALYZE counted) follow the statement's conditions, and
+      // planning evaluates what it can (const tables), which may fail.
+      out.effects.push(
+        reading.effects
+          .flat()
+          .filter((e) => e.kind === 'write' && (e.table === CONDITION || e.table === FAILS)),
+      )
       continue
     }
     if (first === 'DO' && stmt.length > 1) {

@@ -80,6 +80,14 @@ export const CONDITION = `${ROW_COUNT}a condition`
 export const ORDER = '\u0000the order of rows'
 
 /**
+ * Whether a statement fails, when a computation that can fail for some inputs (a cast, arithmetic, a
+ * date or a pattern built from a column; fallible.ts) reads columns: `make_date(2000, ascii(email) - 96,
+ * 1)` fails when the first character comes after 'l', so the error answers a question about the value
+ * whatever masking does to the rows.
+ */
+export const FAILS = '\u0000whether it fails'
+
+/**
  * The name lineage gives the time a statement takes when it calls a delay (`pg_sleep`, MySQL `SLEEP`,
  * `BENCHMARK`): `SELECT CASE WHEN ascii(email) > 100 THEN pg_sleep(1) END` answers in its duration,
  * whatever masking does to the rows, so the delay may show anything the statement reads.
