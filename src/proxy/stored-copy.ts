@@ -133,8 +133,8 @@ function shown(target: string, table: string): string {
 function temporaryHint(how: StoreJudging): string {
   const how_ =
     how.dialect === 'postgres'
-      ? 'CREATE TEMP TABLE ... AS, or INSERT INTO pg_temp.name'
-      : 'CREATE TEMPORARY TABLE ... SELECT'
+      ? 'CREATE TEMP TABLE ... AS'
+      : 'CREATE TEMPORARY TABLE ... SELECT, without column definitions'
   return `copy into a temporary table instead (${how_}), which the session masks`
 }
 
@@ -167,8 +167,8 @@ function conditionMessage(copy: MaskedCopy, how: StoreJudging): string {
 function failsMessage(copy: MaskedCopy, how: StoreJudging): string {
   const fails = how.dialect === 'mysql' ? 'whether it fails or warns' : 'whether it fails'
   return (
-    `computes from ${sourceOf(copy)} with a cast, arithmetic, a pattern or a function that fails for some ` +
-    `inputs, so ${fails} shows its values whatever masking does to them (make_date(2000, ascii(email) - 96, 1) ` +
+    `computes from ${sourceOf(copy)} with a cast, arithmetic, a pattern, a constraint or a function that fails ` +
+    `for some inputs, so ${fails} shows its values whatever masking does to them (make_date(2000, ascii(email) - 96, 1) ` +
     "fails after 'l'); select the column itself, or compute with functions that cannot fail on it " +
     '(lower, upper, substr, length, concat, md5, a cast to text)'
   )

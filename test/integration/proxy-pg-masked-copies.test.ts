@@ -362,13 +362,24 @@ describe('what still runs', () => {
     const r = await session(
       'create temp table t1 as select id, email from users',
       'select email from t1',
-      'create temp table t2 (e text)',
-      'insert into pg_temp.t2 select ssn from users',
-      'select e from t2',
+      'select ssn into temp t2 from users',
+      'select ssn from t2',
+      'create temp table t3 (e text)',
+      'insert into pg_temp.t3 select ssn from users',
     )
-    expect(r.flat().filter((m) => m.type === 'E')).toEqual([])
+    expect(
+      r
+        .slice(0, 4)
+        .flat()
+        .filter((m) => m.type === 'E'),
+    ).toEqual([])
     expect(leaksIn(r.flat(), NEEDLES)).toEqual([])
     expect(dataRows(r[1]!)).toHaveLength(2)
+    expect(dataRows(r[3]!)).toHaveLength(2)
+    // An existing table's types and constraints check what is inserted: whether it fails shows the values.
+    expect(errorsOf(r[5]!)).toEqual([
+      expect.stringMatching(/computes from masked column public\.users\.\w+ with/),
+    ])
   })
 
   it('refuses conditions and sorts on temporary relations, whose columns it cannot trace', async () => {

@@ -285,9 +285,36 @@ describe('conditions that compute from a masked column choose rows by its values
     ['SELECT to_number(ssn, $1) FROM users', 'public.users.ssn'],
     ['SELECT t.x FROM users, XMLTABLE($1 PASSING email COLUMNS x int PATH $2) t', 'public.users.email'],
     ['INSERT INTO pg_temp.t SELECT ascii(email) + 2147483600 FROM users', 'public.users.email'],
+    // The session's own table may refuse some values (a type, CHECK, UNIQUE key or domain).
+    ['INSERT INTO pg_temp.t SELECT substr(email, 1, 1) FROM users', 'public.users.email'],
+    // DDL that checks stored rows: a unique key, a type change, a constraint validated.
+    ['CREATE UNIQUE INDEX ON users (email)', 'public.users.email'],
+    ['CREATE UNIQUE INDEX ON users ((substr(ssn, 1, 1)))', 'public.users.ssn'],
+    ['ALTER TABLE users ADD CONSTRAINT u UNIQUE (ssn)', 'public.users.ssn'],
+    ['ALTER TABLE users ADD PRIMARY KEY (email)', 'public.users.email'],
+    ['ALTER TABLE users ALTER COLUMN ssn TYPE varchar(100)', 'public.users.ssn'],
+    ['ALTER TABLE users VALIDATE CONSTRAINT k', 'public.users.email'],
     ['SELECT id, pg_catalog.stash(email) FROM users', 'public.users.email'],
   ])('a computation that fails for some inputs: %s', (sql, source) => {
     expect(copy(sql)).toMatchObject({target: FAILS, source})
+  })
+
+  it.each([
+    ['CREATE INDEX ON users ((1)) WHERE ascii(email) > 97', 'public.users.email'],
+    ['ALTER TABLE users ADD CONSTRAINT k CHECK (length(ssn) < 20) NOT VALID', 'public.users.ssn'],
+  ])('DDL that chooses rows by a condition: %s', (sql, source) => {
+    expect(copy(sql)).toMatchObject({target: CONDITION, source})
+  })
+
+  it.each([
+    'CREATE INDEX ON users (lower(email))',
+    'CREATE INDEX ON users (id) WHERE id > 0',
+    'CREATE UNIQUE INDEX ON users (id)',
+    'ALTER TABLE users ADD CONSTRAINT ik CHECK (id > 0)',
+    'ALTER TABLE users ADD COLUMN qty int CHECK (qty > 0) UNIQUE',
+    'CREATE TEMP TABLE t AS SELECT email FROM users',
+  ])('DDL that checks no masked column: %s', (sql) => {
+    expect(copy(sql)).toBeUndefined()
   })
 
   it.each([
@@ -355,7 +382,11 @@ describe('conditions that compute from a masked column choose rows by its values
 
 describe('what the proxy needs to judge a write before it runs', () => {
   it('marks writes into temporary relations, which only the session reads', () => {
-    const temporary = (sql: string): boolean[] => writes(sql).map((w) => w.temporary)
+    // (What an insert into an existing table stores is also judged as FAILS: its constraints check it.)
+    const temporary = (sql: string): boolean[] =>
+      writes(sql)
+        .filter((w) => w.table !== FAILS)
+        .map((w) => w.temporary)
     expect(temporary('CREATE TEMP TABLE x AS SELECT email FROM users')).toEqual([true])
     expect(temporary('SELECT email INTO TEMP x FROM users')).toEqual([true])
     expect(temporary('INSERT INTO pg_temp.notes SELECT id, email FROM users')).toEqual([true])

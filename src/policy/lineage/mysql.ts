@@ -503,7 +503,8 @@ function writes(
   }
   const unknown = l.readsUnknown || mentionsVariable(ast)
   if (l.reads.length === 0 && !unknown) return []
-  return storedTargets(ast, state).map((t) => ({
+  const targets = storedTargets(ast, state)
+  const out: LineageEffect[] = targets.map((t) => ({
     kind: 'write',
     table: t.table,
     reads: l.reads,
@@ -512,6 +513,16 @@ function writes(
     temporary: t.temporary,
     afterDdl: false,
   }))
+  // A temporary table created with its own columns may have a type, CHECK or UNIQUE key that refuses
+  // some values (`c CHAR(1), CHECK (c < 'm')`): whether the write fails shows what it stores.
+  for (const t of targets) {
+    if (t.checked === undefined) continue
+    const acc = newAcc()
+    if (t.checked === null) acc.opaque = true
+    else for (const c of t.checked) addCol(acc, c)
+    out.push(decidedBy(FAILS, acc))
+  }
+  return out
 }
 
 /** MariaDB's sequence functions name a sequence, not a value (SETVAL's value: sequenceWrites). */
@@ -642,6 +653,8 @@ interface StoredTarget {
   readonly table: string
   readonly temporary: boolean
   readonly columns: readonly OutputColumn[] | null
+  /** The values stored where the table's own column definitions check them (types, CHECK, UNIQUE keys). */
+  readonly checked?: Cols
 }
 
 /** The tables a statement stores rows in (none for a write of constants only). */
@@ -683,14 +696,15 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
     const columns = items.map((s) => ({expr: s.value, as: ident(s.column) ?? ''}))
     return select({type: 'select', from, columns})
   }
-  const stored = (columns: Cols, temporary = false): StoredTarget[] => [
-    {table: target, temporary, columns: columns === null ? null : columns.map(outputColumn)},
+  const stored = (columns: Cols, temporary = false, checked?: Cols): StoredTarget[] => [
+    {table: target, temporary, checked, columns: columns === null ? null : columns.map(outputColumn)},
   ]
   if (ast.type === 'create') {
     if (ast.keyword !== 'table' || !isObj(ast.query_expr)) return []
     // With column definitions, the SELECT's columns match them by name or add to them: not followed.
     const defined = Array.isArray(ast.create_definitions) && ast.create_definitions.length > 0
-    return stored(defined ? null : select(ast.query_expr), ast.temporary === 'temporary')
+    const cols = select(ast.query_expr)
+    return stored(defined ? null : cols, ast.temporary === 'temporary', defined ? cols : undefined)
   }
   if (ast.type === 'insert' || ast.type === 'replace') {
     // Constants only (VALUES (1, 'x')) store nothing read.

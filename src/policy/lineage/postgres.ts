@@ -8,6 +8,7 @@ import {
   columnRefFields,
   isObject,
   list,
+  listItems,
   obj,
   str,
   stringList,
@@ -16,7 +17,8 @@ import {
 import {bodySql} from '../postgres/bodies.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
-import {conditionEffects, newDecides} from './decides.js'
+import {conditionEffects, judged, newDecides} from './decides.js'
+import {judgeCondition} from './conditions.js'
 import {dmlStored} from './dml.js'
 import {collect} from './expr.js'
 import {fromLevel, relationCols, resolveRangeVar, writesRunCode} from './from.js'
@@ -31,7 +33,19 @@ import {
   type RowCountArguments,
   type UserCodeCall,
 } from './functions.js'
-import {type Col, type Cols, colOf, constCol, type Env, newAcc, rename, type State} from './model.js'
+import {
+  type Acc,
+  addRow,
+  type Col,
+  type Cols,
+  colOf,
+  constCol,
+  type Env,
+  mergeAcc,
+  newAcc,
+  rename,
+  type State,
+} from './model.js'
 import {queryCols, selectCols} from './query.js'
 import {DELAY, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
 import type {
@@ -297,10 +311,7 @@ class Run {
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'MergeStmt':
-        // UPDATE t SET a = b copies within the target: then the target is a source too.
-        this.write(obj(node, 'relation'), node, type !== 'InsertStmt' && hasColumnRef(node), (s) =>
-          dmlStored(type, node, NO_ENV, s),
-        )
+        this.dmlWrite(type, node)
         return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
       case 'DeleteStmt':
         return this.rows((s) => queryCols(value, {level: undefined, ctes: undefined}, s))
@@ -319,6 +330,10 @@ class Run {
       case 'AlterObjectSchemaStmt':
       case 'AlterTableStmt':
         this.alter(type, node)
+        if (type === 'AlterTableStmt') this.rowChecks(node, (env, state) => alterChecks(node, env, state))
+        return NO_ROWS
+      case 'IndexStmt':
+        this.rowChecks(node, (env, state) => indexChecks(node, env, state))
         return NO_ROWS
       case 'CopyStmt':
         return this.copy(node)
@@ -550,6 +565,8 @@ class Run {
     source: unknown,
     readsTarget: boolean,
     stored: (state: State) => Cols,
+    /** The target exists: its column types and constraints check each value stored (INSERT, UPDATE, MERGE). */
+    checked = false,
   ): StatementLineage {
     const rel = target && resolveRangeVar(target, this.catalog, this.ctx.defaultSchema)
     const state = this.newState()
@@ -572,12 +589,49 @@ class Run {
         (schema === undefined && this.temporaries.has(rel.name))
       const ancestors = this.catalog.ancestors?.(rel.schema, rel.name) ?? []
       const held = columns === null ? null : columns.map(output)
+      // The session's own table may have a type, CHECK, UNIQUE key or domain that refuses some values
+      // (`c varchar(1) CHECK (c < 'm')`): whether the write fails shows what it stores (fallible.ts).
+      if (checked && temporary) this.checkedWrite(held, state)
       this.stored(`${rel.schema}.${rel.name}`, [...state.reads].sort(), state.unknown, held, {
         temporary,
         ancestors,
       })
     }
     return state.code === true ? {...NO_ROWS, runsCode: true} : NO_ROWS
+  }
+
+  /** An INSERT, UPDATE or MERGE: UPDATE t SET a = b copies within the target, so the target is a source too. */
+  private dmlWrite(type: string, node: AstObject): void {
+    const readsTarget = type !== 'InsertStmt' && hasColumnRef(node)
+    this.write(obj(node, 'relation'), node, readsTarget, (s) => dmlStored(type, node, NO_ENV, s), true)
+  }
+
+  /**
+   * DDL that evaluates expressions or keys over a relation's stored rows (an index, a constraint added or
+   * validated, a column's type changed): `check` judges them read over the relation.
+   */
+  private rowChecks(node: AstObject, check: (env: Env, state: State) => void): void {
+    const relation = obj(node, 'relation')
+    const from = relation && resolveRangeVar(relation, this.catalog, this.ctx.defaultSchema)
+    if (!relation || !from) return
+    const state = this.newState()
+    const source = {RangeVar: {...relation, schemaname: from.schema}}
+    check({level: fromLevel([source], NO_ENV, state), ctes: undefined}, state)
+  }
+
+  /** What a write into a relation whose constraints check each value stores joins the statement's `fails`. */
+  private checkedWrite(held: readonly OutputColumn[] | null, state: State): void {
+    const fails = this.decides.fails
+    if (held === null) {
+      // The target's columns are unknown (the session's own table): what the statement reads.
+      for (const s of state.reads) fails.sources.add(s)
+      if (state.unknown) fails.opaque = true
+      return
+    }
+    for (const c of held) {
+      for (const s of c.sources) fails.sources.add(s)
+      if (c.opaque) fails.opaque = true
+    }
   }
 
   /**
@@ -590,10 +644,7 @@ class Run {
     else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value as AstObject)) {
         if (NESTED_WRITES.has(k) && v !== null && typeof v === 'object') {
-          const node = v as AstObject
-          this.write(obj(node, 'relation'), node, k !== 'InsertStmt' && hasColumnRef(node), (s) =>
-            dmlStored(k, node, NO_ENV, s),
-          )
+          this.dmlWrite(k, v as AstObject)
         }
         this.nestedWrites(v)
       }
@@ -757,15 +808,117 @@ function alterStored(node: AstObject, source: {RangeVar: AstObject}, state: Stat
   const out: Col[] = []
   for (const c of list(node, 'cmds')) {
     const cmd = unwrap(c)?.node ?? {}
-    if (!hasColumnRef(cmd)) continue
     const def = unwrap(cmd.def)
+    // A column's values come from its USING or generation expression; a constraint stores nothing (what
+    // it checks is judged by alterChecks).
+    if (def?.type === 'Constraint') continue
+    const stored =
+      def?.type === 'ColumnDef'
+        ? [
+            def.node.raw_default,
+            ...list(def.node, 'constraints')
+              .map((k) => unwrap(k)?.node ?? {})
+              .filter((k) => str(k, 'contype') === 'CONSTR_GENERATED')
+              .map((k) => k.raw_expr),
+          ]
+        : cmd.def
+    if (!hasColumnRef(stored ?? null)) continue
     const name = str(cmd, 'name') ?? (def?.type === 'ColumnDef' ? str(def.node, 'colname') : undefined)
     if (name === undefined) return null
     const acc = newAcc()
-    collect(cmd.def, env, state, acc)
+    collect(stored, env, state, acc)
     out.push(colOf(name, acc))
   }
   return out
+}
+
+/** A column of the relation in `env` by name, as a ColumnRef would read it. */
+function column(name: string | undefined, env: Env, state: State): Acc {
+  return accOfExpr({ColumnRef: {fields: [{String: {sval: name ?? ''}}]}}, env, state)
+}
+
+/** `env` with a column added to its one relation (a column ALTER TABLE adds: no stored source). */
+function withColumn(env: Env, name: string): Env {
+  const level = env.level
+  const cols = level?.items[0]
+  if (level === undefined || cols === null || cols === undefined) return env
+  const added = [...cols, constCol(name)]
+  return {...env, level: {...level, items: [added], rels: level.rels.map((r) => ({...r, columns: added}))}}
+}
+
+/** An index element's or EXCLUDE element's column or expression. */
+function elementAcc(el: AstObject, env: Env, state: State): Acc {
+  return el.expr === undefined ? column(str(el, 'name'), env, state) : accOfExpr(el.expr, env, state)
+}
+
+/**
+ * CREATE INDEX evaluates its expressions for every row (what can fail is judged as it is read, fallible.ts),
+ * chooses rows by its WHERE (a condition), and a unique index fails on two equal keys: they join `fails`.
+ */
+function indexChecks(node: AstObject, env: Env, state: State): void {
+  const fails = judged(state)?.fails
+  judgeCondition(node.whereClause, env, state)
+  for (const p of list(node, 'indexParams')) {
+    const acc = elementAcc(unwrap(p)?.node ?? {}, env, state)
+    if (node.unique === true && fails !== undefined) mergeAcc(fails, acc)
+  }
+}
+
+/**
+ * ALTER TABLE commands that check stored rows: a CHECK added (a condition), a UNIQUE, PRIMARY KEY,
+ * EXCLUDE or FOREIGN KEY constraint (whether two keys are equal, or a key exists elsewhere), a generated
+ * column, a constraint validated, a column's type changed (its values converted, or the USING expression):
+ * whether it fails shows the values (fallible.ts).
+ */
+function alterChecks(node: AstObject, env: Env, state: State): void {
+  const fails = judged(state)?.fails
+  if (fails === undefined) return
+  const constraint = (c: AstObject, env: Env): void => {
+    const keys = (names: readonly unknown[]): void => {
+      for (const k of names) mergeAcc(fails, column(str(unwrap(k)?.node ?? {}, 'sval'), env, state))
+    }
+    const kind = str(c, 'contype')
+    if (kind === 'CONSTR_CHECK') judgeCondition(c.raw_expr, env, state)
+    else if (kind === 'CONSTR_GENERATED') collect(c.raw_expr, env, state, newAcc())
+    keys([...list(c, 'keys'), ...list(c, 'fk_attrs')])
+    // EXCLUDE (col WITH =, ...): each element's column or expression.
+    for (const e of list(c, 'exclusions'))
+      mergeAcc(fails, elementAcc(unwrap((listItems(e) ?? [])[0])?.node ?? {}, env, state))
+  }
+  for (const c of list(node, 'cmds')) {
+    const cmd = unwrap(c)?.node ?? {}
+    const def = unwrap(cmd.def)
+    switch (str(cmd, 'subtype') ?? '') {
+      case 'AT_AddConstraint':
+        if (def?.type === 'Constraint') constraint(def.node, env)
+        break
+      case 'AT_AddColumn':
+        // The new column's constraints read it (NULL or its default in every stored row) and the others.
+        if (def?.type === 'ColumnDef') {
+          const added = withColumn(env, str(def.node, 'colname') ?? '')
+          for (const k of list(def.node, 'constraints')) constraint(unwrap(k)?.node ?? {}, added)
+        }
+        break
+      case 'AT_ValidateConstraint':
+        // The constraint's own expression is the catalog's: every column of the relation may be read.
+        addRow(fails, env.level?.items[0] ?? null, state)
+        break
+      case 'AT_AlterColumnType': {
+        const using = def?.type === 'ColumnDef' ? def.node.raw_default : undefined
+        mergeAcc(
+          fails,
+          using === undefined ? column(str(cmd, 'name'), env, state) : accOfExpr(using, env, state),
+        )
+        break
+      }
+    }
+  }
+}
+
+function accOfExpr(expr: unknown, env: Env, state: State): Acc {
+  const acc = newAcc()
+  collect(expr, env, state, acc)
+  return acc
 }
 
 function output(col: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {
