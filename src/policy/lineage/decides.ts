@@ -52,8 +52,8 @@ export function compareColumns(d: Decides, left: Acc, right: Acc): void {
 /**
  * The effects of a statement's conditions: one `CONDITION` write with what they compute from, one
  * `ORDER` write with what its rows are sorted by, one `FAILS` write with what its fallible computations
- * read, and for each comparison of columns a write of each
- * side's sources into the other's columns (`compared`).
+ * read, and for each comparison of columns a write of each side's sources into the other's columns
+ * (`compared`).
  * They are judged over the catalog as known, DDL before them or not (storedCopy): `afterDdl` is false.
  */
 export function conditionEffects(d: Decides): LineageEffect[] {
@@ -91,7 +91,7 @@ export function conditionEffects(d: Decides): LineageEffect[] {
   return out
 }
 
-/** The write that reports what decides rows (`CONDITION`, `ORDER`): the sources of `acc`, untraced when opaque. */
+/** The write that reports what decides rows, their order or a failure (`CONDITION`, `ORDER`, `FAILS`): `acc`'s sources. */
 export function decidedBy(table: typeof CONDITION | typeof ORDER | typeof FAILS, acc: Acc): LineageEffect {
   const reads = [...acc.sources].sort()
   return {kind: 'write', table, reads, unknown: acc.opaque, columns: null, temporary: false, afterDdl: false}

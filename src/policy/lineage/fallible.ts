@@ -1,5 +1,6 @@
 /**
- * Computations that cannot fail, for the Postgres walker. A computation that raises an error for some
+ * Computations that cannot fail, for the Postgres walker (the MySQL table, mysql-functions.ts, uses the
+ * helpers here). A computation that raises an error for some
  * inputs shows, by failing or not, a property of the value it read whatever masking does to its result:
  * `SELECT make_date(2000, ascii(email) - 96, 1) FROM users WHERE id = 1` fails when the first character
  * comes after 'l', and `ascii(email) * 30000000` overflows after 'G', so a binary search reads a masked
