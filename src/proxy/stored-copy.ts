@@ -54,6 +54,9 @@ export function judgedBeforeSent(decision: Decision | undefined): boolean {
   )
 }
 
+/** Effects of what decides a statement's rows, their order or whether it fails (judged as conditions). */
+const DECIDING: ReadonlySet<string> = new Set([CONDITION, ORDER, FAILS])
+
 /** Why a statement is refused: the masking rule its copy would escape, and what the client is told. */
 export interface StoredCopy {
   readonly rule: string
@@ -92,7 +95,7 @@ export function storedCopy(
   for (const w of writes) {
     if (w.temporary) continue
     // A condition is judged over the catalog as known: DDL cannot hide a masked column (renames are copies).
-    const condition = w.table === CONDITION || w.table === ORDER || w.table === FAILS || w.compared === true
+    const condition = DECIDING.has(w.table) || w.compared === true
     const stale =
       (how.stale || how.inFlight || w.afterDdl) && !condition
         ? maskedCopy({...w, columns: null, unknown: true}, rules, how.match, how.sessionOnly)

@@ -85,14 +85,14 @@ function collectNode(type: string, node: AstObject, env: Env, state: State, acc:
       judgeCase(node, env, state)
       return collectFields(node, env, state, acc)
     case 'A_Expr': {
-      const failing = fails === undefined ? 'none' : failingOperands(node, str(node, 'kind') ?? '')
-      if (failing === 'none') return collectFields(node, env, state, acc)
-      if (failing === 'both') collectFailing(node.lexpr, env, state, acc)
+      const operands = fails === undefined ? 'none' : failingOperands(node, str(node, 'kind') ?? '')
+      if (fails === undefined || operands === 'none') return collectFields(node, env, state, acc)
+      if (operands === 'both') collectFailing(node.lexpr, env, state, acc, fails)
       else collect(node.lexpr, env, state, acc)
-      return collectFailing(node.rexpr, env, state, acc)
+      return collectFailing(node.rexpr, env, state, acc, fails)
     }
     case 'TypeCast':
-      if (fails !== undefined && !totalCast(node)) return collectFailing(node.arg, env, state, acc)
+      if (fails !== undefined && !totalCast(node)) return collectFailing(node.arg, env, state, acc, fails)
       return collect(node.arg, env, state, acc)
     case 'SelectStmt':
       addRow(acc, queryCols({SelectStmt: node}, env, state), state)
@@ -107,10 +107,8 @@ function collectNode(type: string, node: AstObject, env: Env, state: State, acc:
  * Adds the sources of a value that a computation which can fail for some inputs computes from to `acc`,
  * and to the statement's `fails` (fallible.ts).
  */
-function collectFailing(value: unknown, env: Env, state: State, acc: Acc): void {
-  const fails = judged(state)?.fails
-  if (fails === undefined) collect(value, env, state, acc)
-  else failing(fails, acc, (part) => collect(value, env, state, part))
+function collectFailing(value: unknown, env: Env, state: State, acc: Acc, fails: Acc): void {
+  failing(fails, acc, (part) => collect(value, env, state, part))
 }
 
 /** Collects once into a fresh accumulator (`add`), then adds it to both `acc` and `fails`. */
@@ -144,7 +142,7 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
       // A named argument (`make_date(year => ...)`) is safe only where every argument is.
       const at = unwrap(arg)?.type === 'NamedArgExpr' ? -1 : i
       if (safeArgument(builtin, at)) collect(arg, env, state, acc)
-      else collectFailing(arg, env, state, acc)
+      else collectFailing(arg, env, state, acc, fails)
     }
   // `percentile_disc(0.5) WITHIN GROUP (ORDER BY email)` returns a value of its ORDER BY, and
   // `string_agg(name, ',' ORDER BY email)` its arguments in that order.

@@ -302,13 +302,13 @@ export function rowCountArguments(value: unknown, out: RowCountArguments[] = [])
   return out
 }
 
-/** The name of a called function if lineage can follow it (a pure built-in), else undefined. */
 /** A call's name when it names a built-in: unqualified, or in pg_catalog; undefined otherwise. */
 export function builtinName(parts: readonly string[] | undefined): string | undefined {
   if (parts === undefined || (parts.length !== 1 && parts[0] !== 'pg_catalog')) return undefined
   return parts.at(-1)
 }
 
+/** The name of a called function if lineage can follow it (a pure built-in), else undefined. */
 export function pureFunction(parts: readonly string[]): string | undefined {
   const name = parts[parts.length - 1]
   if (name === undefined) return undefined

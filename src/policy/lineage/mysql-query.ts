@@ -502,9 +502,16 @@ export class MysqlQueryLineage {
     this.children(v, env, acc, depth)
   }
 
-  private children(v: Record<string, unknown>, env: MEnv, acc: Acc, depth: number): void {
+  /** Adds the sources of every part of `v` but its name and those in `skip`. */
+  private children(
+    v: Record<string, unknown>,
+    env: MEnv,
+    acc: Acc,
+    depth: number,
+    skip: readonly string[] = [],
+  ): void {
     for (const [k, child] of Object.entries(v))
-      if (k !== 'loc' && k !== 'name') this.expr(child, env, acc, depth + 1)
+      if (k !== 'loc' && k !== 'name' && !skip.includes(k)) this.expr(child, env, acc, depth + 1)
   }
 
   /**
@@ -554,11 +561,8 @@ export class MysqlQueryLineage {
       else this.failing(arg, env, acc, fails, depth)
     })
     // The rest (an aggregate's ORDER BY and SEPARATOR, the window) computes nothing that fails by itself.
-    if (args !== undefined)
-      for (const [k, child] of Object.entries(args))
-        if (k !== 'value' && k !== 'expr' && k !== 'loc') this.expr(child, env, acc, depth + 1)
-    for (const [k, child] of Object.entries(v))
-      if (k !== 'loc' && k !== 'name' && k !== 'args') this.expr(child, env, acc, depth + 1)
+    if (args !== undefined) this.children(args, env, acc, depth, ['value', 'expr'])
+    this.children(v, env, acc, depth, ['args'])
   }
 
   private columnRef(v: Record<string, unknown>, env: MEnv, acc: Acc): void {
@@ -701,14 +705,8 @@ function truthValue(v: unknown): boolean {
 
 /** `CAST(x AS CHAR)` without a length (with one, a longer value is cut with a warning). */
 function textCast(v: Record<string, unknown>): boolean {
-  const target: unknown = Array.isArray(v.target) ? v.target[0] : v.target
-  return (
-    Array.isArray(v.target) &&
-    v.target.length === 1 &&
-    isObj(target) &&
-    String(target.dataType).toUpperCase() === 'CHAR' &&
-    target.length === undefined
-  )
+  const target: unknown = Array.isArray(v.target) && v.target.length === 1 ? v.target[0] : undefined
+  return isObj(target) && String(target.dataType).toUpperCase() === 'CHAR' && target.length === undefined
 }
 
 /** Whether a `?` placeholder appears in an expression (not inside its subqueries, which judge their own). */
