@@ -248,6 +248,24 @@ describe('MySQL lineage', () => {
     expect(ok(lineageMysql('INSERT INTO orders VALUES (1, 2, 3)', catalog(), 'app')).effects[0]).toEqual([])
   })
 
+  it("reports what MariaDB's ANALYZE of a write stores (it runs the statement), and nothing of EXPLAIN's", () => {
+    for (const sql of [
+      'ANALYZE UPDATE orders, users SET orders.total = LENGTH(users.ssn)',
+      'ANALYZE FORMAT=JSON INSERT INTO orders (id, total) SELECT id, ssn FROM users',
+    ]) {
+      const writes = ok(lineageMysql(sql, catalog(), 'app'))
+        .effects.flat()
+        .filter((e) => e.kind === 'write' && e.table === 'app.orders')
+      expect(writes, sql).toEqual([
+        expect.objectContaining({reads: expect.arrayContaining(['app.users.ssn'])}),
+      ])
+    }
+    const plan = ok(
+      lineageMysql('EXPLAIN UPDATE orders, users SET orders.total = LENGTH(users.ssn)', catalog(), 'app'),
+    )
+    expect(plan.effects.flat().filter((e) => e.kind === 'write' && e.table === 'app.orders')).toEqual([])
+  })
+
   it('fails, never throws, on what it cannot read', () => {
     expect(lineageMysql("SELECT 'unterminated", catalog(), 'app').ok).toBe(false)
     // Nested past what the parser reads: rows of unknown lineage, not an exception.

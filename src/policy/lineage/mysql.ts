@@ -163,8 +163,13 @@ function lineageOfReading(
       const inner = reading.statements
       const l = inner.length === 1 ? (inner[0] ?? UNKNOWN) : UNKNOWN
       out.statements.push({columns: null, reads: l.reads, readsUnknown: l.readsUnknown, diagnostics: false})
-      // Its row counts (estimated, or with ANALYZE counted) follow the statement's conditions, and
-      // planning evaluates what it can (const tables), which may fail.
+      // MariaDB's ANALYZE runs the statement (an ANALYZE UPDATE writes): everything it does is done.
+      if (executes(stmt, explained)) {
+        out.effects.push(reading.effects.flat().map(stale))
+        continue
+      }
+      // Its row counts (estimated) follow the statement's conditions, and planning evaluates what it can
+      // (const tables), which may fail.
       out.effects.push(
         reading.effects
           .flat()
@@ -335,6 +340,12 @@ function explainedStatement(first: string, stmt: readonly Token[]): readonly Tok
     if (t.text === '(' || (t.type === 'word' && EXPLAINABLE.has(t.value.toUpperCase()))) return stmt.slice(i)
   }
   return undefined
+}
+
+/** Whether a plan statement runs the statement it explains: ANALYZE, or EXPLAIN ANALYZE, before it. */
+function executes(stmt: readonly Token[], explained: readonly Token[]): boolean {
+  const prefix = stmt.slice(0, stmt.length - explained.length)
+  return prefix.some((t) => t.type === 'word' && t.value.toUpperCase() === 'ANALYZE')
 }
 
 /** A statement node-sql-parser could not read: metadata statements return no table data. */
