@@ -37,7 +37,7 @@ export {
   type LineageSessionState,
 } from './lineage/postgres.js'
 export {UNRESOLVED as UNRESOLVED_SCHEMA} from './lineage/from.js'
-export {CONDITION, DELAY, FAILS, ORDER, ROW_COUNT, SERVER_FILE, SHARED_BY} from './lineage/types.js'
+export {CHECKED, CONDITION, DELAY, FAILS, ORDER, ROW_COUNT, SERVER_FILE, SHARED_BY} from './lineage/types.js'
 export {SHARES_ARGUMENT} from './lineage/functions.js'
 export {LineageCache} from './lineage/cache.js'
 export type {

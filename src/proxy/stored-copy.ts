@@ -4,6 +4,7 @@
  * before the statement is sent, and the first copy becomes the denial the client sees.
  */
 import {
+  CHECKED,
   CONDITION,
   FAILS,
   DELAY,
@@ -55,7 +56,7 @@ export function judgedBeforeSent(decision: Decision | undefined): boolean {
 }
 
 /** Effects of what decides a statement's rows, their order or whether it fails (judged as conditions). */
-const DECIDING: ReadonlySet<string> = new Set([CONDITION, ORDER, FAILS])
+const DECIDING: ReadonlySet<string> = new Set([CONDITION, ORDER, FAILS, CHECKED])
 
 /** Why a statement is refused: the masking rule its copy would escape, and what the client is told. */
 export interface StoredCopy {
@@ -113,6 +114,7 @@ function messageOf(w: StoredWrite, copy: MaskedCopy, stale: boolean, how: StoreJ
   if (w.table === CONDITION) return conditionMessage(copy, how)
   if (w.table === ORDER) return orderMessage(copy)
   if (w.table === FAILS) return failsMessage(copy, how)
+  if (w.table === CHECKED) return checkedMessage(copy, how)
   if (w.table.startsWith(DELAY)) return delayMessage(copy, w.table.slice(DELAY.length))
   if (w.compared === true) return comparedMessage(copy)
   if (w.table.startsWith(ROW_COUNT)) return countMessage(copy, w.table.slice(ROW_COUNT.length))
@@ -133,12 +135,15 @@ function shown(target: string, table: string): string {
   return target.startsWith(unresolved) ? target.slice(unresolved.length) : target
 }
 
+/** How a dialect makes a temporary table from a query, with no column definitions of its own. */
+function temporaryForm(how: StoreJudging): string {
+  return how.dialect === 'postgres'
+    ? 'CREATE TEMP TABLE ... AS'
+    : 'CREATE TEMPORARY TABLE ... SELECT, without column definitions'
+}
+
 function temporaryHint(how: StoreJudging): string {
-  const how_ =
-    how.dialect === 'postgres'
-      ? 'CREATE TEMP TABLE ... AS'
-      : 'CREATE TEMPORARY TABLE ... SELECT, without column definitions'
-  return `copy into a temporary table instead (${how_}), which the session masks`
+  return `copy into a temporary table instead (${temporaryForm(how)}), which the session masks`
 }
 
 function copyMessage(copy: MaskedCopy, target: string, how: StoreJudging): string {
@@ -174,6 +179,17 @@ function failsMessage(copy: MaskedCopy, how: StoreJudging): string {
     `for some inputs, so ${fails} shows its values whatever masking does to them (make_date(2000, ascii(email) - 96, 1) ` +
     "fails after 'l'); select the column itself, or compute with functions that cannot fail on it " +
     '(lower, upper, substr, length, concat, md5, a cast to text)'
+  )
+}
+
+function checkedMessage(copy: MaskedCopy, how: StoreJudging): string {
+  const fails = how.dialect === 'mysql' ? 'whether it fails or warns' : 'whether it fails'
+  return (
+    `stores a value computed from ${sourceOf(copy)} in a column whose type or constraints may refuse it ` +
+    `(a length, a range, CHECK, a UNIQUE key), so ${fails} shows its values whatever masking does to them ` +
+    "(SET email = email || repeat('x', 25) fails when the value is longer than the column allows); store " +
+    `values you supply or the column itself back unchanged, or copy into a temporary table made from the query ` +
+    `(${temporaryForm(how)}), which checks nothing`
   )
 }
 

@@ -378,7 +378,9 @@ describe('what still runs', () => {
     expect(dataRows(r[3]!)).toHaveLength(2)
     // An existing table's types and constraints check what is inserted: whether it fails shows the values.
     expect(errorsOf(r[5]!)).toEqual([
-      expect.stringMatching(/computes from masked column public\.users\.\w+ with/),
+      expect.stringMatching(
+        /stores a value computed from masked column public\.users\.\w+ in a column whose type/,
+      ),
     ])
   })
 

@@ -5,6 +5,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {
+  CHECKED,
   CONDITION,
   FAILS,
   ORDER,
@@ -34,6 +35,11 @@ function writes(sql: string): StoredWrite[] {
   const r = lineagePostgres(sql, catalog, {defaultSchema: 'public'})
   if (!r.ok) throw new Error(r.error)
   return r.effects.flat().filter((e): e is StoredWrite => e.kind === 'write')
+}
+
+/** The writes that store rows in a table (not what decides rows or failures: CHECKED). */
+function stores(sql: string): StoredWrite[] {
+  return writes(sql).filter((w) => w.table !== CHECKED)
 }
 
 /** The first copy of a masked column a query's persistent writes make, as the proxy judges it. */
@@ -200,7 +206,6 @@ describe('writes that store no masked column where it escapes its rule', () => {
     'SELECT u1.id FROM users u1 JOIN users u2 USING (email)',
     'SELECT id FROM users u WHERE EXISTS (SELECT 1 FROM users v WHERE v.ssn = u.ssn)',
     'SELECT id FROM users WHERE email IN (SELECT email FROM users WHERE id = 1)',
-    'UPDATE users SET email = lower(email)',
     'INSERT INTO users (id, name, email, ssn) SELECT id + 10, name, email, ssn FROM users',
     "INSERT INTO notes VALUES (1, 'x')",
     "COPY (SELECT id, name FROM users) TO '/tmp/x.csv'",
@@ -285,8 +290,6 @@ describe('conditions that compute from a masked column choose rows by its values
     ['SELECT to_number(ssn, $1) FROM users', 'public.users.ssn'],
     ['SELECT t.x FROM users, XMLTABLE($1 PASSING email COLUMNS x int PATH $2) t', 'public.users.email'],
     ['INSERT INTO pg_temp.t SELECT ascii(email) + 2147483600 FROM users', 'public.users.email'],
-    // The session's own table may refuse some values (a type, CHECK, UNIQUE key or domain).
-    ['INSERT INTO pg_temp.t SELECT substr(email, 1, 1) FROM users', 'public.users.email'],
     // DDL that checks stored rows: a unique key, a type change, a constraint validated.
     ['CREATE UNIQUE INDEX ON users (email)', 'public.users.email'],
     ['CREATE UNIQUE INDEX ON users ((substr(ssn, 1, 1)))', 'public.users.ssn'],
@@ -297,6 +300,38 @@ describe('conditions that compute from a masked column choose rows by its values
     ['SELECT id, pg_catalog.stash(email) FROM users', 'public.users.email'],
   ])('a computation that fails for some inputs: %s', (sql, source) => {
     expect(copy(sql)).toMatchObject({target: FAILS, source})
+  })
+
+  it.each([
+    // The session's own table may refuse some values (a type, CHECK, UNIQUE key or domain).
+    ['INSERT INTO pg_temp.t SELECT substr(email, 1, 1) FROM users', 'public.users.email'],
+    ['INSERT INTO pg_temp.t SELECT email FROM users', 'public.users.email'],
+    // So may a stored table's column: `email || repeat('x', 25)` fails when too long for varchar(40).
+    ["UPDATE users SET email = email || repeat('x', 25)", 'public.users.email'],
+    ['UPDATE users SET email = lower(email)', 'public.users.email'],
+    ['UPDATE users SET ssn = email', 'public.users.email'],
+    ['INSERT INTO users (id, email) SELECT id + 10, upper(email) FROM users', 'public.users.email'],
+    ['INSERT INTO users (id, ssn) SELECT id + 10, email FROM users', 'public.users.email'],
+    ['UPDATE users u SET ssn = v.email FROM users v WHERE v.id = u.id + 1', 'public.users.email'],
+    [
+      'MERGE INTO users u USING users v ON u.id = v.id WHEN NOT MATCHED THEN INSERT (id, email) VALUES (v.id, lower(v.email))',
+      'public.users.email',
+    ],
+  ])('a write whose target may refuse what it stores: %s', (sql, source) => {
+    expect(copy(sql)).toMatchObject({target: CHECKED, source})
+  })
+
+  it.each([
+    // A column's own value stored back whole passed its checks already.
+    'UPDATE users SET email = email, ssn = ssn WHERE id = 1',
+    'UPDATE users u SET email = v.email FROM users v WHERE v.id = u.id + 1',
+    'INSERT INTO users (id, name, email, ssn) SELECT id + 10, name, email, ssn FROM users',
+    // A column that takes any value checks nothing (notes.note as strictly masked: not a copy either).
+    "INSERT INTO notes (note) SELECT email || repeat('x', 25) FROM users",
+    'UPDATE notes SET note = upper(note)',
+  ])('a write whose target checks nothing it could refuse: %s', (sql) => {
+    const strict: MaskingRule[] = [...RULES, {name: 'notes', columns: ['*.notes.note'], style: 'redact'}]
+    expect(copy(sql, strict)).toBeUndefined()
   })
 
   it.each([
@@ -382,10 +417,10 @@ describe('conditions that compute from a masked column choose rows by its values
 
 describe('what the proxy needs to judge a write before it runs', () => {
   it('marks writes into temporary relations, which only the session reads', () => {
-    // (What an insert into an existing table stores is also judged as FAILS: its constraints check it.)
+    // (What an insert into an existing table stores is also judged as CHECKED: its constraints check it.)
     const temporary = (sql: string): boolean[] =>
       writes(sql)
-        .filter((w) => w.table !== FAILS)
+        .filter((w) => w.table !== CHECKED)
         .map((w) => w.temporary)
     expect(temporary('CREATE TEMP TABLE x AS SELECT email FROM users')).toEqual([true])
     expect(temporary('SELECT email INTO TEMP x FROM users')).toEqual([true])
@@ -404,7 +439,7 @@ describe('what the proxy needs to judge a write before it runs', () => {
     })
     const body =
       'DO $$ BEGIN INSERT INTO notes SELECT id, name FROM users; ALTER TABLE users RENAME COLUMN name TO n; END $$'
-    expect(writes(body).map((w) => w.afterDdl)).toEqual([true, true])
+    expect(stores(body).map((w) => w.afterDdl)).toEqual([true, true])
   })
 
   it('PL/pgSQL variables: each write of a body may store anything the body read', () => {
@@ -482,7 +517,7 @@ describe('what the proxy needs to judge a write before it runs', () => {
   })
 
   it('marks writes that follow DDL in the same query (the catalog they read may be stale)', () => {
-    const after = (sql: string): boolean[] => writes(sql).map((w) => w.afterDdl)
+    const after = (sql: string): boolean[] => stores(sql).map((w) => w.afterDdl)
     expect(after('CREATE TABLE x (e text); INSERT INTO x SELECT name FROM users')).toEqual([true])
     expect(after('BEGIN; INSERT INTO notes SELECT id, name FROM users; COMMIT')).toEqual([false])
     expect(after('INSERT INTO notes SELECT id, name FROM users; DROP TABLE x')).toEqual([false])

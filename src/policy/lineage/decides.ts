@@ -4,7 +4,7 @@
  * conditions compare, so they are reported to the proxy as effects it judges like copies.
  */
 import {type Acc, newAcc, type State, wholeAcc} from './model.js'
-import {CONDITION, FAILS, type LineageEffect, ORDER} from './types.js'
+import {CHECKED, CONDITION, FAILS, type LineageEffect, ORDER} from './types.js'
 
 /** One statement's conditions: what they compute from, and the columns they compare with each other. */
 export interface Decides {
@@ -16,6 +16,8 @@ export interface Decides {
   readonly order: Acc
   /** Sources of what computations that can fail for some inputs compute from (fallible.ts): see `FAILS`. */
   readonly fails: Acc
+  /** Sources of values a write stores where the target's types and constraints check them: see `CHECKED`. */
+  readonly checked: Acc
 }
 
 /**
@@ -29,7 +31,7 @@ export function judged(state: State): Decides | undefined {
 
 /** A fresh record, one per statement. */
 export function newDecides(): Decides {
-  return {acc: newAcc(), compared: [], order: newAcc(), fails: newAcc()}
+  return {acc: newAcc(), compared: [], order: newAcc(), fails: newAcc(), checked: newAcc()}
 }
 
 /**
@@ -52,7 +54,7 @@ export function compareColumns(d: Decides, left: Acc, right: Acc): void {
 /**
  * The effects of a statement's conditions: one `CONDITION` write with what they compute from, one
  * `ORDER` write with what its rows are sorted by, one `FAILS` write with what its fallible computations
- * read, and for each comparison of columns a write of each side's sources into the other's columns
+ * read, one `CHECKED` write with what its writes store where constraints check it, and for each comparison of columns a write of each side's sources into the other's columns
  * (`compared`).
  * They are judged over the catalog as known, DDL before them or not (storedCopy): `afterDdl` is false.
  */
@@ -63,6 +65,7 @@ export function conditionEffects(d: Decides): LineageEffect[] {
     [CONDITION, d.acc],
     [ORDER, d.order],
     [FAILS, d.fails],
+    [CHECKED, d.checked],
   ] as const)
     if (acc.sources.size > 0 || acc.opaque) out.push(decidedBy(table, acc))
   // A walker may read the same clause twice (a write's rows, then its conditions): each pair once.
@@ -91,8 +94,11 @@ export function conditionEffects(d: Decides): LineageEffect[] {
   return out
 }
 
-/** The write that reports what decides rows, their order or a failure (`CONDITION`, `ORDER`, `FAILS`): `acc`'s sources. */
-export function decidedBy(table: typeof CONDITION | typeof ORDER | typeof FAILS, acc: Acc): LineageEffect {
+/** The write that reports what decides rows, their order or a failure (`CONDITION`, `ORDER`, `FAILS`, `CHECKED`): `acc`'s sources. */
+export function decidedBy(
+  table: typeof CONDITION | typeof ORDER | typeof FAILS | typeof CHECKED,
+  acc: Acc,
+): LineageEffect {
   const reads = [...acc.sources].sort()
   return {kind: 'write', table, reads, unknown: acc.opaque, columns: null, temporary: false, afterDdl: false}
 }

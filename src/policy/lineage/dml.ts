@@ -17,6 +17,7 @@ import {
   type Env,
   type Level,
   newAcc,
+  passedOn,
   type Rel,
   type State,
 } from './model.js'
@@ -57,7 +58,8 @@ export function dmlStored(type: string, node: AstObject, outer: Env, state: Stat
   if (target === null && positional) return null
   const known = new Set((target ?? []).map((c) => c.name))
   if (target !== null && [...writes.keys()].some((k) => !known.has(k))) return null
-  return [...writes].map(([name, acc]) => colOf(name, acc))
+  // Whole when a column gets a stored column's value unchanged (judged by checkedWrite).
+  return [...writes].map(([name, acc]) => passedOn(name, acc))
 }
 
 /** The target's level (target first), the env with the statement's CTEs, and what each column receives. */
@@ -127,8 +129,15 @@ function writeTo(writes: Writes, column: string): Acc {
 function assignWrites(targets: readonly unknown[], env: Env, state: State, writes: Writes): void {
   for (const item of targets) {
     const rt = unwrap(item)?.node ?? {}
-    collect(rt.val, env, state, writeTo(writes, str(rt, 'name') ?? ''))
+    addCol(writeTo(writes, str(rt, 'name') ?? ''), valueCol(rt.val, env, state))
   }
+}
+
+/** The value an expression stores: whole when it is a bare column (`SET email = email`), computed otherwise. */
+function valueCol(expr: unknown, env: Env, state: State): Col {
+  const acc = newAcc()
+  collect(expr, env, state, acc)
+  return unwrap(expr)?.type === 'ColumnRef' ? passedOn('', acc) : colOf('', acc)
 }
 
 /** INSERT's rows go to its column list (or the table's columns in order); ON CONFLICT ... SET adds its own. */
@@ -172,11 +181,7 @@ function mergeWrites(clause: AstObject, target: Cols, env: Env, state: State, wr
   const targets = list(clause, 'targetList')
   if (str(clause, 'commandType') !== 'CMD_INSERT') return assignWrites(targets, env, state, writes)
   const names = targets.map((t) => str(unwrap(t)?.node ?? {}, 'name') ?? '')
-  const values: Col[] = list(clause, 'values').map((v) => {
-    const acc = newAcc()
-    collect(v, env, state, acc)
-    return colOf('', acc)
-  })
+  const values: Col[] = list(clause, 'values').map((v) => valueCol(v, env, state))
   positionalWrites(names, values, target, state, writes)
 }
 

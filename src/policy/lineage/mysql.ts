@@ -14,11 +14,12 @@ import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {conditionEffects, decidedBy, newDecides} from './decides.js'
-import {addCol, colOf, newAcc, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
+import {addCol, newAcc, passedOn, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {pureMysqlFunction} from './mysql-functions.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import {
+  CHECKED,
   CONDITION,
   FAILS,
   DELAY,
@@ -524,14 +525,23 @@ function writes(
     temporary: t.temporary,
     afterDdl: false,
   }))
-  // A temporary table created with its own columns may have a type, CHECK or UNIQUE key that refuses
-  // some values (`c CHAR(1), CHECK (c < 'm')`): whether the write fails shows what it stores.
+  // The target may have a type, CHECK or UNIQUE key that refuses some values (`c CHAR(1), CHECK (c <
+  // 'm')`): whether the write fails (or warns) shows what it stores (CHECKED).
   for (const t of targets) {
     if (t.checked === undefined) continue
     const acc = newAcc()
-    if (t.checked === null) acc.opaque = true
-    else for (const c of t.checked) addCol(acc, c)
-    out.push(decidedBy(FAILS, acc))
+    // Which column gets what is unknown, or a value untraced (a variable): anything the statement read.
+    const anything = (): void => {
+      for (const s of l.reads) acc.sources.add(s)
+      if (unknown) acc.opaque = true
+    }
+    if (t.checked === null) anything()
+    else
+      for (const c of t.checked) {
+        addCol(acc, {...c, opaque: false})
+        if (c.opaque) anything()
+      }
+    if (acc.sources.size > 0 || acc.opaque) out.push(decidedBy(CHECKED, acc))
   }
   return out
 }
@@ -664,7 +674,11 @@ interface StoredTarget {
   readonly table: string
   readonly temporary: boolean
   readonly columns: readonly OutputColumn[] | null
-  /** The values stored where the table's own column definitions check them (types, CHECK, UNIQUE keys). */
+  /**
+   * The values stored where the table's column definitions check them (types, CHECK, UNIQUE keys): all
+   * of them into a temporary table defined with its own columns; into a stored table, all but a column's
+   * own value stored back whole (`SET email = email`), which passed its checks already.
+   */
   readonly checked?: Cols
 }
 
@@ -710,6 +724,13 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
   const stored = (columns: Cols, temporary = false, checked?: Cols): StoredTarget[] => [
     {table: target, temporary, checked, columns: columns === null ? null : columns.map(outputColumn)},
   ]
+  /** A write into an existing stored table: what it stores is checked there (CHECKED). */
+  const existing = (table: string, columns: Cols): StoredTarget => ({
+    table,
+    temporary: false,
+    checked: columns === null ? null : columns.filter((c) => !storedBack(table, c)),
+    columns: columns === null ? null : columns.map(outputColumn),
+  })
   if (ast.type === 'create') {
     if (ast.keyword !== 'table' || !isObj(ast.query_expr)) return []
     // With column definitions, the SELECT's columns match them by name or add to them: not followed.
@@ -744,17 +765,22 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
       }
     for (const row of rows) {
       // Rows of unknown width, or a table whose columns are unknown: which column gets what is unknown.
-      if (row === null || names === undefined) return stored(null)
+      if (row === null || names === undefined) return [existing(target, null)]
       row.forEach((c, i) => add(names[i] ?? '', c))
     }
     const sets = [ast.set, isObj(ast.on_duplicate_update) ? ast.on_duplicate_update.set : undefined]
     for (const set of sets) {
       if (!Array.isArray(set)) continue
       const cols = assigned(set, [first])
-      if (cols === null) return stored(null)
+      if (cols === null) return [existing(target, null)]
       for (const c of cols) add(c.name, c)
     }
-    return stored([...out].map(([n, acc]) => colOf(n, acc)))
+    return [
+      existing(
+        target,
+        [...out].map(([n, acc]) => passedOn(n, acc)),
+      ),
+    ]
   }
   if (ast.type === 'update') {
     const items = Array.isArray(ast.set) ? ast.set.filter(isObj) : []
@@ -777,13 +803,14 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
         byTable.set(key, entry)
       }
     })
-    return [...byTable].map(([table, e]) => ({
-      table,
-      temporary: false,
-      columns: cols === null ? null : e.map(outputColumn),
-    }))
+    return [...byTable].map(([table, e]) => existing(table, cols === null ? null : e))
   }
   return []
+}
+
+/** A column's own value stored back whole in it (`SET email = email`): its checks passed already. */
+function storedBack(table: string, c: Col): boolean {
+  return c.whole === true && c.sources.size === 1 && c.sources.has(`${table}.${c.name}`)
 }
 
 /** Whether a table of a multi-table UPDATE may have a column of this name (unknown tables may). */

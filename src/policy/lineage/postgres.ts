@@ -589,9 +589,9 @@ class Run {
         (schema === undefined && this.temporaries.has(rel.name))
       const ancestors = this.catalog.ancestors?.(rel.schema, rel.name) ?? []
       const held = columns === null ? null : columns.map(output)
-      // The session's own table may have a type, CHECK, UNIQUE key or domain that refuses some values
-      // (`c varchar(1) CHECK (c < 'm')`): whether the write fails shows what it stores (fallible.ts).
-      if (checked && temporary) this.checkedWrite(held, state)
+      // The target may have a type, CHECK, UNIQUE key or domain that refuses some values (`c varchar(1)
+      // CHECK (c < 'm')`): whether the write fails shows what it stores (CHECKED).
+      if (checked) this.checkedWrite(columns, temporary ? undefined : rel, state)
       this.stored(`${rel.schema}.${rel.name}`, [...state.reads].sort(), state.unknown, held, {
         temporary,
         ancestors,
@@ -619,18 +619,30 @@ class Run {
     check({level: fromLevel([source], NO_ENV, state), ctes: undefined}, state)
   }
 
-  /** What a write into a relation whose constraints check each value stores joins the statement's `fails`. */
-  private checkedWrite(held: readonly OutputColumn[] | null, state: State): void {
-    const fails = this.decides.fails
-    if (held === null) {
-      // The target's columns are unknown (the session's own table): what the statement reads.
-      for (const s of state.reads) fails.sources.add(s)
-      if (state.unknown) fails.opaque = true
-      return
+  /**
+   * What a write into a relation whose types and constraints check each value stores joins the
+   * statement's `checked`. Into a stored table (`table`), a column the catalog says takes any value
+   * checks nothing, and a column's own value stored back whole (`SET email = email`, a row copied
+   * within its table) passed its checks already; the session's own table (`table` undefined) has
+   * checks of its own on every value, which the catalog does not list.
+   */
+  private checkedWrite(columns: Cols, table: {schema: string; name: string} | undefined, state: State): void {
+    const checked = this.decides.checked
+    // A value lineage cannot trace (a variable of a code body) holds something the statement read.
+    const anything = (): void => {
+      for (const s of state.reads) checked.sources.add(s)
+      if (state.unknown) checked.opaque = true
     }
-    for (const c of held) {
-      for (const s of c.sources) fails.sources.add(s)
-      if (c.opaque) fails.opaque = true
+    // Which column gets what is unknown: anything.
+    if (columns === null) return anything()
+    for (const c of columns) {
+      if (table !== undefined) {
+        if (this.catalog.acceptsAny?.(table.schema, table.name, c.name) === true) continue
+        const own = `${table.schema}.${table.name}.${c.name}`
+        if (c.whole === true && c.sources.size === 1 && c.sources.has(own)) continue
+      }
+      for (const s of c.sources) checked.sources.add(s)
+      if (c.opaque) anything()
     }
   }
 

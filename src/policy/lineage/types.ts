@@ -28,6 +28,13 @@ export interface CatalogView {
    */
   ancestors?(schema: string, table: string): readonly string[] | undefined
   /**
+   * True when storing any value in a table's column cannot fail, so whether a write fails answers
+   * nothing about what it stores (CHECKED): a column of unbounded text of no constraint, index, domain
+   * or generated column over it, in a table no trigger, rule, partition bound or row security checks.
+   * undefined or false: it may refuse some values.
+   */
+  acceptsAny?(schema: string, table: string, column: string): boolean | undefined
+  /**
    * The schema an unqualified relation name resolves to on the session's search_path; undefined when
    * not known (the relation is then unknown). Without it, unqualified names resolve to `defaultSchema`.
    */
@@ -86,6 +93,14 @@ export const ORDER = '\u0000the order of rows'
  * whatever masking does to the rows.
  */
 export const FAILS = '\u0000whether it fails'
+
+/**
+ * Whether a write fails, when it stores values computed from columns in a table whose column types and
+ * constraints check them (a length, a numeric range, CHECK, a UNIQUE key): `UPDATE users SET email = email
+ * || repeat('x', 25)` fails when the value is longer than 15 characters in a `varchar(40)`, so the error
+ * answers a question about it. A column's own value stored back unchanged checks nothing new.
+ */
+export const CHECKED = '\u0000whether what it stores fits'
 
 /**
  * The name lineage gives the time a statement takes when it calls a delay (`pg_sleep`, MySQL `SLEEP`,

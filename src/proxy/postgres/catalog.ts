@@ -28,6 +28,8 @@ export interface CatalogRelation {
   readonly generated: ReadonlyMap<string, readonly string[] | null>
   /** The tables it inherits from (partitioned tables, inheritance parents), as `schema.table`. */
   readonly ancestors: readonly string[]
+  /** Columns that take any value without a check (see CatalogView.acceptsAny). */
+  readonly acceptsAny: ReadonlySet<string>
 }
 
 /** Runs one simple query on a side connection, rows as text. */
@@ -69,6 +71,23 @@ const GENERATED =
   '(SELECT pg_catalog.json_object_agg(a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ' +
   'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ' +
   "WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped)"
+
+/**
+ * The columns of a plain table (no partition, no row security) that take any text: of type text or
+ * unbounded varchar, in no constraint (CHECK, UNIQUE, primary or foreign key, referenced or referencing),
+ * no index (key, expression or predicate) and no generated column's expression, as a JSON array.
+ */
+const ACCEPTS_ANY =
+  '(SELECT pg_catalog.json_agg(a.attname) FROM pg_catalog.pg_attribute a ' +
+  "WHERE a.attrelid = c.oid AND c.relkind = 'r' AND NOT c.relispartition AND NOT c.relrowsecurity " +
+  'AND a.attnum > 0 AND NOT a.attisdropped AND (a.atttypid = 25 OR (a.atttypid = 1043 AND a.atttypmod < 0)) ' +
+  'AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE (k.conrelid = c.oid AND a.attnum = ANY (k.conkey)) ' +
+  'OR (k.confrelid = c.oid AND a.attnum = ANY (k.confkey))) ' +
+  'AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (a.attnum = ANY (i.indkey::pg_catalog.int2[]) ' +
+  "OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass " +
+  'AND d.objid = i.indexrelid AND d.refobjid = c.oid AND d.refobjsubid = a.attnum))) ' +
+  "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass " +
+  'AND d.objid = ad.oid WHERE ad.adrelid = c.oid AND d.refobjid = c.oid AND d.refobjsubid = a.attnum))'
 
 /** The tables a relation inherits from, all levels up (partitions and inheritance), as a JSON array of [schema, table]. */
 const ANCESTORS =
@@ -210,6 +229,11 @@ export class SessionCatalog implements CatalogView {
     return this.byName.get(`${schema}.${table}`)?.ancestors
   }
 
+  /** Whether a column takes any value without a check (see CatalogView.acceptsAny). */
+  acceptsAny(schema: string, table: string, column: string): boolean | undefined {
+    return this.byName.get(`${schema}.${table}`)?.acceptsAny.has(column)
+  }
+
   /** The columns a generated column is computed from (see CatalogView.generatedFrom). */
   generatedFrom(schema: string, table: string, column: string): readonly string[] | null | undefined {
     return this.byName.get(`${schema}.${table}`)?.generated.get(column)
@@ -337,7 +361,7 @@ export class SessionCatalog implements CatalogView {
         `CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, ` +
         `(SELECT pg_catalog.string_agg(a.attnum || ':' || a.attname, E'\\n' ORDER BY a.attnum) ` +
         `FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ` +
-        `${READ_CODE}, ${WRITE_CODE}, ${GENERATED}, ${ANCESTORS} ` +
+        `${READ_CODE}, ${WRITE_CODE}, ${GENERATED}, ${ANCESTORS}, ${ACCEPTS_ANY} ` +
         `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
         `WHERE ${conds.join(' OR ')}`,
     )
@@ -391,7 +415,7 @@ export async function viewTables(query: SideQuery, relation: NamedRelation): Pro
 }
 
 function relationOf(row: readonly (string | null)[]): CatalogRelation | undefined {
-  const [oid, schema, name, definition, attrs, readCode, writeCode, generated, ancestors] = row
+  const [oid, schema, name, definition, attrs, readCode, writeCode, generated, ancestors, accepts] = row
   if (oid == null || schema == null || name == null) return undefined
   const attnames: (string | undefined)[] = []
   const columns: string[] = []
@@ -413,6 +437,19 @@ function relationOf(row: readonly (string | null)[]): CatalogRelation | undefine
     writeCode: writeCode !== 'f',
     generated: generatedColumns(generated ?? null, columns),
     ancestors: ancestorsOf(ancestors ?? null),
+    // A trigger or rule may check what is written too.
+    acceptsAny: writeCode === 'f' ? new Set(names(accepts ?? null)) : new Set(),
+  }
+}
+
+/** The strings of a JSON array; [] for anything else (what cannot be read takes nothing). */
+function names(json: string | null): string[] {
+  if (json === null) return []
+  try {
+    const list: unknown = JSON.parse(json)
+    return Array.isArray(list) ? list.filter((n): n is string => typeof n === 'string') : []
+  } catch {
+    return []
   }
 }
 
