@@ -135,6 +135,19 @@ export function maskFieldRange(
   return masked.length
 }
 
+/** A text field's empty value, and a binary jsonb field's (its version byte alone). */
+const NO_TEXT = Buffer.alloc(0)
+
+/**
+ * What SQL NULL becomes in a field masked whole with `nulls` (a computed value, whose NULL could answer
+ * a question about its source): the style's mask of an empty value. null when it stays NULL: no
+ * `nulls`, a detect mask, or a style or type whose every value is masked to NULL anyway.
+ */
+export function maskNull(plan: FieldMask, key: MaskKey): Buffer | null {
+  if (plan.kind !== 'column' || plan.nulls !== true) return null
+  return maskColumn(plan.type === 'jsonb-binary' ? JSONB_VERSION : NO_TEXT, plan.style, plan.type, key)
+}
+
 function maskColumn(input: Buffer, style: MaskStyle, type: ValueType, key: MaskKey): Buffer | null {
   if (style === 'null' || type === 'other') return null
   if (type === 'jsonb-binary' && input[0] !== 1) return null

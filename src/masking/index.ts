@@ -14,6 +14,7 @@ export {
   MaskOutput,
   maskField,
   maskFieldRange,
+  maskNull,
   maskTextValue,
   type ByteSink,
 } from './field.js'

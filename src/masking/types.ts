@@ -30,6 +30,8 @@ export type FieldMask =
       readonly rule: string
       readonly style: MaskStyle
       readonly type: ValueType
+      /** SQL NULL becomes a masked value too (maskNull): whether it is NULL could show the value. */
+      readonly nulls?: boolean | undefined
     }
   | {
       readonly kind: 'detect'

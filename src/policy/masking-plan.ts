@@ -34,7 +34,17 @@ export interface DetectPlan {
  */
 export type FieldPlan =
   | null
-  | {readonly kind: 'column'; readonly rule: string; readonly style: MaskStyle}
+  | {
+      readonly kind: 'column'
+      readonly rule: string
+      readonly style: MaskStyle
+      /**
+       * SQL NULL is masked too: the field is not a stored column's value passed on whole
+       * (OutputColumn.whole), so whether it is NULL may answer a question about what it was computed
+       * from (`nullif(substr(email, 1, 1), 'a')` is NULL when the address starts with 'a').
+       */
+      readonly nulls?: true
+    }
   | {readonly kind: 'detect'; readonly rules: readonly DetectPlan[]}
 
 /** Strictness of styles (as src/masking ranks them): an uncertain field gets the strictest candidate. */
@@ -110,7 +120,8 @@ export function strictestRule(
  * uncertain). A field is masked whole when its own column or any of its lineage sources matches a
  * column rule (first rule in policy order), or when its lineage is uncertain and the statement might
  * read a masked column (strictest such rule). Otherwise text fields go to the detect rules, if any.
- * `match` says whether a rule names a column (MySQL passes its own name rules).
+ * `match` says whether a rule names a column (MySQL passes its own name rules). A field masked whole
+ * masks NULL too unless lineage says it holds a stored column whole.
  */
 export function planMasking(
   rules: readonly MaskingRule[],
@@ -136,10 +147,11 @@ export function planMasking(
     const named = col ? [...col.sources] : []
     if (f.direct !== null) named.push(f.direct)
     const hit = firstMatch(columnRules, named, match)
-    if (hit) return {kind: 'column', rule: hit.name, style: hit.style}
+    const nulls = col?.whole === true ? {} : {nulls: true as const}
+    if (hit) return {kind: 'column', rule: hit.name, style: hit.style, ...nulls}
     if (!col || col.opaque) {
       if (fallback === null) fallback = strictestCandidate(columnRules, trusted, match)
-      if (fallback) return {kind: 'column', rule: fallback.name, style: fallback.style}
+      if (fallback) return {kind: 'column', rule: fallback.name, style: fallback.style, ...nulls}
     }
     return f.typeCategory === 'text' ? detectPlan : null
   })

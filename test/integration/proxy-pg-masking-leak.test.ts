@@ -74,6 +74,10 @@ async function raw(): Promise<RawClient> {
 
 const simple = simpleQuery
 
+/** The rows of COPY TO STDOUT, as text. */
+const copyRows = (msgs: RawMessage[]): string[] =>
+  msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))
+
 /** Runs each statement on `c`: each must be refused with one error matching `pattern`. Every message, in order. */
 async function refusedEach(c: RawClient, sqls: readonly string[], pattern: RegExp): Promise<RawMessage[]> {
   const all: RawMessage[] = []
@@ -679,8 +683,6 @@ describe('no seeded value leaves the proxy', () => {
     const after = await simple(c, 'select name from users where id = 1')
     c.end()
     expect(leaks([...text, ...csv, ...binary])).toEqual([])
-    const copyRows = (msgs: RawMessage[]): string[] =>
-      msgs.filter((m) => m.type === 'd').map((m) => m.frame.toString('utf8', 5))
     expect(copyRows(csv)[0]).toBe('1,Alice Smith,"a***@example.com","[REDACTED]"\n')
     expect(copyRows(text)[1]?.startsWith('2\tBob Jones\t')).toBe(true)
     expect(binary.map((m) => m.type)).toContain('E')
@@ -886,6 +888,41 @@ describe('search_path and the session catalog', () => {
     expect(msgs.filter((m) => m.type === 'E')).toEqual([])
     expect(rows(msgs).length).toBe(8)
     expect(rows(names)).toEqual([['Alice Smith'], ['Bob Jones']])
+  })
+})
+
+describe("a computed value's NULL", () => {
+  it('is masked as a value, so whether it is NULL answers nothing (simple, extended, binary, COPY)', async () => {
+    // nullif(substr(email, 1, 1), 'a') was NULL for alice alone: a question about each row, in one statement.
+    const probe =
+      "select id, nullif(substr(email, 1, 1), 'a') as f, substring(ssn from '^2') as g from users order by id"
+    const c = await raw()
+    const text = await simple(c, probe)
+    const copy = await simple(c, `copy (${probe}) to stdout with (format csv)`)
+    // A stored column passed on whole keeps its NULL (what IS NULL looks up).
+    const whole = await simple(c, 'select id, email from users where id = 0 union all select 0, null::text')
+    c.end()
+    expect(rows(text)).toEqual([
+      ['1', '***', '***'],
+      ['2', '***', '***'],
+    ])
+    expect(copyRows(copy)).toEqual(['1,"***","***"\n', '2,"***","***"\n'])
+    expect(rows(whole)).toEqual([['0', null]])
+    const pgc = new pg.Client(proxy.clientConfig)
+    await pgc.connect()
+    try {
+      const extended = await pgc.query({
+        text: probe.replace("'a'", '$1'),
+        values: ['a'],
+        binary: true,
+      } as pg.QueryConfig)
+      expect(extended.rows.map((r: {f: unknown; g: unknown}) => [r.f, r.g])).toEqual([
+        ['***', '***'],
+        ['***', '***'],
+      ])
+    } finally {
+      await pgc.end()
+    }
   })
 })
 

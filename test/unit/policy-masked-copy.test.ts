@@ -547,7 +547,7 @@ describe('generated columns carry what their expression reads', () => {
     expect(r.ok && r.statements[0]?.columns).toEqual([
       {name: 'name', sources: ['public.users.email', 'public.users.name'], opaque: false},
       {name: 'ssn', sources: ['public.users.ssn'], opaque: true},
-      {name: 'id', sources: ['public.users.id'], opaque: false},
+      {name: 'id', sources: ['public.users.id'], opaque: false, whole: true},
     ])
     const w = lineagePostgres('INSERT INTO notes SELECT id, name FROM users', generated, {
       defaultSchema: 'public',

@@ -173,7 +173,27 @@ describe('planMasking', () => {
   it('yields plans the masker takes once the field type is added', () => {
     const [plan] = planMasking([pii], fields(''), lineage('SELECT lower(email) FROM users'))
     const mask: FieldMask | null = plan ? {...plan, type: 'text'} : null
-    expect(mask).toEqual({kind: 'column', rule: 'pii', style: 'partial', type: 'text'})
+    expect(mask).toEqual({kind: 'column', rule: 'pii', style: 'partial', type: 'text', nulls: true})
+  })
+
+  it("masks a computed value's NULL, and leaves a stored column's passed on whole", () => {
+    // nullif(substr(email, 1, 1), 'a') is NULL when the address starts with 'a': its NULL is a value.
+    const nulls = (sql: string): (boolean | undefined)[] =>
+      planMasking([pii], fields('', ''), lineage(sql)).map((p) =>
+        p?.kind === 'column' ? p.nulls : undefined,
+      )
+    expect(nulls("SELECT nullif(substr(email, 1, 1), 'a'), email FROM users")).toEqual([true, undefined])
+    expect(
+      nulls('SELECT e, x FROM (SELECT email AS e, max(email) AS x FROM users GROUP BY email) t'),
+    ).toEqual([undefined, true])
+    expect(nulls('SELECT email, id FROM users UNION ALL SELECT lower(email), id FROM users')).toEqual([
+      true,
+      undefined,
+    ])
+    // Unknown lineage: masked, NULL included.
+    expect(planMasking([pii], fields('', ''), undefined).map((p) => p?.kind === 'column' && p.nulls)).toEqual(
+      [true, true],
+    )
   })
 })
 

@@ -5,6 +5,7 @@ import type {FieldMask} from '../../src/masking/index.js'
 import {maskCopyData, type CopyFormat, type CopyMasker} from '../../src/proxy/postgres/mask-copy.js'
 import {scrubError, scrubNotification} from '../../src/proxy/postgres/mask-errors.js'
 import {readRowDescription, RowMasker, valueType} from '../../src/proxy/postgres/mask-rows.js'
+import {RowKernel} from '../../src/proxy/postgres/row-kernel.js'
 import {ProducedOut} from '../../src/proxy/produced-out.js'
 import {errorResponse, readErrorFields, typed, WireError} from '../../src/proxy/postgres/wire.js'
 
@@ -175,6 +176,27 @@ describe('DataRow rewriting', () => {
     expect(out && fieldsOf(out)).toEqual(['1', 'a***@example.com', null])
   })
 
+  it("masks a computed value's NULL as a value, on the kernel's path and the general one", () => {
+    // nulls: whether the value is NULL could show what it was computed from.
+    const computed: FieldMask = {...EMAIL, nulls: true}
+    const redacted: FieldMask = {...computed, style: 'redact'}
+    for (const kernel of [undefined, () => RowKernel.create()]) {
+      const m = new RowMasker(
+        [null, computed, redacted, {...REDACT_INT, nulls: true}],
+        KEY,
+        new Set(),
+        kernel,
+      )
+      const row = dataRow(['1', null, null, null])
+      const out = rewrite(m, row, 0, row.length)
+      expect(out && fieldsOf(out)).toEqual(['1', '***', '[REDACTED]', null])
+      // A stored column passed on whole keeps its NULL (IS NULL looks it up anyway).
+      const whole = new RowMasker([null, EMAIL], KEY, new Set(), kernel)
+      const plain = dataRow(['2', null])
+      expect(rewrite(whole, plain, 0, plain.length)).toBeUndefined()
+    }
+  })
+
   it('copies nothing until a field changes, and then the row so far, unchanged masked fields included', () => {
     const detect: FieldMask = {
       kind: 'detect',
@@ -276,6 +298,13 @@ describe('COPY rows', () => {
     }
     expect(run('1\talice.smith@example.com\n')).toBe('1\ta***@example.com\n')
     expect(run('2\t\\N\n')).toBe('2\t\\N\n')
+    // A computed value's NULL is masked as a value, in text and CSV.
+    const computed = copy(false, [null, {...EMAIL, nulls: true}])
+    const frame = data('2\t\\N\n')
+    expect(text(maskCopyData(computed, frame, 0, frame.length))).toBe('2\t***\n')
+    const csv = copy(true, [{...EMAIL, nulls: true}, null])
+    const line = data(',x\n')
+    expect(text(maskCopyData(csv, line, 0, line.length))).toBe('"***",x\n')
   })
 
   it('masks CSV columns with quoted commas and quotes', () => {

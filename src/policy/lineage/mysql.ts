@@ -16,6 +16,7 @@ import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {conditionEffects, decidedBy, newDecides} from './decides.js'
 import {addCol, newAcc, passedOn, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
 import {pureMysqlFunction} from './mysql-functions.js'
+import {ddlEffects, tokenStatement} from './mysql-ddl.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
 import {ident, MysqlQueryLineage, type MysqlCatalogView, type MysqlState} from './mysql-query.js'
 import {
@@ -188,6 +189,14 @@ function lineageOfReading(
       if (l.copiesToSystemVariable === true) systemCopied = true
       continue
     }
+    // HANDLER and CHECKSUM TABLE, which the parser does not read, are read from their tokens.
+    const tableNames = {catalog: names.catalog, schema: current, exactNames: names.exactNames}
+    const byTokens = tokenStatement(stmt, tableNames, prepared)
+    if (byTokens !== undefined) {
+      out.statements.push(byTokens.lineage)
+      out.effects.push(byTokens.effects.map(stale))
+      continue
+    }
     const parsed = nestsTooDeep(stmt) ? null : parseStatement(text)
     const ast = parsed?.ast
     if (first === 'USE' && stmt[1] !== undefined) {
@@ -202,7 +211,8 @@ function lineageOfReading(
     }
     if (!isObj(ast)) {
       out.statements.push(unparsed(first, text))
-      out.effects.push([])
+      // DDL the parser cannot read still renames, copies and checks stored values.
+      out.effects.push([...renameWrites(stmt, tableNames), ...ddlEffects(stmt, tableNames)].map(stale))
       continue
     }
     const decides = newDecides()
@@ -235,6 +245,7 @@ function lineageOfReading(
       [
         ...writes(ast, state, lineage, text),
         ...renameWrites(stmt, state),
+        ...ddlEffects(stmt, state),
         ...sequenceWrites(stmt, lineage),
         ...passedWrites(ast, calls, state),
         ...conditionEffects(decides),
@@ -850,8 +861,9 @@ function opaque(c: OutputColumn): OutputColumn {
   return {...c, opaque: true}
 }
 
-function outputColumn(c: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {
-  return {name: c.name, sources: [...c.sources].sort(), opaque: c.opaque}
+function outputColumn(c: Col): OutputColumn {
+  const out = {name: c.name, sources: [...c.sources].sort(), opaque: c.opaque}
+  return c.whole === true && !c.opaque ? {...out, whole: true} : out
 }
 
 /** A view's stored definition, read like any statement; null when it cannot be read. */

@@ -933,8 +933,9 @@ function accOfExpr(expr: unknown, env: Env, state: State): Acc {
   return acc
 }
 
-function output(col: {name: string; sources: ReadonlySet<string>; opaque: boolean}): OutputColumn {
-  return {name: col.name, sources: [...col.sources].sort(), opaque: col.opaque}
+function output(col: Col): OutputColumn {
+  const out = {name: col.name, sources: [...col.sources].sort(), opaque: col.opaque}
+  return col.whole === true && !col.opaque ? {...out, whole: true} : out
 }
 
 function finish(cols: Cols, state: State): StatementLineage {

@@ -117,6 +117,13 @@ export interface OutputColumn {
   readonly sources: readonly string[]
   /** True when its lineage could not be established: it may carry anything the statement reads. */
   readonly opaque: boolean
+  /**
+   * True when it holds one stored column's value unchanged (a bare column, passed on through
+   * subqueries, views and unions): whether it is NULL is then what `IS NULL` looks up. A computed
+   * value's NULL can answer a question about what it was computed from (`nullif(substr(email, 1, 1),
+   * 'a')`), so masking hides it too (masking-plan.ts).
+   */
+  readonly whole?: boolean
 }
 
 /** The lineage of one statement's result. */

@@ -5,7 +5,7 @@
  * string; a masked value of another type becomes NULL (its bitmap bit set in a binary row), so every
  * client still decodes the row. A row none of whose masked fields changed is left alone.
  */
-import {maskField, type FieldMask, type MaskKey, type ValueType} from '../../masking/index.js'
+import {maskField, maskNull, type FieldMask, type MaskKey, type ValueType} from '../../masking/index.js'
 import type {FieldPlan} from '../../policy/index.js'
 import {HEADER_BYTES, MAX_PART, encodePacket, payloadOf} from './framing.js'
 import {PayloadReader, WireError} from './wire.js'
@@ -153,6 +153,15 @@ export class MysqlRowMasker {
     if (out !== value) this.outs[i] = out
   }
 
+  /** A NULL of field `i` masked as a value (maskNull): true when it is. */
+  private maskNullAt(i: number): boolean {
+    const mask = this.masks[i]
+    const out = mask == null ? null : maskNull(mask, this.key)
+    if (out === null) return false
+    this.outs[i] = out
+    return true
+  }
+
   /** Text row: each value a length-encoded string, or 0xFB for NULL. */
   private scanText(p: Buffer): boolean {
     let off = 0
@@ -164,6 +173,7 @@ export class MysqlRowMasker {
       if (p[off] === 0xfb) {
         off++
         this.ends[i] = off
+        if (this.maskNullAt(i)) changed = true
         continue
       }
       const len = lenencValue(p, off)
@@ -192,6 +202,7 @@ export class MysqlRowMasker {
       this.starts[i] = off
       if (isNull(p, i)) {
         this.ends[i] = off
+        if (this.maskNullAt(i)) changed = true
         continue
       }
       const type = this.types[i] as number
@@ -252,6 +263,11 @@ export class MysqlRowMasker {
           dst[byte] = (dst[byte] as number) | (1 << ((i + 2) & 7))
         } else dst[o++] = 0xfb
       } else {
+        if (this.binary && isNull(p, i)) {
+          // A NULL masked as a value (maskNull): its bit cleared, the value written.
+          const byte = bitmapAt + ((i + 2) >> 3)
+          dst[byte] = (dst[byte] as number) & ~(1 << ((i + 2) & 7))
+        }
         o = writeLenenc(dst, o, v.length)
         o += v.copy(dst, o)
       }

@@ -6,7 +6,7 @@
  * options the masker cannot read (another ENCODING, options it does not know), is refused when a column
  * would need masking: fail closed.
  */
-import {maskField, type FieldMask, type MaskKey} from '../../masking/index.js'
+import {maskField, maskNull, type FieldMask, type MaskKey} from '../../masking/index.js'
 import {parse} from '../../policy/postgres/parser.js'
 import {planMasking, type PlanField} from '../../policy/index.js'
 import {fieldMasks} from './mask-rows.js'
@@ -166,7 +166,13 @@ export function maskCopyData(copy: CopyMasker, buf: Buffer, start: number, end: 
 function maskOne(copy: CopyMasker, field: string, mask: FieldMask | null): string {
   if (mask === null) return field
   const f = copy.format
-  if (field === f.nullString) return field
+  if (field === f.nullString) {
+    // A computed value's NULL is masked too (maskNull): whether it is NULL could show its source.
+    const nul = maskNull(mask, copy.key)
+    if (nul === null) return field
+    const s = nul.toString('utf8')
+    return f.csv ? quoteCsv(s, f) : escapeText(s, f)
+  }
   const raw = f.csv ? unquoteCsv(field, f) : unescapeText(field, f.delimiter)
   const input = Buffer.from(raw, 'utf8')
   const out = maskField(input, mask, copy.key, copy.fired)

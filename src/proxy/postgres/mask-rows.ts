@@ -6,6 +6,7 @@
 import {
   FIELD_UNCHANGED,
   maskFieldRange,
+  maskNull,
   type FieldMask,
   type MaskKey,
   type ValueType,
@@ -97,6 +98,8 @@ export class RowMasker {
   /** The session's row kernel and its instruction per field, when it decides every masked field. */
   private readonly kernel: RowKernel | undefined
   private readonly kernelOps: Uint8Array | undefined
+  /** What SQL NULL becomes in each field (maskNull); null where it stays NULL. */
+  private readonly nulls: (Buffer | null)[]
 
   constructor(
     private readonly masks: readonly (FieldMask | null)[],
@@ -111,7 +114,8 @@ export class RowMasker {
       fired.add(m.rule)
       return undefined
     })
-    const ops = kernel === undefined ? undefined : kernelOps(masks)
+    this.nulls = masks.map((m) => (m === null ? null : maskNull(m, key)))
+    const ops = kernel === undefined ? undefined : kernelOps(masks, this.nulls)
     this.kernel = ops === undefined ? undefined : kernel?.()
     this.kernelOps = this.kernel !== undefined && masks.length <= this.kernel.maxFields ? ops : undefined
   }
@@ -166,7 +170,8 @@ export class RowMasker {
       if (len < -1 || (len > 0 && p + 4 + len > end))
         return out.abandon(new WireError('DataRow field overruns the message'))
       const mask = this.masks[i]
-      if (mask != null && len >= 0) {
+      const nul = len === -1 ? this.nulls[i] : null
+      if (mask != null && (len >= 0 || nul != null)) {
         if (changed) out.copy(buf, view, runStart, p)
         else {
           // Room for the row so far, filled in if this field changes.
@@ -176,7 +181,10 @@ export class RowMasker {
         out.ensure(4)
         const lenAt = out.used - out.mark
         out.used += 4
-        let r = maskFieldRange(buf, p + 4, p + 4 + len, mask, this.key, this.firedArg[i], out)
+        let r =
+          nul != null
+            ? put(out, nul)
+            : maskFieldRange(buf, p + 4, p + 4 + len, mask, this.key, this.firedArg[i], out)
         if (r === FIELD_UNCHANGED && !changed) out.used = out.mark
         else {
           if (r === FIELD_UNCHANGED) {
@@ -188,7 +196,7 @@ export class RowMasker {
           }
           // FIELD_NULL is -1, the wire's NULL length.
           out.view.setInt32(out.mark + lenAt, r)
-          runStart = p + 4 + len
+          runStart = p + 4 + Math.max(len, 0)
         }
       }
       p += len > 0 ? len + 4 : 4
@@ -208,18 +216,30 @@ export class RowMasker {
 /** The least room a run of rows starts with in the kernel's slab (a run stops where room runs out). */
 const RUN_ROOM = 1024
 
+/** Appends `bytes` to `out`; returns their length. */
+function put(out: ProducedOut, bytes: Buffer): number {
+  out.ensure(bytes.length)
+  out.buf.set(bytes, out.used)
+  out.used += bytes.length
+  return bytes.length
+}
+
 /**
  * The kernel's instructions for `masks`, or undefined when some masked field is one it does not
- * decide (its rows would all fall back): whole-column masks to NULL, and partial on text.
+ * decide (its rows would all fall back): whole-column masks to NULL, and partial on text that keeps
+ * NULL as NULL (`nulls`: no masked NULL).
  */
-function kernelOps(masks: readonly (FieldMask | null)[]): Uint8Array | undefined {
+function kernelOps(
+  masks: readonly (FieldMask | null)[],
+  nulls: readonly (Buffer | null)[],
+): Uint8Array | undefined {
   const ops = new Uint8Array(masks.length)
   for (let i = 0; i < masks.length; i++) {
     const m = masks[i]
     if (m == null) ops[i] = KERNEL_PASS
     else if (m.kind !== 'column') return undefined
     else if (m.style === 'null' || m.type === 'other') ops[i] = KERNEL_NULL
-    else if (m.style === 'partial' && m.type === 'text') ops[i] = KERNEL_EMAIL
+    else if (m.style === 'partial' && m.type === 'text' && nulls[i] == null) ops[i] = KERNEL_EMAIL
     else return undefined
   }
   return ops
