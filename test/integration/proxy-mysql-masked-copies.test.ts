@@ -129,6 +129,9 @@ describe('a copy of a masked column into a table other sessions read', () => {
     ],
     ['ALTER TABLE users ADD COLUMN e2 VARCHAR(100) AS (LOWER(email)) VIRTUAL', 'users.e2', 'users.email'],
     ['ALTER TABLE users ADD COLUMN e3 TEXT GENERATED ALWAYS AS (ssn) STORED', 'users.e3', 'users.ssn'],
+    // A column added with a DEFAULT computed from other columns gets it in every stored row.
+    ['ALTER TABLE users ADD COLUMN d VARCHAR(100) DEFAULT (email)', 'users.d', 'users.email'],
+    ['ALTER TABLE users ADD COLUMN n INT DEFAULT (ASCII(ssn))', 'users.n', 'users.ssn'],
     // Text run at once: MariaDB's EXECUTE IMMEDIATE, and the sys schema's procedure that prepares it.
     ["EXECUTE IMMEDIATE 'INSERT INTO notes SELECT id + 10, email FROM users'", 'notes.note', 'users.email'],
     ["EXECUTE IMMEDIATE 'CREATE TABLE copied AS SELECT ssn FROM users'", 'copied.ssn', 'users.ssn'],

@@ -519,6 +519,105 @@ describe('no seeded value leaves the MySQL proxy', () => {
     expect(result.warnings).toEqual({w: 0})
   })
 
+  it('refuses DDL whose success checks masked values: a CHECK, a UNIQUE key, a type change', async () => {
+    const {bytes, result} = await session(async (c) => {
+      // Each ran before: whether it failed said whether alice's email sorts before 'b', whether two
+      // values share a first character, whether a value is a number or fits 3 characters.
+      const errors = await attempts(c, [
+        "ALTER TABLE users ADD CONSTRAINT c1 CHECK (id <> 1 OR email < 'b')",
+        'ALTER TABLE users ADD UNIQUE (ssn(1))',
+        'CREATE UNIQUE INDEX u1 ON users (email(1))',
+        'ALTER TABLE users MODIFY email INT',
+        'ALTER TABLE users CHANGE ssn ssn VARCHAR(3)',
+      ])
+      // A plain index on a masked column, and a key on columns no rule masks, check nothing masked.
+      const fine = await attempts(c, [
+        'ALTER TABLE users ADD INDEX ie (email)',
+        'ALTER TABLE orders ADD UNIQUE uo (id)',
+      ])
+      return {errors, fine}
+    })
+    const condition: unknown = expect.stringMatching(
+      /by a condition computed from masked column \S+\.users\.email/,
+    )
+    const fails: unknown = expect.stringMatching(
+      /computes from masked column \S+\.users\.(email|ssn) with a cast, arithmetic, a pattern, a constraint/,
+    )
+    expect(result.errors).toEqual([condition, fails, fails, fails, fails])
+    expect(result.fine).toEqual([
+      'ran: ALTER TABLE users ADD INDEX ie (email)',
+      'ran: ALTER TABLE orders ADD UNIQUE uo (id)',
+    ])
+    expect(leaks(bytes)).toEqual([])
+    await db.admin(
+      `ALTER TABLE \`${db.name}\`.users DROP INDEX ie; ALTER TABLE \`${db.name}\`.orders DROP INDEX uo`,
+    )
+    const shown = (await db.admin(`SHOW CREATE TABLE \`${db.name}\`.users`)) as Record<string, string>[]
+    const create = shown[0]?.['Create Table'] ?? ''
+    expect(create).toContain('`email` varchar(100)')
+    expect(create).not.toMatch(/CONSTRAINT|UNIQUE|KEY `ie`/)
+  })
+
+  it('refuses HANDLER reads that choose or sort rows by a masked column, through an alias too', async () => {
+    const {bytes, result} = await session(async (c) => {
+      await c.query('HANDLER users OPEN AS h')
+      // Each ran before: one row or none said whether the email starts with 'a'; rows read from a key
+      // compared with a known value, or in an index's order, show how the index's values compare.
+      const errors = await attempts(c, [
+        "HANDLER h READ FIRST WHERE email LIKE 'a%'",
+        'HANDLER h READ `PRIMARY` >= (1)',
+        'HANDLER h READ `PRIMARY` FIRST',
+        "HANDLER users OPEN; HANDLER users READ FIRST WHERE ssn > '5'",
+      ])
+      // Rows as stored, a page at a time: masked.
+      const [rows] = await c.query<mysql.RowDataPacket[]>('HANDLER h READ FIRST')
+      const [next] = await c.query<mysql.RowDataPacket[]>('HANDLER h READ NEXT LIMIT 5')
+      await c.query('HANDLER h CLOSE')
+      return {errors, rows: [...rows, ...next]}
+    })
+    const condition: unknown = expect.stringMatching(
+      /by a condition computed from masked column \S+\.users\.(email|ssn|card|note|born)/,
+    )
+    const order: unknown = expect.stringMatching(/sorts rows by masked column \S+\.users\./)
+    expect(result.errors).toEqual([condition, condition, order, condition])
+    expect(result.rows).toHaveLength(2)
+    expect(leaks(bytes)).toEqual([])
+  })
+
+  it('masks the checksum of a table with masked columns (a guessed row could be checked against it)', async () => {
+    const truth = async (table: string): Promise<unknown> =>
+      ((await db.admin(`CHECKSUM TABLE \`${db.name}\`.${table}`)) as {Checksum: unknown}[])[0]?.Checksum
+    const {result} = await session(async (c) => {
+      const [masked] = await c.query<mysql.RowDataPacket[]>('CHECKSUM TABLE users')
+      const [plain] = await c.query<mysql.RowDataPacket[]>('CHECKSUM TABLE orders')
+      return {masked, plain}
+    })
+    expect(await truth('users')).not.toBeNull()
+    expect(result.masked).toEqual([{Table: `${db.name}.users`, Checksum: null}])
+    expect(result.plain).toEqual([{Table: `${db.name}.orders`, Checksum: await truth('orders')}])
+  })
+
+  it('refuses GROUP_CONCAT of a masked column: the warning for a result cut at group_concat_max_len shows its length', async () => {
+    const {result} = await session(async (c) => {
+      await c.query('SET SESSION group_concat_max_len = 16')
+      const errors = await attempts(c, [
+        'SELECT GROUP_CONCAT(email) FROM users WHERE id = 1',
+        "SELECT GROUP_CONCAT(REPLACE(SUBSTR(ssn, 1, 1), '2', 'xxxxxxxxxxxxxxxxx')) FROM users WHERE id = 1",
+        'SELECT JSON_ARRAYAGG(email) FROM users WHERE id = 1',
+      ])
+      const [[warnings]] = await c.query<mysql.RowDataPacket[]>('SELECT @@warning_count AS w')
+      // Of columns no rule masks, it runs.
+      const [fine] = await c.query('SELECT GROUP_CONCAT(name ORDER BY id) AS n FROM users')
+      return {errors, warnings, fine}
+    })
+    const fails: unknown = expect.stringMatching(
+      /computes from masked column \S+\.users\.(email|ssn) with a cast, arithmetic, a pattern, a constraint or a function that fails/,
+    )
+    expect(result.errors).toEqual([fails, fails, fails])
+    expect(result.warnings).toEqual({w: 0})
+    expect(result.fine).toEqual([{n: 'Alice Smith,Bob '}])
+  })
+
   it('refuses a delay in a statement that reads a masked column: its duration answers a question', async () => {
     const {result} = await session(async (c) => {
       const out = await attempts(c, [

@@ -66,7 +66,7 @@ const DERIVED = [
   'select row(email)::text from hr.users',
   'select to_json(row(id, email)) from hr.users',
   'select array[email] from hr.users',
-  "select format('%s|%I', email, email) from hr.users",
+  "select format('%s|%L', email, email) from hr.users",
   "select concat_ws(',', name, email) from hr.users",
   "select jsonb_build_object('e', email) from hr.users",
   'select xmlelement(name x, xmlattributes(email as a)) from hr.users',

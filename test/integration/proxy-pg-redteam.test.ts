@@ -29,6 +29,8 @@ insert into t_explain values (1, 'n1'), (2, 'n2');
 insert into t_prepare values (1, 'n1'), (2, 'n2');
 insert into t_merge values (1, 'n1'), (2, 'n2');
 create table t_upsert(id int primary key, note text);
+create table t_copy(id int, note text);
+insert into t_copy values (1, 'n1');
 insert into t_upsert values (1, 'n1'), (2, 'n2');
 create sequence seq;
 create table secrets(id int, v text);
@@ -44,6 +46,15 @@ create view v_plain as select id, note from t_cte;
 
 const POLICY: Policy = {
   ...TEST_POLICY,
+  rules: [
+    ...TEST_POLICY.rules,
+    {
+      name: 't-copy-read-only',
+      when: {tables: ['public.t_copy'], kinds: ['insert', 'update', 'delete']},
+      action: 'deny',
+    },
+    {name: 'no-reading-t-copy', when: {tables: ['public.t_copy'], kinds: ['select']}, action: 'deny'},
+  ],
   masking: [{name: 'email', columns: ['public.users.email'], style: 'redact'}],
 }
 
@@ -247,11 +258,47 @@ describe('built-ins that run SQL given as text meet the rules', () => {
     expect(dataRows(r[1]!)).toEqual([['2']])
   })
 
+  it('judges the SQL they run by the masking rules too: what decides its rows, and whether it fails', async () => {
+    // Each returned a different count (or failed or not) by the masked value.
+    const r = await session(
+      "select count(*) from ts_stat('select to_tsvector(''simple'', ''x'') from users where email like ''a%''')",
+      "select query_to_xml('select 1 / (ascii(email) - 97) from users', true, false, '')",
+      "select query_to_xml('select id from users where email = ''nobody@example.com''', true, false, '')",
+    )
+    expect(errorsOf(r[0]!)).toEqual([
+      expect.stringContaining('by a condition computed from masked column public.users.email'),
+    ])
+    expect(errorsOf(r[1]!)).toEqual([
+      expect.stringContaining('computes from masked column public.users.email'),
+    ])
+    // A lookup runs.
+    expect(errorsOf(r[2]!)).toEqual([])
+  })
+
   it('runs them on what the policy allows', async () => {
     const r = await session("select table_to_xml('t_cte', true, false, '')")
     expect(r[0]!.filter((m) => m.type === 'E')).toEqual([])
     // It runs; its value is masked here, as any call lineage cannot see through (this policy masks users.email).
     expect(dataRows(r[0]!)).toEqual([[null]])
+  })
+})
+
+describe('COPY of a table is a read or a write of it', () => {
+  it('meets rules on select, insert and program runs', async () => {
+    const r = await session(
+      'copy t_copy to stdout',
+      "copy t_copy from program 'echo 3,n3' with (format csv)",
+      'copy t_copy (id) from stdin',
+      // Under masking, a program can read any table itself.
+      "copy (select 1) to program 'cat > /dev/null'",
+      'select count(*) from users',
+    )
+    expect(errorsOf(r[0]!)).toEqual([expect.stringContaining('no-reading-t-copy')])
+    expect(errorsOf(r[1]!)).toEqual([expect.stringContaining('t-copy-read-only')])
+    expect(errorsOf(r[2]!)).toEqual([expect.stringContaining('t-copy-read-only')])
+    expect(errorsOf(r[3]!)).toEqual([expect.stringContaining('a program COPY runs on the server')])
+    expect(dataRows(r[4]!)).toEqual([['2']])
+    expect((await adminQuery('select count(*)::int as n from t_copy', db.name)).rows).toEqual([{n: 1}])
   })
 })
 

@@ -308,6 +308,13 @@ describe('what the conditions of a MySQL statement compute from', () => {
     ['SELECT REPEAT(email, 100000000), SUM(ssn) FROM users', 'app.users.email app.users.ssn'],
     ['SELECT DATE_ADD(NOW(), INTERVAL ssn DAY) FROM users', 'app.users.ssn'],
     ['SELECT app.stash(email) FROM users', 'app.users.email'],
+    // Cut at group_concat_max_len with a warning: whether it warns shows the values' length.
+    ["SELECT GROUP_CONCAT(REPLACE(SUBSTR(email, 1, 1), 'a', 'xxxxxxxx')) FROM users", 'app.users.email'],
+    [
+      "SELECT GROUP_CONCAT(DISTINCT name, ssn SEPARATOR ';'), GROUP_CONCAT(id) FROM users",
+      'app.users.id app.users.name app.users.ssn',
+    ],
+    ['SELECT JSON_ARRAYAGG(email) FROM users', 'app.users.email'],
   ])('a computation that fails or warns for some inputs: %s', (sql, reads) => {
     expect(fails(sql)).toBe(reads)
   })
@@ -346,7 +353,7 @@ describe('what the conditions of a MySQL statement compute from', () => {
     "SELECT CONCAT(email, ssn), CONCAT_WS(' ', email, ssn), CAST(email AS CHAR), COALESCE(email, 'x') FROM users",
     "SELECT email LIKE 'a%', email = 'x', email IN ('a', 'b'), email IS NULL, email REGEXP 'a' FROM users",
     "SELECT IF(id = '1', email, ssn), (id = '1') AND (ssn = 'x'), NOT (email = 'x') FROM users",
-    "SELECT GROUP_CONCAT(email ORDER BY id), COUNT(email), MAX(email), JSON_OBJECT('e', email) FROM users",
+    "SELECT GROUP_CONCAT('x' ORDER BY email), COUNT(email), MAX(email), JSON_OBJECT('e', email) FROM users",
     "SELECT id FROM users WHERE email = 'a@x' OR ssn IN (?, 'x')",
     'CREATE TEMPORARY TABLE t SELECT email, ssn FROM users',
   ])('computations that cannot fail or warn: %s', (sql) => {
@@ -570,6 +577,20 @@ describe('what each stored column of a MySQL write gets', () => {
       ['app.users: e3<-app.users.name app.users.ssn'],
     ],
     ['ALTER TABLE users MODIFY name VARCHAR(100) AS (email) VIRTUAL', ['app.users: name<-app.users.email']],
+    // A column added with a computed DEFAULT gets it in every stored row.
+    ['ALTER TABLE users ADD COLUMN d VARCHAR(40) DEFAULT (email)', ['app.users: d<-app.users.email']],
+    ['ALTER TABLE users ALTER COLUMN name SET DEFAULT (UPPER(ssn))', ['app.users: name<-app.users.ssn']],
+    ['ALTER TABLE users ADD COLUMN n INT DEFAULT (1)', ['app.users: n<-']],
+    ["ALTER TABLE users ADD COLUMN n INT DEFAULT 1, ALTER COLUMN name SET DEFAULT 'x'", []],
+    [
+      'ALTER TABLE users CONVERT PARTITION p0 TO TABLE people2',
+      [
+        'app.people2: id<-app.users.id',
+        'app.people2: name<-app.users.name',
+        'app.people2: email<-app.users.email',
+        'app.people2: ssn<-app.users.ssn',
+      ],
+    ],
   ])('%s', (sql, expected) => {
     expect(stored(sql)).toEqual(expected)
   })
@@ -590,5 +611,112 @@ describe('what each stored column of a MySQL write gets', () => {
     expect(effects('BEGIN; INSERT INTO orders (total) SELECT ssn FROM users; COMMIT')).toEqual([
       {temporary: false, afterDdl: false},
     ])
+  })
+})
+
+describe('MySQL statements over stored rows, read from their tokens', () => {
+  /** Each CONDITION, ORDER and FAILS effect as `KIND<-sources` (`?` when untraced), over all statements. */
+  function checks(sql: string, cat = catalog()): string[] {
+    const kinds: [string, string][] = [
+      [CONDITION, 'CONDITION'],
+      [ORDER, 'ORDER'],
+      [FAILS, 'FAILS'],
+    ]
+    return ok(lineageMysql(sql, cat, 'app'))
+      .effects.flat()
+      .flatMap((e) => {
+        const kind = kinds.find(([t]) => e.kind === 'write' && e.table === t)?.[1]
+        if (kind === undefined || e.kind !== 'write') return []
+        return [`${kind}<-${e.unknown ? '? ' : ''}${e.reads.join(' ')}`.trimEnd()]
+      })
+  }
+
+  it.each([
+    // Whether DDL succeeds (or warns) answers a question about every stored value it checks.
+    [
+      "ALTER TABLE users ADD CONSTRAINT c1 CHECK (id <> 1 OR email < 'b')",
+      ['CONDITION<-app.users.email app.users.id'],
+    ],
+    ['ALTER TABLE users ADD COLUMN n INT CHECK (LENGTH(ssn) > n)', ['CONDITION<-app.users.ssn']],
+    ['ALTER TABLE users ADD UNIQUE (ssn(1)), ADD INDEX (email)', ['FAILS<-app.users.ssn']],
+    [
+      'ALTER ONLINE TABLE IF EXISTS users ADD CONSTRAINT k UNIQUE KEY (email DESC)',
+      ['FAILS<-app.users.email'],
+    ],
+    ['ALTER TABLE users ADD PRIMARY KEY (email, id)', ['FAILS<-app.users.email app.users.id']],
+    [
+      'ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (email)',
+      ['FAILS<-app.orders.user_id app.users.email'],
+    ],
+    ['ALTER TABLE users MODIFY COLUMN email INT', ['FAILS<-app.users.email']],
+    ['ALTER TABLE users MODIFY IF EXISTS ssn VARCHAR(3) NOT NULL', ['FAILS<-app.users.ssn']],
+    ['ALTER TABLE users CHANGE email email VARCHAR(3)', ['FAILS<-app.users.email']],
+    [
+      'ALTER TABLE users CONVERT TO CHARACTER SET latin1',
+      ['FAILS<-app.users.email app.users.id app.users.name app.users.ssn'],
+    ],
+    ['CREATE UNIQUE INDEX i ON users (ssn(1))', ['FAILS<-app.users.ssn']],
+    ['CREATE OR REPLACE UNIQUE INDEX IF NOT EXISTS i ON other.people (email)', ['FAILS<-other.people.email']],
+    // Rows stored in a column's order, or placed in partitions by their values.
+    ['ALTER TABLE users ORDER BY email, id', ['ORDER<-app.users.email app.users.id']],
+    [
+      'ALTER TABLE users PARTITION BY KEY(email) PARTITIONS 2',
+      ['CONDITION<-app.users.email app.users.id app.users.name app.users.ssn'],
+    ],
+    // A table whose columns are unknown: the names it checks, or all of them (untraced).
+    ['ALTER TABLE tmp ADD UNIQUE (code)', ['FAILS<-app.tmp.code']],
+    ['ALTER TABLE tmp CONVERT TO CHARACTER SET latin1', ['FAILS<-?']],
+    // Plain indexes, drops, defaults, comments and character set defaults check nothing.
+    ['ALTER TABLE users ADD INDEX (email), ADD FULLTEXT KEY f (ssn), DROP INDEX x', []],
+    ["ALTER TABLE users ALTER COLUMN email SET DEFAULT 'x', COMMENT 'c', DEFAULT CHARACTER SET latin1", []],
+    ['ALTER TABLE users ADD COLUMN c INT UNIQUE, DROP CHECK c1', []],
+    ['CREATE INDEX i ON users (email)', []],
+    ['CREATE TABLE t (id INT, UNIQUE INDEX (id))', []],
+  ])('DDL over stored values: %s', (sql, expected) => {
+    expect(checks(sql)).toEqual(expected)
+  })
+
+  const users = 'app.users.email app.users.id app.users.name app.users.ssn'
+  it.each([
+    // Rows as stored: masked from their column definitions, nothing to judge.
+    ['HANDLER users OPEN; HANDLER users READ FIRST; HANDLER users READ NEXT LIMIT 2', []],
+    ["HANDLER users READ FIRST WHERE email LIKE 'a%'", ['CONDITION<-app.users.email']],
+    ['HANDLER users READ email FIRST', [`ORDER<-${users}`]],
+    ['HANDLER users READ `first` NEXT', [`ORDER<-${users}`]],
+    ["HANDLER users READ `email` >= ('bob')", [`CONDITION<-${users}`, `ORDER<-${users}`]],
+    // Through an alias, opened in the same query or remembered by the session.
+    ["HANDLER users OPEN AS h; HANDLER h READ FIRST WHERE ssn > '5'", ['CONDITION<-app.users.ssn']],
+    [
+      'HANDLER other.people OPEN h; HANDLER h READ PRIMARY LAST',
+      ['ORDER<-other.people.email other.people.id'],
+    ],
+    // A name the session did not open here, and that names no table: untraced.
+    ["HANDLER h READ FIRST WHERE id = '1'", ['CONDITION<-?']],
+    ["HANDLER users OPEN AS h; HANDLER h CLOSE; HANDLER h READ FIRST WHERE id = '1'", ['CONDITION<-?']],
+  ])('HANDLER reads: %s', (sql, expected) => {
+    expect(checks(sql)).toEqual(expected)
+  })
+
+  it('remembers an alias with the session, so a later query reads through it', () => {
+    const opened = ok(lineageMysql('HANDLER users OPEN AS orders', catalog(), 'app')).effects.flat()
+    const prepared = new Map(
+      opened.flatMap((e) =>
+        e.kind === 'prepare' ? [[e.name, {...e.lineage, diagnostics: false}] as const] : [],
+      ),
+    )
+    expect(prepared.size).toBe(1)
+    // `orders` is the handler of users here, not the table.
+    const r = ok(lineageMysql('HANDLER orders READ id = (1)', catalog(), 'app', prepared))
+    expect(r.effects.flat()).toContainEqual(expect.objectContaining({table: ORDER, reads: users.split(' ')}))
+  })
+
+  it('masks the checksum of a table like its columns', () => {
+    const l = ok(lineageMysql('CHECKSUM TABLE users, orders EXTENDED', catalog(), 'app')).statements[0]
+    expect(l?.columns?.map((c) => [c.name, c.sources.length, c.opaque])).toEqual([
+      ['table', 0, false],
+      ['checksum', 7, false],
+    ])
+    const unknown = ok(lineageMysql('CHECKSUM TABLE tmp', catalog(), 'app')).statements[0]
+    expect(unknown?.columns?.[1]?.opaque).toBe(true)
   })
 })

@@ -149,7 +149,9 @@ describe('a write that stores a masked column where no rule masks it as strictly
       '\u0000server file /tmp/x.csv.email',
       'public.users.email',
     ],
-    ["COPY users (ssn) TO PROGRAM 'cat'", '\u0000server file program cat.ssn', 'public.users.ssn'],
+    // A program can read any table itself: whatever COPY gives it, it may store anything.
+    ["COPY users (ssn) TO PROGRAM 'cat'", '\u0000shared by a program COPY runs on the server', undefined],
+    ["COPY (SELECT 1) TO PROGRAM 'cat'", '\u0000shared by a program COPY runs on the server', undefined],
     // Built-ins that keep a value for other sessions (a sequence, listeners): everything read counts.
     ["SELECT setval('seq', ascii(email)) FROM users", '\u0000shared by setval()', 'public.users.email'],
     ["SELECT pg_notify('chan', u.ssn) FROM users u", '\u0000shared by pg_notify()', 'public.users.email'],
@@ -286,6 +288,16 @@ describe('conditions that compute from a masked column choose rows by its values
     ['SELECT repeat(email, 100000000) FROM users', 'public.users.email'],
     ["SELECT substr('abc', length(email)) FROM users", 'public.users.email'],
     ['SELECT format(email, 1) FROM users', 'public.users.email'],
+    // %I fails on NULL, a width taken from an argument unless it is an integer.
+    ["SELECT format('%I', nullif(substr(email, 1, 1), 'a')) FROM users", 'public.users.email'],
+    ["SELECT format('%*s', substr(email, 1, 1), '') FROM users", 'public.users.email'],
+    // A JSON key must not be NULL.
+    ["SELECT jsonb_build_object(nullif(substr(email, 1, 1), 'a'), 1) FROM users", 'public.users.email'],
+    ["SELECT json_object_agg(nullif(ssn, 'x'), 1) FROM users", 'public.users.ssn'],
+    // Arrays of different dimensions do not combine.
+    ["SELECT ARRAY[string_to_array(substr(email, 1, 1), 'a'), ARRAY['q']] FROM users", 'public.users.email'],
+    ["SELECT ARRAY[['q']] || string_to_array(email, 'a') FROM users", 'public.users.email'],
+    ["SELECT array_agg(regexp_split_to_array(ssn, '-')) FROM users", 'public.users.ssn'],
     ['SELECT xmlparse(content email) FROM users', 'public.users.email'],
     ['SELECT to_number(ssn, $1) FROM users', 'public.users.ssn'],
     ['SELECT t.x FROM users, XMLTABLE($1 PASSING email COLUMNS x int PATH $2) t', 'public.users.email'],
@@ -335,6 +347,29 @@ describe('conditions that compute from a masked column choose rows by its values
   })
 
   it.each([
+    // SQL a built-in runs from text decides the rows it returns, and may fail.
+    [
+      "SELECT count(*) FROM ts_stat('SELECT to_tsvector(''x'') FROM users WHERE email LIKE ''a%''')",
+      CONDITION,
+      'public.users.email',
+    ],
+    [
+      "SELECT query_to_xml('SELECT 1 / (ascii(ssn) - 50) FROM users', true, false, '')",
+      FAILS,
+      'public.users.ssn',
+    ],
+    ["SELECT * FROM dblink('SELECT id FROM users ORDER BY email') AS t(id int)", ORDER, 'public.users.email'],
+  ])('SQL run from text is judged as a statement: %s', (sql, target, source) => {
+    expect(copy(sql)).toMatchObject({target, source})
+  })
+
+  it('SQL run from text that only looks up runs', () => {
+    expect(
+      copy("SELECT query_to_xml('SELECT id FROM users WHERE email = ''x''', true, false, '')"),
+    ).toBeUndefined()
+  })
+
+  it.each([
     ['CREATE INDEX ON users ((1)) WHERE ascii(email) > 97', 'public.users.email'],
     ['ALTER TABLE users ADD CONSTRAINT k CHECK (length(ssn) < 20) NOT VALID', 'public.users.ssn'],
   ])('DDL that chooses rows by a condition: %s', (sql, source) => {
@@ -359,6 +394,7 @@ describe('conditions that compute from a masked column choose rows by its values
     "SELECT email::text, ssn::varchar(4), CAST(email AS char(3)), regexp_replace(email, '(.).*', '\\1') FROM users",
     "SELECT coalesce(email, 'x'), nullif(ssn, 'a'), greatest(email, 'm'), email IS NULL, email > 'm' FROM users",
     "SELECT row_to_json(u), to_jsonb(u), json_build_object('e', email), u.email ~~ 'a%' FROM users u",
+    "SELECT format('<%s> %1$L %-5s %%', email, ssn), ARRAY[email, ssn] FROM users",
     "SELECT string_agg(email, ',' ORDER BY id), array_agg(ssn), count(email), max(id) FROM users",
     "SELECT id FROM users WHERE email = 'a@x.com' OR ssn IN ($1, $2)",
   ])('computations that cannot fail are not judged: %s', (sql) => {

@@ -60,11 +60,17 @@ describe('postgres analysis: queries psql sends for meta-commands', () => {
   it.each([
     [
       'copy-to-stdout.sql',
-      [{kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified}],
+      [
+        {kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified},
+        {kind: 'select', tables: ['public.users'], functions: [], where: null, unqualified},
+      ],
     ],
     [
       'copy-from-stdin.sql',
-      [{kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified}],
+      [
+        {kind: 'copy', tables: ['public.users'], functions: [], where: null, unqualified},
+        {kind: 'insert', tables: ['public.users'], functions: [], where: null, unqualified},
+      ],
     ],
     [
       'copy-query-to-stdout.sql',
@@ -137,7 +143,7 @@ describe('postgres analysis: queries pg_dump sends', () => {
     expect(a.statements).toBe(55)
     const kinds = a.operations.map((o) => o.kind)
     expect(new Set(kinds)).toEqual(
-      new Set(['set', 'select', 'create', 'alter', 'comment', 'copy', 'grant', 'other']),
+      new Set(['set', 'select', 'create', 'alter', 'comment', 'copy', 'insert', 'grant', 'other']),
     )
     expect(a.operations.find((o) => o.kind === 'grant')?.tables).toEqual(['public.users'])
     expect(a.operations.find((o) => o.kind === 'other')?.tables).toEqual(['app.mv'])

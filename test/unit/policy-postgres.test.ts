@@ -67,8 +67,12 @@ const KINDS: [string, Operation[]][] = [
     // Its WHEN MATCHED THEN UPDATE is an update of the target (policy-postgres-redteam.test.ts).
     [op('merge', ['public.accounts', 'public.staging']), op('update', ['public.accounts'], [], 'present')],
   ],
-  ['COPY users TO STDOUT', [op('copy', ['public.users'])]],
-  ["COPY users FROM '/tmp/x.csv' WITH (FORMAT csv)", [op('copy', ['public.users'])]],
+  // COPY of a table reads it all, or adds rows to it: a select or an insert of it too.
+  ['COPY users TO STDOUT', [op('copy', ['public.users']), op('select', ['public.users'])]],
+  [
+    "COPY users FROM '/tmp/x.csv' WITH (FORMAT csv)",
+    [op('copy', ['public.users']), op('insert', ['public.users'])],
+  ],
   ['CREATE TABLE t (id int)', [op('create', ['public.t'])]],
   [
     'CREATE INDEX CONCURRENTLY users_email ON users (lower(email))',

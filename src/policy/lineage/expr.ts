@@ -8,7 +8,7 @@
 import {type AstObject, isObject, list, obj, str, stringList, unwrap, wrapperType} from '../postgres/ast.js'
 import {judgeCase, judgeCondition, judgeCounted, judgeWindow} from './conditions.js'
 import {judged} from './decides.js'
-import {failingOperands, safeArgument, totalCast, totalNode} from './fallible.js'
+import {arrayValued, failingOperands, safeArgument, totalCast, totalNode} from './fallible.js'
 import {builtinName, pureFunction} from './functions.js'
 import {
   type Acc,
@@ -84,6 +84,13 @@ function collectNode(type: string, node: AstObject, env: Env, state: State, acc:
     case 'CaseExpr':
       judgeCase(node, env, state)
       return collectFields(node, env, state, acc)
+    case 'A_ArrayExpr':
+      // ARRAY[a, b] of arrays needs matching dimensions: an element that may be an array can fail it.
+      if (fails === undefined) return collectFields(node, env, state, acc)
+      for (const e of list(node, 'elements'))
+        if (arrayValued(e)) collectFailing(e, env, state, acc, fails)
+        else collect(e, env, state, acc)
+      return
     case 'A_Expr': {
       const operands = fails === undefined ? 'none' : failingOperands(node, str(node, 'kind') ?? '')
       if (fails === undefined || operands === 'none') return collectFields(node, env, state, acc)
@@ -141,7 +148,7 @@ function collectCall(node: AstObject, env: Env, state: State, acc: Acc): void {
     for (const [i, arg] of list(node, 'args').entries()) {
       // A named argument (`make_date(year => ...)`) is safe only where every argument is.
       const at = unwrap(arg)?.type === 'NamedArgExpr' ? -1 : i
-      if (safeArgument(builtin, at)) collect(arg, env, state, acc)
+      if (safeArgument(builtin, at, list(node, 'args'))) collect(arg, env, state, acc)
       else collectFailing(arg, env, state, acc, fails)
     }
   // `percentile_disc(0.5) WITHIN GROUP (ORDER BY email)` returns a value of its ORDER BY, and

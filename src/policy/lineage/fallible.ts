@@ -9,10 +9,13 @@
  * Everything not listed fails closed: user-defined functions, arithmetic (which can overflow), casts to
  * anything but text, patterns and formats computed from a column, and expression kinds not named here.
  */
-import {type AstObject, list, stringList} from '../postgres/ast.js'
+import {type AstObject, list, str, stringList, unwrap} from '../postgres/ast.js'
 
-/** Which arguments of a call cannot make it fail: all, these positions, or those from a position on. */
-export type Safe = 'all' | readonly number[] | {readonly from: number}
+/**
+ * Which arguments of a call cannot make it fail: all, the odd positions (the values of key/value
+ * pairs), these positions, or those from a position on.
+ */
+export type Safe = 'all' | 'odd' | readonly number[] | {readonly from: number}
 
 /** Entries of a table of safe arguments: each name in `words` (space-separated) with `safe`. */
 export function names(words: string, safe: Safe): [string, Safe][] {
@@ -28,6 +31,7 @@ export function safeIn(
   const safe = name === null || name === undefined ? undefined : table.get(name.toLowerCase())
   if (safe === undefined) return false
   if (safe === 'all') return true
+  if (safe === 'odd') return i % 2 === 1
   return Array.isArray(safe) ? safe.includes(i) : i >= (safe as {from: number}).from
 }
 
@@ -43,8 +47,8 @@ const FUNCTIONS = new Map<string, Safe>([
   ),
   // JSON and arrays built from values, aggregates and windows that only gather or pick values
   ...names(
-    'to_json to_jsonb row_to_json array_to_json json_build_object jsonb_build_object json_build_array ' +
-      'jsonb_build_array json_object_agg jsonb_object_agg json_typeof jsonb_typeof json_strip_nulls ' +
+    'to_json to_jsonb row_to_json array_to_json json_build_array ' +
+      'jsonb_build_array json_typeof jsonb_typeof json_strip_nulls ' +
       'jsonb_strip_nulls jsonb_pretty json_extract_path json_extract_path_text jsonb_extract_path ' +
       'jsonb_extract_path_text array_length cardinality array_to_string array_append array_prepend ' +
       'array_position array_positions unnest min max sum avg array_agg string_agg json_agg jsonb_agg ' +
@@ -52,12 +56,16 @@ const FUNCTIONS = new Map<string, Safe>([
       'last_value',
     'all',
   ),
+  // a key must not be NULL (nullif(substr(email, 1, 1), 'a') as a key fails for 'a'); values are safe
+  ...names('json_build_object jsonb_build_object', 'odd'),
+  ...names('json_object_agg jsonb_object_agg', [1]),
   // the value is safe; a length, position, field number or offset computed from a column is not
   // (not repeat: its result's length, and so whether it is too long, follows the value's)
   ...names('substr substring encode to_char lag lead nth_value', [0]),
   ...names('lpad rpad regexp_replace', [0, 2]),
   ...names('split_part overlay', [0, 1]),
-  // the subject is safe; a pattern computed from a column may not compile
+  // the subject is safe; a pattern computed from a column may not compile (the arrays regexp_match
+  // and regexp_split_to_array return are judged where they combine: arrayValued)
   ...names(
     'regexp_match regexp_matches regexp_like regexp_count regexp_substr regexp_instr ' +
       'regexp_split_to_array regexp_split_to_table',
@@ -65,13 +73,71 @@ const FUNCTIONS = new Map<string, Safe>([
   ),
   // the field or unit is safe only as the statement's own text
   ...names('date_trunc date_part extract', [1]),
-  // the format string may be invalid; the values it formats are safe
+  // the format string may be invalid; the values it formats are safe when it only prints them (formatOnly)
   ['format', {from: 1}],
 ])
 
-/** True when argument `i` of built-in `name` (undefined: not a built-in) cannot make the call fail. */
-export function safeArgument(name: string | undefined, i: number): boolean {
-  return safeIn(FUNCTIONS, name, i)
+/** A format string's specifiers that print their value as it is (`%s`, `%L`, `%1$s`, `%-10s`) or `%%`. */
+const PRINTS = /%(?:%|(?:\d+\$)?-?\d*[sL])/g
+
+/**
+ * True when `format`'s text is a constant that only prints its values: `%I` fails on a NULL, and a
+ * width taken from an argument (`%*s`) fails unless it is an integer.
+ */
+function formatOnly(args: readonly unknown[]): boolean {
+  const a = unwrap(args[0])
+  if (a?.type !== 'A_Const') return false
+  const text = str((a.node.sval as AstObject | undefined) ?? {}, 'sval')
+  return text !== undefined && !text.replace(PRINTS, '').includes('%')
+}
+
+/**
+ * True when argument `i` of built-in `name` (undefined: not a built-in) cannot make the call fail;
+ * `args` are the call's arguments.
+ */
+export function safeArgument(name: string | undefined, i: number, args: readonly unknown[]): boolean {
+  if (!safeIn(FUNCTIONS, name, i)) return false
+  if (name === 'format') return formatOnly(args)
+  // An array of arrays must have matching dimensions.
+  if (ARRAY_COMBINING.has(name ?? '')) return !arrayValued(args[i])
+  return true
+}
+
+/** Built-ins that put their argument into an array (of arrays, when it is one). */
+const ARRAY_COMBINING = new Set(['array_agg', 'array_append', 'array_prepend'])
+
+/** Built-ins whose result is an array whose length or dimensions may follow a value. */
+const ARRAY_FUNCTIONS = new Set(
+  (
+    'string_to_array regexp_split_to_array regexp_match array_agg array_append array_prepend array_cat ' +
+    'array_remove array_replace array_fill trim_array array_reverse array_sort'
+  ).split(' '),
+)
+
+/**
+ * True when an expression may be an array whose shape follows a value: a constructor, ARRAY(subquery),
+ * a built-in that returns one, a cast to an array type. Arrays of different dimensions do not combine
+ * (`ARRAY[a, b]`, `||`, array_agg), so the error shows the shape: `array[string_to_array(substr(email,
+ * 1, 1), 'a'), array['q']]` fails when the first character is 'a'. (A column of an array type is not
+ * seen: lineage does not know types.)
+ */
+export function arrayValued(value: unknown): boolean {
+  const t = unwrap(value)
+  if (t === undefined) return false
+  switch (t.type) {
+    case 'A_ArrayExpr':
+      return true
+    case 'SubLink':
+      return str(t.node, 'subLinkType') === 'ARRAY_SUBLINK'
+    case 'FuncCall':
+      return ARRAY_FUNCTIONS.has(stringList(list(t.node, 'funcname'))?.at(-1)?.toLowerCase() ?? '')
+    case 'TypeCast': {
+      const typeName = t.node.typeName as AstObject | undefined
+      return typeName !== undefined && list(typeName, 'arrayBounds').length > 0
+    }
+    default:
+      return false
+  }
 }
 
 /** Operators that compare, concatenate or look into JSON and arrays: total for any operands. */
@@ -87,6 +153,8 @@ export function failingOperands(node: AstObject, kind: string): 'none' | 'right'
     case 'AEXPR_OP_ANY':
     case 'AEXPR_OP_ALL': {
       const op = stringList(list(node, 'name'))?.at(-1) ?? ''
+      // Arrays of different dimensions do not concatenate.
+      if (op === '||' && (arrayValued(node.lexpr) || arrayValued(node.rexpr))) return 'both'
       if (TOTAL_OPERATORS.has(op)) return 'none'
       return PATTERN_OPERATORS.has(op) ? 'right' : 'both'
     }

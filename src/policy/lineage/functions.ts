@@ -5,6 +5,8 @@
  * return anything the database holds.
  */
 import {type AstObject, isObject, list, stringList, wrapperType} from '../postgres/ast.js'
+import {dynamicSql} from '../postgres/dynamic-sql.js'
+import {functionName} from '../postgres/names.js'
 
 const PURE = new Set(
   [
@@ -158,6 +160,23 @@ export function computedArgument(value: unknown, names: ReadonlySet<string>): st
 }
 
 /** The (unqualified) name of the first call anywhere in `value` that `test` accepts; undefined when none. */
+/**
+ * The SQL texts calls of a statement run (`query_to_xml('select ...')`, `ts_stat`, `table_to_xml`,
+ * dblink...; postgres/dynamic-sql.ts): they choose, order and compute rows the call returns, so lineage
+ * judges them as statements of their own. A text computed at run time is the guard's to refuse.
+ */
+export function dynamicQueries(value: unknown): string[] {
+  const out: string[] = []
+  firstCall(value, (_, node) => {
+    const parts = stringList(list(node, 'funcname'))
+    const name = parts && functionName(parts)
+    const runs = name === undefined ? undefined : dynamicSql(name, list(node, 'args'))
+    if (runs !== undefined && 'sql' in runs) out.push(...runs.sql)
+    return false
+  })
+  return out
+}
+
 function firstCall(value: unknown, test: (name: string, node: AstObject) => boolean): string | undefined {
   if (Array.isArray(value)) {
     for (const v of value) {

@@ -65,14 +65,16 @@ export function pureMysqlFunction(name: string): boolean {
  * Which arguments of a built-in cannot make it fail or warn (see fallible.ts, the Postgres table): MySQL
  * converts a string used as a number, date or count with a warning (`SELECT ssn + 0` warns for each
  * value that is not all digits) and raises errors on overflow and bad patterns, and the warning count
- * is the client's, so only these arguments are safe for any value.
+ * is the client's, so only these arguments are safe for any value. Not GROUP_CONCAT nor JSON_ARRAYAGG:
+ * they cut their result at `group_concat_max_len` with a warning, so whether it warns shows the
+ * values' length (`SET SESSION group_concat_max_len = 16`, then `GROUP_CONCAT(email)`).
  */
 const SAFE_ARGUMENTS = new Map<string, Safe>([
   ...names(
     'lower lcase upper ucase length char_length character_length octet_length bit_length concat ' +
       'concat_ws trim ltrim rtrim replace reverse md5 sha sha1 hex to_base64 ascii ord quote soundex ' +
-      'crc32 crc32c coalesce ifnull nvl isnull if json_object json_array json_quote json_arrayagg ' +
-      'json_objectagg group_concat count min max locate instr position strcmp find_in_set row_number ' +
+      'crc32 crc32c coalesce ifnull nvl isnull if json_object json_array json_quote ' +
+      'json_objectagg count min max locate instr position strcmp find_in_set row_number ' +
       'rank dense_rank cume_dist percent_rank first_value last_value nextval lastval',
     'all',
   ),

@@ -1,13 +1,18 @@
 /**
  * Statements that move a table's values out from under a masking rule without reading them into a
  * result: `RENAME TABLE a TO b`, `ALTER TABLE a RENAME TO b`, `ALTER TABLE a RENAME COLUMN / CHANGE`
- * (the rule names the old column), and writes of a user variable (which may hold any value the
- * session read). Each is a `write` effect: the new table (or the renamed one) holds what `a` held.
+ * (the rule names the old column), `ALTER TABLE a CONVERT PARTITION p TO TABLE b`, a column added with
+ * a generated expression or a DEFAULT computed from other columns, and writes of a user variable (which
+ * may hold any value the session read). Each is a `write` effect: the new table (or the renamed one)
+ * holds what `a` held.
  */
 import type {Token} from '../mysql/lexer.js'
 import {isObj} from '../mysql/walk.js'
 import type {MysqlState} from './mysql-query.js'
 import type {LineageEffect} from './types.js'
+
+/** What reading table names from tokens needs of a statement's state. */
+export type TableNames = Pick<MysqlState, 'catalog' | 'schema' | 'exactNames'>
 
 /** True when a statement's tree holds a user or system variable anywhere. */
 export function mentionsVariable(v: unknown, depth = 0): boolean {
@@ -18,11 +23,16 @@ export function mentionsVariable(v: unknown, depth = 0): boolean {
   return Object.entries(v).some(([k, x]) => k !== 'loc' && mentionsVariable(x, depth + 1))
 }
 
-const word = (t: Token | undefined, w: string): boolean =>
+/** Whether a token is the keyword `w` (upper-case). */
+export const word = (t: Token | undefined, w: string): boolean =>
   t !== undefined && t.type === 'word' && t.value.toUpperCase() === w
 
 /** A possibly qualified table name at `i`: [schema, table, index after it], or undefined. */
-function nameAt(stmt: readonly Token[], i: number, state: MysqlState): [string, string, number] | undefined {
+export function nameAt(
+  stmt: readonly Token[],
+  i: number,
+  state: Pick<TableNames, 'schema' | 'exactNames'>,
+): [string, string, number] | undefined {
   const fold = (s: string): string => (state.exactNames ? s : s.toLowerCase())
   const a = stmt[i]
   if (a === undefined || (a.type !== 'word' && a.type !== 'ident')) return undefined
@@ -40,7 +50,7 @@ function nameAt(stmt: readonly Token[], i: number, state: MysqlState): [string, 
 function moved(
   from: [string, string],
   to: [string, string],
-  state: MysqlState,
+  state: TableNames,
   /** A column renamed (old name, new name); null when the names cannot be read. */
   renamed?: [string, string] | null,
 ): Extract<LineageEffect, {kind: 'write'}> {
@@ -68,11 +78,11 @@ function moved(
 }
 
 /** A column name token's text. */
-const nameOf = (t: Token | undefined): string | undefined =>
+export const nameOf = (t: Token | undefined): string | undefined =>
   t !== undefined && (t.type === 'word' || t.type === 'ident') ? t.value : undefined
 
 /** The write effects of RENAME TABLE and of an ALTER TABLE that renames the table or a column. */
-export function renameWrites(stmt: readonly Token[], state: MysqlState): LineageEffect[] {
+export function renameWrites(stmt: readonly Token[], state: TableNames): LineageEffect[] {
   const out: LineageEffect[] = []
   if (word(stmt[0], 'RENAME') && word(stmt[1], 'TABLE')) {
     // RENAME TABLE a TO b [, c TO d ...]
@@ -107,13 +117,22 @@ export function renameWrites(stmt: readonly Token[], state: MysqlState): Lineage
       const j = word(stmt[i + 1], 'TO') || word(stmt[i + 1], 'AS') ? i + 2 : i + 1
       const to = nameAt(stmt, j, state)
       if (to !== undefined) out.push(moved(self, [to[0], to[1]], state))
-    } else if (word(t, 'AS') && stmt[i + 1]?.text === '(') out.push(generated(stmt, i, self, state))
+    } else if (word(t, 'CONVERT') && word(stmt[i + 1], 'PARTITION')) {
+      // CONVERT PARTITION p TO TABLE t2: t2 holds the partition's rows.
+      const j = stmt.findIndex((x, k) => k > i && word(x, 'TABLE'))
+      const to = j < 0 ? undefined : nameAt(stmt, j + 1, state)
+      out.push(moved(self, to === undefined ? ['', ''] : [to[0], to[1]], state))
+    } else if ((word(t, 'AS') || word(t, 'DEFAULT')) && stmt[i + 1]?.text === '(')
+      // A generated column, or a column added with a DEFAULT computed from the table's columns: every
+      // stored row gets the value (`ADD d VARCHAR(40) DEFAULT (email)` copies email into d).
+      out.push(generated(stmt, i, self, state))
   }
   return out
 }
 
 /**
- * A generated column (`ADD [COLUMN] c type [GENERATED ALWAYS] AS (expr)`, also with MODIFY or CHANGE):
+ * A generated column (`ADD [COLUMN] c type [GENERATED ALWAYS] AS (expr)`, also with MODIFY or CHANGE)
+ * or a column's computed default (`ADD c type DEFAULT (expr)`, `ALTER [COLUMN] c SET DEFAULT (expr)`):
  * every later read of `c` computes `expr` from the table's columns, so `c` holds what they hold. Its
  * sources are the table's columns the expression names; the column is unknown when its name cannot be
  * read, opaque when the table's columns are unknown.
@@ -122,10 +141,10 @@ function generated(
   stmt: readonly Token[],
   as: number,
   self: [string, string],
-  state: MysqlState,
+  state: TableNames,
 ): LineageEffect {
   let k = as
-  while (k > 0 && !['ADD', 'MODIFY', 'CHANGE'].some((w) => word(stmt[k], w))) k--
+  while (k > 0 && !['ADD', 'MODIFY', 'CHANGE', 'ALTER'].some((w) => word(stmt[k], w))) k--
   let n = word(stmt[k + 1], 'COLUMN') ? k + 2 : k + 1
   if (word(stmt[n], 'IF')) n += 3
   if (word(stmt[k], 'CHANGE')) n++

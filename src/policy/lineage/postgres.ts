@@ -17,7 +17,7 @@ import {
 import {bodySql} from '../postgres/bodies.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
-import {conditionEffects, judged, newDecides} from './decides.js'
+import {conditionEffects, decidedBy, judged, newDecides} from './decides.js'
 import {judgeCondition} from './conditions.js'
 import {dmlStored} from './dml.js'
 import {collect} from './expr.js'
@@ -26,6 +26,7 @@ import {
   callsUntracked,
   computedArgument,
   delayCalled,
+  dynamicQueries,
   SHARES_ARGUMENT,
   storesComputedValue,
   rowCountArguments,
@@ -47,7 +48,7 @@ import {
   type State,
 } from './model.js'
 import {queryCols, selectCols} from './query.js'
-import {DELAY, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
+import {CONDITION, DELAY, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
 import type {
   CatalogView,
   CursorLineage,
@@ -243,6 +244,7 @@ class Run {
       }
       // Conditions that compute from columns choose rows by their values (conditions.ts).
       for (const e of conditionEffects(this.decides)) this.effect(e)
+      for (const sql of dynamicQueries(value)) this.dynamicQuery(sql)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
@@ -374,6 +376,9 @@ class Run {
     // A server file or program: what an earlier COPY TO (of any session) stored there.
     const server = node.filename !== undefined || node.is_program === true
     const file = `${SERVER_FILE}${node.is_program === true ? 'program ' : ''}${str(node, 'filename') ?? ''}`
+    // A program runs as the server's operating-system user: it can read any table unmasked itself
+    // (`psql -c 'insert into t2 select email ...'`), whatever COPY gives it.
+    if (node.is_program === true) this.stored(`${SHARED_BY}a program COPY runs on the server`, [], true, null)
     // COPY FROM reads from the client (and fires the table's triggers).
     if (node.is_from === true) {
       const state = this.newState()
@@ -436,6 +441,18 @@ class Run {
         afterDdl,
       })
     }
+  }
+
+  /**
+   * SQL a call runs (`SELECT count(*) FROM ts_stat('SELECT ... WHERE email LIKE ''a%''')`): what it
+   * writes, and what decides its rows, their order and whether it fails, are the statement's too. Text
+   * lineage cannot read decides by something untraced.
+   */
+  private dynamicQuery(sql: string): void {
+    const r = lineagePostgres(sql, this.catalog, this.ctx)
+    if (!r.ok) return this.effect(decidedBy(CONDITION, {sources: new Set(), opaque: true}))
+    for (const e of r.effects.flat())
+      if (e.kind === 'write') this.effect({...e, afterDdl: e.afterDdl || this.changedCatalog})
   }
 
   /**

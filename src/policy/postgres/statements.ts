@@ -65,6 +65,11 @@ export function buildStatement(
       const op = state.open(type === 'CopyStmt' ? 'copy' : 'create', parent)
       walkFields(type, node, ctx(op), 'query')
       if (node.query !== undefined) buildStatement(state, node.query, op, schema)
+      // COPY t FROM adds rows to t, COPY t TO reads all of it: an insert or a select of the table too,
+      // so rules on writes or reads of it meet it (`COPY users TO STDOUT` under a rule on select).
+      const relation = type === 'CopyStmt' ? obj(node, 'relation') : undefined
+      if (relation)
+        walk(relation, ctx(state.open(node.is_from === true ? 'insert' : 'select', op)), 'RangeVar')
       return
     }
     case 'DeclareCursorStmt':
