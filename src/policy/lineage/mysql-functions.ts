@@ -3,6 +3,7 @@
  * lineage can follow them. Any other name (a stored function, or a built-in missing here) makes its
  * result opaque and the statement's reads unknown: a stored function can return anything it can read.
  */
+import {isObj} from '../mysql/walk.js'
 import {names, type Safe, safeIn} from './fallible.js'
 
 const PURE = new Set(
@@ -87,7 +88,30 @@ const SAFE_ARGUMENTS = new Map<string, Safe>([
   ['elt', {from: 1}],
 ])
 
-/** True when argument `i` of built-in `name` cannot make the call fail or warn. */
-export function safeMysqlArgument(name: string | null, i: number): boolean {
-  return safeIn(SAFE_ARGUMENTS, name, i)
+/**
+ * Built-ins whose result grows with their arguments: past `max_allowed_packet` it is NULL with a warning,
+ * so `CONCAT(email, REPEAT('x', 16777200))` warns when the value is longer than 16 characters.
+ */
+const GROWING = new Set(['concat', 'concat_ws', 'replace', 'insert'])
+
+/** Longest literal that, joined with a masked value, cannot reach `max_allowed_packet`. */
+const SMALL_LITERAL = 1024
+
+/** A literal of at most SMALL_LITERAL characters (a string, number, NULL or boolean). */
+function small(arg: unknown): boolean {
+  if (!isObj(arg)) return false
+  if (arg.type === 'null' || arg.type === 'bool' || arg.type === 'number') return true
+  const literal =
+    arg.type === 'single_quote_string' || arg.type === 'double_quote_string' || arg.type === 'string'
+  return literal && String(arg.value).length <= SMALL_LITERAL
+}
+
+/**
+ * True when argument `i` of built-in `name` cannot make the call fail or warn; `args` are the call's
+ * arguments: a growing built-in's argument is safe only beside small literals (a column may hold a
+ * value near the limit: the session can store one in its own table).
+ */
+export function safeMysqlArgument(name: string | null, i: number, args: readonly unknown[]): boolean {
+  if (!safeIn(SAFE_ARGUMENTS, name, i)) return false
+  return !GROWING.has(name ?? '') || args.every((a, k) => k === i || small(a))
 }

@@ -557,7 +557,8 @@ export class MysqlQueryLineage {
         : []
     list.forEach((arg, i) => {
       // `NOT (x)` parses as a call: it reads a truth value, as the operator does.
-      if (name === 'not' ? truthValue(arg) : safeMysqlArgument(name, i)) this.expr(arg, env, acc, depth + 1)
+      if (name === 'not' ? truthValue(arg) : safeMysqlArgument(name, i, list))
+        this.expr(arg, env, acc, depth + 1)
       else this.failing(arg, env, acc, fails, depth)
     })
     // The rest (an aggregate's ORDER BY and SEPARATOR, the window) computes nothing that fails by itself.
