@@ -108,6 +108,42 @@ describe('MySQL evasion cases through the proxy', () => {
     }
   })
 
+  it('decides LOAD DATA as the write it is, and HANDLER as the read it is', async () => {
+    const strict: Policy = {
+      ...mysqlTestPolicy(db.name),
+      rules: [
+        {name: 'read-only', when: {kinds: ['insert', 'update', 'delete']}, action: 'deny'},
+        {name: 'no-reading-items', when: {tables: [`${db.name}.items`], kinds: ['select']}, action: 'deny'},
+      ],
+    }
+    const ro = await startMysqlTestProxy(db.url, strict)
+    const rc = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: ro.port,
+      user: 'root',
+      database: db.name,
+    })
+    try {
+      for (const [sql, rule] of [
+        ["LOAD DATA INFILE '/tmp/dbgate-never-written' INTO TABLE items", /read-only/],
+        ["LOAD DATA INFILE '/tmp/dbgate-never-written' REPLACE INTO TABLE items", /read-only/],
+        ['HANDLER items OPEN AS h', /no-reading-items/],
+        ['HANDLER items OPEN', /no-reading-items/],
+      ] as const)
+        await expect(rc.query(sql), sql).rejects.toMatchObject({
+          errno: 1142,
+          message: expect.stringMatching(rule),
+        })
+      // A table no rule names is read as before.
+      await rc.query('HANDLER secrets OPEN')
+      await rc.query('HANDLER secrets CLOSE')
+    } finally {
+      await rc.end()
+      await ro.close()
+    }
+    expect(await itemsLeft()).toBe(2)
+  })
+
   it('decides REPLACE as the write it is', async () => {
     const strict: Policy = {
       ...mysqlTestPolicy(db.name),

@@ -76,8 +76,16 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   // file writes and reads
   ["SELECT * FROM users INTO OUTFILE '/tmp/u.csv'", ['copy app.users', 'select app.users']],
   ["SELECT * FROM users INTO DUMPFILE '/tmp/u.bin'", ['copy app.users', 'select app.users']],
-  ["LOAD DATA INFILE '/tmp/u.csv' INTO TABLE users", ['copy app.users']],
-  ["LOAD DATA LOCAL INFILE 'u.csv' INTO TABLE shop.users FIELDS TERMINATED BY ','", ['copy shop.users']],
+  // LOAD DATA adds rows: an insert too (REPLACE also deletes the rows it collides with).
+  ["LOAD DATA INFILE '/tmp/u.csv' INTO TABLE users", ['copy app.users', 'insert app.users']],
+  [
+    "LOAD DATA LOCAL INFILE 'u.csv' INTO TABLE shop.users FIELDS TERMINATED BY ','",
+    ['copy shop.users', 'insert shop.users'],
+  ],
+  [
+    "LOAD DATA INFILE '/tmp/u.csv' REPLACE INTO TABLE users",
+    ['copy app.users', 'insert app.users', 'delete app.users where=present'],
+  ],
   // writes
   ["INSERT INTO users (id, email) VALUES (1, 'a@b.c')", ['insert app.users']],
   ['INSERT INTO archive SELECT * FROM users WHERE created < NOW()', ['insert app.archive,app.users fn=now']],
@@ -337,8 +345,10 @@ const KINDS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['FLUSH BINARY LOGS', ['other']],
   ['KILL QUERY 42', ['other']],
   ['KILL 42', ['other']],
-  ['HANDLER users OPEN', ['other app.users']],
-  ['HANDLER users READ FIRST', ['other app.users']],
+  // HANDLER OPEN and READ read the table.
+  ['HANDLER users OPEN', ['select app.users']],
+  ['HANDLER users READ FIRST', ['select app.users']],
+  ['HANDLER users CLOSE', ['other app.users']],
   ["INSTALL PLUGIN evil SONAME 'evil.so'", ['other']],
 ]
 

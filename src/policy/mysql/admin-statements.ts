@@ -84,7 +84,10 @@ function recognizeFlush(c: Cursor): Recognition {
   return rest.length > 0 && inert ? recognized('other') : null
 }
 
-/** HANDLER t OPEN [[AS] a] | HANDLER t CLOSE | HANDLER t READ ... [WHERE expr] [LIMIT ...]. */
+/**
+ * HANDLER t OPEN [[AS] a] | HANDLER t CLOSE | HANDLER t READ ... [WHERE expr] [LIMIT ...]. OPEN and READ
+ * are a `select` of the table (rules on reading it meet them; READ may name the alias OPEN gave it).
+ */
 function recognizeHandler(c: Cursor): Recognition {
   const t = c.qualified()
   if (t === null) return null
@@ -92,7 +95,7 @@ function recognizeHandler(c: Cursor): Recognition {
   if (verb === 'OPEN') {
     c.word('AS')
     if (!c.atEnd()) c.name()
-    return c.atEnd() ? recognized('other', [t]) : null
+    return c.atEnd() ? recognized('select', [t]) : null
   }
   if (verb === 'CLOSE') return c.atEnd() ? recognized('other', [t]) : null
   if (verb === null) return null
@@ -102,14 +105,14 @@ function recognizeHandler(c: Cursor): Recognition {
   // Index values only: no variables, no function calls, no subqueries.
   const call = head.some((x, i) => (x.type === 'word' || x.type === 'ident') && head[i + 1]?.text === '(')
   if (call || head.some((x) => x.type === 'variable' || isWord(x, 'SELECT'))) return null
-  if (where < 0) return recognized('other', [t])
+  if (where < 0) return recognized('select', [t])
   const tail = rest.slice(where + 1)
   const limit = tail.findIndex((x) => isWord(x, 'LIMIT'))
   const expr = limit < 0 ? tail : tail.slice(0, limit)
   const limitOk =
     limit < 0 ||
     tail.slice(limit + 1).every((x) => x.type === 'number' || x.text === ',' || isWord(x, 'OFFSET'))
-  return limitOk && expr.length > 0 ? recognized('other', [t], [expr]) : null
+  return limitOk && expr.length > 0 ? recognized('select', [t], [expr]) : null
 }
 
 function recognizePlugin(c: Cursor, verb: 'INSTALL' | 'UNINSTALL'): Recognition {

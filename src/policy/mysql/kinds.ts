@@ -106,7 +106,6 @@ const SIMPLE_KINDS: Readonly<Record<string, Kind>> = {
   call: 'call',
   lock: 'lock',
   unlock: 'lock',
-  load_data: 'copy',
 }
 
 /** Statement types whose tables the token scan double-checks (table-scan.ts). */
@@ -205,6 +204,14 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
         ops: [operation('alter', tables, fns), ...alterActions(ast, tables, fns)],
         literalSensitive: false,
       }
+    case 'load_data': {
+      // LOAD DATA adds rows to its table (REPLACE deletes those they collide with): an insert too, so rules
+      // on writes of the table meet it.
+      const ops = [operation('copy', tables, fns), operation('insert', tables, fns)]
+      if (String(ast.replace_ignore).toLowerCase() === 'replace')
+        ops.push(operation('delete', tables, fns, 'present'))
+      return {ops, literalSensitive: false}
+    }
     case 'use': {
       const db = typeof ast.db === 'string' ? ast.db.toLowerCase() : null
       const ops = [operation('set', [], fns)]
