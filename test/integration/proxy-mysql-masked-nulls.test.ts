@@ -12,7 +12,7 @@ import {mysqlProxyFixture, mysqlTestPolicy} from '../support/mysql-proxy.js'
 
 const SETUP = (db: string): string => `
 CREATE TABLE \`${db}\`.users (id INT PRIMARY KEY, email VARCHAR(100), note TEXT);
-INSERT INTO \`${db}\`.users VALUES (1, 'alice.null@example.com', 'first'), (2, NULL, 'second');
+INSERT INTO \`${db}\`.users VALUES (1, 'alice.null@example.com', 'first'), (2, NULL, 'second'), (3, 'a@b.c', 'third');
 `
 
 const policyFor = (db: string): Policy => ({
@@ -23,7 +23,7 @@ const policyFor = (db: string): Policy => ({
 const {db, proxy} = mysqlProxyFixture('masked_nulls', {setup: SETUP, policy: policyFor})
 
 const PROBE =
-  "SELECT id, IF(email = 'alice.null@example.com', email, NULL) AS f, email, note FROM users ORDER BY id"
+  "SELECT id, IF(email = 'alice.null@example.com', email, NULL) AS f, email, note FROM users WHERE id < 3 ORDER BY id"
 
 describe("a computed value's NULL", () => {
   it('is masked as a value in text and binary rows; a stored column keeps its NULL', async () => {
@@ -44,6 +44,36 @@ describe("a computed value's NULL", () => {
       ]
       expect(text).toEqual(expected)
       expect(binary).toEqual(expected)
+    } finally {
+      await c.end()
+    }
+  })
+})
+
+describe('a masked row of another number of 16 MB parts', () => {
+  it('arrives whole, and so do the packets after it (their sequence ids follow)', async () => {
+    // Each value's length moves the row across the 16 MB part boundary: alice's row has two parts and
+    // masked one, a@b.c's one and masked two. Refusing either (as before) showed the value's length.
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: proxy.port,
+      user: 'root',
+      database: db.name,
+    })
+    try {
+      for (const [pad, id] of [
+        [16777190, 1],
+        [16777196, 3],
+      ] as const) {
+        const sql = `SELECT REPEAT('x', ${pad}) AS pad, email, 'after' AS tail FROM users WHERE id IN (${id}, 2) ORDER BY id`
+        const [rows] = await c.query<mysql.RowDataPacket[]>(sql)
+        const shown = rows.map((r) => [(r.pad as string).length, r.email, r.tail])
+        const masked = [pad, '[REDACTED]', 'after']
+        expect(shown).toEqual(id === 1 ? [masked, [pad, null, 'after']] : [[pad, null, 'after'], masked])
+        // The session goes on.
+        const [[one]] = await c.query<mysql.RowDataPacket[]>('SELECT 1 AS one')
+        expect(one).toEqual({one: 1})
+      }
     } finally {
       await c.end()
     }

@@ -119,31 +119,34 @@ export class MysqlRowMasker {
     this.ends = new Array<number>(masks.length).fill(0)
   }
 
-  /** Writes the masked row packet for `buf[start, end)` to `out` and returns true; false: forward it. */
-  rewrite(buf: Buffer, start: number, end: number, out: RowOut): boolean {
+  /**
+   * Writes the masked row packet for `buf[start, end)` to `out`, its sequence ids moved by `shift` (rows
+   * before it changed their number of parts), and returns how many more 16 MB parts it has than the
+   * original (negative: fewer); null when nothing changed (forward it). The caller moves the ids of every
+   * later packet of the response by that much: whether a masked row crosses a part boundary would
+   * otherwise show the masked value's length.
+   */
+  rewrite(buf: Buffer, start: number, end: number, out: RowOut, shift = 0): number | null {
     const payload = payloadOf(buf, start, end)
     const changed = this.binary ? this.scanBinary(payload) : this.scanText(payload)
-    if (!changed) return false
+    if (!changed) return null
     const size = this.maskedSize(payload.length)
     // The sequence id of the (first) part.
-    const seq = buf[start + 3] as number
+    const seq = ((buf[start + 3] as number) + shift) & 0xff
     if (size < MAX_PART && payload.length < MAX_PART) {
       // The common case, one part: written straight into the outgoing slab.
       const dst = out.reserve(HEADER_BYTES + size)
       dst.writeUIntLE(size, 0, 3)
       dst[3] = seq
       this.build(payload, dst, HEADER_BYTES)
-      return true
+      return 0
     }
     const partsBefore = Math.floor(payload.length / MAX_PART)
-    if (Math.floor(size / MAX_PART) !== partsBefore)
-      // Another number of parts would shift the sequence ids of every packet after it.
-      throw new WireError('a masked row would need a different number of 16 MB packet parts')
+    const partsAfter = Math.floor(size / MAX_PART)
     const masked = Buffer.allocUnsafe(size)
     this.build(payload, masked, 0)
-    // The same number of parts from the same first sequence id: the ids after it do not move.
-    encodePacket(seq, masked).copy(out.reserve(HEADER_BYTES * (partsBefore + 1) + size))
-    return true
+    encodePacket(seq, masked).copy(out.reserve(HEADER_BYTES * (partsAfter + 1) + size))
+    return partsAfter - partsBefore
   }
 
   private maskOne(i: number, value: Buffer): void {

@@ -56,6 +56,11 @@ export class ServerDispatcher {
   /** Column definitions of the current result set, under masking. */
   private cols: ColumnDef[] = []
   /** The current result set's row masker; undefined: rows go as they are. */
+  /**
+   * How far the sequence ids of the current response move: a masked row with another number of 16 MB
+   * parts than the original shifts every packet after it (MysqlRowMasker.rewrite).
+   */
+  private seqShift = 0
   private rows: MysqlRowMasker | undefined
   /** Masked rows, gathered into slabs. */
   private readonly produced: ProducedOut
@@ -230,11 +235,19 @@ export class ServerDispatcher {
 
   /** A text or binary row: rewritten when a masked value is in it, else forwarded as its bytes. */
   private row(buf: Buffer, start: number, end: number): void {
-    if (this.rows?.rewrite(buf, start, end, this.produced) !== true) this.forward(buf, start, end)
+    const parts = this.rows?.rewrite(buf, start, end, this.produced, this.seqShift)
+    if (parts === undefined || parts === null) this.forward(buf, start, end)
+    else this.seqShift += parts
+  }
+
+  /** The response's sequence id plus the shift masked rows of another number of parts made. */
+  private seq(buf: Buffer, start: number): number {
+    return ((buf[start + 3] as number) + this.seqShift) & 0xff
   }
 
   private forward(buf: Buffer, start: number, end: number): void {
     if (this.produced.pending) this.produced.flush()
+    if (this.seqShift !== 0) shiftSeq(buf, start, end, this.seqShift)
     this.o.toClient.forward(buf, start, end)
   }
 
@@ -249,7 +262,7 @@ export class ServerDispatcher {
         ? withoutInsertId(payloadOf(buf, start, end))
         : undefined
     if (hidden === undefined) return this.forward(buf, start, end)
-    this.produced.append(encodePacket(buf[start + 3] as number, hidden))
+    this.produced.append(encodePacket(this.seq(buf, start), hidden))
   }
 
   /**
@@ -265,7 +278,7 @@ export class ServerDispatcher {
     }
     const err = readErr(payloadOf(buf, start, end))
     const message = `dbgate: the server's error message is withheld because the statement reads masked columns (error ${err.code})`
-    this.produced.append(errPacket(buf[start + 3] as number, err.code, err.sqlState, message))
+    this.produced.append(errPacket(this.seq(buf, start), err.code, err.sqlState, message))
     if (entry.running !== undefined) entry.running.error = message
     this.finish(entry, false)
   }
@@ -335,6 +348,7 @@ export class ServerDispatcher {
     this.phase = 'first'
     this.left = 0
     this.rows = undefined
+    this.seqShift = 0
     if (ok) entry.onSuccess?.()
     else entry.onFailure?.()
     if (entry.running !== undefined && entry.mask !== undefined && state.masking !== undefined)
@@ -345,6 +359,12 @@ export class ServerDispatcher {
       this.produced.append(local.bytes)
     }
   }
+}
+
+/** Adds `shift` to the sequence id of each part of the packet `buf[start, end)` (in place). */
+function shiftSeq(buf: Buffer, start: number, end: number, shift: number): void {
+  for (let p = start; p + 4 <= end; p += 4 + buf.readUIntLE(p, 3))
+    buf[p + 3] = ((buf[p + 3] as number) + shift) & 0xff
 }
 
 /** The column count a result set starts with: one byte in place, the rare longer forms read. */
