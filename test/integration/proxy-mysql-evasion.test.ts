@@ -30,6 +30,22 @@ afterAll(async () => {
   await c?.end()
 })
 
+/** Runs `fn` on a session of a proxy whose policy denies every write, and `rules` besides. */
+async function readOnly(rules: Policy['rules'], fn: (c: mysql.Connection) => Promise<void>): Promise<void> {
+  const strict: Policy = {
+    ...mysqlTestPolicy(db.name),
+    rules: [{name: 'read-only', when: {kinds: ['insert', 'update', 'delete']}, action: 'deny'}, ...rules],
+  }
+  const ro = await startMysqlTestProxy(db.url, strict)
+  const rc = await mysql.createConnection({host: '127.0.0.1', port: ro.port, user: 'root', database: db.name})
+  try {
+    await fn(rc)
+  } finally {
+    await rc.end()
+    await ro.close()
+  }
+}
+
 async function itemsLeft(): Promise<number> {
   const [rows] = await db.admin(`SELECT COUNT(*) AS n FROM \`${db.name}\`.items`).then((r) => [r])
   return Number((rows as {n: number}[])[0]?.n)
@@ -109,21 +125,10 @@ describe('MySQL evasion cases through the proxy', () => {
   })
 
   it('decides LOAD DATA as the write it is, and HANDLER as the read it is', async () => {
-    const strict: Policy = {
-      ...mysqlTestPolicy(db.name),
-      rules: [
-        {name: 'read-only', when: {kinds: ['insert', 'update', 'delete']}, action: 'deny'},
-        {name: 'no-reading-items', when: {tables: [`${db.name}.items`], kinds: ['select']}, action: 'deny'},
-      ],
-    }
-    const ro = await startMysqlTestProxy(db.url, strict)
-    const rc = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: ro.port,
-      user: 'root',
-      database: db.name,
-    })
-    try {
+    const noReads: Policy['rules'] = [
+      {name: 'no-reading-items', when: {tables: [`${db.name}.items`], kinds: ['select']}, action: 'deny'},
+    ]
+    await readOnly(noReads, async (rc) => {
       for (const [sql, rule] of [
         ["LOAD DATA INFILE '/tmp/dbgate-never-written' INTO TABLE items", /read-only/],
         ["LOAD DATA INFILE '/tmp/dbgate-never-written' REPLACE INTO TABLE items", /read-only/],
@@ -137,26 +142,12 @@ describe('MySQL evasion cases through the proxy', () => {
       // A table no rule names is read as before.
       await rc.query('HANDLER secrets OPEN')
       await rc.query('HANDLER secrets CLOSE')
-    } finally {
-      await rc.end()
-      await ro.close()
-    }
+    })
     expect(await itemsLeft()).toBe(2)
   })
 
   it('decides REPLACE as the write it is', async () => {
-    const strict: Policy = {
-      ...mysqlTestPolicy(db.name),
-      rules: [{name: 'read-only', when: {kinds: ['insert', 'update', 'delete']}, action: 'deny'}],
-    }
-    const ro = await startMysqlTestProxy(db.url, strict)
-    const rc = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: ro.port,
-      user: 'root',
-      database: db.name,
-    })
-    try {
+    await readOnly([], async (rc) => {
       await expect(rc.query("REPLACE INTO items VALUES (1, 'evil')")).rejects.toMatchObject({
         errno: 1142,
         message: expect.stringMatching(/read-only/),
@@ -166,10 +157,7 @@ describe('MySQL evasion cases through the proxy', () => {
       })
       const [rows] = await rc.query('SELECT name FROM items ORDER BY id')
       expect(rows).toEqual([{name: 'apple'}, {name: 'pear'}])
-    } finally {
-      await rc.end()
-      await ro.close()
-    }
+    })
   })
 
   it('refuses LOAD DATA LOCAL INFILE when only the default action allows it', async () => {

@@ -22,17 +22,16 @@ const policyFor = (db: string): Policy => ({
 
 const {db, proxy} = mysqlProxyFixture('masked_nulls', {setup: SETUP, policy: policyFor})
 
+function connect(): Promise<mysql.Connection> {
+  return mysql.createConnection({host: '127.0.0.1', port: proxy.port, user: 'root', database: db.name})
+}
+
 const PROBE =
   "SELECT id, IF(email = 'alice.null@example.com', email, NULL) AS f, email, note FROM users WHERE id < 3 ORDER BY id"
 
 describe("a computed value's NULL", () => {
   it('is masked as a value in text and binary rows; a stored column keeps its NULL', async () => {
-    const c = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: 'root',
-      database: db.name,
-    })
+    const c = await connect()
     try {
       const [text] = await c.query(PROBE)
       // A prepared statement's rows come in the binary protocol.
@@ -54,12 +53,7 @@ describe('a masked row of another number of 16 MB parts', () => {
   it('arrives whole, and so do the packets after it (their sequence ids follow)', async () => {
     // Each value's length moves the row across the 16 MB part boundary: alice's row has two parts and
     // masked one, a@b.c's one and masked two. Refusing either (as before) showed the value's length.
-    const c = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: 'root',
-      database: db.name,
-    })
+    const c = await connect()
     try {
       for (const [pad, id] of [
         [16777190, 1],
@@ -67,7 +61,7 @@ describe('a masked row of another number of 16 MB parts', () => {
       ] as const) {
         const sql = `SELECT REPEAT('x', ${pad}) AS pad, email, 'after' AS tail FROM users WHERE id IN (${id}, 2) ORDER BY id`
         const [rows] = await c.query<mysql.RowDataPacket[]>(sql)
-        const shown = rows.map((r) => [(r.pad as string).length, r.email, r.tail])
+        const shown = rows.map((r): unknown[] => [(r.pad as string).length, r.email, r.tail])
         const masked = [pad, '[REDACTED]', 'after']
         expect(shown).toEqual(id === 1 ? [masked, [pad, null, 'after']] : [[pad, null, 'after'], masked])
         // The session goes on.
