@@ -54,8 +54,8 @@ export function compareColumns(d: Decides, left: Acc, right: Acc): void {
 /**
  * The effects of a statement's conditions: one `CONDITION` write with what they compute from, one
  * `ORDER` write with what its rows are sorted by, one `FAILS` write with what its fallible computations
- * read, one `CHECKED` write with what its writes store where constraints check it, and for each comparison of columns a write of each side's sources into the other's columns
- * (`compared`).
+ * read, one `CHECKED` write with what its writes store where constraints check it, and for each
+ * comparison of columns a write of each side's sources into the other's columns (`compared`).
  * They are judged over the catalog as known, DDL before them or not (storedCopy): `afterDdl` is false.
  */
 export function conditionEffects(d: Decides): LineageEffect[] {
@@ -94,7 +94,10 @@ export function conditionEffects(d: Decides): LineageEffect[] {
   return out
 }
 
-/** The write that reports what decides rows, their order or a failure (`CONDITION`, `ORDER`, `FAILS`, `CHECKED`): `acc`'s sources. */
+/**
+ * The write that reports what decides rows, their order or a failure (`CONDITION`, `ORDER`, `FAILS`,
+ * `CHECKED`): `acc`'s sources.
+ */
 export function decidedBy(
   table: typeof CONDITION | typeof ORDER | typeof FAILS | typeof CHECKED,
   acc: Acc,
