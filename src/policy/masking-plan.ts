@@ -120,8 +120,12 @@ export function strictestRule(
  * uncertain). A field is masked whole when its own column or any of its lineage sources matches a
  * column rule (first rule in policy order), or when its lineage is uncertain and the statement might
  * read a masked column (strictest such rule). Otherwise text fields go to the detect rules, if any.
- * `match` says whether a rule names a column (MySQL passes its own name rules). A field masked whole
- * masks NULL too unless lineage says it holds a stored column whole.
+ * `match` says whether a rule names a column (MySQL passes its own name rules).
+ * A field that is not a stored column passed on whole (a computed value: OutputColumn.whole; without
+ * lineage, a field RowDescription names no column of) masks NULL too, and is redacted where its rule
+ * would keep part of it or hash it: the client shapes a computed value, so what `partial` keeps of it
+ * (its first character: `substr(email, k)` shows the k-th) or an equal hash (`UNION ALL SELECT 'a'`
+ * beside `substr(email, 1, 1)`) shows the source.
  */
 export function planMasking(
   rules: readonly MaskingRule[],
@@ -134,7 +138,14 @@ export function planMasking(
     .filter((r) => (r.detect?.length ?? 0) > 0)
     .map((r) => ({rule: r.name, classifiers: r.detect ?? [], style: r.style}))
   const detectPlan: FieldPlan = detect.length > 0 ? {kind: 'detect', rules: detect} : null
-  if (columnRules.length === 0) return fields.map((f) => (f.typeCategory === 'text' ? detectPlan : null))
+  const computedDetect: FieldPlan =
+    detect.length > 0
+      ? {kind: 'detect', rules: detect.map((d) => ({...d, style: computedStyle(d.style)}))}
+      : null
+  /** Detect rules for a text field: their own styles where it holds a stored column whole. */
+  const detectFor = (f: PlanField, whole: boolean): FieldPlan =>
+    f.typeCategory !== 'text' ? null : whole ? detectPlan : computedDetect
+  if (columnRules.length === 0) return fields.map((f) => detectFor(f, f.direct !== null))
   // Lineage that does not line up with the fields (a misjudged `*`, rows from a rule's action) is
   // wrong somewhere: it says nothing about any field, nor about what the statement reads.
   const columns = lineage?.columns
@@ -147,14 +158,24 @@ export function planMasking(
     const named = col ? [...col.sources] : []
     if (f.direct !== null) named.push(f.direct)
     const hit = firstMatch(columnRules, named, match)
-    const nulls = col?.whole === true ? {} : {nulls: true as const}
-    if (hit) return {kind: 'column', rule: hit.name, style: hit.style, ...nulls}
+    // Without lineage a field is whole only where no column rule could cover what it computes from.
+    const whole = col !== undefined ? col.whole === true : lineage === NO_MASKED_READS && f.direct !== null
+    const masked = (rule: MaskingRule): FieldPlan =>
+      whole
+        ? {kind: 'column', rule: rule.name, style: rule.style}
+        : {kind: 'column', rule: rule.name, style: computedStyle(rule.style), nulls: true}
+    if (hit) return masked(hit)
     if (!col || col.opaque) {
       if (fallback === null) fallback = strictestCandidate(columnRules, trusted, match)
-      if (fallback) return {kind: 'column', rule: fallback.name, style: fallback.style, ...nulls}
+      if (fallback) return masked(fallback)
     }
-    return f.typeCategory === 'text' ? detectPlan : null
+    return detectFor(f, whole)
   })
+}
+
+/** The style of a computed value: `partial` and `hash` show what the client shaped, so they redact. */
+function computedStyle(style: MaskStyle): MaskStyle {
+  return style === 'partial' || style === 'hash' ? 'redact' : style
 }
 
 /**

@@ -65,10 +65,11 @@ describe('planMasking', () => {
       [pii],
       'SELECT id, lower(email) FROM users',
       ['users.id:int', ''],
-      ['-', 'pii/partial'],
+      // A computed value is redacted: what partial keeps of it (or a hash) is what the client shaped.
+      ['-', 'pii/redact'],
     ],
     ['a whole-row reference', [pii], 'SELECT u FROM users u', [''], ['pii/partial']],
-    ['an aggregate', [pii, cards], "SELECT string_agg(card, ',') FROM orders", [''], ['cards/hash']],
+    ['an aggregate', [pii, cards], "SELECT string_agg(card, ',') FROM orders", [''], ['cards/redact']],
     [
       "a view column (its direct column is the view's)",
       [pii],
@@ -119,9 +120,9 @@ describe('planMasking', () => {
       [pii, cards],
       'SELECT nosuch FROM orders',
       [''],
-      ['cards/hash'],
+      ['cards/redact'],
     ],
-    ['an unknown table', [cards], 'SELECT x FROM unknown_table', [''], ['cards/hash']],
+    ['an unknown table', [cards], 'SELECT x FROM unknown_table', [''], ['cards/redact']],
     ['an unknown column of a table with no masked column', [pii], 'SELECT nosuch FROM orders', [''], ['-']],
     [
       'a certain column next to an unknown relation',
@@ -136,10 +137,10 @@ describe('planMasking', () => {
       [pii, cards],
       'SELECT * FROM orders',
       ['', '', '', ''],
-      ['cards/hash', 'cards/hash', 'cards/hash', 'cards/hash'],
+      ['cards/redact', 'cards/redact', 'cards/redact', 'cards/redact'],
     ],
     // A statement lineage says returns no rows returned some (a rule's action): lineage was wrong.
-    ['rows from a statement that returns none', [pii], 'DELETE FROM orders', [''], ['pii/partial']],
+    ['rows from a statement that returns none', [pii], 'DELETE FROM orders', [''], ['pii/redact']],
   ]
   it.each(CASES)('%s', (_what, rules, sql, specs, expected) => {
     expect(show(planMasking(rules, fields(...specs), lineage(sql)))).toEqual(expected)
@@ -147,8 +148,29 @@ describe('planMasking', () => {
 
   it('masks every field with the strictest rule when lineage is unknown', () => {
     expect(show(planMasking([pii, cards], fields('users.id:int', ''), undefined))).toEqual([
-      'cards/hash',
-      'cards/hash',
+      'cards/redact',
+      'cards/redact',
+    ])
+  })
+
+  it('redacts a computed value where a rule would keep part of it or hash it', () => {
+    // substr(email, 2) under partial showed its first character, the address's second.
+    const styles = (rules: MaskingRule[], sql: string, ...specs: string[]): string[] =>
+      planMasking(rules, fields(...specs), lineage(sql)).map((p) =>
+        p?.kind === 'column' ? p.style : p?.kind === 'detect' ? p.rules.map((r) => r.style).join(',') : '-',
+      )
+    expect(styles([pii], 'SELECT email, substr(email, 2) FROM users', 'users.email', '')).toEqual([
+      'partial',
+      'redact',
+    ])
+    expect(
+      styles([pii, cards], "SELECT card, substr(card, 1, 1) FROM orders UNION ALL SELECT 'x', 'a'", '', ''),
+    ).toEqual(['hash', 'redact'])
+    // Detect rules alone: a field RowDescription names no column of is computed.
+    const partialText: MaskingRule = {name: 'emails', detect: ['email'], style: 'partial'}
+    expect(styles([partialText], 'SELECT note, substr(note, 2) FROM notes', 'notes.note', '')).toEqual([
+      'partial',
+      'redact',
     ])
   })
 
@@ -173,7 +195,7 @@ describe('planMasking', () => {
   it('yields plans the masker takes once the field type is added', () => {
     const [plan] = planMasking([pii], fields(''), lineage('SELECT lower(email) FROM users'))
     const mask: FieldMask | null = plan ? {...plan, type: 'text'} : null
-    expect(mask).toEqual({kind: 'column', rule: 'pii', style: 'partial', type: 'text', nulls: true})
+    expect(mask).toEqual({kind: 'column', rule: 'pii', style: 'redact', type: 'text', nulls: true})
   })
 
   it("masks a computed value's NULL, and leaves a stored column's passed on whole", () => {
