@@ -19,6 +19,8 @@ export interface PlanField {
    * rest (numbers, dates, booleans, uuid, bytea...), on which classifiers never run.
    */
   readonly typeCategory: 'text' | 'other'
+  /** `direct` is a view's column: it may be computed (a view's column is named for any expression). */
+  readonly view?: boolean
 }
 
 /** A detect rule as the masker takes it (src/masking DetectRule). */
@@ -145,7 +147,7 @@ export function planMasking(
   /** Detect rules for a text field: their own styles where it holds a stored column whole. */
   const detectFor = (f: PlanField, whole: boolean): FieldPlan =>
     f.typeCategory !== 'text' ? null : whole ? detectPlan : computedDetect
-  if (columnRules.length === 0) return fields.map((f) => detectFor(f, f.direct !== null))
+  if (columnRules.length === 0) return fields.map((f) => detectFor(f, f.direct !== null && f.view !== true))
   // Lineage that does not line up with the fields (a misjudged `*`, rows from a rule's action) is
   // wrong somewhere: it says nothing about any field, nor about what the statement reads.
   const columns = lineage?.columns
@@ -159,7 +161,10 @@ export function planMasking(
     if (f.direct !== null) named.push(f.direct)
     const hit = firstMatch(columnRules, named, match)
     // Without lineage a field is whole only where no column rule could cover what it computes from.
-    const whole = col !== undefined ? col.whole === true : lineage === NO_MASKED_READS && f.direct !== null
+    const whole =
+      col !== undefined
+        ? col.whole === true
+        : lineage === NO_MASKED_READS && f.direct !== null && f.view !== true
     const masked = (rule: MaskingRule): FieldPlan =>
       whole
         ? {kind: 'column', rule: rule.name, style: rule.style}

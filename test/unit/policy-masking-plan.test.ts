@@ -172,6 +172,11 @@ describe('planMasking', () => {
       'partial',
       'redact',
     ])
+    // A view's column may be computed, whatever RowDescription names.
+    const viewField: PlanField = {name: 'b', direct: 'public.v.b', typeCategory: 'text', view: true}
+    expect(planMasking([partialText], [viewField], undefined)).toEqual([
+      {kind: 'detect', rules: [{rule: 'emails', classifiers: ['email'], style: 'redact'}]},
+    ])
   })
 
   it('plans without lineage when the statement reads no masked column', () => {

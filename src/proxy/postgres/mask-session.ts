@@ -417,7 +417,8 @@ export class MaskSession {
     const planFields: PlanField[] = fields.map((f, i) => {
       const direct = this.direct(f)
       if (direct === undefined) unresolved.add(i)
-      return {name: f.name, direct: direct ?? null, typeCategory: typeCategory(f.typeOid)}
+      const view = f.tableOid !== 0 && this.catalog.relation(f.tableOid)?.definition !== undefined
+      return {name: f.name, direct: direct ?? null, typeCategory: typeCategory(f.typeOid), view}
     })
     const plans = planMasking(m.rules, planFields, this.lineageOf(m, unresolved, fields.length))
     plans.forEach((p, i) => {
