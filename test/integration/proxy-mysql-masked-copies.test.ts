@@ -183,6 +183,15 @@ describe('a copy of a masked column into a table other sessions read', () => {
     }
   })
 
+  it("a file of the server's, whatever it holds: a .frm or .MRG written there becomes a table", async () => {
+    const [r] = await session("SELECT 0x414243 INTO DUMPFILE '/tmp/dbgate-never-written.frm'")
+    expect(r).toEqual(
+      expect.stringContaining(
+        'may store values of masked columns in the server file /tmp/dbgate-never-written.frm',
+      ),
+    )
+  })
+
   it("LOAD DATA from a file of the server's: it may hold what an INTO OUTFILE stored there", async () => {
     const [r] = await session("LOAD DATA INFILE '/tmp/dbgate-never-written' INTO TABLE notes")
     expect(r).toEqual(expect.stringContaining(`may store values of masked columns in ${db.name}.notes`))

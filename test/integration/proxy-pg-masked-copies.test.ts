@@ -95,6 +95,12 @@ describe('a copy of a masked column into a table other sessions read', () => {
       'e2',
       'public.users.email',
     ],
+    // CREATE TABLE AS EXECUTE stores the prepared statement's rows.
+    [
+      'prepare p as select id, email from users; create table copied as execute p',
+      'copied',
+      'public.users.email',
+    ],
   ])('%s is refused and changes nothing', async (sql, target, source) => {
     const [refused, after] = await session(sql, 'select 1')
     const [error] = refused!.filter((m) => m.type === 'E')

@@ -565,11 +565,26 @@ describe('what each stored column of a MySQL write gets', () => {
     ['ALTER TABLE users RENAME INDEX a TO b', []],
     [
       "SELECT id, email FROM users INTO OUTFILE '/tmp/x'",
-      ['\u0000server file /tmp/x: id<-app.users.id', '\u0000server file /tmp/x: email<-app.users.email'],
+      [
+        '\u0000server file /tmp/x: id<-app.users.id',
+        '\u0000server file /tmp/x: email<-app.users.email',
+        // A server file may become any table's data: it may hold anything.
+        '\u0000server file /tmp/x: *',
+      ],
     ],
     // Keywords in any case: the parser keeps INTO OUTFILE's as written.
-    ["select ssn from users into outfile '/tmp/y'", ['\u0000server file /tmp/y: ssn<-app.users.ssn']],
-    ["select ssn into dumpfile '/tmp/z' from users", ['\u0000server file /tmp/z: ssn<-app.users.ssn']],
+    [
+      "select ssn from users into outfile '/tmp/y'",
+      ['\u0000server file /tmp/y: ssn<-app.users.ssn', '\u0000server file /tmp/y: *'],
+    ],
+    [
+      "select ssn into dumpfile '/tmp/z' from users",
+      ['\u0000server file /tmp/z: ssn<-app.users.ssn', '\u0000server file /tmp/z: *'],
+    ],
+    [
+      "SELECT 0x414243 INTO DUMPFILE '/var/lib/mysql/db/t.frm'",
+      ['\u0000server file /var/lib/mysql/db/t.frm: <-', '\u0000server file /var/lib/mysql/db/t.frm: *'],
+    ],
     ["LOAD DATA INFILE '/tmp/x' INTO TABLE orders", ['app.orders: *']],
     ["LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE orders", []],
     ['SELECT SETVAL(s, ASCII(email)) FROM users', ['\u0000shared by setval(): *']],

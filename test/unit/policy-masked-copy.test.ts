@@ -363,6 +363,33 @@ describe('conditions that compute from a masked column choose rows by its values
     expect(copy(sql)).toMatchObject({target, source})
   })
 
+  it.each([
+    // Relations and code that read what lineage cannot follow, later, in any session.
+    "CREATE FOREIGN TABLE ft (line text) SERVER fs OPTIONS (program 'psql -c ''select email from users''')",
+    "CREATE SERVER ls FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'rt')",
+    "CREATE TRIGGER tr BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger(tsv, 'pg_catalog.simple', email)",
+    'ALTER TABLE users INHERIT par',
+    'ALTER TABLE pp ATTACH PARTITION users FOR VALUES FROM (0) TO (100)',
+  ])('DDL whose rows or code lineage cannot follow may store anything: %s', (sql) => {
+    expect(copy(sql)).toMatchObject({source: undefined})
+  })
+
+  it('CREATE TABLE AS EXECUTE stores the prepared rows', () => {
+    expect(copy('PREPARE p AS SELECT id, email FROM users; CREATE TABLE xx AS EXECUTE p')).toMatchObject({
+      target: 'public.xx.email',
+      source: 'public.users.email',
+    })
+    expect(copy('PREPARE p AS SELECT id FROM users; CREATE TABLE xx AS EXECUTE p')).toBeUndefined()
+  })
+
+  it('a RETURN body decides by what its expression computes', () => {
+    expect(
+      copy(
+        "CREATE FUNCTION f2() RETURNS int LANGUAGE sql RETURN (SELECT 1 / (count(*)::int - 1) FROM users WHERE email LIKE 'a%')",
+      ),
+    ).toMatchObject({target: CONDITION, source: 'public.users.email'})
+  })
+
   it('SQL run from text that only looks up runs', () => {
     expect(
       copy("SELECT query_to_xml('SELECT id FROM users WHERE email = ''x''', true, false, '')"),

@@ -142,9 +142,18 @@ const EVASIONS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
     "INSERT INTO t VALUES (1,'a'),(2,'b'),(3,(SELECT s FROM vault))",
     ['insert app.t,app.vault'],
   ],
-  ['SET value subquery', 'SET @x = (SELECT ssn FROM users LIMIT 1)', ['set app.users']],
-  ['SET NAMES then a value subquery', 'SET NAMES utf8mb4, @x = (SELECT ssn FROM users)', ['set app.users']],
-  ['SHOW WHERE subquery', 'SHOW VARIABLES WHERE Value = (SELECT ssn FROM users LIMIT 1)', ['show app.users']],
+  // A SET reads what its subqueries read: a select of those tables too.
+  ['SET value subquery', 'SET @x = (SELECT ssn FROM users LIMIT 1)', ['set app.users', 'select app.users']],
+  [
+    'SET NAMES then a value subquery',
+    'SET NAMES utf8mb4, @x = (SELECT ssn FROM users)',
+    ['set app.users', 'select app.users'],
+  ],
+  [
+    'SHOW WHERE subquery',
+    'SHOW VARIABLES WHERE Value = (SELECT ssn FROM users LIMIT 1)',
+    ['show app.users', 'select app.users'],
+  ],
   ['DO with a function', "DO LOAD_FILE('/etc/passwd')", ['do fn=load_file']],
   [
     'EXPLAIN ANALYZE runs the statement',

@@ -191,8 +191,13 @@ describe('DDL that moves values to a name no rule covers', () => {
   })
 })
 
-describe('SQL-standard bodies (BEGIN ATOMIC) are judged like string bodies', () => {
+describe('SQL-standard bodies (BEGIN ATOMIC, RETURN) are judged like string bodies', () => {
   it.each([
+    // RETURN expr runs as SELECT expr: a rule on reading users meets it at CREATE.
+    [
+      "create function f1() returns text language sql return (select string_agg(email, ',') from users)",
+      'select:public.users[string_agg]',
+    ],
     ['create procedure wipe() language sql begin atomic delete from users; end', 'delete:public.users[]'],
     [
       "create function r() returns text language sql begin atomic select pg_read_file('/x'); end",

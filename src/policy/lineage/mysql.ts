@@ -525,8 +525,9 @@ function writes(
     ]
   }
   const unknown = l.readsUnknown || mentionsVariable(ast)
-  if (l.reads.length === 0 && !unknown) return []
   const targets = storedTargets(ast, state)
+  const file = targets.some((t) => t.table.startsWith(SERVER_FILE))
+  if (l.reads.length === 0 && !unknown && !file) return []
   const out: LineageEffect[] = targets.map((t) => ({
     kind: 'write',
     table: t.table,
@@ -536,6 +537,19 @@ function writes(
     temporary: t.temporary,
     afterDdl: false,
   }))
+  // A file of the server's may become any table's data (a MERGE table's .MRG list, a .frm written into
+  // the data directory), whatever it holds: it may expose anything (after what it copies, judged first).
+  for (const t of targets)
+    if (t.table.startsWith(SERVER_FILE))
+      out.push({
+        kind: 'write',
+        table: t.table,
+        reads: [],
+        unknown: true,
+        columns: null,
+        temporary: false,
+        afterDdl: false,
+      })
   // The target may have a type, CHECK or UNIQUE key that refuses some values (`c CHAR(1), CHECK (c <
   // 'm')`): whether the write fails (or warns) shows what it stores (CHECKED).
   for (const t of targets) {

@@ -14,7 +14,7 @@ import {
   stringList,
   unwrap,
 } from '../postgres/ast.js'
-import {bodySql} from '../postgres/bodies.js'
+import {bodySql, standardBody} from '../postgres/bodies.js'
 import {parse} from '../postgres/parser.js'
 import {runsUserCode, temporaryNames} from './code.js'
 import {conditionEffects, decidedBy, judged, newDecides} from './decides.js'
@@ -144,6 +144,24 @@ const RELATION_KINDS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW',
 /** Statement types that return rows through a path this module does not model: opaque. */
 const OPAQUE_ROWS = new Set(['CallStmt'])
 
+/** What a program the server runs keeps (COPY ... PROGRAM, file_fdw's `program`): anything it reads. */
+const PROGRAM = 'a program COPY runs on the server'
+
+/**
+ * DDL whose relation or code reads what lineage cannot follow, later and in any session: a foreign
+ * table (file_fdw's `program`, postgres_fdw over this very database's masked table), a foreign server
+ * or user mapping it goes through, a trigger (a built-in such as tsvector_update_trigger copies the
+ * columns its arguments name into another), a table made a child of another (ALTER TABLE ... INHERIT,
+ * ATTACH PARTITION: the parent's readers read its rows). Under column rules each may store anything.
+ */
+const UNTRACED_DDL: ReadonlyMap<string, string> = new Map([
+  ['CreateForeignTableStmt', 'a foreign table'],
+  ['CreateForeignServerStmt', 'a foreign server'],
+  ['CreateUserMappingStmt', 'a foreign server'],
+  ['ImportForeignSchemaStmt', 'a foreign table'],
+  ['CreateTrigStmt', 'a trigger'],
+])
+
 /**
  * The columns an expression as the server prints it (`pg_get_expr` of a generated column) references;
  * null when it cannot be read as one expression.
@@ -245,6 +263,8 @@ class Run {
       // Conditions that compute from columns choose rows by their values (conditions.ts).
       for (const e of conditionEffects(this.decides)) this.effect(e)
       for (const sql of dynamicQueries(value)) this.dynamicQuery(sql)
+      const untraced = UNTRACED_DDL.get(unwrap(value)?.type ?? '') ?? inherits(value)
+      if (untraced !== undefined) this.stored(`${SHARED_BY}${untraced}`, [], true, null)
       const t = unwrap(value)
       if (t?.type === 'DoStmt' || t?.type === 'CreateFunctionStmt') this.codeBody(t.type, t.node)
       if (!KEEPS_CATALOG.has(unwrap(value)?.type ?? '') || lineage.runsCode === true)
@@ -302,6 +322,12 @@ class Run {
       }
       case 'CreateTableAsStmt': {
         const into = obj(node, 'into')
+        const executed = unwrap(node.query)
+        // CREATE TABLE AS EXECUTE p stores the prepared statement's rows.
+        if (executed?.type === 'ExecuteStmt' && into?.skipData !== true) {
+          this.storedExecute(into, this.prepared_(str(executed.node, 'name') ?? '') ?? UNKNOWN_LINEAGE)
+          return NO_ROWS
+        }
         // A materialized view is read through its definition, as a view is: it stores nothing lineage
         // cannot follow; WITH NO DATA stores no row.
         const stored =
@@ -378,7 +404,7 @@ class Run {
     const file = `${SERVER_FILE}${node.is_program === true ? 'program ' : ''}${str(node, 'filename') ?? ''}`
     // A program runs as the server's operating-system user: it can read any table unmasked itself
     // (`psql -c 'insert into t2 select email ...'`), whatever COPY gives it.
-    if (node.is_program === true) this.stored(`${SHARED_BY}a program COPY runs on the server`, [], true, null)
+    if (node.is_program === true) this.stored(`${SHARED_BY}${PROGRAM}`, [], true, null)
     // COPY FROM reads from the client (and fires the table's triggers).
     if (node.is_from === true) {
       const state = this.newState()
@@ -407,8 +433,14 @@ class Run {
    */
   private codeBody(type: 'DoStmt' | 'CreateFunctionStmt', node: AstObject): void {
     const body = bodySql(type, node)
-    // A SQL-standard body (BEGIN ATOMIC) is part of the statement's tree: nestedWrites reads it.
-    if (body === undefined) return
+    if (body === undefined) {
+      // A SQL-standard body (BEGIN ATOMIC, RETURN expr) is parsed already: what its statements write,
+      // and what decides their rows or whether they fail (its writes nestedWrites reads too).
+      const r = lineagePostgresStatements(standardBody(node), this.catalog, this.ctx)
+      for (const w of r.ok ? r.effects.flat() : [])
+        if (w.kind === 'write') this.effect({...w, afterDdl: w.afterDdl || this.changedCatalog})
+      return
+    }
     const name =
       type === 'DoStmt' ? 'DO' : `${stringList(list(node, 'funcname'))?.join('.') ?? 'a function'}()`
     const r = body.ok
@@ -550,6 +582,19 @@ class Run {
     },
   ): void {
     this.effect({kind: 'write', table, reads, unknown, columns, afterDdl: this.changedCatalog, ...to})
+  }
+
+  /** CREATE TABLE ... AS EXECUTE: the table stores the prepared statement's rows, under `into`'s names. */
+  private storedExecute(into: AstObject | undefined, rows: StatementLineage): void {
+    const target = obj(into ?? {}, 'rel')
+    const rel = target && resolveRangeVar(target, this.catalog, this.ctx.defaultSchema)
+    if (!target || !rel) return
+    const names = list(into ?? {}, 'colNames').map((c) => str(unwrap(c)?.node ?? {}, 'sval'))
+    const columns = rows.columns?.map((c, i) => ({...c, name: names[i] ?? c.name})) ?? null
+    this.stored(`${rel.schema}.${rel.name}`, rows.reads, rows.readsUnknown, columns, {
+      temporary: str(target, 'relpersistence') === 't',
+      ancestors: [],
+    })
   }
 
   /** The rows a COPY TO sends: its query's, or its relation's columns (those of its column list). */
@@ -1031,4 +1076,17 @@ export function applyLineageEffects(session: LineageSessionState, effects: reado
         break
     }
   }
+}
+
+/**
+ * `ALTER TABLE t INHERIT p` or `ALTER TABLE p ATTACH PARTITION t ...`: the parent's readers read t's
+ * rows under the parent's name, which a rule on t's columns does not match (UNTRACED_DDL).
+ */
+function inherits(value: unknown): string | undefined {
+  const t = unwrap(value)
+  if (t?.type !== 'AlterTableStmt') return undefined
+  const moves = list(t.node, 'cmds').some((c) =>
+    ['AT_AddInherit', 'AT_AttachPartition'].includes(str(unwrap(c)?.node ?? {}, 'subtype') ?? ''),
+  )
+  return moves ? 'a parent table' : undefined
 }

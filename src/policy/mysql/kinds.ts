@@ -204,6 +204,12 @@ function statementOps(ast: Record<string, unknown>, found: Found, schema: string
         ops: [operation('alter', tables, fns), ...alterActions(ast, tables, fns)],
         literalSensitive: false,
       }
+    case 'set': {
+      // SET @v = (SELECT ...) reads what its subqueries read: a select of those tables too.
+      const ops = [operation('set', tables, fns)]
+      if (tables.length > 0) ops.push(operation('select', tables, fns))
+      return {ops, literalSensitive: false}
+    }
     case 'load_data': {
       // LOAD DATA adds rows to its table (REPLACE deletes those they collide with): an insert too, so rules
       // on writes of the table meet it.

@@ -112,10 +112,12 @@ const unionOf = (ops: readonly Operation[], pick: (o: Operation) => readonly str
 function applyRecognized(r: Recognized, state: QueryState, analyzeText: AnalyzeText, depth: number): void {
   const tables = r.tables.map((t) => qualify(t, state.schema))
   const functions = [...(r.functions ?? [])]
+  const read: string[] = []
   for (const e of r.exprs) {
     const x = expressionOps(e, state.schema)
     tables.push(...x.tables)
     functions.push(...x.functions)
+    read.push(...x.tables)
   }
   let nested: readonly Operation[] = []
   let runs = false
@@ -138,6 +140,8 @@ function applyRecognized(r: Recognized, state: QueryState, analyzeText: AnalyzeT
   tables.push(...unionOf(nested, (o) => o.tables))
   functions.push(...unionOf(nested, (o) => o.functions))
   state.ops.push(operation(r.kind, tables, functions))
+  // A subquery in its expressions (`SET NAMES x, @v = (SELECT ...)`) reads its tables: a select of them too.
+  if (read.length > 0 && r.kind !== 'select') state.ops.push(operation('select', read, functions))
   if (runs) state.ops.push(...nested)
   if (r.schemaChange !== undefined) {
     state.schema = r.schemaChange

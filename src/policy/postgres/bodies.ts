@@ -50,6 +50,21 @@ export function bodySql(type: string, node: AstObject): BodySql | undefined {
   return plpgsqlSql(header, body, / returns (event_)?trigger$/.test(header))
 }
 
+/**
+ * The statements of a SQL-standard body, parsed with the CREATE FUNCTION: BEGIN ATOMIC's list, or
+ * `RETURN expr` as the `SELECT expr` it runs. [] for a body given as text (bodySql).
+ */
+export function standardBody(node: AstObject): unknown[] {
+  const sqlBody = obj(node, 'sql_body')
+  const ret = sqlBody && obj(sqlBody, 'ReturnStmt')
+  if (ret) return [{SelectStmt: {targetList: [{ResTarget: {val: ret.returnval}}]}}]
+  const atomic = sqlBody && obj(sqlBody, 'List')
+  return (atomic ? list(atomic, 'items') : []).flatMap((inner) => {
+    const statements = obj(inner as AstObject, 'List')
+    return statements ? list(statements, 'items') : []
+  })
+}
+
 /** Return types the PL/pgSQL parser treats specially (NEW and OLD, no value to return). */
 const SPECIAL_RETURNS = new Set(['trigger', 'event_trigger', 'void'])
 

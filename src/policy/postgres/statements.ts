@@ -6,7 +6,7 @@
  * policies, triggers) add their tables to the CREATE but run nothing now.
  */
 import {type AstObject, columnRefFields, list, obj, str, unwrap} from './ast.js'
-import {bodySql} from './bodies.js'
+import {bodySql, standardBody} from './bodies.js'
 import {kindOf} from './kinds.js'
 import {OpBuilder, type QueryState} from './ops.js'
 import {parse} from './parser.js'
@@ -186,13 +186,8 @@ function isColumn(expr: unknown, column: string | undefined): boolean {
  * a later call names only the function), as operations nested under it.
  */
 function body(state: QueryState, type: string, node: AstObject, op: OpBuilder, schema: string): void {
-  // A SQL-standard body (BEGIN ATOMIC ... END) is parsed already: a list of statement lists.
-  const atomic = obj(obj(node, 'sql_body') ?? {}, 'List')
-  for (const inner of atomic ? list(atomic, 'items') : []) {
-    const statements = obj(inner as AstObject, 'List')
-    for (const statement of statements ? list(statements, 'items') : [])
-      buildStatement(state, statement, op, schema)
-  }
+  // A SQL-standard body (BEGIN ATOMIC ... END, RETURN expr) is parsed already.
+  for (const statement of standardBody(node)) buildStatement(state, statement, op, schema)
   const found = bodySql(type, node)
   if (found === undefined) return
   // The body is a string literal: a query differing only there must not share the decision.
