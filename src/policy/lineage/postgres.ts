@@ -144,7 +144,7 @@ const RELATION_KINDS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW',
 /** Statement types that return rows through a path this module does not model: opaque. */
 const OPAQUE_ROWS = new Set(['CallStmt'])
 
-/** What a program the server runs keeps (COPY ... PROGRAM, file_fdw's `program`): anything it reads. */
+/** What a program COPY ... PROGRAM runs keeps: anything (a foreign table's `program`: UNTRACED_DDL). */
 const PROGRAM = 'a program COPY runs on the server'
 
 /**
