@@ -138,6 +138,11 @@ const WHERES: [string, 'absent' | 'present', boolean][] = [
   ['WHERE id IN (id)', 'absent', false],
   ['WHERE id BETWEEN id AND id', 'absent', false],
   ['WHERE flag OR NOT flag', 'absent', false],
+  // The empty string sorts first in every collation: `note >= ''` holds for every text.
+  ["WHERE note >= '' OR note IS NULL", 'absent', true],
+  ["WHERE '' <= note OR note IS NULL", 'absent', true],
+  ["WHERE note > '' OR note IS NULL", 'present', true],
+  ["WHERE note < 'm' OR note IS NULL", 'present', true],
   ['WHERE flag IS TRUE OR flag IS NOT TRUE', 'absent', false],
   ['WHERE x = y OR x <> y', 'absent', false],
   ['WHERE id + 0 = id', 'absent', true],

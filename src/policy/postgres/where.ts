@@ -462,9 +462,14 @@ function unary(op: string, r: Val): Val {
 function compare(l: Val, r: Val, op: string): number | undefined {
   if (l.k === 'num' && r.k === 'num') return compareDecimal(l.v, r.v)
   if (l.k === 'bool' && r.k === 'bool') return Number(l.v) - Number(r.v)
-  // Text ordering depends on the collation; equality of deterministic collations does not.
-  if (l.k === 'str' && r.k === 'str')
-    return op === '=' || op === '<>' || op === '!=' ? (l.v === r.v ? 0 : 1) : undefined
+  // Text ordering depends on the collation; equality of deterministic collations does not, and the empty
+  // string sorts first in every one (`note >= ''` holds for every text).
+  if (l.k === 'str' && r.k === 'str') {
+    if (op === '=' || op === '<>' || op === '!=') return l.v === r.v ? 0 : 1
+    if (r.v === '') return l.v === '' ? 0 : 1
+    if (l.v === '') return -1
+    return undefined
+  }
   if (l.k === 'str' && (r.k === 'num' || r.k === 'bool')) return compare(coerce(l, r), r, op)
   if (r.k === 'str' && (l.k === 'num' || l.k === 'bool')) return compare(l, coerce(r, l), op)
   return undefined
