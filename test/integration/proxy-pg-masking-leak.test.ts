@@ -641,6 +641,25 @@ describe('no seeded value leaves the proxy', () => {
     expect(leaks(msgs)).toEqual([])
   })
 
+  it('reads a view again after another session redefined it', async () => {
+    await adminQuery("create view v_swap_later as select 'nothing'::text as e", db.name)
+    const c = await raw()
+    try {
+      expect(rows(await simple(c, 'select e from v_swap_later'))).toEqual([['nothing']])
+      // Another session (dbgate's or not) makes the view read a masked column under the same name.
+      await adminQuery(
+        'create or replace view v_swap_later as select email as e from users where id = 1',
+        db.name,
+      )
+      const after = await simple(c, 'select e from v_swap_later')
+      expect(rows(after)).toEqual([['a***@example.com']])
+      expect(leaks(after)).toEqual([])
+    } finally {
+      c.end()
+      await adminQuery('drop view v_swap_later', db.name)
+    }
+  })
+
   it('follows renames and re-creations by other sessions: a cached column name never unmasks', async () => {
     await adminQuery(
       `create table people(id int, contact text); insert into people values (1, 'Zorro Quux')`,

@@ -239,9 +239,31 @@ export class SessionCatalog implements CatalogView {
     return this.byName.get(`${schema}.${table}`)?.generated.get(column)
   }
 
-  /** A view's definition by name. */
+  /** A view's definition by name (remembered as read: forgetViews). */
   viewDefinition(schema: string, name: string): string | undefined {
-    return this.byName.get(`${schema}.${name}`)?.definition ?? undefined
+    const key = `${schema}.${name}`
+    const definition = this.byName.get(key)?.definition ?? undefined
+    if (definition !== undefined) this.viewsRead.add(key)
+    return definition
+  }
+
+  /** Views whose definitions lineage read since the last forgetViews. */
+  private readonly viewsRead = new Set<string>()
+
+  /**
+   * Forgets the views lineage read, so that the next statement reads their definitions again: another
+   * session may have redefined one (`CREATE OR REPLACE VIEW v AS SELECT email ...`) since. True when
+   * there were any (lineage computed over them is stale too).
+   */
+  forgetViews(): boolean {
+    if (this.viewsRead.size === 0) return false
+    for (const key of this.viewsRead) {
+      const rel = this.byName.get(key)
+      this.byName.delete(key)
+      for (const [oid, r] of this.byOid) if (r === rel) this.byOid.delete(oid)
+    }
+    this.viewsRead.clear()
+    return true
   }
 
   /** True when an unqualified name may resolve to the session's temporary relation. */

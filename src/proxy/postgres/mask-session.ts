@@ -137,6 +137,8 @@ export class MaskSession {
   draft(sql: string, decision: Decision | undefined): MaskStatement | undefined {
     // A policy without masking rules costs one comparison per statement.
     if (this.allRules.length === 0) return undefined
+    // Views an earlier statement read are read again: another session may have redefined them.
+    if (this.catalog.forgetViews()) this.lineageCache.clear()
     const ops = decision?.operations ?? []
     const base = decision === undefined ? this.allRules : decision.masking
     if (base.length === 0 && this.taints.length === 0) return undefined
