@@ -3,7 +3,8 @@
  * its tables without the statement naming them (`SELECT * FROM v_sec`, a view over `secrets` a DBA
  * made), so the relations each named view reads, through views of views, are added to the operation
  * before the rules are applied again. Each name is asked once per session (the cache is emptied when the
- * session runs DDL); a lookup that fails refuses the statement (fail closed).
+ * session runs DDL), except a view's: another session may redefine it, so a view is asked again for
+ * the next statement that names it. A lookup that fails refuses the statement (fail closed).
  */
 import type {Decision, EvalContext, Guard, Operation, Policy} from '../policy/index.js'
 
@@ -22,7 +23,12 @@ const CHANGES_CATALOG = new Set(['create', 'alter', 'drop', 'other', 'call', 'do
 /** One session's answers, and the expansion of decisions with them. */
 export class SessionViews {
   private readonly known = new Map<string, readonly string[]>()
-  /** Decisions already expanded with what it knows (the guard hands out one object per cached decision). */
+  /** Views a decision was expanded with: asked again for the next statement (`known` forgets them). */
+  private readonly views = new Set<string>()
+  /**
+   * Decisions already expanded with what it knows (the guard hands out one object per cached decision);
+   * only those that named no view.
+   */
   private expanded = new WeakMap<Decision, Decision>()
 
   constructor(private readonly lookup: ViewTablesLookup) {}
@@ -35,6 +41,9 @@ export class SessionViews {
     const done = this.expanded.get(decision)
     if (done !== undefined) return done
     if (decision.decision === 'deny' || !hasTableRules(policy)) return decision
+    // Views an earlier statement read: another session may have redefined them since.
+    for (const key of this.views) this.known.delete(key)
+    this.views.clear()
     const named = decision.operations.map(relationsOf)
     const missing = [...new Map(named.flat().map((r) => [keyOf(r), r]))]
       .filter(([key]) => !this.known.has(key))
@@ -73,6 +82,7 @@ export class SessionViews {
     ctx: EvalContext,
   ): Decision {
     let grew = false
+    for (const r of named.flat()) if ((this.known.get(keyOf(r))?.length ?? 0) > 0) this.views.add(keyOf(r))
     const operations = decision.operations.map((op, i): Operation => {
       const read = (named[i] ?? []).flatMap((r) => this.known.get(keyOf(r)) ?? [])
       const added = read.filter((t) => !op.tables.includes(t))
@@ -81,7 +91,7 @@ export class SessionViews {
       return {...op, tables: [...op.tables, ...new Set(added)]}
     })
     const out = grew ? guard.decideOperations(operations, ctx) : decision
-    this.expanded.set(decision, out)
+    if (this.views.size === 0) this.expanded.set(decision, out)
     return out
   }
 }

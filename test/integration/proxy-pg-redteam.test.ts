@@ -436,6 +436,20 @@ describe('a view over a table a rule names meets that rule', () => {
     expect(dataRows(r[1]!)).toEqual([['2']])
   })
 
+  it('after another session redefined the view over such a table', async () => {
+    await adminQuery("create view v_later as select 'plain'::text as v", db.name)
+    const c = new pg.Client({host: '127.0.0.1', port: proxy.port, user: 'postgres', database: db.name})
+    await c.connect()
+    try {
+      expect((await c.query('select v from v_later')).rows).toEqual([{v: 'plain'}])
+      await adminQuery('create or replace view v_later as select v from secrets', db.name)
+      await expect(c.query('select v from v_later')).rejects.toThrow(/secrets-need-review/)
+    } finally {
+      await c.end()
+      await adminQuery('drop view v_later', db.name)
+    }
+  })
+
   it('through the extended protocol, and for a view the session itself creates', async () => {
     const c = new pg.Client({host: '127.0.0.1', port: proxy.port, user: 'postgres', database: db.name})
     await c.connect()
