@@ -74,7 +74,8 @@ export class MaskOutput implements ByteSink {
   }
 }
 
-function append(out: ByteSink, bytes: Uint8Array): void {
+/** Appends `bytes` at `out.used`. */
+export function append(out: ByteSink, bytes: Uint8Array): void {
   out.ensure(bytes.length)
   out.buf.set(bytes, out.used)
   out.used += bytes.length

@@ -9,6 +9,7 @@
  * job (lineage), and long base64/hex blobs are not secrets here (digests, ids and images look the same).
  */
 export {
+  append,
   FIELD_NULL,
   FIELD_UNCHANGED,
   MaskOutput,

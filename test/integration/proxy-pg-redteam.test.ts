@@ -72,6 +72,13 @@ afterAll(async () => {
   await db?.drop()
 })
 
+/** A node-postgres session through the proxy, connected. */
+async function client(): Promise<pg.Client> {
+  const c = new pg.Client({host: '127.0.0.1', port: proxy.port, user: 'postgres', database: db.name})
+  await c.connect()
+  return c
+}
+
 /** Runs statements in one fresh session; returns every message of each. */
 function session(...sqls: string[]): Promise<RawMessage[][]> {
   return sessionQueries(proxy.port, db.name, sqls)
@@ -438,8 +445,7 @@ describe('a view over a table a rule names meets that rule', () => {
 
   it('after another session redefined the view over such a table', async () => {
     await adminQuery("create view v_later as select 'plain'::text as v", db.name)
-    const c = new pg.Client({host: '127.0.0.1', port: proxy.port, user: 'postgres', database: db.name})
-    await c.connect()
+    const c = await client()
     try {
       expect((await c.query('select v from v_later')).rows).toEqual([{v: 'plain'}])
       await adminQuery('create or replace view v_later as select v from secrets', db.name)
@@ -451,8 +457,7 @@ describe('a view over a table a rule names meets that rule', () => {
   })
 
   it('through the extended protocol, and for a view the session itself creates', async () => {
-    const c = new pg.Client({host: '127.0.0.1', port: proxy.port, user: 'postgres', database: db.name})
-    await c.connect()
+    const c = await client()
     try {
       await expect(c.query('select v from v_secrets where id = $1', [1])).rejects.toThrow(
         /secrets-need-review/,

@@ -107,6 +107,14 @@ export function wholeAcc(acc: Acc): boolean {
   return acc.partial !== true && !acc.opaque
 }
 
+/**
+ * A column's own value stored back whole in it (`SET email = email`, a row copied within its table):
+ * `table`'s column of that name passed on unchanged, so its types and constraints checked it already.
+ */
+export function storedBack(table: string, col: Col): boolean {
+  return col.whole === true && col.sources.size === 1 && col.sources.has(`${table}.${col.name}`)
+}
+
 /** A column passed on from the columns in `acc` (a bare reference, a merged join column): whole when they are. */
 export function passedOn(name: string, acc: Acc): Col {
   return {name, sources: acc.sources, opaque: acc.opaque, whole: wholeAcc(acc)}

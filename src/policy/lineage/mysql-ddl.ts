@@ -5,10 +5,10 @@
  * an index; CHECKSUM TABLE, whose result is computed from every value.
  */
 import type {Token} from '../mysql/lexer.js'
-import {decidedBy} from './decides.js'
+import {conditionEffects, type Decides, newDecides} from './decides.js'
 import {type Acc, mergeAcc, newAcc} from './model.js'
 import {nameAt, nameOf, type TableNames, word} from './mysql-renames.js'
-import {CONDITION, FAILS, ORDER, type LineageEffect, type StatementLineage} from './types.js'
+import type {LineageEffect, StatementLineage} from './types.js'
 
 /** A table as `[schema, table]`. */
 type Table = [string, string]
@@ -68,13 +68,6 @@ function specs(stmt: readonly Token[], from: number): [number, number][] {
   return out
 }
 
-/** Effects collected per kind. */
-interface Checks {
-  readonly condition: Acc
-  readonly fails: Acc
-  readonly order: Acc
-}
-
 /**
  * DDL over a table's stored rows that checks or sorts them (the MySQL side of postgres.ts's
  * alterChecks): whether it succeeds (or warns) shows their values. A UNIQUE or PRIMARY key (`ADD UNIQUE
@@ -85,21 +78,14 @@ interface Checks {
  * drops, defaults and comments check nothing; renames are copies (mysql-renames.ts).
  */
 export function ddlEffects(stmt: readonly Token[], state: TableNames): LineageEffect[] {
-  const checks: Checks = {condition: newAcc(), fails: newAcc(), order: newAcc()}
+  const checks = newDecides()
   if (word(stmt[0], 'CREATE')) uniqueIndex(stmt, state, checks)
   else if (word(stmt[0], 'ALTER')) alterTable(stmt, state, checks)
-  const out: LineageEffect[] = []
-  for (const [kind, acc] of [
-    [CONDITION, checks.condition],
-    [FAILS, checks.fails],
-    [ORDER, checks.order],
-  ] as const)
-    if (acc.sources.size > 0 || acc.opaque) out.push(decidedBy(kind, acc))
-  return out
+  return conditionEffects(checks)
 }
 
 /** `CREATE [OR REPLACE] UNIQUE INDEX [IF NOT EXISTS] name [USING x] ON t (cols)`: the key's columns. */
-function uniqueIndex(stmt: readonly Token[], state: TableNames, checks: Checks): void {
+function uniqueIndex(stmt: readonly Token[], state: TableNames, checks: Decides): void {
   const index = stmt.findIndex((t) => word(t, 'INDEX'))
   const before = stmt.slice(1, Math.max(index, 1))
   const only = before.every((t) => ['OR', 'REPLACE', 'UNIQUE', 'ONLINE', 'OFFLINE'].some((w) => word(t, w)))
@@ -112,7 +98,7 @@ function uniqueIndex(stmt: readonly Token[], state: TableNames, checks: Checks):
 }
 
 /** `ALTER [ONLINE] [IGNORE] TABLE [IF EXISTS] t spec [, spec]... [partitioning]`. */
-function alterTable(stmt: readonly Token[], state: TableNames, checks: Checks): void {
+function alterTable(stmt: readonly Token[], state: TableNames, checks: Decides): void {
   const at = stmt.findIndex((t, k) => k > 0 && word(t, 'TABLE'))
   if (at < 0 || at > 3) return
   const from = word(stmt[at + 1], 'IF') && word(stmt[at + 2], 'EXISTS') ? at + 3 : at + 1
@@ -129,7 +115,7 @@ function spec(
   end: number,
   table: Table,
   state: TableNames,
-  checks: Checks,
+  checks: Decides,
 ): void {
   const of = (names?: ReadonlySet<string>): Acc => columnsOf(table, state, names)
   const head = stmt[start]
@@ -149,7 +135,7 @@ function spec(
     mergeAcc(checks.order, of(groupOf(stmt, start + 2, stmt.length)))
   for (let j = start; j < end; j++) {
     const t = stmt[j]
-    if (word(t, 'CHECK') && stmt[j + 1]?.text === '(') mergeAcc(checks.condition, of(groupAt(stmt, j + 1)[0]))
+    if (word(t, 'CHECK') && stmt[j + 1]?.text === '(') mergeAcc(checks.acc, of(groupAt(stmt, j + 1)[0]))
     // A key over stored values: ADD [CONSTRAINT [name]] UNIQUE | PRIMARY KEY | FOREIGN KEY (cols), or a
     // period's bounds (ADD PERIOD FOR p (start, end) checks start < end). Not a new column's own UNIQUE,
     // which has no group after it.
@@ -167,10 +153,10 @@ function spec(
     // Partitioning (PARTITION BY, ADD / REORGANIZE / EXCHANGE PARTITION, CONVERT TABLE t TO PARTITION):
     // a row that fits no bound fails, and the partition a row lands in is read back with PARTITION (p).
     if (partitions(stmt, j)) {
-      mergeAcc(checks.condition, of())
+      mergeAcc(checks.acc, of())
       const other = stmt.findIndex((x, k) => k > j && k < end && word(x, 'TABLE'))
       const t2 = other < 0 ? undefined : nameAt(stmt, other + 1, state)
-      if (t2 !== undefined) mergeAcc(checks.condition, columnsOf([t2[0], t2[1]], state))
+      if (t2 !== undefined) mergeAcc(checks.acc, columnsOf([t2[0], t2[1]], state))
     }
   }
 }
@@ -279,21 +265,17 @@ function handlerStatement(
   const head = where < 0 ? rest : rest.slice(0, where)
   const plain =
     ['FIRST', 'NEXT'].some((w) => word(head[0], w)) && (head.length === 1 || word(head[1], 'LIMIT'))
-  const condition = newAcc()
-  const order = newAcc()
+  const decides = newDecides()
   if (!plain) {
-    mergeAcc(order, known)
+    mergeAcc(decides.order, known)
     // A key compared with (`= (...)`, `>= (...)`): which rows come back shows how the index's values compare.
-    if (head.some((t) => t.type === 'op')) mergeAcc(condition, known)
+    if (head.some((t) => t.type === 'op')) mergeAcc(decides.acc, known)
   }
   if (where >= 0) {
     const limit = rest.findIndex((t, k) => k > where && word(t, 'LIMIT'))
-    mergeAcc(condition, among(groupOf(rest, where + 1, limit < 0 ? rest.length : limit)))
+    mergeAcc(decides.acc, among(groupOf(rest, where + 1, limit < 0 ? rest.length : limit)))
   }
-  const effects: LineageEffect[] = []
-  if (condition.sources.size > 0 || condition.opaque) effects.push(decidedBy(CONDITION, condition))
-  if (order.sources.size > 0 || order.opaque) effects.push(decidedBy(ORDER, order))
-  return {lineage: UNKNOWN_ROWS, effects}
+  return {lineage: UNKNOWN_ROWS, effects: conditionEffects(decides)}
 }
 
 /**

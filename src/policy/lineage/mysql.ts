@@ -14,7 +14,17 @@ import {recognizeStatementForm, recognizeSysCall} from '../mysql/statement-forms
 import {nestsTooDeep, parserText, splitStatements} from '../mysql/tokens.js'
 import {MAX_QUERY_LENGTH} from '../mysql/analyze.js'
 import {conditionEffects, decidedBy, newDecides} from './decides.js'
-import {addCol, newAcc, passedOn, unionCols, type Acc, type Col, type Cols, type State} from './model.js'
+import {
+  addCol,
+  newAcc,
+  passedOn,
+  storedBack,
+  unionCols,
+  type Acc,
+  type Col,
+  type Cols,
+  type State,
+} from './model.js'
 import {pureMysqlFunction} from './mysql-functions.js'
 import {ddlEffects, tokenStatement} from './mysql-ddl.js'
 import {mentionsVariable, renameWrites} from './mysql-renames.js'
@@ -831,11 +841,6 @@ function storedTargets(ast: Record<string, unknown>, state: MysqlState): StoredT
     return [...byTable].map(([table, e]) => existing(table, cols === null ? null : e))
   }
   return []
-}
-
-/** A column's own value stored back whole in it (`SET email = email`): its checks passed already. */
-function storedBack(table: string, c: Col): boolean {
-  return c.whole === true && c.sources.size === 1 && c.sources.has(`${table}.${c.name}`)
 }
 
 /** Whether a table of a multi-table UPDATE may have a column of this name (unknown tables may). */

@@ -46,6 +46,7 @@ import {
   newAcc,
   rename,
   type State,
+  storedBack,
 } from './model.js'
 import {queryCols, selectCols} from './query.js'
 import {CONDITION, DELAY, ROW_COUNT, SERVER_FILE, SHARED_BY} from './types.js'
@@ -700,8 +701,7 @@ class Run {
     for (const c of columns) {
       if (table !== undefined) {
         if (this.catalog.acceptsAny?.(table.schema, table.name, c.name) === true) continue
-        const own = `${table.schema}.${table.name}.${c.name}`
-        if (c.whole === true && c.sources.size === 1 && c.sources.has(own)) continue
+        if (storedBack(`${table.schema}.${table.name}`, c)) continue
       }
       for (const s of c.sources) checked.sources.add(s)
       if (c.opaque) anything()

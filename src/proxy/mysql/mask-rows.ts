@@ -104,6 +104,8 @@ export interface RowOut {
 /** Rewrites the rows of one result set with some columns masked. */
 export class MysqlRowMasker {
   private readonly outs: (Buffer | null | undefined)[]
+  /** What SQL NULL becomes in each field (maskNull), worked out once per result set; null: stays NULL. */
+  private readonly nulls: (Buffer | null)[]
   private readonly starts: number[]
   private readonly ends: number[]
 
@@ -115,6 +117,7 @@ export class MysqlRowMasker {
     readonly fired: Set<string>,
   ) {
     this.outs = new Array<Buffer | null | undefined>(masks.length).fill(undefined)
+    this.nulls = masks.map((m) => (m == null ? null : maskNull(m, key)))
     this.starts = new Array<number>(masks.length).fill(0)
     this.ends = new Array<number>(masks.length).fill(0)
   }
@@ -158,8 +161,7 @@ export class MysqlRowMasker {
 
   /** A NULL of field `i` masked as a value (maskNull): true when it is. */
   private maskNullAt(i: number): boolean {
-    const mask = this.masks[i]
-    const out = mask == null ? null : maskNull(mask, this.key)
+    const out = this.nulls[i] ?? null
     if (out === null) return false
     this.outs[i] = out
     return true

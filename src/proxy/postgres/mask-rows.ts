@@ -4,6 +4,7 @@
  * forwards the original bytes); a changed row is rebuilt with only the masked fields replaced.
  */
 import {
+  append,
   FIELD_UNCHANGED,
   maskFieldRange,
   maskNull,
@@ -181,10 +182,11 @@ export class RowMasker {
         out.ensure(4)
         const lenAt = out.used - out.mark
         out.used += 4
-        let r =
-          nul != null
-            ? put(out, nul)
-            : maskFieldRange(buf, p + 4, p + 4 + len, mask, this.key, this.firedArg[i], out)
+        let r: number
+        if (nul != null) {
+          append(out, nul)
+          r = nul.length
+        } else r = maskFieldRange(buf, p + 4, p + 4 + len, mask, this.key, this.firedArg[i], out)
         if (r === FIELD_UNCHANGED && !changed) out.used = out.mark
         else {
           if (r === FIELD_UNCHANGED) {
@@ -215,14 +217,6 @@ export class RowMasker {
 
 /** The least room a run of rows starts with in the kernel's slab (a run stops where room runs out). */
 const RUN_ROOM = 1024
-
-/** Appends `bytes` to `out`; returns their length. */
-function put(out: ProducedOut, bytes: Buffer): number {
-  out.ensure(bytes.length)
-  out.buf.set(bytes, out.used)
-  out.used += bytes.length
-  return bytes.length
-}
 
 /**
  * The kernel's instructions for `masks`, or undefined when some masked field is one it does not
